@@ -1,0 +1,202 @@
+package calls
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/rtpstream"
+)
+
+// State is where an INVITE dialog ended up (or is now).
+type State string
+
+// Call states.
+const (
+	Trying     State = "trying"
+	Ringing    State = "ringing"
+	Early      State = "early"      // 183 with SDP: early media
+	Answered   State = "answered"   // 2xx, still up
+	Ended      State = "ended"      // answered, then ended (BYE, timeout, shutdown)
+	Rejected   State = "rejected"   // 3xx-6xx final response
+	Cancelled  State = "cancelled"  // CANCEL before answer
+	Unanswered State = "unanswered" // no final response before the dialog timed out
+)
+
+// Answered reports whether the call was ever answered.
+func (s State) Answered() bool { return s == Answered || s == Ended }
+
+// Direction of a call relative to the branch.
+type Direction string
+
+// Call directions.
+const (
+	Inbound  Direction = "inbound"
+	Outbound Direction = "outbound"
+	Internal Direction = "internal"
+	External Direction = "external" // neither side is local: transit traffic
+)
+
+// Dir is the direction of one packet within a call.
+type Dir uint8
+
+// Packet directions. A is the caller (sender of the initial INVITE).
+const (
+	AtoB Dir = iota // caller to callee
+	BtoA            // callee to caller
+)
+
+func (d Dir) String() string {
+	if d == AtoB {
+		return "caller->callee"
+	}
+	return "callee->caller"
+}
+
+// Kind says what a recorded frame carries.
+type Kind uint8
+
+// Frame kinds.
+const (
+	KindSIP Kind = iota + 1
+	KindRTP
+	KindRTCP
+)
+
+// Frame is one captured frame handed to a Recording. Data is only valid
+// during the call to Write: the recording copies what it keeps.
+type Frame struct {
+	Time      time.Time
+	Data      []byte
+	LinkType  decode.LinkType
+	HeaderLen int  // frame bytes before the SIP message or RTP payload
+	Kind      Kind //
+	Dir       Dir
+	Flow      uint16 // 0 for SIP; for media the call's flow number (1, 2, ...)
+}
+
+// Event is something that happened during a call worth telling an auditor:
+// DTMF digits, holds, pauses, consent, and the gaps found when the call's
+// signalling is reconciled with its media.
+type Event struct {
+	Time     time.Time     `json:"time"`
+	Kind     string        `json:"kind"`
+	Detail   string        `json:"detail,omitempty"`
+	Digit    string        `json:"digit,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+}
+
+// Event kinds that report a gap between signalling and media.
+const (
+	GapNoMedia      = "gap_no_media"      // answered, but no media at all
+	GapOneWay       = "gap_one_way"       // media in one direction only
+	GapMediaStopped = "gap_media_stopped" // media stopped well before the BYE
+	GapNotRecorded  = "gap_not_recorded"  // media seen but policy or a pause kept it out
+)
+
+// Stream is one RTP stream (one SSRC from one source to one destination).
+type Stream struct {
+	Src, Dst     netip.AddrPort
+	Dir          Dir
+	Flow         uint16
+	PayloadTypes map[uint8]uint64 // packets per payload type
+	Codec        string           // encoding name of the main payload type
+	PT           uint8            // main payload type
+	Stats        rtpstream.Stats
+}
+
+// Hold is one period in which a side put the other on hold.
+type Hold struct {
+	By    Dir       `json:"by"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"`
+}
+
+// Call is one INVITE dialog. The tracker owns it; a Recorder may read it
+// during Start, Detail and Finish, when the tracker does not change it.
+type Call struct {
+	CallID    string
+	From, To  string // URIs
+	FromName  string
+	PAI       string
+	FromTag   string
+	ToTag     string
+	Direction Direction
+	Caller    netip.AddrPort // signalling address of the caller
+	Callee    netip.AddrPort
+	Transport map[string]bool // udp, tcp
+
+	Start, Answer, End time.Time
+	State              State
+	EndReason          string
+	FinalCode          int
+
+	Streams []*Stream
+	Events  []Event
+	Holds   []Hold
+
+	RTCPPackets uint64
+	SIPMessages int
+
+	// Recording state, set by the tracker.
+	Recorded  bool // media was stored
+	Policy    Decision
+	Paused    bool
+	Consented bool
+	Tags      []string
+
+	codecs     map[Dir]map[uint8]string // payload type names per receiving side
+	rates      map[Dir]map[uint8]int
+	endpoints  []epRef
+	flows      []*flow
+	pending    []Frame // SIP frames before the recording starts
+	pendingLen int
+	rec        Recording
+	lastSeen   time.Time
+	lastMedia  [2]time.Time
+	firstMedia [2]time.Time
+	byeAt      time.Time
+	finalAt    time.Time // when the dialog reached a final state
+	recordErr  error
+	dtmf       map[uint32]*dtmfState // by RTP timestamp of the event
+	nextFlow   uint16
+	holding    [2]bool
+}
+
+type epRef struct {
+	ep   netip.AddrPort
+	side Dir // which side advertised it: media sent to it flows toward that side
+}
+
+type dtmfState struct {
+	event int
+}
+
+// Codecs returns the names of the codecs that carried media.
+func (c *Call) Codecs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range c.Streams {
+		if s.Codec != "" && !seen[s.Codec] {
+			seen[s.Codec] = true
+			out = append(out, s.Codec)
+		}
+	}
+	return out
+}
+
+// Duration is the talk time: answer to end.
+func (c *Call) Duration() time.Duration {
+	if c.Answer.IsZero() || c.End.IsZero() {
+		return 0
+	}
+	return c.End.Sub(c.Answer)
+}
+
+// Decision is what the recording policy says about a call.
+type Decision struct {
+	Record    bool   // store media at all
+	Class     string // retention class name
+	AgentOnly bool   // record only the agent's side until consent
+	AgentSide Dir    // which side is the agent (the local party)
+}

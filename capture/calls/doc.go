@@ -1,0 +1,21 @@
+// Package calls follows SIP INVITE dialogs and associates media with them:
+// it is where packets become calls.
+//
+// A Tracker receives parsed SIP messages and UDP packets. From the SDP
+// offer and answer of both sides it learns where each side receives media;
+// an RTP flow is matched to a call by its advertised destination, or, when
+// NAT rewrote the address, by its advertised source, and then latched by
+// its 5-tuple. Each call's frames go to a Recording as they arrive, so a
+// crash loses only the last moments of calls in progress; SIP frames seen
+// before the first media packet are held (bounded) and written first.
+//
+// When a call ends (BYE, rejection, cancel, media or dialog timeout,
+// eviction, shutdown), its signalling is reconciled with its media and the
+// gaps (answered but no media, one-way media, media stopped before the
+// BYE) become events on the call rather than being hidden.
+//
+// Memory is bounded: dialogs expire by capture time, the number held at
+// once is capped (MaxCalls), and so are unassociated flows and the SIP
+// bytes held per call. Time comes only from packet timestamps, so a
+// capture file replays the same way every time.
+package calls

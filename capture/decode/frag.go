@@ -1,0 +1,175 @@
+package decode
+
+import (
+	"errors"
+	"hash/maphash"
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// fragKey names one fragmented datagram.
+type fragKey struct {
+	src, dst netip.Addr
+	id       uint32
+	proto    uint8
+}
+
+type fragPiece struct {
+	offset int
+	data   []byte
+}
+
+type fragDatagram struct {
+	first  time.Time
+	pieces []fragPiece
+	total  int // length of the whole payload once the last fragment is seen; -1 before
+	frames []Fragment
+}
+
+// Limits that bound memory for fragments whose siblings never arrive.
+const (
+	fragTimeout     = 30 * time.Second
+	maxFragDatagram = 65535
+	maxFragPending  = 1024
+)
+
+// fragStore reassembles IPv6 fragments (gopacket has no IPv6 defragmenter)
+// and keeps copies of the frames of both IPv4 and IPv6 fragments so that
+// the recording holds every fragment as captured.
+type fragStore struct {
+	pending map[fragKey]*fragDatagram
+	buf     []byte
+}
+
+func (s *fragStore) init() { s.pending = make(map[fragKey]*fragDatagram) }
+
+func (s *fragStore) get(k fragKey, ts time.Time) *fragDatagram {
+	dg := s.pending[k]
+	if dg == nil {
+		if len(s.pending) >= maxFragPending {
+			s.expire(ts)
+		}
+		if len(s.pending) >= maxFragPending {
+			// Still full of live datagrams: drop the oldest half rather
+			// than grow without bound under a fragment flood.
+			n := 0
+			for key := range s.pending {
+				delete(s.pending, key)
+				if n++; n >= maxFragPending/2 {
+					break
+				}
+			}
+		}
+		dg = &fragDatagram{first: ts, total: -1}
+		s.pending[k] = dg
+	}
+	return dg
+}
+
+func (s *fragStore) expire(now time.Time) {
+	for k, dg := range s.pending {
+		if now.Sub(dg.first) > fragTimeout {
+			delete(s.pending, k)
+		}
+	}
+}
+
+// keepFrame records a copy of a fragment frame (IPv4 path, where ip4defrag
+// does the reassembly itself).
+func (s *fragStore) keepFrame(k fragKey, ts time.Time, frame []byte) {
+	dg := s.get(k, ts)
+	dg.frames = append(dg.frames, Fragment{Time: ts, Frame: append([]byte(nil), frame...)})
+}
+
+// take returns the kept frames of a completed datagram and forgets it.
+func (s *fragStore) take(k fragKey, dst []Fragment) []Fragment {
+	dg := s.pending[k]
+	if dg == nil {
+		return dst
+	}
+	delete(s.pending, k)
+	return append(dst, dg.frames...)
+}
+
+var errFragOverrun = errors.New("fragment beyond the largest IP datagram")
+
+// add adds an IPv6 fragment. When it completes the datagram, add returns the
+// payload in a buffer owned by s (valid until the next call).
+func (s *fragStore) add(k fragKey, offset int, more bool, data []byte, ts time.Time, frame []byte) ([]byte, bool, error) {
+	if offset+len(data) > maxFragDatagram {
+		return nil, false, errFragOverrun
+	}
+	dg := s.get(k, ts)
+	dg.pieces = append(dg.pieces, fragPiece{offset: offset, data: append([]byte(nil), data...)})
+	if !more {
+		dg.total = offset + len(data)
+	}
+	if dg.total < 0 {
+		dg.frames = append(dg.frames, Fragment{Time: ts, Frame: append([]byte(nil), frame...)})
+		return nil, false, nil
+	}
+	sort.Slice(dg.pieces, func(i, j int) bool { return dg.pieces[i].offset < dg.pieces[j].offset })
+	covered := 0
+	for _, pc := range dg.pieces {
+		if pc.offset > covered {
+			dg.frames = append(dg.frames, Fragment{Time: ts, Frame: append([]byte(nil), frame...)})
+			return nil, false, nil // a hole remains
+		}
+		covered = max(covered, pc.offset+len(pc.data))
+	}
+	if covered < dg.total {
+		dg.frames = append(dg.frames, Fragment{Time: ts, Frame: append([]byte(nil), frame...)})
+		return nil, false, nil
+	}
+	if cap(s.buf) < dg.total {
+		s.buf = make([]byte, dg.total)
+	}
+	out := s.buf[:dg.total]
+	for _, pc := range dg.pieces {
+		copy(out[pc.offset:], pc.data)
+	}
+	return out, true, nil
+}
+
+// dedup remembers recent IP packets by hash so that the same packet seen on
+// two mirrored ports is reported once. It is a fixed-size table: memory does
+// not depend on traffic, and a collision can only make it forget, never
+// drop a packet that was not seen.
+type dedup struct {
+	window time.Duration
+	seed   maphash.Seed
+	slots  [4096]dedupSlot
+}
+
+type dedupSlot struct {
+	hash uint64
+	at   int64
+}
+
+// seen reports whether an identical IP packet (ignoring TTL / hop limit and
+// the IPv4 header checksum, which a router between the two mirror points
+// changes) was seen within the window, and remembers this one.
+func (d *dedup) seen(ip []byte, version int, ts time.Time) bool {
+	if d.window <= 0 || len(ip) < 20 {
+		return false
+	}
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	if version == 4 {
+		h.Write(ip[:8])
+		h.WriteByte(ip[9])
+		h.Write(ip[12:])
+	} else {
+		h.Write(ip[:7])
+		h.Write(ip[8:])
+	}
+	sum := h.Sum64()
+	slot := &d.slots[sum%uint64(len(d.slots))]
+	now := ts.UnixNano()
+	if slot.hash == sum && now-slot.at >= 0 && now-slot.at <= int64(d.window) {
+		return true
+	}
+	slot.hash, slot.at = sum, now
+	return false
+}

@@ -1,0 +1,102 @@
+package capture
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
+	"github.com/spanvault/spanvault/capture/decode"
+)
+
+// File reads frames from a pcap or pcapng capture file.
+type File struct {
+	name  string
+	f     *os.File
+	pcap  *pcapgo.Reader
+	ng    *pcapgo.NgReader
+	link  decode.LinkType
+	count int
+}
+
+// OpenFile opens a pcap or pcapng file, recognised by its magic number.
+func OpenFile(name string) (*File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	br := bufio.NewReaderSize(f, 1<<20)
+	magic, err := br.Peek(24)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("capture: %s: not a capture file (too short for a pcap header): %w", name, err)
+	}
+	cf := &File{name: name, f: f}
+	switch binary.LittleEndian.Uint32(magic) {
+	case 0x0a0d0d0a:
+		cf.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		if err == nil {
+			cf.link = decode.LinkType(cf.ng.LinkType())
+		}
+	case 0xa1b2c3d4, 0xa1b23c4d:
+		cf.link = decode.LinkType(binary.LittleEndian.Uint32(magic[20:24]) & 0xffff)
+		cf.pcap, err = pcapgo.NewReader(br)
+	case 0xd4c3b2a1, 0x4d3cb2a1:
+		cf.link = decode.LinkType(binary.BigEndian.Uint32(magic[20:24]) & 0xffff)
+		cf.pcap, err = pcapgo.NewReader(br)
+	default:
+		err = errors.New("unknown magic number")
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("capture: %s: not a pcap or pcapng file: %w", name, err)
+	}
+	return cf, nil
+}
+
+// LinkType returns the file's link type (of its first interface for pcapng).
+func (f *File) LinkType() decode.LinkType { return f.link }
+
+// Next returns the next frame. The data is valid until the next call. At
+// the end of the file it returns io.EOF; a file cut short returns an error
+// that says after which packet.
+func (f *File) Next() ([]byte, time.Time, decode.LinkType, error) {
+	var (
+		data []byte
+		err  error
+		lt   = f.link
+		ts   time.Time
+	)
+	if f.ng != nil {
+		var ci gopacketCaptureInfo
+		data, ci, err = f.ng.ZeroCopyReadPacketData()
+		ts = ci.Timestamp
+		if err == nil && ci.InterfaceIndex > 0 {
+			if iface, ierr := f.ng.Interface(ci.InterfaceIndex); ierr == nil {
+				lt = decode.LinkType(iface.LinkType)
+			}
+		}
+	} else {
+		var ci gopacketCaptureInfo
+		data, ci, err = f.pcap.ZeroCopyReadPacketData()
+		ts = ci.Timestamp
+	}
+	if err != nil {
+		if err == io.EOF {
+			return nil, ts, lt, io.EOF
+		}
+		return nil, ts, lt, fmt.Errorf("capture: %s: damaged or truncated after packet %d: %w", f.name, f.count, err)
+	}
+	f.count++
+	return data, ts, lt, nil
+}
+
+// Count returns the number of frames read so far.
+func (f *File) Count() int { return f.count }
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
