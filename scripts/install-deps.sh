@@ -3,7 +3,7 @@
 # calls, chromium for the status page, qemu and filesystem tools for the image). Idempotent:
 # packages already present are not fetched again.
 set -euo pipefail
-pkgs=(tshark sip-tester chromium iproute2 squashfs-tools mtools dosfstools fdisk e2fsprogs file qemu-system-arm age)
+pkgs=(tshark sip-tester chromium ffmpeg iproute2 squashfs-tools mtools dosfstools fdisk e2fsprogs file qemu-system-arm age)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -185,6 +185,18 @@ func (c *Call) Codecs() []string {
 	return out
 }
 
+// PayloadNames returns the encoding names the call's SDP gave payload
+// types, both directions merged (the answer normally mirrors the offer).
+func (c *Call) PayloadNames() map[uint8]string {
+	out := map[uint8]string{}
+	for _, d := range []Dir{BtoA, AtoB} {
+		for pt, n := range c.codecs[d] {
+			out[pt] = n
+		}
+	}
+	return out
+}
+
 // Duration is the talk time: answer to end.
 func (c *Call) Duration() time.Duration {
 	if c.Answer.IsZero() || c.End.IsZero() {

@@ -1,0 +1,239 @@
+// Package audit keeps the vault's tamper-evident audit trail: an
+// append-only chain of entries in a bbolt bucket, each carrying the SHA-256
+// of its predecessor, with the chain head signed by the appliance's Ed25519
+// key.
+//
+// Guarantees and their limits:
+//   - Editing, deleting or reordering any entry breaks the chain at that
+//     entry, and Verify names it.
+//   - Cutting entries off the end is caught by the signed head, which names
+//     the sequence number and hash of the last entry.
+//   - Someone who holds the box can re-sign a rewritten chain with the
+//     box's key. The archive keeps every signed head it receives (sync
+//     issue), so a rewrite is detected there against the heads it saw.
+//   - Entries hold no personal data in clear: recording IDs, actions,
+//     actors (role names) and counts only.
+//
+// Append must run inside the bbolt transaction that makes the change it
+// records, so a change and its audit entry commit together or not at all.
+package audit
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names used in the vault's database.
+var (
+	BucketEntries = []byte("audit")
+	BucketHead    = []byte("audit_head")
+	keyHead       = []byte("head")
+)
+
+// Entry is one audited action.
+type Entry struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	Action    string    `json:"action"`
+	Actor     string    `json:"actor,omitempty"`
+	Recording string    `json:"recording,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+	Prev      string    `json:"prev"` // hex SHA-256 of the previous entry's encoding
+}
+
+// Head is the signed chain head.
+type Head struct {
+	Seq       uint64 `json:"seq"`
+	Hash      string `json:"hash"`
+	Signature []byte `json:"signature"`
+}
+
+// Actions recorded in the trail.
+const (
+	RecordingStarted   = "recording_started"
+	RecordingFinished  = "recording_finished"
+	RecordingRecovered = "recording_recovered"
+	CallDetail         = "call_detail"
+	Export             = "export"
+	Erasure            = "erasure"
+	Hold               = "hold"
+	Release            = "release"
+	RetentionDelete    = "retention_delete"
+	QuotaDelete        = "quota_delete"
+	QuotaRefusal       = "quota_refusal"
+	SyncAck            = "sync_ack"
+	ConfigChange       = "config_change"
+	AdminLogin         = "admin_login"
+	Pause              = "pause"
+	Resume             = "resume"
+	Consent            = "consent"
+	Tag                = "tag"
+	VaultOpened        = "vault_opened"
+	Repair             = "fsck_repair"
+)
+
+func seqKey(n uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], n)
+	return k[:]
+}
+
+func hashOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Append adds e to the chain inside tx and re-signs the head. It fills in
+// Seq and Prev.
+func Append(tx *bolt.Tx, key ed25519.PrivateKey, e Entry) (Entry, error) {
+	b, err := tx.CreateBucketIfNotExists(BucketEntries)
+	if err != nil {
+		return e, fmt.Errorf("audit: %w", err)
+	}
+	hb, err := tx.CreateBucketIfNotExists(BucketHead)
+	if err != nil {
+		return e, fmt.Errorf("audit: %w", err)
+	}
+	prev := ""
+	e.Seq = 1
+	if k, v := b.Cursor().Last(); k != nil {
+		e.Seq = binary.BigEndian.Uint64(k) + 1
+		prev = hashOf(v)
+	}
+	e.Prev = prev
+	e.Time = e.Time.UTC()
+	enc, err := json.Marshal(e)
+	if err != nil {
+		return e, fmt.Errorf("audit: %w", err)
+	}
+	if err := b.Put(seqKey(e.Seq), enc); err != nil {
+		return e, fmt.Errorf("audit: %w", err)
+	}
+	h := Head{Seq: e.Seq, Hash: hashOf(enc)}
+	h.Signature = ed25519.Sign(key, headMessage(h))
+	hj, _ := json.Marshal(h)
+	if err := hb.Put(keyHead, hj); err != nil {
+		return e, fmt.Errorf("audit: %w", err)
+	}
+	return e, nil
+}
+
+func headMessage(h Head) []byte {
+	return []byte(fmt.Sprintf("spanvault audit head %d %s", h.Seq, h.Hash))
+}
+
+// BrokenError names the first entry where the chain does not hold.
+type BrokenError struct {
+	Seq    uint64 // the entry's sequence number (position in the bucket)
+	Reason string
+}
+
+func (e *BrokenError) Error() string {
+	return fmt.Sprintf("audit: chain broken at entry %d: %s", e.Seq, e.Reason)
+}
+
+// ErrNoChain is returned by Verify for a vault without any audit entry.
+var ErrNoChain = errors.New("audit: no audit trail")
+
+// Verify walks the whole chain and checks every link and the signed head.
+// It returns the number of entries, or a *BrokenError naming the first bad
+// entry.
+func Verify(tx *bolt.Tx, pub ed25519.PublicKey) (uint64, error) {
+	b := tx.Bucket(BucketEntries)
+	if b == nil {
+		return 0, ErrNoChain
+	}
+	var (
+		want  uint64 = 1
+		prev  string
+		count uint64
+		lastV []byte
+	)
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		pos := binary.BigEndian.Uint64(k)
+		if len(k) != 8 {
+			return count, &BrokenError{Seq: want, Reason: "malformed key"}
+		}
+		if pos != want {
+			return count, &BrokenError{Seq: want, Reason: fmt.Sprintf("entry missing (next present is %d)", pos)}
+		}
+		var e Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return count, &BrokenError{Seq: pos, Reason: "entry does not decode: " + err.Error()}
+		}
+		if e.Seq != pos {
+			return count, &BrokenError{Seq: pos, Reason: fmt.Sprintf("entry claims sequence %d (moved or reordered)", e.Seq)}
+		}
+		if e.Prev != prev {
+			return count, &BrokenError{Seq: pos, Reason: "previous-hash link does not match (this or the previous entry was changed)"}
+		}
+		// Re-encoding must give the stored bytes, or fields were edited
+		// in a way that still decodes.
+		re, _ := json.Marshal(e)
+		if !bytes.Equal(re, v) {
+			return count, &BrokenError{Seq: pos, Reason: "entry bytes are not in canonical form (edited)"}
+		}
+		prev = hashOf(v)
+		lastV = v
+		want++
+		count++
+	}
+	hb := tx.Bucket(BucketHead)
+	if hb == nil || hb.Get(keyHead) == nil {
+		if count == 0 {
+			return 0, ErrNoChain
+		}
+		return count, &BrokenError{Seq: count, Reason: "signed head missing"}
+	}
+	var h Head
+	if err := json.Unmarshal(hb.Get(keyHead), &h); err != nil {
+		return count, &BrokenError{Seq: count, Reason: "signed head does not decode"}
+	}
+	if !ed25519.Verify(pub, headMessage(Head{Seq: h.Seq, Hash: h.Hash}), h.Signature) {
+		return count, &BrokenError{Seq: h.Seq, Reason: "head signature invalid"}
+	}
+	if h.Seq != count {
+		return count, &BrokenError{Seq: min(h.Seq, count+1), Reason: fmt.Sprintf("signed head names entry %d but the chain ends at %d (truncated)", h.Seq, count)}
+	}
+	if lastV != nil && hashOf(lastV) != h.Hash {
+		return count, &BrokenError{Seq: count, Reason: "last entry differs from the signed head"}
+	}
+	return count, nil
+}
+
+// List returns entries from seq from (inclusive), at most n.
+func List(tx *bolt.Tx, from uint64, n int) ([]Entry, error) {
+	b := tx.Bucket(BucketEntries)
+	if b == nil {
+		return nil, nil
+	}
+	var out []Entry
+	c := b.Cursor()
+	for k, v := c.Seek(seqKey(from)); k != nil && len(out) < n; k, v = c.Next() {
+		var e Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return out, fmt.Errorf("audit: entry %x: %w", k, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Count returns the number of entries.
+func Count(tx *bolt.Tx) int {
+	b := tx.Bucket(BucketEntries)
+	if b == nil {
+		return 0
+	}
+	return b.Stats().KeyN
+}

@@ -1,0 +1,73 @@
+// Package vault is the appliance's encrypted, write-only recording store:
+// where a call becomes a sealed recording, and where retention, legal hold,
+// erasure and the audit trail are enforced.
+//
+// # Layout
+//
+//	DIR/vault.db            bbolt index: entries, sealed metadata, holds,
+//	                        tombstones, sync state, audit chain
+//	DIR/rec/xx/ID.age       one sealed recording per call (age file)
+//	DIR/rec/xx/ID.age.part  a recording still being written
+//	DIR/appliance.key       Ed25519 key that signs the audit chain head
+//
+// # Sealing
+//
+// The box holds only public age recipients (the archive's and, optionally,
+// a recovery key kept by the data-protection officer). Each recording is
+// sealed with age (X25519, ChaCha20-Poly1305 STREAM in 64 KiB chunks, fast
+// on a Raspberry Pi 4 without AES instructions) as it is written, so the
+// box can never read back what it wrote; the standard age tool decrypts a
+// recording with the identity. Personal data needed in the index (numbers,
+// names, Call-ID, addresses, DTMF digits) is sealed the same way in the
+// sealed-metadata bucket. In clear the index keeps only what the box needs
+// to run: opaque ID, times, duration, size, content hash, codecs, class,
+// expiry, holds, sync state.
+//
+// # Why recordings are files and not bbolt values
+//
+// bbolt's file never shrinks: pages freed by deletes are reused but not
+// returned to the file system, and retention deletes all day. A bbolt value
+// must also be written whole in one transaction, while a recording grows
+// for as long as the call lasts and must reach the disk in pieces. So audio
+// lives in append-only files (written under a .part name, fsynced at most
+// once a second, renamed when sealed, directory fsynced) and bbolt holds
+// only small index records.
+//
+// # Crash safety
+//
+// A recording file is written in age chunks of 64 KiB; a crash loses only
+// the chunk being filled (a few seconds of a call in progress). On Open,
+// every recording still marked as being written is recovered: its .part
+// file is renamed, hashed and marked truncated; it reads up to its last
+// complete chunk. A finished recording is acknowledged (Finish returns)
+// only after its file and the index commit are both on disk.
+//
+// # Erasure and its limits
+//
+// An age file's content key exists only inside its header, wrapped to the
+// recipients. Erasing a recording overwrites the whole file with zeros,
+// fsyncs, and unlinks it, deletes its sealed metadata, and leaves a
+// tombstone (when, why, by whom, no personal data in clear). Nothing left
+// on the device decrypts it: the device never had an identity. Flash
+// storage limits the guarantee: an SD card's wear levelling may keep old
+// copies of the blocks out of reach of the overwrite, and bbolt keeps
+// freed pages until it reuses them; what such remnants hold is ciphertext
+// wrapped to the archive's key, so destroying a recording against the
+// archive key's holder too is completed by the archive deleting its copy
+// and key (sync issue). Encrypting the card itself is the defence against
+// a forensic read of those remnants by someone who later gets that key.
+//
+// # Disk quota
+//
+// Above the high watermark the vault deletes what the retention policy
+// allows (synced first, oldest first) down to the low watermark; when
+// nothing may lawfully go, new recordings are refused loudly (an error
+// state and an alert) and existing ones stay.
+//
+// # Concurrency
+//
+// A Vault is safe for concurrent use. The Recorder side (Start, Detail,
+// Recording.Write) is meant to be driven by one capture goroutine; index
+// reads and lifecycle operations may come from any goroutine. One process
+// at a time: Open fails with ErrLocked while another holds the database.
+package vault

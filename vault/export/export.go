@@ -1,0 +1,145 @@
+// Package export turns a sealed recording back into what an auditor
+// plays: the original packets as a pcap file, byte for byte with their
+// capture timestamps, or the call's audio as a stereo WAV file (caller
+// left, callee right). Exporting needs the identity: the box itself cannot
+// do it.
+package export
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/spanvault/spanvault/capture/audio"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/vault/sealed"
+)
+
+// Frames reads every frame of a recording. truncated reports a recording
+// that was interrupted; its frames up to the break are returned.
+func Frames(v *vault.Vault, id string, ids []age.Identity) (frames []sealed.Frame, truncated bool, err error) {
+	r, c, err := v.OpenRecording(id, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	defer c.Close()
+	for {
+		var f sealed.Frame
+		kind, _, err := r.Next(&f)
+		if err == io.EOF {
+			return frames, false, nil
+		}
+		if err != nil {
+			if errors.Is(err, sealed.ErrTruncated) || strings.Contains(err.Error(), "chunk") || errors.Is(err, io.ErrUnexpectedEOF) {
+				return frames, true, nil
+			}
+			return frames, false, fmt.Errorf("export %s: %w", id, err)
+		}
+		if kind == sealed.RecFrame {
+			frames = append(frames, f)
+		}
+	}
+}
+
+// WritePcap writes frames as a pcap file (pcapng when the frames have more
+// than one link type), nanosecond timestamps, original bytes.
+func WritePcap(w io.Writer, frames []sealed.Frame) error {
+	links := map[uint16]bool{}
+	for _, f := range frames {
+		links[f.LinkType] = true
+	}
+	if len(links) <= 1 {
+		link := uint16(decode.LinkEthernet)
+		for l := range links {
+			link = l
+		}
+		pw := pcapgo.NewWriterNanos(w)
+		if err := pw.WriteFileHeader(262144, layers.LinkType(link)); err != nil {
+			return err
+		}
+		for _, f := range frames {
+			ci := gopacket.CaptureInfo{Timestamp: f.Time, CaptureLength: len(f.Data), Length: len(f.Data)}
+			if err := pw.WritePacket(ci, f.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var order []uint16
+	for l := range links {
+		order = append(order, l)
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	ng, err := pcapgo.NewNgWriter(w, layers.LinkType(order[0]))
+	if err != nil {
+		return err
+	}
+	index := map[uint16]int{order[0]: 0}
+	for _, l := range order[1:] {
+		i, err := ng.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkType(l), SnapLength: 262144, TimestampResolution: 9})
+		if err != nil {
+			return err
+		}
+		index[l] = i
+	}
+	for _, f := range frames {
+		ci := gopacket.CaptureInfo{Timestamp: f.Time, CaptureLength: len(f.Data), Length: len(f.Data), InterfaceIndex: index[f.LinkType]}
+		if err := ng.WritePacket(ci, f.Data); err != nil {
+			return err
+		}
+	}
+	return ng.Flush()
+}
+
+// AudioPackets extracts the RTP packets of a recording for the renderer.
+func AudioPackets(frames []sealed.Frame, formats map[uint8]string) []audio.Packet {
+	dec := decode.New(decode.Options{})
+	var pkt decode.Packet
+	var out []audio.Packet
+	for _, f := range frames {
+		if calls.Kind(f.Kind) != calls.KindRTP {
+			continue
+		}
+		ok, err := dec.Decode(f.Data, decode.LinkType(f.LinkType), f.Time, &pkt)
+		if err != nil || !ok || pkt.Transport != decode.UDP {
+			continue
+		}
+		pl := pkt.Payload
+		if len(pl) < 12 || pl[0]>>6 != 2 {
+			continue
+		}
+		cc := int(pl[0] & 0x0f)
+		n := 12 + 4*cc
+		if pl[0]&0x10 != 0 && len(pl) >= n+4 {
+			n += 4 + 4*int(binary.BigEndian.Uint16(pl[n+2:]))
+		}
+		if n > len(pl) {
+			continue
+		}
+		end := len(pl)
+		if pl[0]&0x20 != 0 && end > n { // padding
+			end -= int(pl[end-1])
+		}
+		if end < n {
+			continue
+		}
+		pt := pl[1] & 0x7f
+		out = append(out, audio.Packet{
+			Time: f.Time, Left: calls.Dir(f.Dir) == calls.AtoB,
+			SSRC: binary.BigEndian.Uint32(pl[8:12]), PT: pt,
+			Seq: binary.BigEndian.Uint16(pl[2:4]), TS: binary.BigEndian.Uint32(pl[4:8]),
+			Payload: append([]byte(nil), pl[n:end]...), Codec: formats[pt],
+		})
+	}
+	return out
+}

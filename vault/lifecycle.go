@@ -1,0 +1,746 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+
+	"github.com/spanvault/spanvault/vault/audit"
+	"github.com/spanvault/spanvault/vault/retention"
+	"github.com/spanvault/spanvault/vault/sealed"
+)
+
+// recover marks recordings interrupted by a crash as truncated: their
+// .part files are renamed, measured and hashed. Nothing is deleted.
+func (v *Vault) recover() error {
+	var ids []string
+	err := v.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
+			var e Entry
+			if json.Unmarshal(val, &e) == nil && e.State == StateRecording {
+				ids = append(ids, e.ID)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("vault: recover: %w", err)
+	}
+	for _, id := range ids {
+		part, final := v.path(id, true), v.path(id, false)
+		note := "interrupted; recovered at open"
+		if _, err := os.Stat(part); err == nil {
+			if err := os.Rename(part, final); err != nil {
+				return fmt.Errorf("vault: recover %s: %w", id, err)
+			}
+			syncDir(filepath.Dir(final))
+		} else if _, err := os.Stat(final); err != nil {
+			note = "interrupted before any data reached the disk"
+		}
+		size, sum, _ := hashFile(final)
+		err := v.db.Update(func(tx *bolt.Tx) error {
+			old, err := getEntry(tx, id)
+			if err != nil {
+				return err
+			}
+			e := *old
+			e.State = StateTruncated
+			e.Note = note
+			e.Size, e.SHA256 = size, sum
+			if err := putEntry(tx, &e, old); err != nil {
+				return err
+			}
+			return v.audit(tx, audit.Entry{Action: audit.RecordingRecovered, Actor: "vault", Recording: id, Detail: note})
+		})
+		if err != nil {
+			return fmt.Errorf("vault: recover %s: %w", id, err)
+		}
+	}
+	// .part files without an index entry: the crash came between creating
+	// the file and committing the index. Keep them visible to fsck.
+	return nil
+}
+
+func hashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return n, hex.EncodeToString(h.Sum(nil)), err
+}
+
+func (v *Vault) computeUsed() error {
+	var used int64
+	err := v.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bEntries)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, val []byte) error {
+			var e Entry
+			if json.Unmarshal(val, &e) == nil && e.State != StateErased {
+				used += e.Size
+			}
+			return nil
+		})
+	})
+	v.mu.Lock()
+	v.used = used
+	v.mu.Unlock()
+	return err
+}
+
+// Usage is the vault's view of its disk.
+type Usage struct {
+	Used      int64   `json:"used_bytes"`  // sealed recordings
+	Limit     int64   `json:"limit_bytes"` // quota, or file system size
+	FSFree    int64   `json:"fs_free_bytes"`
+	FSSize    int64   `json:"fs_size_bytes"`
+	Fraction  float64 `json:"fraction"`
+	Refusing  bool    `json:"refusing"`
+	HighWater float64 `json:"high_water"`
+}
+
+// Usage reports disk use against the quota or the file system.
+func (v *Vault) Usage() Usage {
+	v.mu.Lock()
+	used := v.used
+	for _, r := range v.open {
+		used += r.cw.n.Load()
+	}
+	u := Usage{Used: used, Refusing: v.refusing, HighWater: v.opt.HighWater}
+	v.mu.Unlock()
+	var st unix.Statfs_t
+	if unix.Statfs(v.dir, &st) == nil {
+		u.FSFree = int64(st.Bavail) * int64(st.Bsize)
+		u.FSSize = int64(st.Blocks) * int64(st.Bsize)
+	}
+	if v.opt.QuotaBytes > 0 {
+		u.Limit = v.opt.QuotaBytes
+		u.Fraction = float64(used) / float64(u.Limit)
+	} else if u.FSSize > 0 {
+		u.Limit = u.FSSize
+		u.Fraction = float64(u.FSSize-u.FSFree) / float64(u.FSSize)
+	}
+	return u
+}
+
+func (v *Vault) overHigh(u Usage) bool {
+	return u.Fraction >= v.opt.HighWater || (u.FSSize > 0 && u.FSFree < v.opt.MinFreeBytes)
+}
+
+// ensureRoom makes room before a new recording, or refuses it.
+func (v *Vault) ensureRoom() error {
+	u := v.Usage()
+	if !v.overHigh(u) {
+		v.setRefusing(false)
+		return nil
+	}
+	if _, err := v.Evict(); err != nil {
+		return err
+	}
+	u = v.Usage()
+	if !v.overHigh(u) {
+		v.setRefusing(false)
+		return nil
+	}
+	if !v.setRefusing(true) {
+		// First refusal of this episode: audit it.
+		v.Audit(audit.QuotaRefusal, "vault", "", fmt.Sprintf("disk at %.0f%%, %d bytes free; nothing may lawfully be deleted", u.Fraction*100, u.FSFree))
+	}
+	v.alert(AlertQuotaRefusal, "recording refused: disk full and nothing may be deleted")
+	return ErrRefused
+}
+
+// setRefusing sets the refusal state and returns the previous one.
+func (v *Vault) setRefusing(on bool) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	was := v.refusing
+	v.refusing = on
+	return was
+}
+
+// Refusing reports whether new recordings are being refused for lack of
+// space.
+func (v *Vault) Refusing() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.refusing
+}
+
+// Evict deletes what the policy allows, synced first, oldest first, until
+// usage is below the low watermark. It returns how many it deleted.
+func (v *Vault) Evict() (int, error) {
+	type cand struct {
+		e      Entry
+		tier   int
+		reason retention.Reason
+	}
+	var cands []cand
+	err := v.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
+			var e Entry
+			if json.Unmarshal(val, &e) != nil || !e.Recorded || e.Size == 0 ||
+				(e.State != StateComplete && e.State != StateTruncated) {
+				return nil
+			}
+			cl, _ := v.opt.Policy.Class(e.Class)
+			tier, reason := retention.Evictable(cl, retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0})
+			if tier > 0 {
+				cands = append(cands, cand{e, tier, reason})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].tier != cands[j].tier {
+			return cands[i].tier < cands[j].tier
+		}
+		return cands[i].e.Start.Before(cands[j].e.Start)
+	})
+	n := 0
+	for _, c := range cands {
+		u := v.Usage()
+		if u.Fraction < v.opt.LowWater && (u.FSSize == 0 || u.FSFree >= v.opt.MinFreeBytes) {
+			break
+		}
+		if err := v.remove(c.e.ID, string(c.reason), "quota", audit.QuotaDelete); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SweepResult says what a retention sweep did.
+type SweepResult struct {
+	Deleted  int    `json:"deleted"`
+	Examined int    `json:"examined"`
+	Skipped  string `json:"skipped,omitempty"` // why nothing was done
+}
+
+// Sweep deletes what retention says must go by now. It does nothing while
+// the clock is not synchronised: a box that boots without NTP may think it
+// is 1970 or 2038, and deleting on a wrong clock cannot be undone.
+func (v *Vault) Sweep() (SweepResult, error) {
+	var res SweepResult
+	if !v.opt.ClockSynced() {
+		res.Skipped = "clock not synchronised"
+		return res, nil
+	}
+	now := v.opt.Now()
+	type due struct {
+		id     string
+		reason retention.Reason
+	}
+	var todo []due
+	err := v.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bExpiry).Cursor()
+		limit := make([]byte, 8)
+		binary.BigEndian.PutUint64(limit, uint64(now.Unix())+1)
+		for k, _ := c.First(); k != nil && bytes.Compare(k, limit) < 0; k, _ = c.Next() {
+			res.Examined++
+			id := string(k[8:])
+			e, err := getEntry(tx, id)
+			if err != nil {
+				continue
+			}
+			cl, _ := v.opt.Policy.Class(e.Class)
+			r := retention.Due(cl, retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0}, now)
+			if r == retention.Keep && e.State == StateCDR && !e.Expiry.After(now) && len(e.Holds) == 0 {
+				r = retention.MaxAge
+			}
+			if r != retention.Keep {
+				todo = append(todo, due{id, r})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	for _, d := range todo {
+		if err := v.remove(d.id, string(d.reason), "retention", audit.RetentionDelete); err != nil {
+			return res, err
+		}
+		res.Deleted++
+	}
+	return res, nil
+}
+
+// Acknowledge records that the archive holds a recording (the sync
+// client calls it after the archive confirms). Retention then counts the
+// class's grace period from at.
+func (v *Vault) Acknowledge(id string, at time.Time) error {
+	return v.db.Update(func(tx *bolt.Tx) error {
+		old, err := getEntry(tx, id)
+		if err != nil {
+			return err
+		}
+		e := *old
+		e.Sync = SyncAcked
+		e.AckedAt = at.UTC()
+		cl, _ := v.opt.Policy.Class(e.Class)
+		if g := at.Add(time.Duration(cl.Grace)); e.Expiry.IsZero() || g.Before(e.Expiry) {
+			e.Expiry = g
+		}
+		if err := putEntry(tx, &e, old); err != nil {
+			return err
+		}
+		return v.audit(tx, audit.Entry{Action: audit.SyncAck, Actor: "sync", Recording: id})
+	})
+}
+
+// remove deletes one recording: overwrite, fsync and unlink the file,
+// drop the sealed metadata, leave a tombstone and an audit entry. It
+// refuses recordings on hold.
+func (v *Vault) remove(id, reason, by, action string) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	e, err := v.Get(id)
+	if err != nil {
+		return err
+	}
+	if len(e.Holds) > 0 {
+		return fmt.Errorf("%w: %s", ErrOnHold, id)
+	}
+	if e.State == StateRecording {
+		return fmt.Errorf("vault: %s is still being recorded", id)
+	}
+	if e.Recorded {
+		if err := shred(v.path(id, false)); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("vault: erase %s: %w", id, err)
+		}
+	}
+	var sealedSubject []byte
+	err = v.db.Update(func(tx *bolt.Tx) error {
+		old, err := getEntry(tx, id)
+		if err != nil {
+			return err
+		}
+		if len(old.Holds) > 0 {
+			return fmt.Errorf("%w: %s", ErrOnHold, id) // a hold arrived meanwhile
+		}
+		// Keep only the sealed minimum (the numbers, sealed at recording
+		// time) so that a subject report can list the deletion; the box
+		// cannot read it.
+		sealedSubject = bytes.Clone(tx.Bucket(bSubjects).Get([]byte(id)))
+		if err := tx.Bucket(bSubjects).Delete([]byte(id)); err != nil {
+			return err
+		}
+		ts := Tombstone{ID: id, Start: old.Start, Class: old.Class, DeletedAt: v.opt.Now().UTC(), Reason: reason, By: by,
+			SHA256: old.SHA256, Synced: !old.AckedAt.IsZero(), Subject: sealedSubject}
+		tb, _ := json.Marshal(ts)
+		if err := tx.Bucket(bTombstones).Put([]byte(id), tb); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bSealed).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if !old.Expiry.IsZero() {
+			if err := tx.Bucket(bExpiry).Delete(expiryKey(old.Expiry, id)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bEntries).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return v.audit(tx, audit.Entry{Action: action, Actor: by, Recording: id, Detail: reason})
+	})
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.used -= e.Size
+	v.mu.Unlock()
+	return nil
+}
+
+// shred overwrites a file with zeros, fsyncs it and unlinks it.
+func shred(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err == nil {
+		zero := make([]byte, 64<<10)
+		for left := st.Size(); left > 0 && err == nil; {
+			n := min(left, int64(len(zero)))
+			_, err = f.Write(zero[:n])
+			left -= n
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// Erase deletes one recording or call detail record on request (GDPR Art.
+// 17). It refuses what is on hold.
+func (v *Vault) Erase(id, reason, by string) error {
+	if err := v.remove(id, "erasure: "+reason, by, audit.Erasure); err != nil {
+		return err
+	}
+	v.noteErasure()
+	return nil
+}
+
+func (v *Vault) noteErasure() {
+	now := v.opt.Now()
+	v.mu.Lock()
+	v.erasures = append(v.erasures, now)
+	cut := 0
+	for cut < len(v.erasures) && now.Sub(v.erasures[cut]) > v.opt.ErasureWindow {
+		cut++
+	}
+	v.erasures = v.erasures[cut:]
+	n := len(v.erasures)
+	v.mu.Unlock()
+	if n > v.opt.ErasureBurst {
+		v.alert(AlertErasureBurst, fmt.Sprintf("%d erasures within %s", n, v.opt.ErasureWindow))
+	}
+}
+
+// SubjectMatch is a recording that belongs to a subject.
+type SubjectMatch struct {
+	Entry    *Entry
+	Personal *Personal
+}
+
+// FindSubject decrypts every sealed metadata record with the identities
+// and returns those naming number.
+func (v *Vault) FindSubject(number string, ids []age.Identity) ([]SubjectMatch, error) {
+	want := NormalizeNumber(number)
+	if want == "" {
+		return nil, errors.New("vault: empty subject number")
+	}
+	if len(ids) == 0 {
+		return nil, ErrNoKey
+	}
+	type raw struct{ id, entry, sealed []byte }
+	var rows []raw
+	err := v.db.View(func(tx *bolt.Tx) error {
+		s := tx.Bucket(bSealed)
+		return s.ForEach(func(k, val []byte) error {
+			rows = append(rows, raw{bytes.Clone(k), bytes.Clone(tx.Bucket(bEntries).Get(k)), bytes.Clone(val)})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []SubjectMatch
+	decrypted := 0
+	for _, r := range rows {
+		p, err := openPersonal(r.sealed, ids)
+		if err != nil {
+			continue
+		}
+		decrypted++
+		if !slices.Contains(p.Numbers, want) {
+			continue
+		}
+		var e Entry
+		if r.entry == nil || json.Unmarshal(r.entry, &e) != nil {
+			continue
+		}
+		out = append(out, SubjectMatch{Entry: &e, Personal: p})
+	}
+	if decrypted == 0 && len(rows) > 0 {
+		return nil, fmt.Errorf("%w: none of %d sealed records opened", ErrNoKey, len(rows))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Entry.Start.Before(out[j].Entry.Start) })
+	return out, nil
+}
+
+// EraseSubject erases every recording of a subject. Recordings on hold
+// are skipped and returned in held.
+func (v *Vault) EraseSubject(number, reason, by string, ids []age.Identity) (erased, held []string, err error) {
+	ms, err := v.FindSubject(number, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range ms {
+		err := v.Erase(m.Entry.ID, reason, by)
+		switch {
+		case errors.Is(err, ErrOnHold):
+			held = append(held, m.Entry.ID)
+		case err != nil:
+			return erased, held, err
+		default:
+			erased = append(erased, m.Entry.ID)
+		}
+	}
+	return erased, held, nil
+}
+
+// HoldRecord is a legal hold.
+type HoldRecord struct {
+	ID        string    `json:"id"`
+	Created   time.Time `json:"created"`
+	By        string    `json:"by"`
+	Reason    string    `json:"reason"`
+	Recording string    `json:"recording,omitempty"` // for a hold on one recording
+	// For a hold on a subject: a salted HMAC of the normalised number,
+	// so that recordings made later are held too without the number being
+	// stored in clear, and the number sealed for the archive.
+	Salt    []byte `json:"salt,omitempty"`
+	Tag     []byte `json:"tag,omitempty"`
+	Subject []byte `json:"subject,omitempty"`
+}
+
+func subjectTag(salt []byte, number string) []byte {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(NormalizeNumber(number)))
+	return m.Sum(nil)
+}
+
+func (v *Vault) matchSubjectHolds(tx *bolt.Tx, p *Personal) []string {
+	var out []string
+	tx.Bucket(bHolds).ForEach(func(k, val []byte) error {
+		var h HoldRecord
+		if json.Unmarshal(val, &h) != nil || h.Tag == nil {
+			return nil
+		}
+		for _, n := range p.Numbers {
+			if hmac.Equal(subjectTag(h.Salt, n), h.Tag) {
+				out = append(out, h.ID)
+				break
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+func newHoldID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "hold-" + hex.EncodeToString(b[:])
+}
+
+// Hold puts one recording on legal hold.
+func (v *Vault) Hold(id, reason, by string) (string, error) {
+	hid := newHoldID()
+	err := v.db.Update(func(tx *bolt.Tx) error {
+		old, err := getEntry(tx, id)
+		if err != nil {
+			return err
+		}
+		e := *old
+		e.Holds = append(slices.Clone(e.Holds), hid)
+		h := HoldRecord{ID: hid, Created: v.opt.Now().UTC(), By: by, Reason: reason, Recording: id}
+		hb, _ := json.Marshal(h)
+		if err := tx.Bucket(bHolds).Put([]byte(hid), hb); err != nil {
+			return err
+		}
+		if err := putEntry(tx, &e, old); err != nil {
+			return err
+		}
+		return v.audit(tx, audit.Entry{Action: audit.Hold, Actor: by, Recording: id, Detail: hid + ": " + reason})
+	})
+	return hid, err
+}
+
+// HoldSubject puts every recording of a subject, present and future, on
+// legal hold. Matching present recordings needs the identity.
+func (v *Vault) HoldSubject(number, reason, by string, ids []age.Identity) (string, []string, error) {
+	ms, err := v.FindSubject(number, ids)
+	if err != nil {
+		return "", nil, err
+	}
+	hid := newHoldID()
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	sealedSubject, err := v.seal(map[string]string{"number": NormalizeNumber(number)})
+	if err != nil {
+		return "", nil, err
+	}
+	var held []string
+	err = v.db.Update(func(tx *bolt.Tx) error {
+		h := HoldRecord{ID: hid, Created: v.opt.Now().UTC(), By: by, Reason: reason, Salt: salt, Tag: subjectTag(salt, number), Subject: sealedSubject}
+		hb, _ := json.Marshal(h)
+		if err := tx.Bucket(bHolds).Put([]byte(hid), hb); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			old, err := getEntry(tx, m.Entry.ID)
+			if err != nil {
+				continue
+			}
+			e := *old
+			e.Holds = append(slices.Clone(e.Holds), hid)
+			if err := putEntry(tx, &e, old); err != nil {
+				return err
+			}
+			held = append(held, e.ID)
+		}
+		return v.audit(tx, audit.Entry{Action: audit.Hold, Actor: by, Detail: fmt.Sprintf("%s: subject hold on %d recordings: %s", hid, len(held), reason)})
+	})
+	return hid, held, err
+}
+
+// Release lifts a hold (by hold ID) from everything it covers.
+func (v *Vault) Release(hid, reason, by string) (int, error) {
+	n := 0
+	err := v.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bHolds).Get([]byte(hid)) == nil {
+			return fmt.Errorf("vault: no hold %q", hid)
+		}
+		if err := tx.Bucket(bHolds).Delete([]byte(hid)); err != nil {
+			return err
+		}
+		var touched []*Entry
+		tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
+			if !bytes.Contains(val, []byte(hid)) {
+				return nil
+			}
+			var e Entry
+			if json.Unmarshal(val, &e) == nil && slices.Contains(e.Holds, hid) {
+				touched = append(touched, &e)
+			}
+			return nil
+		})
+		for _, old := range touched {
+			e := *old
+			e.Holds = slices.DeleteFunc(slices.Clone(e.Holds), func(s string) bool { return s == hid })
+			if err := putEntry(tx, &e, old); err != nil {
+				return err
+			}
+			n++
+		}
+		return v.audit(tx, audit.Entry{Action: audit.Release, Actor: by, Detail: fmt.Sprintf("%s released from %d records: %s", hid, n, reason)})
+	})
+	return n, err
+}
+
+// Holds lists the holds in force.
+func (v *Vault) Holds() ([]HoldRecord, error) {
+	var out []HoldRecord
+	err := v.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bHolds).ForEach(func(k, val []byte) error {
+			var h HoldRecord
+			if err := json.Unmarshal(val, &h); err != nil {
+				return err
+			}
+			out = append(out, h)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Tombstones lists what was deleted.
+func (v *Vault) Tombstones() ([]Tombstone, error) {
+	var out []Tombstone
+	err := v.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bTombstones).ForEach(func(k, val []byte) error {
+			var t Tombstone
+			if err := json.Unmarshal(val, &t); err != nil {
+				return err
+			}
+			out = append(out, t)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].DeletedAt.Before(out[j].DeletedAt) })
+	return out, err
+}
+
+// OpenRecording decrypts a recording with the identities and returns a
+// reader of its records. The caller closes the returned closer.
+func (v *Vault) OpenRecording(id string, ids []age.Identity) (*sealed.Reader, io.Closer, error) {
+	if !validID(id) {
+		return nil, nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	e, err := v.Get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !e.Recorded {
+		return nil, nil, fmt.Errorf("vault: %s has no media stored (%s)", id, e.CallState)
+	}
+	f, err := os.Open(v.path(id, false))
+	if err != nil {
+		return nil, nil, fmt.Errorf("vault: open %s: %w", id, err)
+	}
+	if len(ids) == 0 {
+		f.Close()
+		return nil, nil, ErrNoKey
+	}
+	pr, err := age.Decrypt(f, ids...)
+	if err != nil {
+		f.Close()
+		if _, ok := err.(*age.NoIdentityMatchError); ok {
+			return nil, nil, fmt.Errorf("%w: %v", ErrNoKey, err)
+		}
+		return nil, nil, fmt.Errorf("vault: decrypt %s: %w", id, err)
+	}
+	r, err := sealed.NewReader(pr)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("vault: read %s: %w", id, err)
+	}
+	return r, f, nil
+}
+
+// Resolve finds a recording by its ID or, with the identities, by SIP
+// Call-ID.
+func (v *Vault) Resolve(key string, ids []age.Identity) (string, error) {
+	if validID(key) {
+		if _, err := v.Get(key); err == nil {
+			return key, nil
+		}
+	}
+	es, err := v.List()
+	if err != nil {
+		return "", err
+	}
+	for _, e := range es {
+		p, err := v.Personal(e.ID, ids)
+		if err != nil {
+			continue
+		}
+		if p.CallID == key && e.Recorded {
+			return e.ID, nil
+		}
+	}
+	if strings.TrimSpace(key) == "" {
+		return "", fmt.Errorf("%w: empty ID", ErrNotFound)
+	}
+	return "", fmt.Errorf("%w: %s", ErrNotFound, key)
+}

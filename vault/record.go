@@ -1,0 +1,401 @@
+package vault
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"filippo.io/age"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/vault/audit"
+	"github.com/spanvault/spanvault/vault/retention"
+	"github.com/spanvault/spanvault/vault/sealed"
+)
+
+// countingWriter sits between age and the file: it counts and hashes what
+// reaches the disk and marks the file dirty for the syncer.
+type countingWriter struct {
+	f      *os.File
+	h      hash.Hash
+	n      atomic.Int64
+	writes atomic.Int64
+	syncs  atomic.Int64
+	dirty  atomic.Bool
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.f.Write(b)
+	c.h.Write(b[:n])
+	c.n.Add(int64(n))
+	c.writes.Add(1)
+	c.dirty.Store(true)
+	return n, err
+}
+
+// recording is one call being written. Only the capture goroutine calls
+// its methods; the syncer touches only cw's atomics and f.Sync.
+type recording struct {
+	v        *Vault
+	id       string
+	f        *os.File
+	cw       *countingWriter
+	enc      io.WriteCloser
+	w        *sealed.Writer
+	frame    sealed.Frame
+	err      error
+	raw      int64 // bytes of frames captured
+	start    time.Time
+	class    retention.Class
+	holds    []string
+	unsynced bool
+}
+
+// WriteStats reports what a recording wrote, for the write-amplification
+// benchmark.
+type WriteStats struct {
+	Captured int64 // frame bytes handed in
+	Written  int64 // bytes written to the file
+	Writes   int64 // write calls reaching the file
+	Syncs    int64
+}
+
+// Start implements calls.Recorder: it opens the sealed file of a call
+// that has media.
+func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
+	if len(v.opt.Recipients) == 0 {
+		return nil, errors.New("vault: no recipients configured: refusing to record in clear")
+	}
+	if err := v.ensureRoom(); err != nil {
+		return nil, err
+	}
+	class := v.classOf(c)
+	id := newID(c.Start)
+	if err := os.MkdirAll(filepath.Dir(v.path(id, true)), 0o700); err != nil {
+		return nil, fmt.Errorf("vault: start %s: %w", id, err)
+	}
+	f, err := os.OpenFile(v.path(id, true), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("vault: start %s: %w", id, err)
+	}
+	r := &recording{v: v, id: id, f: f, start: c.Start, class: class, unsynced: !v.opt.ClockSynced()}
+	r.cw = &countingWriter{f: f, h: sha256.New()}
+	fail := func(err error) (calls.Recording, error) {
+		f.Close()
+		os.Remove(v.path(id, true))
+		return nil, fmt.Errorf("vault: start %s: %w", id, err)
+	}
+	r.enc, err = age.Encrypt(r.cw, v.opt.Recipients...)
+	if err != nil {
+		return fail(err)
+	}
+	r.w, err = sealed.NewWriter(r.enc)
+	if err != nil {
+		return fail(err)
+	}
+	pers := personalOf(c)
+	meta, _ := json.Marshal(struct {
+		ID       string    `json:"id"`
+		Personal *Personal `json:"personal"`
+	}{id, pers})
+	if err := r.w.Meta(meta); err != nil {
+		return fail(err)
+	}
+	sealedMeta, sealedSubject, err := v.sealPersonal(pers)
+	if err != nil {
+		return fail(err)
+	}
+	// The directory entry of the .part file must survive a power cut, or
+	// recovery would not find it.
+	if err := syncDir(filepath.Dir(v.path(id, true))); err != nil {
+		return fail(err)
+	}
+	e := &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
+	fillEntry(e, c, class)
+	e.ClockUnsynced = r.unsynced
+	err = v.db.Update(func(tx *bolt.Tx) error {
+		e.Holds = v.matchSubjectHolds(tx, pers)
+		r.holds = e.Holds
+		if err := putEntry(tx, e, nil); err != nil {
+			return err
+		}
+		if err := putSealed(tx, id, sealedMeta, sealedSubject); err != nil {
+			return err
+		}
+		return v.audit(tx, audit.Entry{Action: audit.RecordingStarted, Actor: "capture", Recording: id, Detail: "class " + class.Name})
+	})
+	if err != nil {
+		return fail(err)
+	}
+	v.mu.Lock()
+	v.open[id] = r
+	v.mu.Unlock()
+	return r, nil
+}
+
+// Write implements calls.Recording.
+func (r *recording) Write(f *calls.Frame) error {
+	if r.err != nil {
+		return r.err
+	}
+	r.frame = sealed.Frame{Time: f.Time, Data: f.Data, LinkType: uint16(f.LinkType), Kind: uint8(f.Kind), Dir: uint8(f.Dir), Flow: f.Flow}
+	r.raw += int64(len(f.Data))
+	if err := r.w.Frame(&r.frame, f.HeaderLen); err != nil {
+		r.err = fmt.Errorf("vault: write %s: %w", r.id, err)
+		r.v.alert(AlertDiskError, r.err.Error())
+		return r.err
+	}
+	return nil
+}
+
+// Stats returns the recording's write figures so far.
+func (r *recording) Stats() WriteStats {
+	return WriteStats{Captured: r.raw, Written: r.cw.n.Load(), Writes: r.cw.writes.Load(), Syncs: r.cw.syncs.Load()}
+}
+
+// Finish implements calls.Recording: seal, fsync, rename, index.
+func (r *recording) Finish(c *calls.Call) error {
+	v := r.v
+	v.mu.Lock()
+	delete(v.open, r.id)
+	v.mu.Unlock()
+	state := StateComplete
+	note := ""
+	pers := personalOf(c)
+	if r.err == nil {
+		meta, _ := json.Marshal(struct {
+			ID       string    `json:"id"`
+			Personal *Personal `json:"personal"`
+			Final    bool      `json:"final"`
+		}{r.id, pers, true})
+		if err := r.w.Meta(meta); err != nil {
+			r.err = err
+		} else if err := r.w.End(); err != nil {
+			r.err = err
+		}
+	}
+	if r.err == nil {
+		r.err = r.enc.Close()
+	}
+	if r.err != nil {
+		state = StateTruncated
+		note = r.err.Error()
+	}
+	syncErr := r.f.Sync()
+	r.cw.syncs.Add(1)
+	closeErr := r.f.Close()
+	if syncErr != nil || closeErr != nil {
+		state = StateTruncated
+		note = fmt.Sprint("fsync/close: ", errors.Join(syncErr, closeErr))
+	}
+	if err := os.Rename(v.path(r.id, true), v.path(r.id, false)); err != nil {
+		return fmt.Errorf("vault: seal %s: %w", r.id, err)
+	}
+	if err := syncDir(filepath.Dir(v.path(r.id, false))); err != nil {
+		return fmt.Errorf("vault: seal %s: %w", r.id, err)
+	}
+	size := r.cw.n.Load()
+	sealedMeta, sealedSubject, err := v.sealPersonal(pers)
+	if err != nil {
+		return fmt.Errorf("vault: seal %s: %w", r.id, err)
+	}
+	err = v.db.Update(func(tx *bolt.Tx) error {
+		old, err := getEntry(tx, r.id)
+		if err != nil {
+			return err
+		}
+		e := *old
+		fillEntry(&e, c, r.class)
+		e.State = state
+		e.Note = note
+		e.Size = size
+		e.SHA256 = hex.EncodeToString(r.cw.h.Sum(nil))
+		e.Frames = r.w.Frames()
+		e.ClockUnsynced = old.ClockUnsynced || !v.opt.ClockSynced()
+		if err := putEntry(tx, &e, old); err != nil {
+			return err
+		}
+		if err := putSealed(tx, r.id, sealedMeta, sealedSubject); err != nil {
+			return err
+		}
+		return v.audit(tx, audit.Entry{Action: audit.RecordingFinished, Actor: "capture", Recording: r.id,
+			Detail: fmt.Sprintf("%s, %d frames, %d bytes", state, e.Frames, size)})
+	})
+	if err != nil {
+		return fmt.Errorf("vault: seal %s: index: %w", r.id, err)
+	}
+	v.mu.Lock()
+	v.used += size
+	v.mu.Unlock()
+	return nil
+}
+
+// ID returns the recording's ID.
+func (r *recording) ID() string { return r.id }
+
+// Detail implements calls.Recorder: a call detail record for a dialog
+// without stored media.
+func (v *Vault) Detail(c *calls.Call) error {
+	class := v.classOf(c)
+	id := newID(c.Start)
+	pers := personalOf(c)
+	var sealedMeta, sealedSubject []byte
+	if len(v.opt.Recipients) > 0 {
+		var err error
+		if sealedMeta, sealedSubject, err = v.sealPersonal(pers); err != nil {
+			return fmt.Errorf("vault: detail: %w", err)
+		}
+	}
+	e := &Entry{ID: id, State: StateCDR, Sync: SyncNotRequired}
+	fillEntry(e, c, class)
+	e.Expiry = retention.Expiry(class, c.Start)
+	if e.Expiry.IsZero() {
+		e.Expiry = c.Start.Add(90 * 24 * time.Hour)
+	}
+	e.ClockUnsynced = !v.opt.ClockSynced()
+	return v.db.Update(func(tx *bolt.Tx) error {
+		e.Holds = v.matchSubjectHolds(tx, pers)
+		if err := putEntry(tx, e, nil); err != nil {
+			return err
+		}
+		if err := putSealed(tx, id, sealedMeta, sealedSubject); err != nil {
+			return err
+		}
+		return v.audit(tx, audit.Entry{Action: audit.CallDetail, Actor: "capture", Recording: id, Detail: e.CallState})
+	})
+}
+
+func (v *Vault) classOf(c *calls.Call) retention.Class {
+	name := c.Policy.Class
+	if name == "" {
+		name = v.opt.Policy.DefaultClass
+	}
+	cl, ok := v.opt.Policy.Class(name)
+	if !ok {
+		cl, _ = v.opt.Policy.Class(v.opt.Policy.DefaultClass)
+	}
+	return cl
+}
+
+// Decide implements calls.Policy from the retention rules.
+func (v *Vault) Decide(c *calls.Call) calls.Decision {
+	ch := v.opt.Policy.Choose(retention.CallFacts{
+		CallID:    c.CallID,
+		FromUser:  string(sip.User([]byte(c.From))),
+		ToUser:    string(sip.User([]byte(c.To))),
+		Direction: string(c.Direction),
+	})
+	return calls.Decision{Record: ch.Record, Class: ch.Class.Name, AgentOnly: ch.AgentOnly}
+}
+
+func fillEntry(e *Entry, c *calls.Call, class retention.Class) {
+	e.CallState = string(c.State)
+	e.EndReason = c.EndReason
+	e.Direction = string(c.Direction)
+	e.Start = c.Start.UTC()
+	e.Answer = c.Answer.UTC()
+	if !c.End.IsZero() && c.State != calls.Answered {
+		e.End = c.End.UTC()
+	}
+	if d := c.Duration(); d > 0 {
+		e.Duration = d.Seconds()
+	}
+	e.Codecs = c.Codecs()
+	e.Formats = c.PayloadNames()
+	e.Class = class.Name
+	e.AgentOnly = c.Policy.AgentOnly && !c.Consented
+	if e.Expiry.IsZero() {
+		e.Expiry = retention.Expiry(class, c.Start)
+	}
+	e.Streams = e.Streams[:0]
+	for _, s := range c.Streams {
+		e.Streams = append(e.Streams, StreamStats{
+			SSRC:        fmt.Sprintf("0x%08x", s.Stats.SSRC),
+			PayloadType: s.PT,
+			Codec:       s.Codec,
+			Dir:         s.Dir.String(),
+			Packets:     s.Stats.Packets,
+			Lost:        s.Stats.Lost(),
+			Duplicates:  s.Stats.Duplicates,
+			OutOfOrder:  s.Stats.OutOfOrder,
+			JitterMS:    float64(s.Stats.Jitter()) / 1e6,
+			MaxJitterMS: float64(s.Stats.MaxJitter()) / 1e6,
+			MOS:         s.Stats.MOS(),
+			First:       s.Stats.First.UTC(),
+			Last:        s.Stats.Last.UTC(),
+		})
+	}
+	e.Events = e.Events[:0]
+	for _, ev := range c.Events {
+		switch ev.Kind {
+		case "dtmf", "tag":
+			// digits and tags are personal: sealed only
+			e.Events = append(e.Events, ClearEvent{Time: ev.Time.UTC(), Kind: ev.Kind})
+		case "record_error":
+			e.Events = append(e.Events, ClearEvent{Time: ev.Time.UTC(), Kind: ev.Kind, Detail: ev.Detail})
+		default:
+			e.Events = append(e.Events, ClearEvent{Time: ev.Time.UTC(), Kind: ev.Kind, Detail: ev.Detail})
+		}
+	}
+}
+
+func personalOf(c *calls.Call) *Personal {
+	p := &Personal{
+		CallID: c.CallID, From: c.From, FromName: c.FromName, To: c.To, PAI: c.PAI,
+		Events: append([]calls.Event(nil), c.Events...), Tags: append([]string(nil), c.Tags...),
+	}
+	if c.Caller.IsValid() {
+		p.Caller = c.Caller.String()
+	}
+	if c.Callee.IsValid() {
+		p.Callee = c.Callee.String()
+	}
+	seen := map[string]bool{}
+	for _, uri := range []string{c.From, c.To, c.PAI} {
+		n := NormalizeNumber(string(sip.User([]byte(uri))))
+		if n != "" && !seen[n] {
+			seen[n] = true
+			p.Numbers = append(p.Numbers, n)
+		}
+	}
+	sort.Strings(p.Numbers)
+	for _, s := range c.Streams {
+		p.Streams = append(p.Streams, StreamAddrs{Src: s.Src.String(), Dst: s.Dst.String()})
+	}
+	return p
+}
+
+// NormalizeNumber reduces a phone number or SIP user to the form used for
+// subject matching: digits only (a leading '+' and separators dropped);
+// a user part that is not a number is kept lower-cased.
+func NormalizeNumber(s string) string {
+	s = strings.TrimSpace(s)
+	var b strings.Builder
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+			digits++
+		case r == '+' || r == '-' || r == ' ' || r == '(' || r == ')' || r == '.':
+		default:
+			return strings.ToLower(s)
+		}
+	}
+	if digits == 0 {
+		return strings.ToLower(s)
+	}
+	return b.String()
+}

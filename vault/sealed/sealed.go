@@ -1,0 +1,440 @@
+// Package sealed defines the plaintext inside a sealed recording: a stream
+// of records (metadata and captured frames) that the vault encrypts with
+// age. It is where a call becomes bytes on disk.
+//
+// Frames are stored so that every original byte can be rebuilt, but most
+// header bytes are not stored at all. Each frame belongs to a context (one
+// direction of one flow of the call); a frame's header (the bytes before
+// the SIP message or RTP payload) is stored as the second difference of its
+// 16-bit words against the context's previous two headers. For RTP the IP
+// ID, RTP sequence number and timestamp advance by the same step every
+// packet and the IPv4 checksum follows, so the second difference is zero
+// but for the UDP checksum: a G.711 packet's 66 header bytes become about 5.
+// Capture times are stored the same way (second difference in
+// nanoseconds). The first frame of a context is stored whole.
+//
+// Record layout (all integers are varints):
+//
+//	magic "SPVREC1\n"
+//	'M' len json          metadata (written at start and again at the end)
+//	'C' ctx link kind dir flow   context definition
+//	'P' ctx dt2 caplen hdrlen nz {idx dw} payload   a frame
+//	'E' frames sha256(frames)    end of recording
+//
+// A recording cut short by a crash is readable up to its last complete
+// record; Reader reports that it was truncated. Writer allocates nothing
+// per frame once a context exists.
+package sealed
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+)
+
+// Magic starts every sealed recording's plaintext.
+const Magic = "SPVREC1\n"
+
+// MaxHeader is the largest header that is delta-coded; longer headers
+// (tunnels inside tunnels) code their first MaxHeader bytes.
+const MaxHeader = 256
+
+// MaxFrame bounds one frame, far above any real Ethernet or loopback frame.
+const MaxFrame = 1 << 18
+
+// Frame is one captured frame as stored.
+type Frame struct {
+	Time     time.Time
+	Data     []byte
+	LinkType uint16
+	Kind     uint8
+	Dir      uint8
+	Flow     uint16
+}
+
+type ctxKey struct {
+	kind, dir uint8
+	flow      uint16
+	link      uint16
+}
+
+type context struct {
+	id     uint32
+	prev   [MaxHeader]byte // previous header
+	delta  [MaxHeader / 2]int32
+	hdrLen int
+	n      int
+}
+
+// Writer writes the record stream of one recording.
+type Writer struct {
+	w       io.Writer
+	ctxs    map[ctxKey]*context
+	ctxList []*context
+	lastNS  int64
+	lastDNS int64
+	frames  uint64
+	sum     hash.Hash
+	buf     []byte
+	started bool
+}
+
+// NewWriter writes the magic to w and returns a Writer.
+func NewWriter(w io.Writer) (*Writer, error) {
+	wr := &Writer{w: w, ctxs: map[ctxKey]*context{}, sum: sha256.New(), buf: make([]byte, 0, 2048)}
+	if _, err := io.WriteString(w, Magic); err != nil {
+		return nil, err
+	}
+	return wr, nil
+}
+
+// Meta writes a metadata record (opaque bytes, JSON by convention).
+func (w *Writer) Meta(b []byte) error {
+	w.buf = append(w.buf[:0], 'M')
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(b)))
+	w.buf = append(w.buf, b...)
+	_, err := w.w.Write(w.buf)
+	return err
+}
+
+// Frame writes one frame. hdrLen is how many leading bytes are header,
+// the part worth delta-coding.
+func (w *Writer) Frame(f *Frame, hdrLen int) error {
+	if len(f.Data) > MaxFrame {
+		return fmt.Errorf("sealed: frame of %d bytes exceeds %d", len(f.Data), MaxFrame)
+	}
+	hdrLen = max(0, min(hdrLen, len(f.Data), MaxHeader))
+	hdrLen &^= 1 // whole 16-bit words
+	k := ctxKey{kind: f.Kind, dir: f.Dir, flow: f.Flow, link: f.LinkType}
+	c := w.ctxs[k]
+	b := w.buf[:0]
+	if c == nil {
+		c = &context{id: uint32(len(w.ctxList))}
+		w.ctxs[k] = c
+		w.ctxList = append(w.ctxList, c)
+		b = append(b, 'C')
+		b = binary.AppendUvarint(b, uint64(c.id))
+		b = binary.AppendUvarint(b, uint64(f.LinkType))
+		b = append(b, f.Kind, f.Dir)
+		b = binary.AppendUvarint(b, uint64(f.Flow))
+	}
+	ns := f.Time.UnixNano()
+	var dt2 int64
+	if !w.started {
+		w.started = true
+		dt2 = ns
+		w.lastDNS = 0
+	} else {
+		d := ns - w.lastNS
+		dt2 = d - w.lastDNS
+		w.lastDNS = d
+	}
+	w.lastNS = ns
+	b = append(b, 'P')
+	b = binary.AppendUvarint(b, uint64(c.id))
+	b = binary.AppendVarint(b, dt2)
+	b = binary.AppendUvarint(b, uint64(len(f.Data)))
+	b = binary.AppendUvarint(b, uint64(hdrLen))
+	b = c.encodeHeader(b, f.Data[:hdrLen])
+	b = append(b, f.Data[hdrLen:]...)
+	w.buf = b
+	w.frames++
+	w.sum.Write(f.Data)
+	_, err := w.w.Write(b)
+	return err
+}
+
+// encodeHeader appends the header as second differences of 16-bit words
+// against the context's history: a count of non-zero words, then each as
+// (index, value).
+func (c *context) encodeHeader(b []byte, hdr []byte) []byte {
+	words := len(hdr) / 2
+	sameShape := c.n > 0 && c.hdrLen == len(hdr)
+	nzAt := len(b)
+	b = append(b, 0, 0) // room for a 2-byte count varint
+	nz := 0
+	for i := 0; i < words; i++ {
+		cur := int32(binary.BigEndian.Uint16(hdr[2*i:]))
+		var d int32
+		if sameShape {
+			prev := int32(binary.BigEndian.Uint16(c.prev[2*i:]))
+			d = wrap16(cur - prev)
+			dd := wrap16(d - c.delta[i])
+			c.delta[i] = d
+			if dd == 0 {
+				continue
+			}
+			b = binary.AppendUvarint(b, uint64(i))
+			b = binary.AppendVarint(b, int64(dd))
+		} else {
+			c.delta[i] = 0
+			if cur == 0 {
+				continue
+			}
+			b = binary.AppendUvarint(b, uint64(i))
+			b = binary.AppendVarint(b, int64(cur))
+		}
+		nz++
+	}
+	// Patch the count in as a fixed 2-byte varint (values up to 16383).
+	b[nzAt] = byte(nz&0x7f) | 0x80
+	b[nzAt+1] = byte(nz >> 7)
+	copy(c.prev[:], hdr)
+	c.hdrLen = len(hdr)
+	c.n++
+	return b
+}
+
+// wrap16 maps a difference of 16-bit words into [-32768, 32767].
+func wrap16(v int32) int32 {
+	return int32(int16(uint16(v)))
+}
+
+// End writes the end record: the frame count and the SHA-256 over all frame
+// bytes, which a reader checks.
+func (w *Writer) End() error {
+	b := append(w.buf[:0], 'E')
+	b = binary.AppendUvarint(b, w.frames)
+	b = w.sum.Sum(b)
+	_, err := w.w.Write(b)
+	return err
+}
+
+// Frames returns the number of frames written.
+func (w *Writer) Frames() uint64 { return w.frames }
+
+// Reader reads a record stream.
+type Reader struct {
+	r       *bufio.Reader
+	ctxs    []*readCtx
+	lastNS  int64
+	lastDNS int64
+	started bool
+	frames  uint64
+	sum     hash.Hash
+	meta    []byte
+	ended   bool
+	// Verified is set when the end record was read and matched.
+	Verified bool
+}
+
+type readCtx struct {
+	link      uint16
+	kind, dir uint8
+	flow      uint16
+	prev      [MaxHeader]byte
+	delta     [MaxHeader / 2]int32
+	hdrLen    int
+	n         int
+}
+
+// Errors a Reader returns.
+var (
+	ErrTruncated = errors.New("sealed: recording truncated (interrupted before it was finished)")
+	ErrCorrupt   = errors.New("sealed: corrupt record stream")
+)
+
+// NewReader checks the magic and returns a Reader.
+func NewReader(r io.Reader) (*Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	m := make([]byte, len(Magic))
+	if _, err := io.ReadFull(br, m); err != nil {
+		return nil, fmt.Errorf("sealed: reading magic: %w", truncErr(err))
+	}
+	if string(m) != Magic {
+		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
+	}
+	return &Reader{r: br, sum: sha256.New()}, nil
+}
+
+func truncErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return ErrTruncated
+	}
+	return err
+}
+
+// Record kinds returned by Next.
+const (
+	RecMeta  = 'M'
+	RecFrame = 'P'
+	RecEnd   = 'E'
+)
+
+// Next returns the next metadata record or frame. At the end of a complete
+// recording it returns io.EOF; a recording cut short returns ErrTruncated
+// (or the decryption error that marks where its readable part ends).
+func (r *Reader) Next(f *Frame) (kind byte, meta []byte, err error) {
+	for {
+		t, err := r.r.ReadByte()
+		if err != nil {
+			if err == io.EOF && r.ended {
+				return 0, nil, io.EOF
+			}
+			if err == io.EOF {
+				return 0, nil, ErrTruncated
+			}
+			return 0, nil, err
+		}
+		switch t {
+		case 'M':
+			n, err := binary.ReadUvarint(r.r)
+			if err != nil {
+				return 0, nil, truncErr(err)
+			}
+			if n > 1<<24 {
+				return 0, nil, fmt.Errorf("%w: metadata of %d bytes", ErrCorrupt, n)
+			}
+			b := make([]byte, n)
+			if _, err := io.ReadFull(r.r, b); err != nil {
+				return 0, nil, truncErr(err)
+			}
+			return RecMeta, b, nil
+		case 'C':
+			id, err := binary.ReadUvarint(r.r)
+			if err != nil {
+				return 0, nil, truncErr(err)
+			}
+			if id != uint64(len(r.ctxs)) {
+				return 0, nil, fmt.Errorf("%w: context %d out of order", ErrCorrupt, id)
+			}
+			link, err := binary.ReadUvarint(r.r)
+			if err != nil {
+				return 0, nil, truncErr(err)
+			}
+			var kd [2]byte
+			if _, err := io.ReadFull(r.r, kd[:]); err != nil {
+				return 0, nil, truncErr(err)
+			}
+			flow, err := binary.ReadUvarint(r.r)
+			if err != nil {
+				return 0, nil, truncErr(err)
+			}
+			r.ctxs = append(r.ctxs, &readCtx{link: uint16(link), kind: kd[0], dir: kd[1], flow: uint16(flow)})
+		case 'P':
+			if err := r.frame(f); err != nil {
+				return 0, nil, err
+			}
+			return RecFrame, nil, nil
+		case 'E':
+			n, err := binary.ReadUvarint(r.r)
+			if err != nil {
+				return 0, nil, truncErr(err)
+			}
+			var sum [sha256.Size]byte
+			if _, err := io.ReadFull(r.r, sum[:]); err != nil {
+				return 0, nil, truncErr(err)
+			}
+			if n != r.frames || string(sum[:]) != string(r.sum.Sum(nil)) {
+				return 0, nil, fmt.Errorf("%w: end record says %d frames, read %d, or checksum differs", ErrCorrupt, n, r.frames)
+			}
+			r.ended, r.Verified = true, true
+			return RecEnd, nil, nil
+		default:
+			return 0, nil, fmt.Errorf("%w: unknown record type %q", ErrCorrupt, t)
+		}
+	}
+}
+
+func (r *Reader) frame(f *Frame) error {
+	id, err := binary.ReadUvarint(r.r)
+	if err != nil {
+		return truncErr(err)
+	}
+	if id >= uint64(len(r.ctxs)) {
+		return fmt.Errorf("%w: unknown context %d", ErrCorrupt, id)
+	}
+	c := r.ctxs[id]
+	dt2, err := binary.ReadVarint(r.r)
+	if err != nil {
+		return truncErr(err)
+	}
+	var ns int64
+	if !r.started {
+		r.started = true
+		ns = dt2
+		r.lastDNS = 0
+	} else {
+		d := r.lastDNS + dt2
+		ns = r.lastNS + d
+		r.lastDNS = d
+	}
+	r.lastNS = ns
+	caplen, err := binary.ReadUvarint(r.r)
+	if err != nil {
+		return truncErr(err)
+	}
+	hdrLen, err := binary.ReadUvarint(r.r)
+	if err != nil {
+		return truncErr(err)
+	}
+	if caplen > MaxFrame || hdrLen > caplen || hdrLen > MaxHeader || hdrLen%2 != 0 {
+		return fmt.Errorf("%w: frame length %d header %d", ErrCorrupt, caplen, hdrLen)
+	}
+	if cap(f.Data) < int(caplen) {
+		f.Data = make([]byte, caplen)
+	}
+	f.Data = f.Data[:caplen]
+	if err := c.decodeHeader(r.r, f.Data[:hdrLen]); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(r.r, f.Data[hdrLen:]); err != nil {
+		return truncErr(err)
+	}
+	f.Time = time.Unix(0, ns).UTC()
+	f.LinkType, f.Kind, f.Dir, f.Flow = c.link, c.kind, c.dir, c.flow
+	r.frames++
+	r.sum.Write(f.Data)
+	return nil
+}
+
+func (c *readCtx) decodeHeader(r *bufio.Reader, hdr []byte) error {
+	var cnt [2]byte
+	if _, err := io.ReadFull(r, cnt[:]); err != nil {
+		return truncErr(err)
+	}
+	nz := int(cnt[0]&0x7f) | int(cnt[1])<<7
+	words := len(hdr) / 2
+	sameShape := c.n > 0 && c.hdrLen == len(hdr)
+	if sameShape {
+		// Predict every word from the previous header and delta, then
+		// apply the stored corrections.
+		for i := 0; i < words; i++ {
+			prev := int32(binary.BigEndian.Uint16(c.prev[2*i:]))
+			binary.BigEndian.PutUint16(hdr[2*i:], uint16(prev+c.delta[i]))
+		}
+	} else {
+		clear(hdr)
+		clear(c.delta[:])
+	}
+	for j := 0; j < nz; j++ {
+		idx, err := binary.ReadUvarint(r)
+		if err != nil {
+			return truncErr(err)
+		}
+		v, err := binary.ReadVarint(r)
+		if err != nil {
+			return truncErr(err)
+		}
+		if idx >= uint64(words) {
+			return fmt.Errorf("%w: header word %d of %d", ErrCorrupt, idx, words)
+		}
+		i := int(idx)
+		if sameShape {
+			c.delta[i] = wrap16(c.delta[i] + int32(v))
+			prev := int32(binary.BigEndian.Uint16(c.prev[2*i:]))
+			binary.BigEndian.PutUint16(hdr[2*i:], uint16(prev+c.delta[i]))
+		} else {
+			binary.BigEndian.PutUint16(hdr[2*i:], uint16(v))
+		}
+	}
+	copy(c.prev[:], hdr)
+	c.hdrLen = len(hdr)
+	c.n++
+	return nil
+}
