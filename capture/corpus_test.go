@@ -182,6 +182,17 @@ func TestCorpus(t *testing.T) {
 					}
 				}
 			}
+			// Two streams of a call between the same two endpoints, one each
+			// way, must be told apart as caller->callee and callee->caller.
+			for _, c := range r.calls {
+				for _, a := range c.Streams {
+					for _, b := range c.Streams {
+						if a.Src == b.Dst && a.Dst == b.Src && a.Dir == b.Dir {
+							t.Errorf("call %s: streams %s->%s and back both marked %s", c.CallID, a.Src, a.Dst, a.Dir)
+						}
+					}
+				}
+			}
 			// Where tshark could not decode the signalling, pin what we find.
 			if want, ok := pinnedCalls[ef.File]; ok {
 				if len(r.calls) != want {

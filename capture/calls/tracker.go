@@ -256,7 +256,19 @@ func (t *Tracker) SIP(m *sip.Message, at time.Time, src, dst netip.AddrPort, tra
 		frames[i].Kind = KindSIP
 		t.write(c, &frames[i], true)
 	}
-	fromCaller := string(m.From.Tag) == c.FromTag || (c.FromTag == "" && src == c.Caller)
+	// A request's From names its sender's side; a response flows back
+	// to the side that sent the request, so its sender is the other one.
+	callerTag := string(m.From.Tag) == c.FromTag
+	if c.FromTag == "" {
+		callerTag = src == c.Caller || dst == c.Callee
+		if !m.IsRequest() {
+			callerTag = dst == c.Caller || src == c.Callee
+		}
+	}
+	fromCaller := callerTag
+	if !m.IsRequest() {
+		fromCaller = !callerTag
+	}
 	if m.IsRequest() {
 		t.request(c, m, at, src, fromCaller)
 	} else {
@@ -308,6 +320,15 @@ func (t *Tracker) request(c *Call, m *sip.Message, at time.Time, src netip.AddrP
 	case "INVITE":
 		if len(m.To.Tag) > 0 && c.ToTag == "" {
 			c.ToTag = string(m.To.Tag)
+		}
+		if len(m.To.Tag) == 0 && (c.State == Rejected || c.State == Unanswered) && c.byeAt.IsZero() {
+			// A new initial INVITE on the same Call-ID after a challenge
+			// (401/407) or a failure: the caller retries the same call.
+			c.State = Trying
+			c.EndReason = ""
+			c.FinalCode = 0
+			c.End = time.Time{}
+			c.finalAt = time.Time{}
 		}
 		if body := m.SDPBody(); body != nil {
 			t.sdp(c, body, sideOf(side), at)
@@ -829,9 +850,11 @@ func (t *Tracker) unassociated(p *decode.Packet, k flowKey) {
 	}
 	u.PayloadTypes[h.pt]++
 	u.Stats.Add(p.Time, h.seq, h.ts, len(p.Payload)-h.len)
-	if u.Stats.Packets >= 2 && u.Stats.Expected() <= int64(u.Stats.Packets)*2+16 {
-		u.confirmed = true
-	}
+	// Confirmed RTP: sequence numbers advance (a constant or random
+	// field would not) without being too sparse.
+	st := &u.Stats
+	u.confirmed = st.Packets >= 2 && st.Duplicates*2 < st.Packets && st.Expected() <= int64(st.Packets)*2+16
+
 }
 
 func (t *Tracker) finishUnassoc(u *Unassociated) {
@@ -881,7 +904,13 @@ func (t *Tracker) Sweep(now time.Time) {
 	for _, c := range t.calls {
 		switch {
 		case !c.finalAt.IsZero():
-			if now.Sub(c.finalAt) >= t.cfg.Linger {
+			linger := t.cfg.Linger
+			if c.FinalCode == 401 || c.FinalCode == 407 {
+				// A challenged caller usually retries at once, a person
+				// typing a password may take a while.
+				linger = max(linger, t.cfg.DialogTimeout/3)
+			}
+			if now.Sub(c.finalAt) >= linger {
 				t.finish(c, "")
 			}
 		case c.State.Answered():
@@ -1043,7 +1072,7 @@ func (t *Tracker) reconcile(c *Call) {
 				Detail: fmt.Sprintf("media stopped %s before the BYE", c.byeAt.Sub(last).Round(time.Second))})
 		}
 	}
-	if (a || b) && !c.Recorded && c.Policy.Record {
+	if (a || b) && !c.Recorded && c.Policy.Record && t.rec != nil {
 		c.Events = append(c.Events, Event{Time: c.End, Kind: GapNotRecorded, Detail: "media seen but nothing stored"})
 	}
 }

@@ -1,0 +1,58 @@
+# spanvault: see README.md. Everything builds with CGO_ENABLED=0 (gokrazy
+# images have no libc).
+export CGO_ENABLED := 0
+GO      ?= go
+BUILD   := build
+FUZZTIME ?= 10s
+
+.PHONY: all build test test-go fuzz bench cross demo deps image image-vm image-test soak clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BUILD)/spanvault ./cmd/spanvault
+	$(GO) build -trimpath -o $(BUILD)/sipgen ./cmd/sipgen
+
+# The one command that sets up and runs the main job on an embedded
+# default: generate a sample capture, make a key, record the calls into a
+# vault, list them, export one as WAV.
+demo: build
+	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
+	$(BUILD)/sipgen -o $(BUILD)/demo/sample.pcap -calls 3 -rejected 1 -dtmf 42 -duration 8s
+	$(BUILD)/spanvault keygen -o $(BUILD)/demo/identity.txt > $(BUILD)/demo/recipients.txt
+	$(BUILD)/spanvault record -vault $(BUILD)/demo/vault -recipient $(BUILD)/demo/recipients.txt $(BUILD)/demo/sample.pcap
+	@echo "--- calls, as the box sees them (no personal data without the identity):"
+	$(BUILD)/spanvault calls -vault $(BUILD)/demo/vault
+	@echo "--- calls, with the archive's identity:"
+	$(BUILD)/spanvault calls -vault $(BUILD)/demo/vault -identity $(BUILD)/demo/identity.txt
+	$(BUILD)/spanvault export -vault $(BUILD)/demo/vault -identity $(BUILD)/demo/identity.txt \
+		-call $$($(BUILD)/spanvault calls -vault $(BUILD)/demo/vault -q | head -1) \
+		-o $(BUILD)/demo/call.wav
+	$(BUILD)/spanvault audit verify -vault $(BUILD)/demo/vault
+
+deps:
+	bash scripts/install-deps.sh
+
+# The README's test command: installs what the tests need, then runs every
+# test, then each fuzz target for a bounded time.
+test: deps test-go fuzz
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./capture/sip
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./capture/sdp
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./capture/decode
+	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./capture
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./vault/sealed
+
+bench: build
+	$(GO) run ./cmd/benchreport
+
+cross:
+	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(BUILD)/arm64/spanvault ./cmd/spanvault
+
+clean:
+	rm -rf $(BUILD)

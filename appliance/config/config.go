@@ -1,0 +1,347 @@
+// Package config is the appliance's configuration: one typed struct, read
+// from one TOML file, validated once at start. Every error names the field
+// it is about, and a configuration that does not validate never starts a
+// half-working recorder.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/BurntSushi/toml"
+
+	"github.com/spanvault/spanvault/vault/retention"
+)
+
+// DefaultPath is where gokrazy's persistent partition keeps it.
+const DefaultPath = "/perm/spanvault/spanvault.toml"
+
+// Config is the whole configuration.
+type Config struct {
+	Vault     Vault            `toml:"vault"`
+	Capture   Capture          `toml:"capture"`
+	Retention retention.Policy `toml:"retention"`
+	Status    Status           `toml:"status"`
+	API       API              `toml:"api"`
+	LED       LED              `toml:"led"`
+	Alerts    Alerts           `toml:"alerts"`
+	Clock     Clock            `toml:"clock"`
+	Sync      Sync             `toml:"sync"`
+	Log       Log              `toml:"log"`
+}
+
+// Vault configures storage.
+type Vault struct {
+	Dir        string  `toml:"dir"`
+	Recipients string  `toml:"recipients"` // file of age recipients, one per line
+	Quota      Size    `toml:"quota"`      // 0: the file system's size
+	HighWater  float64 `toml:"high_water"`
+	LowWater   float64 `toml:"low_water"`
+	MinFree    Size    `toml:"min_free"`
+	// SweepEvery is how often retention runs.
+	SweepEvery retention.Duration `toml:"sweep_every"`
+}
+
+// Capture configures live capture and call tracking.
+type Capture struct {
+	// Interface to capture on; empty picks the interface that carries no
+	// IP address (the mirror port).
+	Interface     string             `toml:"interface"`
+	Fanout        int                `toml:"fanout"` // sockets in the fanout group; 0: one per core
+	BlockSize     Size               `toml:"block_size"`
+	Blocks        int                `toml:"blocks"`
+	MediaTimeout  retention.Duration `toml:"media_timeout"`
+	DialogTimeout retention.Duration `toml:"dialog_timeout"`
+	DedupWindow   retention.Duration `toml:"dedup_window"`
+	LocalNets     []string           `toml:"local_nets"`
+	Extensions    []string           `toml:"extensions"`
+	NoSIPWarning  retention.Duration `toml:"no_sip_warning"`
+}
+
+// Status configures the local web status page.
+type Status struct {
+	Listen string `toml:"listen"`
+}
+
+// API configures the local API for agent desktops and the CRM.
+type API struct {
+	Tokens []Token `toml:"token"`
+}
+
+// Token is one API credential. Only its SHA-256 is configured, so the file
+// holds no secret.
+type Token struct {
+	Name   string `toml:"name"`
+	Role   string `toml:"role"` // agent, supervisor, admin, dpo
+	SHA256 string `toml:"sha256"`
+}
+
+// LED configures the board LED.
+type LED struct {
+	Root string `toml:"root"` // /sys/class/leds
+	Name string `toml:"name"` // ACT, led0, ...; empty: the first one found
+}
+
+// Alerts configures notification of the data-protection officer.
+type Alerts struct {
+	// Hook is a command run with the alert as JSON on standard input.
+	Hook string `toml:"hook"`
+}
+
+// Clock configures the trust placed in the system clock.
+type Clock struct {
+	// RequireSync: retention deletes nothing and recordings are flagged
+	// until the clock is synchronised (gokrazy: /etc/... NTP).
+	RequireSync bool `toml:"require_sync"`
+}
+
+// Sync configures the nightly upload to the central archive (a later
+// issue); empty means not configured.
+type Sync struct {
+	Archive string `toml:"archive"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level string `toml:"level"` // debug, info, warn, error
+}
+
+// Size is a byte count that reads "20GB", "512MiB", "1048576".
+type Size int64
+
+// UnmarshalText parses sizes with SI (KB, MB, GB, TB) and IEC (KiB, MiB,
+// GiB, TiB) units.
+func (s *Size) UnmarshalText(b []byte) error {
+	v, err := ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*s = Size(v)
+	return nil
+}
+
+// ParseSize parses a size.
+func ParseSize(str string) (int64, error) {
+	str = strings.TrimSpace(str)
+	units := []struct {
+		s string
+		m int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	for _, u := range units {
+		if strings.HasSuffix(str, u.s) {
+			n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(str, u.s)), 64)
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("bad size %q", str)
+			}
+			return int64(n * float64(u.m)), nil
+		}
+	}
+	n, err := strconv.ParseInt(str, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q", str)
+	}
+	return n, nil
+}
+
+// Default returns the configuration used where the file leaves a field
+// out.
+func Default() *Config {
+	return &Config{
+		Vault: Vault{Dir: "/perm/spanvault/vault", Recipients: "/perm/spanvault/recipients.txt",
+			HighWater: 0.90, LowWater: 0.80, MinFree: 256 << 20, SweepEvery: retention.Duration(time.Hour)},
+		Capture: Capture{Blocks: 64, BlockSize: 1 << 20,
+			MediaTimeout: retention.Duration(60 * time.Second), DialogTimeout: retention.Duration(180 * time.Second),
+			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute)},
+		Retention: *retention.DefaultPolicy(),
+		Status:    Status{Listen: ":8080"},
+		LED:       LED{Root: "/sys/class/leds"},
+		Clock:     Clock{RequireSync: true},
+		Log:       Log{Level: "info"},
+	}
+}
+
+// Load reads, fills defaults into, and validates a configuration file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(b, filepath.Dir(path))
+}
+
+// Parse parses configuration text; relative file paths in it are taken
+// relative to dir.
+func Parse(b []byte, dir string) (*Config, error) {
+	c := Default()
+	// Classes and rules replace the defaults wholesale when given.
+	c.Retention = retention.Policy{}
+	md, err := toml.Decode(string(b), c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("config: line %d: %s", pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("config: %s: unknown field", und[0].String())
+	}
+	if len(c.Retention.Classes) == 0 {
+		def := retention.DefaultPolicy()
+		c.Retention.Classes = def.Classes
+		if c.Retention.DefaultClass == "" {
+			c.Retention.DefaultClass = def.DefaultClass
+		}
+	}
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every field; the error names the first bad one.
+func (c *Config) Validate() error {
+	if c.Vault.Dir == "" {
+		return errors.New("config: vault.dir: empty")
+	}
+	if c.Vault.Recipients == "" {
+		return errors.New("config: vault.recipients: empty (the file of age recipients that recordings are sealed to)")
+	}
+	if c.Vault.HighWater <= 0 || c.Vault.HighWater > 1 {
+		return fmt.Errorf("config: vault.high_water: %v is outside (0, 1]", c.Vault.HighWater)
+	}
+	if c.Vault.LowWater <= 0 || c.Vault.LowWater >= c.Vault.HighWater {
+		return fmt.Errorf("config: vault.low_water: %v must be above 0 and below high_water %v", c.Vault.LowWater, c.Vault.HighWater)
+	}
+	if c.Vault.Quota < 0 {
+		return errors.New("config: vault.quota: negative")
+	}
+	if c.Vault.SweepEvery < retention.Duration(time.Minute) {
+		return errors.New("config: vault.sweep_every: below one minute")
+	}
+	if c.Capture.Fanout < 0 || c.Capture.Fanout > 64 {
+		return fmt.Errorf("config: capture.fanout: %d is outside 0..64", c.Capture.Fanout)
+	}
+	if c.Capture.Blocks < 2 {
+		return fmt.Errorf("config: capture.blocks: %d (need at least 2)", c.Capture.Blocks)
+	}
+	if c.Capture.BlockSize < 64<<10 || c.Capture.BlockSize&(c.Capture.BlockSize-1) != 0 {
+		return fmt.Errorf("config: capture.block_size: %d is not a power of two of at least 64KiB", c.Capture.BlockSize)
+	}
+	if c.Capture.MediaTimeout < retention.Duration(5*time.Second) {
+		return errors.New("config: capture.media_timeout: below 5s")
+	}
+	if c.Capture.DialogTimeout < retention.Duration(5*time.Second) {
+		return errors.New("config: capture.dialog_timeout: below 5s")
+	}
+	for i, n := range c.Capture.LocalNets {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return fmt.Errorf("config: capture.local_nets[%d]: %q is not a prefix like 10.0.0.0/8", i, n)
+		}
+	}
+	for i, e := range c.Capture.Extensions {
+		if e == "" || strings.ContainsAny(e, " \t") {
+			return fmt.Errorf("config: capture.extensions[%d]: %q is not a dial pattern", i, e)
+		}
+	}
+	if err := c.Retention.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.Status.Listen != "" {
+		if _, err := netip.ParseAddrPort(normalizeListen(c.Status.Listen)); err != nil {
+			return fmt.Errorf("config: status.listen: %q is not host:port", c.Status.Listen)
+		}
+	}
+	names := map[string]bool{}
+	for i, t := range c.API.Tokens {
+		if t.Name == "" {
+			return fmt.Errorf("config: api.token[%d].name: empty", i)
+		}
+		if names[t.Name] {
+			return fmt.Errorf("config: api.token[%d].name: %q defined twice", i, t.Name)
+		}
+		names[t.Name] = true
+		switch t.Role {
+		case "agent", "supervisor", "admin", "dpo":
+		default:
+			return fmt.Errorf("config: api.token[%d].role: %q is not agent, supervisor, admin or dpo", i, t.Role)
+		}
+		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("config: api.token[%d].sha256: not 64 hex digits (configure the SHA-256 of the token, never the token)", i)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	return nil
+}
+
+func normalizeListen(s string) string {
+	if strings.HasPrefix(s, ":") {
+		return "0.0.0.0" + s
+	}
+	return s
+}
+
+// LocalPrefixes returns capture.local_nets parsed.
+func (c *Config) LocalPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range c.Capture.LocalNets {
+		if p, err := netip.ParsePrefix(n); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ReadRecipients reads an age recipients file (as age -R reads it).
+func ReadRecipients(path string) ([]age.Recipient, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
+	defer f.Close()
+	rs, err := age.ParseRecipients(f)
+	if err != nil {
+		return nil, fmt.Errorf("recipients %s: %w", path, err)
+	}
+	return rs, nil
+}
+
+// ReadIdentities reads an age identity file. A file readable by others is
+// refused: an identity decrypts every recording.
+func ReadIdentities(path string) ([]age.Identity, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("identity %s: mode %o lets others read it; chmod 600 it", path, st.Mode().Perm())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("identity %s: %w", path, err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/vault/audit"
+)
+
+func init() {
+	register("keygen", "write a new age identity file (mode 0600) and print its recipient", cmdKeygen)
+	register("erase", "erase a recording, or every recording of a subject (GDPR Art. 17)", cmdErase)
+	register("hold", "put a recording or a subject on legal hold", cmdHold)
+	register("release", "release a legal hold", cmdRelease)
+	register("subject-report", "report everything held on a subject, including deletions (GDPR Art. 15)", cmdSubjectReport)
+	register("audit", "audit verify: check the audit chain; audit list: print entries", cmdAudit)
+	register("fsck", "check the index against the files (repair only with -repair)", cmdFsck)
+	register("retention", "run a retention sweep now", cmdRetention)
+}
+
+func cmdKeygen(args []string, stdout io.Writer) error {
+	fs := newFlags("keygen")
+	out := fs.String("o", "", "identity file to write (must not exist)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := need(fs, "o"); err != nil {
+		return err
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "# created by spanvault keygen\n# public key: %s\n%s\n", id.Recipient(), id)
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id.Recipient())
+	return nil
+}
+
+func cmdErase(args []string, stdout io.Writer) error {
+	fs := newFlags("erase")
+	dir := fs.String("vault", "", "vault directory")
+	id := fs.String("id", "", "recording ID to erase")
+	subject := fs.String("subject", "", "erase every recording of this number (needs -identity)")
+	idPath := fs.String("identity", "", "age identity file (for -subject)")
+	reason := fs.String("reason", "", "why (kept in the tombstone and the audit trail)")
+	by := fs.String("by", "cli", "who erases")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := need(fs, "vault", "reason"); err != nil {
+		return err
+	}
+	if (*id == "") == (*subject == "") {
+		return usageError{"give exactly one of -id and -subject"}
+	}
+	v, err := openVault(*dir, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if *id != "" {
+		if err := v.Erase(*id, *reason, *by); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "erased %s\n", *id)
+		return nil
+	}
+	ids, err := loadIdentity(*idPath)
+	if err != nil {
+		return err
+	}
+	erased, held, err := v.EraseSubject(*subject, *reason, *by, ids)
+	for _, e := range erased {
+		fmt.Fprintf(stdout, "erased %s\n", e)
+	}
+	for _, h := range held {
+		fmt.Fprintf(stdout, "kept %s: on legal hold\n", h)
+	}
+	if err == nil && len(held) > 0 {
+		err = fmt.Errorf("%d recordings on legal hold were not erased", len(held))
+	}
+	return err
+}
+
+func cmdHold(args []string, stdout io.Writer) error {
+	fs := newFlags("hold")
+	dir := fs.String("vault", "", "vault directory")
+	id := fs.String("id", "", "recording ID to hold")
+	subject := fs.String("subject", "", "hold every recording of this number, present and future (needs -identity)")
+	idPath := fs.String("identity", "", "age identity file (for -subject)")
+	reason := fs.String("reason", "", "why")
+	by := fs.String("by", "cli", "who places the hold")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := need(fs, "vault", "reason"); err != nil {
+		return err
+	}
+	if (*id == "") == (*subject == "") {
+		return usageError{"give exactly one of -id and -subject"}
+	}
+	v, err := openVault(*dir, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if *id != "" {
+		hid, err := v.Hold(*id, *reason, *by)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, hid)
+		return nil
+	}
+	ids, err := loadIdentity(*idPath)
+	if err != nil {
+		return err
+	}
+	hid, held, err := v.HoldSubject(*subject, *reason, *by, ids)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s (%d recordings now held; later recordings of the subject will be held too)\n", hid, len(held))
+	return nil
+}
+
+func cmdRelease(args []string, stdout io.Writer) error {
+	fs := newFlags("release")
+	dir := fs.String("vault", "", "vault directory")
+	hid := fs.String("hold", "", "hold ID (as printed by hold)")
+	reason := fs.String("reason", "", "why")
+	by := fs.String("by", "cli", "who releases")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := need(fs, "vault", "hold", "reason"); err != nil {
+		return err
+	}
+	v, err := openVault(*dir, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	n, err := v.Release(*hid, *reason, *by)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "released %s from %d records\n", *hid, n)
+	return nil
+}
+
+func cmdSubjectReport(args []string, stdout io.Writer) error {
+	fs := newFlags("subject-report")
+	dir := fs.String("vault", "", "vault directory")
+	idPath := fs.String("identity", "", "age identity file")
+	subject := fs.String("subject", "", "the subject's number")
+	html := fs.String("html", "", "also write a readable HTML report to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := need(fs, "vault", "identity", "subject"); err != nil {
+		return err
+	}
+	ids, err := loadIdentity(*idPath)
+	if err != nil {
+		return err
+	}
+	v, err := openVault(*dir, true)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	rep, err := v.Report(*subject, ids)
+	if err != nil {
+		return err
+	}
+	if *html != "" {
+		f, err := os.OpenFile(*html, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := rep.WriteHTML(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+func cmdAudit(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"audit verify -vault DIR | audit list -vault DIR"}
+	}
+	sub := args[0]
+	fs := newFlags("audit " + sub)
+	dir := fs.String("vault", "", "vault directory")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := need(fs, "vault"); err != nil {
+		return err
+	}
+	v, err := openVault(*dir, true)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	switch sub {
+	case "verify":
+		n, err := v.VerifyAudit()
+		if err != nil {
+			var be *audit.BrokenError
+			if errors.As(err, &be) {
+				return fmt.Errorf("FAILED: %w", be)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "audit chain OK: %d entries, head signed by the appliance key\n", n)
+		return nil
+	case "list":
+		es, err := v.AuditEntries(1, 1<<30)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		for _, e := range es {
+			enc.Encode(e)
+		}
+		return nil
+	}
+	return usageError{"unknown audit command " + sub}
+}
+
+func cmdFsck(args []string, stdout io.Writer) error {
+	fs := newFlags("fsck")
+	dir := fs.String("vault", "", "vault directory")
+	repair := fs.Bool("repair", false, "repair what can be repaired without losing anything, and say what was done")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := need(fs, "vault"); err != nil {
+		return err
+	}
+	v, err := openVault(*dir, !*repair)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	rep, err := v.Fsck(*repair)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d index entries, %d files\n", rep.Entries, rep.Files)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stdout, "problem: %s\n", p)
+	}
+	for _, r := range rep.Repaired {
+		fmt.Fprintf(stdout, "repaired: %s\n", r)
+	}
+	if rep.AuditOK {
+		fmt.Fprintln(stdout, "audit chain OK")
+	} else {
+		fmt.Fprintf(stdout, "audit chain: %s\n", rep.AuditError)
+	}
+	if !rep.Clean() && len(rep.Repaired) < len(rep.Problems) {
+		return errors.New("vault is not clean")
+	}
+	if rep.Clean() {
+		fmt.Fprintln(stdout, "clean")
+	}
+	return nil
+}
+
+func cmdRetention(args []string, stdout io.Writer) error {
+	fs := newFlags("retention")
+	dir := fs.String("vault", "", "vault directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := need(fs, "vault"); err != nil {
+		return err
+	}
+	v, err := vault.Open(vault.Options{Dir: *dir})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	res, err := v.Sweep()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "examined %d, deleted %d %s\n", res.Examined, res.Deleted, res.Skipped)
+	return nil
+}
