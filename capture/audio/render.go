@@ -52,11 +52,11 @@ func codecKind(name string, pt uint8) string {
 
 // Result is a rendered call.
 type Result struct {
-	Rate        int       // samples per second per channel
-	Left, Right []int16   // caller, callee
-	Decoded     int       // packets decoded
+	Rate        int            // samples per second per channel
+	Left, Right []int16        // caller, callee
+	Decoded     int            // packets decoded
 	Undecodable map[string]int // codec name -> packets that have no decoder here
-	Start       time.Time // capture time of sample 0
+	Start       time.Time      // capture time of sample 0
 }
 
 type streamKey struct {

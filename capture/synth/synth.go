@@ -70,13 +70,13 @@ type Frame struct {
 
 // Summary counts what was generated.
 type Summary struct {
-	Frames      int
-	SIP         int
-	RTP         int
-	Calls       int // INVITE dialogs
-	Answered    int
-	CallIDs     []string
-	RTPPerDir   int // RTP packets per direction of each answered call (without DTMF)
+	Frames    int
+	SIP       int
+	RTP       int
+	Calls     int // INVITE dialogs
+	Answered  int
+	CallIDs   []string
+	RTPPerDir int // RTP packets per direction of each answered call (without DTMF)
 }
 
 // Generator yields frames in time order.
@@ -171,12 +171,12 @@ const (
 )
 
 type event struct {
-	at   time.Time
-	sip  string // a SIP message from caller (fromA) or callee
-	fromA bool
-	rtp  int // 0: none; 1: RTP A->B; 2: RTP B->A
-	seq  int
-	dtmf int // index into DTMF+1 for a telephone-event packet
+	at      time.Time
+	sip     string // a SIP message from caller (fromA) or callee
+	fromA   bool
+	rtp     int // 0: none; 1: RTP A->B; 2: RTP B->A
+	seq     int
+	dtmf    int // index into DTMF+1 for a telephone-event packet
 	dtmfEnd bool
 	dtmfDur int
 }
@@ -184,25 +184,25 @@ type event struct {
 // call generates one dialog: SIP events at fixed times and RTP in both
 // directions every 20 ms while it is up.
 type call struct {
-	g        *Generator
-	id       int
-	kind     callKind
-	callID   string
-	a, b     netip.Addr
-	aPort, bPort uint16 // RTP ports
+	g                      *Generator
+	id                     int
+	kind                   callKind
+	callID                 string
+	a, b                   netip.Addr
+	aPort, bPort           uint16 // RTP ports
 	fromTag, toTag, branch string
-	sipEvents []event
-	si        int
-	answer, end time.Time
-	rtpNext   [2]time.Time
-	rtpSeq    [2]uint16
-	rtpTS     [2]uint32
-	ssrc      [2]uint32
-	ipID      [2]uint16
-	phase     [2]float64
-	dtmfAt    time.Time
-	dtmfIdx   int
-	dtmfPkt   int
+	sipEvents              []event
+	si                     int
+	answer, end            time.Time
+	rtpNext                [2]time.Time
+	rtpSeq                 [2]uint16
+	rtpTS                  [2]uint32
+	ssrc                   [2]uint32
+	ipID                   [2]uint16
+	phase                  [2]float64
+	dtmfAt                 time.Time
+	dtmfIdx                int
+	dtmfPkt                int
 }
 
 func newCall(g *Generator, i int, kind callKind, at time.Time) *call {
