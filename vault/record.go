@@ -239,6 +239,12 @@ func (r *recording) Finish(c *calls.Call) error {
 	v.mu.Lock()
 	v.used += size
 	v.mu.Unlock()
+	// Make room now rather than when the next call arrives.
+	if v.overHigh(v.Usage()) {
+		if _, err := v.Evict(); err != nil {
+			v.alert(AlertDiskError, "eviction: "+err.Error())
+		}
+	}
 	return nil
 }
 

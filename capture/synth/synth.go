@@ -66,6 +66,7 @@ func (c *Config) defaults() {
 type Frame struct {
 	Time time.Time
 	Data []byte
+	Call int // index of the dialog the frame belongs to; -1 for noise
 }
 
 // Summary counts what was generated.
@@ -277,7 +278,7 @@ func (c *call) emit() (Frame, bool) {
 			src, dst, d = dst, src, 1
 		}
 		c.g.Summary.SIP++
-		return Frame{Time: ev.at, Data: c.g.udp(src, dst, &c.ipID[d], []byte(ev.sip))}, c.more()
+		return Frame{Time: ev.at, Data: c.g.udp(src, dst, &c.ipID[d], []byte(ev.sip)), Call: c.id}, c.more()
 	}
 	for d := 0; d < 2; d++ {
 		if c.kind == answered && c.rtpNext[d].Equal(t) {
@@ -334,7 +335,7 @@ func (c *call) rtp(d int, t time.Time) Frame {
 			c.dtmfAt = t.Add(100 * time.Millisecond)
 		}
 		c.g.Summary.RTP++
-		return Frame{Time: t, Data: c.g.udp(src, dst, &c.ipID[d], p)}
+		return Frame{Time: t, Data: c.g.udp(src, dst, &c.ipID[d], p), Call: c.id}
 	}
 	p := make([]byte, 12+160)
 	hdr(p, pt, false, c.rtpSeq[d], c.rtpTS[d], c.ssrc[d])
@@ -353,7 +354,7 @@ func (c *call) rtp(d int, t time.Time) Frame {
 	c.rtpSeq[d]++
 	c.rtpTS[d] += 160
 	c.g.Summary.RTP++
-	return Frame{Time: t, Data: c.g.udp(src, dst, &c.ipID[d], p)}
+	return Frame{Time: t, Data: c.g.udp(src, dst, &c.ipID[d], p), Call: c.id}
 }
 
 func hdr(p []byte, pt byte, marker bool, seq uint16, ts, ssrc uint32) {
@@ -440,7 +441,7 @@ func (n *noiseSrc) emit() (Frame, bool) {
 	p[0] &^= 0xc0 // version 0: never RTP
 	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(g.rng.IntN(256)), byte(g.rng.IntN(256))}), uint16(1024+g.rng.IntN(60000)))
 	dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 17, byte(g.rng.IntN(256)), byte(g.rng.IntN(256))}), uint16(1024+g.rng.IntN(60000)))
-	f := Frame{Time: n.at, Data: g.udp(src, dst, &n.ipID, p)}
+	f := Frame{Time: n.at, Data: g.udp(src, dst, &n.ipID, p), Call: -1}
 	n.left--
 	if n.left > 0 {
 		n.at = n.at.Add(n.span / time.Duration(n.g.cfg.Noise))

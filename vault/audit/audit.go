@@ -47,7 +47,16 @@ type Entry struct {
 	Actor     string    `json:"actor,omitempty"`
 	Recording string    `json:"recording,omitempty"`
 	Detail    string    `json:"detail,omitempty"`
-	Prev      string    `json:"prev"` // hex SHA-256 of the previous entry's encoding
+	Prev      string    `json:"prev"` // the previous entry's Hash
+	// Hash is the hex SHA-256 of this entry's JSON encoding with Hash
+	// empty: editing an entry shows at that entry, not only at the next.
+	Hash string `json:"hash"`
+}
+
+func (e Entry) selfHash() string {
+	e.Hash = ""
+	b, _ := json.Marshal(e)
+	return hashOf(b)
 }
 
 // Head is the signed chain head.
@@ -107,10 +116,15 @@ func Append(tx *bolt.Tx, key ed25519.PrivateKey, e Entry) (Entry, error) {
 	e.Seq = 1
 	if k, v := b.Cursor().Last(); k != nil {
 		e.Seq = binary.BigEndian.Uint64(k) + 1
-		prev = hashOf(v)
+		var last Entry
+		if err := json.Unmarshal(v, &last); err != nil {
+			return e, fmt.Errorf("audit: last entry %d does not decode: %w", e.Seq-1, err)
+		}
+		prev = last.Hash
 	}
 	e.Prev = prev
 	e.Time = e.Time.UTC()
+	e.Hash = e.selfHash()
 	enc, err := json.Marshal(e)
 	if err != nil {
 		return e, fmt.Errorf("audit: %w", err)
@@ -118,7 +132,7 @@ func Append(tx *bolt.Tx, key ed25519.PrivateKey, e Entry) (Entry, error) {
 	if err := b.Put(seqKey(e.Seq), enc); err != nil {
 		return e, fmt.Errorf("audit: %w", err)
 	}
-	h := Head{Seq: e.Seq, Hash: hashOf(enc)}
+	h := Head{Seq: e.Seq, Hash: e.Hash}
 	h.Signature = ed25519.Sign(key, headMessage(h))
 	hj, _ := json.Marshal(h)
 	if err := hb.Put(keyHead, hj); err != nil {
@@ -153,10 +167,10 @@ func Verify(tx *bolt.Tx, pub ed25519.PublicKey) (uint64, error) {
 		return 0, ErrNoChain
 	}
 	var (
-		want  uint64 = 1
-		prev  string
-		count uint64
-		lastV []byte
+		want     uint64 = 1
+		prev     string
+		count    uint64
+		lastHash string
 	)
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -174,17 +188,20 @@ func Verify(tx *bolt.Tx, pub ed25519.PublicKey) (uint64, error) {
 		if e.Seq != pos {
 			return count, &BrokenError{Seq: pos, Reason: fmt.Sprintf("entry claims sequence %d (moved or reordered)", e.Seq)}
 		}
-		if e.Prev != prev {
-			return count, &BrokenError{Seq: pos, Reason: "previous-hash link does not match (this or the previous entry was changed)"}
-		}
 		// Re-encoding must give the stored bytes, or fields were edited
 		// in a way that still decodes.
 		re, _ := json.Marshal(e)
 		if !bytes.Equal(re, v) {
 			return count, &BrokenError{Seq: pos, Reason: "entry bytes are not in canonical form (edited)"}
 		}
-		prev = hashOf(v)
-		lastV = v
+		if e.selfHash() != e.Hash {
+			return count, &BrokenError{Seq: pos, Reason: "entry content does not match its hash (edited)"}
+		}
+		if e.Prev != prev {
+			return count, &BrokenError{Seq: pos, Reason: "link to the previous entry does not match (an entry was rewritten with its hash, or removed)"}
+		}
+		prev = e.Hash
+		lastHash = e.Hash
 		want++
 		count++
 	}
@@ -205,7 +222,7 @@ func Verify(tx *bolt.Tx, pub ed25519.PublicKey) (uint64, error) {
 	if h.Seq != count {
 		return count, &BrokenError{Seq: min(h.Seq, count+1), Reason: fmt.Sprintf("signed head names entry %d but the chain ends at %d (truncated)", h.Seq, count)}
 	}
-	if lastV != nil && hashOf(lastV) != h.Hash {
+	if lastHash != h.Hash {
 		return count, &BrokenError{Seq: count, Reason: "last entry differs from the signed head"}
 	}
 	return count, nil

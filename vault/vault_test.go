@@ -1,0 +1,272 @@
+package vault_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/audio"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/vault/export"
+	"github.com/spanvault/spanvault/vault/retention"
+	"github.com/spanvault/spanvault/vault/sealed"
+)
+
+func newKey(t testing.TB) (*age.X25519Identity, []age.Recipient, []age.Identity) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, []age.Recipient{id.Recipient()}, []age.Identity{id}
+}
+
+// tee records through the vault and keeps a copy of every frame it was
+// handed, per recording ID: what capture produced.
+type tee struct {
+	v      *vault.Vault
+	frames map[string][]sealed.Frame
+	ids    map[*calls.Call]string
+}
+
+type teeRec struct {
+	t   *tee
+	id  string
+	rec calls.Recording
+}
+
+func newTee(v *vault.Vault) *tee {
+	return &tee{v: v, frames: map[string][]sealed.Frame{}, ids: map[*calls.Call]string{}}
+}
+
+func (t *tee) Start(c *calls.Call) (calls.Recording, error) {
+	r, err := t.v.Start(c)
+	if err != nil {
+		return nil, err
+	}
+	id := r.(interface{ ID() string }).ID()
+	t.ids[c] = id
+	return &teeRec{t: t, id: id, rec: r}, nil
+}
+
+func (t *tee) Detail(c *calls.Call) error { return t.v.Detail(c) }
+
+func (r *teeRec) Write(f *calls.Frame) error {
+	r.t.frames[r.id] = append(r.t.frames[r.id], sealed.Frame{Time: f.Time, Data: bytes.Clone(f.Data), LinkType: uint16(f.LinkType), Kind: uint8(f.Kind), Dir: uint8(f.Dir), Flow: f.Flow})
+	return r.rec.Write(f)
+}
+
+func (r *teeRec) Finish(c *calls.Call) error { return r.rec.Finish(c) }
+
+func corpusPcaps(t testing.TB) []string {
+	t.Helper()
+	m, _ := filepath.Glob("../../shared/corpus/pcaps/*")
+	if len(m) == 0 {
+		t.Skip("corpus not found at ../shared/corpus; corpus round trip skipped")
+	}
+	return m
+}
+
+func recordFile(t testing.TB, v *vault.Vault, rec calls.Recorder, path string) []*calls.Call {
+	t.Helper()
+	f, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{}, rec, v)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	if err := p.Run(f); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	p.Close("capture ended")
+	if tr.Stats.RecordErrors != 0 {
+		t.Fatalf("%s: %d record errors", path, tr.Stats.RecordErrors)
+	}
+	return done
+}
+
+// TestRoundTripCorpus records every corpus capture, then checks with the
+// identity that the exported packets and audio are exactly what capture
+// handed over, and without it that nothing personal is readable.
+func TestRoundTripCorpus(t *testing.T) {
+	pcaps := corpusPcaps(t)
+	_, recips, ids := newKey(t)
+	dir := t.TempDir()
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tee := newTee(v)
+	var personal []string
+	for _, p := range pcaps {
+		for _, c := range recordFile(t, v, tee, p) {
+			personal = append(personal, c.CallID)
+			for _, uri := range []string{c.From, c.To} {
+				if len(uri) > 8 {
+					personal = append(personal, uri)
+				}
+				if u := strings.TrimPrefix(strings.SplitN(strings.SplitN(uri, "@", 2)[0], ";", 2)[0], "sip:"); len(u) >= 6 && strings.Trim(u, "+0123456789") == "" {
+					personal = append(personal, u) // a phone number
+				}
+			}
+		}
+	}
+	if len(tee.frames) < 10 {
+		t.Fatalf("only %d recordings made from the corpus", len(tee.frames))
+	}
+	for id, want := range tee.frames {
+		got, truncated, err := export.Frames(v, id, ids)
+		if err != nil || truncated {
+			t.Fatalf("%s: export: %v truncated=%v", id, err, truncated)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: exported %d frames, captured %d", id, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i].Data, want[i].Data) || !got[i].Time.Equal(want[i].Time) || got[i].LinkType != want[i].LinkType {
+				t.Fatalf("%s: frame %d differs", id, i)
+			}
+		}
+		e, err := v.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Audio from the vault equals audio from what capture produced.
+		ra, errA := audio.Render(export.AudioPackets(want, e.Formats))
+		rb, errB := audio.Render(export.AudioPackets(got, e.Formats))
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("%s: render errors differ: %v / %v", id, errA, errB)
+		}
+		if errA == nil {
+			var wa, wb bytes.Buffer
+			ra.WriteWAV(&wa)
+			rb.WriteWAV(&wb)
+			if !bytes.Equal(wa.Bytes(), wb.Bytes()) {
+				t.Fatalf("%s: WAV differs", id)
+			}
+		}
+	}
+	// The index in clear holds no personal field.
+	es, err := v.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear, _ := json.Marshal(es)
+	for _, s := range personal {
+		if bytes.Contains(clear, []byte(s)) {
+			t.Errorf("clear index contains %q", s)
+		}
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Like strings(1) over the whole vault directory: no phone number,
+	// SIP URI or Call-ID anywhere on disk.
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range personal {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s contains %q in clear", path, s)
+			}
+		}
+		if st, _ := os.Stat(path); st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %o, readable by others", path, st.Mode().Perm())
+		}
+		return nil
+	})
+}
+
+// TestWrongKey: a recording cannot be read with another identity, and the
+// error says so.
+func TestWrongKey(t *testing.T) {
+	_, recips, _ := newKey(t)
+	_, _, other := newKey(t)
+	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: recips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	recordSynth(t, v, synth.Config{Calls: 1, Duration: 2 * time.Second})
+	es, _ := v.List()
+	if len(es) == 0 {
+		t.Fatal("nothing recorded")
+	}
+	if _, _, err := export.Frames(v, es[0].ID, other); !errors.Is(err, vault.ErrNoKey) {
+		t.Fatalf("export with a wrong key: %v, want ErrNoKey", err)
+	}
+	if _, err := v.Personal(es[0].ID, other); !errors.Is(err, vault.ErrNoKey) {
+		t.Fatalf("metadata with a wrong key: %v, want ErrNoKey", err)
+	}
+}
+
+// TestLocked: a second process (here: a second Open) gets a clear error.
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	v, err := vault.Open(vault.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := vault.Open(vault.Options{Dir: dir}); !errors.Is(err, vault.ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+}
+
+// recordSynth records generated calls through the full pipeline.
+func recordSynth(t testing.TB, v *vault.Vault, cfg synth.Config) []*calls.Call {
+	t.Helper()
+	g := synth.New(cfg)
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{}, v, v)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	for {
+		f, ok := g.Next()
+		if !ok {
+			break
+		}
+		p.Handle(f.Data, decode.LinkEthernet, f.Time)
+	}
+	p.Close("capture ended")
+	return done
+}
+
+// policy used by the retention tests.
+func testPolicy() *retention.Policy {
+	day := 24 * time.Hour
+	return &retention.Policy{
+		Classes: []retention.Class{
+			{Name: "default", Record: true, MaxAge: retention.Duration(90 * day), Grace: retention.Duration(7 * day)},
+			{Name: "mifid", Record: true, MaxAge: retention.Duration(7 * 365 * day), MustSync: true, Grace: retention.Duration(30 * day)},
+			{Name: "scratch", Record: true, MaxAge: retention.Duration(30 * day), EvictUnsynced: true},
+			{Name: "internal", Record: false, MaxAge: retention.Duration(30 * day)},
+		},
+		Rules: []retention.Rule{
+			{Numbers: []string{"+4930555000*"}, Class: "mifid"},
+			{Numbers: []string{"+4930555001*"}, Class: "scratch"},
+			{Numbers: []string{"+4930555002*"}, Class: "internal"},
+		},
+		DefaultClass: "default",
+	}
+}
