@@ -46,13 +46,15 @@ func (v *Vault) recover() error {
 	for _, id := range ids {
 		part, final := v.path(id, true), v.path(id, false)
 		note := "interrupted; recovered at open"
+		noFile := false
 		if _, err := os.Stat(part); err == nil {
 			if err := os.Rename(part, final); err != nil {
 				return fmt.Errorf("vault: recover %s: %w", id, err)
 			}
 			syncDir(filepath.Dir(final))
 		} else if _, err := os.Stat(final); err != nil {
-			note = "interrupted before any data reached the disk"
+			note = "interrupted before any media reached the disk"
+			noFile = true
 		}
 		size, sum, _ := hashFile(final)
 		err := v.db.Update(func(tx *bolt.Tx) error {
@@ -64,6 +66,9 @@ func (v *Vault) recover() error {
 			e.State = StateTruncated
 			e.Note = note
 			e.Size, e.SHA256 = size, sum
+			if noFile {
+				e.State, e.Recorded, e.Sync = StateCDR, false, SyncNotRequired
+			}
 			if err := putEntry(tx, &e, old); err != nil {
 				return err
 			}
@@ -143,6 +148,16 @@ func (v *Vault) Usage() Usage {
 		u.Fraction = float64(u.FSSize-u.FSFree) / float64(u.FSSize)
 	}
 	return u
+}
+
+// lowSpace reports whether the file system's free space fell below half
+// of MinFreeBytes: the reserve the index needs to record what happened.
+func (v *Vault) lowSpace() bool {
+	var st unix.Statfs_t
+	if unix.Statfs(v.dir, &st) != nil {
+		return false
+	}
+	return int64(st.Bavail)*int64(st.Bsize) < v.opt.MinFreeBytes/2
 }
 
 func (v *Vault) overHigh(u Usage) bool {

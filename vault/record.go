@@ -28,6 +28,7 @@ import (
 // countingWriter sits between age and the file: it counts and hashes what
 // reaches the disk and marks the file dirty for the syncer.
 type countingWriter struct {
+	v      *Vault
 	f      *os.File
 	h      hash.Hash
 	n      atomic.Int64
@@ -37,6 +38,9 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.v != nil && c.v.lowSpace() {
+		return 0, ErrDiskFull
+	}
 	n, err := c.f.Write(b)
 	c.h.Write(b[:n])
 	c.n.Add(int64(n))
@@ -83,45 +87,14 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 	}
 	class := v.classOf(c)
 	id := newID(c.Start)
-	if err := os.MkdirAll(filepath.Dir(v.path(id, true)), 0o700); err != nil {
-		return nil, fmt.Errorf("vault: start %s: %w", id, err)
-	}
-	f, err := os.OpenFile(v.path(id, true), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("vault: start %s: %w", id, err)
-	}
-	r := &recording{v: v, id: id, f: f, start: c.Start, class: class, unsynced: !v.opt.ClockSynced()}
-	r.cw = &countingWriter{f: f, h: sha256.New()}
-	fail := func(err error) (calls.Recording, error) {
-		f.Close()
-		os.Remove(v.path(id, true))
-		return nil, fmt.Errorf("vault: start %s: %w", id, err)
-	}
-	r.enc, err = age.Encrypt(r.cw, v.opt.Recipients...)
-	if err != nil {
-		return fail(err)
-	}
-	r.w, err = sealed.NewWriter(r.enc)
-	if err != nil {
-		return fail(err)
-	}
 	pers := personalOf(c)
-	meta, _ := json.Marshal(struct {
-		ID       string    `json:"id"`
-		Personal *Personal `json:"personal"`
-	}{id, pers})
-	if err := r.w.Meta(meta); err != nil {
-		return fail(err)
-	}
 	sealedMeta, sealedSubject, err := v.sealPersonal(pers)
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("vault: start %s: %w", id, err)
 	}
-	// The directory entry of the .part file must survive a power cut, or
-	// recovery would not find it.
-	if err := syncDir(filepath.Dir(v.path(id, true))); err != nil {
-		return fail(err)
-	}
+	r := &recording{v: v, id: id, start: c.Start, class: class, unsynced: !v.opt.ClockSynced()}
+	// The index entry comes first: a crash after it leaves an entry that
+	// recovery resolves; a file written first could be orphaned.
 	e := &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
 	fillEntry(e, c, class)
 	e.ClockUnsynced = r.unsynced
@@ -137,12 +110,63 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 		return v.audit(tx, audit.Entry{Action: audit.RecordingStarted, Actor: "capture", Recording: id, Detail: "class " + class.Name})
 	})
 	if err != nil {
+		return nil, fmt.Errorf("vault: start %s: index: %w", id, err)
+	}
+	fail := func(err error) (calls.Recording, error) {
+		if r.f != nil {
+			r.f.Close()
+			os.Remove(v.path(id, true))
+		}
+		v.abort(id, err)
+		return nil, fmt.Errorf("vault: start %s: %w", id, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(v.path(id, true)), 0o700); err != nil {
+		return fail(err)
+	}
+	r.f, err = os.OpenFile(v.path(id, true), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fail(err)
+	}
+	r.cw = &countingWriter{v: v, f: r.f, h: sha256.New()}
+	if r.enc, err = age.Encrypt(r.cw, v.opt.Recipients...); err != nil {
+		return fail(err)
+	}
+	if r.w, err = sealed.NewWriter(r.enc); err != nil {
+		return fail(err)
+	}
+	meta, _ := json.Marshal(struct {
+		ID       string    `json:"id"`
+		Personal *Personal `json:"personal"`
+	}{id, pers})
+	if err := r.w.Meta(meta); err != nil {
+		return fail(err)
+	}
+	// The directory entry of the .part file must survive a power cut.
+	if err := syncDir(filepath.Dir(v.path(id, true))); err != nil {
 		return fail(err)
 	}
 	v.mu.Lock()
 	v.open[id] = r
 	v.mu.Unlock()
 	return r, nil
+}
+
+// abort turns the entry of a recording that could not be opened into a
+// call detail record (the tracker writes no second one: it saw Start fail).
+func (v *Vault) abort(id string, cause error) {
+	v.db.Update(func(tx *bolt.Tx) error {
+		old, err := getEntry(tx, id)
+		if err != nil {
+			return err
+		}
+		e := *old
+		e.State, e.Recorded, e.Sync = StateCDR, false, SyncNotRequired
+		e.Note = "recording could not be opened: " + cause.Error()
+		if err := putEntry(tx, &e, old); err != nil {
+			return err
+		}
+		return v.audit(tx, audit.Entry{Action: "recording_aborted", Actor: "vault", Recording: id, Detail: cause.Error()})
+	})
 }
 
 // Write implements calls.Recording.

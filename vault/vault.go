@@ -32,6 +32,10 @@ var (
 	ErrRefused  = errors.New("vault: disk full and nothing may lawfully be deleted; recording refused")
 	ErrOnHold   = errors.New("vault: recording is on legal hold")
 	ErrNoKey    = errors.New("vault: no identity given, or the identity does not decrypt this vault")
+	// ErrDiskFull stops a recording in progress when the file system is
+	// about to fill: the rest of the space is kept for the index, so that
+	// what was recorded stays consistent.
+	ErrDiskFull = errors.New("vault: disk full: recording stopped to keep room for the index")
 )
 
 // Bucket names.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
 	"filippo.io/age"
 	"github.com/google/gopacket"
@@ -28,8 +27,16 @@ import (
 // Frames reads every frame of a recording. truncated reports a recording
 // that was interrupted; its frames up to the break are returned.
 func Frames(v *vault.Vault, id string, ids []age.Identity) (frames []sealed.Frame, truncated bool, err error) {
+	e, err := v.Get(id)
+	if err != nil {
+		return nil, false, err
+	}
+	interrupted := e.State == vault.StateTruncated
 	r, c, err := v.OpenRecording(id, ids)
 	if err != nil {
+		if interrupted && errors.Is(err, sealed.ErrTruncated) {
+			return nil, true, nil // nothing reached the disk before the break
+		}
 		return nil, false, err
 	}
 	defer c.Close()
@@ -40,7 +47,10 @@ func Frames(v *vault.Vault, id string, ids []age.Identity) (frames []sealed.Fram
 			return frames, false, nil
 		}
 		if err != nil {
-			if errors.Is(err, sealed.ErrTruncated) || strings.Contains(err.Error(), "chunk") || errors.Is(err, io.ErrUnexpectedEOF) {
+			// An interrupted recording ends at its last complete age
+			// chunk: the break shows as a truncated stream or as a
+			// chunk that does not authenticate.
+			if interrupted || errors.Is(err, sealed.ErrTruncated) {
 				return frames, true, nil
 			}
 			return frames, false, fmt.Errorf("export %s: %w", id, err)
