@@ -723,6 +723,10 @@ func (v *Vault) OpenRecording(id string, ids []age.Identity) (*sealed.Reader, io
 		if _, ok := err.(*age.NoIdentityMatchError); ok {
 			return nil, nil, fmt.Errorf("%w: %v", ErrNoKey, err)
 		}
+		if e.State == StateTruncated {
+			// Interrupted before its age header reached the disk.
+			return nil, nil, fmt.Errorf("vault: %s: %w (%v)", id, sealed.ErrTruncated, err)
+		}
 		return nil, nil, fmt.Errorf("vault: decrypt %s: %w", id, err)
 	}
 	r, err := sealed.NewReader(pr)
