@@ -188,6 +188,9 @@ func Parse(b []byte, dir string) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			if pe.LastKey != "" {
+				return nil, fmt.Errorf("config: line %d: %s: %s", pe.Position.Line, pe.LastKey, pe.Message)
+			}
 			return nil, fmt.Errorf("config: line %d: %s", pe.Position.Line, pe.Message)
 		}
 		return nil, fmt.Errorf("config: %w", err)

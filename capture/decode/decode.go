@@ -93,7 +93,6 @@ type Stats struct {
 type Decoder struct {
 	eth    layers.Ethernet
 	dot1q  layers.Dot1Q
-	sll    layers.LinuxSLL
 	lo     layers.Loopback
 	ip4    layers.IPv4
 	ip6    layers.IPv6
@@ -137,6 +136,15 @@ func (d *Decoder) Decode(frame []byte, lt LinkType, ts time.Time, p *Packet) (ok
 	d.Stats.Frames++
 	d.Stats.Bytes += uint64(len(frame))
 	*p = Packet{Time: ts, Frame: frame, LinkType: lt, Fragments: p.Fragments[:0]}
+	// gopacket's layer decoders have panicked on malformed input (LinuxSLL,
+	// GRE: found by FuzzDecode and guarded above); a panic from one we have
+	// not met yet must cost one frame, not the recorder.
+	defer func() {
+		if r := recover(); r != nil {
+			d.Stats.Malformed++
+			ok, err = false, fmt.Errorf("decode: malformed frame: %v", r)
+		}
+	}()
 	ok, err = d.decode(frame, lt, ts, p)
 	if err != nil {
 		d.Stats.Malformed++
@@ -185,11 +193,15 @@ func (d *Decoder) decode(frame []byte, lt LinkType, ts time.Time, p *Packet) (bo
 			data = d.eth.Payload
 			kind = d.etherType(d.eth.EthernetType, &data, p)
 		case kSLL:
-			if err := d.sll.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
-				return false, fmt.Errorf("decode: linux sll: %w", err)
+			// SLL: packet type(2) ARPHRD(2) address length(2) address(8)
+			// protocol(2). Parsed here: gopacket's LinuxSLL panics on a
+			// short frame with a large address length (found by FuzzDecode).
+			if len(data) < 16 {
+				return false, errors.New("decode: linux sll: short header")
 			}
-			data = d.sll.Payload
-			kind = d.etherType(d.sll.EthernetType, &data, p)
+			et := layers.EthernetType(binary.BigEndian.Uint16(data[14:16]))
+			data = data[16:]
+			kind = d.etherType(et, &data, p)
 		case kSLL2:
 			// SLL2: protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addrlen(1) addr(8).
 			if len(data) < 20 {
@@ -294,7 +306,14 @@ func (d *Decoder) ipv4(data *[]byte, ts time.Time, p *Packet) (nextKind, bool, e
 			d.Stats.Duplicates++
 			return kNone, true, errSkip
 		}
-		out, err := d.defrag.DefragIPv4WithTimestamp(ip, ts)
+		// ip4defrag keeps the layer it is given until the datagram is
+		// complete: hand it a copy that owns its payload, not the
+		// decoder's reused struct pointing into a reused frame buffer.
+		frag := *ip
+		frag.Payload = append([]byte(nil), ip.Payload...)
+		frag.Contents = nil
+		frag.Options = nil
+		out, err := d.defrag.DefragIPv4WithTimestamp(&frag, ts)
 		if err != nil {
 			return kNone, false, fmt.Errorf("decode: ipv4 fragment: %w", err)
 		}
@@ -436,6 +455,9 @@ func (d *Decoder) transport(proto uint8, payload []byte, p *Packet, reassembled 
 		p.TCP = &d.tcp
 		p.Payload = d.tcp.Payload
 	case 47: // GRE
+		if len(payload) < 4 { // gopacket's GRE indexes an empty slice
+			return kNone, false, errors.New("decode: gre: short header")
+		}
 		if err := d.gre.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
 			return kNone, false, fmt.Errorf("decode: gre: %w", err)
 		}

@@ -1,0 +1,154 @@
+package sealed_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/vault/sealed"
+)
+
+func frames(n int) []sealed.Frame {
+	rng := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var out []sealed.Frame
+	for i := 0; i < n; i++ {
+		d := make([]byte, 14+20+8+12+160)
+		for j := range d {
+			d[j] = byte(rng.Uint32())
+		}
+		d[20] = byte(i) // a changing header field
+		out = append(out, sealed.Frame{Time: t0.Add(time.Duration(i)*20*time.Millisecond + time.Duration(rng.IntN(1000))*time.Microsecond),
+			Data: d, LinkType: 1, Kind: uint8(2 + i%2), Dir: uint8(i % 2), Flow: uint16(1 + i%2)})
+	}
+	return out
+}
+
+func write(t testing.TB, fs []sealed.Frame, hdr int) []byte {
+	var buf bytes.Buffer
+	w, err := sealed.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Meta([]byte(`{"a":1}`))
+	for i := range fs {
+		if err := w.Frame(&fs[i], hdr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Meta([]byte(`{"final":true}`))
+	w.End()
+	return buf.Bytes()
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, hdr := range []int{0, 1, 54, 66, 300} {
+		in := frames(500)
+		b := write(t, in, hdr)
+		r, err := sealed.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []sealed.Frame
+		metas := 0
+		for {
+			var f sealed.Frame
+			kind, _, err := r.Next(&f)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("hdr %d: %v", hdr, err)
+			}
+			switch kind {
+			case sealed.RecMeta:
+				metas++
+			case sealed.RecFrame:
+				got = append(got, sealed.Frame{Time: f.Time, Data: bytes.Clone(f.Data), LinkType: f.LinkType, Kind: f.Kind, Dir: f.Dir, Flow: f.Flow})
+			}
+		}
+		if !r.Verified || metas != 2 || len(got) != len(in) {
+			t.Fatalf("hdr %d: verified=%v metas=%d frames=%d", hdr, r.Verified, metas, len(got))
+		}
+		for i := range in {
+			if !bytes.Equal(in[i].Data, got[i].Data) || !in[i].Time.Equal(got[i].Time) || in[i].Kind != got[i].Kind || in[i].Dir != got[i].Dir || in[i].Flow != got[i].Flow {
+				t.Fatalf("hdr %d: frame %d differs", hdr, i)
+			}
+		}
+	}
+}
+
+func TestTruncatedStream(t *testing.T) {
+	t.Parallel()
+	b := write(t, frames(50), 66)
+	for _, cut := range []int{9, len(b) / 2, len(b) - 1} {
+		r, err := sealed.NewReader(bytes.NewReader(b[:cut]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var f sealed.Frame
+			_, _, err := r.Next(&f)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, sealed.ErrTruncated) {
+				t.Fatalf("cut %d: %v, want ErrTruncated", cut, err)
+			}
+			break
+		}
+	}
+}
+
+// TestHeaderCompression: RTP-like headers that advance regularly cost a
+// few bytes per packet.
+func TestHeaderCompression(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w, _ := sealed.NewWriter(&buf)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := make([]byte, 66+160)
+	for i := 0; i < 1000; i++ {
+		// IP ID (bytes 18-19), RTP seq (44-45) and timestamp (46-49) advance.
+		d[18], d[19] = byte(i>>8), byte(i)
+		d[44], d[45] = byte(i>>8), byte(i)
+		ts := uint32(i * 160)
+		d[46], d[47], d[48], d[49] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+		w.Frame(&sealed.Frame{Time: t0.Add(time.Duration(i) * 20 * time.Millisecond), Data: d, LinkType: 1, Kind: 2}, 66)
+	}
+	per := float64(buf.Len())/1000 - 160
+	if per > 12 {
+		t.Fatalf("%.1f bytes of overhead per packet, want <= 12", per)
+	}
+}
+
+func TestWriterAllocs(t *testing.T) {
+	w, _ := sealed.NewWriter(io.Discard)
+	f := frames(2)
+	w.Frame(&f[0], 66)
+	allocs := testing.AllocsPerRun(1000, func() { w.Frame(&f[0], 66) })
+	if allocs != 0 {
+		t.Fatalf("%v allocations per frame", allocs)
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add(write(f, frames(5), 66))
+	f.Add([]byte(sealed.Magic + "P\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := sealed.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		for i := 0; i < 10000; i++ {
+			var fr sealed.Frame
+			if _, _, err := r.Next(&fr); err != nil {
+				return
+			}
+		}
+	})
+}
