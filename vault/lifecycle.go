@@ -298,11 +298,18 @@ func (v *Vault) Sweep() (SweepResult, error) {
 	if err != nil {
 		return res, err
 	}
-	for _, d := range todo {
-		if err := v.remove(d.id, string(d.reason), "retention", audit.RetentionDelete); err != nil {
-			return res, err
+	rs := make([]removal, len(todo))
+	for i, d := range todo {
+		rs[i] = removal{d.id, string(d.reason), "retention", audit.RetentionDelete}
+	}
+	errs, err := v.removeMany(rs)
+	if err != nil {
+		return res, err
+	}
+	for _, e := range errs {
+		if e == nil {
+			res.Deleted++
 		}
-		res.Deleted++
 	}
 	return res, nil
 }
@@ -337,63 +344,110 @@ func (v *Vault) remove(id, reason, by, action string) error {
 	if !validID(id) {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	e, err := v.Get(id)
+	errs, err := v.removeMany([]removal{{id, reason, by, action}})
 	if err != nil {
 		return err
 	}
-	if len(e.Holds) > 0 {
-		return fmt.Errorf("%w: %s", ErrOnHold, id)
-	}
-	if e.State == StateRecording {
-		return fmt.Errorf("vault: %s is still being recorded", id)
-	}
-	if e.Recorded {
-		if err := shred(v.path(id, false)); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("vault: erase %s: %w", id, err)
-		}
-	}
-	var sealedSubject []byte
-	err = v.db.Update(func(tx *bolt.Tx) error {
-		old, err := getEntry(tx, id)
+	return errs[0]
+}
+
+// removal is one deletion for removeMany.
+type removal struct{ id, reason, by, action string }
+
+// removeBatch is how many deletions share one index transaction: a sweep
+// over a large vault must not pay one fsync per recording.
+const removeBatch = 2000
+
+// removeMany deletes recordings in batches: shred the files, then in one
+// transaction per batch write the tombstones and audit entries and drop
+// the index records. It returns one error per removal (nil: deleted).
+func (v *Vault) removeMany(rs []removal) ([]error, error) {
+	errs := make([]error, len(rs))
+	for lo := 0; lo < len(rs); lo += removeBatch {
+		batch := rs[lo:min(lo+removeBatch, len(rs))]
+		berrs := errs[lo : lo+len(batch)]
+		// Files first: a crash after shredding leaves an entry whose file
+		// is gone, which fsck -repair turns into a tombstone; the other
+		// order could leave a file nobody knows about.
+		sizes := make([]int64, len(batch))
+		err := v.db.View(func(tx *bolt.Tx) error {
+			for i, r := range batch {
+				e, err := getEntry(tx, r.id)
+				switch {
+				case err != nil:
+					berrs[i] = err
+				case len(e.Holds) > 0:
+					berrs[i] = fmt.Errorf("%w: %s", ErrOnHold, r.id)
+				case e.State == StateRecording:
+					berrs[i] = fmt.Errorf("vault: %s is still being recorded", r.id)
+				default:
+					sizes[i] = e.Size
+					if e.Recorded {
+						if err := shred(v.path(r.id, false)); err != nil && !os.IsNotExist(err) {
+							berrs[i] = fmt.Errorf("vault: erase %s: %w", r.id, err)
+						}
+					}
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return errs, err
 		}
-		if len(old.Holds) > 0 {
-			return fmt.Errorf("%w: %s", ErrOnHold, id) // a hold arrived meanwhile
-		}
-		// Keep only the sealed minimum (the numbers, sealed at recording
-		// time) so that a subject report can list the deletion; the box
-		// cannot read it.
-		sealedSubject = bytes.Clone(tx.Bucket(bSubjects).Get([]byte(id)))
-		if err := tx.Bucket(bSubjects).Delete([]byte(id)); err != nil {
-			return err
-		}
-		ts := Tombstone{ID: id, Start: old.Start, Class: old.Class, DeletedAt: v.opt.Now().UTC(), Reason: reason, By: by,
-			SHA256: old.SHA256, Synced: !old.AckedAt.IsZero(), Subject: sealedSubject}
-		tb, _ := json.Marshal(ts)
-		if err := tx.Bucket(bTombstones).Put([]byte(id), tb); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bSealed).Delete([]byte(id)); err != nil {
-			return err
-		}
-		if !old.Expiry.IsZero() {
-			if err := tx.Bucket(bExpiry).Delete(expiryKey(old.Expiry, id)); err != nil {
+		var freed int64
+		err = v.db.Update(func(tx *bolt.Tx) error {
+			now := v.opt.Now().UTC()
+			if v.key == nil {
+				return errors.New("vault: no appliance key: cannot audit (read-only open)")
+			}
+			trail, err := audit.Begin(tx, v.key)
+			if err != nil {
 				return err
 			}
+			for i, r := range batch {
+				if berrs[i] != nil {
+					continue
+				}
+				old, err := getEntry(tx, r.id)
+				if err != nil {
+					berrs[i] = err
+					continue
+				}
+				// Keep only the sealed minimum (the numbers, sealed at
+				// recording time) so that a subject report can list the
+				// deletion; the box cannot read it.
+				sealedSubject := bytes.Clone(tx.Bucket(bSubjects).Get([]byte(r.id)))
+				ts := Tombstone{ID: r.id, Start: old.Start, Class: old.Class, DeletedAt: now, Reason: r.reason, By: r.by,
+					SHA256: old.SHA256, Synced: !old.AckedAt.IsZero(), Subject: sealedSubject}
+				tb, _ := json.Marshal(ts)
+				if err := tx.Bucket(bTombstones).Put([]byte(r.id), tb); err != nil {
+					return err
+				}
+				for _, b := range [][]byte{bSubjects, bSealed, bEntries} {
+					if err := tx.Bucket(b).Delete([]byte(r.id)); err != nil {
+						return err
+					}
+				}
+				if !old.Expiry.IsZero() {
+					if err := tx.Bucket(bExpiry).Delete(expiryKey(old.Expiry, r.id)); err != nil {
+						return err
+					}
+				}
+				if _, err := trail.Add(audit.Entry{Time: now, Action: r.action, Actor: r.by, Recording: r.id, Detail: r.reason}); err != nil {
+					return err
+				}
+				freed += sizes[i]
+			}
+			return trail.Commit()
+		})
+		if err != nil {
+			return errs, err
 		}
-		if err := tx.Bucket(bEntries).Delete([]byte(id)); err != nil {
-			return err
-		}
-		return v.audit(tx, audit.Entry{Action: action, Actor: by, Recording: id, Detail: reason})
-	})
-	if err != nil {
-		return err
+		v.mu.Lock()
+		v.used -= freed
+		v.mu.Unlock()
 	}
-	v.mu.Lock()
-	v.used -= e.Size
-	v.mu.Unlock()
-	return nil
+	return errs, nil
 }
 
 // shred overwrites a file with zeros, fsyncs it and unlinks it.

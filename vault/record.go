@@ -28,8 +28,9 @@ import (
 // countingWriter sits between age and the file: it counts and hashes what
 // reaches the disk and marks the file dirty for the syncer.
 type countingWriter struct {
-	v      *Vault
-	f      *os.File
+	v       *Vault
+	f       *os.File
+	pending []byte // small writes (the age header) held for the next chunk
 	h      hash.Hash
 	n      atomic.Int64
 	writes atomic.Int64
@@ -38,6 +39,36 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
+	// age writes its header in small pieces and then whole 64 KiB chunks;
+	// holding the small pieces back makes every write to the card one
+	// sequential append of at least a chunk (flash wear).
+	if len(b) < 4096 {
+		c.pending = append(c.pending, b...)
+		return len(b), nil
+	}
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, b...)
+		if _, err := c.write(c.pending); err != nil {
+			return 0, err
+		}
+		c.pending = c.pending[:0]
+		return len(b), nil
+	}
+	return c.write(b)
+}
+
+// flush writes what small writes are still held (at the end of a
+// recording: the last partial chunk).
+func (c *countingWriter) flush() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.write(c.pending)
+	c.pending = nil
+	return err
+}
+
+func (c *countingWriter) write(b []byte) (int, error) {
 	if c.v != nil && c.v.lowSpace() {
 		return 0, ErrDiskFull
 	}
@@ -212,6 +243,9 @@ func (r *recording) Finish(c *calls.Call) error {
 	}
 	if r.err == nil {
 		r.err = r.enc.Close()
+	}
+	if err := r.cw.flush(); err != nil && r.err == nil {
+		r.err = err
 	}
 	if r.err != nil {
 		state = StateTruncated

@@ -101,44 +101,84 @@ func hashOf(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// Append adds e to the chain inside tx and re-signs the head. It fills in
-// Seq and Prev.
-func Append(tx *bolt.Tx, key ed25519.PrivateKey, e Entry) (Entry, error) {
+// Batch appends several entries in one transaction and signs the head
+// once, at Commit: a retention sweep deleting thousands of recordings pays
+// for one signature, not one per entry.
+type Batch struct {
+	b, hb *bolt.Bucket
+	key   ed25519.PrivateKey
+	seq   uint64
+	prev  string
+	dirty bool
+}
+
+// Begin starts a batch inside tx.
+func Begin(tx *bolt.Tx, key ed25519.PrivateKey) (*Batch, error) {
 	b, err := tx.CreateBucketIfNotExists(BucketEntries)
 	if err != nil {
-		return e, fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	hb, err := tx.CreateBucketIfNotExists(BucketHead)
 	if err != nil {
-		return e, fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
-	prev := ""
-	e.Seq = 1
+	b.FillPercent = 0.95 // strictly appended
+	a := &Batch{b: b, hb: hb, key: key}
 	if k, v := b.Cursor().Last(); k != nil {
-		e.Seq = binary.BigEndian.Uint64(k) + 1
+		a.seq = binary.BigEndian.Uint64(k)
 		var last Entry
 		if err := json.Unmarshal(v, &last); err != nil {
-			return e, fmt.Errorf("audit: last entry %d does not decode: %w", e.Seq-1, err)
+			return nil, fmt.Errorf("audit: last entry %d does not decode: %w", a.seq, err)
 		}
-		prev = last.Hash
+		a.prev = last.Hash
 	}
-	e.Prev = prev
+	return a, nil
+}
+
+// Add appends e, filling in Seq, Prev and Hash.
+func (a *Batch) Add(e Entry) (Entry, error) {
+	a.seq++
+	e.Seq = a.seq
+	e.Prev = a.prev
 	e.Time = e.Time.UTC()
 	e.Hash = e.selfHash()
 	enc, err := json.Marshal(e)
 	if err != nil {
 		return e, fmt.Errorf("audit: %w", err)
 	}
-	if err := b.Put(seqKey(e.Seq), enc); err != nil {
+	if err := a.b.Put(seqKey(e.Seq), enc); err != nil {
 		return e, fmt.Errorf("audit: %w", err)
 	}
-	h := Head{Seq: e.Seq, Hash: e.Hash}
-	h.Signature = ed25519.Sign(key, headMessage(h))
-	hj, _ := json.Marshal(h)
-	if err := hb.Put(keyHead, hj); err != nil {
-		return e, fmt.Errorf("audit: %w", err)
-	}
+	a.prev = e.Hash
+	a.dirty = true
 	return e, nil
+}
+
+// Commit signs the new chain head.
+func (a *Batch) Commit() error {
+	if !a.dirty {
+		return nil
+	}
+	h := Head{Seq: a.seq, Hash: a.prev}
+	h.Signature = ed25519.Sign(a.key, headMessage(h))
+	hj, _ := json.Marshal(h)
+	if err := a.hb.Put(keyHead, hj); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Append adds e to the chain inside tx and re-signs the head. It fills in
+// Seq, Prev and Hash.
+func Append(tx *bolt.Tx, key ed25519.PrivateKey, e Entry) (Entry, error) {
+	a, err := Begin(tx, key)
+	if err != nil {
+		return e, err
+	}
+	if e, err = a.Add(e); err != nil {
+		return e, err
+	}
+	return e, a.Commit()
 }
 
 func headMessage(h Head) []byte {

@@ -18,7 +18,7 @@
 //	magic "SPVREC1\n"
 //	'M' len json          metadata (written at start and again at the end)
 //	'C' ctx link kind dir flow   context definition
-//	'P' ctx dt2 caplen hdrlen nz {idx dw} payload   a frame
+//	'P' ctx dt2 dlen hdrlen nz {idx dw} payload   a frame
 //	'E' frames sha256(frames)    end of recording
 //
 // A recording cut short by a crash is readable up to its last complete
@@ -64,11 +64,16 @@ type ctxKey struct {
 }
 
 type context struct {
-	id     uint32
-	prev   [MaxHeader]byte // previous header
-	delta  [MaxHeader / 2]int32
-	hdrLen int
-	n      int
+	id      uint32
+	prev    [MaxHeader]byte // previous header
+	delta   [MaxHeader / 2]int32
+	hdrLen  int
+	n       int
+	lastNS  int64
+	lastDNS int64
+	lastLen int
+	nzIdx   [MaxHeader / 2]uint8
+	nzVal   [MaxHeader / 2]int32
 }
 
 // Writer writes the record stream of one recording.
@@ -123,22 +128,26 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 		b = append(b, f.Kind, f.Dir)
 		b = binary.AppendUvarint(b, uint64(f.Flow))
 	}
+	// Time: the first frame of a context is stored against the previous
+	// frame of the recording; later ones as the second difference within
+	// the context, which a steady 20 ms packet clock makes zero.
 	ns := f.Time.UnixNano()
 	var dt2 int64
-	if !w.started {
-		w.started = true
-		dt2 = ns
-		w.lastDNS = 0
+	if c.n == 0 {
+		dt2 = ns - w.lastNS
+		c.lastDNS = 0
 	} else {
-		d := ns - w.lastNS
-		dt2 = d - w.lastDNS
-		w.lastDNS = d
+		d := ns - c.lastNS
+		dt2 = d - c.lastDNS
+		c.lastDNS = d
 	}
+	c.lastNS = ns
 	w.lastNS = ns
 	b = append(b, 'P')
 	b = binary.AppendUvarint(b, uint64(c.id))
 	b = binary.AppendVarint(b, dt2)
-	b = binary.AppendUvarint(b, uint64(len(f.Data)))
+	b = binary.AppendVarint(b, int64(len(f.Data)-c.lastLen))
+	c.lastLen = len(f.Data)
 	b = binary.AppendUvarint(b, uint64(hdrLen))
 	b = c.encodeHeader(b, f.Data[:hdrLen])
 	b = append(b, f.Data[hdrLen:]...)
@@ -155,35 +164,28 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 func (c *context) encodeHeader(b []byte, hdr []byte) []byte {
 	words := len(hdr) / 2
 	sameShape := c.n > 0 && c.hdrLen == len(hdr)
-	nzAt := len(b)
-	b = append(b, 0, 0) // room for a 2-byte count varint
 	nz := 0
 	for i := 0; i < words; i++ {
 		cur := int32(binary.BigEndian.Uint16(hdr[2*i:]))
-		var d int32
+		v := cur
 		if sameShape {
 			prev := int32(binary.BigEndian.Uint16(c.prev[2*i:]))
-			d = wrap16(cur - prev)
-			dd := wrap16(d - c.delta[i])
+			d := wrap16(cur - prev)
+			v = wrap16(d - c.delta[i])
 			c.delta[i] = d
-			if dd == 0 {
-				continue
-			}
-			b = binary.AppendUvarint(b, uint64(i))
-			b = binary.AppendVarint(b, int64(dd))
 		} else {
 			c.delta[i] = 0
-			if cur == 0 {
-				continue
-			}
-			b = binary.AppendUvarint(b, uint64(i))
-			b = binary.AppendVarint(b, int64(cur))
 		}
-		nz++
+		if v != 0 {
+			c.nzIdx[nz], c.nzVal[nz] = uint8(i), v
+			nz++
+		}
 	}
-	// Patch the count in as a fixed 2-byte varint (values up to 16383).
-	b[nzAt] = byte(nz&0x7f) | 0x80
-	b[nzAt+1] = byte(nz >> 7)
+	b = binary.AppendUvarint(b, uint64(nz))
+	for k := 0; k < nz; k++ {
+		b = binary.AppendUvarint(b, uint64(c.nzIdx[k]))
+		b = binary.AppendVarint(b, int64(c.nzVal[k]))
+	}
 	copy(c.prev[:], hdr)
 	c.hdrLen = len(hdr)
 	c.n++
@@ -210,15 +212,13 @@ func (w *Writer) Frames() uint64 { return w.frames }
 
 // Reader reads a record stream.
 type Reader struct {
-	r       *bufio.Reader
-	ctxs    []*readCtx
-	lastNS  int64
-	lastDNS int64
-	started bool
-	frames  uint64
-	sum     hash.Hash
-	meta    []byte
-	ended   bool
+	r      *bufio.Reader
+	ctxs   []*readCtx
+	lastNS int64
+	frames uint64
+	sum    hash.Hash
+	meta   []byte
+	ended  bool
 	// Verified is set when the end record was read and matched.
 	Verified bool
 }
@@ -231,6 +231,9 @@ type readCtx struct {
 	delta     [MaxHeader / 2]int32
 	hdrLen    int
 	n         int
+	lastNS    int64
+	lastDNS   int64
+	lastLen   int64
 }
 
 // Errors a Reader returns.
@@ -355,20 +358,25 @@ func (r *Reader) frame(f *Frame) error {
 		return truncErr(err)
 	}
 	var ns int64
-	if !r.started {
-		r.started = true
-		ns = dt2
-		r.lastDNS = 0
+	if c.n == 0 {
+		ns = r.lastNS + dt2
+		c.lastDNS = 0
 	} else {
-		d := r.lastDNS + dt2
-		ns = r.lastNS + d
-		r.lastDNS = d
+		d := c.lastDNS + dt2
+		ns = c.lastNS + d
+		c.lastDNS = d
 	}
+	c.lastNS = ns
 	r.lastNS = ns
-	caplen, err := binary.ReadUvarint(r.r)
+	dlen, err := binary.ReadVarint(r.r)
 	if err != nil {
 		return truncErr(err)
 	}
+	c.lastLen += dlen
+	if c.lastLen < 0 {
+		return fmt.Errorf("%w: negative frame length", ErrCorrupt)
+	}
+	caplen := uint64(c.lastLen)
 	hdrLen, err := binary.ReadUvarint(r.r)
 	if err != nil {
 		return truncErr(err)
@@ -394,12 +402,15 @@ func (r *Reader) frame(f *Frame) error {
 }
 
 func (c *readCtx) decodeHeader(r *bufio.Reader, hdr []byte) error {
-	var cnt [2]byte
-	if _, err := io.ReadFull(r, cnt[:]); err != nil {
+	cnt, err := binary.ReadUvarint(r)
+	if err != nil {
 		return truncErr(err)
 	}
-	nz := int(cnt[0]&0x7f) | int(cnt[1])<<7
 	words := len(hdr) / 2
+	if cnt > uint64(words) {
+		return fmt.Errorf("%w: %d header corrections for %d words", ErrCorrupt, cnt, words)
+	}
+	nz := int(cnt)
 	sameShape := c.n > 0 && c.hdrLen == len(hdr)
 	if sameShape {
 		// Predict every word from the previous header and delta, then
