@@ -31,11 +31,11 @@ type countingWriter struct {
 	v       *Vault
 	f       *os.File
 	pending []byte // small writes (the age header) held for the next chunk
-	h      hash.Hash
-	n      atomic.Int64
-	writes atomic.Int64
-	syncs  atomic.Int64
-	dirty  atomic.Bool
+	h       hash.Hash
+	n       atomic.Int64
+	writes  atomic.Int64
+	syncs   atomic.Int64
+	dirty   atomic.Bool
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
