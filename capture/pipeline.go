@@ -71,6 +71,13 @@ func (p *Pipeline) Handle(frame []byte, lt decode.LinkType, ts time.Time) error 
 	if !ok {
 		return nil
 	}
+	p.HandlePacket(pkt)
+	return nil
+}
+
+// HandlePacket processes a packet decoded elsewhere (live capture decodes
+// on one goroutine per fanout socket and hands packets over here).
+func (p *Pipeline) HandlePacket(pkt *decode.Packet) {
 	switch pkt.Transport {
 	case decode.UDP:
 		p.Stats.UDP++
@@ -84,7 +91,6 @@ func (p *Pipeline) Handle(frame []byte, lt decode.LinkType, ts time.Time) error 
 	default:
 		p.Stats.Other++
 	}
-	return nil
 }
 
 func (p *Pipeline) udp(pkt *decode.Packet) {
