@@ -25,6 +25,7 @@ type Live struct {
 
 	decoders []*decode.Decoder
 	snaps    []decode.Stats // per ring, copied under Mu
+	rstats   []ring.Stats   // per ring, read under Mu
 }
 
 // Run captures until ctx ends, then closes the rings. Calls still up are
@@ -35,14 +36,21 @@ func (l *Live) Run(ctx context.Context) error {
 	l.decoders = make([]*decode.Decoder, len(l.Rings))
 	l.Mu.Lock()
 	l.snaps = make([]decode.Stats, len(l.Rings))
+	l.rstats = make([]ring.Stats, len(l.Rings))
 	l.Mu.Unlock()
 	for i, r := range l.Rings {
 		l.decoders[i] = decode.New(l.DecodeOptions)
 		wg.Add(1)
 		go func(i int, r *ring.Ring, dec *decode.Decoder) {
 			defer wg.Done()
-			defer r.Close()
 			errs[i] = l.read(ctx, i, r, dec)
+			l.Mu.Lock()
+			if st, err := r.Stats(); err == nil {
+				l.rstats[i] = st
+			}
+			l.snaps[i] = dec.Stats
+			l.Mu.Unlock()
+			r.Close()
 		}(i, r, l.decoders[i])
 	}
 	go func() {
@@ -66,6 +74,9 @@ func (l *Live) read(ctx context.Context, i int, r *ring.Ring, dec *decode.Decode
 			// the kernel stamps packets with.
 			l.Mu.Lock()
 			l.snaps[i] = dec.Stats
+			if st, err := r.Stats(); err == nil {
+				l.rstats[i] = st
+			}
 			l.P.Tracker.Sweep(time.Now())
 			l.Mu.Unlock()
 			continue
@@ -86,8 +97,28 @@ func (l *Live) read(ctx context.Context, i int, r *ring.Ring, dec *decode.Decode
 		if n++; n%256 == 0 {
 			l.snaps[i] = dec.Stats
 		}
+		if n%65536 == 0 {
+			if st, err := r.Stats(); err == nil {
+				l.rstats[i] = st
+			}
+		}
 		l.Mu.Unlock()
 	}
+}
+
+// RingStats sums the kernel counters of the rings as of their last read
+// (whenever the link is quiet, every 65536 packets, and at the end). The
+// caller holds Mu.
+func (l *Live) RingStats() ring.Stats {
+	var s ring.Stats
+	for _, r := range l.rstats {
+		s.Packets += r.Packets
+		s.Drops += r.Drops
+		s.Freezes += r.Freezes
+		s.VLANRestored += r.VLANRestored
+		s.Outgoing += r.Outgoing
+	}
+	return s
 }
 
 // DecoderStats sums the per-ring decoders' counters as of their last

@@ -13,6 +13,7 @@ import (
 type Packet struct {
 	Time    time.Time // capture time
 	Left    bool      // caller to callee (left channel); else callee to caller
+	Flow    uint16    // the call's media flow (5-tuple) the packet came on
 	SSRC    uint32
 	PT      uint8
 	Seq     uint16
@@ -62,6 +63,7 @@ type Result struct {
 type streamKey struct {
 	ssrc uint32
 	left bool
+	flow uint16
 }
 
 type streamState struct {
@@ -70,8 +72,9 @@ type streamState struct {
 	g722    *G722Decoder
 }
 
-// Render lays the packets on one timeline. Each stream (SSRC and
-// direction) is anchored at the capture time of its first packet and then
+// Render lays the packets on one timeline. Each stream (SSRC, direction
+// and flow: a sender that replays the same SSRC to a new port after a
+// re-INVITE starts a new stream) is anchored at the capture time of its first packet and then
 // placed by RTP timestamp, so lost packets leave silence of exactly their
 // length and clock drift between capture and RTP does not shift samples.
 func Render(pkts []Packet) (*Result, error) {
@@ -108,7 +111,7 @@ func Render(pkts []Packet) (*Result, error) {
 		if k == "skip" {
 			continue
 		}
-		sk := streamKey{p.SSRC, p.Left}
+		sk := streamKey{p.SSRC, p.Left, p.Flow}
 		st := states[sk]
 		if st == nil {
 			st = &streamState{first: p.Time, firstTS: p.TS}

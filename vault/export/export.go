@@ -145,7 +145,7 @@ func AudioPackets(frames []sealed.Frame, formats map[uint8]string) []audio.Packe
 		}
 		pt := pl[1] & 0x7f
 		out = append(out, audio.Packet{
-			Time: f.Time, Left: calls.Dir(f.Dir) == calls.AtoB,
+			Time: f.Time, Left: calls.Dir(f.Dir) == calls.AtoB, Flow: f.Flow,
 			SSRC: binary.BigEndian.Uint32(pl[8:12]), PT: pt,
 			Seq: binary.BigEndian.Uint16(pl[2:4]), TS: binary.BigEndian.Uint32(pl[4:8]),
 			Payload: append([]byte(nil), pl[n:end]...), Codec: formats[pt],
