@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,73 +17,18 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
-	"golang.org/x/sys/unix"
 
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/audio"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/ring"
+	"github.com/spanvault/spanvault/capture/ring/ringtest"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/export"
 )
 
 const sippShare = "/usr/share/sip-tester"
-
-// Netns is a network namespace made for one test, with its loopback up.
-type Netns struct {
-	Name string
-}
-
-// NewNetns creates a namespace and removes it when the test ends.
-func NewNetns(t testing.TB, name string) *Netns {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces and open packet sockets")
-	}
-	ns := &Netns{Name: fmt.Sprintf("%s%d", name, os.Getpid())}
-	exec.Command("ip", "netns", "del", ns.Name).Run()
-	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns.Name).Run() })
-	if out, err := exec.Command("ip", "-n", ns.Name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v: %s", err, out)
-	}
-	return ns
-}
-
-// Do runs fn on an OS thread inside the namespace. Sockets created there
-// stay in the namespace after the thread leaves it.
-func (ns *Netns) Do(t testing.TB, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	f, err := os.Open("/var/run/netns/" + ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			panic(err) // the thread would stay in the wrong namespace
-		}
-	}()
-	fn()
-}
-
-// Command returns a command that runs inside the namespace.
-func (ns *Netns) Command(name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
-}
 
 // sentSamples decodes the A-law payloads of a sipp sample pcap: what sipp
 // sends when it plays it.
@@ -160,7 +104,7 @@ func TestLiveSipp(t *testing.T) {
 	if err != nil {
 		t.Fatal("sipp not installed: run scripts/install-deps.sh (Debian package sip-tester)")
 	}
-	ns := NewNetns(t, "svlive")
+	ns := ringtest.NewNetns(t, "svlive")
 	dir := t.TempDir()
 	scen := func(name string, repl ...string) string {
 		b, err := os.ReadFile(filepath.Join("testdata", "sipp", name))

@@ -65,3 +65,13 @@ func TestSizes(t *testing.T) {
 		t.Error("negative size accepted")
 	}
 }
+
+// TestExampleConfigs: the shipped examples parse and validate.
+func TestExampleConfigs(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"../../configs/minimal.toml", "../../configs/full.toml"} {
+		if _, err := config.Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

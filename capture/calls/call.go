@@ -185,6 +185,15 @@ func (c *Call) Codecs() []string {
 	return out
 }
 
+// RecordingID returns the vault's ID of the call's recording, or "" while
+// no media has been stored.
+func (c *Call) RecordingID() string {
+	if r, ok := c.rec.(interface{ ID() string }); ok {
+		return r.ID()
+	}
+	return ""
+}
+
 // PayloadNames returns the encoding names the call's SDP gave payload
 // types, both directions merged (the answer normally mirrors the offer).
 func (c *Call) PayloadNames() map[uint8]string {

@@ -1,0 +1,424 @@
+// Package appliance wires the branch box together: live capture into the
+// vault, retention on a schedule, the LED, the local status page, the
+// Prometheus metrics and the local API for agent desktops and the CRM.
+//
+// Start-up order matters and is fixed: the configuration is validated
+// before anything starts; the capture sockets and the listening socket are
+// opened while the process still has its capabilities, which are then
+// dropped; retention deletes nothing until the clock is synchronised; and
+// on SIGTERM capture stops first, then every call in progress is sealed
+// ("ended by shutdown"), then the vault is closed.
+//
+// Sync to the central archive is a later issue: its place is the Syncer
+// interface below; until it lands the status page says "not configured"
+// and no figure about sync is invented.
+package appliance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokrazy/gokrazy"
+	"golang.org/x/sys/unix"
+
+	"github.com/spanvault/spanvault/appliance/config"
+	"github.com/spanvault/spanvault/appliance/led"
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/ring"
+	"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/vault/audit"
+)
+
+// Syncer is where the nightly sync to the central archive plugs in (a
+// later issue). Nil means not configured.
+type Syncer interface {
+	// State describes the last sync for the status page.
+	State() SyncState
+}
+
+// SyncState is what the status page shows about sync.
+type SyncState struct {
+	Configured  bool      `json:"configured"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	Pending     int       `json:"pending"`
+	Failing     bool      `json:"failing"`
+}
+
+// Options are the run-time choices that are not configuration: tests set
+// them, the box uses the defaults.
+type Options struct {
+	// ClockSynced overrides clock detection.
+	ClockSynced func() bool
+	// DropCapabilities drops every capability once the sockets are open
+	// (default true when running as root).
+	KeepCapabilities bool
+	Logger           *slog.Logger
+}
+
+// Appliance is a running box.
+type Appliance struct {
+	cfg   *config.Config
+	opt   Options
+	log   *slog.Logger
+	v     *vault.Vault
+	live  *capture.Live
+	led   *led.Driver
+	sync  Syncer
+	start time.Time
+	iface string
+
+	clockOK atomic.Bool
+
+	mu        sync.Mutex // guards what follows
+	alerts    []vault.Alert
+	auditOK   bool
+	auditErr  string
+	auditN    uint64
+	auditAt   time.Time
+	lastSweep time.Time
+	sweep     vault.SweepResult
+	today     dayCount
+	rate      rateSample
+	status    Status
+	listener  net.Listener
+}
+
+type dayCount struct {
+	day      string
+	calls    int
+	recorded int
+}
+
+type rateSample struct {
+	at     time.Time
+	frames uint64
+	sip    uint64
+}
+
+// New validates what it can without side effects and returns an
+// appliance ready to Run.
+func New(cfg *config.Config, opt Options) (*Appliance, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return &Appliance{cfg: cfg, opt: opt, log: opt.Logger, start: time.Now(), auditOK: true}, nil
+}
+
+// Addr returns the status page's listening address once Run has opened it.
+func (a *Appliance) Addr() net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.listener == nil {
+		return nil
+	}
+	return a.listener.Addr()
+}
+
+// Run runs the box until ctx ends (SIGTERM), then shuts down cleanly.
+func (a *Appliance) Run(ctx context.Context) error {
+	recips, err := config.ReadRecipients(a.cfg.Vault.Recipients)
+	if err != nil {
+		return fmt.Errorf("vault.recipients: %w", err)
+	}
+	a.watchClock(ctx)
+	a.v, err = vault.Open(vault.Options{
+		Dir: a.cfg.Vault.Dir, Recipients: recips, Policy: &a.cfg.Retention,
+		ClockSynced: a.clockOK.Load, QuotaBytes: int64(a.cfg.Vault.Quota),
+		HighWater: a.cfg.Vault.HighWater, LowWater: a.cfg.Vault.LowWater, MinFreeBytes: int64(a.cfg.Vault.MinFree),
+		Alert: a.alert,
+	})
+	if err != nil {
+		return err
+	}
+	defer a.v.Close()
+	a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started")
+
+	iface := a.cfg.Capture.Interface
+	if iface == "" {
+		if iface, err = MirrorInterface(); err != nil {
+			return err
+		}
+	}
+	a.iface = iface
+	if err := prepareMirror(iface); err != nil {
+		a.log.Warn("mirror port setup", "interface", iface, "err", err)
+	}
+	fanout := a.cfg.Capture.Fanout
+	if fanout == 0 {
+		fanout = runtime.NumCPU()
+	}
+	group := uint16(os.Getpid())
+	var rings []*ring.Ring
+	for i := 0; i < fanout; i++ {
+		rc := ring.Config{Interface: iface, Promiscuous: true, BlockSize: int(a.cfg.Capture.BlockSize), Blocks: a.cfg.Capture.Blocks}
+		if fanout > 1 {
+			rc.FanoutGroup = group
+		}
+		r, err := ring.Open(rc)
+		if err != nil {
+			for _, o := range rings {
+				o.Close()
+			}
+			return err
+		}
+		rings = append(rings, r)
+	}
+	tcfg := calls.Config{
+		MediaTimeout: time.Duration(a.cfg.Capture.MediaTimeout), DialogTimeout: time.Duration(a.cfg.Capture.DialogTimeout),
+		LocalNets: a.cfg.LocalPrefixes(), Extensions: a.cfg.Capture.Extensions,
+	}
+	tr := calls.NewTracker(tcfg, a.v, a.v)
+	tr.Done = a.callDone
+	dopt := decode.Options{DuplicateWindow: time.Duration(a.cfg.Capture.DedupWindow)}
+	a.live = &capture.Live{P: capture.NewPipeline(decode.New(dopt), tr), Rings: rings, DecodeOptions: dopt}
+
+	ln, err := net.Listen("tcp", a.cfg.Status.Listen)
+	if err != nil {
+		for _, r := range rings {
+			r.Close()
+		}
+		return fmt.Errorf("status.listen: %w", err)
+	}
+	a.mu.Lock()
+	a.listener = ln
+	a.mu.Unlock()
+	if !a.opt.KeepCapabilities && os.Geteuid() == 0 {
+		if err := dropCapabilities(); err != nil {
+			a.log.Warn("could not drop capabilities", "err", err)
+		} else {
+			a.log.Info("capabilities dropped; sockets are open")
+		}
+	}
+	a.log.Info("recording", "interface", iface, "fanout", fanout, "vault", a.cfg.Vault.Dir, "status", ln.Addr().String())
+
+	if root := a.cfg.LED.Root; root != "" {
+		if dir, err := led.Find(root, a.cfg.LED.Name); err == nil {
+			a.led = led.New(dir)
+		} else {
+			a.log.Info("no status LED", "err", err)
+		}
+	}
+
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	capCtx, stopCapture := context.WithCancel(context.Background())
+	errc := make(chan error, 4)
+	wg.Add(1)
+	go func() { defer wg.Done(); errc <- a.live.Run(capCtx) }()
+	go srv.Serve(ln)
+	ledCtx, stopLED := context.WithCancel(context.Background())
+	if a.led != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.led.Run(ledCtx) }()
+	}
+	a.verifyAudit()
+	a.refresh()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-tick.C:
+			a.maintain()
+		}
+	}
+	// Shutdown: stop capture, seal calls in progress, close the vault.
+	a.log.Info("shutting down: sealing calls in progress")
+	stopCapture()
+	if err := <-errc; err != nil && runErr == nil {
+		runErr = err
+	}
+	a.live.Mu.Lock()
+	a.live.P.Close("ended by shutdown")
+	a.live.Mu.Unlock()
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	srv.Shutdown(sctx)
+	cancel()
+	stopLED()
+	wg.Wait()
+	a.v.Audit("daemon_stopped", "appliance", "", "clean shutdown")
+	return runErr
+}
+
+// watchClock marks the clock synchronised when the kernel says so
+// (adjtimex) or when gokrazy's WaitForClock returns (a Pi boots at 1970
+// and jumps when NTP sets it).
+func (a *Appliance) watchClock(ctx context.Context) {
+	if a.opt.ClockSynced != nil {
+		a.clockOK.Store(a.opt.ClockSynced())
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					a.clockOK.Store(a.opt.ClockSynced())
+				}
+			}
+		}()
+		return
+	}
+	if !a.cfg.Clock.RequireSync {
+		a.clockOK.Store(true)
+		return
+	}
+	var tx unix.Timex
+	if st, err := unix.Adjtimex(&tx); err == nil && st != unix.TIME_ERROR && tx.Status&unix.STA_UNSYNC == 0 {
+		a.clockOK.Store(true)
+		return
+	}
+	go func() {
+		gokrazy.WaitForClock()
+		a.clockOK.Store(true)
+		a.log.Info("clock synchronised")
+	}()
+}
+
+func (a *Appliance) alert(al vault.Alert) {
+	a.mu.Lock()
+	a.alerts = append(a.alerts, al)
+	if len(a.alerts) > 50 {
+		a.alerts = a.alerts[len(a.alerts)-50:]
+	}
+	a.mu.Unlock()
+	a.log.Warn("alert", "kind", al.Kind, "detail", al.Detail)
+	if hook := a.cfg.Alerts.Hook; hook != "" {
+		go func() {
+			b, _ := json.Marshal(al)
+			cmd := exec.Command("/bin/sh", "-c", hook)
+			cmd.Stdin = strings.NewReader(string(b))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				a.log.Warn("alert hook failed", "err", err, "output", string(out))
+			}
+		}()
+	}
+}
+
+func (a *Appliance) callDone(c *calls.Call) {
+	day := time.Now().Format("2006-01-02")
+	a.mu.Lock()
+	if a.today.day != day {
+		a.today = dayCount{day: day}
+	}
+	a.today.calls++
+	if c.Recorded {
+		a.today.recorded++
+	}
+	a.mu.Unlock()
+	a.log.Info("call ended", "state", c.State, "recorded", c.Recorded, "streams", len(c.Streams), "reason", c.EndReason)
+}
+
+// maintain runs every couple of seconds: status, LED, and on their own
+// schedules retention and audit verification.
+func (a *Appliance) maintain() {
+	a.refresh()
+	a.mu.Lock()
+	due := time.Since(a.lastSweep) >= time.Duration(a.cfg.Vault.SweepEvery)
+	auditDue := time.Since(a.auditAt) >= time.Hour
+	a.mu.Unlock()
+	if due && a.clockOK.Load() {
+		res, err := a.v.Sweep()
+		a.mu.Lock()
+		a.lastSweep, a.sweep = time.Now(), res
+		a.mu.Unlock()
+		if err != nil {
+			a.log.Error("retention sweep", "err", err)
+		} else if res.Deleted > 0 {
+			a.log.Info("retention sweep", "deleted", res.Deleted)
+		}
+	}
+	if auditDue {
+		a.verifyAudit()
+	}
+}
+
+func (a *Appliance) verifyAudit() {
+	n, err := a.v.VerifyAudit()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.auditAt, a.auditN = time.Now(), n
+	a.auditOK = err == nil
+	a.auditErr = ""
+	if err != nil {
+		a.auditErr = err.Error()
+	}
+}
+
+// MirrorInterface picks the capture interface when none is configured:
+// the one that is up, is not loopback and carries no IP address (a mirror
+// port is not part of the LAN; the box's own uplink has an address).
+func MirrorInterface() (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	var cands []string
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback != 0 || len(i.HardwareAddr) == 0 {
+			continue
+		}
+		addrs, _ := i.Addrs()
+		hasIP := false
+		for _, ad := range addrs {
+			if ipn, ok := ad.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
+				hasIP = true
+			}
+		}
+		if !hasIP {
+			cands = append(cands, i.Name)
+		}
+	}
+	if len(cands) == 0 {
+		return "", errors.New("capture.interface: not set, and no interface without an IP address (a mirror port) was found")
+	}
+	return cands[0], nil
+}
+
+// prepareMirror brings the mirror port up and stops the kernel from
+// talking on it (IPv6 autoconfiguration would send frames into the
+// switch's mirror session).
+func prepareMirror(iface string) error {
+	if iface == "lo" {
+		return nil
+	}
+	os.WriteFile("/proc/sys/net/ipv6/conf/"+iface+"/disable_ipv6", []byte("1"), 0)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(iface)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}

@@ -1,0 +1,404 @@
+package appliance
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spanvault/spanvault/appliance/led"
+	"github.com/spanvault/spanvault/vault"
+)
+
+// Status is what the status page, /api/status and /metrics show. It holds
+// counts and states only: no number, name, Call-ID or address.
+type Status struct {
+	Time      time.Time     `json:"time"`
+	Uptime    string        `json:"uptime"`
+	Healthy   bool          `json:"healthy"`
+	LED       string        `json:"led"`
+	Capture   CaptureStatus `json:"capture"`
+	Calls     CallsStatus   `json:"calls"`
+	Disk      DiskStatus    `json:"disk"`
+	Retention RetentionStat `json:"retention"`
+	Sync      SyncStatus    `json:"sync"`
+	Audit     AuditStatus   `json:"audit"`
+	Clock     ClockStatus   `json:"clock"`
+	Alerts    []vault.Alert `json:"alerts"`
+}
+
+// CaptureStatus describes the mirror port.
+type CaptureStatus struct {
+	Interface     string    `json:"interface"`
+	Healthy       bool      `json:"healthy"`
+	PacketsPerSec float64   `json:"packets_per_s"`
+	SIPPerSec     float64   `json:"sip_per_s"`
+	Frames        uint64    `json:"frames"`
+	Bytes         uint64    `json:"bytes"`
+	SIPMessages   uint64    `json:"sip_messages"`
+	RTPPackets    uint64    `json:"media_packets"`
+	KernelPackets uint64    `json:"kernel_packets"`
+	KernelDrops   uint64    `json:"kernel_drops"`
+	DecodeErrors  uint64    `json:"decode_errors"`
+	Duplicates    uint64    `json:"mirror_duplicates"`
+	SIPOverTLS    uint64    `json:"sip_tls_connections"`
+	LastSIP       time.Time `json:"last_sip,omitzero"`
+	NoSIPFor      string    `json:"no_sip_for,omitempty"`
+	NoSIPWarning  bool      `json:"no_sip_warning"`
+}
+
+// CallsStatus counts calls.
+type CallsStatus struct {
+	InProgress    int    `json:"in_progress"`
+	Today         int    `json:"ended_today"`
+	RecordedToday int    `json:"recorded_today"`
+	Recorded      uint64 `json:"recorded_since_start"`
+	RecordErrors  uint64 `json:"record_errors"`
+}
+
+// DiskStatus describes storage.
+type DiskStatus struct {
+	vault.Usage
+	Recordings    int     `json:"recordings"`
+	BytesPerDay   float64 `json:"bytes_per_day"`
+	DaysUntilFull float64 `json:"days_until_full"` // -1: no forecast yet
+}
+
+// RetentionStat describes retention.
+type RetentionStat struct {
+	LastSweep time.Time `json:"last_sweep,omitzero"`
+	Deleted   int       `json:"deleted_last_sweep"`
+	Backlog   int       `json:"backlog"` // past expiry, waiting for the sweep (or held)
+	Held      int       `json:"on_hold"`
+	Skipped   string    `json:"skipped,omitempty"`
+}
+
+// SyncStatus describes the archive sync.
+type SyncStatus struct {
+	Configured bool   `json:"configured"`
+	State      string `json:"state"`
+	Pending    int    `json:"pending"`
+}
+
+// AuditStatus describes the audit chain.
+type AuditStatus struct {
+	OK           bool      `json:"ok"`
+	Entries      uint64    `json:"entries"`
+	LastVerified time.Time `json:"last_verified,omitzero"`
+	Error        string    `json:"error,omitempty"`
+}
+
+// ClockStatus says whether the clock is trusted.
+type ClockStatus struct {
+	Synced bool `json:"synced"`
+}
+
+// refresh recomputes the status and sets the LED.
+func (a *Appliance) refresh() {
+	now := time.Now()
+	a.live.Mu.Lock()
+	ds := a.live.DecoderStats()
+	rs := a.live.RingStats()
+	ps := a.live.P.Stats
+	ts := a.live.P.Tracker.Stats
+	active := a.live.P.Tracker.Active()
+	a.live.Mu.Unlock()
+
+	es, _ := a.v.List()
+	usage := a.v.Usage()
+	var recs, backlog, held int
+	var lastDay int64
+	for _, e := range es {
+		if e.Recorded {
+			recs++
+			if now.Sub(e.Start) < 24*time.Hour {
+				lastDay += e.Size
+			}
+		}
+		if len(e.Holds) > 0 {
+			held++
+		}
+		if !e.Expiry.IsZero() && e.Expiry.Before(now) {
+			backlog++
+		}
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := Status{Time: now, Uptime: now.Sub(a.start).Round(time.Second).String()}
+	c := &st.Capture
+	c.Interface = a.iface
+	c.Frames, c.Bytes, c.DecodeErrors, c.Duplicates = ds.Frames, ds.Bytes, ds.Malformed, ds.Duplicates
+	c.SIPMessages = ts.SIPMessages
+	c.RTPPackets = ts.MediaPackets
+	c.KernelPackets, c.KernelDrops = rs.Packets, rs.Drops
+	c.SIPOverTLS = ps.TLSConnections
+	c.LastSIP = ps.LastSIP
+	if !a.rate.at.IsZero() {
+		dt := now.Sub(a.rate.at).Seconds()
+		if dt > 0 {
+			c.PacketsPerSec = float64(ds.Frames-a.rate.frames) / dt
+			c.SIPPerSec = float64(ts.SIPMessages-a.rate.sip) / dt
+		}
+	}
+	a.rate = rateSample{at: now, frames: ds.Frames, sip: ts.SIPMessages}
+	since := ps.LastSIP
+	if since.IsZero() {
+		since = a.start
+	}
+	if quiet := now.Sub(since); quiet > time.Duration(a.cfg.Capture.NoSIPWarning) {
+		c.NoSIPWarning = true
+		c.NoSIPFor = quiet.Round(time.Minute).String()
+	}
+	c.Healthy = !c.NoSIPWarning && c.KernelDrops == 0
+
+	day := now.Format("2006-01-02")
+	if a.today.day != day {
+		a.today = dayCount{day: day}
+	}
+	st.Calls = CallsStatus{InProgress: active, Today: a.today.calls, RecordedToday: a.today.recorded, Recorded: ts.CallsRecorded, RecordErrors: ts.RecordErrors}
+
+	st.Disk = DiskStatus{Usage: usage, Recordings: recs, DaysUntilFull: -1}
+	if up := now.Sub(a.start); lastDay > 0 {
+		span := min(up, 24*time.Hour)
+		if span < time.Hour {
+			span = time.Hour // do not extrapolate minutes of traffic to a day
+		}
+		st.Disk.BytesPerDay = float64(lastDay) / span.Hours() * 24
+		free := usage.Limit - usage.Used
+		if a.cfg.Vault.Quota == 0 {
+			free = usage.FSFree
+		}
+		if st.Disk.BytesPerDay > 0 && free > 0 {
+			st.Disk.DaysUntilFull = float64(free) / st.Disk.BytesPerDay
+		}
+	}
+	st.Retention = RetentionStat{LastSweep: a.lastSweep, Deleted: a.sweep.Deleted, Backlog: backlog, Held: held, Skipped: a.sweep.Skipped}
+	if !a.clockOK.Load() {
+		st.Retention.Skipped = "clock not synchronised: nothing is deleted until it is"
+	}
+	st.Sync = SyncStatus{State: "not configured"}
+	if a.sync != nil {
+		ss := a.sync.State()
+		st.Sync = SyncStatus{Configured: ss.Configured, Pending: ss.Pending, State: "ok"}
+		if ss.Failing {
+			st.Sync.State = "failing"
+		}
+	}
+	st.Audit = AuditStatus{OK: a.auditOK, Entries: a.auditN, LastVerified: a.auditAt, Error: a.auditErr}
+	st.Clock = ClockStatus{Synced: a.clockOK.Load()}
+	st.Alerts = append([]vault.Alert(nil), a.alerts...)
+	cond := led.Conditions{
+		AuditFailed: !a.auditOK,
+		DiskFull:    usage.Refusing || usage.Fraction >= a.cfg.Vault.HighWater,
+		NoSIP:       c.NoSIPWarning,
+		SyncFailing: a.sync != nil && a.sync.State().Failing,
+		Running:     true,
+	}
+	p := led.Choose(cond)
+	st.LED = p.String()
+	st.Healthy = p == led.Recording
+	if a.led != nil {
+		a.led.Set(p)
+	}
+	a.status = st
+}
+
+// Status returns the last computed status.
+func (a *Appliance) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.status
+}
+
+// Handler serves the status page, /api/status, /metrics and the local API.
+func (a *Appliance) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
+		a.refresh()
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(a.Status())
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.api(mux)
+	return securityHeaders(mux)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+	"gb":  func(b int64) string { return formatBytes(b) },
+	"pct": func(f float64) string { return template.HTMLEscapeString(trimFloat(f*100, 1)) + "%" },
+	"f1":  func(f float64) string { return trimFloat(f, 1) },
+	"t": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.Local().Format("2006-01-02 15:04:05")
+	},
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="10">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>spanvault: {{if .Healthy}}recording{{else}}attention{{end}}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5em;max-width:60em;color:#222}
+h1{font-size:1.4em}.ok{color:#176b2c}.bad{color:#a31515}.warn{color:#8a5a00}
+table{border-collapse:collapse;margin-bottom:1.2em}td,th{padding:3px 12px 3px 0;text-align:left;vertical-align:top}
+th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;margin-bottom:1em}
+</style></head><body>
+<h1 id="overall" class="{{if .Healthy}}ok{{else}}bad{{end}}">{{if .Healthy}}Recording normally{{else}}Needs attention{{end}}</h1>
+<p>LED: <b id="led">{{.LED}}</b>. Page updated {{t .Time}}, refreshes every 10 seconds. Up {{.Uptime}}.</p>
+
+<div class="box"><h2>Capture</h2><table>
+<tr><th>Mirror port</th><td id="iface">{{.Capture.Interface}}</td></tr>
+<tr><th>State</th><td id="capture-state" class="{{if .Capture.Healthy}}ok{{else}}bad{{end}}">{{if .Capture.Healthy}}healthy{{else}}not healthy{{end}}</td></tr>
+{{if .Capture.NoSIPWarning}}<tr><th>Warning</th><td id="nosip" class="warn">No SIP seen for {{.Capture.NoSIPFor}}: is the switch mirroring the phones' port to this box?</td></tr>{{end}}
+<tr><th>Packets per second</th><td id="pps">{{f1 .Capture.PacketsPerSec}}</td></tr>
+<tr><th>SIP messages per second</th><td id="sips">{{f1 .Capture.SIPPerSec}}</td></tr>
+<tr><th>Packets captured</th><td id="frames">{{.Capture.Frames}}</td></tr>
+<tr><th>SIP messages</th><td id="sip">{{.Capture.SIPMessages}}</td></tr>
+<tr><th>Kernel drops</th><td id="drops" class="{{if .Capture.KernelDrops}}bad{{else}}ok{{end}}">{{.Capture.KernelDrops}}</td></tr>
+<tr><th>SIP over TLS (not readable)</th><td id="tls">{{.Capture.SIPOverTLS}}</td></tr>
+<tr><th>Last SIP message</th><td>{{t .Capture.LastSIP}}</td></tr>
+</table></div>
+
+<div class="box"><h2>Calls</h2><table>
+<tr><th>In progress</th><td id="in-progress">{{.Calls.InProgress}}</td></tr>
+<tr><th>Recorded today</th><td id="recorded-today">{{.Calls.RecordedToday}}</td></tr>
+<tr><th>Calls ended today</th><td id="calls-today">{{.Calls.Today}}</td></tr>
+<tr><th>Recording errors</th><td id="record-errors" class="{{if .Calls.RecordErrors}}bad{{else}}ok{{end}}">{{.Calls.RecordErrors}}</td></tr>
+</table></div>
+
+<div class="box"><h2>Storage</h2><table>
+<tr><th>Used</th><td id="disk-used">{{gb .Disk.Used}} of {{gb .Disk.Limit}} ({{pct .Disk.Fraction}})</td></tr>
+<tr><th>Recordings kept</th><td id="recordings">{{.Disk.Recordings}}</td></tr>
+<tr><th>Full in</th><td id="days-until-full">{{if lt .Disk.DaysUntilFull 0.0}}no forecast yet{{else}}{{f1 .Disk.DaysUntilFull}} days at the last day's rate{{end}}</td></tr>
+{{if .Disk.Refusing}}<tr><th>Refusing</th><td id="refusing" class="bad">Disk full and nothing may be deleted: new calls are NOT being recorded</td></tr>{{end}}
+</table></div>
+
+<div class="box"><h2>Retention</h2><table>
+<tr><th>Last sweep</th><td>{{t .Retention.LastSweep}} ({{.Retention.Deleted}} deleted)</td></tr>
+<tr><th>Backlog</th><td id="backlog">{{.Retention.Backlog}} past their time (held or awaiting the sweep)</td></tr>
+<tr><th>On legal hold</th><td id="held">{{.Retention.Held}}</td></tr>
+{{if .Retention.Skipped}}<tr><th>Note</th><td class="warn">{{.Retention.Skipped}}</td></tr>{{end}}
+</table></div>
+
+<div class="box"><h2>Archive sync</h2><p id="sync">{{if .Sync.Configured}}{{.Sync.State}}, {{.Sync.Pending}} waiting{{else}}not configured{{end}}</p></div>
+
+<div class="box"><h2>Audit trail</h2><p id="audit" class="{{if .Audit.OK}}ok{{else}}bad{{end}}">{{if .Audit.OK}}verified: {{.Audit.Entries}} entries, {{t .Audit.LastVerified}}{{else}}VERIFICATION FAILED: {{.Audit.Error}}{{end}}</p></div>
+
+<div class="box"><h2>Clock</h2><p id="clock" class="{{if .Clock.Synced}}ok{{else}}warn{{end}}">{{if .Clock.Synced}}synchronised{{else}}not synchronised: recordings are flagged and retention waits{{end}}</p></div>
+
+<div class="box"><h2>Alerts</h2>{{if .Alerts}}<ul id="alerts">{{range .Alerts}}<li>{{t .Time}} {{.Kind}}: {{.Detail}}</li>{{end}}</ul>{{else}}<p id="alerts">none</p>{{end}}</div>
+</body></html>
+`))
+
+func (a *Appliance) page(w http.ResponseWriter, r *http.Request) {
+	a.refresh()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pageTmpl.Execute(w, a.Status())
+}
+
+func formatBytes(b int64) string {
+	const unit = 1024
+	if b < unit {
+		return trimFloat(float64(b), 0) + " B"
+	}
+	div, exp := int64(unit), 0
+	for n := b / unit; n >= unit; n /= unit {
+		div *= unit
+		exp++
+	}
+	return trimFloat(float64(b)/float64(div), 1) + " " + string("KMGTPE"[exp]) + "iB"
+}
+
+func trimFloat(f float64, prec int) string {
+	return jsonFloat(f, prec)
+}
+
+// metric descriptors
+var (
+	mFrames   = prometheus.NewDesc("spanvault_capture_frames_total", "Frames taken from the capture ring.", nil, nil)
+	mBytes    = prometheus.NewDesc("spanvault_capture_bytes_total", "Bytes taken from the capture ring.", nil, nil)
+	mKernel   = prometheus.NewDesc("spanvault_capture_kernel_packets_total", "Packets the kernel passed to the capture sockets (PACKET_STATISTICS).", nil, nil)
+	mDrops    = prometheus.NewDesc("spanvault_capture_kernel_drops_total", "Packets the kernel dropped because the ring was full.", nil, nil)
+	mSIP      = prometheus.NewDesc("spanvault_sip_messages_total", "SIP messages parsed.", nil, nil)
+	mMedia    = prometheus.NewDesc("spanvault_media_packets_total", "RTP and RTCP packets associated with a call.", nil, nil)
+	mUnassoc  = prometheus.NewDesc("spanvault_unassociated_packets_total", "UDP packets that matched no call.", nil, nil)
+	mTLS      = prometheus.NewDesc("spanvault_sip_tls_connections_total", "SIP over TLS connections seen (not readable passively).", nil, nil)
+	mCalls    = prometheus.NewDesc("spanvault_calls_total", "INVITE dialogs seen.", nil, nil)
+	mRecorded = prometheus.NewDesc("spanvault_calls_recorded_total", "Calls with media stored.", nil, nil)
+	mActive   = prometheus.NewDesc("spanvault_calls_in_progress", "Dialogs held by the tracker.", nil, nil)
+	mRecErr   = prometheus.NewDesc("spanvault_record_errors_total", "Errors writing recordings.", nil, nil)
+	mDisk     = prometheus.NewDesc("spanvault_vault_used_bytes", "Bytes of sealed recordings.", nil, nil)
+	mDiskFrac = prometheus.NewDesc("spanvault_vault_used_ratio", "Disk use against the quota or file system.", nil, nil)
+	mRefusing = prometheus.NewDesc("spanvault_vault_refusing", "1 while new recordings are refused for lack of space.", nil, nil)
+	mAuditOK  = prometheus.NewDesc("spanvault_audit_chain_ok", "1 when the audit chain verified.", nil, nil)
+	mClock    = prometheus.NewDesc("spanvault_clock_synchronised", "1 when the clock is trusted.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (a *Appliance) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{mFrames, mBytes, mKernel, mDrops, mSIP, mMedia, mUnassoc, mTLS, mCalls, mRecorded, mActive, mRecErr, mDisk, mDiskFrac, mRefusing, mAuditOK, mClock} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector from live counters.
+func (a *Appliance) Collect(ch chan<- prometheus.Metric) {
+	a.live.Mu.Lock()
+	ds := a.live.DecoderStats()
+	rs := a.live.RingStats()
+	ps := a.live.P.Stats
+	ts := a.live.P.Tracker.Stats
+	active := a.live.P.Tracker.Active()
+	a.live.Mu.Unlock()
+	u := a.v.Usage()
+	c := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	c(mFrames, float64(ds.Frames))
+	c(mBytes, float64(ds.Bytes))
+	c(mKernel, float64(rs.Packets))
+	c(mDrops, float64(rs.Drops))
+	c(mSIP, float64(ts.SIPMessages))
+	c(mMedia, float64(ts.MediaPackets))
+	c(mUnassoc, float64(ts.Unassociated))
+	c(mTLS, float64(ps.TLSConnections))
+	c(mCalls, float64(ts.Calls))
+	c(mRecorded, float64(ts.CallsRecorded))
+	g(mActive, float64(active))
+	c(mRecErr, float64(ts.RecordErrors))
+	g(mDisk, float64(u.Used))
+	g(mDiskFrac, u.Fraction)
+	g(mRefusing, b(u.Refusing))
+	a.mu.Lock()
+	ok := a.auditOK
+	a.mu.Unlock()
+	g(mAuditOK, b(ok))
+	g(mClock, b(a.clockOK.Load()))
+}

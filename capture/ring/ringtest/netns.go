@@ -1,0 +1,72 @@
+//go:build linux
+
+// Package ringtest gives live-capture tests a network of their own: a
+// network namespace with its loopback up, in which sipp, the daemon and
+// the test's own sockets run, so that tests see only their own traffic and
+// never touch the machine's interfaces.
+package ringtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// Netns is a network namespace made for one test, with its loopback up.
+type Netns struct {
+	Name string
+}
+
+// NewNetns creates a namespace and removes it when the test ends.
+func NewNetns(t testing.TB, name string) *Netns {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces and open packet sockets")
+	}
+	ns := &Netns{Name: fmt.Sprintf("%s%d", name, os.Getpid())}
+	exec.Command("ip", "netns", "del", ns.Name).Run()
+	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns.Name).Run() })
+	if out, err := exec.Command("ip", "-n", ns.Name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v: %s", err, out)
+	}
+	return ns
+}
+
+// Do runs fn on an OS thread inside the namespace. Sockets created there
+// stay in the namespace after the thread leaves it.
+func (ns *Netns) Do(t testing.TB, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	f, err := os.Open("/var/run/netns/" + ns.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			panic(err) // the thread would stay in the wrong namespace
+		}
+	}()
+	fn()
+}
+
+// Command returns a command that runs inside the namespace.
+func (ns *Netns) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}

@@ -1,0 +1,112 @@
+// Command benchreport runs the project's benchmarks (go test -bench) and
+// prints the figures the issues ask for as one table, with tshark timed on
+// the same capture as the reference decoder. It is what "make bench" runs.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type result map[string]float64 // unit -> value
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+)\s+(.*)$`)
+
+func runBench(pkg, pattern, benchtime string, env ...string) (map[string]result, string) {
+	args := []string{"test", "-run", "^$", "-bench", pattern, "-benchmem", "-cpu", "1", "-benchtime", benchtime, "-timeout", "60m", pkg}
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "benchreport: go %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		os.Exit(1)
+	}
+	res := map[string]result{}
+	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		r := result{}
+		f := strings.Fields(m[4])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err == nil {
+				r[f[i+1]] = v
+			}
+		}
+		res[m[1]] = r
+	}
+	return res, out.String()
+}
+
+func main() {
+	raw := flag.Bool("raw", false, "also print the go test output")
+	flag.Parse()
+	os.MkdirAll("build", 0o755)
+	pcap, _ := filepath.Abs(filepath.Join("build", "bench-200calls.pcap"))
+	os.Remove(pcap)
+
+	capRes, capOut := runBench("./capture", "PipelineFile|RTPSteadyState|MemoryPerCall|HalfOpenFlood", "3x", "SPANVAULT_BENCH_PCAP="+pcap)
+	vRes, vOut := runBench("./vault", "SealG711|FinishRecording|RetentionSweep1M", "1x")
+	if *raw {
+		fmt.Println(capOut)
+		fmt.Println(vOut)
+	}
+
+	// tshark on the same file, best of three.
+	tsharkTime := time.Duration(0)
+	if ts, err := exec.LookPath("tshark"); err == nil {
+		for i := 0; i < 3; i++ {
+			t0 := time.Now()
+			cmd := exec.Command(ts, "-q", "-z", "rtp,streams", "-r", pcap)
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "benchreport: tshark:", err)
+				break
+			}
+			if d := time.Since(t0); tsharkTime == 0 || d < tsharkTime {
+				tsharkTime = d
+			}
+		}
+	}
+
+	p := capRes["BenchmarkPipelineFile"]
+	s := capRes["BenchmarkRTPSteadyState"]
+	m := capRes["BenchmarkMemoryPerCall"]
+	h := capRes["BenchmarkHalfOpenFlood"]
+	seal := vRes["BenchmarkSealG711"]
+	fin := vRes["BenchmarkFinishRecording"]
+	sw := vRes["BenchmarkRetentionSweep1M"]
+
+	fmt.Println("| figure | value | target |")
+	fmt.Println("|---|---|---|")
+	row := func(name, val, target string) { fmt.Printf("| %s | %s | %s |\n", name, val, target) }
+	row("offline pipeline, pcap to recorder (200 concurrent G.711 calls, 1 core)", fmt.Sprintf("%.0f packets/s", p["pkts/s"]), ">= 1,000,000 packets/s")
+	row("RTP packet in steady state (decode, associate, stats, hand-over)", fmt.Sprintf("%.0f ns, %.0f allocs, %.0f B", s["ns/op"], s["allocs/op"], s["B/op"]), "0 allocs")
+	if tsharkTime > 0 {
+		ours := time.Duration(p["ns/op"])
+		row("same capture: ours vs tshark -q -z rtp,streams", fmt.Sprintf("%v vs %v: ratio %.3f", ours.Round(time.Millisecond), tsharkTime.Round(time.Millisecond), float64(ours)/float64(tsharkTime)), "ratio < 1")
+	}
+	row("memory per concurrent call (1,000 calls with media)", fmt.Sprintf("%.0f bytes", m["bytes/call"]), "")
+	row("10,000 half-open dialogs + 50,000 noise packets over 1 h", fmt.Sprintf("peak %.0f live dialogs, peak heap +%.1f MiB", h["peak-dialogs"], h["peak-heap-MiB"]), "bounded")
+	row("storage: bytes on disk / raw pcap of the same calls", fmt.Sprintf("%.3f", seal["disk/pcap"]), "<= 0.8")
+	row("write amplification (bytes written / bytes captured)", fmt.Sprintf("%.3f", seal["write-amp"]), "")
+	row("mean write size (every write but a recording's last is one 64 KiB age chunk)", fmt.Sprintf("%.1f KiB", seal["KiB/write"]), ">= 64 KiB")
+	row("fsync per recording (replayed faster than real time; syncer: at most 1/s)", fmt.Sprintf("%.2f", seal["fsync/recording"]), "<= 1/s")
+	row("sealed write throughput, 1 core", fmt.Sprintf("%.1f MB/s", seal["MB/s"]), "")
+	row("concurrent G.711 calls one core seals and indexes (20 KB/s each)", fmt.Sprintf("%.0f", seal["calls/core"]), "")
+	row("index: finishing a recording (one fsynced bbolt transaction)", fmt.Sprintf("%.0f ops/s", fin["finishes/s"]), "")
+	row("retention sweep over 1,000,000 entries (half expired)", fmt.Sprintf("%.0f entries examined/s, %.0f deleted/s", sw["examined/s"], sw["deleted/s"]), "")
+	row("bbolt file before / after the sweep", fmt.Sprintf("%.0f / %.0f MiB (tombstones and audit entries added; bbolt never shrinks)", sw["db-MiB-before"], sw["db-MiB-after"]), "")
+}
