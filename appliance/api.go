@@ -21,6 +21,7 @@ import (
 //	POST /api/v1/resume   {"call": ...}
 //	POST /api/v1/consent  {"call": ...}      one-sided -> both sides
 //	POST /api/v1/tag      {"call": ..., "tag": "..."}
+//	GET  /api/v1/call?call=...   the call's state (answered, paused, ...)
 //
 // Every request carries "Authorization: Bearer <token>"; the configuration
 // holds only the token's SHA-256 and its role. Every accepted call is
@@ -83,6 +84,39 @@ func (a *Appliance) api(mux *http.ServeMux) {
 	for action := range roleAllows {
 		mux.HandleFunc("/api/v1/"+action, func(w http.ResponseWriter, r *http.Request) { a.callAction(w, r, action) })
 	}
+	mux.HandleFunc("GET /api/v1/call", a.callState)
+}
+
+// callState tells an agent desktop the state of a call (no personal data
+// beyond what the caller already named).
+func (a *Appliance) callState(w http.ResponseWriter, r *http.Request) {
+	tok, ok := a.authenticate(r)
+	if !ok {
+		apiError(w, http.StatusUnauthorized, "missing or unknown bearer token")
+		return
+	}
+	if !roleAllows["pause"][tok.Role] {
+		apiError(w, http.StatusForbidden, "role "+tok.Role+" may not read call state")
+		return
+	}
+	key := strings.TrimSpace(r.URL.Query().Get("call"))
+	if key == "" {
+		apiError(w, http.StatusBadRequest, `query parameter "call" is required`)
+		return
+	}
+	a.live.Mu.Lock()
+	c := a.live.P.Tracker.Lookup(key)
+	var resp apiResponse
+	if c != nil {
+		resp = apiResponse{OK: true, Recording: c.RecordingID(), State: string(c.State), Paused: c.Paused, Consented: c.Consented}
+	}
+	a.live.Mu.Unlock()
+	if c == nil {
+		apiError(w, http.StatusNotFound, "no call in progress matches")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(resp)
 }
 
 func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action string) {

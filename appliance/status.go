@@ -62,6 +62,7 @@ type CallsStatus struct {
 // DiskStatus describes storage.
 type DiskStatus struct {
 	vault.Usage
+	Quota         bool    `json:"quota"` // Limit is a configured quota, not the file system
 	Recordings    int     `json:"recordings"`
 	BytesPerDay   float64 `json:"bytes_per_day"`
 	DaysUntilFull float64 `json:"days_until_full"` // -1: no forecast yet
@@ -161,7 +162,7 @@ func (a *Appliance) refresh() {
 	}
 	st.Calls = CallsStatus{InProgress: active, Today: a.today.calls, RecordedToday: a.today.recorded, Recorded: ts.CallsRecorded, RecordErrors: ts.RecordErrors}
 
-	st.Disk = DiskStatus{Usage: usage, Recordings: recs, DaysUntilFull: -1}
+	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1}
 	if up := now.Sub(a.start); lastDay > 0 {
 		span := min(up, 24*time.Hour)
 		if span < time.Hour {
@@ -287,7 +288,8 @@ th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;paddi
 </table></div>
 
 <div class="box"><h2>Storage</h2><table>
-<tr><th>Used</th><td id="disk-used">{{gb .Disk.Used}} of {{gb .Disk.Limit}} ({{pct .Disk.Fraction}})</td></tr>
+<tr><th>Recordings use</th><td id="disk-used">{{gb .Disk.Used}}</td></tr>
+<tr><th>{{if .Disk.Quota}}Quota{{else}}Disk{{end}}</th><td id="disk-fill">{{pct .Disk.Fraction}} full of {{gb .Disk.Limit}}</td></tr>
 <tr><th>Recordings kept</th><td id="recordings">{{.Disk.Recordings}}</td></tr>
 <tr><th>Full in</th><td id="days-until-full">{{if lt .Disk.DaysUntilFull 0.0}}no forecast yet{{else}}{{f1 .Disk.DaysUntilFull}} days at the last day's rate{{end}}</td></tr>
 {{if .Disk.Refusing}}<tr><th>Refusing</th><td id="refusing" class="bad">Disk full and nothing may be deleted: new calls are NOT being recorded</td></tr>{{end}}

@@ -205,7 +205,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 			c.Retention.DefaultClass = def.DefaultClass
 		}
 	}
-	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients} {
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

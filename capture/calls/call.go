@@ -161,6 +161,21 @@ type Call struct {
 	dtmf       map[uint32]*dtmfState // by RTP timestamp of the event
 	nextFlow   uint16
 	holding    [2]bool
+	pauses     []pauseSpan
+	consentAt  time.Time
+}
+
+// pauseSpan is one pause of recording; to is zero while it lasts.
+type pauseSpan struct{ from, to time.Time }
+
+// pausedAt reports whether a packet captured at t falls in a pause.
+func (c *Call) pausedAt(t time.Time) bool {
+	for _, p := range c.pauses {
+		if !t.Before(p.from) && (p.to.IsZero() || t.Before(p.to)) {
+			return true
+		}
+	}
+	return false
 }
 
 type epRef struct {

@@ -200,11 +200,21 @@ func (t *Tracker) Lookup(key string) *Call {
 
 // SetPaused pauses or resumes the storing of a call's media (PCI DSS: card
 // numbers spoken or keyed while paused never reach the vault).
+//
+// The pause applies by capture time, not by the order in which packets are
+// processed: a packet captured after the pause began is dropped even if it
+// was still waiting in the capture ring when the pause arrived, and one
+// captured before it is kept.
 func (t *Tracker) SetPaused(c *Call, paused bool, at time.Time) {
 	if c.Paused == paused {
 		return
 	}
 	c.Paused = paused
+	if paused {
+		c.pauses = append(c.pauses, pauseSpan{from: at})
+	} else if n := len(c.pauses); n > 0 {
+		c.pauses[n-1].to = at
+	}
 	kind := "resume"
 	if paused {
 		kind = "pause"
@@ -218,6 +228,7 @@ func (t *Tracker) SetConsent(c *Call, at time.Time) {
 		return
 	}
 	c.Consented = true
+	c.consentAt = at
 	c.Events = append(c.Events, Event{Time: at, Kind: "consent"})
 }
 
@@ -606,7 +617,7 @@ func (t *Tracker) Media(p *decode.Packet) bool {
 			c.firstMedia[f.dir] = p.Time
 		}
 	}
-	if !t.storeMedia(c, f.dir) {
+	if !t.storeMedia(c, f.dir, p.Time) {
 		t.Stats.MediaNotStored++
 		return true
 	}
@@ -636,11 +647,12 @@ func (f *flow) knownSSRC(b []byte) bool {
 	return false
 }
 
-func (t *Tracker) storeMedia(c *Call, d Dir) bool {
-	if !c.Policy.Record || c.Paused {
+func (t *Tracker) storeMedia(c *Call, d Dir, at time.Time) bool {
+	if !c.Policy.Record || c.pausedAt(at) {
 		return false
 	}
-	if c.Policy.AgentOnly && !c.Consented && d != c.Policy.AgentSide {
+	// Consent, like a pause, applies by capture time.
+	if c.Policy.AgentOnly && d != c.Policy.AgentSide && (!c.Consented || at.Before(c.consentAt)) {
 		return false
 	}
 	return true
@@ -745,7 +757,7 @@ var dtmfDigits = "0123456789*#ABCD"
 // dtmf turns RFC 4733 telephone-events into call events: one event per
 // digit, keyed by the RTP timestamp that all packets of one event share.
 func (t *Tracker) dtmf(c *Call, d Dir, h *rtpHeader, payload []byte, at time.Time) {
-	if len(payload) < 4 || c.Paused {
+	if len(payload) < 4 || c.pausedAt(at) {
 		return
 	}
 	ev := int(payload[0])
