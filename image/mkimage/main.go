@@ -1,0 +1,86 @@
+// Command mkimage builds the spanvault gokrazy disk image ("make image",
+// "make image-vm"): see package image.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spanvault/spanvault/image"
+)
+
+func main() {
+	cfg := flag.String("config", "image/instance/config.json", "instance configuration (gokrazy config.json field names)")
+	target := flag.String("target", "rpi", "rpi (Raspberry Pi 4/5) or vm (qemu -M virt, arm64)")
+	out := flag.String("o", "", "disk image to write (default build/spanvault-TARGET.img); .root.squashfs and .boot.fat beside it")
+	size := flag.String("size", "2G", "disk image size (sparse)")
+	flag.Parse()
+	in, dir, err := image.LoadInstance(*cfg)
+	if err != nil {
+		fail(err)
+	}
+	if *out == "" {
+		*out = filepath.Join("build", "spanvault-"+*target+".img")
+	}
+	sz, err := parseSize(*size)
+	if err != nil {
+		fail(err)
+	}
+	os.MkdirAll(filepath.Dir(*out), 0o755)
+	repo, _ := os.Getwd()
+	res, err := image.Build(image.Options{
+		Instance: in, ConfigDir: dir, Target: image.Target(*target), Out: *out,
+		Work: filepath.Join(filepath.Dir(*out), "image-"+*target), RepoRoot: repo,
+		SourceDate: sourceDate(), Size: sz, Log: os.Stderr,
+	})
+	if err != nil {
+		fail(err)
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Println(string(b))
+	fmt.Printf("root file system sha256 %s (%d bytes); image %s: %d bytes sparse, %d allocated; built in %s\n",
+		res.RootSHA256, res.RootSize, res.Image, res.ImageSize, res.ImageUsed, res.Took.Round(time.Millisecond))
+}
+
+// sourceDate is SOURCE_DATE_EPOCH, or the last commit's time: the same
+// commit builds the same root.
+func sourceDate() time.Time {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(n, 0)
+		}
+	}
+	if out, err := exec.Command("git", "log", "-1", "--format=%ct").Output(); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil {
+			return time.Unix(n, 0)
+		}
+	}
+	return time.Unix(0, 0)
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("-size: %q is not a size like 2G", s)
+	}
+	return n * mult, nil
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "mkimage:", err)
+	os.Exit(1)
+}
