@@ -5,7 +5,7 @@ GO      ?= go
 BUILD   := build
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-go fuzz bench cross demo deps image image-vm image-test soak clean
+.PHONY: all build test test-go fuzz bench cross demo deps image image-vm image-test load clean
 
 all: build
 
@@ -53,6 +53,25 @@ bench: build
 
 cross:
 	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(BUILD)/arm64/spanvault ./cmd/spanvault
+
+# The Raspberry Pi 4/5 image (build/spanvault-rpi.img) and the same root
+# for the emulator (build/spanvault-vm.img); each also writes the
+# .root.squashfs and .boot.fat partition files an A/B update needs.
+image: deps
+	$(GO) run ./image/mkimage -target rpi -o $(BUILD)/spanvault-rpi.img
+
+image-vm: deps
+	$(GO) run ./image/mkimage -target vm -o $(BUILD)/spanvault-vm.img
+
+# Boots the emulator image under qemu with a virtual mirror port, replays
+# calls into it, cuts the power, reboots and checks the vault (also part
+# of make test).
+image-test: deps
+	$(GO) test -count=1 -v -run 'TestPiImage|TestVMBoot' ./image
+
+# Live capture under rising sipp load (long; not part of make test).
+load: deps build
+	$(GO) run ./cmd/loadtest
 
 clean:
 	rm -rf $(BUILD)

@@ -41,13 +41,13 @@ var modules = map[string]string{
 // Instance is the instance configuration, with gokrazy's config.json field
 // names where they fit.
 type Instance struct {
-	Hostname      string                   `json:"Hostname"`
-	Packages      []string                 `json:"Packages"`
-	PackageConfig map[string]PackageConfig `json:"PackageConfig"`
-	SerialConsole string                   `json:"SerialConsole"`
-	KernelPackage   string `json:"KernelPackage"`
-	FirmwarePackage string `json:"FirmwarePackage"`
-	EEPROMPackage   string `json:"EEPROMPackage"`
+	Hostname        string                   `json:"Hostname"`
+	Packages        []string                 `json:"Packages"`
+	PackageConfig   map[string]PackageConfig `json:"PackageConfig"`
+	SerialConsole   string                   `json:"SerialConsole"`
+	KernelPackage   string                   `json:"KernelPackage"`
+	FirmwarePackage string                   `json:"FirmwarePackage"`
+	EEPROMPackage   string                   `json:"EEPROMPackage"`
 	Update          struct {
 		HTTPPassword string `json:"HTTPPassword"`
 	} `json:"Update"`
@@ -122,8 +122,8 @@ type Result struct {
 	Boot       string        `json:"boot"`
 	RootSHA256 string        `json:"root_sha256"`
 	RootSize   int64         `json:"root_size"`
-	ImageSize  int64         `json:"image_size"`  // apparent
-	ImageUsed  int64         `json:"image_used"`  // allocated (sparse)
+	ImageSize  int64         `json:"image_size"` // apparent
+	ImageUsed  int64         `json:"image_used"` // allocated (sparse)
 	DiskID     uint32        `json:"disk_id"`
 	Took       time.Duration `json:"took"`
 }
@@ -557,4 +557,3 @@ func setTimes(dir string, t time.Time) error {
 	}
 	return nil
 }
-
