@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/vault"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// sample writes a generated capture.
+func sample(t *testing.T, path string, calls int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriterNanos(f)
+	w.WriteFileHeader(65536, layers.LinkTypeEthernet)
+	g := synth.New(synth.Config{Calls: calls, Duration: 2 * time.Second, Rejected: 1, DTMF: "9"})
+	for {
+		fr, ok := g.Next()
+		if !ok {
+			break
+		}
+		w.WritePacket(gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(fr.Data), Length: len(fr.Data)}, fr.Data)
+	}
+}
+
+func setup(t *testing.T) (dir, vaultDir, id, recips string) {
+	t.Helper()
+	dir = t.TempDir()
+	id = filepath.Join(dir, "id.txt")
+	out, _, code := runCLI(t, "keygen", "-o", id)
+	if code != 0 || !strings.HasPrefix(out, "age1") {
+		t.Fatalf("keygen: %d %q", code, out)
+	}
+	if st, _ := os.Stat(id); st.Mode().Perm() != 0o600 {
+		t.Fatalf("identity mode %v", st.Mode())
+	}
+	recips = filepath.Join(dir, "recipients.txt")
+	os.WriteFile(recips, []byte(out), 0o600)
+	vaultDir = filepath.Join(dir, "vault")
+	pcap := filepath.Join(dir, "s.pcap")
+	sample(t, pcap, 2)
+	if out, errs, code := runCLI(t, "record", "-vault", vaultDir, "-recipient", recips, pcap); code != 0 {
+		t.Fatalf("record: %s %s", out, errs)
+	}
+	return
+}
+
+func TestCallsJSON(t *testing.T) {
+	_, v, id, _ := setup(t)
+	out, _, code := runCLI(t, "calls", "-vault", v, "-json")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	var clear []map[string]any
+	if err := json.Unmarshal([]byte(out), &clear); err != nil {
+		t.Fatal(err)
+	}
+	if len(clear) != 3 {
+		t.Fatalf("%d call records, want 3 (2 answered, 1 rejected)", len(clear))
+	}
+	for _, c := range clear {
+		for _, k := range []string{"call_id", "from", "to"} {
+			if _, ok := c[k]; ok {
+				t.Fatalf("personal field %s present without the identity", k)
+			}
+		}
+		for _, s := range c["streams"].([]any) {
+			sm := s.(map[string]any)
+			if _, ok := sm["src"]; ok {
+				t.Fatal("stream address present without the identity")
+			}
+			if ssrc := sm["ssrc"].(string); len(ssrc) != 10 || !strings.HasPrefix(ssrc, "0x") {
+				t.Fatalf("ssrc %q", ssrc)
+			}
+		}
+	}
+	out, _, code = runCLI(t, "calls", "-vault", v, "-json", "-identity", id)
+	var full []map[string]any
+	json.Unmarshal([]byte(out), &full)
+	recorded := 0
+	for _, c := range full {
+		if c["call_id"] == nil || c["from"] == nil || c["to"] == nil {
+			t.Fatalf("personal fields missing with the identity: %v", c)
+		}
+		if c["recorded"] == true {
+			recorded++
+			for _, s := range c["streams"].([]any) {
+				sm := s.(map[string]any)
+				if sm["src"] == nil || sm["dst"] == nil || sm["packets"].(float64) == 0 {
+					t.Fatalf("stream %v", sm)
+				}
+			}
+		} else if c["state"] != "rejected" {
+			t.Fatalf("unrecorded call in state %v", c["state"])
+		}
+	}
+	if recorded != 2 || code != 0 {
+		t.Fatalf("%d recorded", recorded)
+	}
+	// Export by SIP Call-ID, as WAV and as pcap.
+	callID := ""
+	for _, c := range full {
+		if c["recorded"] == true {
+			callID = c["call_id"].(string)
+		}
+	}
+	dir := t.TempDir()
+	for _, ext := range []string{".wav", ".pcap"} {
+		out, errs, code := runCLI(t, "export", "-vault", v, "-identity", id, "-call", callID, "-o", filepath.Join(dir, "x"+ext))
+		if code != 0 {
+			t.Fatalf("export %s: %s %s", ext, out, errs)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "x.wav"))
+	if len(b) < 44+3*8000*4/2 || string(b[:4]) != "RIFF" {
+		t.Fatalf("WAV of %d bytes", len(b))
+	}
+}
+
+// TestClearErrors: wrong key, missing vault, locked vault, corrupt index,
+// bad configuration: clear messages, no panic.
+func TestClearErrors(t *testing.T) {
+	dir, v, _, _ := setup(t)
+	other := filepath.Join(dir, "other.txt")
+	runCLI(t, "keygen", "-o", other)
+	es := listIDs(t, v)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong key", []string{"export", "-vault", v, "-identity", other, "-call", es[0], "-o", filepath.Join(dir, "a.wav")}, "identity does not decrypt"},
+		{"missing vault", []string{"calls", "-vault", filepath.Join(dir, "nope")}, "no vault in this directory"},
+		{"unknown call", []string{"export", "-vault", v, "-identity", other, "-call", "nonexistent", "-o", filepath.Join(dir, "b.wav")}, "no such recording"},
+		{"missing flag", []string{"export", "-vault", v}, "-identity is required"},
+		{"identity readable by others", []string{"calls", "-vault", v, "-identity", filepath.Join(dir, "recipients.txt")}, "chmod 600"},
+		{"bad config", []string{"run", "-config", writeFile(t, dir, "bad.toml", "[vault]\ndir = \"v\"\nrecipients = \"r\"\n[capture]\nlocal_nets = [\"nonsense\"]\n")}, "capture.local_nets[0]"},
+		{"unknown config field", []string{"run", "-config", writeFile(t, dir, "bad2.toml", "[vault]\ndir = \"v\"\nrecipients = \"r\"\nquotum = 5\n")}, "vault.quotum"},
+		{"not a capture", []string{"record", "-vault", v, "-recipient", filepath.Join(dir, "recipients.txt"), writeFile(t, dir, "x.pcap", "hello")}, "not a capture file"},
+	}
+	os.Chmod(filepath.Join(dir, "recipients.txt"), 0o644)
+	for _, tc := range cases {
+		_, errs, code := runCLI(t, tc.args...)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q, want it to say %q", tc.name, code, errs, tc.want)
+		}
+	}
+	// Locked: the vault is open in this process.
+	open, err := vault.Open(vault.Options{Dir: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := runCLI(t, "calls", "-vault", v)
+	open.Close()
+	if code == 0 || !strings.Contains(errs, "locked by another process") {
+		t.Errorf("locked: %d %q", code, errs)
+	}
+	// Corrupt index file.
+	os.WriteFile(filepath.Join(v, "vault.db"), []byte("this is not a bbolt file at all, just garbage bytes"), 0o600)
+	_, errs, code = runCLI(t, "calls", "-vault", v)
+	if code == 0 || !strings.Contains(errs, "corrupt") {
+		t.Errorf("corrupt index: %d %q", code, errs)
+	}
+}
+
+// TestAuditVerifyCLI: the command names the broken entry.
+func TestAuditVerifyCLI(t *testing.T) {
+	_, v, _, _ := setup(t)
+	out, errs, code := runCLI(t, "audit", "verify", "-vault", v)
+	if code != 0 || !strings.Contains(out, "audit chain OK") {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	out, _, code = runCLI(t, "fsck", "-vault", v)
+	if code != 0 || !strings.Contains(out, "clean") {
+		t.Fatalf("fsck: %d %s", code, out)
+	}
+}
+
+func listIDs(t *testing.T, v string) []string {
+	out, _, _ := runCLI(t, "calls", "-vault", v, "-q")
+	return strings.Fields(out)
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	p := filepath.Join(dir, name)
+	os.WriteFile(p, []byte(content), 0o600)
+	return p
+}
