@@ -2,11 +2,15 @@ package capture_test
 
 import (
 	"encoding/binary"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
@@ -90,4 +94,37 @@ func FuzzPipeline(f *testing.F) {
 		}
 		p.Close("fuzz")
 	})
+}
+
+// TestSIPOverTLSCounted: TLS on port 5061 cannot be read passively; it is
+// counted (for the status page), not parsed, and nothing breaks.
+func TestSIPOverTLSCounted(t *testing.T) {
+	tr := calls.NewTracker(calls.Config{}, nil, nil)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cli, srv := net.IP{10, 0, 0, 1}, net.IP{10, 0, 0, 2}
+	seg := func(src, dst net.IP, sp, dp layers.TCPPort, seq, ack uint32, syn, isAck bool, payload []byte) []byte {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
+		tcp := &layers.TCP{SrcPort: sp, DstPort: dp, Seq: seq, Ack: ack, SYN: syn, ACK: isAck, Window: 65535}
+		tcp.SetNetworkLayerForChecksum(ip)
+		buf := gopacket.NewSerializeBuffer()
+		gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4},
+			ip, tcp, gopacket.Payload(payload))
+		return append([]byte(nil), buf.Bytes()...)
+	}
+	hello := append([]byte{0x16, 0x03, 0x01, 0x00, 0x40, 0x01}, make([]byte, 0x40)...)
+	for i, f := range [][]byte{
+		seg(cli, srv, 40000, 5061, 100, 0, true, false, nil),
+		seg(srv, cli, 5061, 40000, 500, 101, true, true, nil),
+		seg(cli, srv, 40000, 5061, 101, 501, false, true, hello),
+	} {
+		if err := p.Handle(f, decode.LinkEthernet, at.Add(time.Duration(i)*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close("end")
+	if p.Stats.TLSConnections != 1 || p.Stats.SIPOverTCP != 0 {
+		t.Fatalf("TLS connections %d, SIP over TCP %d", p.Stats.TLSConnections, p.Stats.SIPOverTCP)
+	}
 }

@@ -350,3 +350,26 @@ func countErrors(t *testing.T, v *vault.Vault) int {
 	}
 	return n
 }
+
+// TestUnsynchronisedClockFlagged: recordings made before the clock is
+// synchronised say so, and retention deletes nothing meanwhile.
+func TestUnsynchronisedClockFlagged(t *testing.T) {
+	_, recips, _ := newKey(t)
+	clk := &fakeClock{t: time.Unix(0, 0), synced: false} // a Pi booted without its uplink
+	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	recordSynth(t, v, synth.Config{Calls: 2, Duration: time.Second, Start: time.Unix(100, 0)})
+	es, _ := v.List()
+	for _, e := range es {
+		if !e.ClockUnsynced {
+			t.Fatalf("%s not flagged as recorded on an unsynchronised clock", e.ID)
+		}
+	}
+	clk.Set(time.Unix(0, 0).Add(1000 * day))
+	if r, _ := v.Sweep(); r.Deleted != 0 || r.Skipped == "" {
+		t.Fatalf("sweep on an unsynchronised clock: %+v", r)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -133,5 +134,18 @@ func TestG711AgainstFFmpeg(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUndecodableCodecs: codecs without a decoder here are reported, never
+// rendered as noise.
+func TestUndecodableCodecs(t *testing.T) {
+	pk := []audio.Packet{{Codec: "opus", PT: 111, Payload: []byte{1, 2, 3}}, {Codec: "G729", PT: 18, Payload: []byte{4, 5}}}
+	res, err := audio.Render(pk)
+	if err == nil || !strings.Contains(err.Error(), "G729, opus") || !strings.Contains(err.Error(), "pcap") {
+		t.Fatalf("err = %v", err)
+	}
+	if res.Undecodable["opus"] != 1 || len(res.Left) != 0 {
+		t.Fatalf("%+v", res)
 	}
 }
