@@ -3,9 +3,11 @@
 package main
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ func main() {
 	target := flag.String("target", "rpi", "rpi (Raspberry Pi 4/5) or vm (qemu -M virt, arm64)")
 	out := flag.String("o", "", "disk image to write (default build/spanvault-TARGET.img); .root.squashfs and .boot.fat beside it")
 	size := flag.String("size", "2G", "disk image size (sparse)")
+	compress := flag.Bool("gz", true, "also write IMAGE.gz (what is shipped to a branch) and report its size")
 	flag.Parse()
 	in, dir, err := image.LoadInstance(*cfg)
 	if err != nil {
@@ -45,6 +48,13 @@ func main() {
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Println(string(b))
+	gz := int64(0)
+	if *compress {
+		if gz, err = gzipFile(res.Image); err != nil {
+			fail(err)
+		}
+		fmt.Printf("compressed: %s.gz, %d bytes\n", res.Image, gz)
+	}
 	fmt.Printf("root file system sha256 %s (%d bytes); image %s: %d bytes sparse, %d allocated; built in %s\n",
 		res.RootSHA256, res.RootSize, res.Image, res.ImageSize, res.ImageUsed, res.Took.Round(time.Millisecond))
 }
@@ -63,6 +73,34 @@ func sourceDate() time.Time {
 		}
 	}
 	return time.Unix(0, 0)
+}
+
+// gzipFile writes path.gz and returns its size.
+func gzipFile(path string) (int64, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(path + ".gz")
+	if err != nil {
+		return 0, err
+	}
+	zw, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
+	if _, err := io.Copy(zw, in); err != nil {
+		out.Close()
+		return 0, err
+	}
+	if err := zw.Close(); err != nil {
+		out.Close()
+		return 0, err
+	}
+	st, err := out.Stat()
+	out.Close()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
 }
 
 func parseSize(s string) (int64, error) {
