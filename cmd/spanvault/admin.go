@@ -53,40 +53,57 @@ func cmdKeygen(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdErase(args []string, stdout io.Writer) error {
-	fs := newFlags("erase")
+// target is what erase and hold act on: one recording, or every recording
+// of a subject (which needs the identity to find them).
+type target struct {
+	id, subject, reason, by string
+	ids                     []age.Identity
+	v                       *vault.Vault
+}
+
+func parseTarget(name string, args []string, what string) (*target, error) {
+	fs := newFlags(name)
 	dir := fs.String("vault", "", "vault directory")
-	id := fs.String("id", "", "recording ID to erase")
-	subject := fs.String("subject", "", "erase every recording of this number (needs -identity)")
+	id := fs.String("id", "", "recording ID to "+what)
+	subject := fs.String("subject", "", what+" every recording of this number (needs -identity)")
 	idPath := fs.String("identity", "", "age identity file (for -subject)")
-	reason := fs.String("reason", "", "why (kept in the tombstone and the audit trail)")
-	by := fs.String("by", "cli", "who erases")
+	reason := fs.String("reason", "", "why (kept in the audit trail)")
+	by := fs.String("by", "cli", "who does it (audited)")
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if err := need(fs, "vault", "reason"); err != nil {
-		return err
+		return nil, err
 	}
 	if (*id == "") == (*subject == "") {
-		return usageError{"give exactly one of -id and -subject"}
+		return nil, usageError{"give exactly one of -id and -subject"}
 	}
-	v, err := openVault(*dir, false)
+	t := &target{id: *id, subject: *subject, reason: *reason, by: *by}
+	if *subject != "" {
+		var err error
+		if t.ids, err = loadIdentity(*idPath); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	t.v, err = openVault(*dir, false)
+	return t, err
+}
+
+func cmdErase(args []string, stdout io.Writer) error {
+	t, err := parseTarget("erase", args, "erase")
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	if *id != "" {
-		if err := v.Erase(*id, *reason, *by); err != nil {
+	defer t.v.Close()
+	if t.id != "" {
+		if err := t.v.Erase(t.id, t.reason, t.by); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "erased %s\n", *id)
+		fmt.Fprintf(stdout, "erased %s\n", t.id)
 		return nil
 	}
-	ids, err := loadIdentity(*idPath)
-	if err != nil {
-		return err
-	}
-	erased, held, err := v.EraseSubject(*subject, *reason, *by, ids)
+	erased, held, err := t.v.EraseSubject(t.subject, t.reason, t.by, t.ids)
 	for _, e := range erased {
 		fmt.Fprintf(stdout, "erased %s\n", e)
 	}
@@ -100,40 +117,20 @@ func cmdErase(args []string, stdout io.Writer) error {
 }
 
 func cmdHold(args []string, stdout io.Writer) error {
-	fs := newFlags("hold")
-	dir := fs.String("vault", "", "vault directory")
-	id := fs.String("id", "", "recording ID to hold")
-	subject := fs.String("subject", "", "hold every recording of this number, present and future (needs -identity)")
-	idPath := fs.String("identity", "", "age identity file (for -subject)")
-	reason := fs.String("reason", "", "why")
-	by := fs.String("by", "cli", "who places the hold")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := need(fs, "vault", "reason"); err != nil {
-		return err
-	}
-	if (*id == "") == (*subject == "") {
-		return usageError{"give exactly one of -id and -subject"}
-	}
-	v, err := openVault(*dir, false)
+	t, err := parseTarget("hold", args, "hold")
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	if *id != "" {
-		hid, err := v.Hold(*id, *reason, *by)
+	defer t.v.Close()
+	if t.id != "" {
+		hid, err := t.v.Hold(t.id, t.reason, t.by)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, hid)
 		return nil
 	}
-	ids, err := loadIdentity(*idPath)
-	if err != nil {
-		return err
-	}
-	hid, held, err := v.HoldSubject(*subject, *reason, *by, ids)
+	hid, held, err := t.v.HoldSubject(t.subject, t.reason, t.by, t.ids)
 	if err != nil {
 		return err
 	}

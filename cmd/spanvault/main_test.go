@@ -207,3 +207,43 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	os.WriteFile(p, []byte(content), 0o600)
 	return p
 }
+
+// TestHoldEraseReport: the lifecycle commands end to end.
+func TestHoldEraseReport(t *testing.T) {
+	dir, v, id, _ := setup(t)
+	ids := listIDs(t, v)
+	hold, _, code := runCLI(t, "hold", "-vault", v, "-id", ids[0], "-reason", "case 12")
+	if code != 0 || !strings.HasPrefix(hold, "hold-") {
+		t.Fatalf("hold: %q", hold)
+	}
+	if _, errs, code := runCLI(t, "erase", "-vault", v, "-id", ids[0], "-reason", "asked"); code == 0 || !strings.Contains(errs, "legal hold") {
+		t.Fatalf("erase under hold: %d %q", code, errs)
+	}
+	if out, _, code := runCLI(t, "release", "-vault", v, "-hold", strings.TrimSpace(hold), "-reason", "closed"); code != 0 || !strings.Contains(out, "from 1 records") {
+		t.Fatalf("release: %q", out)
+	}
+	if out, _, code := runCLI(t, "erase", "-vault", v, "-subject", "+49305550000", "-identity", id, "-reason", "Art. 17"); code != 0 || !strings.Contains(out, "erased") {
+		t.Fatalf("erase subject: %q", out)
+	}
+	html := filepath.Join(dir, "report.html")
+	out, _, code := runCLI(t, "subject-report", "-vault", v, "-identity", id, "-subject", "+49305550000", "-html", html)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	var rep struct {
+		Recordings []any `json:"recordings"`
+		Deleted    []struct {
+			Reason string `json:"reason"`
+		} `json:"deleted"`
+	}
+	json.Unmarshal([]byte(out), &rep)
+	if len(rep.Recordings) != 0 || len(rep.Deleted) != 1 || !strings.Contains(rep.Deleted[0].Reason, "Art. 17") {
+		t.Fatalf("report: %s", out)
+	}
+	if b, _ := os.ReadFile(html); !strings.Contains(string(b), "Deleted (1)") {
+		t.Fatal("HTML report")
+	}
+	if out, _, code := runCLI(t, "audit", "verify", "-vault", v); code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("audit after lifecycle: %q", out)
+	}
+}
