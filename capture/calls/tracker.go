@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/rtpstream"
 	"github.com/spanvault/spanvault/capture/sdp"
 	"github.com/spanvault/spanvault/capture/sip"
 )
@@ -723,7 +724,14 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 		s.PT = h.pt
 		s.Codec = c.codecName(f.dir, h.pt)
 	}
-	s.Stats.Add(p.Time, h.seq, h.ts, len(payload))
+	var fl rtpstream.Flags
+	if h.marker {
+		fl |= rtpstream.Marker
+	}
+	if h.pt == 13 {
+		fl |= rtpstream.ComfortNoise
+	}
+	s.Stats.Add(p.Time, h.seq, h.ts, len(payload), fl)
 }
 
 func (c *Call) codecName(d Dir, pt uint8) string {
@@ -861,7 +869,11 @@ func (t *Tracker) unassociated(p *decode.Packet, k flowKey) {
 		t.unassoc[uk] = u
 	}
 	u.PayloadTypes[h.pt]++
-	u.Stats.Add(p.Time, h.seq, h.ts, len(p.Payload)-h.len)
+	var fl rtpstream.Flags
+	if h.marker {
+		fl |= rtpstream.Marker
+	}
+	u.Stats.Add(p.Time, h.seq, h.ts, len(p.Payload)-h.len, fl)
 	// Confirmed RTP: sequence numbers advance (a constant or random
 	// field would not) without being too sparse.
 	st := &u.Stats

@@ -32,17 +32,29 @@ type Stats struct {
 	maxSeq    uint16
 	cycles    uint32
 	started   bool
-	transit   int64
+	transit   float64 // arrival minus RTP timestamp, in timestamp units
 	jitter    float64 // in timestamp units, RFC 3550 J
 	maxJitter float64
 	lastTS    uint32
+	afterCN   bool
 	// seen is a bitmap of the last 1024 sequence numbers, for duplicates.
 	seen [16]uint64
 }
 
+// Flags describe a packet for the jitter statistics.
+type Flags uint8
+
+// Packet flags.
+const (
+	Marker       Flags = 1 << iota // marker bit: a talkspurt or event starts, the timestamp jumps
+	ComfortNoise                   // PT 13: silence suppression, irregular by design
+)
+
 // Add accounts one packet with its arrival time, sequence number and RTP
-// timestamp.
-func (s *Stats) Add(at time.Time, seq uint16, ts uint32, payloadLen int) {
+// timestamp. Jitter is computed in floating point (as tshark does); the
+// maximum ignores packets whose spacing is irregular by design (marker
+// bit, comfort noise and the packet after it), as tshark does.
+func (s *Stats) Add(at time.Time, seq uint16, ts uint32, payloadLen int, fl Flags) {
 	s.Packets++
 	s.Bytes += uint64(payloadLen)
 	if !s.started {
@@ -51,8 +63,9 @@ func (s *Stats) Add(at time.Time, seq uint16, ts uint32, payloadLen int) {
 		s.First = at
 		s.mark(seq)
 		s.Last = at
-		s.transit = s.arrival(at) - int64(ts)
+		s.transit = s.arrival(at) - float64(ts)
 		s.lastTS = ts
+		s.afterCN = fl&ComfortNoise != 0
 		return
 	}
 	s.Last = at
@@ -77,28 +90,25 @@ func (s *Stats) Add(at time.Time, seq uint16, ts uint32, payloadLen int) {
 	}
 	if s.ClockRate > 0 {
 		// RFC 3550 A.8: D(i-1,i) = (Rj - Ri) - (Sj - Si), in timestamp units.
-		transit := s.arrival(at) - int64(ts)
-		d := transit - s.transit
+		transit := s.arrival(at) - float64(ts)
+		d := math.Abs(transit - s.transit)
 		s.transit = transit
-		if d < 0 {
-			d = -d
-		}
-		s.jitter += (float64(d) - s.jitter) / 16
-		if s.jitter > s.maxJitter {
+		s.jitter += (d - s.jitter) / 16
+		if s.jitter > s.maxJitter && fl&(Marker|ComfortNoise) == 0 && !s.afterCN {
 			s.maxJitter = s.jitter
 		}
 	}
+	s.afterCN = fl&ComfortNoise != 0
 	s.lastTS = ts
 }
 
-func (s *Stats) arrival(at time.Time) int64 {
+func (s *Stats) arrival(at time.Time) float64 {
 	if s.ClockRate <= 0 {
 		return 0
 	}
-	// Nanoseconds to timestamp units without overflow for any capture date.
-	ns := at.UnixNano()
-	sec, frac := ns/1e9, ns%1e9
-	return sec*int64(s.ClockRate) + frac*int64(s.ClockRate)/1e9
+	// Relative to the stream's first packet, so that float64 keeps
+	// sub-microsecond precision.
+	return at.Sub(s.First).Seconds() * float64(s.ClockRate)
 }
 
 func (s *Stats) mark(seq uint16) {

@@ -29,7 +29,7 @@ func TestLossDuplicatesWraparound(t *testing.T) {
 			var s rtpstream.Stats
 			s.ClockRate = 8000
 			for i, q := range tc.seqs {
-				s.Add(t0.Add(time.Duration(i)*20*time.Millisecond), q, uint32(i*160), 160)
+				s.Add(t0.Add(time.Duration(i)*20*time.Millisecond), q, uint32(i*160), 160, 0)
 			}
 			if s.Packets != tc.packets || s.Lost() != tc.lost || s.Duplicates != tc.dups || s.OutOfOrder != tc.reordered {
 				t.Fatalf("packets %d lost %d dups %d reordered %d", s.Packets, s.Lost(), s.Duplicates, s.OutOfOrder)
@@ -44,12 +44,12 @@ func TestJitter(t *testing.T) {
 	var steady, jittery rtpstream.Stats
 	steady.ClockRate, jittery.ClockRate = 8000, 8000
 	for i := 0; i < 500; i++ {
-		steady.Add(t0.Add(time.Duration(i)*20*time.Millisecond), uint16(i), uint32(i*160), 160)
+		steady.Add(t0.Add(time.Duration(i)*20*time.Millisecond), uint16(i), uint32(i*160), 160, 0)
 		off := time.Duration(0)
 		if i%2 == 1 {
 			off = 10 * time.Millisecond
 		}
-		jittery.Add(t0.Add(time.Duration(i)*20*time.Millisecond+off), uint16(i), uint32(i*160), 160)
+		jittery.Add(t0.Add(time.Duration(i)*20*time.Millisecond+off), uint16(i), uint32(i*160), 160, 0)
 	}
 	if steady.Jitter() != 0 {
 		t.Fatalf("steady stream jitter %v", steady.Jitter())
@@ -80,7 +80,7 @@ func TestAddAllocs(t *testing.T) {
 	s.ClockRate = 8000
 	t0 := time.Now()
 	i := 0
-	if a := testing.AllocsPerRun(1000, func() { i++; s.Add(t0.Add(time.Duration(i)*20*time.Millisecond), uint16(i), uint32(i*160), 160) }); a != 0 {
+	if a := testing.AllocsPerRun(1000, func() { i++; s.Add(t0.Add(time.Duration(i)*20*time.Millisecond), uint16(i), uint32(i*160), 160, 0) }); a != 0 {
 		t.Fatalf("%v allocations", a)
 	}
 }
