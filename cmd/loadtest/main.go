@@ -59,12 +59,30 @@ func main() {
 		uas := exec.Command("ip", "netns", "exec", ns, "sipp", "-sf", "capture/testdata/sipp/uas.xml", "-i", "127.0.0.1", "-p", "5070",
 			"-mi", "127.0.0.1", "-mp", "20000", "-m", ls, "-nostdin", "-timeout", "600s", "-max_socket", "60000")
 		uas.Start()
+		uasDone := make(chan struct{})
+		go func() { uas.Wait(); close(uasDone) }()
 		time.Sleep(300 * time.Millisecond)
 		c := exec.Command("ip", "netns", "exec", ns, "sipp", "127.0.0.1:5070", "-sf", uac, "-i", "127.0.0.1", "-p", "6070",
 			"-mi", "127.0.0.1", "-mp", "40000", "-m", ls, "-l", ls, "-r", rate, "-nostdin", "-timeout", "600s", "-max_socket", "60000")
-		c.Run()
+		c.Start()
+		uacDone := make(chan struct{})
+		go func() { c.Wait(); close(uacDone) }()
+		generatorFailed := false
+		select {
+		case <-uacDone:
+		case <-uasDone:
+			// The callee side gave up before the callers finished: the
+			// generator, not the recorder, reached its limit.
+			select {
+			case <-uacDone:
+			case <-time.After(*hold + 10*time.Second):
+				generatorFailed = true
+				c.Process.Kill()
+				<-uacDone
+			}
+		}
 		uas.Process.Kill()
-		uas.Wait()
+		<-uasDone
 		time.Sleep(8 * time.Second) // linger, last BYEs
 		after := metrics()
 		wall := time.Since(t0).Seconds()
@@ -73,6 +91,10 @@ func main() {
 		recorded := int(after["spanvault_calls_recorded_total"] - before["spanvault_calls_recorded_total"])
 		drops := int(after["spanvault_capture_kernel_drops_total"] - before["spanvault_capture_kernel_drops_total"])
 		fmt.Printf("| %d | %d | %d | %d | %.2f | %s |\n", n, answered, recorded, drops, cpu, peakRSS(d.Process.Pid))
+		if generatorFailed {
+			fmt.Printf("sipp could not drive %d concurrent calls on this machine (its callee side exited); the recorder's limit was not reached\n", n)
+			break
+		}
 		if drops == 0 && answered == n && recorded == n {
 			best = n
 		} else {
