@@ -8,7 +8,8 @@
 //
 // The same pipeline serves offline files and live capture, so what a test
 // shows on a capture file holds on the wire. A Pipeline is single-threaded;
-// live capture feeds it from one goroutine.
+// Live decodes on one goroutine per fanout socket and runs the pipeline
+// behind its mutex.
 //
 // Invariants: no input frame makes the pipeline panic; a frame that fails
 // to decode is counted (Stats.DecodeErrors) and skipped; per-packet work

@@ -18,12 +18,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/decode"
 )
 
 const ns = "svload"
 
 func main() {
-	levels := flag.String("levels", "50,100,200,400,700,1000", "concurrent calls per step")
+	levels := flag.String("levels", "100,250,500,1000,1500,2000", "concurrent calls per step")
 	hold := flag.Duration("hold", 12*time.Second, "how long each call lasts")
 	bin := flag.String("bin", "build/spanvault", "spanvault binary")
 	flag.Parse()
@@ -46,7 +49,10 @@ func main() {
 	defer d.Process.Kill()
 	time.Sleep(2 * time.Second)
 
-	uac := scenario(dir, *hold)
+	raw := filepath.Join(dir, "g711a.raw")
+	must(rawALaw("/usr/share/sip-tester/g711a.pcap", raw), "sample audio")
+	uac := scenario(dir, "uac.xml", raw, *hold)
+	uasScen := scenario(dir, "uas.xml", raw, *hold)
 	best := 0
 	fmt.Println("| concurrent calls | answered | recorded | kernel drops | daemon CPU (cores) | daemon peak RSS |")
 	fmt.Println("|---|---|---|---|---|---|")
@@ -56,7 +62,7 @@ func main() {
 		cpu0 := cpuTime(d.Process.Pid)
 		t0 := time.Now()
 		rate := fmt.Sprint(max(1, n*1000/int((*hold).Milliseconds())))
-		uas := exec.Command("ip", "netns", "exec", ns, "sipp", "-sf", "capture/testdata/sipp/uas.xml", "-i", "127.0.0.1", "-p", "5070",
+		uas := exec.Command("ip", "netns", "exec", ns, "sipp", "-sf", uasScen, "-i", "127.0.0.1", "-p", "5070",
 			"-mi", "127.0.0.1", "-mp", "20000", "-m", ls, "-nostdin", "-timeout", "600s", "-max_socket", "60000")
 		uas.Start()
 		uasDone := make(chan struct{})
@@ -104,18 +110,47 @@ func main() {
 	fmt.Printf("highest concurrency with zero kernel drops and zero lost recordings: %d calls\n", best)
 }
 
-func scenario(dir string, hold time.Duration) string {
-	b, err := os.ReadFile("capture/testdata/sipp/uac.xml")
+// scenario turns a test scenario into a load scenario: sipp's rtp_stream
+// (one sender thread for all calls) instead of a pcap playback thread per
+// call, looping the sample for the whole call.
+func scenario(dir, name, raw string, hold time.Duration) string {
+	b, err := os.ReadFile(filepath.Join("capture", "testdata", "sipp", name))
 	must(err, "scenario")
-	s := strings.NewReplacer("[$audio]", "/usr/share/sip-tester/g711a.pcap",
+	s := strings.NewReplacer(
 		`<nop>
     <action>
       <exec play_pcap_audio="[$dtmf]"/>
     </action>
-  </nop>`, "", `<pause milliseconds="7500"/>`, fmt.Sprintf(`<pause milliseconds="%d"/>`, hold.Milliseconds())).Replace(string(b))
-	p := filepath.Join(dir, "uac.xml")
+  </nop>`, "",
+		`<exec play_pcap_audio="[$audio]"/>`, `<exec rtp_stream="`+raw+`,-1,8"/>`,
+		`<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>`, `<exec rtp_stream="`+raw+`,-1,8"/>`,
+		`<pause milliseconds="7500"/>`, fmt.Sprintf(`<pause milliseconds="%d"/>`, hold.Milliseconds())).Replace(string(b))
+	p := filepath.Join(dir, name)
 	os.WriteFile(p, []byte(s), 0o644)
 	return p
+}
+
+// rawALaw writes the A-law payloads of a sipp sample pcap as a raw file,
+// the format rtp_stream plays.
+func rawALaw(pcap, out string) error {
+	f, err := capture.OpenFile(pcap)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := decode.New(decode.Options{})
+	var p decode.Packet
+	var audio []byte
+	for {
+		data, ts, lt, err := f.Next()
+		if err != nil {
+			break
+		}
+		if ok, err := dec.Decode(data, lt, ts, &p); err == nil && ok && len(p.Payload) > 12 {
+			audio = append(audio, p.Payload[12:]...)
+		}
+	}
+	return os.WriteFile(out, audio, 0o644)
 }
 
 func metrics() map[string]float64 {
