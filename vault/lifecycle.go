@@ -171,6 +171,12 @@ func (v *Vault) ensureRoom() error {
 		v.setRefusing(false)
 		return nil
 	}
+	if v.evictionFutile(u) {
+		// Nothing changed since the last full scan found nothing to
+		// delete: do not make every new call wait for another scan.
+		v.alert(AlertQuotaRefusal, "recording refused: disk full and nothing may be deleted")
+		return ErrRefused
+	}
 	if _, err := v.Evict(); err != nil {
 		return err
 	}
@@ -179,12 +185,32 @@ func (v *Vault) ensureRoom() error {
 		v.setRefusing(false)
 		return nil
 	}
+	v.mu.Lock()
+	v.futileGen, v.futileUsed, v.futileAt = v.gen, u.Used, v.opt.Now()
+	v.mu.Unlock()
 	if !v.setRefusing(true) {
 		// First refusal of this episode: audit it.
 		v.Audit(audit.QuotaRefusal, "vault", "", fmt.Sprintf("disk at %.0f%%, %d bytes free; nothing may lawfully be deleted", u.Fraction*100, u.FSFree))
 	}
 	v.alert(AlertQuotaRefusal, "recording refused: disk full and nothing may be deleted")
 	return ErrRefused
+}
+
+// evictionFutile reports whether an eviction scan would find what the last
+// one found (nothing): no acknowledgement, release or deletion since, no
+// more data, and less than half a minute ago.
+func (v *Vault) evictionFutile(u Usage) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !v.futileAt.IsZero() && v.gen == v.futileGen && u.Used >= v.futileUsed &&
+		v.opt.Now().Sub(v.futileAt) < 30*time.Second
+}
+
+// changed notes a change in what eviction may delete.
+func (v *Vault) changed() {
+	v.mu.Lock()
+	v.gen++
+	v.mu.Unlock()
 }
 
 // setRefusing sets the refusal state and returns the previous one.
@@ -318,7 +344,7 @@ func (v *Vault) Sweep() (SweepResult, error) {
 // client calls it after the archive confirms). Retention then counts the
 // class's grace period from at.
 func (v *Vault) Acknowledge(id string, at time.Time) error {
-	return v.db.Update(func(tx *bolt.Tx) error {
+	err := v.db.Update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, id)
 		if err != nil {
 			return err
@@ -335,6 +361,8 @@ func (v *Vault) Acknowledge(id string, at time.Time) error {
 		}
 		return v.audit(tx, audit.Entry{Action: audit.SyncAck, Actor: "sync", Recording: id})
 	})
+	v.changed()
+	return err
 }
 
 // remove deletes one recording: overwrite, fsync and unlink the file,
@@ -445,6 +473,7 @@ func (v *Vault) removeMany(rs []removal) ([]error, error) {
 		}
 		v.mu.Lock()
 		v.used -= freed
+		v.gen++
 		v.mu.Unlock()
 	}
 	return errs, nil
@@ -714,6 +743,7 @@ func (v *Vault) Release(hid, reason, by string) (int, error) {
 		}
 		return v.audit(tx, audit.Entry{Action: audit.Release, Actor: by, Detail: fmt.Sprintf("%s released from %d records: %s", hid, n, reason)})
 	})
+	v.changed()
 	return n, err
 }
 

@@ -298,7 +298,7 @@ func (r *recording) Finish(c *calls.Call) error {
 	v.used += size
 	v.mu.Unlock()
 	// Make room now rather than when the next call arrives.
-	if v.overHigh(v.Usage()) {
+	if u := v.Usage(); v.overHigh(u) && !v.evictionFutile(u) {
 		if _, err := v.Evict(); err != nil {
 			v.alert(AlertDiskError, "eviction: "+err.Error())
 		}

@@ -103,19 +103,26 @@ const (
 
 // Vault is an open vault.
 type Vault struct {
-	opt       Options
-	db        *bolt.DB
-	key       ed25519.PrivateKey
-	dir       string
-	mu        sync.Mutex // guards open, used, refusing, erasures
-	open      map[string]*recording
-	used      int64
-	refusing  bool
-	erasures  []time.Time
-	lastAlert map[string]time.Time
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	opt      Options
+	db       *bolt.DB
+	key      ed25519.PrivateKey
+	dir      string
+	mu       sync.Mutex // guards open, used, refusing, erasures
+	open     map[string]*recording
+	used     int64
+	refusing bool
+	// gen counts changes to what eviction may delete; futile* remember
+	// the last scan that found nothing, so calls arriving on a full disk
+	// are refused without a scan each.
+	gen        uint64
+	futileGen  uint64
+	futileUsed int64
+	futileAt   time.Time
+	erasures   []time.Time
+	lastAlert  map[string]time.Time
+	stop       chan struct{}
+	done       chan struct{}
+	closeOnce  sync.Once
 }
 
 // Open opens or creates the vault in opt.Dir.
