@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -268,5 +269,48 @@ func testPolicy() *retention.Policy {
 			{Numbers: []string{"+4930555002*"}, Class: "internal"},
 		},
 		DefaultClass: "default",
+	}
+}
+
+// TestStandardAgeDecrypts: an operator with the identity reads a
+// recording with the standard age tool, without this project.
+func TestStandardAgeDecrypts(t *testing.T) {
+	ageBin, err := exec.LookPath("age")
+	if err != nil {
+		t.Fatal("age not installed: run scripts/install-deps.sh (Debian package age)")
+	}
+	key, recips, _ := newKey(t)
+	dir := t.TempDir()
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordSynth(t, v, synth.Config{Calls: 1, Duration: 2 * time.Second})
+	es, _ := v.List()
+	v.Close()
+	idFile := filepath.Join(t.TempDir(), "id.txt")
+	os.WriteFile(idFile, []byte(key.String()+"\n"), 0o600)
+	path := filepath.Join(dir, "rec", es[0].ID[:2], es[0].ID+".age")
+	out, err := exec.Command(ageBin, "-d", "-i", idFile, path).Output()
+	if err != nil {
+		t.Fatalf("age -d: %v", err)
+	}
+	r, err := sealed.NewReader(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		var f sealed.Frame
+		kind, _, err := r.Next(&f)
+		if err != nil {
+			break
+		}
+		if kind == sealed.RecFrame {
+			n++
+		}
+	}
+	if !r.Verified || uint64(n) != es[0].Frames {
+		t.Fatalf("age -d output: %d frames (index %d), verified %v", n, es[0].Frames, r.Verified)
 	}
 }
