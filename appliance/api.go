@@ -85,6 +85,7 @@ func (a *Appliance) api(mux *http.ServeMux) {
 		mux.HandleFunc("/api/v1/"+action, func(w http.ResponseWriter, r *http.Request) { a.callAction(w, r, action) })
 	}
 	mux.HandleFunc("GET /api/v1/call", a.callState)
+	a.approvalAPI(mux)
 }
 
 // callState tells an agent desktop the state of a call (no personal data

@@ -95,6 +95,7 @@ type Appliance struct {
 	rate      rateSample
 	status    Status
 	listener  net.Listener
+	appr      approvals
 }
 
 type dayCount struct {
