@@ -10,6 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spanvault/spanvault/appliance/led"
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/ring"
 	"github.com/spanvault/spanvault/vault"
 )
 
@@ -97,16 +101,17 @@ type ClockStatus struct {
 	Synced bool `json:"synced"`
 }
 
+// counters takes one consistent snapshot of the capture counters.
+func (a *Appliance) counters() (decode.Stats, ring.Stats, capture.Stats, calls.Stats, int) {
+	a.live.Mu.Lock()
+	defer a.live.Mu.Unlock()
+	return a.live.DecoderStats(), a.live.RingStats(), a.live.P.Stats, a.live.P.Tracker.Stats, a.live.P.Tracker.Active()
+}
+
 // refresh recomputes the status and sets the LED.
 func (a *Appliance) refresh() {
 	now := time.Now()
-	a.live.Mu.Lock()
-	ds := a.live.DecoderStats()
-	rs := a.live.RingStats()
-	ps := a.live.P.Stats
-	ts := a.live.P.Tracker.Stats
-	active := a.live.P.Tracker.Active()
-	a.live.Mu.Unlock()
+	ds, rs, ps, ts, active := a.counters()
 
 	es, _ := a.v.List()
 	usage := a.v.Usage()
@@ -365,13 +370,7 @@ func (a *Appliance) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector from live counters.
 func (a *Appliance) Collect(ch chan<- prometheus.Metric) {
-	a.live.Mu.Lock()
-	ds := a.live.DecoderStats()
-	rs := a.live.RingStats()
-	ps := a.live.P.Stats
-	ts := a.live.P.Tracker.Stats
-	active := a.live.P.Tracker.Active()
-	a.live.Mu.Unlock()
+	ds, rs, ps, ts, active := a.counters()
 	u := a.v.Usage()
 	c := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)

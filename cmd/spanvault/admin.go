@@ -175,11 +175,7 @@ func cmdSubjectReport(args []string, stdout io.Writer) error {
 	if err := need(fs, "vault", "identity", "subject"); err != nil {
 		return err
 	}
-	ids, err := loadIdentity(*idPath)
-	if err != nil {
-		return err
-	}
-	v, err := openVault(*dir, true)
+	v, ids, err := openWithIdentity(*dir, *idPath, true)
 	if err != nil {
 		return err
 	}

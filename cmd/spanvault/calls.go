@@ -101,6 +101,16 @@ func openVault(dir string, readOnly bool) (*vault.Vault, error) {
 	return vault.Open(vault.Options{Dir: dir, ReadOnly: readOnly})
 }
 
+// openWithIdentity reads the identity (if given) and opens the vault.
+func openWithIdentity(dir, idPath string, readOnly bool) (*vault.Vault, []age.Identity, error) {
+	ids, err := loadIdentity(idPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := openVault(dir, readOnly)
+	return v, ids, err
+}
+
 func loadIdentity(path string) ([]age.Identity, error) {
 	if path == "" {
 		return nil, nil
@@ -120,11 +130,7 @@ func cmdCalls(args []string, stdout io.Writer) error {
 	if err := need(fs, "vault"); err != nil {
 		return err
 	}
-	ids, err := loadIdentity(*idPath)
-	if err != nil {
-		return err
-	}
-	v, err := openVault(*dir, true)
+	v, ids, err := openWithIdentity(*dir, *idPath, true)
 	if err != nil {
 		return err
 	}
@@ -180,11 +186,7 @@ func cmdExport(args []string, stdout io.Writer) error {
 	if err := need(fs, "vault", "identity", "call", "o"); err != nil {
 		return err
 	}
-	ids, err := loadIdentity(*idPath)
-	if err != nil {
-		return err
-	}
-	v, err := openVault(*dir, false)
+	v, ids, err := openWithIdentity(*dir, *idPath, false)
 	if err != nil {
 		return err
 	}
