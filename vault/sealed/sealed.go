@@ -1,29 +1,3 @@
-// Package sealed defines the plaintext inside a sealed recording: a stream
-// of records (metadata and captured frames) that the vault encrypts with
-// age. It is where a call becomes bytes on disk.
-//
-// Frames are stored so that every original byte can be rebuilt, but most
-// header bytes are not stored at all. Each frame belongs to a context (one
-// direction of one flow of the call); a frame's header (the bytes before
-// the SIP message or RTP payload) is stored as the second difference of its
-// 16-bit words against the context's previous two headers. For RTP the IP
-// ID, RTP sequence number and timestamp advance by the same step every
-// packet and the IPv4 checksum follows, so the second difference is zero
-// but for the UDP checksum: a G.711 packet's 66 header bytes become about 5.
-// Capture times are stored the same way (second difference in
-// nanoseconds). The first frame of a context is stored whole.
-//
-// Record layout (all integers are varints):
-//
-//	magic "SPVREC1\n"
-//	'M' len json          metadata (written at start and again at the end)
-//	'C' ctx link kind dir flow   context definition
-//	'P' ctx dt2 dlen hdrlen nz {idx dw} payload   a frame
-//	'E' frames sha256(frames)    end of recording
-//
-// A recording cut short by a crash is readable up to its last complete
-// record; Reader reports that it was truncated. Writer allocates nothing
-// per frame once a context exists.
 package sealed
 
 import (
