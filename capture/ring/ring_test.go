@@ -5,17 +5,16 @@ package ring_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/spanvault/spanvault/capture/ring"
+	"github.com/spanvault/spanvault/capture/ring/ringtest"
 )
 
 func needRoot(t *testing.T) {
@@ -25,41 +24,22 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// veth creates a veth pair in a fresh network namespace and moves this
-// goroutine's OS thread into it for the duration of fn.
+// withVeth creates a veth pair in a fresh network namespace and runs fn on
+// a thread inside it.
 func withVeth(t *testing.T, fn func(a, b string)) {
 	t.Helper()
-	ns := fmt.Sprintf("svring%d", os.Getpid())
+	ns := ringtest.NewNetns(t, "svring")
 	run := func(args ...string) {
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v: %s", args, err, out)
 		}
 	}
-	run("ip", "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	run("ip", "-n", ns, "link", "add", "mirror0", "type", "veth", "peer", "name", "switch0")
-	run("ip", "-n", ns, "link", "set", "mirror0", "up")
-	run("ip", "-n", ns, "link", "set", "switch0", "up")
+	run("ip", "-n", ns.Name, "link", "add", "mirror0", "type", "veth", "peer", "name", "switch0")
 	for _, i := range []string{"mirror0", "switch0"} {
-		exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf."+i+".disable_ipv6=1").Run()
+		run("ip", "-n", ns.Name, "link", "set", i, "up")
+		exec.Command("ip", "netns", "exec", ns.Name, "sysctl", "-qw", "net.ipv6.conf."+i+".disable_ipv6=1").Run()
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	f, err := os.Open("/var/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	fn("mirror0", "switch0")
+	ns.Do(t, func() { fn("mirror0", "switch0") })
 }
 
 func frame(vlan uint16, payload string) []byte {
