@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -161,6 +162,20 @@ func Build(o Options) (*Result, error) {
 	h := fnv.New32a()
 	h.Write([]byte(o.Instance.Hostname))
 	diskID := h.Sum32()
+	if o.Instance.Update.HTTPPassword == "" {
+		// Never ship a known password for gokrazy's update endpoint: make
+		// one, and leave it beside the image for the operator.
+		pw, err := randomPassword()
+		if err != nil {
+			return nil, err
+		}
+		o.Instance.Update.HTTPPassword = pw
+		pwFile := strings.TrimSuffix(o.Out, ".img") + ".gokr-pw.txt"
+		if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "Update.HTTPPassword was empty: generated one, in %s (set it in the instance configuration for reproducible builds)\n", pwFile)
+	}
 	if err := o.stageRoot(root, kernel); err != nil {
 		return nil, err
 	}
@@ -196,6 +211,18 @@ func Build(o Options) (*Result, error) {
 	res.RootSHA256, res.RootSize = hex.EncodeToString(sum[:]), int64(len(b))
 	res.Took = time.Since(t0)
 	return res, nil
+}
+
+func randomPassword() (string, error) {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
 }
 
 func run(log io.Writer, name string, args ...string) error {
