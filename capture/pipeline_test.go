@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -126,5 +127,62 @@ func TestSIPOverTLSCounted(t *testing.T) {
 	p.Close("end")
 	if p.Stats.TLSConnections != 1 || p.Stats.SIPOverTCP != 0 {
 		t.Fatalf("TLS connections %d, SIP over TCP %d", p.Stats.TLSConnections, p.Stats.SIPOverTCP)
+	}
+}
+
+// TestFragmentedInvite: an INVITE too large for one IP packet (a rich SDP
+// offer) arrives in fragments; the call is found, and the recording keeps
+// every fragment as captured.
+func TestFragmentedInvite(t *testing.T) {
+	var sdp strings.Builder
+	sdp.WriteString("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n")
+	for i := 0; sdp.Len() < 3000; i++ {
+		fmt.Fprintf(&sdp, "a=x-padding-%d:%s\r\n", i, strings.Repeat("z", 60))
+	}
+	body := sdp.String()
+	invite := fmt.Sprintf("INVITE sip:2001@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKf\r\nFrom: <sip:1001@example.com>;tag=a\r\nTo: <sip:2001@example.com>\r\nCall-ID: frag-1@test\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, Id: 99, SrcIP: net.IP{10, 0, 0, 1}, DstIP: net.IP{10, 0, 0, 2}}
+	udp := &layers.UDP{SrcPort: 5060, DstPort: 5060}
+	udp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, gopacket.Payload(invite))
+	dgram := buf.Bytes()[20:] // UDP header + SIP
+	eth := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0}
+	var frames [][]byte
+	for off := 0; off < len(dgram); off += 1480 {
+		end := min(off+1480, len(dgram))
+		fip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, Id: 99, SrcIP: ip.SrcIP, DstIP: ip.DstIP, FragOffset: uint16(off / 8)}
+		if end < len(dgram) {
+			fip.Flags = layers.IPv4MoreFragments
+		}
+		fb := gopacket.NewSerializeBuffer()
+		gopacket.SerializeLayers(fb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, fip, gopacket.Payload(dgram[off:end]))
+		frames = append(frames, append(append([]byte(nil), eth...), fb.Bytes()...))
+	}
+	var d discard
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{}, &d, nil)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, f := range frames {
+		p.Handle(f, decode.LinkEthernet, at.Add(time.Duration(i)*time.Millisecond))
+	}
+	// One RTP packet toward the offer's address starts the recording.
+	rtpIP := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 0, 0, 2}, DstIP: net.IP{10, 0, 0, 1}}
+	rtpUDP := &layers.UDP{SrcPort: 6000, DstPort: 4000}
+	rtpUDP.SetNetworkLayerForChecksum(rtpIP)
+	rb := gopacket.NewSerializeBuffer()
+	gopacket.SerializeLayers(rb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, rtpIP, rtpUDP, gopacket.Payload(append([]byte{0x80, 8, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7}, make([]byte, 160)...)))
+	p.Handle(append(append([]byte(nil), eth...), rb.Bytes()...), decode.LinkEthernet, at.Add(time.Second))
+	p.Close("end")
+	if len(frames) < 3 || p.Decoder.Stats.Reassembled != 1 {
+		t.Fatalf("%d fragments, %d reassembled", len(frames), p.Decoder.Stats.Reassembled)
+	}
+	if len(done) != 1 || done[0].CallID != "frag-1@test" || !done[0].Recorded {
+		t.Fatalf("calls: %d", len(done))
+	}
+	if d.frames != len(frames)+1 {
+		t.Fatalf("recording got %d frames, want the %d fragments and the RTP packet", d.frames, len(frames))
 	}
 }

@@ -82,6 +82,20 @@ func (d *dialog) rtp(src, dst netip.AddrPort, n int, pt byte, dir int) {
 	}
 }
 
+// rtpSSRC sends n packets with a given SSRC.
+func (d *dialog) rtpSSRC(src, dst netip.AddrPort, n int, ssrc uint32) {
+	for i := 0; i < n; i++ {
+		pl := make([]byte, 12+160)
+		pl[0], pl[1] = 0x80, 8
+		binary.BigEndian.PutUint16(pl[2:], d.seq[0])
+		binary.BigEndian.PutUint32(pl[4:], uint32(d.seq[0])*160)
+		binary.BigEndian.PutUint32(pl[8:], ssrc)
+		d.seq[0]++
+		d.tr.Media(&decode.Packet{Time: d.now, Frame: pl, Src: src, Dst: dst, Transport: decode.UDP, Payload: pl})
+		d.advance(20 * time.Millisecond)
+	}
+}
+
 var (
 	mediaA = netip.MustParseAddrPort("10.0.0.1:4000")
 	mediaB = netip.MustParseAddrPort("10.0.0.2:6000")
@@ -213,6 +227,37 @@ func TestDialogs(t *testing.T) {
 		}, func(t *testing.T, c *calls.Call) {
 			if !hasEvent(c, calls.GapMediaStopped) {
 				t.Fatalf("events %+v", c.Events)
+			}
+		}},
+		{"SSRC change mid-call", func(d *dialog) {
+			d.answer()
+			d.rtp(mediaA, mediaB, 10, 8, 0)
+			d.seq[0] += 1000 // a new source restarts its numbering
+			d.rtpSSRC(mediaA, mediaB, 10, 0x2222)
+			d.msg(caller, callee, "BYE sip:2001@example.com SIP/2.0", "2 BYE", ";tag=tt", "")
+		}, func(t *testing.T, c *calls.Call) {
+			if len(c.Streams) != 2 || c.Streams[0].Dir != c.Streams[1].Dir || c.Streams[1].Stats.SSRC != 0x2222 {
+				t.Fatalf("%d streams", len(c.Streams))
+			}
+			for _, s := range c.Streams {
+				if s.Stats.Packets != 10 || s.Stats.Lost() != 0 {
+					t.Fatalf("stream 0x%x: %d packets %d lost", s.Stats.SSRC, s.Stats.Packets, s.Stats.Lost())
+				}
+			}
+		}},
+		{"forked answers", func(d *dialog) {
+			d.msg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "1 INVITE", "", sdpBody("10.0.0.1", 4000, "sendrecv"))
+			// Two phones ring (a forking proxy); both send early media, one answers.
+			d.msg(callee, caller, "SIP/2.0 183 Session Progress", "1 INVITE", ";tag=fork1", sdpBody("10.0.0.2", 6000, "sendrecv"))
+			d.msg(callee, caller, "SIP/2.0 183 Session Progress", "1 INVITE", ";tag=fork2", sdpBody("10.0.0.3", 6100, "sendrecv"))
+			d.rtp(netip.MustParseAddrPort("10.0.0.3:6100"), mediaA, 5, 8, 1)
+			d.msg(callee, caller, "SIP/2.0 200 OK", "1 INVITE", ";tag=fork1", sdpBody("10.0.0.2", 6000, "sendrecv"))
+			d.rtp(mediaB, mediaA, 5, 8, 1)
+			d.rtp(mediaA, mediaB, 5, 8, 0)
+			d.msg(caller, callee, "BYE sip:2001@example.com SIP/2.0", "2 BYE", ";tag=fork1", "")
+		}, func(t *testing.T, c *calls.Call) {
+			if c.State != calls.Ended || c.ToTag != "fork1" || len(c.Streams) != 3 {
+				t.Fatalf("%s tag %q, %d streams", c.State, c.ToTag, len(c.Streams))
 			}
 		}},
 		{"early media on 183", func(d *dialog) {
