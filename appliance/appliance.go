@@ -220,13 +220,20 @@ func (a *Appliance) Run(ctx context.Context) error {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	var runErr error
+	captureDone := false
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
 		case err := <-errc:
-			runErr = err
+			// Capture stopped on its own (the interface went away):
+			// seal what is in progress and exit, so the supervisor
+			// restarts the recorder.
+			runErr, captureDone = err, true
+			if runErr == nil {
+				runErr = errors.New("capture stopped")
+			}
 			break loop
 		case <-tick.C:
 			a.maintain()
@@ -235,8 +242,10 @@ loop:
 	// Shutdown: stop capture, seal calls in progress, close the vault.
 	a.log.Info("shutting down: sealing calls in progress")
 	stopCapture()
-	if err := <-errc; err != nil && runErr == nil {
-		runErr = err
+	if !captureDone {
+		if err := <-errc; err != nil && runErr == nil {
+			runErr = err
+		}
 	}
 	a.live.Mu.Lock()
 	a.live.P.Close("ended by shutdown")
