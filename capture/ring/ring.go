@@ -262,6 +262,16 @@ func (r *Ring) Next() ([]byte, time.Time, decode.LinkType, error) {
 		if n == 0 {
 			return nil, time.Time{}, 0, ErrTimeout
 		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLNVAL|unix.POLLHUP) != 0 {
+			// An error would make poll return at once forever: report it
+			// (ENETDOWN when the mirror port goes away) instead of spinning.
+			if e, err := unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
+				return nil, time.Time{}, 0, fmt.Errorf("ring: %s: %w", r.cfg.Interface, unix.Errno(e))
+			}
+			if fds[0].Revents&unix.POLLNVAL != 0 {
+				return nil, time.Time{}, 0, ErrClosed
+			}
+		}
 	}
 }
 
