@@ -148,3 +148,31 @@ func TestRingDrops(t *testing.T) {
 		}
 	})
 }
+
+// TestRingInterfaceGone: when the mirror port disappears, Next reports it
+// instead of spinning on a socket error.
+func TestRingInterfaceGone(t *testing.T) {
+	needRoot(t)
+	withVeth(t, func(mirror, sw string) {
+		r, err := ring.Open(ring.Config{Interface: mirror, BlockSize: 1 << 16, Blocks: 4, PollTimeout: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if out, err := exec.Command("ip", "link", "del", sw).CombinedOutput(); err != nil {
+			t.Fatalf("ip link del: %v %s", err, out)
+		}
+		for i := 0; i < 100; i++ {
+			_, _, _, err := r.Next()
+			if errors.Is(err, ring.ErrTimeout) {
+				continue
+			}
+			if err == nil {
+				continue // frames queued before the link went away
+			}
+			t.Logf("after the interface went away: %v", err)
+			return
+		}
+		t.Fatal("Next kept returning timeouts after the interface was deleted")
+	})
+}
