@@ -82,6 +82,7 @@ type Appliance struct {
 	status    Status
 	listener  net.Listener
 	appr      approvals
+	idx       indexCounts
 }
 
 type dayCount struct {

@@ -108,29 +108,53 @@ func (a *Appliance) counters() (decode.Stats, ring.Stats, capture.Stats, calls.S
 	return a.live.DecoderStats(), a.live.RingStats(), a.live.P.Stats, a.live.P.Tracker.Stats, a.live.P.Tracker.Active()
 }
 
+// indexCounts are figures that need a walk over the whole index.
+type indexCounts struct {
+	at                        time.Time
+	recordings, backlog, held int
+	lastDay                   int64
+}
+
+// indexStats walks the index at most once a minute: a busy branch holds
+// hundreds of thousands of entries, and the page refreshes every few
+// seconds.
+func (a *Appliance) indexStats(now time.Time) indexCounts {
+	a.mu.Lock()
+	cached := a.idx
+	a.mu.Unlock()
+	if !cached.at.IsZero() && now.Sub(cached.at) < time.Minute {
+		return cached
+	}
+	c := indexCounts{at: now}
+	es, _ := a.v.List()
+	for _, e := range es {
+		if e.Recorded {
+			c.recordings++
+			if now.Sub(e.Start) < 24*time.Hour {
+				c.lastDay += e.Size
+			}
+		}
+		if len(e.Holds) > 0 {
+			c.held++
+		}
+		if !e.Expiry.IsZero() && e.Expiry.Before(now) {
+			c.backlog++
+		}
+	}
+	a.mu.Lock()
+	a.idx = c
+	a.mu.Unlock()
+	return c
+}
+
 // refresh recomputes the status and sets the LED.
 func (a *Appliance) refresh() {
 	now := time.Now()
 	ds, rs, ps, ts, active := a.counters()
 
-	es, _ := a.v.List()
+	vs := a.indexStats(now)
+	recs, backlog, held, lastDay := vs.recordings, vs.backlog, vs.held, vs.lastDay
 	usage := a.v.Usage()
-	var recs, backlog, held int
-	var lastDay int64
-	for _, e := range es {
-		if e.Recorded {
-			recs++
-			if now.Sub(e.Start) < 24*time.Hour {
-				lastDay += e.Size
-			}
-		}
-		if len(e.Holds) > 0 {
-			held++
-		}
-		if !e.Expiry.IsZero() && e.Expiry.Before(now) {
-			backlog++
-		}
-	}
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
