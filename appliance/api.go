@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,8 +40,6 @@ type apiResponse struct {
 	Paused    bool   `json:"paused"`
 	Consented bool   `json:"consented"`
 }
-
-func jsonFloat(f float64, prec int) string { return strconv.FormatFloat(f, 'f', prec, 64) }
 
 func apiError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")

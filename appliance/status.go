@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -361,7 +362,7 @@ func formatBytes(b int64) string {
 }
 
 func trimFloat(f float64, prec int) string {
-	return jsonFloat(f, prec)
+	return strconv.FormatFloat(f, 'f', prec, 64)
 }
 
 // metric descriptors

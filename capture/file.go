@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcapgo"
 	"github.com/spanvault/spanvault/capture/decode"
 )
@@ -72,7 +73,7 @@ func (f *File) Next() ([]byte, time.Time, decode.LinkType, error) {
 		ts   time.Time
 	)
 	if f.ng != nil {
-		var ci gopacketCaptureInfo
+		var ci gopacket.CaptureInfo
 		data, ci, err = f.ng.ZeroCopyReadPacketData()
 		ts = ci.Timestamp
 		if err == nil && ci.InterfaceIndex > 0 {
@@ -81,7 +82,7 @@ func (f *File) Next() ([]byte, time.Time, decode.LinkType, error) {
 			}
 		}
 	} else {
-		var ci gopacketCaptureInfo
+		var ci gopacket.CaptureInfo
 		data, ci, err = f.pcap.ZeroCopyReadPacketData()
 		ts = ci.Timestamp
 	}

@@ -15,8 +15,6 @@ import (
 	"github.com/spanvault/spanvault/capture/sip"
 )
 
-type gopacketCaptureInfo = gopacket.CaptureInfo
-
 // Stats counts what the pipeline saw, beyond the decoder's and tracker's
 // own counters.
 type Stats struct {

@@ -69,28 +69,22 @@ func (d *dialog) advance(dt time.Duration) { d.now = d.now.Add(dt) }
 
 // rtp sends n packets of 20 ms from src to dst.
 func (d *dialog) rtp(src, dst netip.AddrPort, n int, pt byte, dir int) {
+	d.send(src, dst, n, pt, dir, uint32(0x1000+dir))
+}
+
+// rtpSSRC sends n PCMA packets caller to callee with a given SSRC.
+func (d *dialog) rtpSSRC(src, dst netip.AddrPort, n int, ssrc uint32) {
+	d.send(src, dst, n, 8, 0, ssrc)
+}
+
+func (d *dialog) send(src, dst netip.AddrPort, n int, pt byte, dir int, ssrc uint32) {
 	for i := 0; i < n; i++ {
 		pl := make([]byte, 12+160)
 		pl[0], pl[1] = 0x80, pt
 		binary.BigEndian.PutUint16(pl[2:], d.seq[dir])
 		binary.BigEndian.PutUint32(pl[4:], uint32(d.seq[dir])*160)
-		binary.BigEndian.PutUint32(pl[8:], uint32(0x1000+dir))
-		d.seq[dir]++
-		p := &decode.Packet{Time: d.now, Frame: pl, Src: src, Dst: dst, Transport: decode.UDP, Payload: pl}
-		d.tr.Media(p)
-		d.advance(20 * time.Millisecond)
-	}
-}
-
-// rtpSSRC sends n packets with a given SSRC.
-func (d *dialog) rtpSSRC(src, dst netip.AddrPort, n int, ssrc uint32) {
-	for i := 0; i < n; i++ {
-		pl := make([]byte, 12+160)
-		pl[0], pl[1] = 0x80, 8
-		binary.BigEndian.PutUint16(pl[2:], d.seq[0])
-		binary.BigEndian.PutUint32(pl[4:], uint32(d.seq[0])*160)
 		binary.BigEndian.PutUint32(pl[8:], ssrc)
-		d.seq[0]++
+		d.seq[dir]++
 		d.tr.Media(&decode.Packet{Time: d.now, Frame: pl, Src: src, Dst: dst, Transport: decode.UDP, Payload: pl})
 		d.advance(20 * time.Millisecond)
 	}
