@@ -59,6 +59,12 @@ type Config struct {
 	// MaxPendingBytes bounds the SIP bytes held for a call before its
 	// media starts.
 	MaxPendingBytes int
+	// HoldWindow is how long (capture time) media that matches no call is
+	// held in case the SDP that explains it is still on its way (another
+	// capture ring); MaxHeldMedia bounds the packets held (negative: hold
+	// nothing).
+	HoldWindow   time.Duration
+	MaxHeldMedia int
 	// LocalNets and Extensions tell which party is local, for the call's
 	// direction and for agent-only recording. Extensions are patterns on
 	// the user part of From/To: digits, 'x' for any digit, a trailing '*'.
@@ -88,6 +94,12 @@ func (c *Config) defaults() {
 	if c.MaxPendingBytes <= 0 {
 		c.MaxPendingBytes = 256 << 10
 	}
+	if c.HoldWindow <= 0 {
+		c.HoldWindow = 2 * time.Second
+	}
+	if c.MaxHeldMedia == 0 {
+		c.MaxHeldMedia = 2048
+	}
 }
 
 // Stats counts what the tracker did. Fields only grow.
@@ -100,6 +112,8 @@ type Stats struct {
 	MediaPackets    uint64 // RTP/RTCP packets associated with a call
 	MediaNotStored  uint64 // associated but kept out (paused, policy, agent-only)
 	Unassociated    uint64 // UDP packets that matched no call
+	MediaHeld       uint64 // media held because no SDP explained it yet
+	MediaReplayed   uint64 // held media given to a call whose SDP came later
 	RecordErrors    uint64
 	PendingOverflow uint64
 }
@@ -155,6 +169,7 @@ type Tracker struct {
 	lastSweep time.Time
 	frame     Frame
 	now       time.Time
+	held      heldRing
 }
 
 // NewTracker returns a tracker that records through rec (nil: record
@@ -286,6 +301,7 @@ func (t *Tracker) SIP(m *sip.Message, at time.Time, src, dst netip.AddrPort, tra
 	} else {
 		t.response(c, m, at, src, fromCaller)
 	}
+	t.replayHeld()
 }
 
 func (t *Tracker) newCall(m *sip.Message, at time.Time, src, dst netip.AddrPort, callID string) *Call {
@@ -527,6 +543,7 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 	}
 	t.endpoints[ep] = append(owners, epOwner{call: c, side: side, rtp: rtp, rtcp: rtcp})
 	c.endpoints = append(c.endpoints, epRef{ep: ep, side: side})
+	t.noteEndpoint(ep)
 }
 
 func (c *Call) hasEndpoint(ep netip.AddrPort) bool {
@@ -582,12 +599,22 @@ func (t *Tracker) associate(k flowKey) *flow {
 // belonged to a call.
 func (t *Tracker) Media(p *decode.Packet) bool {
 	t.tick(p.Time)
+	if t.held.n > 0 {
+		t.expireHeld(t.now)
+	}
+	return t.media(p)
+}
+
+// media is Media without the clock: replayed packets come through here.
+func (t *Tracker) media(p *decode.Packet) bool {
 	k := flowKey{p.Src, p.Dst}
 	f := t.flows[k]
 	if f == nil {
 		f = t.associate(k)
 		if f == nil {
-			t.unassociated(p, k)
+			if !t.holdMedia(p) {
+				t.unassociated(p, k)
+			}
 			return false
 		}
 	}
@@ -953,6 +980,7 @@ func (t *Tracker) Sweep(now time.Time) {
 			}
 		}
 	}
+	t.expireHeld(now)
 	t.expireUnassoc(now, false)
 }
 
@@ -990,6 +1018,7 @@ func (t *Tracker) evictOldest(now time.Time) {
 // Close ends every dialog (reason, e.g. "capture ended" or "ended by
 // shutdown", for calls still up) and reports every unassociated stream.
 func (t *Tracker) Close(reason string) {
+	t.releaseHeld(t.held.n)
 	ids := make([]string, 0, len(t.calls))
 	for id := range t.calls {
 		ids = append(ids, id)
