@@ -71,7 +71,7 @@ type box struct {
 	vault  string
 	key    *age.X25519Identity
 	cmd    *exec.Cmd
-	logs   *bytes.Buffer
+	logs   *lockedBuffer
 	client *http.Client
 	url    string
 	ledDir string
@@ -123,7 +123,7 @@ require_sync = false
 
 func (b *box) start() {
 	b.t.Helper()
-	b.logs = &bytes.Buffer{}
+	b.logs = &lockedBuffer{}
 	b.cmd = b.ns.Command(spanvaultBinary(b.t), "run", "-config", b.cfg)
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs
 	if err := b.cmd.Start(); err != nil {
@@ -328,9 +328,11 @@ agent_only = true
 class = "default"
 `)
 	b.start()
-	if !strings.Contains(b.logs.String(), "capabilities dropped") {
-		t.Fatalf("daemon kept its capabilities:\n%s", b.logs)
-	}
+	// The daemon's output reaches the buffer through exec's copying
+	// goroutine, after the status page may already answer: wait for it.
+	waitFor(t, "the daemon to report its capabilities dropped", 10*time.Second, func() bool {
+		return strings.Contains(b.logs.String(), "capabilities dropped")
+	})
 	waitFor(t, "the LED to be taken over", 5*time.Second, func() bool {
 		tr, _ := os.ReadFile(filepath.Join(b.ledDir, "trigger"))
 		return string(tr) == "none"
@@ -649,4 +651,23 @@ func chromium(t *testing.T, ns *ringtest.Netns, url string) (string, string) {
 		t.Fatalf("no screenshot: %v", err)
 	}
 	return string(out), shot
+}
+
+// lockedBuffer collects a child's output; exec copies into it from its own
+// goroutine while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
