@@ -12,6 +12,7 @@ all: build
 build:
 	$(GO) build -trimpath -o $(BUILD)/spanvault ./cmd/spanvault
 	$(GO) build -trimpath -o $(BUILD)/sipgen ./cmd/sipgen
+	$(GO) build -trimpath -o $(BUILD)/spanvault-archive ./cmd/spanvault-archive
 
 # The one command that sets up and runs the main job on an embedded
 # default: generate a sample capture, make a key, record the calls into a
@@ -29,6 +30,20 @@ demo: build
 		-call $$($(BUILD)/spanvault calls -vault $(BUILD)/demo/vault -q | head -1) \
 		-o $(BUILD)/demo/call.wav
 	$(BUILD)/spanvault audit verify -vault $(BUILD)/demo/vault
+	@echo "--- the central archive on loopback: init, enroll the demo box, serve, sync, list"
+	$(BUILD)/spanvault-archive init -dir $(BUILD)/demo/archive -name demo-archive -listen 127.0.0.1:18443
+	$(BUILD)/spanvault-archive enroll -dir $(BUILD)/demo/archive -name branch-demo -o $(BUILD)/demo/enroll
+	@printf '[vault]\ndir = "vault"\nrecipients = "recipients.txt"\n' > $(BUILD)/demo/box.toml
+	@cat $(BUILD)/demo/enroll/sync.toml >> $(BUILD)/demo/box.toml
+	@$(BUILD)/spanvault-archive serve -dir $(BUILD)/demo/archive > $(BUILD)/demo/archive.log 2>&1 & echo $$! > $(BUILD)/demo/archive.pid
+	@sleep 1
+	$(BUILD)/spanvault sync -config $(BUILD)/demo/box.toml -now
+	$(BUILD)/spanvault-archive recordings -dir $(BUILD)/demo/archive
+	$(BUILD)/spanvault-archive get -dir $(BUILD)/demo/archive -appliance branch-demo \
+		-id $$($(BUILD)/spanvault calls -vault $(BUILD)/demo/vault -q | head -1) -o $(BUILD)/demo/from-archive.age
+	age -d -i $(BUILD)/demo/identity.txt -o /dev/null $(BUILD)/demo/from-archive.age && echo "the standard age tool opens the archived recording"
+	$(BUILD)/spanvault-archive verify -dir $(BUILD)/demo/archive
+	@kill $$(cat $(BUILD)/demo/archive.pid)
 
 deps:
 	bash scripts/install-deps.sh

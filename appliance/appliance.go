@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spanvault/spanvault/appliance/config"
+	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/appliance/led"
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
@@ -38,10 +39,12 @@ type Syncer interface {
 
 // SyncState is what the status page shows about sync.
 type SyncState struct {
-	Configured  bool      `json:"configured"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	Pending     int       `json:"pending"`
-	Failing     bool      `json:"failing"`
+	Configured  bool         `json:"configured"`
+	LastSuccess time.Time    `json:"last_success,omitzero"`
+	Pending     int          `json:"pending"`
+	Failing     bool         `json:"failing"`
+	Window      string       `json:"window,omitempty"`
+	Detail      client.State `json:"detail"`
 }
 
 // Options are the run-time choices that are not configuration: tests set
@@ -137,6 +140,16 @@ func (a *Appliance) Run(ctx context.Context) error {
 	}
 	defer a.v.Close()
 	a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started")
+	if a.cfg.Sync.Configured() {
+		sc, err := NewSyncClient(a.cfg, a.v)
+		if err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+		a.mu.Lock()
+		a.sync = &syncer{c: sc, started: time.Now(), window: a.cfg.Sync.Window}
+		a.mu.Unlock()
+		go a.runSync(ctx, sc)
+	}
 
 	iface := a.cfg.Capture.Interface
 	if iface == "" {

@@ -84,9 +84,16 @@ type RetentionStat struct {
 
 // SyncStatus describes the archive sync.
 type SyncStatus struct {
-	Configured bool   `json:"configured"`
-	State      string `json:"state"`
-	Pending    int    `json:"pending"`
+	Configured   bool      `json:"configured"`
+	State        string    `json:"state"`
+	Pending      int       `json:"pending"`
+	PendingBytes int64     `json:"pending_bytes"`
+	LastSuccess  time.Time `json:"last_success,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	Window       string    `json:"window,omitempty"`
+	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
+	Archive      string    `json:"archive,omitempty"`
+	ClockSkew    float64   `json:"clock_skew_s,omitempty"`
 }
 
 // AuditStatus describes the audit chain.
@@ -214,7 +221,12 @@ func (a *Appliance) refresh() {
 	st.Sync = SyncStatus{State: "not configured"}
 	if a.sync != nil {
 		ss := a.sync.State()
-		st.Sync = SyncStatus{Configured: ss.Configured, Pending: ss.Pending, State: "ok"}
+		st.Sync = SyncStatus{Configured: ss.Configured, Pending: ss.Pending, State: "ok", PendingBytes: ss.Detail.BacklogBytes,
+			LastSuccess: ss.LastSuccess, LastError: ss.Detail.LastError, Window: ss.Window, CertNotAfter: ss.Detail.CertNotAfter,
+			Archive: ss.Detail.Archive, ClockSkew: ss.Detail.ClockSkew}
+		if ss.Detail.LastError != "" {
+			st.Sync.State = "retrying"
+		}
 		if ss.Failing {
 			st.Sync.State = "failing"
 		}
@@ -332,7 +344,7 @@ th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;paddi
 {{if .Retention.Skipped}}<tr><th>Note</th><td class="warn">{{.Retention.Skipped}}</td></tr>{{end}}
 </table></div>
 
-<div class="box"><h2>Archive sync</h2><p id="sync">{{if .Sync.Configured}}{{.Sync.State}}, {{.Sync.Pending}} waiting{{else}}not configured{{end}}</p></div>
+<div class="box"><h2>Archive sync</h2><p id="sync">{{if .Sync.Configured}}{{.Sync.State}}, {{.Sync.Pending}} waiting ({{.Sync.PendingBytes}} bytes); last success {{if .Sync.LastSuccess.IsZero}}never{{else}}{{.Sync.LastSuccess.Format "2006-01-02 15:04"}}{{end}}; window {{.Sync.Window}}; certificate until {{.Sync.CertNotAfter.Format "2006-01-02"}}{{if .Sync.LastError}}; last error: {{.Sync.LastError}}{{end}}{{else}}not configured{{end}}</p></div>
 
 <div class="box"><h2>Audit trail</h2><p id="audit" class="{{if .Audit.OK}}ok{{else}}bad{{end}}">{{if .Audit.OK}}verified: {{.Audit.Entries}} entries, {{t .Audit.LastVerified}}{{else}}VERIFICATION FAILED: {{.Audit.Error}}{{end}}</p></div>
 

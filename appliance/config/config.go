@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -100,10 +101,36 @@ type Clock struct {
 	RequireSync bool `toml:"require_sync"`
 }
 
-// Sync configures the nightly upload to the central archive (a later
-// issue); empty means not configured.
+// Sync configures the nightly upload to the central archive; without
+// archives it is not configured. spanvault-archive enroll writes this
+// section (sync.toml).
 type Sync struct {
-	Archive string `toml:"archive"`
+	Name      string   `toml:"name"`       // the box's name in its certificate
+	Archives  []string `toml:"archives"`   // host:port, tried in order (failover)
+	Cert      string   `toml:"cert"`       // client certificate (PEM)
+	Key       string   `toml:"key"`        // its key (PEM, 0600)
+	CA        string   `toml:"ca"`         // the archive's CA certificate
+	AnchorKey string   `toml:"anchor_key"` // the archive's checkpoint verifier key
+	APICert   string   `toml:"api_cert"`   // the local API's certificate, issued at enrollment
+	APIKey    string   `toml:"api_key"`
+	// Window is the nightly upload window in local time, "01:00-05:00".
+	Window string `toml:"window"`
+	// Rate caps upload bandwidth ("1MB" per second); 0: no cap.
+	Rate Size `toml:"rate"`
+	// CheckInEvery is the interval of the small check-in outside the window.
+	CheckInEvery retention.Duration `toml:"check_in_every"`
+}
+
+// Configured reports whether sync has an archive.
+func (s *Sync) Configured() bool { return len(s.Archives) > 0 }
+
+// ParseWindow reads "HH:MM-HH:MM" into minutes after midnight.
+func ParseWindow(w string) (from, to int, err error) {
+	var h1, m1, h2, m2 int
+	if _, err := fmt.Sscanf(w, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 || h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0 {
+		return 0, 0, fmt.Errorf("%q is not a window like 01:00-05:00", w)
+	}
+	return h1*60 + m1, h2*60 + m2, nil
 }
 
 // Log configures logging.
@@ -201,7 +228,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 			c.Retention.DefaultClass = def.DefaultClass
 		}
 	}
-	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root} {
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -256,6 +283,9 @@ func (c *Config) Validate() error {
 		if e == "" || strings.ContainsAny(e, " \t") {
 			return fmt.Errorf("config: capture.extensions[%d]: %q is not a dial pattern", i, e)
 		}
+	}
+	if err := c.Sync.validate(); err != nil {
+		return err
 	}
 	if err := c.Retention.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -343,4 +373,35 @@ func ReadIdentities(path string) ([]age.Identity, error) {
 		return nil, fmt.Errorf("identity %s: %w", path, err)
 	}
 	return ids, nil
+}
+
+func (s *Sync) validate() error {
+	if !s.Configured() {
+		return nil
+	}
+	if s.Name == "" {
+		return errors.New("config: sync.name: empty (the name in the box's certificate)")
+	}
+	for i, a := range s.Archives {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("config: sync.archives[%d]: %q is not host:port", i, a)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"cert", s.Cert}, {"key", s.Key}, {"ca", s.CA}} {
+		if f.v == "" {
+			return fmt.Errorf("config: sync.%s: empty", f.name)
+		}
+	}
+	if s.Window != "" {
+		if _, _, err := ParseWindow(s.Window); err != nil {
+			return fmt.Errorf("config: sync.window: %v", err)
+		}
+	}
+	if s.Rate < 0 {
+		return errors.New("config: sync.rate: negative")
+	}
+	if s.CheckInEvery != 0 && s.CheckInEvery < retention.Duration(10*time.Second) {
+		return errors.New("config: sync.check_in_every: below 10s")
+	}
+	return nil
 }

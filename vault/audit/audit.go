@@ -276,3 +276,51 @@ func Count(tx *bolt.Tx) int {
 	}
 	return b.Stats().KeyN
 }
+
+// SelfHash is the hash an entry must carry: the hex SHA-256 of its JSON
+// encoding with Hash empty.
+func (e Entry) SelfHash() string { return e.selfHash() }
+
+// HeadMessage is the byte string a head's signature covers.
+func HeadMessage(h Head) []byte { return headMessage(Head{Seq: h.Seq, Hash: h.Hash}) }
+
+// ReadHead returns the signed head (zero when there is no chain yet).
+func ReadHead(tx *bolt.Tx) (Head, error) {
+	var h Head
+	hb := tx.Bucket(BucketHead)
+	if hb == nil || hb.Get(keyHead) == nil {
+		return h, nil
+	}
+	if err := json.Unmarshal(hb.Get(keyHead), &h); err != nil {
+		return h, fmt.Errorf("audit: signed head does not decode: %w", err)
+	}
+	return h, nil
+}
+
+// CheckLinks checks that entries follow prev (the hash of the entry
+// before the first) one by one, each carrying its own correct hash, and
+// that head signs the last of them with pub. It returns a *BrokenError
+// naming the first entry that does not hold.
+func CheckLinks(prev string, firstSeq uint64, entries []Entry, head Head, pub ed25519.PublicKey) error {
+	want := firstSeq
+	for _, e := range entries {
+		if e.Seq != want {
+			return &BrokenError{Seq: want, Reason: fmt.Sprintf("entry %d where %d was expected", e.Seq, want)}
+		}
+		if e.SelfHash() != e.Hash {
+			return &BrokenError{Seq: e.Seq, Reason: "entry content does not match its hash (edited)"}
+		}
+		if e.Prev != prev {
+			return &BrokenError{Seq: e.Seq, Reason: "link to the previous entry does not match (rewritten, removed or forked)"}
+		}
+		prev = e.Hash
+		want++
+	}
+	if !ed25519.Verify(pub, HeadMessage(head), head.Signature) {
+		return &BrokenError{Seq: head.Seq, Reason: "head signature invalid (not the pinned key)"}
+	}
+	if head.Seq != want-1 || head.Hash != prev {
+		return &BrokenError{Seq: head.Seq, Reason: "signed head does not end the entries sent"}
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package appliance
+
+import (
+	"context"
+	"time"
+
+	"github.com/spanvault/spanvault/appliance/config"
+	"github.com/spanvault/spanvault/sync/client"
+	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault"
+)
+
+// Version is reported to the archive at check-in.
+var Version = "dev"
+
+// SyncFailingAfter is how long sync may fail before the LED says so.
+const SyncFailingAfter = 48 * time.Hour
+
+// NewSyncClient makes the sync client the configuration describes.
+func NewSyncClient(cfg *config.Config, v *vault.Vault) (*client.Client, error) {
+	s := cfg.Sync
+	return client.New(client.Config{
+		Name: s.Name, Archives: s.Archives, Cert: s.Cert, Key: s.Key, CA: s.CA, AnchorKey: s.AnchorKey,
+		Rate: int64(s.Rate), Version: Version,
+	}, v)
+}
+
+// InWindow reports whether t (local time) is inside a "HH:MM-HH:MM"
+// window; a window may wrap midnight. An empty window is always open.
+func InWindow(window string, t time.Time) bool {
+	if window == "" {
+		return true
+	}
+	from, to, err := config.ParseWindow(window)
+	if err != nil {
+		return false
+	}
+	m := t.Hour()*60 + t.Minute()
+	if from <= to {
+		return m >= from && m < to
+	}
+	return m >= from || m < to
+}
+
+// syncer adapts the client to the status page.
+type syncer struct {
+	c       *client.Client
+	started time.Time
+	window  string
+}
+
+func (s *syncer) State() SyncState {
+	st := s.c.State()
+	since := st.LastSuccess
+	if since.IsZero() {
+		since = s.started
+	}
+	return SyncState{
+		Configured:  true,
+		LastSuccess: st.LastSuccess,
+		Pending:     st.Backlog,
+		Failing:     st.LastError != "" && time.Since(since) > SyncFailingAfter,
+		Detail:      st,
+		Window:      s.window,
+	}
+}
+
+// runSync checks in every CheckInEvery and uploads inside the window or
+// when the archive pulls.
+func (a *Appliance) runSync(ctx context.Context, c *client.Client) {
+	every := time.Duration(a.cfg.Sync.CheckInEvery)
+	if every <= 0 {
+		every = 5 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		upload := InWindow(a.cfg.Sync.Window, time.Now())
+		h := a.health()
+		if err := c.Pass(ctx, client.Options{Upload: upload, Health: h}); err != nil && ctx.Err() == nil {
+			a.log.Warn("sync", "err", err)
+		}
+		// A pull delivered at this check-in runs at once.
+		if c.PullRequested() && ctx.Err() == nil {
+			if err := c.Pass(ctx, client.Options{Upload: true, Health: h}); err != nil && ctx.Err() == nil {
+				a.log.Warn("sync", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// health is what the box reports at check-in: no personal data.
+func (a *Appliance) health() wire.Health {
+	st := a.Status()
+	return wire.Health{
+		Version:       Version,
+		KernelDrops:   st.Capture.KernelDrops,
+		DiskUsed:      st.Disk.Used,
+		DiskTotal:     st.Disk.Limit,
+		ClockSynced:   st.Clock.Synced,
+		LED:           st.LED,
+		RecordErrors:  st.Calls.RecordErrors,
+		CallsRecorded: uint64(st.Calls.RecordedToday),
+		AuditEntries:  st.Audit.Entries,
+	}
+}

@@ -1,0 +1,154 @@
+// Package anchor is the archive's append-only Merkle log of the boxes'
+// signed audit heads (golang.org/x/mod/sumdb/tlog, the checksum
+// database's log), with checkpoints signed as sumdb notes.
+//
+// Invariants: records are only appended; each append stores the tlog
+// hashes it creates in the same transaction as the record, so the log and
+// its hashes never disagree. A box keeps the last checkpoint it verified
+// and checks every newer one against it with a consistency proof.
+package anchor
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Log is the anchor log, stored in the index database.
+type Log struct {
+	db     *sql.DB
+	signer note.Signer
+	vkey   string
+	mu     sync.Mutex
+}
+
+// NewKey makes a signing key pair for the log (note format).
+func NewKey(name string) (skey, vkey string, err error) {
+	return note.GenerateKey(rand.Reader, name)
+}
+
+// Open opens the log with the signing key in skeyFile and the verifier
+// key in vkeyFile.
+func Open(db *sql.DB, skeyFile, vkeyFile string) (*Log, error) {
+	sk, err := os.ReadFile(skeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("anchor: %w", err)
+	}
+	vk, err := os.ReadFile(vkeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("anchor: %w", err)
+	}
+	s, err := note.NewSigner(strings.TrimSpace(string(sk)))
+	if err != nil {
+		return nil, fmt.Errorf("anchor: %w", err)
+	}
+	return &Log{db: db, signer: s, vkey: strings.TrimSpace(string(vk))}, nil
+}
+
+// VerifierKey is the key boxes verify checkpoints with.
+func (l *Log) VerifierKey() string { return l.vkey }
+
+type hashReader struct {
+	ctx context.Context
+	q   interface {
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+}
+
+func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, ix := range indexes {
+		var b []byte
+		if err := r.q.QueryRowContext(r.ctx, `SELECT hash FROM anchor_hashes WHERE idx = ?`, ix).Scan(&b); err != nil {
+			return nil, fmt.Errorf("anchor: hash %d: %w", ix, err)
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
+}
+
+// Size returns the number of records.
+func (l *Log) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n)
+	return n, err
+}
+
+// Append adds a record and returns its index.
+func (l *Log) Append(ctx context.Context, appliance string, seq uint64, text []byte) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n); err != nil {
+		return 0, err
+	}
+	hashes, err := tlog.StoredHashes(n, text, hashReader{ctx, tx})
+	if err != nil {
+		return 0, fmt.Errorf("anchor: %w", err)
+	}
+	base := tlog.StoredHashIndex(0, n)
+	for i, h := range hashes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO anchor_hashes (idx, hash) VALUES (?, ?)`, base+int64(i), h[:]); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO anchor_records (n, appliance, seq, text) VALUES (?, ?, ?, ?)`, n, appliance, seq, text); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// Checkpoint returns the signed tree head at the current size.
+func (l *Log) Checkpoint(ctx context.Context) (size int64, hash tlog.Hash, signed []byte, err error) {
+	size, err = l.Size(ctx)
+	if err != nil {
+		return
+	}
+	if size > 0 {
+		hash, err = tlog.TreeHash(size, hashReader{ctx, l.db})
+		if err != nil {
+			return
+		}
+	}
+	signed, err = note.Sign(&note.Note{Text: string(tlog.FormatTree(tlog.Tree{N: size, Hash: hash}))}, l.signer)
+	return
+}
+
+// ProveRecord proves record n is in the tree of size t.
+func (l *Log) ProveRecord(ctx context.Context, t, n int64) (tlog.RecordProof, error) {
+	return tlog.ProveRecord(t, n, hashReader{ctx, l.db})
+}
+
+// ProveTree proves the tree of size t extends the tree of size n.
+func (l *Log) ProveTree(ctx context.Context, t, n int64) (tlog.TreeProof, error) {
+	return tlog.ProveTree(t, n, hashReader{ctx, l.db})
+}
+
+// VerifyCheckpoint opens a signed checkpoint with the verifier key.
+func VerifyCheckpoint(vkey string, signed []byte) (tlog.Tree, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return tlog.Tree{}, fmt.Errorf("anchor: verifier key: %w", err)
+	}
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		return tlog.Tree{}, fmt.Errorf("anchor: checkpoint signature: %w", err)
+	}
+	return tlog.ParseTree([]byte(n.Text))
+}
+
+// ErrInconsistent: the log did not grow append-only.
+var ErrInconsistent = errors.New("anchor: the archive's log is not an extension of the one verified before")

@@ -1,0 +1,502 @@
+package archive
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"math"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spanvault/spanvault/archive/ca"
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/archive/store"
+	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault/audit"
+)
+
+// Refusal texts (both sides show them; tests assert them).
+const (
+	RefuseNoCert    = "no client certificate presented"
+	RefuseOtherCA   = "certificate not issued by this archive's CA"
+	RefuseExpired   = "certificate expired beyond the renewal bound"
+	RefuseRevoked   = "appliance is revoked"
+	RefuseUnknown   = "appliance is not enrolled"
+	RefuseName      = "appliance name does not match the certificate"
+	RefuseRenewOnly = "certificate expired: only renewal is allowed"
+)
+
+// TLSConfig is the ingest listener's TLS: 1.3 only, client certificates
+// requested and checked per request by the handler (so that every refusal
+// gets a clear answer and an audit entry rather than a bare TLS alert).
+func (a *Archive) TLSConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(a.Dir, serverCert), filepath.Join(a.Dir, serverKey))
+	if err != nil {
+		return nil, fmt.Errorf("archive: server certificate: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequestClientCert,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}, nil
+}
+
+// Server returns the ingest HTTP server (not started).
+func (a *Archive) Server() (*http.Server, error) {
+	tc, err := a.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Server{
+		Handler:           a.Handler(),
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(handshakeLog{a}, "", 0),
+	}, nil
+}
+
+// handshakeLog turns the server's TLS handshake errors (a client offering
+// TLS below 1.3, garbage) into audit events.
+type handshakeLog struct{ a *Archive }
+
+func (h handshakeLog) Write(b []byte) (int, error) {
+	s := strings.TrimSpace(string(b))
+	if strings.Contains(s, "TLS handshake error") {
+		h.a.Event(context.Background(), "refused", "", "", s, false)
+	} else {
+		h.a.Logger.Warn("ingest server", "msg", s)
+	}
+	return len(b), nil
+}
+
+// Serve listens on addr (default: the configured address) until ctx ends.
+func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
+	srv, err := a.Server()
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	err = srv.ServeTLS(ln, "", "")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+type ctxKey struct{}
+
+// Handler is the ingest API.
+func (a *Archive) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+wire.PathCheckIn, a.checkIn)
+	mux.HandleFunc("POST "+wire.PathAudit, a.auditUpload)
+	mux.HandleFunc("HEAD "+wire.PathObjects+"{sum}", a.objectHead)
+	mux.HandleFunc("PATCH "+wire.PathObjects+"{sum}", a.objectPatch)
+	mux.HandleFunc("POST "+wire.PathRecords, a.records)
+	mux.HandleFunc("POST "+wire.PathRenew, a.renew)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, renewOnly, status, why := a.identify(r)
+		if status != 0 {
+			a.Event(r.Context(), "refused", name, name, fmt.Sprintf("%s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, why), status == http.StatusForbidden && name != "")
+			fail(w, status, why)
+			return
+		}
+		if renewOnly && r.URL.Path != wire.PathRenew {
+			a.Event(r.Context(), "refused", name, name, RefuseRenewOnly, false)
+			fail(w, http.StatusForbidden, RefuseRenewOnly)
+			return
+		}
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, name)))
+	})
+}
+
+// identify checks the client certificate on every request: issued by our
+// CA, not expired beyond the bound, enrolled, not revoked.
+func (a *Archive) identify(r *http.Request) (name string, renewOnly bool, status int, why string) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return "", false, http.StatusUnauthorized, RefuseNoCert
+	}
+	cert := r.TLS.PeerCertificates[0]
+	name, err := ca.Name(cert)
+	if err != nil {
+		return cert.Subject.CommonName, false, http.StatusForbidden, RefuseOtherCA + ": " + err.Error()
+	}
+	expired, err := a.CA.VerifyClient(cert, time.Duration(a.Config.RenewAfterExpiry))
+	if err != nil {
+		if expired {
+			return name, false, http.StatusForbidden, fmt.Sprintf("%s (%s expired %s)", RefuseExpired, name, cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+		return name, false, http.StatusForbidden, RefuseOtherCA
+	}
+	ap, err := a.Index.Appliance(r.Context(), name)
+	if err != nil {
+		return name, false, http.StatusForbidden, RefuseUnknown + ": " + name
+	}
+	if !ap.RevokedAt.IsZero() {
+		return name, false, http.StatusForbidden, RefuseRevoked + ": " + name
+	}
+	return name, expired, 0, ""
+}
+
+func applianceOf(r *http.Request) string { s, _ := r.Context().Value(ctxKey{}).(string); return s }
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(wire.HeaderError, msg)
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(wire.ErrorReply{Error: msg})
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
+	ctx, name := r.Context(), applianceOf(r)
+	var m wire.CheckIn
+	if err := wire.Decode(r.Body, &m); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if m.Appliance != name {
+		a.Event(ctx, "refused", name, name, fmt.Sprintf("%s: check-in claims %q", RefuseName, m.Appliance), true)
+		fail(w, http.StatusForbidden, fmt.Sprintf("%s: certificate names %q, message claims %q", RefuseName, name, m.Appliance))
+		return
+	}
+	now := a.Now()
+	out := wire.CheckInReply{Time: now.UTC()}
+	skew := m.Time.Sub(now)
+	if math.Abs(skew.Seconds()) > time.Duration(a.Config.MaxClockSkew).Seconds() {
+		out.ClockSkew = skew.Seconds()
+		a.Event(ctx, "clock_skew", name, name, fmt.Sprintf("box clock differs from the archive's by %s; its recordings are accepted and flagged", skew.Round(time.Second)), true)
+	}
+	for _, res := range m.Results {
+		ok, err := a.Index.Done(ctx, name, res.ID, res.Result, res.Reason, now)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if ok {
+			a.Event(ctx, "command_"+res.Result, name, name, fmt.Sprintf("command %d: %s", res.ID, res.Reason), res.Result == wire.ResultRefused)
+			if res.Result == wire.ResultApplied {
+				a.afterCommand(ctx, name, res.ID)
+			}
+		}
+	}
+	hj, _ := json.Marshal(m.Health)
+	if err := a.Index.CheckedIn(ctx, name, now, string(hj), m.TreeSize); err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	cmds, err := a.Index.Commands(ctx, name, true)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	var ids []int64
+	for _, c := range cmds {
+		out.Commands = append(out.Commands, wire.Command{ID: c.ID, Kind: c.Kind, Recording: c.Recording, All: c.All, Reason: c.Reason, By: c.By})
+		ids = append(ids, c.ID)
+	}
+	a.Index.Delivered(ctx, ids, now)
+	ap, err := a.Index.Appliance(ctx, name)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out.AnchoredSeq = ap.AnchoredSeq
+	cp, err := a.checkpoint(ctx)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out.Checkpoint = cp
+	if m.TreeSize > 0 && m.TreeSize <= cp.Size {
+		p, err := a.Log.ProveTree(ctx, cp.Size, m.TreeSize)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		for _, h := range p {
+			out.Consistency = append(out.Consistency, append([]byte(nil), h[:]...))
+		}
+	}
+	reply(w, out)
+}
+
+// afterCommand makes the archive's own copy follow an applied erase.
+func (a *Archive) afterCommand(ctx context.Context, name string, id int64) {
+	cs, err := a.Index.Commands(ctx, name, false)
+	if err != nil {
+		return
+	}
+	for _, c := range cs {
+		if c.ID != id || c.Kind != wire.CmdErase {
+			continue
+		}
+		// The box's tombstone follows at its next sync; the archive's copy
+		// is removed now where retention allows (crypto-shredding on
+		// locked storage is the scale issue's).
+		rs, _ := a.Index.Records(ctx, index.Query{Appliance: name, ID: c.Recording, Kind: wire.KindRecording})
+		for _, r := range rs {
+			if err := a.Store.Delete(ctx, r.SHA256, a.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				a.Event(ctx, "erase_at_archive_refused", c.By, name, fmt.Sprintf("%s: %v", r.ID, err), true)
+				continue
+			}
+			a.Index.PutRecords(ctx, []index.Record{{Appliance: name, ID: r.ID, Kind: wire.KindTombstone, Start: r.Start, Class: r.Class, DeletedAt: a.Now(), Entry: `{"reason":"erased by archive command"}`, ReceivedAt: a.Now()}})
+			a.Event(ctx, "erased_at_archive", c.By, name, r.ID, false)
+		}
+	}
+}
+
+func (a *Archive) checkpoint(ctx context.Context) (wire.Checkpoint, error) {
+	size, hash, note, err := a.Log.Checkpoint(ctx)
+	if err != nil {
+		return wire.Checkpoint{}, err
+	}
+	return wire.Checkpoint{Size: size, Hash: append([]byte(nil), hash[:]...), Note: note}, nil
+}
+
+func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
+	ctx, name := r.Context(), applianceOf(r)
+	var m wire.AuditUpload
+	if err := wire.Decode(r.Body, &m); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(m.Key) != ed25519.PublicKeySize {
+		fail(w, http.StatusBadRequest, "audit key missing or not an Ed25519 public key")
+		return
+	}
+	pinned, err := a.Index.PinKey(ctx, name, m.Key)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if string(pinned) != string(m.Key) {
+		msg := "audit head signed by a key other than the one pinned for this appliance"
+		a.Event(ctx, "audit_key_changed", name, name, msg, true)
+		fail(w, http.StatusConflict, msg)
+		return
+	}
+	ap, err := a.Index.Appliance(ctx, name)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	// A chain shorter than what was anchored was truncated.
+	if m.Head.Seq < ap.AnchoredSeq {
+		msg := fmt.Sprintf("audit chain truncated: head at %d, the archive anchored %d", m.Head.Seq, ap.AnchoredSeq)
+		a.Event(ctx, "audit_tampered", name, name, msg, true)
+		fail(w, http.StatusConflict, msg)
+		return
+	}
+	if m.Head.Seq == ap.AnchoredSeq && len(m.Entries) == 0 {
+		if m.Head.Hash != ap.AnchoredHash {
+			msg := fmt.Sprintf("audit chain rewritten: entry %d differs from the anchored head", m.Head.Seq)
+			a.Event(ctx, "audit_tampered", name, name, msg, true)
+			fail(w, http.StatusConflict, msg)
+			return
+		}
+	}
+	if err := audit.CheckLinks(ap.AnchoredHash, ap.AnchoredSeq+1, m.Entries, m.Head, ed25519.PublicKey(pinned)); err != nil {
+		msg := "audit chain does not extend the anchored one (rewritten, truncated or forked): " + err.Error()
+		a.Event(ctx, "audit_tampered", name, name, msg, true)
+		fail(w, http.StatusConflict, msg)
+		return
+	}
+	es := make([]index.AuditEntry, len(m.Entries))
+	for i, e := range m.Entries {
+		b, _ := json.Marshal(e)
+		es[i] = index.AuditEntry{Seq: e.Seq, Hash: e.Hash, Prev: e.Prev, Entry: string(b)}
+	}
+	if err := a.Index.AddAudit(ctx, name, es, m.Head.Seq, m.Head.Hash); err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	text := AnchorText(name, m.Head.Seq, m.Head.Hash)
+	n, err := a.Log.Append(ctx, name, m.Head.Seq, text)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	cp, err := a.checkpoint(ctx)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	p, err := a.Log.ProveRecord(ctx, cp.Size, n)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := wire.AuditReply{Index: n, Checkpoint: cp}
+	for _, h := range p {
+		out.Inclusion = append(out.Inclusion, append([]byte(nil), h[:]...))
+	}
+	reply(w, out)
+}
+
+// AnchorText is the record the log holds for a head (boxes recompute it to
+// check inclusion).
+func AnchorText(name string, seq uint64, hash string) []byte {
+	return fmt.Appendf(nil, "spanvault audit head\n%s\n%d\n%s\n", name, seq, hash)
+}
+
+func (a *Archive) objectHead(w http.ResponseWriter, r *http.Request) {
+	sum := r.PathValue("sum")
+	if !wire.ValidHash(sum) {
+		fail(w, http.StatusBadRequest, "object address is not a hex SHA-256")
+		return
+	}
+	in, err := a.Store.Stat(r.Context(), sum)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set(wire.HeaderOffset, strconv.FormatInt(in.Offset, 10))
+	if in.Complete {
+		w.Header().Set(wire.HeaderComplete, "1")
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
+	ctx, name := r.Context(), applianceOf(r)
+	sum := r.PathValue("sum")
+	if !wire.ValidHash(sum) {
+		fail(w, http.StatusBadRequest, "object address is not a hex SHA-256")
+		return
+	}
+	off, err := wire.ParseOffset(r.Header.Get(wire.HeaderOffset))
+	if err != nil {
+		fail(w, http.StatusBadRequest, wire.HeaderOffset+": "+err.Error())
+		return
+	}
+	length, err := wire.ParseOffset(r.Header.Get(wire.HeaderLength))
+	if err != nil || length == 0 || off > length {
+		fail(w, http.StatusBadRequest, wire.HeaderLength+": missing or smaller than the offset")
+		return
+	}
+	in, err := a.Store.Append(ctx, sum, off, length, r.Body)
+	if in.Offset > off {
+		a.Index.AddBytes(ctx, name, in.Offset-off)
+	}
+	w.Header().Set(wire.HeaderOffset, strconv.FormatInt(in.Offset, 10))
+	switch {
+	case errors.Is(err, store.ErrOffset):
+		fail(w, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrMismatch):
+		a.Event(ctx, "upload_hash_mismatch", name, name, err.Error(), true)
+		fail(w, http.StatusUnprocessableEntity, err.Error())
+	case errors.Is(err, store.ErrNoSpace):
+		a.Event(ctx, "store_full", name, name, err.Error(), true)
+		fail(w, http.StatusInsufficientStorage, err.Error())
+	case err != nil:
+		fail(w, http.StatusInternalServerError, err.Error())
+	case in.Complete:
+		w.Header().Set(wire.HeaderComplete, "1")
+		w.WriteHeader(http.StatusCreated)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
+	ctx, name := r.Context(), applianceOf(r)
+	var m wire.Records
+	if err := wire.Decode(r.Body, &m); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	now := a.Now()
+	out := wire.RecordsReply{Acks: make([]wire.Ack, len(m.Records))}
+	var rows []index.Record
+	var okIdx []int
+	for i := range m.Records {
+		rec := &m.Records[i]
+		out.Acks[i] = wire.Ack{ID: rec.ID, Kind: rec.Kind}
+		if err := rec.Validate(); err != nil {
+			out.Acks[i].Error = err.Error()
+			continue
+		}
+		row := index.Record{Appliance: name, ID: rec.ID, Kind: rec.Kind, Start: rec.Start, Class: rec.Class, Hold: rec.Hold, Recorded: rec.Recorded,
+			Size: rec.Size, SHA256: rec.SHA256, DeletedAt: rec.DeletedAt, Entry: string(rec.Entry), Sealed: rec.Sealed, Subject: rec.Subject, ReceivedAt: now}
+		if rec.Kind != wire.KindTombstone {
+			row.RetainUntil = rec.Start.Add(a.Config.retentionOf(rec.Class))
+		}
+		if rec.Kind == wire.KindRecording {
+			in, err := a.Store.Stat(ctx, rec.SHA256)
+			if err != nil {
+				out.Acks[i].Error = err.Error()
+				continue
+			}
+			if !in.Complete || in.Size != rec.Size {
+				out.Acks[i].Error = fmt.Sprintf("object %s not held whole (%d of %d bytes)", rec.SHA256, in.Offset, rec.Size)
+				continue
+			}
+			if err := a.Store.SetRetention(ctx, rec.SHA256, row.RetainUntil, rec.Hold); err != nil {
+				out.Acks[i].Error = err.Error()
+				continue
+			}
+		}
+		rows = append(rows, row)
+		okIdx = append(okIdx, i)
+	}
+	if err := a.Index.PutRecords(ctx, rows); err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	recs := 0
+	for _, i := range okIdx {
+		out.Acks[i].OK = true
+		if m.Records[i].Kind == wire.KindRecording {
+			recs++
+		}
+	}
+	if len(okIdx) > 0 {
+		a.Event(ctx, "ingest", name, name, fmt.Sprintf("%d records acknowledged (%d recordings), %d refused", len(okIdx), recs, len(m.Records)-len(okIdx)), false)
+	}
+	reply(w, out)
+}
+
+func (a *Archive) renew(w http.ResponseWriter, r *http.Request) {
+	ctx, name := r.Context(), applianceOf(r)
+	var m wire.RenewRequest
+	if err := wire.Decode(r.Body, &m); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	csr, err := x509.ParseCertificateRequest(m.CSR)
+	if err == nil {
+		err = csr.CheckSignature()
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, "certificate request: "+err.Error())
+		return
+	}
+	der, err := a.CA.Issue(ca.Client, name, nil, csr.PublicKey, time.Duration(a.Config.CertLifetime))
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	a.Event(ctx, "renew", name, name, "certificate renewed until "+a.Now().Add(time.Duration(a.Config.CertLifetime)).UTC().Format(time.RFC3339), false)
+	reply(w, wire.RenewReply{Cert: der, CA: a.CA.Cert.Raw})
+}

@@ -1,0 +1,302 @@
+// Package store keeps the archive's sealed recordings, content-addressed by
+// the SHA-256 of the sealed file, still sealed (ingest holds no key).
+//
+// Invariants:
+//   - An object is visible (Stat says complete, Open reads it) only after
+//     its bytes were re-hashed and matched its address, and the file and
+//     its directory were fsynced: what the archive acknowledges is durable.
+//   - A partial upload keeps every byte it received (fsynced before the
+//     offset is reported), so a resumed upload continues at that offset.
+//     Partials are never removed while they received bytes within
+//     PartialTTL (a slow upload is not garbage).
+//   - Delete refuses objects whose retain-until has not passed or that are
+//     on hold.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Errors.
+var (
+	ErrNotFound = errors.New("store: no such object")
+	ErrOffset   = errors.New("store: upload offset does not match what the archive holds")
+	ErrMismatch = errors.New("store: received bytes do not hash to the object's address")
+	ErrRetained = errors.New("store: object is retained (retain-until not reached)")
+	ErrHeld     = errors.New("store: object is on legal hold")
+	ErrTooLarge = errors.New("store: upload longer than its declared length")
+	ErrNoSpace  = errors.New("store: archive storage full")
+)
+
+// Info describes an object.
+type Info struct {
+	Complete    bool
+	Offset      int64 // bytes held (== Size when complete)
+	Size        int64
+	RetainUntil time.Time
+	Hold        bool
+	LockMode    string
+}
+
+// Store is what ingest and access need of the storage.
+type Store interface {
+	// Stat reports an object's state; a missing object is Info{} and nil.
+	Stat(ctx context.Context, sum string) (Info, error)
+	// Append adds r's bytes at offset to the object's partial upload of
+	// declared total length; when the partial reaches length it is
+	// verified and made durable. It returns the new offset.
+	Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, error)
+	// Open reads a complete object.
+	Open(ctx context.Context, sum string) (io.ReadCloser, int64, error)
+	// SetRetention records retain-until and hold for a complete object.
+	SetRetention(ctx context.Context, sum string, until time.Time, hold bool) error
+	// Delete removes a complete object whose retention allows it.
+	Delete(ctx context.Context, sum string, now time.Time) error
+	// Sweep removes partial uploads idle for longer than ttl.
+	Sweep(ctx context.Context, ttl time.Duration, now time.Time) (int, error)
+}
+
+// Dir is the embedded directory backend: objects/ab/abcdef... files,
+// partial/abcdef... uploads, and a small side file per object holding its
+// retention (retain-until and hold).
+type Dir struct {
+	root string
+	mu   sync.Mutex // serialises appends per archive (uploads of one object race otherwise)
+	// Hook is called for tests at named points ("append-synced").
+	Hook func(point string)
+}
+
+// OpenDir opens (and creates) a directory store.
+func OpenDir(root string) (*Dir, error) {
+	for _, d := range []string{"objects", "partial"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	return &Dir{root: root}, nil
+}
+
+func (d *Dir) objPath(sum string) string {
+	return filepath.Join(d.root, "objects", sum[:2], sum)
+}
+func (d *Dir) partPath(sum string) string { return filepath.Join(d.root, "partial", sum) }
+func (d *Dir) retPath(sum string) string  { return d.objPath(sum) + ".retention" }
+
+// Stat implements Store.
+func (d *Dir) Stat(_ context.Context, sum string) (Info, error) {
+	if fi, err := os.Stat(d.objPath(sum)); err == nil {
+		in := Info{Complete: true, Offset: fi.Size(), Size: fi.Size()}
+		in.RetainUntil, in.Hold = d.readRetention(sum)
+		return in, nil
+	}
+	fi, err := os.Stat(d.partPath(sum))
+	if errors.Is(err, os.ErrNotExist) {
+		return Info{}, nil
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("store: %w", err)
+	}
+	return Info{Offset: fi.Size()}, nil
+}
+
+// Append implements Store.
+func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in, err := d.Stat(ctx, sum)
+	if err != nil {
+		return in, err
+	}
+	if in.Complete {
+		return in, nil // idempotent: already held
+	}
+	if offset != in.Offset {
+		return in, fmt.Errorf("%w: client at %d, archive holds %d", ErrOffset, offset, in.Offset)
+	}
+	f, err := os.OpenFile(d.partPath(sum), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return in, fmt.Errorf("store: %w", err)
+	}
+	n, cerr := io.Copy(f, io.LimitReader(r, length-offset+1))
+	if offset+n > length {
+		// Keep only the declared length; the client sent too much.
+		f.Truncate(length)
+		f.Close()
+		return Info{Offset: length}, ErrTooLarge
+	}
+	serr := f.Sync()
+	f.Close()
+	if d.Hook != nil {
+		d.Hook("append-synced")
+	}
+	if serr != nil {
+		if isNoSpace(serr) {
+			return in, fmt.Errorf("%w: %v", ErrNoSpace, serr)
+		}
+		return in, fmt.Errorf("store: fsync partial: %w", serr)
+	}
+	in.Offset = offset + n
+	if cerr != nil {
+		// The connection broke: the bytes that arrived are kept.
+		if isNoSpace(cerr) {
+			return in, fmt.Errorf("%w: %v", ErrNoSpace, cerr)
+		}
+		return in, fmt.Errorf("store: upload interrupted at %d: %w", in.Offset, cerr)
+	}
+	if in.Offset < length {
+		return in, nil
+	}
+	return d.seal(sum, length)
+}
+
+// seal verifies a finished partial and moves it into place durably.
+func (d *Dir) seal(sum string, length int64) (Info, error) {
+	part := d.partPath(sum)
+	got, err := hashFile(part)
+	if err != nil {
+		return Info{}, err
+	}
+	if got != sum {
+		os.Remove(part)
+		return Info{}, fmt.Errorf("%w: address %s, received bytes hash to %s", ErrMismatch, sum, got)
+	}
+	dst := d.objPath(sum)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return Info{}, fmt.Errorf("store: %w", err)
+	}
+	if err := os.Rename(part, dst); err != nil {
+		return Info{}, fmt.Errorf("store: %w", err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return Info{}, err
+	}
+	if err := syncDir(filepath.Dir(part)); err != nil {
+		return Info{}, err
+	}
+	return Info{Complete: true, Offset: length, Size: length}, nil
+}
+
+// Open implements Store.
+func (d *Dir) Open(_ context.Context, sum string) (io.ReadCloser, int64, error) {
+	f, err := os.Open(d.objPath(sum))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
+// SetRetention implements Store.
+func (d *Dir) SetRetention(_ context.Context, sum string, until time.Time, hold bool) error {
+	if _, err := os.Stat(d.objPath(sum)); err != nil {
+		return ErrNotFound
+	}
+	h := "0"
+	if hold {
+		h = "1"
+	}
+	data := []byte(until.UTC().Format(time.RFC3339Nano) + " " + h + "\n")
+	tmp := d.retPath(sum) + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := os.Rename(tmp, d.retPath(sum)); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return syncDir(filepath.Dir(tmp))
+}
+
+func (d *Dir) readRetention(sum string) (time.Time, bool) {
+	b, err := os.ReadFile(d.retPath(sum))
+	if err != nil || len(b) < 3 {
+		return time.Time{}, false
+	}
+	var ts, h string
+	fmt.Sscan(string(b), &ts, &h)
+	t, _ := time.Parse(time.RFC3339Nano, ts)
+	return t, h == "1"
+}
+
+// Delete implements Store.
+func (d *Dir) Delete(_ context.Context, sum string, now time.Time) error {
+	until, hold := d.readRetention(sum)
+	if hold {
+		return ErrHeld
+	}
+	if now.Before(until) {
+		return fmt.Errorf("%w: until %s", ErrRetained, until.UTC().Format(time.RFC3339))
+	}
+	if err := os.Remove(d.objPath(sum)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	os.Remove(d.retPath(sum))
+	return syncDir(filepath.Dir(d.objPath(sum)))
+}
+
+// Sweep implements Store: partials idle longer than ttl go.
+func (d *Dir) Sweep(_ context.Context, ttl time.Duration, now time.Time) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	es, err := os.ReadDir(filepath.Join(d.root, "partial"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range es {
+		fi, err := e.Info()
+		if err != nil || now.Sub(fi.ModTime()) < ttl {
+			continue
+		}
+		if os.Remove(filepath.Join(d.root, "partial", e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("store: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("store: fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func isNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) }

@@ -1,0 +1,385 @@
+// Command spanvault-archive is the central archive: it creates its CA and
+// store (init), enrolls and revokes boxes, serves the sync protocol over
+// mutual TLS (serve), lists and hands out what it holds, and queues
+// commands for the boxes. Behaviour lives in package archive.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/sync/wire"
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout io.Writer) error
+}
+
+var commands = map[string]command{
+	"init":       {"create the CA, server certificate, configuration, store and index in -dir", cmdInit},
+	"enroll":     {"issue a box's certificates and write OUT/ with sync.toml", cmdEnroll},
+	"revoke":     {"refuse a box from now on", cmdRevoke},
+	"serve":      {"serve the sync protocol over mutual TLS", cmdServe},
+	"recordings": {"list the recordings and call records held", cmdRecordings},
+	"get":        {"write a sealed recording exactly as the box sealed it", cmdGet},
+	"pull":       {"ask a box to upload now (-id ID or -all)", cmdQueue(wire.CmdPull)},
+	"erase":      {"ask a box to erase a recording (and erase the archive's copy once it has)", cmdQueue(wire.CmdErase)},
+	"hold":       {"put a recording on legal hold, here and on its box", cmdQueue(wire.CmdHold)},
+	"release":    {"release a recording's legal hold, here and on its box", cmdQueue(wire.CmdRelease)},
+	"commands":   {"list commands and their life (issued, delivered, applied or refused)", cmdCommands},
+	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
+	"verify":     {"re-hash every stored recording and check every box's anchored audit chain", cmdVerify},
+}
+
+func main() {
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Main runs a command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "spanvault-archive: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(args[1:], stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "spanvault-archive %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: spanvault-archive command -dir DIR [flags]\n\ncommands:")
+	var names []string
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
+	}
+}
+
+func flags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("spanvault-archive "+name, flag.ContinueOnError)
+	dir := fs.String("dir", "", "archive directory")
+	return fs, dir
+}
+
+func parse(fs *flag.FlagSet, args []string, required ...string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, n := range required {
+		if fs.Lookup(n).Value.String() == "" {
+			return fmt.Errorf("-%s is required", n)
+		}
+	}
+	return nil
+}
+
+func cmdInit(args []string, stdout io.Writer) error {
+	fs, dir := flags("init")
+	name := fs.String("name", "archive", "archive name")
+	listen := fs.String("listen", "127.0.0.1:8443", "ingest address that boxes connect to")
+	hosts := fs.String("hosts", "", "extra names and addresses for the server certificate, comma-separated")
+	if err := parse(fs, args, "dir"); err != nil {
+		return err
+	}
+	var hs []string
+	if *hosts != "" {
+		hs = strings.Split(*hosts, ",")
+	}
+	if err := archive.Init(*dir, archive.InitOptions{Name: *name, Listen: *listen, Hosts: hs}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "archive %q created in %s; boxes connect to %s\n", *name, *dir, *listen)
+	return nil
+}
+
+func open(dir string) (*archive.Archive, error) { return archive.Open(dir) }
+
+func cmdEnroll(args []string, stdout io.Writer) error {
+	fs, dir := flags("enroll")
+	name := fs.String("name", "", "the box's name")
+	out := fs.String("o", "", "output directory for the box's files")
+	hosts := fs.String("api-hosts", "", "names and addresses of the box's local API, comma-separated")
+	if err := parse(fs, args, "dir", "name", "o"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	var hs []string
+	if *hosts != "" {
+		hs = strings.Split(*hosts, ",")
+	}
+	r, err := a.Enroll(context.Background(), *name, *out, hs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "enrolled %s: certificate until %s; append %s/sync.toml to the box's configuration\n", *name, r.NotAfter.UTC().Format("2006-01-02 15:04"), *out)
+	return nil
+}
+
+func cmdRevoke(args []string, stdout io.Writer) error {
+	fs, dir := flags("revoke")
+	name := fs.String("name", "", "the box's name")
+	reason := fs.String("reason", "revoked by an operator", "why")
+	if err := parse(fs, args, "dir", "name"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Revoke(context.Background(), *name, *reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s\n", *name)
+	return nil
+}
+
+func cmdServe(args []string, stdout io.Writer) error {
+	fs, dir := flags("serve")
+	listen := fs.String("listen", "", "ingest address (default: the configured one)")
+	if err := parse(fs, args, "dir"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	addr := *listen
+	if addr == "" {
+		addr = a.Config.Listen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fmt.Fprintf(stdout, "serving ingest on %s (mutual TLS 1.3)\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return a.Serve(ctx, ln)
+}
+
+// listed is one line of `recordings -json`.
+type listed struct {
+	Appliance   string `json:"appliance"`
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	SHA256      string `json:"sha256,omitempty"`
+	Size        int64  `json:"size"`
+	Start       string `json:"start"`
+	Class       string `json:"class"`
+	RetainUntil string `json:"retain_until,omitempty"`
+	Hold        bool   `json:"hold"`
+	Recorded    bool   `json:"recorded"`
+	DeletedAt   string `json:"deleted_at,omitempty"`
+}
+
+func cmdRecordings(args []string, stdout io.Writer) error {
+	fs, dir := flags("recordings")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	app := fs.String("appliance", "", "only this box")
+	if err := parse(fs, args, "dir"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rs, err := a.Index.Records(context.Background(), index.Query{Appliance: *app})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, r := range rs {
+		l := listed{Appliance: r.Appliance, ID: r.ID, Kind: r.Kind, SHA256: r.SHA256, Size: r.Size, Start: r.Start.UTC().Format("2006-01-02T15:04:05Z"),
+			Class: r.Class, Hold: r.Hold, Recorded: r.Recorded}
+		if !r.RetainUntil.IsZero() {
+			l.RetainUntil = r.RetainUntil.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		if !r.DeletedAt.IsZero() {
+			l.DeletedAt = r.DeletedAt.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		if *asJSON {
+			enc.Encode(l)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-12s %-26s %-9s %s %-10s %9d hold=%v %s\n", l.Appliance, l.ID, l.Kind, l.Start, l.Class, l.Size, l.Hold, l.DeletedAt)
+	}
+	return nil
+}
+
+func cmdGet(args []string, stdout io.Writer) error {
+	fs, dir := flags("get")
+	app := fs.String("appliance", "", "box name")
+	id := fs.String("id", "", "recording ID")
+	out := fs.String("o", "", "file to write (must not exist)")
+	if err := parse(fs, args, "dir", "appliance", "id", "o"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx := context.Background()
+	rs, err := a.Index.Records(ctx, index.Query{Appliance: *app, ID: *id, Kind: wire.KindRecording})
+	if err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		return fmt.Errorf("no recording %s from %s", *id, *app)
+	}
+	rc, _, err := a.Store.Open(ctx, rs[0].SHA256)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.OpenFile(*out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		os.Remove(*out)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	a.Event(ctx, "get", "cli", *app, *id, false)
+	return nil
+}
+
+func cmdQueue(kind string) func([]string, io.Writer) error {
+	return func(args []string, stdout io.Writer) error {
+		fs, dir := flags(kind)
+		app := fs.String("appliance", "", "box name")
+		id := fs.String("id", "", "recording ID")
+		all := fs.Bool("all", false, "everything pending (pull only)")
+		reason := fs.String("reason", "", "why (kept in both audit trails)")
+		by := fs.String("by", "cli", "who asks")
+		if err := parse(fs, args, "dir", "appliance"); err != nil {
+			return err
+		}
+		if (*id == "") == !*all {
+			return errors.New("give -id ID or -all")
+		}
+		if *all && kind != wire.CmdPull {
+			return fmt.Errorf("-all is for pull only; %s names one recording", kind)
+		}
+		a, err := open(*dir)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		n, err := a.Command(context.Background(), *app, kind, *id, *all, *reason, *by)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "command %d queued: %s %s; delivered at %s's next check-in\n", n, kind, *id, *app)
+		return nil
+	}
+}
+
+func cmdCommands(args []string, stdout io.Writer) error {
+	fs, dir := flags("commands")
+	app := fs.String("appliance", "", "only this box")
+	if err := parse(fs, args, "dir"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cs, err := a.Index.Commands(context.Background(), *app, false)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, c := range cs {
+		enc.Encode(c)
+	}
+	return nil
+}
+
+func cmdEvents(args []string, stdout io.Writer) error {
+	fs, dir := flags("events")
+	alerts := fs.Bool("alerts", false, "alerts only")
+	if err := parse(fs, args, "dir"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	es, err := a.Index.Events(context.Background(), "", *alerts)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, e := range es {
+		enc.Encode(e)
+	}
+	return nil
+}
+
+func cmdVerify(args []string, stdout io.Writer) error {
+	fs, dir := flags("verify")
+	if err := parse(fs, args, "dir"); err != nil {
+		return err
+	}
+	a, err := open(*dir)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep, err := a.Verify(context.Background())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d recordings re-hashed, %d boxes' audit chains checked, archive trail %d entries\n", rep.Objects, rep.Appliances, rep.Events)
+	for _, p := range rep.Problems {
+		fmt.Fprintln(stdout, "PROBLEM:", p)
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("%d problems", len(rep.Problems))
+	}
+	return nil
+}

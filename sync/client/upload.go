@@ -1,0 +1,252 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault"
+)
+
+// Records per batch, and the bytes of sealed metadata per batch.
+const (
+	batchRecords = 500
+	batchBytes   = 4 << 20
+)
+
+// upload sends the pending recordings (objects first, then their records)
+// and tombstones. A record is acknowledged in the vault only when the
+// archive's ack for it says OK.
+func (c *Client) upload(ctx context.Context) error {
+	es, err := c.v.PendingSync(0)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	all, one := c.pullAll, c.pullOne
+	c.mu.Unlock()
+	_ = all
+	var (
+		batch []wire.Record
+		size  int
+		errs  []error
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := c.sendRecords(ctx, batch)
+		batch, size = batch[:0], 0
+		return err
+	}
+	for _, e := range es {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rec, err := c.recordOf(e)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if rec.Kind == wire.KindRecording {
+			if err := c.uploadObject(ctx, e); err != nil {
+				var re *RemoteError
+				if errors.As(err, &re) && re.Status == http.StatusInsufficientStorage {
+					return err // the archive is full: stop, retry later
+				}
+				if errors.As(err, &re) {
+					errs = append(errs, fmt.Errorf("%s: %w", e.ID, err))
+					continue
+				}
+				return err // connection trouble: the next pass resumes
+			}
+		}
+		batch = append(batch, rec)
+		size += len(rec.Entry) + len(rec.Sealed) + len(rec.Subject)
+		if len(batch) >= batchRecords || size >= batchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err := c.uploadTombstones(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.pullAll = false
+	for id := range one {
+		delete(c.pullOne, id)
+	}
+	c.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (c *Client) recordOf(e *vault.Entry) (wire.Record, error) {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return wire.Record{}, err
+	}
+	meta, subject, err := c.v.Sealed(e.ID)
+	if err != nil {
+		return wire.Record{}, err
+	}
+	r := wire.Record{ID: e.ID, Kind: wire.KindCDR, Start: e.Start, Class: e.Class, Expiry: e.Expiry, Hold: e.Held(),
+		Recorded: e.Recorded, Entry: raw, Sealed: meta, Subject: subject}
+	if e.Recorded && e.State != vault.StateCDR {
+		if !wire.ValidHash(e.SHA256) || e.Size <= 0 {
+			return r, fmt.Errorf("sync: %s: no hash or size in the index (run spanvault fsck)", e.ID)
+		}
+		r.Kind, r.SHA256, r.Size = wire.KindRecording, e.SHA256, e.Size
+	}
+	return r, nil
+}
+
+func (c *Client) sendRecords(ctx context.Context, batch []wire.Record) error {
+	var rep wire.RecordsReply
+	if err := c.post(ctx, wire.PathRecords, wire.Records{Records: batch}, &rep); err != nil {
+		return err
+	}
+	if len(rep.Acks) != len(batch) {
+		return fmt.Errorf("sync: archive answered %d acks for %d records", len(rep.Acks), len(batch))
+	}
+	var ok []string
+	var errs []error
+	for i, a := range rep.Acks {
+		if a.ID != batch[i].ID {
+			return fmt.Errorf("sync: ack %d names %s, sent %s", i, a.ID, batch[i].ID)
+		}
+		if a.OK {
+			ok = append(ok, a.ID)
+		} else {
+			errs = append(errs, fmt.Errorf("sync: archive did not take %s: %s", a.ID, a.Error))
+		}
+	}
+	if err := c.v.AcknowledgeMany(ok, c.cfg.Now()); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.state.Uploaded += len(ok)
+	c.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// uploadObject sends a sealed file from the offset the archive holds.
+func (c *Client) uploadObject(ctx context.Context, e *vault.Entry) error {
+	path, err := c.v.RecordingPath(e.ID)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		resp, err := c.do(ctx, http.MethodHead, wire.PathObjects+e.SHA256, nil, nil)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.Header.Get(wire.HeaderComplete) == "1" {
+			return nil
+		}
+		off, err := wire.ParseOffset(resp.Header.Get(wire.HeaderOffset))
+		if err != nil || off > e.Size {
+			return fmt.Errorf("sync: %s: archive reports offset %q", e.ID, resp.Header.Get(wire.HeaderOffset))
+		}
+		if off > 0 {
+			c.mu.Lock()
+			c.state.ResumedBytes += off
+			c.mu.Unlock()
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("sync: %s: %w", e.ID, err)
+		}
+		hdr := http.Header{
+			wire.HeaderOffset: {strconv.FormatInt(off, 10)},
+			wire.HeaderLength: {strconv.FormatInt(e.Size, 10)},
+			"Content-Type":    {"application/offset+octet-stream"},
+		}
+		resp, err = c.do(ctx, http.MethodPatch, wire.PathObjects+e.SHA256, hdr, func() io.Reader {
+			return c.limited(ctx, io.NewSectionReader(f, off, e.Size-off))
+		})
+		f.Close()
+		if err != nil {
+			var re *RemoteError
+			if errors.As(err, &re) && re.Status == http.StatusConflict {
+				continue // offset moved (another attempt's bytes landed): ask again
+			}
+			return err
+		}
+		resp.Body.Close()
+		c.mu.Lock()
+		c.state.UploadedBytes += e.Size - off
+		c.mu.Unlock()
+		if resp.Header.Get(wire.HeaderComplete) == "1" {
+			return nil
+		}
+	}
+	return fmt.Errorf("sync: %s: upload did not complete", e.ID)
+}
+
+func (c *Client) uploadTombstones(ctx context.Context) error {
+	ts, err := c.v.PendingTombstones()
+	if err != nil {
+		return err
+	}
+	for len(ts) > 0 {
+		n := min(len(ts), batchRecords)
+		var batch []wire.Record
+		for _, t := range ts[:n] {
+			raw, _ := json.Marshal(t)
+			batch = append(batch, wire.Record{ID: t.ID, Kind: wire.KindTombstone, Start: t.Start, Class: t.Class, DeletedAt: t.DeletedAt, Entry: raw, Subject: t.Subject})
+		}
+		var rep wire.RecordsReply
+		if err := c.post(ctx, wire.PathRecords, wire.Records{Records: batch}, &rep); err != nil {
+			return err
+		}
+		var ok []string
+		for _, a := range rep.Acks {
+			if a.OK {
+				ok = append(ok, a.ID)
+			}
+		}
+		if err := c.v.AcknowledgeTombstones(ok, c.cfg.Now()); err != nil {
+			return err
+		}
+		ts = ts[n:]
+	}
+	return nil
+}
+
+// limited wraps r in the bandwidth cap.
+func (c *Client) limited(ctx context.Context, r io.Reader) io.Reader {
+	if c.limiter == nil {
+		return r
+	}
+	return &rateReader{ctx: ctx, r: r, l: c}
+}
+
+type rateReader struct {
+	ctx context.Context
+	r   io.Reader
+	l   *Client
+}
+
+func (rr *rateReader) Read(p []byte) (int, error) {
+	if b := rr.l.limiter.Burst(); len(p) > b {
+		p = p[:b]
+	}
+	n, err := rr.r.Read(p)
+	if n > 0 {
+		if werr := rr.l.limiter.WaitN(rr.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
