@@ -20,12 +20,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spanvault/spanvault/appliance/config"
-	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/appliance/led"
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/ring"
+	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/audit"
 )
