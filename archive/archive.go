@@ -159,7 +159,7 @@ func (a *Archive) Close() error { return a.Index.Close() }
 
 // Event records an entry in the archive's audit trail (and logs it).
 func (a *Archive) Event(ctx context.Context, kind, actor, appliance, detail string, alert bool) {
-	if _, err := a.Index.AddEvent(ctx, index.Event{Time: a.Now(), Kind: kind, Actor: actor, Appliance: appliance, Detail: detail, Alert: alert}); err != nil {
+	if _, err := a.Index.AddEvent(context.WithoutCancel(ctx), index.Event{Time: a.Now(), Kind: kind, Actor: actor, Appliance: appliance, Detail: detail, Alert: alert}); err != nil {
 		a.Logger.Error("archive audit trail", "err", err)
 	}
 	lvl := slog.LevelInfo

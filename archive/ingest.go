@@ -47,7 +47,10 @@ func (a *Archive) TLSConfig() (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequestClientCert,
-		NextProtos:   []string{"h2", "http/1.1"},
+		// HTTP/1.1 only: when a link is cut mid-upload the handler still
+		// reads every byte that arrived (HTTP/2 drops a stream's buffered
+		// data on a connection error, and the box would resend it).
+		NextProtos: []string{"http/1.1"},
 	}, nil
 }
 
@@ -58,6 +61,7 @@ func (a *Archive) Server() (*http.Server, error) {
 		return nil, err
 	}
 	return &http.Server{
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		Handler:           a.Handler(),
 		TLSConfig:         tc,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -86,14 +90,17 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	done := make(chan struct{})
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
+		srv.Shutdown(sctx) // waits for requests in flight
+		close(done)
 	}()
 	err = srv.ServeTLS(ln, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
+		<-done
 		return nil
 	}
 	return err
@@ -122,7 +129,10 @@ func (a *Archive) Handler() http.Handler {
 			fail(w, http.StatusForbidden, RefuseRenewOnly)
 			return
 		}
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, name)))
+		// Bookkeeping after a client vanished (a cut link) must still be
+		// written: handlers work on a context that outlives the request.
+		ctx := context.WithValue(context.WithoutCancel(r.Context()), ctxKey{}, name)
+		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -145,8 +155,11 @@ func (a *Archive) identify(r *http.Request) (name string, renewOnly bool, status
 		return name, false, http.StatusForbidden, RefuseOtherCA
 	}
 	ap, err := a.Index.Appliance(r.Context(), name)
-	if err != nil {
+	if errors.Is(err, index.ErrUnknown) {
 		return name, false, http.StatusForbidden, RefuseUnknown + ": " + name
+	}
+	if err != nil {
+		return name, false, http.StatusServiceUnavailable, "archive index unavailable: " + err.Error()
 	}
 	if !ap.RevokedAt.IsZero() {
 		return name, false, http.StatusForbidden, RefuseRevoked + ": " + name
@@ -395,9 +408,9 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, wire.HeaderLength+": missing or smaller than the offset")
 		return
 	}
-	in, err := a.Store.Append(ctx, sum, off, length, r.Body)
-	if in.Offset > off {
-		a.Index.AddBytes(ctx, name, in.Offset-off)
+	in, n, err := a.Store.Append(ctx, sum, off, length, r.Body)
+	if n > 0 {
+		a.Index.AddBytes(ctx, name, n)
 	}
 	w.Header().Set(wire.HeaderOffset, strconv.FormatInt(in.Offset, 10))
 	switch {

@@ -1,20 +1,81 @@
-// Package sync will hold the nightly upload of sealed recordings to the
-// central archive over mutual TLS, and the archive side that receives and
-// serves them. It is a later issue; nothing here is implemented yet, and
-// nothing in the box pretends otherwise: the status page says "not
-// configured" and shows no sync figure.
+// Package sync is where a box's sealed recordings become the archive's:
+// the wire protocol (sync/wire) and the box's client (sync/client). The
+// archive's side is archive/. This file is the protocol, message by
+// message.
 //
-// What the vault already provides for it:
-//   - every index entry carries its sync state ("pending" for recordings,
-//     "not_required" for call detail records) and, once acknowledged, the
-//     time of the archive's acknowledgement (vault.Entry.Sync, AckedAt);
-//   - vault.Vault.Acknowledge records an acknowledgement, audits it, and
-//     starts the retention class's grace period, after which retention
-//     deletes the local copy; classes marked must_sync are never evicted
-//     for space before they are acknowledged;
-//   - recordings are standard age files, so the archive can store them as
-//     they are, and the signed audit chain head (vault/audit) is what the
-//     archive keeps to prove later that the box's log was not rewritten;
-//   - appliance.Syncer is the interface the daemon shows on its status page
-//     and LED ("sync failing for over 48 hours").
+// # Transport and identity
+//
+// HTTPS (HTTP/1.1, so that a cut upload leaves the archive every byte that
+// arrived) over TLS 1.3 only, the box connecting out to the
+// first reachable address of its [sync] archives list. The archive's
+// server certificate and the box's client certificate come from the
+// archive's private CA (spanvault-archive init / enroll). The box's
+// identity is the single DNS name in its certificate. On every request
+// the archive checks: a client certificate is present (401 "no client
+// certificate presented"), issued by its CA ("certificate not issued by
+// this archive's CA"), not expired beyond the renewal bound ("certificate
+// expired beyond the renewal bound"), enrolled ("appliance is not
+// enrolled") and not revoked ("appliance is revoked"); any name a message
+// carries equals the certificate's ("appliance name does not match the
+// certificate"). Refusals are 401/403 with {"error": text} and the same
+// text in the Spanvault-Error header, and an entry in the archive's audit
+// trail. A certificate expired within the bound may only renew.
+//
+// # Messages (JSON bodies, at most wire.MaxMessage bytes, unknown fields refused)
+//
+//  1. POST /sync/v1/checkin  CheckIn{appliance, time, health, results, tree_size}
+//     -> CheckInReply{time, commands, clock_skew, checkpoint, consistency, anchored_seq}.
+//     Every few minutes and at the start and end of every pass. Health
+//     holds no personal data. results answer commands delivered earlier
+//     (applied, or refused with the vault's reason). clock_skew is set when
+//     the box's clock differs from the archive's by more than
+//     max_clock_skew: data is still accepted, the skew is alerted at the
+//     archive and audited on the box. The checkpoint is the anchor log's
+//     signed tree head (a sumdb note); consistency proves it extends the
+//     tree of tree_size the box verified last. A box that cannot verify it
+//     stops syncing (ErrAnchor): the archive's log was rewritten.
+//  2. POST /sync/v1/audit  AuditUpload{entries, head, key} -> AuditReply{index, inclusion, checkpoint}.
+//     The entries after anchored_seq up to the signed head. The archive
+//     pins the box's Ed25519 audit key the first time (a different key
+//     later: 409 and an alert), checks each entry's hash and link from the
+//     last anchored entry and the head's signature (a chain rewritten,
+//     truncated or forked after anchoring: 409 and an alert), stores the
+//     entries, appends "spanvault audit head\n<name>\n<seq>\n<hash>\n" to
+//     its Merkle log (golang.org/x/mod/sumdb/tlog) and returns the
+//     record's inclusion proof, which the box checks.
+//  3. HEAD /sync/v1/objects/<sha256> -> 200, Upload-Offset: bytes held,
+//     Upload-Complete: 1 when the archive holds the whole object. The
+//     address is the SHA-256 of the sealed file.
+//  4. PATCH /sync/v1/objects/<sha256>, Upload-Offset: n, Upload-Length: total,
+//     body: the file's bytes from n -> 204 (partial; Upload-Offset: new
+//     offset) or 201 (complete, Upload-Complete: 1). The archive appends
+//     and fsyncs what arrived before answering, so a cut connection loses
+//     nothing received; an offset that is not the archive's is 409 with the
+//     archive's offset; at the declared length the archive re-hashes the
+//     bytes, and a mismatch is 422 (the partial is dropped). A full store is
+//     507. Repeating any PATCH is harmless.
+//  5. POST /sync/v1/records  Records{records} -> RecordsReply{acks}, one ack
+//     per record in order. A record is a recording (its object must be
+//     complete and of the stated size), a call detail record, or a
+//     tombstone, with the box's clear entry and sealed metadata as they are.
+//     ok:true means the index row is committed (SQLite, synchronous=FULL)
+//     and, for a recording, the object durable. Only then does the box mark
+//     the entry synced (vault.AcknowledgeMany, one bbolt transaction); its
+//     retention may then delete the local copy after the class's grace
+//     period. Records are keyed by (appliance, id, kind): repeats are no-ops.
+//  6. POST /sync/v1/renew  RenewRequest{csr} -> RenewReply{cert, ca}. The box
+//     renews at two thirds of its certificate's lifetime, with a new key;
+//     the old pair stays on disk until the new one is written whole.
+//     Revocation is passive as well as immediate: a revoked box can neither
+//     connect nor renew.
+//
+// # A pass
+//
+// renew if due; check in (apply commands); anchor the audit chain; inside
+// the nightly window, or when the archive pulled: for each pending entry
+// oldest first, upload its object (HEAD, then PATCH from the archive's
+// offset, through a golang.org/x/time/rate limiter), then send its record
+// in batches of 500, then the tombstones; check in again to report
+// results and verify the grown log. Any failure ends the pass; the next
+// one resumes where the archive's state says.
 package sync

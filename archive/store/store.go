@@ -54,8 +54,9 @@ type Store interface {
 	Stat(ctx context.Context, sum string) (Info, error)
 	// Append adds r's bytes at offset to the object's partial upload of
 	// declared total length; when the partial reaches length it is
-	// verified and made durable. It returns the new offset.
-	Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, error)
+	// verified and made durable. It returns the object's state and the
+	// bytes this call added (kept even when it also returns an error).
+	Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, int64, error)
 	// Open reads a complete object.
 	Open(ctx context.Context, sum string) (io.ReadCloser, int64, error)
 	// SetRetention records retain-until and hold for a complete object.
@@ -110,29 +111,29 @@ func (d *Dir) Stat(_ context.Context, sum string) (Info, error) {
 }
 
 // Append implements Store.
-func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, error) {
+func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	in, err := d.Stat(ctx, sum)
 	if err != nil {
-		return in, err
+		return in, 0, err
 	}
 	if in.Complete {
-		return in, nil // idempotent: already held
+		return in, 0, nil // idempotent: already held
 	}
 	if offset != in.Offset {
-		return in, fmt.Errorf("%w: client at %d, archive holds %d", ErrOffset, offset, in.Offset)
+		return in, 0, fmt.Errorf("%w: client at %d, archive holds %d", ErrOffset, offset, in.Offset)
 	}
 	f, err := os.OpenFile(d.partPath(sum), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return in, fmt.Errorf("store: %w", err)
+		return in, 0, fmt.Errorf("store: %w", err)
 	}
 	n, cerr := io.Copy(f, io.LimitReader(r, length-offset+1))
 	if offset+n > length {
 		// Keep only the declared length; the client sent too much.
 		f.Truncate(length)
 		f.Close()
-		return Info{Offset: length}, ErrTooLarge
+		return Info{Offset: length}, length - offset, ErrTooLarge
 	}
 	serr := f.Sync()
 	f.Close()
@@ -141,22 +142,23 @@ func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io
 	}
 	if serr != nil {
 		if isNoSpace(serr) {
-			return in, fmt.Errorf("%w: %v", ErrNoSpace, serr)
+			return in, 0, fmt.Errorf("%w: %v", ErrNoSpace, serr)
 		}
-		return in, fmt.Errorf("store: fsync partial: %w", serr)
+		return in, 0, fmt.Errorf("store: fsync partial: %w", serr)
 	}
 	in.Offset = offset + n
 	if cerr != nil {
 		// The connection broke: the bytes that arrived are kept.
 		if isNoSpace(cerr) {
-			return in, fmt.Errorf("%w: %v", ErrNoSpace, cerr)
+			return in, n, fmt.Errorf("%w: %v", ErrNoSpace, cerr)
 		}
-		return in, fmt.Errorf("store: upload interrupted at %d: %w", in.Offset, cerr)
+		return in, n, fmt.Errorf("store: upload interrupted at %d: %w", in.Offset, cerr)
 	}
 	if in.Offset < length {
-		return in, nil
+		return in, n, nil
 	}
-	return d.seal(sum, length)
+	in, err = d.seal(sum, length)
+	return in, n, err
 }
 
 // seal verifies a finished partial and moves it into place durably.

@@ -70,6 +70,10 @@ type Client struct {
 	pullOne  map[string]bool
 	results  []wire.CommandResult
 	treeSize int64
+
+	// beforeAck, when set (tests), runs between the archive's ack and the
+	// vault's acknowledgement: a crash there must lose nothing.
+	beforeAck func() error
 }
 
 // State is what the status page shows.
@@ -133,7 +137,8 @@ func New(cfg Config, v *vault.Vault) (*Client, error) {
 	}
 	tr := &http.Transport{
 		TLSClientConfig:     tc,
-		ForceAttemptHTTP2:   true,
+		ForceAttemptHTTP2:   false, // HTTP/1.1: see archive.TLSConfig
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 4,

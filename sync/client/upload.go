@@ -130,6 +130,11 @@ func (c *Client) sendRecords(ctx context.Context, batch []wire.Record) error {
 			errs = append(errs, fmt.Errorf("sync: archive did not take %s: %s", a.ID, a.Error))
 		}
 	}
+	if c.beforeAck != nil {
+		if err := c.beforeAck(); err != nil {
+			return err
+		}
+	}
 	if err := c.v.AcknowledgeMany(ok, c.cfg.Now()); err != nil {
 		return err
 	}

@@ -1,0 +1,197 @@
+package client_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/sync/client"
+	"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/vault/retention"
+)
+
+// clock is a movable clock shared by the box and the archive.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is an archive serving on loopback with real TLS, and one enrolled
+// box with a real vault.
+type env struct {
+	t        *testing.T
+	clock    *clock
+	dir      string
+	arch     *archive.Archive
+	addr     string
+	stop     context.CancelFunc
+	done     chan error
+	box      string
+	enroll   string
+	vdir     string
+	v        *vault.Vault
+	identity *age.X25519Identity
+	policy   *retention.Policy
+}
+
+var day = 24 * time.Hour
+
+func testPolicy() *retention.Policy {
+	return &retention.Policy{
+		Classes: []retention.Class{
+			{Name: "default", Record: true, MaxAge: retention.Duration(90 * day), Grace: retention.Duration(7 * day)},
+			{Name: "mifid", Record: true, MaxAge: retention.Duration(7 * 365 * day), MustSync: true, Grace: retention.Duration(30 * day)},
+		},
+		Rules:        []retention.Rule{{Numbers: []string{"+4930555000*"}, Class: "mifid"}},
+		DefaultClass: "default",
+	}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{t: time.Now().UTC()}, dir: filepath.Join(t.TempDir(), "archive"), box: "branch-1", policy: testPolicy()}
+	if err := archive.Init(e.dir, archive.InitOptions{Name: "test-archive", Listen: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	e.startArchive()
+	r, err := e.arch.Enroll(context.Background(), e.box, filepath.Join(t.TempDir(), "enroll"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.enroll = r.Dir
+	e.identity, _ = age.GenerateX25519Identity()
+	e.vdir = filepath.Join(t.TempDir(), "vault")
+	e.openVault()
+	t.Cleanup(func() { e.v.Close() })
+	return e
+}
+
+func (e *env) openVault() {
+	var err error
+	e.v, err = vault.Open(vault.Options{Dir: e.vdir, Recipients: []age.Recipient{e.identity.Recipient()}, Policy: e.policy,
+		Now: e.clock.Now, ClockSynced: func() bool { return true }})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) startArchive() {
+	e.t.Helper()
+	a, err := archive.Open(e.dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a.Now = e.clock.Now
+	addr := e.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.arch, e.stop, e.done = a, cancel, make(chan error, 1)
+	go func() { e.done <- a.Serve(ctx, ln) }()
+	e.t.Cleanup(e.stopArchive)
+}
+
+func (e *env) stopArchive() {
+	if e.stop == nil {
+		return
+	}
+	e.stop()
+	<-e.done
+	e.arch.Close()
+	e.stop = nil
+}
+
+func (e *env) config() client.Config {
+	return client.Config{
+		Name: e.box, Archives: []string{e.addr},
+		Cert: filepath.Join(e.enroll, "sync.crt"), Key: filepath.Join(e.enroll, "sync.key"),
+		CA: filepath.Join(e.enroll, "ca.crt"), AnchorKey: filepath.Join(e.enroll, "anchor.vkey"),
+		Now: e.clock.Now,
+	}
+}
+
+func (e *env) client() *client.Client {
+	e.t.Helper()
+	c, err := client.New(e.config(), e.v)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// record plays generated calls through the capture pipeline into the vault.
+func (e *env) record(cfg synth.Config) []*calls.Call {
+	e.t.Helper()
+	g := synth.New(cfg)
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{}, e.v, e.v)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	for {
+		f, ok := g.Next()
+		if !ok {
+			break
+		}
+		p.Handle(f.Data, decode.LinkEthernet, f.Time)
+	}
+	p.Close("capture ended")
+	return done
+}
+
+// recordFile plays a capture file into the vault.
+func (e *env) recordFile(path string) {
+	e.t.Helper()
+	f, err := capture.OpenFile(path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer f.Close()
+	tr := calls.NewTracker(calls.Config{}, e.v, e.v)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	for {
+		data, ts, lt, err := f.Next()
+		if err != nil {
+			break
+		}
+		p.Handle(data, lt, ts)
+	}
+	p.Close("capture ended")
+}
+
+func corpus(name string) string {
+	p := filepath.Join("..", "..", "..", "shared", "corpus", "pcaps", name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+func (e *env) pass(c *client.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return c.Pass(ctx, client.Options{Upload: true})
+}
