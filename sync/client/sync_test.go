@@ -109,13 +109,22 @@ func TestThousandRecordingsArriveAndRetentionWaitsForGrace(t *testing.T) {
 		t.Fatalf("state %+v, %d pending before", st, len(pending))
 	}
 
-	// Grace is 7 days from the acknowledgement.
-	synthIDs := map[string]bool{}
+	// Grace is 7 days from the acknowledgement for class default, 30
+	// for mifid (numbers +4930555000x).
+	synthIDs, mifid := map[string]bool{}, map[string]bool{}
 	es, _ := e.v.List()
 	for _, en := range es {
 		if en.Recorded && !en.Start.Before(start) {
-			synthIDs[en.ID] = true
+			switch en.Class {
+			case "default":
+				synthIDs[en.ID] = true
+			case "mifid":
+				mifid[en.ID] = true
+			}
 		}
+	}
+	if len(synthIDs) == 0 || len(mifid) == 0 {
+		t.Fatalf("%d default and %d mifid recordings", len(synthIDs), len(mifid))
 	}
 	e.clock.Add(6 * day)
 	if _, err := e.v.Sweep(); err != nil {
@@ -133,6 +142,11 @@ func TestThousandRecordingsArriveAndRetentionWaitsForGrace(t *testing.T) {
 	for id := range synthIDs {
 		if _, err := e.v.Get(id); !errors.Is(err, vault.ErrNotFound) {
 			t.Fatalf("%s still held after its grace period: %v", id, err)
+		}
+	}
+	for id := range mifid {
+		if _, err := e.v.Get(id); err != nil {
+			t.Fatalf("mifid %s deleted inside its 30-day grace: %v", id, err)
 		}
 	}
 	if err := e.pass(c); err != nil {
