@@ -280,6 +280,9 @@ func (a *Archive) Command(ctx context.Context, appliance, kind, recording string
 			if r.Hold {
 				return 0, fmt.Errorf("archive: %s/%s is on legal hold at the archive: erasure refused", appliance, recording)
 			}
+			if a.Config.lockMode(r.Class) == store.Compliance && a.Now().Before(r.RetainUntil) {
+				return 0, fmt.Errorf("archive: %s/%s (class %s) is under a legal retention duty until %s: erasure refused (GDPR Art. 17(3)(b))", appliance, recording, r.Class, r.RetainUntil.UTC().Format("2006-01-02"))
+			}
 		}
 	}
 	id, err := a.Index.AddCommand(ctx, index.Command{Appliance: appliance, Kind: kind, Recording: recording, All: all, Reason: reason, By: by, IssuedAt: a.Now()})
@@ -299,7 +302,7 @@ func (a *Archive) setHold(ctx context.Context, appliance, id string, hold bool) 
 		return err
 	}
 	for _, r := range rs {
-		if err := a.Store.SetRetention(ctx, r.SHA256, r.RetainUntil, hold); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := a.Store.SetRetention(ctx, r.SHA256, store.Retention{Until: r.RetainUntil, Hold: hold, Mode: a.Config.lockMode(r.Class)}); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/spanvault/spanvault/archive/store"
 	"github.com/spanvault/spanvault/vault/retention"
 )
 
@@ -40,6 +41,20 @@ type Config struct {
 	// classes not listed keep DefaultRetention.
 	DefaultRetention retention.Duration            `toml:"default_retention"`
 	Retention        map[string]retention.Duration `toml:"retention"`
+	// LegalRetention lists the classes a law requires to be kept (MiFID
+	// II, for instance): locked in COMPLIANCE mode, and an erasure request
+	// is refused until the date (GDPR Art. 17(3)(b)). Other classes are
+	// GOVERNANCE: the bank's own retention, which erasure overrides.
+	LegalRetention []string `toml:"legal_retention"`
+}
+
+func (c Config) lockMode(class string) string {
+	for _, l := range c.LegalRetention {
+		if l == class {
+			return store.Compliance
+		}
+	}
+	return store.Governance
 }
 
 const configFile = "archive.toml"

@@ -193,6 +193,13 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, fmt.Sprintf("%s: certificate names %q, message claims %q", RefuseName, name, m.Appliance))
 		return
 	}
+	if m.Head != nil {
+		if msg := a.checkHead(ctx, name, *m.Head); msg != "" {
+			a.Event(ctx, "audit_tampered", name, name, msg, true)
+			fail(w, http.StatusConflict, msg)
+			return
+		}
+	}
 	now := a.Now()
 	out := wire.CheckInReply{Time: now.UTC()}
 	skew := m.Time.Sub(now)
@@ -254,6 +261,25 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	reply(w, out)
 }
 
+// checkHead compares a box's current signed head with what the archive
+// anchored: it may only have grown. It returns what is wrong, or "".
+func (a *Archive) checkHead(ctx context.Context, name string, h wire.Head) string {
+	ap, err := a.Index.Appliance(ctx, name)
+	if err != nil || ap.AnchoredSeq == 0 {
+		return ""
+	}
+	if len(ap.AuditKey) == ed25519.PublicKeySize && !ed25519.Verify(ed25519.PublicKey(ap.AuditKey), audit.HeadMessage(h), h.Signature) {
+		return "audit head signed by a key other than the one pinned for this appliance"
+	}
+	switch {
+	case h.Seq < ap.AnchoredSeq:
+		return fmt.Sprintf("audit chain truncated: head at %d, the archive anchored %d", h.Seq, ap.AnchoredSeq)
+	case h.Seq == ap.AnchoredSeq && h.Hash != ap.AnchoredHash:
+		return fmt.Sprintf("audit chain rewritten or forked: entry %d differs from the anchored head", h.Seq)
+	}
+	return ""
+}
+
 // afterCommand makes the archive's own copy follow an applied erase.
 func (a *Archive) afterCommand(ctx context.Context, name string, id int64) {
 	cs, err := a.Index.Commands(ctx, name, false)
@@ -269,7 +295,7 @@ func (a *Archive) afterCommand(ctx context.Context, name string, id int64) {
 		// locked storage is the scale issue's).
 		rs, _ := a.Index.Records(ctx, index.Query{Appliance: name, ID: c.Recording, Kind: wire.KindRecording})
 		for _, r := range rs {
-			if err := a.Store.Delete(ctx, r.SHA256, a.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := a.Store.Erase(ctx, r.SHA256, a.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				a.Event(ctx, "erase_at_archive_refused", c.By, name, fmt.Sprintf("%s: %v", r.ID, err), true)
 				continue
 			}
@@ -465,7 +491,7 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 				out.Acks[i].Error = fmt.Sprintf("object %s not held whole (%d of %d bytes)", rec.SHA256, in.Offset, rec.Size)
 				continue
 			}
-			if err := a.Store.SetRetention(ctx, rec.SHA256, row.RetainUntil, rec.Hold); err != nil {
+			if err := a.Store.SetRetention(ctx, rec.SHA256, store.Retention{Until: row.RetainUntil, Hold: rec.Hold, Mode: a.Config.lockMode(rec.Class)}); err != nil {
 				out.Acks[i].Error = err.Error()
 				continue
 			}

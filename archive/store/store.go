@@ -33,10 +33,24 @@ var (
 	ErrOffset   = errors.New("store: upload offset does not match what the archive holds")
 	ErrMismatch = errors.New("store: received bytes do not hash to the object's address")
 	ErrRetained = errors.New("store: object is retained (retain-until not reached)")
+	ErrLegal    = errors.New("store: object is under a legal retention duty (COMPLIANCE lock): erasure refused until its date (GDPR Art. 17(3)(b))")
 	ErrHeld     = errors.New("store: object is on legal hold")
 	ErrTooLarge = errors.New("store: upload longer than its declared length")
 	ErrNoSpace  = errors.New("store: archive storage full")
 )
+
+// Lock modes, with S3 Object Lock's names.
+const (
+	Compliance = "COMPLIANCE" // a legal retention duty: nobody deletes before the date
+	Governance = "GOVERNANCE" // the bank's own retention: erasure may shorten it
+)
+
+// Retention is an object's protection.
+type Retention struct {
+	Until time.Time
+	Mode  string
+	Hold  bool
+}
 
 // Info describes an object.
 type Info struct {
@@ -59,10 +73,15 @@ type Store interface {
 	Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, int64, error)
 	// Open reads a complete object.
 	Open(ctx context.Context, sum string) (io.ReadCloser, int64, error)
-	// SetRetention records retain-until and hold for a complete object.
-	SetRetention(ctx context.Context, sum string, until time.Time, hold bool) error
-	// Delete removes a complete object whose retention allows it.
+	// SetRetention records retain-until, lock mode and hold for a
+	// complete object.
+	SetRetention(ctx context.Context, sum string, r Retention) error
+	// Delete removes a complete object whose retention has run out.
 	Delete(ctx context.Context, sum string, now time.Time) error
+	// Erase removes an object before its retain-until (GDPR erasure):
+	// refused while held, and before the date under COMPLIANCE (a legal
+	// retention duty, GDPR Art. 17(3)(b)); GOVERNANCE yields to it.
+	Erase(ctx context.Context, sum string, now time.Time) error
 	// Sweep removes partial uploads idle for longer than ttl.
 	Sweep(ctx context.Context, ttl time.Duration, now time.Time) (int, error)
 }
@@ -97,7 +116,8 @@ func (d *Dir) retPath(sum string) string  { return d.objPath(sum) + ".retention"
 func (d *Dir) Stat(_ context.Context, sum string) (Info, error) {
 	if fi, err := os.Stat(d.objPath(sum)); err == nil {
 		in := Info{Complete: true, Offset: fi.Size(), Size: fi.Size()}
-		in.RetainUntil, in.Hold = d.readRetention(sum)
+		r := d.readRetention(sum)
+		in.RetainUntil, in.Hold, in.LockMode = r.Until, r.Hold, r.Mode
 		return in, nil
 	}
 	fi, err := os.Stat(d.partPath(sum))
@@ -206,15 +226,19 @@ func (d *Dir) Open(_ context.Context, sum string) (io.ReadCloser, int64, error) 
 }
 
 // SetRetention implements Store.
-func (d *Dir) SetRetention(_ context.Context, sum string, until time.Time, hold bool) error {
+func (d *Dir) SetRetention(_ context.Context, sum string, r Retention) error {
 	if _, err := os.Stat(d.objPath(sum)); err != nil {
 		return ErrNotFound
 	}
 	h := "0"
-	if hold {
+	if r.Hold {
 		h = "1"
 	}
-	data := []byte(until.UTC().Format(time.RFC3339Nano) + " " + h + "\n")
+	mode := r.Mode
+	if mode == "" {
+		mode = Governance
+	}
+	data := []byte(r.Until.UTC().Format(time.RFC3339Nano) + " " + h + " " + mode + "\n")
 	tmp := d.retPath(sum) + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -225,26 +249,42 @@ func (d *Dir) SetRetention(_ context.Context, sum string, until time.Time, hold 
 	return syncDir(filepath.Dir(tmp))
 }
 
-func (d *Dir) readRetention(sum string) (time.Time, bool) {
+func (d *Dir) readRetention(sum string) Retention {
 	b, err := os.ReadFile(d.retPath(sum))
 	if err != nil || len(b) < 3 {
-		return time.Time{}, false
+		return Retention{}
 	}
-	var ts, h string
-	fmt.Sscan(string(b), &ts, &h)
+	var ts, h, mode string
+	fmt.Sscan(string(b), &ts, &h, &mode)
 	t, _ := time.Parse(time.RFC3339Nano, ts)
-	return t, h == "1"
+	return Retention{Until: t, Hold: h == "1", Mode: mode}
 }
 
 // Delete implements Store.
 func (d *Dir) Delete(_ context.Context, sum string, now time.Time) error {
-	until, hold := d.readRetention(sum)
-	if hold {
+	r := d.readRetention(sum)
+	if r.Hold {
 		return ErrHeld
 	}
-	if now.Before(until) {
-		return fmt.Errorf("%w: until %s", ErrRetained, until.UTC().Format(time.RFC3339))
+	if now.Before(r.Until) {
+		return fmt.Errorf("%w: until %s", ErrRetained, r.Until.UTC().Format(time.RFC3339))
 	}
+	return d.remove(sum)
+}
+
+// Erase implements Store.
+func (d *Dir) Erase(_ context.Context, sum string, now time.Time) error {
+	r := d.readRetention(sum)
+	if r.Hold {
+		return ErrHeld
+	}
+	if r.Mode == Compliance && now.Before(r.Until) {
+		return fmt.Errorf("%w: until %s", ErrLegal, r.Until.UTC().Format(time.RFC3339))
+	}
+	return d.remove(sum)
+}
+
+func (d *Dir) remove(sum string) error {
 	if err := os.Remove(d.objPath(sum)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return ErrNotFound

@@ -356,7 +356,15 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 		h.Version = c.cfg.Version
 	}
 	var rep wire.CheckInReply
-	err := c.post(ctx, wire.PathCheckIn, wire.CheckIn{Appliance: c.cfg.Name, Time: c.cfg.Now().UTC(), Health: h, Results: results, TreeSize: tree}, &rep)
+	head, err := c.v.AuditHead()
+	if err != nil {
+		return err
+	}
+	msg := wire.CheckIn{Appliance: c.cfg.Name, Time: c.cfg.Now().UTC(), Health: h, Results: results, TreeSize: tree}
+	if head.Seq > 0 {
+		msg.Head = &head
+	}
+	err = c.post(ctx, wire.PathCheckIn, msg, &rep)
 	if err != nil {
 		c.mu.Lock()
 		c.results = append(results, c.results...) // report them next time
@@ -562,5 +570,11 @@ func (c *Client) Renew(ctx context.Context) error {
 		return err
 	}
 	c.v.Audit("cert_renewed", "sync", "", "certificate renewed until "+cert.NotAfter.UTC().Format(time.RFC3339))
-	return c.loadCert()
+	if err := c.loadCert(); err != nil {
+		return err
+	}
+	// Connections made with the old certificate stay authenticated as it:
+	// start afresh.
+	c.http.CloseIdleConnections()
+	return nil
 }

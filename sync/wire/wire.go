@@ -66,6 +66,9 @@ type CheckIn struct {
 	// TreeSize is the size of the archive's anchor log the box last
 	// verified; the reply proves the log grew consistently from it.
 	TreeSize int64 `json:"tree_size"`
+	// Head is the box's signed audit head: the archive compares it with
+	// what it anchored (a chain rewritten to the same length shows here).
+	Head *Head `json:"head,omitempty"`
 }
 
 // CheckInReply is the archive's answer.
