@@ -195,3 +195,33 @@ func (e *env) pass(c *client.Client) error {
 	defer cancel()
 	return c.Pass(ctx, client.Options{Upload: true})
 }
+
+// startArchiveOnly opens the archive directory without serving (after a
+// separate process served it).
+func (e *env) startArchiveOnly(t *testing.T) {
+	a, err := archive.Open(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Now = e.clock.Now
+	e.arch = a
+	t.Cleanup(func() { a.Close() })
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, p...)
+	return len(p), nil
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b)
+}
