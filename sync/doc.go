@@ -53,7 +53,7 @@
 //     nothing received; an offset that is not the archive's is 409 with the
 //     archive's offset; at the declared length the archive re-hashes the
 //     bytes, and a mismatch is 422 (the partial is dropped). A full store is
-//     507. Repeating any PATCH is harmless.
+//  507. Repeating any PATCH is harmless.
 //  5. POST /sync/v1/records  Records{records} -> RecordsReply{acks}, one ack
 //     per record in order. A record is a recording (its object must be
 //     complete and of the stated size), a call detail record, or a

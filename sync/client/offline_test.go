@@ -2,8 +2,8 @@ package client_test
 
 import (
 	"context"
-	"os"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
