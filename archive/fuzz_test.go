@@ -58,7 +58,11 @@ func FuzzIngest(f *testing.F) {
 		r.Header.Set(wire.HeaderLength, itoa(length))
 		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: []*x509.Certificate{leaf}}
 		w := httptest.NewRecorder()
+		start := time.Now()
 		h.ServeHTTP(w, r)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("%s took %v", p, d)
+		}
 		if w.Code < 200 || w.Code > 599 {
 			t.Fatalf("status %d", w.Code)
 		}

@@ -28,6 +28,7 @@ func TestMinimal(t *testing.T) {
 // that names it.
 func TestErrorsNameTheField(t *testing.T) {
 	t.Parallel()
+	const base = "[vault]\ndir = \"d\"\nrecipients = \"r\"\n"
 	for _, tc := range []struct{ text, field string }{
 		{"[vault]\nrecipients = \"r\"\ndir = \"\"", "vault.dir"},
 		{"[vault]\ndir = \"d\"\nrecipients = \"r\"\nhigh_water = 1.5", "vault.high_water"},
@@ -46,6 +47,11 @@ func TestErrorsNameTheField(t *testing.T) {
 		{minimal + "\n[status]\nlisten = \"everywhere\"", "status.listen"},
 		{minimal + "\n[log]\nlevel = \"loud\"", "log.level"},
 		{"[vault\n", "line "},
+		{base + "[sync]\narchives = [\"a:1\"]\ncert = \"c\"\nkey = \"k\"\nca = \"ca\"", "sync.name"},
+		{base + "[sync]\nname = \"b\"\narchives = [\"nohost\"]\ncert = \"c\"\nkey = \"k\"\nca = \"ca\"", "sync.archives[0]"},
+		{base + "[sync]\nname = \"b\"\narchives = [\"a:1\"]\nkey = \"k\"\nca = \"ca\"", "sync.cert"},
+		{base + "[sync]\nname = \"b\"\narchives = [\"a:1\"]\ncert = \"c\"\nkey = \"k\"\nca = \"ca\"\nwindow = \"25:00-26:00\"", "sync.window"},
+		{base + "[sync]\nname = \"b\"\narchives = [\"a:1\"]\ncert = \"c\"\nkey = \"k\"\nca = \"ca\"\ncheck_in_every = \"1s\"", "sync.check_in_every"},
 	} {
 		_, err := config.Parse([]byte(tc.text), "/")
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
