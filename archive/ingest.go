@@ -90,6 +90,7 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	go a.sweepPartials(ctx)
 	done := make(chan struct{})
 	go func() {
 		<-ctx.Done()
@@ -104,6 +105,26 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// sweepPartials removes, every hour, partial uploads that received no byte
+// for PartialTTL (a week by default). An upload that is slow or paused by
+// its window keeps its partial: only idle ones go.
+func (a *Archive) sweepPartials(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.Store.Sweep(ctx, time.Duration(a.Config.PartialTTL), time.Now()); err != nil {
+			a.Logger.Warn("partial sweep", "err", err)
+		} else if n > 0 {
+			a.Event(ctx, "partials_removed", "sweep", "", fmt.Sprintf("%d partial uploads idle for over %s", n, time.Duration(a.Config.PartialTTL)), false)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 type ctxKey struct{}

@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -148,7 +149,15 @@ func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io
 	if err != nil {
 		return in, 0, fmt.Errorf("store: %w", err)
 	}
-	n, cerr := io.Copy(f, io.LimitReader(r, length-offset+1))
+	// An upload that starts at 0 is hashed as it arrives; a resumed one is
+	// re-read at the end.
+	var h hash.Hash
+	src := io.LimitReader(r, length-offset+1)
+	if offset == 0 {
+		h = sha256.New()
+		src = io.TeeReader(src, h)
+	}
+	n, cerr := io.Copy(f, src)
 	if offset+n > length {
 		// Keep only the declared length; the client sent too much.
 		f.Truncate(length)
@@ -177,16 +186,23 @@ func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io
 	if in.Offset < length {
 		return in, n, nil
 	}
-	in, err = d.seal(sum, length)
+	got := ""
+	if h != nil {
+		got = hex.EncodeToString(h.Sum(nil))
+	}
+	in, err = d.seal(sum, length, got)
 	return in, n, err
 }
 
-// seal verifies a finished partial and moves it into place durably.
-func (d *Dir) seal(sum string, length int64) (Info, error) {
+// seal verifies a finished partial (got is its hash when known) and moves
+// it into place durably.
+func (d *Dir) seal(sum string, length int64, got string) (Info, error) {
 	part := d.partPath(sum)
-	got, err := hashFile(part)
-	if err != nil {
-		return Info{}, err
+	if got == "" {
+		var err error
+		if got, err = hashFile(part); err != nil {
+			return Info{}, err
+		}
 	}
 	if got != sum {
 		os.Remove(part)
@@ -199,10 +215,10 @@ func (d *Dir) seal(sum string, length int64) (Info, error) {
 	if err := os.Rename(part, dst); err != nil {
 		return Info{}, fmt.Errorf("store: %w", err)
 	}
+	// The object's directory entry must be durable; the partial's
+	// disappearance need not be (a partial found again after a crash is
+	// complete and simply re-sealed).
 	if err := syncDir(filepath.Dir(dst)); err != nil {
-		return Info{}, err
-	}
-	if err := syncDir(filepath.Dir(part)); err != nil {
 		return Info{}, err
 	}
 	return Info{Complete: true, Offset: length, Size: length}, nil

@@ -64,9 +64,11 @@ func main() {
 	capRes["BenchmarkRTPSteadyState"] = steady["BenchmarkRTPSteadyState"]
 	capOut += steadyOut
 	vRes, vOut := runBench("./vault", "SealG711|FinishRecording|RetentionSweep1M", "1x")
+	sRes, sOut := runBench("./sync/client", "SyncThroughput|SmallRecords|RateCap|Ingest20", "1x")
 	if *raw {
 		fmt.Println(capOut)
 		fmt.Println(vOut)
+		fmt.Println(sOut)
 	}
 
 	// tshark on the same file, best of three.
@@ -113,4 +115,10 @@ func main() {
 	row("index: finishing a recording (one fsynced bbolt transaction)", fmt.Sprintf("%.0f ops/s", fin["finishes/s"]), "")
 	row("retention sweep over 1,000,000 entries (half expired)", fmt.Sprintf("%.0f entries examined/s, %.0f deleted/s", sw["examined/s"], sw["deleted/s"]), "")
 	row("bbolt file before / after the sweep", fmt.Sprintf("%.0f / %.0f MiB (tombstones and audit entries added; bbolt never shrinks)", sw["db-MiB-before"], sw["db-MiB-after"]), "")
+
+	st, sr, rc, ig := sRes["BenchmarkSyncThroughput"], sRes["BenchmarkSmallRecords"], sRes["BenchmarkRateCap"], sRes["BenchmarkIngest20"]
+	row("sync throughput on loopback (durable at the archive) vs a plain TLS 1.3 copy of the same bytes", fmt.Sprintf("%.1f vs %.1f MB/s: ratio %.2f", st["MB/s"], st["ref-MB/s"], st["ratio"]), ">= 0.9")
+	row("small records (about 1 KiB call detail records) over one connection", fmt.Sprintf("%.0f records/s", sr["records/s"]), ">= 1,000/s")
+	row("bandwidth cap accuracy over a 30 s transfer", fmt.Sprintf("cap %.0f B/s, measured %.0f B/s: %+.1f %%", rc["cap-B/s"], rc["measured-B/s"], rc["error-%"]), "within 5 %")
+	row("archive ingest, 20 boxes at once, each with its own certificate", fmt.Sprintf("%.0f recordings/s, %.1f MB/s, archive CPU %.1f ms per MB", ig["recordings/s"], ig["MB/s"], ig["archive-CPU-ms/MB"]), "")
 }

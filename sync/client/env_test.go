@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -37,7 +38,7 @@ func (c *clock) Add(d time.Duration) {
 // env is an archive serving on loopback with real TLS, and one enrolled
 // box with a real vault.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *clock
 	dir      string
 	arch     *archive.Archive
@@ -50,6 +51,7 @@ type env struct {
 	v        *vault.Vault
 	identity *age.X25519Identity
 	policy   *retention.Policy
+	mu       sync.Mutex // guards stop
 }
 
 var day = 24 * time.Hour
@@ -65,7 +67,9 @@ func testPolicy() *retention.Policy {
 	}
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvTB(t) }
+
+func newEnvTB(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC()}, dir: filepath.Join(t.TempDir(), "archive"), box: "branch-1", policy: testPolicy()}
 	if err := archive.Init(e.dir, archive.InitOptions{Name: "test-archive", Listen: "127.0.0.1:0"}); err != nil {
@@ -110,12 +114,16 @@ func (e *env) startArchive() {
 	}
 	e.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
+	e.mu.Lock()
 	e.arch, e.stop, e.done = a, cancel, make(chan error, 1)
+	e.mu.Unlock()
 	go func() { e.done <- a.Serve(ctx, ln) }()
 	e.t.Cleanup(e.stopArchive)
 }
 
 func (e *env) stopArchive() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.stop == nil {
 		return
 	}
@@ -198,7 +206,7 @@ func (e *env) pass(c *client.Client) error {
 
 // startArchiveOnly opens the archive directory without serving (after a
 // separate process served it).
-func (e *env) startArchiveOnly(t *testing.T) {
+func (e *env) startArchiveOnly(t testing.TB) {
 	a, err := archive.Open(e.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -224,4 +232,29 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return string(l.b)
+}
+
+// reopenArchive opens the archive directory (not serving).
+func (e *env) reopenArchive(t testing.TB) *archive.Archive {
+	a, err := archive.Open(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Now = e.clock.Now
+	return a
+}
+
+// newEnvWithVault is a fresh archive and enrollment with a copy of e's
+// vault, nothing of it synced yet.
+func newEnvWithVault(t testing.TB, e *env) *env {
+	f := newEnvTB(t)
+	f.v.Close()
+	os.RemoveAll(f.vdir)
+	if out, err := exec.Command("cp", "-a", e.vdir, f.vdir).CombinedOutput(); err != nil {
+		t.Fatalf("copy vault: %v %s", err, out)
+	}
+	// The copy is taken while e's vault is open: its lock file is copied too.
+	f.identity = e.identity
+	f.openVault()
+	return f
 }

@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/archive/store"
+)
+
+func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+func TestAppendResumeAndSeal(t *testing.T) {
+	t.Parallel()
+	d, err := store.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("sealed"), 50000)
+	s := sum(data)
+	// First part, then a wrong offset, then the rest.
+	in, n, err := d.Append(ctx, s, 0, int64(len(data)), bytes.NewReader(data[:1000]))
+	if err != nil || n != 1000 || in.Complete {
+		t.Fatalf("%+v %d %v", in, n, err)
+	}
+	if _, _, err := d.Append(ctx, s, 500, int64(len(data)), bytes.NewReader(data[500:])); !errors.Is(err, store.ErrOffset) {
+		t.Fatalf("wrong offset: %v", err)
+	}
+	in, n, err = d.Append(ctx, s, 1000, int64(len(data)), bytes.NewReader(data[1000:]))
+	if err != nil || !in.Complete || n != int64(len(data)-1000) {
+		t.Fatalf("%+v %d %v", in, n, err)
+	}
+	// Idempotent.
+	if in, n, err := d.Append(ctx, s, 0, int64(len(data)), bytes.NewReader(data)); err != nil || !in.Complete || n != 0 {
+		t.Fatalf("repeat: %+v %d %v", in, n, err)
+	}
+	rc, size, err := d.Open(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if size != int64(len(data)) || !bytes.Equal(got, data) {
+		t.Fatal("object differs")
+	}
+	// Bytes that do not hash to the address are refused and dropped.
+	bad := bytes.Repeat([]byte("x"), 100)
+	if _, _, err := d.Append(ctx, sum([]byte("y")), 0, 100, bytes.NewReader(bad)); !errors.Is(err, store.ErrMismatch) {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+func TestRetentionLocksAndErasure(t *testing.T) {
+	t.Parallel()
+	d, _ := store.OpenDir(t.TempDir())
+	ctx := context.Background()
+	now := time.Now()
+	put := func(b []byte, r store.Retention) string {
+		s := sum(b)
+		if _, _, err := d.Append(ctx, s, 0, int64(len(b)), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetRetention(ctx, s, r); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	legal := put([]byte("mifid"), store.Retention{Until: now.Add(time.Hour), Mode: store.Compliance})
+	bank := put([]byte("default"), store.Retention{Until: now.Add(time.Hour), Mode: store.Governance})
+	held := put([]byte("held"), store.Retention{Until: now.Add(-time.Hour), Mode: store.Governance, Hold: true})
+	if err := d.Delete(ctx, bank, now); !errors.Is(err, store.ErrRetained) {
+		t.Fatalf("expiry delete before the date: %v", err)
+	}
+	if err := d.Erase(ctx, legal, now); !errors.Is(err, store.ErrLegal) {
+		t.Fatalf("erasure under a legal duty: %v", err)
+	}
+	if err := d.Erase(ctx, held, now); !errors.Is(err, store.ErrHeld) {
+		t.Fatalf("erasure under hold: %v", err)
+	}
+	if err := d.Delete(ctx, held, now); !errors.Is(err, store.ErrHeld) {
+		t.Fatalf("delete under hold: %v", err)
+	}
+	if err := d.Erase(ctx, bank, now); err != nil {
+		t.Fatalf("erasure of the bank's own retention: %v", err)
+	}
+	if err := d.Delete(ctx, legal, now.Add(2*time.Hour)); err != nil {
+		t.Fatalf("delete after the date: %v", err)
+	}
+}
+
+// A partial that received bytes recently is never swept; an idle one is.
+func TestSweepKeepsActivePartials(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	d, _ := store.OpenDir(root)
+	ctx := context.Background()
+	active, idle := sum([]byte("a")), sum([]byte("b"))
+	d.Append(ctx, active, 0, 100, bytes.NewReader([]byte("a")))
+	d.Append(ctx, idle, 0, 100, bytes.NewReader([]byte("b")))
+	old := time.Now().Add(-8 * 24 * time.Hour)
+	os.Chtimes(filepath.Join(root, "partial", idle), old, old)
+	n, err := d.Sweep(ctx, 7*24*time.Hour, time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d: %v", n, err)
+	}
+	if in, _ := d.Stat(ctx, active); in.Offset != 1 {
+		t.Fatalf("active partial lost: %+v", in)
+	}
+	if in, _ := d.Stat(ctx, idle); in.Offset != 0 {
+		t.Fatalf("idle partial kept: %+v", in)
+	}
+}
