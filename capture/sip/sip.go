@@ -344,7 +344,10 @@ func (m *Message) SDPBody() []byte {
 	if len(m.Body) == 0 {
 		return nil
 	}
-	lower := bytes.ToLower(ct)
+	// ASCII-only lowering keeps offsets: bytes.ToLower turns an invalid
+	// UTF-8 byte into three, and the boundary index into ct would be off
+	// (found by FuzzParse).
+	lower := asciiLower(ct)
 	if len(ct) == 0 {
 		if bytes.HasPrefix(m.Body, []byte("v=0")) {
 			return m.Body
@@ -381,10 +384,22 @@ func (m *Message) SDPBody() []byte {
 		if hdrEnd < 0 {
 			continue
 		}
-		if bytes.Contains(bytes.ToLower(part[:hdrEnd]), []byte("application/sdp")) {
+		if bytes.Contains(asciiLower(part[:hdrEnd]), []byte("application/sdp")) {
 			body := part[hdrEnd+sep:]
 			return bytes.TrimRight(body, "\r\n")
 		}
 	}
 	return nil
+}
+
+// asciiLower lower-cases ASCII letters into a new slice of the same length.
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
 }
