@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -42,6 +43,8 @@ type Archive struct {
 	Logger *slog.Logger
 	// Now is the clock (tests move it).
 	Now func() time.Time
+
+	inflight sync.WaitGroup // ingest requests being handled
 }
 
 // InitOptions configure a new archive.

@@ -94,9 +94,15 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 	done := make(chan struct{})
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Requests in flight get two seconds to finish; then connections
+		// are closed (an upload cut here resumes later) and Serve returns
+		// once every handler has returned, so that the index can close.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx) // waits for requests in flight
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+		a.inflight.Wait()
 		close(done)
 	}()
 	err = srv.ServeTLS(ln, "", "")
@@ -139,6 +145,8 @@ func (a *Archive) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathRecords, a.records)
 	mux.HandleFunc("POST "+wire.PathRenew, a.renew)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.inflight.Add(1)
+		defer a.inflight.Done()
 		name, renewOnly, status, why := a.identify(r)
 		if status != 0 {
 			a.Event(r.Context(), "refused", name, name, fmt.Sprintf("%s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, why), status == http.StatusForbidden && name != "")

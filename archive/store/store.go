@@ -257,6 +257,10 @@ func (d *Dir) SetRetention(_ context.Context, sum string, r Retention) error {
 	data := []byte(r.Until.UTC().Format(time.RFC3339Nano) + " " + h + " " + mode + "\n")
 	tmp := d.retPath(sum) + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		os.Remove(tmp)
+		if isNoSpace(err) {
+			return fmt.Errorf("%w: %v", ErrNoSpace, err)
+		}
 		return fmt.Errorf("store: %w", err)
 	}
 	if err := os.Rename(tmp, d.retPath(sum)); err != nil {

@@ -228,6 +228,9 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 		for h, v := range hdr {
 			req.Header[h] = v
 		}
+		if sz, ok := rd.(interface{ Size() int64 }); ok && sz.Size() >= 0 {
+			req.ContentLength = sz.Size() // not chunked
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -127,8 +127,12 @@ func (e *env) stopArchive() {
 	if e.stop == nil {
 		return
 	}
+	t0 := time.Now()
 	e.stop()
 	<-e.done
+	if d := time.Since(t0); d > time.Second {
+		e.t.Logf("archive took %v to stop", d)
+	}
 	e.arch.Close()
 	e.stop = nil
 }

@@ -199,26 +199,35 @@ func (p *cutProxy) serve(c net.Conn) {
 		return
 	}
 	defer s.Close()
-	p.mu.Lock()
-	limit := int64(-1)
-	if p.cuts > 0 {
-		p.cuts--
-		limit = p.cut
-	}
-	p.mu.Unlock()
 	go io.Copy(c, s)
-	if limit < 0 {
+	p.mu.Lock()
+	cutting := p.cuts > 0
+	p.mu.Unlock()
+	if !cutting {
 		io.Copy(s, c)
 		return
 	}
-	io.CopyN(s, c, limit) // then both ends are closed: the link is cut
+	// Connections that carry more than cut bytes are cut there, until
+	// cuts of them were.
+	if _, err := io.CopyN(s, c, p.cut); err != nil {
+		return // the client closed first
+	}
+	p.mu.Lock()
+	if p.cuts <= 0 {
+		p.mu.Unlock()
+		io.Copy(s, c)
+		return
+	}
+	p.cuts--
+	p.mu.Unlock()
+	// Return: both ends close mid-transfer, the link is cut.
 }
 
 // Acceptance 2 (link cut, archive restarted, box killed after the ack):
 // every recording arrives exactly once and transfer resumes from the byte
 // it stopped at, as the archive's byte counter shows.
 func TestResumeAfterCutsAndRestarts(t *testing.T) {
-	for _, cut := range []int64{200 << 10, 700 << 10, 1500 << 10} {
+	for _, cut := range []int64{100 << 10, 400 << 10, 900 << 10} {
 		t.Run(fmt.Sprintf("cut at %d KiB", cut>>10), func(t *testing.T) {
 			e := newEnv(t)
 			e.record(synth.Config{Calls: 3, Duration: 60 * time.Second, Start: e.clock.Now().Add(-time.Hour), Seed: uint64(cut)})
@@ -307,8 +316,7 @@ func TestArchiveDiskFull(t *testing.T) {
 	e.record(synth.Config{Calls: 4, Duration: 30 * time.Second, Start: e.clock.Now().Add(-time.Hour)})
 	c := e.client()
 	err := e.pass(c)
-	var re *client.RemoteError
-	if !errors.As(err, &re) || re.Status != 507 || !strings.Contains(re.Msg, "storage full") {
+	if err == nil || !strings.Contains(err.Error(), "archive storage full") {
 		t.Fatalf("pass into a full store: %v", err)
 	}
 	es, _ := e.v.List()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	gosync "sync"
 
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
@@ -18,6 +19,7 @@ import (
 const (
 	batchRecords = 500
 	batchBytes   = 4 << 20
+	parallel     = 4 // objects in flight at once
 )
 
 // upload sends the pending recordings (objects first, then their records)
@@ -45,34 +47,71 @@ func (c *Client) upload(ctx context.Context) error {
 		batch, size = batch[:0], 0
 		return err
 	}
-	for _, e := range es {
+	// Objects go up to `parallel` at a time (the archive's fsyncs overlap;
+	// the rate limiter is shared, so the cap holds for the sum); records
+	// follow in batches once their objects are durable, oldest first.
+	for start := 0; start < len(es); start += batchRecords {
+		chunk := es[start:min(start+batchRecords, len(es))]
+		recs := make([]wire.Record, len(chunk))
+		ok := make([]bool, len(chunk))
+		var fatal error
+		var mu gosync.Mutex
+		sem := make(chan struct{}, parallel)
+		var wg gosync.WaitGroup
+		for i, e := range chunk {
+			rec, err := c.recordOf(e)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			recs[i] = rec
+			if rec.Kind != wire.KindRecording {
+				ok[i] = true
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				err := c.uploadObject(ctx, e)
+				mu.Lock()
+				defer mu.Unlock()
+				var re *RemoteError
+				switch {
+				case err == nil:
+					ok[i] = true
+				case errors.As(err, &re) && re.Status != http.StatusInsufficientStorage:
+					errs = append(errs, fmt.Errorf("%s: %w", e.ID, err))
+				default:
+					// A full archive or connection trouble: stop here, the
+					// next pass resumes.
+					if fatal == nil {
+						fatal = err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range chunk {
+			if !ok[i] {
+				continue
+			}
+			batch = append(batch, recs[i])
+			size += len(recs[i].Entry) + len(recs[i].Sealed) + len(recs[i].Subject)
+			if size >= batchBytes {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if fatal != nil {
+			return fatal
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
-		}
-		rec, err := c.recordOf(e)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if rec.Kind == wire.KindRecording {
-			if err := c.uploadObject(ctx, e); err != nil {
-				var re *RemoteError
-				if errors.As(err, &re) && re.Status == http.StatusInsufficientStorage {
-					return err // the archive is full: stop, retry later
-				}
-				if errors.As(err, &re) {
-					errs = append(errs, fmt.Errorf("%s: %w", e.ID, err))
-					continue
-				}
-				return err // connection trouble: the next pass resumes
-			}
-		}
-		batch = append(batch, rec)
-		size += len(rec.Entry) + len(rec.Sealed) + len(rec.Subject)
-		if len(batch) >= batchRecords || size >= batchBytes {
-			if err := flush(); err != nil {
-				return err
-			}
 		}
 	}
 	if err := flush(); err != nil {
@@ -241,6 +280,14 @@ type rateReader struct {
 	ctx context.Context
 	r   io.Reader
 	l   *Client
+}
+
+// Size is the wrapped reader's size, when it has one.
+func (rr *rateReader) Size() int64 {
+	if s, ok := rr.r.(interface{ Size() int64 }); ok {
+		return s.Size()
+	}
+	return -1
 }
 
 func (rr *rateReader) Read(p []byte) (int, error) {
