@@ -1,6 +1,7 @@
 package calls
 
 import (
+	"container/list"
 	"net/netip"
 	"time"
 
@@ -153,6 +154,9 @@ type Call struct {
 	pendingLen int
 	rec        Recording
 	lastSeen   time.Time
+	// unans is the call's place in the tracker's list of unanswered
+	// dialogs, least recently seen first (nil once answered or ended).
+	unans      *list.Element
 	lastMedia  [2]time.Time
 	firstMedia [2]time.Time
 	byeAt      time.Time

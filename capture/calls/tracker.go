@@ -1,6 +1,7 @@
 package calls
 
 import (
+	"container/list"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -170,6 +171,9 @@ type Tracker struct {
 	frame     Frame
 	now       time.Time
 	held      heldRing
+	// unanswered lists dialogs without a 2xx, least recently seen first:
+	// eviction under a flood of INVITEs takes the front in O(1).
+	unanswered list.List
 }
 
 // NewTracker returns a tracker that records through rec (nil: record
@@ -301,6 +305,14 @@ func (t *Tracker) SIP(m *sip.Message, at time.Time, src, dst netip.AddrPort, tra
 	} else {
 		t.response(c, m, at, src, fromCaller)
 	}
+	switch {
+	case c.unans == nil:
+	case c.State.Answered():
+		t.unanswered.Remove(c.unans)
+		c.unans = nil
+	default:
+		t.unanswered.MoveToBack(c.unans)
+	}
 	t.replayHeld()
 }
 
@@ -335,6 +347,7 @@ func (t *Tracker) newCall(m *sip.Message, at time.Time, src, dst netip.AddrPort,
 	}
 	c.Policy.AgentSide = t.agentSide(c)
 	t.calls[callID] = c
+	c.unans = t.unanswered.PushBack(c)
 	t.Stats.Calls++
 	return c
 }
@@ -986,15 +999,12 @@ func (t *Tracker) Sweep(now time.Time) {
 
 func (t *Tracker) evictOldest(now time.Time) {
 	var victim *Call
-	for _, c := range t.calls {
-		if c.State.Answered() {
-			continue
-		}
-		if victim == nil || c.lastSeen.Before(victim.lastSeen) {
-			victim = c
-		}
+	if e := t.unanswered.Front(); e != nil {
+		victim = e.Value.(*Call)
 	}
 	if victim == nil {
+		// Every dialog held is answered (rare: MaxCalls answered calls at
+		// once): the least recently seen of them goes.
 		for _, c := range t.calls {
 			if victim == nil || c.lastSeen.Before(victim.lastSeen) {
 				victim = c
@@ -1063,6 +1073,10 @@ func (t *Tracker) finish(c *Call, reason string) {
 	}
 	t.reconcile(c)
 	delete(t.calls, c.CallID)
+	if c.unans != nil {
+		t.unanswered.Remove(c.unans)
+		c.unans = nil
+	}
 	for _, e := range c.endpoints {
 		owners := t.endpoints[e.ep]
 		for i := 0; i < len(owners); i++ {

@@ -1,0 +1,69 @@
+package calls_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/sip"
+)
+
+func invite(t testing.TB, tr *calls.Tracker, id string, at time.Time) {
+	s := "INVITE sip:2001@x SIP/2.0\r\nCall-ID: " + id + "\r\nFrom: <sip:+49301@x>;tag=f\r\nTo: <sip:2001@x>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+	var m sip.Message
+	if _, err := sip.Parse([]byte(s), false, &m); err != nil {
+		t.Fatal(err)
+	}
+	tr.SIP(&m, at, caller, callee, "udp", nil)
+}
+
+// At MaxCalls, a new dialog evicts the least recently seen unanswered
+// one, never an answered call.
+func TestEvictionTakesLeastRecentlySeenUnanswered(t *testing.T) {
+	t.Parallel()
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{MaxCalls: 4}, nil, nil)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	d := &dialog{t: t, tr: tr, now: t0}
+	d.answer() // c1@test answered: must survive
+	at := t0.Add(2 * time.Second)
+	for i := 0; i < 3; i++ {
+		invite(t, tr, fmt.Sprint("u", i), at.Add(time.Duration(i)*time.Millisecond))
+	}
+	// u0 is seen again (a retransmission): u1 is now the least recent.
+	invite(t, tr, "u0", at.Add(10*time.Millisecond))
+	invite(t, tr, "flood", at.Add(20*time.Millisecond))
+	if len(done) != 1 || done[0].CallID != "u1" || done[0].EndReason != "evicted" {
+		t.Fatalf("evicted %v", done)
+	}
+	if tr.Lookup("c1@test") == nil {
+		t.Fatal("the answered call was evicted")
+	}
+}
+
+// BenchmarkInviteFlood: unanswered INVITEs with distinct Call-IDs into a
+// full tracker (20,000 dialogs): each evicts one, in O(1).
+func BenchmarkInviteFlood(b *testing.B) {
+	tr := calls.NewTracker(calls.Config{MaxCalls: 20000}, nil, nil)
+	at := t0
+	msgs := make([][]byte, 1024)
+	for i := range msgs {
+		msgs[i] = []byte("INVITE sip:2001@x SIP/2.0\r\nCall-ID: " + fmt.Sprintf("flood-%08d", i) + "\r\nFrom: <sip:+49301@x>;tag=f\r\nTo: <sip:2001@x>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+	}
+	for i := 0; i < 20000; i++ {
+		invite(b, tr, fmt.Sprint("fill-", i), at)
+	}
+	src := netip.MustParseAddrPort("192.0.2.1:5060")
+	var m sip.Message
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		msg := msgs[i%len(msgs)]
+		copy(msg[len("INVITE sip:2001@x SIP/2.0\r\nCall-ID: flood-"):], fmt.Appendf(nil, "%08d", i%100000000))
+		sip.Parse(msg, false, &m)
+		at = at.Add(time.Microsecond)
+		tr.SIP(&m, at, src, callee, "udp", nil)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invites/s")
+}
