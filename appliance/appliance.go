@@ -60,15 +60,17 @@ type Options struct {
 
 // Appliance is a running box.
 type Appliance struct {
-	cfg   *config.Config
-	opt   Options
-	log   *slog.Logger
-	v     *vault.Vault
-	live  *capture.Live
-	led   *led.Driver
-	sync  Syncer
-	start time.Time
-	iface string
+	cfg  *config.Config
+	opt  Options
+	log  *slog.Logger
+	v    *vault.Vault
+	live *capture.Live
+	led  *led.Driver
+	sync Syncer
+	// writer seals finished calls off the capture path.
+	writer *vault.Async
+	start  time.Time
+	iface  string
 
 	clockOK atomic.Bool
 
@@ -79,13 +81,16 @@ type Appliance struct {
 	auditN    uint64
 	auditAt   time.Time
 	lastSweep time.Time
-	sweep     vault.SweepResult
-	today     dayCount
-	rate      rateSample
-	status    Status
-	listener  net.Listener
-	appr      approvals
-	idx       indexCounts
+	// unansweredLog counts unanswered dialogs since the last summary line.
+	unansweredLog int
+	unansweredAt  time.Time
+	sweep         vault.SweepResult
+	today         dayCount
+	rate          rateSample
+	status        Status
+	listener      net.Listener
+	appr          approvals
+	idx           indexCounts
 }
 
 type dayCount struct {
@@ -185,7 +190,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 		MediaTimeout: time.Duration(a.cfg.Capture.MediaTimeout), DialogTimeout: time.Duration(a.cfg.Capture.DialogTimeout),
 		LocalNets: a.cfg.LocalPrefixes(), Extensions: a.cfg.Capture.Extensions,
 	}
-	tr := calls.NewTracker(tcfg, a.v, a.v)
+	// The capture path hands finished calls to a writer goroutine: it
+	// never waits for the disk (an INVITE flood ends thousands of dialogs
+	// a second).
+	a.writer = vault.NewAsync(a.v, 0)
+	tr := calls.NewTracker(tcfg, a.writer, a.v)
 	tr.Done = a.callDone
 	dopt := decode.Options{DuplicateWindow: time.Duration(a.cfg.Capture.DedupWindow)}
 	a.live = &capture.Live{P: capture.NewPipeline(decode.New(dopt), tr), Rings: rings, DecodeOptions: dopt}
@@ -264,6 +273,7 @@ loop:
 	a.live.Mu.Lock()
 	a.live.P.Close("ended by shutdown")
 	a.live.Mu.Unlock()
+	a.writer.Close() // every call ended above is sealed before the vault closes
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	srv.Shutdown(sctx)
 	cancel()
@@ -339,8 +349,23 @@ func (a *Appliance) callDone(c *calls.Call) {
 	if c.Recorded {
 		a.today.recorded++
 	}
+	// Dialogs that were never answered (a SIP scanner sends thousands a
+	// second) are summarised once a minute instead of a line each.
+	quiet := !c.Recorded && !c.State.Answered()
+	var summary int
+	if quiet {
+		a.unansweredLog++
+		if time.Since(a.unansweredAt) >= time.Minute {
+			summary, a.unansweredLog, a.unansweredAt = a.unansweredLog, 0, time.Now()
+		}
+	}
 	a.mu.Unlock()
-	a.log.Info("call ended", "state", c.State, "recorded", c.Recorded, "streams", len(c.Streams), "reason", c.EndReason)
+	switch {
+	case !quiet:
+		a.log.Info("call ended", "state", c.State, "recorded", c.Recorded, "streams", len(c.Streams), "reason", c.EndReason)
+	case summary > 0:
+		a.log.Info("dialogs ended without an answer", "count", summary, "since", "last summary")
+	}
 }
 
 // maintain runs every couple of seconds: status, LED, and on their own

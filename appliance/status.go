@@ -62,6 +62,8 @@ type CallsStatus struct {
 	RecordedToday int    `json:"recorded_today"`
 	Recorded      uint64 `json:"recorded_since_start"`
 	RecordErrors  uint64 `json:"record_errors"`
+	RecordsShed   uint64 `json:"call_records_shed"` // call detail records dropped at the writer's bound
+	WriterBacklog int    `json:"writer_backlog"`    // finished calls waiting to be written
 }
 
 // DiskStatus describes storage.
@@ -198,6 +200,11 @@ func (a *Appliance) refresh() {
 		a.today = dayCount{day: day}
 	}
 	st.Calls = CallsStatus{InProgress: active, Today: a.today.calls, RecordedToday: a.today.recorded, Recorded: ts.CallsRecorded, RecordErrors: ts.RecordErrors}
+	if a.writer != nil {
+		st.Calls.RecordErrors += a.writer.Failed.Load()
+		st.Calls.RecordsShed = a.writer.Shed.Load()
+		st.Calls.WriterBacklog = a.writer.Pending()
+	}
 
 	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1}
 	if up := now.Sub(a.start); lastDay > 0 {

@@ -99,6 +99,7 @@ const (
 	AlertErasureBurst = "erasure_burst"
 	AlertQuotaRefusal = "quota_refusal"
 	AlertDiskError    = "disk_error"
+	AlertRecordsShed  = "call_records_shed"
 )
 
 // Vault is an open vault.

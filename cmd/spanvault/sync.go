@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/spanvault/spanvault/appliance"
@@ -44,6 +46,14 @@ func cmdSync(args []string, stdout io.Writer) error {
 	c, err := appliance.NewSyncClient(cfg, v)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("SPANVAULT_FAILPOINT") == "kill-before-ack" {
+		// Crash tests: die by SIGKILL after the archive acknowledged a
+		// batch and before the vault records it.
+		c.SetFailpoint(func() error {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Hour)
 	defer cancel()

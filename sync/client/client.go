@@ -51,6 +51,9 @@ type Config struct {
 	Version string
 	// Now is the clock (tests move it).
 	Now func() time.Time
+	// BeforeAck, when set, runs between the archive's acknowledgement of a
+	// batch and the vault's: the crash tests kill the box there.
+	BeforeAck func() error
 }
 
 // Client syncs one vault.
@@ -107,7 +110,7 @@ func New(cfg Config, v *vault.Vault) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Client{cfg: cfg, v: v}
+	c := &Client{cfg: cfg, v: v, beforeAck: cfg.BeforeAck}
 	if err := c.loadCert(); err != nil {
 		return nil, err
 	}
@@ -153,6 +156,10 @@ func New(cfg Config, v *vault.Vault) (*Client, error) {
 	}
 	return c, nil
 }
+
+// SetFailpoint installs a function run between the archive's
+// acknowledgement of a batch and the vault's (crash tests).
+func (c *Client) SetFailpoint(f func() error) { c.beforeAck = f }
 
 // TLSConfigForTest exposes the client's TLS configuration.
 func (c *Client) TLSConfig() *tls.Config { return c.http.Transport.(*http.Transport).TLSClientConfig }

@@ -278,7 +278,7 @@ func TestCrashBetweenAckAndAcknowledge(t *testing.T) {
 	e.record(synth.Config{Calls: 20, Duration: time.Second, Start: e.clock.Now().Add(-time.Hour), Rejected: 3})
 	c := e.client()
 	crash := errors.New("killed")
-	c.SetBeforeAck(func() error { return crash })
+	c.SetFailpoint(func() error { return crash })
 	if err := e.pass(c); !errors.Is(err, crash) {
 		t.Fatalf("pass: %v", err)
 	}

@@ -1,0 +1,227 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/vault/audit"
+	"github.com/spanvault/spanvault/vault/retention"
+)
+
+// Async is the vault as the capture path sees it: a calls.Recorder whose
+// Detail and Finish hand the call to a writer goroutine and return at
+// once, so that the goroutine reading packets never waits for the disk.
+// The writer commits call detail records in batches (one bbolt
+// transaction, one fsync, for up to 512 records) and seals finished
+// recordings one by one.
+//
+// Guarantees: a finished recording is never dropped (its queue is not
+// bounded: its size is bounded by the calls in progress, which the tracker
+// bounds). Call detail records queue up to a bound; beyond it they are
+// shed, counted (Shed) and alerted once a minute, so that an INVITE flood
+// costs memory and disk only up to the bound. Close drains everything.
+type Async struct {
+	v     *Vault
+	limit int
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	details []*calls.Call
+	fins    []finishJob
+	closed  bool
+	done    chan struct{}
+
+	Shed     atomic.Uint64 // call detail records dropped at the bound
+	Written  atomic.Uint64 // call detail records committed
+	Sealed   atomic.Uint64 // recordings finished
+	Failed   atomic.Uint64 // commits or seals that failed
+	lastShed time.Time
+	hold     chan struct{} // tests: the writer waits for it before starting
+}
+
+type finishJob struct {
+	r *recording
+	c *calls.Call
+}
+
+// NewAsync starts the writer; limit bounds the call detail records waiting
+// (0: 65,536).
+func NewAsync(v *Vault, limit int) *Async {
+	if limit <= 0 {
+		limit = 1 << 16
+	}
+	return newAsync(v, limit, nil)
+}
+
+func newAsync(v *Vault, limit int, hold chan struct{}) *Async {
+	a := &Async{v: v, limit: limit, done: make(chan struct{}), hold: hold}
+	a.cond = sync.NewCond(&a.mu)
+	go a.run()
+	return a
+}
+
+// ErrShed is returned by Detail when the queue is full.
+var ErrShed = errors.New("vault: call detail record shed: writer queue full")
+
+// Start opens a recording (synchronously: the file and its index entry
+// exist before the first frame is written).
+func (a *Async) Start(c *calls.Call) (calls.Recording, error) {
+	r, err := a.v.Start(c)
+	if err != nil {
+		return nil, err
+	}
+	return &asyncRecording{recording: r.(*recording), a: a}, nil
+}
+
+// Detail queues a call detail record.
+func (a *Async) Detail(c *calls.Call) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return errors.New("vault: writer closed")
+	}
+	if len(a.details) >= a.limit {
+		a.Shed.Add(1)
+		if now := time.Now(); now.Sub(a.lastShed) > time.Minute {
+			a.lastShed = now
+			a.v.alert(AlertRecordsShed, fmt.Sprintf("%d call detail records shed so far: the writer is behind (INVITE flood?)", a.Shed.Load()))
+		}
+		return ErrShed
+	}
+	a.details = append(a.details, c)
+	a.cond.Signal()
+	return nil
+}
+
+// Pending reports the records and recordings waiting for the writer.
+func (a *Async) Pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.details) + len(a.fins)
+}
+
+// Close writes everything queued and stops the writer.
+func (a *Async) Close() {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		<-a.done
+		return
+	}
+	a.closed = true
+	a.cond.Signal()
+	a.mu.Unlock()
+	<-a.done
+}
+
+type asyncRecording struct {
+	*recording
+	a *Async
+}
+
+// Finish queues the recording for sealing.
+func (r *asyncRecording) Finish(c *calls.Call) error {
+	a := r.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return r.recording.Finish(c)
+	}
+	a.fins = append(a.fins, finishJob{r.recording, c})
+	a.cond.Signal()
+	return nil
+}
+
+func (a *Async) run() {
+	defer close(a.done)
+	if a.hold != nil {
+		<-a.hold
+	}
+	for {
+		a.mu.Lock()
+		for len(a.details) == 0 && len(a.fins) == 0 && !a.closed {
+			a.cond.Wait()
+		}
+		if len(a.details) == 0 && len(a.fins) == 0 && a.closed {
+			a.mu.Unlock()
+			return
+		}
+		fins := a.fins
+		a.fins = nil
+		n := min(len(a.details), 512)
+		batch := append([]*calls.Call(nil), a.details[:n]...)
+		a.details = a.details[n:]
+		if len(a.details) == 0 {
+			a.details = nil // let the backing array go after a flood
+		}
+		a.mu.Unlock()
+		for _, f := range fins {
+			if err := f.r.Finish(f.c); err != nil {
+				a.Failed.Add(1)
+				a.v.alert(AlertDiskError, err.Error())
+			} else {
+				a.Sealed.Add(1)
+			}
+		}
+		if len(batch) > 0 {
+			if err := a.v.DetailMany(batch); err != nil {
+				a.Failed.Add(1)
+				a.v.alert(AlertDiskError, "call detail records: "+err.Error())
+			} else {
+				a.Written.Add(uint64(len(batch)))
+			}
+		}
+	}
+}
+
+// DetailMany stores several call detail records in one transaction.
+func (v *Vault) DetailMany(cs []*calls.Call) error {
+	type prepared struct {
+		e             *Entry
+		pers          *Personal
+		meta, subject []byte
+	}
+	ps := make([]prepared, 0, len(cs))
+	for _, c := range cs {
+		class := v.classOf(c)
+		p := prepared{e: &Entry{ID: newID(c.Start), State: StateCDR, Sync: SyncNotRequired}, pers: personalOf(c)}
+		if len(v.opt.Recipients) > 0 {
+			var err error
+			if p.meta, p.subject, err = v.sealPersonal(p.pers); err != nil {
+				return fmt.Errorf("vault: detail: %w", err)
+			}
+		}
+		fillEntry(p.e, c, class)
+		p.e.Expiry = retention.Expiry(class, c.Start)
+		if p.e.Expiry.IsZero() {
+			p.e.Expiry = c.Start.Add(90 * 24 * time.Hour)
+		}
+		p.e.ClockUnsynced = !v.opt.ClockSynced()
+		ps = append(ps, p)
+	}
+	return v.db.Update(func(tx *bolt.Tx) error {
+		b, err := audit.Begin(tx, v.key)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			p.e.Holds = v.matchSubjectHolds(tx, p.pers)
+			if err := putEntry(tx, p.e, nil); err != nil {
+				return err
+			}
+			if err := putSealed(tx, p.e.ID, p.meta, p.subject); err != nil {
+				return err
+			}
+			if _, err := b.Add(audit.Entry{Time: v.opt.Now(), Action: audit.CallDetail, Actor: "capture", Recording: p.e.ID, Detail: p.e.CallState}); err != nil {
+				return err
+			}
+		}
+		return b.Commit()
+	})
+}

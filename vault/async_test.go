@@ -1,0 +1,119 @@
+package vault_test
+
+import (
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/vault"
+)
+
+// The capture path hands finished calls to the writer and goes on; call
+// detail records beyond the bound are shed, counted and alerted; every
+// finished recording is sealed; Close drains the queue.
+func TestAsyncWriterBoundsAndDrains(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	var alerts atomic.Int32
+	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: []age.Recipient{id.Recipient()},
+		Alert: func(a vault.Alert) {
+			if a.Kind == vault.AlertRecordsShed {
+				alerts.Add(1)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	a, release := vault.NewAsyncHeld(v, 100)
+	// 5 answered calls with media and 300 INVITEs never answered, while
+	// the writer is stalled (a slow disk).
+	g := synth.New(synth.Config{Calls: 5, Duration: time.Second, HalfOpen: 300, Seed: 3})
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{DialogTimeout: 5 * time.Second}, a, v)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	for {
+		f, ok := g.Next()
+		if !ok {
+			break
+		}
+		p.Handle(f.Data, decode.LinkEthernet, f.Time)
+	}
+	p.Close("capture ended")
+	if len(done) != 305 {
+		t.Fatalf("%d calls ended", len(done))
+	}
+	if got := a.Shed.Load(); got != 200 {
+		t.Fatalf("%d shed, want 200 (300 records into a queue of 100)", got)
+	}
+	if alerts.Load() == 0 {
+		t.Fatal("shedding not alerted")
+	}
+	release()
+	a.Close()
+	if a.Sealed.Load() != 5 || a.Written.Load() != 100 || a.Failed.Load() != 0 {
+		t.Fatalf("sealed %d, written %d, failed %d", a.Sealed.Load(), a.Written.Load(), a.Failed.Load())
+	}
+	es, _ := v.List()
+	complete, cdr := 0, 0
+	for _, e := range es {
+		switch e.State {
+		case vault.StateComplete:
+			complete++
+		case vault.StateCDR:
+			cdr++
+		}
+	}
+	if complete != 5 || cdr != 100 {
+		t.Fatalf("index holds %d recordings and %d records", complete, cdr)
+	}
+	if _, err := v.VerifyAudit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkFloodCapturePath: unanswered INVITEs into a full tracker
+// (20,000 dialogs) whose recorder is the async writer on a real vault:
+// the time on the capture goroutine per INVITE, each of which ends one
+// dialog (its call detail record goes to the writer, no disk wait).
+func BenchmarkFloodCapturePath(b *testing.B) {
+	id, _ := age.GenerateX25519Identity()
+	v, err := vault.Open(vault.Options{Dir: b.TempDir(), Recipients: []age.Recipient{id.Recipient()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	a := vault.NewAsync(v, 0)
+	tr := calls.NewTracker(calls.Config{MaxCalls: 20000}, a, v)
+	src := netip.MustParseAddrPort("192.0.2.1:5060")
+	dst := netip.MustParseAddrPort("10.2.0.1:5060")
+	at := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	var m sip.Message
+	msg := func(i int) []byte {
+		return fmt.Appendf(nil, "INVITE sip:2001@x SIP/2.0\r\nCall-ID: flood-%09d\r\nFrom: <sip:scanner@x>;tag=f\r\nTo: <sip:2001@x>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", i)
+	}
+	for i := 0; i < 20000; i++ {
+		sip.Parse(msg(i), false, &m)
+		tr.SIP(&m, at, src, dst, "udp", nil)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sip.Parse(msg(20000+i), false, &m)
+		at = at.Add(time.Microsecond)
+		tr.SIP(&m, at, src, dst, "udp", nil)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invites/s")
+	b.ReportMetric(float64(a.Shed.Load()), "shed")
+	a.Close()
+	b.ReportMetric(float64(a.Written.Load()), "written")
+}

@@ -1,0 +1,7 @@
+package vault
+
+// NewAsyncHeld starts a writer that waits until release is called.
+func NewAsyncHeld(v *Vault, limit int) (a *Async, release func()) {
+	hold := make(chan struct{})
+	return newAsync(v, limit, hold), func() { close(hold) }
+}
