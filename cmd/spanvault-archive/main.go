@@ -124,15 +124,20 @@ func cmdInit(args []string, stdout io.Writer) error {
 
 func open(dir string) (*archive.Archive, error) { return archive.Open(dir) }
 
+// parseOpen parses the flags and opens the archive in -dir.
+func parseOpen(fs *flag.FlagSet, dir *string, args []string, required ...string) (*archive.Archive, error) {
+	if err := parse(fs, args, required...); err != nil {
+		return nil, err
+	}
+	return open(*dir)
+}
+
 func cmdEnroll(args []string, stdout io.Writer) error {
 	fs, dir := flags("enroll")
 	name := fs.String("name", "", "the box's name")
 	out := fs.String("o", "", "output directory for the box's files")
 	hosts := fs.String("api-hosts", "", "names and addresses of the box's local API, comma-separated")
-	if err := parse(fs, args, "dir", "name", "o"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir", "name", "o")
 	if err != nil {
 		return err
 	}
@@ -153,10 +158,7 @@ func cmdRevoke(args []string, stdout io.Writer) error {
 	fs, dir := flags("revoke")
 	name := fs.String("name", "", "the box's name")
 	reason := fs.String("reason", "revoked by an operator", "why")
-	if err := parse(fs, args, "dir", "name"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir", "name")
 	if err != nil {
 		return err
 	}
@@ -171,10 +173,7 @@ func cmdRevoke(args []string, stdout io.Writer) error {
 func cmdServe(args []string, stdout io.Writer) error {
 	fs, dir := flags("serve")
 	listen := fs.String("listen", "", "ingest address (default: the configured one)")
-	if err := parse(fs, args, "dir"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir")
 	if err != nil {
 		return err
 	}
@@ -212,10 +211,7 @@ func cmdRecordings(args []string, stdout io.Writer) error {
 	fs, dir := flags("recordings")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	app := fs.String("appliance", "", "only this box")
-	if err := parse(fs, args, "dir"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir")
 	if err != nil {
 		return err
 	}
@@ -248,10 +244,7 @@ func cmdGet(args []string, stdout io.Writer) error {
 	app := fs.String("appliance", "", "box name")
 	id := fs.String("id", "", "recording ID")
 	out := fs.String("o", "", "file to write (must not exist)")
-	if err := parse(fs, args, "dir", "appliance", "id", "o"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir", "appliance", "id", "o")
 	if err != nil {
 		return err
 	}
@@ -319,10 +312,7 @@ func cmdQueue(kind string) func([]string, io.Writer) error {
 func cmdCommands(args []string, stdout io.Writer) error {
 	fs, dir := flags("commands")
 	app := fs.String("appliance", "", "only this box")
-	if err := parse(fs, args, "dir"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir")
 	if err != nil {
 		return err
 	}
@@ -341,10 +331,7 @@ func cmdCommands(args []string, stdout io.Writer) error {
 func cmdEvents(args []string, stdout io.Writer) error {
 	fs, dir := flags("events")
 	alerts := fs.Bool("alerts", false, "alerts only")
-	if err := parse(fs, args, "dir"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir")
 	if err != nil {
 		return err
 	}
@@ -362,10 +349,7 @@ func cmdEvents(args []string, stdout io.Writer) error {
 
 func cmdVerify(args []string, stdout io.Writer) error {
 	fs, dir := flags("verify")
-	if err := parse(fs, args, "dir"); err != nil {
-		return err
-	}
-	a, err := open(*dir)
+	a, err := parseOpen(fs, dir, args, "dir")
 	if err != nil {
 		return err
 	}
