@@ -58,6 +58,13 @@ type Options struct {
 	Logger           *slog.Logger
 }
 
+// AlertRecordingFailed is raised when recording errors grow; the box shows
+// as unhealthy (fast blink) for RecordFailingFor after the last one.
+const (
+	AlertRecordingFailed = "recording_failed"
+	RecordFailingFor     = 10 * time.Minute
+)
+
 // Appliance is a running box.
 type Appliance struct {
 	cfg  *config.Config
@@ -69,8 +76,14 @@ type Appliance struct {
 	sync Syncer
 	// writer seals finished calls off the capture path.
 	writer *vault.Async
-	start  time.Time
-	iface  string
+	// conns bounds the status server's connections.
+	conns *limitListener
+	// recErrs and recErrAt: the recording errors seen at the last refresh
+	// and when their count last grew.
+	recErrs  uint64
+	recErrAt time.Time
+	start    time.Time
+	iface    string
 
 	clockOK atomic.Bool
 
@@ -134,6 +147,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		return fmt.Errorf("vault.recipients: %w", err)
 	}
 	a.watchClock(ctx)
+	a.raiseFileLimit()
 	a.v, err = vault.Open(vault.Options{
 		Dir: a.cfg.Vault.Dir, Recipients: recips, Policy: &a.cfg.Retention,
 		ClockSynced: a.clockOK.Load, QuotaBytes: int64(a.cfg.Vault.Quota),
@@ -226,13 +240,17 @@ func (a *Appliance) Run(ctx context.Context) error {
 		}
 	}
 
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Bounded and timed out: 20,000 idle connections once used every
+	// descriptor and silenced recording.
+	a.conns = newLimitListener(ln, a.cfg.Status.MaxConns, a.cfg.Status.MaxConnsPerIP)
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
 	var wg sync.WaitGroup
 	capCtx, stopCapture := context.WithCancel(context.Background())
 	errc := make(chan error, 4)
 	wg.Add(1)
 	go func() { defer wg.Done(); errc <- a.live.Run(capCtx) }()
-	go srv.Serve(ln)
+	go srv.Serve(a.conns)
 	ledCtx, stopLED := context.WithCancel(context.Background())
 	if a.led != nil {
 		wg.Add(1)
@@ -456,4 +474,25 @@ func prepareMirror(iface string) error {
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// raiseFileLimit makes room for recordings: Go raises the soft limit on
+// open files to the hard one at start; as root (before capabilities are
+// dropped) the hard one is raised to 65,536 too when it is lower.
+func (a *Appliance) raiseFileLimit() {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return
+	}
+	if rl.Max < 65536 {
+		want := unix.Rlimit{Cur: 65536, Max: 65536}
+		if unix.Setrlimit(unix.RLIMIT_NOFILE, &want) == nil {
+			rl = want
+		}
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+	}
+	a.log.Info("open file limit", "limit", rl.Cur)
 }

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -37,22 +38,24 @@ type Status struct {
 
 // CaptureStatus describes the mirror port.
 type CaptureStatus struct {
-	Interface     string    `json:"interface"`
-	Healthy       bool      `json:"healthy"`
-	PacketsPerSec float64   `json:"packets_per_s"`
-	SIPPerSec     float64   `json:"sip_per_s"`
-	Frames        uint64    `json:"frames"`
-	Bytes         uint64    `json:"bytes"`
-	SIPMessages   uint64    `json:"sip_messages"`
-	RTPPackets    uint64    `json:"media_packets"`
-	KernelPackets uint64    `json:"kernel_packets"`
-	KernelDrops   uint64    `json:"kernel_drops"`
-	DecodeErrors  uint64    `json:"decode_errors"`
-	Duplicates    uint64    `json:"mirror_duplicates"`
-	SIPOverTLS    uint64    `json:"sip_tls_connections"`
-	LastSIP       time.Time `json:"last_sip,omitzero"`
-	NoSIPFor      string    `json:"no_sip_for,omitempty"`
-	NoSIPWarning  bool      `json:"no_sip_warning"`
+	Interface     string  `json:"interface"`
+	Healthy       bool    `json:"healthy"`
+	PacketsPerSec float64 `json:"packets_per_s"`
+	SIPPerSec     float64 `json:"sip_per_s"`
+	Frames        uint64  `json:"frames"`
+	Bytes         uint64  `json:"bytes"`
+	SIPMessages   uint64  `json:"sip_messages"`
+	RTPPackets    uint64  `json:"media_packets"`
+	KernelPackets uint64  `json:"kernel_packets"`
+	KernelDrops   uint64  `json:"kernel_drops"`
+	// StatusConnsRefused counts page connections closed at the bounds.
+	StatusConnsRefused uint64    `json:"status_conns_refused"`
+	DecodeErrors       uint64    `json:"decode_errors"`
+	Duplicates         uint64    `json:"mirror_duplicates"`
+	SIPOverTLS         uint64    `json:"sip_tls_connections"`
+	LastSIP            time.Time `json:"last_sip,omitzero"`
+	NoSIPFor           string    `json:"no_sip_for,omitempty"`
+	NoSIPWarning       bool      `json:"no_sip_warning"`
 }
 
 // CallsStatus counts calls.
@@ -62,6 +65,7 @@ type CallsStatus struct {
 	RecordedToday int    `json:"recorded_today"`
 	Recorded      uint64 `json:"recorded_since_start"`
 	RecordErrors  uint64 `json:"record_errors"`
+	Failing       bool   `json:"recording_failing"` // a recording error within the last ten minutes
 	RecordsShed   uint64 `json:"call_records_shed"` // call detail records dropped at the writer's bound
 	WriterBacklog int    `json:"writer_backlog"`    // finished calls waiting to be written
 }
@@ -205,6 +209,18 @@ func (a *Appliance) refresh() {
 		st.Calls.RecordsShed = a.writer.Shed.Load()
 		st.Calls.WriterBacklog = a.writer.Pending()
 	}
+	// Any new recording error makes the box unhealthy for ten minutes
+	// (page, LED and an alert): a recorder must never look fine while
+	// calls are being lost.
+	if n := st.Calls.RecordErrors; n > a.recErrs {
+		a.recErrs, a.recErrAt = n, now
+		al := vault.Alert{Time: now, Kind: AlertRecordingFailed, Detail: fmt.Sprintf("%d recording errors since start (too many open files, unwritable vault, full disk?)", n)}
+		go a.alert(al) // takes a.mu, held here
+	}
+	st.Calls.Failing = !a.recErrAt.IsZero() && now.Sub(a.recErrAt) < RecordFailingFor
+	if a.conns != nil {
+		st.Capture.StatusConnsRefused = a.conns.Refused()
+	}
 
 	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1}
 	if up := now.Sub(a.start); lastDay > 0 {
@@ -243,7 +259,7 @@ func (a *Appliance) refresh() {
 	st.Alerts = append([]vault.Alert(nil), a.alerts...)
 	cond := led.Conditions{
 		AuditFailed: !a.auditOK,
-		DiskFull:    usage.Refusing || usage.Fraction >= a.cfg.Vault.HighWater,
+		DiskFull:    usage.Refusing || usage.Fraction >= a.cfg.Vault.HighWater || st.Calls.Failing,
 		NoSIP:       c.NoSIPWarning,
 		SyncFailing: a.sync != nil && a.sync.State().Failing,
 		Running:     true,

@@ -67,6 +67,11 @@ type Capture struct {
 // Status configures the local web status page.
 type Status struct {
 	Listen string `toml:"listen"`
+	// MaxConns and MaxConnsPerIP bound the page's connections (defaults
+	// 256 and 32): idle connections cannot use up the descriptors that
+	// recording needs, nor one source lock others out.
+	MaxConns      int `toml:"max_conns"`
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
 }
 
 // API configures the local API for agent desktops and the CRM.
@@ -185,7 +190,7 @@ func Default() *Config {
 			MediaTimeout: retention.Duration(60 * time.Second), DialogTimeout: retention.Duration(180 * time.Second),
 			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute)},
 		Retention: *retention.DefaultPolicy(),
-		Status:    Status{Listen: ":8080"},
+		Status:    Status{Listen: ":8080", MaxConns: 256, MaxConnsPerIP: 32},
 		LED:       LED{Root: "/sys/class/leds"},
 		Clock:     Clock{RequireSync: true},
 		Log:       Log{Level: "info"},
@@ -283,6 +288,12 @@ func (c *Config) Validate() error {
 		if e == "" || strings.ContainsAny(e, " \t") {
 			return fmt.Errorf("config: capture.extensions[%d]: %q is not a dial pattern", i, e)
 		}
+	}
+	if c.Status.MaxConns < 1 || c.Status.MaxConns > 65536 {
+		return fmt.Errorf("config: status.max_conns: %d is outside 1..65536", c.Status.MaxConns)
+	}
+	if c.Status.MaxConnsPerIP < 1 || c.Status.MaxConnsPerIP > c.Status.MaxConns {
+		return fmt.Errorf("config: status.max_conns_per_ip: %d is outside 1..max_conns", c.Status.MaxConnsPerIP)
 	}
 	if err := c.Sync.validate(); err != nil {
 		return err

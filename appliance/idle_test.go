@@ -1,0 +1,75 @@
+package appliance_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/capture/ring/ringtest"
+)
+
+// Thousands of idle connections to the status port (a scanner, or an
+// attacker on the branch LAN) neither silence recording nor lock the page
+// for others: the daemon bounds its connections in all and per source,
+// closing the excess at once, and keeps descriptors for recordings.
+func TestIdleConnectionsDoNotSilenceRecording(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	ns := ringtest.NewNetns(t, "svidle")
+	b := newBox(t, ns, "")
+	b.start()
+
+	const attack = 3000
+	var conns []net.Conn
+	ns.Do(t, func() {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 2 * time.Second}
+		for i := 0; i < attack; i++ {
+			c, err := d.Dial("tcp", "127.0.0.1:18080")
+			if err != nil {
+				continue
+			}
+			conns = append(conns, c)
+		}
+	})
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	if len(conns) < attack/2 {
+		t.Fatalf("only %d attack connections made", len(conns))
+	}
+
+	// The page answers another source during the attack.
+	st := b.status()
+	if num(st, "capture", "status_conns_refused") < float64(len(conns)-256) {
+		t.Fatalf("status page refused only %v of %d idle connections", num(st, "capture", "status_conns_refused"), len(conns))
+	}
+
+	work := t.TempDir()
+	uas := sipp(t, ns, "-sf", scenario(t, work, "uas.xml"), "-i", "127.0.0.1", "-p", "5070", "-mi", "127.0.0.1", "-mp", "20000", "-m", "3")
+	time.Sleep(200 * time.Millisecond)
+	plain := scenario(t, work, "uac.xml", "[$audio]", "/usr/share/sip-tester/g711a.pcap", dtmfBlock, "")
+	sipp(t, ns, "127.0.0.1:5070", "-sf", plain, "-s", "3001", "-i", "127.0.0.1", "-p", "6070", "-mi", "127.0.0.1", "-mp", "30000", "-m", "3", "-r", "10").wait(t)
+	uas.wait(t)
+	waitFor(t, "three recordings", 30*time.Second, func() bool {
+		return num(b.status(), "calls", "recorded_since_start") == 3
+	})
+	st = b.status()
+	if num(st, "calls", "record_errors") != 0 || st["healthy"] != true {
+		t.Fatalf("recording under the attack: errors %v, healthy %v", num(st, "calls", "record_errors"), st["healthy"])
+	}
+	b.stop()
+	v := openVault(t, b)
+	es, _ := v.List()
+	n := 0
+	for _, e := range es {
+		if e.Recorded && e.State == "complete" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d complete recordings, want 3", n)
+	}
+}
