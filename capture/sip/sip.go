@@ -153,6 +153,13 @@ func Parse(b []byte, stream bool, m *Message) (int, error) {
 	if m.CallID == nil {
 		return 0, ErrMalformed
 	}
+	// A Call-ID is a word (RFC 3261 25.1): no control characters, no
+	// spaces. A NUL in it was once stored verbatim.
+	for _, c := range m.CallID {
+		if c <= ' ' || c == 0x7f {
+			return 0, ErrMalformed
+		}
+	}
 	return start + total, nil
 }
 

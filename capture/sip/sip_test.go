@@ -121,3 +121,14 @@ func FuzzParse(f *testing.F) {
 		sip.User(m.From.URI)
 	})
 }
+
+func TestCallIDWithControlCharactersRefused(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"a\x00b@x", "a b@x", "a\x7f@x", "a\x01"} {
+		msg := "INVITE sip:1@x SIP/2.0\r\nCall-ID: " + id + "\r\nFrom: <sip:2@x>;tag=a\r\nTo: <sip:1@x>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+		var m sip.Message
+		if _, err := sip.Parse([]byte(msg), false, &m); err == nil {
+			t.Errorf("Call-ID %q accepted", id)
+		}
+	}
+}
