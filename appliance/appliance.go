@@ -148,7 +148,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 	}
 	a.watchClock(ctx)
 	a.raiseFileLimit()
-	a.v, err = vault.Open(vault.Options{
+	a.v, err = vault.OpenOrReplace(vault.Options{
 		Dir: a.cfg.Vault.Dir, Recipients: recips, Policy: &a.cfg.Retention,
 		ClockSynced: a.clockOK.Load, QuotaBytes: int64(a.cfg.Vault.Quota),
 		HighWater: a.cfg.Vault.HighWater, LowWater: a.cfg.Vault.LowWater, MinFreeBytes: int64(a.cfg.Vault.MinFree),

@@ -205,7 +205,7 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 		p.e.ClockUnsynced = !v.opt.ClockSynced()
 		ps = append(ps, p)
 	}
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx) error {
 		b, err := audit.Begin(tx, v.key)
 		if err != nil {
 			return err

@@ -31,7 +31,7 @@ import (
 // .part files are renamed, measured and hashed. Nothing is deleted.
 func (v *Vault) recover() error {
 	var ids []string
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			var e Entry
 			if json.Unmarshal(val, &e) == nil && e.State == StateRecording {
@@ -57,7 +57,7 @@ func (v *Vault) recover() error {
 			noFile = true
 		}
 		size, sum, _ := hashFile(final)
-		err := v.db.Update(func(tx *bolt.Tx) error {
+		err := v.update(func(tx *bolt.Tx) error {
 			old, err := getEntry(tx, id)
 			if err != nil {
 				return err
@@ -96,7 +96,7 @@ func hashFile(path string) (int64, string, error) {
 
 func (v *Vault) computeUsed() error {
 	var used int64
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bEntries)
 		if b == nil {
 			return nil
@@ -239,7 +239,7 @@ func (v *Vault) Evict() (int, error) {
 		reason retention.Reason
 	}
 	var cands []cand
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			var e Entry
 			if json.Unmarshal(val, &e) != nil || !e.Recorded || e.Size == 0 ||
@@ -299,7 +299,7 @@ func (v *Vault) Sweep() (SweepResult, error) {
 		reason retention.Reason
 	}
 	var todo []due
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bExpiry).Cursor()
 		limit := make([]byte, 8)
 		binary.BigEndian.PutUint64(limit, uint64(now.Unix())+1)
@@ -344,7 +344,7 @@ func (v *Vault) Sweep() (SweepResult, error) {
 // client calls it after the archive confirms). Retention then counts the
 // class's grace period from at.
 func (v *Vault) Acknowledge(id string, at time.Time) error {
-	err := v.db.Update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, id)
 		if err != nil {
 			return err
@@ -398,7 +398,7 @@ func (v *Vault) removeMany(rs []removal) ([]error, error) {
 		// is gone, which fsck -repair turns into a tombstone; the other
 		// order could leave a file nobody knows about.
 		sizes := make([]int64, len(batch))
-		err := v.db.View(func(tx *bolt.Tx) error {
+		err := v.view(func(tx *bolt.Tx) error {
 			for i, r := range batch {
 				e, err := getEntry(tx, r.id)
 				switch {
@@ -423,7 +423,7 @@ func (v *Vault) removeMany(rs []removal) ([]error, error) {
 			return errs, err
 		}
 		var freed int64
-		err = v.db.Update(func(tx *bolt.Tx) error {
+		err = v.update(func(tx *bolt.Tx) error {
 			now := v.opt.Now().UTC()
 			if v.key == nil {
 				return errors.New("vault: no appliance key: cannot audit (read-only open)")
@@ -551,7 +551,7 @@ func (v *Vault) FindSubject(number string, ids []age.Identity) ([]SubjectMatch, 
 	}
 	type raw struct{ id, entry, sealed []byte }
 	var rows []raw
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		s := tx.Bucket(bSealed)
 		return s.ForEach(func(k, val []byte) error {
 			rows = append(rows, raw{bytes.Clone(k), bytes.Clone(tx.Bucket(bEntries).Get(k)), bytes.Clone(val)})
@@ -654,7 +654,7 @@ func newHoldID() string {
 // Hold puts one recording on legal hold.
 func (v *Vault) Hold(id, reason, by string) (string, error) {
 	hid := newHoldID()
-	err := v.db.Update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, id)
 		if err != nil {
 			return err
@@ -689,7 +689,7 @@ func (v *Vault) HoldSubject(number, reason, by string, ids []age.Identity) (stri
 		return "", nil, err
 	}
 	var held []string
-	err = v.db.Update(func(tx *bolt.Tx) error {
+	err = v.update(func(tx *bolt.Tx) error {
 		h := HoldRecord{ID: hid, Created: v.opt.Now().UTC(), By: by, Reason: reason, Salt: salt, Tag: subjectTag(salt, number), Subject: sealedSubject}
 		hb, _ := json.Marshal(h)
 		if err := tx.Bucket(bHolds).Put([]byte(hid), hb); err != nil {
@@ -715,7 +715,7 @@ func (v *Vault) HoldSubject(number, reason, by string, ids []age.Identity) (stri
 // Release lifts a hold (by hold ID) from everything it covers.
 func (v *Vault) Release(hid, reason, by string) (int, error) {
 	n := 0
-	err := v.db.Update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bHolds).Get([]byte(hid)) == nil {
 			return fmt.Errorf("vault: no hold %q", hid)
 		}
@@ -750,7 +750,7 @@ func (v *Vault) Release(hid, reason, by string) (int, error) {
 // Holds lists the holds in force.
 func (v *Vault) Holds() ([]HoldRecord, error) {
 	var out []HoldRecord
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bHolds).ForEach(func(k, val []byte) error {
 			var h HoldRecord
 			if err := json.Unmarshal(val, &h); err != nil {
@@ -766,7 +766,7 @@ func (v *Vault) Holds() ([]HoldRecord, error) {
 // Tombstones lists what was deleted.
 func (v *Vault) Tombstones() ([]Tombstone, error) {
 	var out []Tombstone
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bTombstones).ForEach(func(k, val []byte) error {
 			var t Tombstone
 			if err := json.Unmarshal(val, &t); err != nil {

@@ -129,7 +129,7 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 	e := &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
 	fillEntry(e, c, class)
 	e.ClockUnsynced = r.unsynced
-	err = v.db.Update(func(tx *bolt.Tx) error {
+	err = v.update(func(tx *bolt.Tx) error {
 		e.Holds = v.matchSubjectHolds(tx, pers)
 		r.holds = e.Holds
 		if err := putEntry(tx, e, nil); err != nil {
@@ -185,7 +185,7 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 // abort turns the entry of a recording that could not be opened into a
 // call detail record (the tracker writes no second one: it saw Start fail).
 func (v *Vault) abort(id string, cause error) {
-	v.db.Update(func(tx *bolt.Tx) error {
+	v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, id)
 		if err != nil {
 			return err
@@ -269,7 +269,7 @@ func (r *recording) Finish(c *calls.Call) error {
 	if err != nil {
 		return fmt.Errorf("vault: seal %s: %w", r.id, err)
 	}
-	err = v.db.Update(func(tx *bolt.Tx) error {
+	err = v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, r.id)
 		if err != nil {
 			return err
@@ -329,7 +329,7 @@ func (v *Vault) Detail(c *calls.Call) error {
 		e.Expiry = c.Start.Add(90 * 24 * time.Hour)
 	}
 	e.ClockUnsynced = !v.opt.ClockSynced()
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx) error {
 		e.Holds = v.matchSubjectHolds(tx, pers)
 		if err := putEntry(tx, e, nil); err != nil {
 			return err

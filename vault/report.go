@@ -176,7 +176,7 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 		case size != e.Size || sum != e.SHA256:
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: file is %d bytes sha256 %.12s, index says %d bytes %.12s", e.ID, size, sum, e.Size, e.SHA256))
 			if repair && e.State == StateTruncated {
-				err := v.db.Update(func(tx *bolt.Tx) error {
+				err := v.update(func(tx *bolt.Tx) error {
 					old, err := getEntry(tx, e.ID)
 					if err != nil {
 						return err
@@ -231,7 +231,7 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 }
 
 func (v *Vault) markLost(e *Entry) error {
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx) error {
 		ts := Tombstone{ID: e.ID, Start: e.Start, Class: e.Class, DeletedAt: v.opt.Now().UTC(), Reason: "file missing (found by fsck)", By: "fsck", SHA256: e.SHA256,
 			Subject: bytes.Clone(tx.Bucket(bSubjects).Get([]byte(e.ID)))}
 		tb, _ := json.Marshal(ts)

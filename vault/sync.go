@@ -45,7 +45,7 @@ func (v *Vault) PendingSync(limit int) ([]*Entry, error) {
 // Sealed returns an entry's sealed metadata and sealed subject minimum,
 // as stored (age ciphertext to the archive's recipients).
 func (v *Vault) Sealed(id string) (meta, subject []byte, err error) {
-	err = v.db.View(func(tx *bolt.Tx) error {
+	err = v.view(func(tx *bolt.Tx) error {
 		meta = bytes.Clone(tx.Bucket(bSealed).Get([]byte(id)))
 		subject = bytes.Clone(tx.Bucket(bSubjects).Get([]byte(id)))
 		return nil
@@ -70,7 +70,7 @@ func (v *Vault) PendingTombstones() ([]Tombstone, error) {
 		return nil, err
 	}
 	var out []Tombstone
-	err = v.db.View(func(tx *bolt.Tx) error {
+	err = v.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSync)
 		for _, t := range ts {
 			if b.Get(tombKey(t.ID)) == nil {
@@ -84,7 +84,7 @@ func (v *Vault) PendingTombstones() ([]Tombstone, error) {
 
 // AcknowledgeTombstones records that the archive holds these tombstones.
 func (v *Vault) AcknowledgeTombstones(ids []string, at time.Time) error {
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSync)
 		for _, id := range ids {
 			if err := b.Put(tombKey(id), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
@@ -99,7 +99,7 @@ func (v *Vault) AcknowledgeTombstones(ids []string, at time.Time) error {
 // verified anchor checkpoint, for instance).
 func (v *Vault) SyncMeta(key string) ([]byte, error) {
 	var out []byte
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		out = bytes.Clone(tx.Bucket(bSync).Get([]byte("m/" + key)))
 		return nil
 	})
@@ -108,7 +108,7 @@ func (v *Vault) SyncMeta(key string) ([]byte, error) {
 
 // SetSyncMeta stores a sync client value durably.
 func (v *Vault) SetSyncMeta(key string, val []byte) error {
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bSync).Put([]byte("m/"+key), val)
 	})
 }
@@ -116,7 +116,7 @@ func (v *Vault) SetSyncMeta(key string, val []byte) error {
 // AuditHead returns the signed head of the audit chain.
 func (v *Vault) AuditHead() (audit.Head, error) {
 	var h audit.Head
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		var err error
 		h, err = audit.ReadHead(tx)
 		return err
@@ -162,7 +162,7 @@ func (v *Vault) AcknowledgeMany(ids []string, at time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	err := v.db.Update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		a, err := audit.Begin(tx, v.key)
 		if err != nil {
 			return err

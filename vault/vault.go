@@ -166,12 +166,15 @@ func Open(opt Options) (*Vault, error) {
 	} else if err := os.MkdirAll(filepath.Join(opt.Dir, "rec"), 0o700); err != nil {
 		return nil, fmt.Errorf("vault: create %s: %w", opt.Dir, err)
 	}
-	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: opt.ReadOnly})
+	db, err := openDB(dbPath, opt.ReadOnly)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w (%s)", ErrLocked, dbPath)
 		}
-		return nil, fmt.Errorf("vault: open index %s: %w (the file may be corrupt; run fsck)", dbPath, err)
+		if errors.Is(err, ErrDamaged) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("vault: open index %s: %w", dbPath, err)
 	}
 	v := &Vault{opt: opt, db: db, dir: opt.Dir, open: map[string]*recording{}, lastAlert: map[string]time.Time{},
 		stop: make(chan struct{}), done: make(chan struct{})}
@@ -200,7 +203,7 @@ func Open(opt Options) (*Vault, error) {
 }
 
 func (v *Vault) init() error {
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bEntries, bSealed, bSubjects, bExpiry, bTombstones, bHolds, bMeta, bSync, audit.BucketEntries, audit.BucketHead} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("vault: init: %w", err)
@@ -359,7 +362,7 @@ func (v *Vault) audit(tx *bolt.Tx, e audit.Entry) error {
 // Audit records an action taken outside the vault (API calls, logins,
 // configuration changes) in the audit trail.
 func (v *Vault) Audit(action, actor, recording, detail string) error {
-	return v.db.Update(func(tx *bolt.Tx) error {
+	return v.update(func(tx *bolt.Tx) error {
 		return v.audit(tx, audit.Entry{Action: action, Actor: actor, Recording: recording, Detail: detail})
 	})
 }
@@ -367,7 +370,7 @@ func (v *Vault) Audit(action, actor, recording, detail string) error {
 // VerifyAudit checks the audit chain; a failure raises an alert.
 func (v *Vault) VerifyAudit() (uint64, error) {
 	var n uint64
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		pub := v.PublicKey()
 		if pub == nil {
 			return errors.New("vault: no appliance key to verify the chain head with")
@@ -385,7 +388,7 @@ func (v *Vault) VerifyAudit() (uint64, error) {
 // AuditEntries returns audit entries from seq from on, at most n.
 func (v *Vault) AuditEntries(from uint64, n int) ([]audit.Entry, error) {
 	var out []audit.Entry
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		var err error
 		out, err = audit.List(tx, from, n)
 		return err
@@ -438,7 +441,7 @@ func putEntry(tx *bolt.Tx, e *Entry, old *Entry) error {
 // Get returns one index entry.
 func (v *Vault) Get(id string) (*Entry, error) {
 	var e *Entry
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		var err error
 		e, err = getEntry(tx, id)
 		return err
@@ -449,7 +452,7 @@ func (v *Vault) Get(id string) (*Entry, error) {
 // List returns every index entry (CDRs and recordings), oldest first.
 func (v *Vault) List() ([]*Entry, error) {
 	var out []*Entry
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			var e Entry
 			if err := json.Unmarshal(val, &e); err != nil {
@@ -465,7 +468,7 @@ func (v *Vault) List() ([]*Entry, error) {
 // Personal decrypts an entry's sealed metadata with the given identities.
 func (v *Vault) Personal(id string, ids []age.Identity) (*Personal, error) {
 	var sealedMeta []byte
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bSealed).Get([]byte(id)); b != nil {
 			sealedMeta = bytes.Clone(b)
 		}

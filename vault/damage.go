@@ -1,0 +1,123 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrDamaged is matched (errors.Is) by every error that says the index
+// file is damaged.
+var ErrDamaged = errors.New("vault: index damaged")
+
+// DamagedError names the damaged index and what bbolt found.
+type DamagedError struct {
+	Path   string
+	Detail string
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("vault: index %s is damaged: %s (spanvault run moves it aside and starts a fresh index; spanvault fsck -repair salvages what it can)", e.Path, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrDamaged) true.
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
+
+// bbolt asserts on pages it cannot make sense of (it panics). Every
+// transaction of the vault goes through view or update, which turn such a
+// panic into a *DamagedError: no command and no daemon dies on any
+// database content. bbolt rolls the transaction back on the way out.
+func (v *Vault) view(fn func(*bolt.Tx) error) (err error) {
+	defer v.catch(&err)
+	return v.db.View(fn)
+}
+
+func (v *Vault) update(fn func(*bolt.Tx) error) (err error) {
+	defer v.catch(&err)
+	return v.db.Update(fn)
+}
+
+func (v *Vault) catch(err *error) {
+	if r := recover(); r != nil {
+		*err = &DamagedError{Path: filepath.Join(v.dir, "vault.db"), Detail: fmt.Sprint(r)}
+	}
+}
+
+// check reads every bucket and every key of the index, so that every page
+// in use is visited; a bad one panics inside bbolt and comes back as a
+// *DamagedError. (bbolt's own Tx.Check asserts on a goroutine of its own,
+// where the panic cannot be caught.)
+func (v *Vault) check() error {
+	var walk func(b *bolt.Bucket) error
+	walk = func(b *bolt.Bucket) error {
+		return b.ForEach(func(k, val []byte) error {
+			if val == nil {
+				if nb := b.Bucket(k); nb != nil {
+					return walk(nb)
+				}
+			}
+			return nil
+		})
+	}
+	return v.view(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b) })
+	})
+}
+
+// openDB opens the bbolt file, turning its panics into errors.
+func openDB(path string, readOnly bool) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, &DamagedError{Path: path, Detail: fmt.Sprint(r)}
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: readOnly})
+	if err != nil && !errors.Is(err, bolterrors.ErrTimeout) && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, os.ErrPermission) {
+		// Invalid meta pages, wrong version, checksum errors, a file
+		// that is too short: the file is not a usable index.
+		return nil, &DamagedError{Path: path, Detail: err.Error()}
+	}
+	return db, err
+}
+
+// AlertIndexDamaged is raised when the daemon had to move a damaged index
+// aside.
+const AlertIndexDamaged = "index_damaged"
+
+// OpenOrReplace opens the vault as Open does; if the index is damaged
+// (it cannot be opened, or bbolt's consistency check finds a bad page), it
+// moves vault.db aside as vault.db.damaged-<time> (kept, never deleted),
+// starts a fresh index and raises AlertIndexDamaged: recording goes on
+// whatever state the index was in. The sealed recordings stay in rec/.
+func OpenOrReplace(opt Options) (*Vault, error) {
+	v, err := Open(opt)
+	if err == nil {
+		if cerr := v.check(); cerr == nil {
+			return v, nil
+		} else {
+			err = cerr
+		}
+		v.Close()
+	}
+	if !errors.Is(err, ErrDamaged) {
+		return nil, err
+	}
+	path := filepath.Join(opt.Dir, "vault.db")
+	aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("%w; moving it aside failed: %v", err, rerr)
+	}
+	v, oerr := Open(opt)
+	if oerr != nil {
+		return nil, fmt.Errorf("%w; a fresh index failed too: %v", err, oerr)
+	}
+	detail := fmt.Sprintf("%v; moved to %s, recording goes on with a fresh index", err, filepath.Base(aside))
+	v.alert(AlertIndexDamaged, detail)
+	v.Audit("index_replaced", "vault", "", detail)
+	return v, nil
+}
