@@ -383,8 +383,8 @@ class = "default"
 		t.Fatalf("pause: %d %v\nstatus %v\n%s", code, pr, b.status(), b.logs)
 	}
 	time.Sleep(3 * time.Second)
-	if code, _ := b.api("resume", "3002", agentToken); code != 200 {
-		t.Fatalf("resume: %d", code)
+	if code, r := b.api("resume", "3002", agentToken); code != 200 {
+		t.Fatalf("resume: %d %v\nstatus %v\n%s", code, r, b.status(), b.logs)
 	}
 	pc.wait(t)
 

@@ -22,7 +22,7 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("vault: index %s is damaged: %s (spanvault run moves it aside and starts a fresh index; spanvault fsck -repair salvages what it can)", e.Path, e.Detail)
+	return fmt.Sprintf("vault: index %s is damaged (corrupt): %s (spanvault run moves it aside and starts a fresh index; spanvault fsck -repair salvages what it can)", e.Path, e.Detail)
 }
 
 // Is makes errors.Is(err, ErrDamaged) true.
