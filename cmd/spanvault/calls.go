@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -199,20 +200,33 @@ func cmdExport(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	frames, truncated, err := export.Frames(v, id, ids)
-	if err != nil {
-		return err
+	ext := strings.ToLower(filepath.Ext(*out))
+	if ext != ".wav" && ext != ".pcap" && ext != ".pcapng" {
+		// Checked before anything is opened: an existing file is never
+		// touched by a refused export.
+		return usageError{"-o must end in .wav or .pcap"}
+	}
+	frames, truncated, ferr := export.Frames(v, id, ids)
+	var damaged *export.DamagedError
+	if ferr != nil && !errors.As(ferr, &damaged) {
+		return ferr
 	}
 	note := ""
 	if truncated {
 		note = " (recording was interrupted; exported up to its last complete chunk)"
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if damaged != nil {
+		note = fmt.Sprintf(" (DAMAGED at chunk %d: only the %d frames before it)", damaged.Chunk, damaged.Frames)
+	}
+	// Written under a temporary name and renamed when complete.
+	tmp := *out + ".part"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
+	defer os.Remove(tmp)
 	defer f.Close()
-	switch strings.ToLower(filepath.Ext(*out)) {
+	switch ext {
 	case ".pcap", ".pcapng":
 		if err := export.WritePcap(f, frames); err != nil {
 			return err
@@ -221,8 +235,6 @@ func cmdExport(args []string, stdout io.Writer) error {
 	case ".wav":
 		res, err := audio.Render(export.AudioPackets(frames, e.Formats))
 		if err != nil {
-			f.Close()
-			os.Remove(*out)
 			return fmt.Errorf("%s: %w (try -o %s)", id, err, strings.TrimSuffix(*out, filepath.Ext(*out))+".pcap")
 		}
 		if err := res.WriteWAV(f); err != nil {
@@ -232,11 +244,15 @@ func cmdExport(args []string, stdout io.Writer) error {
 		for codec, n := range res.Undecodable {
 			fmt.Fprintf(stdout, "  %d packets of %s have no decoder here and are silent in the WAV; export a pcap to keep them\n", n, codec)
 		}
-	default:
-		return usageError{"-o must end in .wav or .pcap"}
 	}
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	return v.Audit(audit.Export, *actor, id, strings.TrimPrefix(filepath.Ext(*out), "."))
+	if err := os.Rename(tmp, *out); err != nil {
+		return err
+	}
+	if err := v.Audit(audit.Export, *actor, id, strings.TrimPrefix(ext, ".")); err != nil {
+		return err
+	}
+	return ferr // a damaged recording: exported in part, and said so
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,39 +20,81 @@ import (
 	"github.com/spanvault/spanvault/vault/sealed"
 )
 
+// DamagedError reports a recording whose file fails to authenticate at
+// a chunk: the frames before it were exported.
+type DamagedError struct {
+	ID     string
+	Chunk  int64 // 1-based age STREAM chunk (64 KiB of plaintext each)
+	Frames int   // frames exported before it
+	Err    error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("export %s: damaged at chunk %d (plaintext bytes from %d): %v; the %d frames before it were exported", e.ID, e.Chunk, (e.Chunk-1)*64<<10, e.Err, e.Frames)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
+
 // Frames reads every frame of a recording. truncated reports a recording
 // that was interrupted; its frames up to the break are returned.
+//
+// A finished recording is first checked against the size and SHA-256 its
+// index entry holds: a file that is another recording's is refused
+// (vault.ErrSwapped); a file that was altered or damaged is read up to the
+// first chunk that fails to authenticate, and a *DamagedError names it.
 func Frames(v *vault.Vault, id string, ids []age.Identity) (frames []sealed.Frame, truncated bool, err error) {
 	e, err := v.Get(id)
 	if err != nil {
 		return nil, false, err
 	}
 	interrupted := e.State == vault.StateTruncated
-	r, c, err := v.OpenRecording(id, ids)
+	var integrity error
+	if !interrupted {
+		if integrity = v.VerifyFile(id); errors.Is(integrity, vault.ErrSwapped) {
+			return nil, false, fmt.Errorf("export: %w", integrity)
+		}
+	}
+	r, c, pulled, err := v.OpenRecordingCounted(id, ids)
 	if err != nil {
 		if interrupted && errors.Is(err, sealed.ErrTruncated) {
 			return nil, true, nil // nothing reached the disk before the break
+		}
+		if integrity != nil {
+			return nil, false, fmt.Errorf("export: %w (%v)", integrity, err)
 		}
 		return nil, false, err
 	}
 	defer c.Close()
 	for {
 		var f sealed.Frame
-		kind, _, err := r.Next(&f)
+		kind, meta, err := r.Next(&f)
 		if err == io.EOF {
+			if integrity != nil {
+				return frames, false, fmt.Errorf("export: %w: the stream reads whole but the file differs from what was sealed", integrity)
+			}
 			return frames, false, nil
 		}
 		if err != nil {
 			// An interrupted recording ends at its last complete age
 			// chunk: the break shows as a truncated stream or as a
 			// chunk that does not authenticate.
-			if interrupted || errors.Is(err, sealed.ErrTruncated) {
+			if interrupted {
 				return frames, true, nil
 			}
-			return frames, false, fmt.Errorf("export %s: %w", id, err)
+			return frames, false, &DamagedError{ID: id, Chunk: pulled()/(64<<10) + 1, Frames: len(frames), Err: err}
 		}
-		if kind == sealed.RecFrame {
+		switch kind {
+		case sealed.RecFrame:
 			frames = append(frames, f)
+		case sealed.RecMeta:
+			// The recording names itself: a file moved under another ID
+			// whose index entry was edited to match is still caught.
+			var m struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(meta, &m) == nil && m.ID != "" && m.ID != id {
+				return nil, false, fmt.Errorf("export: %s: %w: it is recording %s", id, vault.ErrSwapped, m.ID)
+			}
 		}
 	}
 }
