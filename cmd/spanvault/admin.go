@@ -86,7 +86,22 @@ func parseTarget(name string, args []string, what string) (*target, error) {
 		}
 	}
 	var err error
-	t.v, err = openVault(*dir, false)
+	if t.v, err = openVault(*dir, false); err != nil {
+		return t, err
+	}
+	if len(t.ids) > 0 {
+		// A subject hold seals the number for the archive: to the
+		// identity's own recipient (it was failing with "no recipients
+		// configured: cannot seal").
+		t.v.Close()
+		var recips []age.Recipient
+		for _, i := range t.ids {
+			if x, ok := i.(*age.X25519Identity); ok {
+				recips = append(recips, x.Recipient())
+			}
+		}
+		t.v, err = vault.Open(vault.Options{Dir: *dir, Recipients: recips})
+	}
 	return t, err
 }
 

@@ -109,3 +109,12 @@ func TestExportVerifies(t *testing.T) {
 	}
 
 }
+
+// `spanvault hold -subject` works (it failed: "no recipients configured").
+func TestHoldSubjectCLI(t *testing.T) {
+	_, v, id, _ := setup(t)
+	o, e, code := runCLI(t, "hold", "-vault", v, "-subject", "+49305550000", "-identity", id, "-reason", "case 7")
+	if code != 0 || !strings.Contains(o, "recordings now held") {
+		t.Fatalf("hold -subject: %d %s %s", code, o, e)
+	}
+}
