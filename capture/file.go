@@ -88,6 +88,13 @@ func (f *File) Next() ([]byte, time.Time, decode.LinkType, error) {
 	}
 	if err != nil {
 		if err == io.EOF {
+			if f.ng != nil {
+				// pcapgo reports a block whose length runs past the end
+				// of the file as a clean EOF: walk the block chain to tell.
+				if verr := checkPcapngBlocks(f.f); verr != nil {
+					return nil, ts, lt, fmt.Errorf("capture: %s: damaged after packet %d: %w", f.name, f.count, verr)
+				}
+			}
 			return nil, ts, lt, io.EOF
 		}
 		return nil, ts, lt, fmt.Errorf("capture: %s: damaged or truncated after packet %d: %w", f.name, f.count, err)
@@ -101,3 +108,42 @@ func (f *File) Count() int { return f.count }
 
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
+
+// checkPcapngBlocks walks a pcapng file's block headers: every block's
+// length must be at least 12, a multiple of 4, end inside the file and be
+// repeated at its end; the last block must end where the file ends.
+func checkPcapngBlocks(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	var hdr [8]byte
+	order := binary.ByteOrder(binary.LittleEndian)
+	for off := int64(0); off < size; {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return fmt.Errorf("block header at byte %d cut short", off)
+		}
+		if binary.LittleEndian.Uint32(hdr[0:4]) == 0x0a0d0d0a {
+			var bom [4]byte
+			if _, err := f.ReadAt(bom[:], off+8); err != nil {
+				return fmt.Errorf("section header at byte %d cut short", off)
+			}
+			if binary.BigEndian.Uint32(bom[:]) == 0x1a2b3c4d {
+				order = binary.BigEndian
+			} else {
+				order = binary.LittleEndian
+			}
+		}
+		n := int64(order.Uint32(hdr[4:8]))
+		if n < 12 || n%4 != 0 || off+n > size {
+			return fmt.Errorf("block at byte %d has length %d (the file has %d bytes)", off, n, size)
+		}
+		var trail [4]byte
+		if _, err := f.ReadAt(trail[:], off+n-4); err != nil || int64(order.Uint32(trail[:])) != n {
+			return fmt.Errorf("block at byte %d: trailing length does not match %d", off, n)
+		}
+		off += n
+	}
+	return nil
+}
