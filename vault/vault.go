@@ -193,6 +193,10 @@ func Open(opt Options) (*Vault, error) {
 			db.Close()
 			return nil, err
 		}
+		if err := v.noteKey(); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := v.computeUsed(); err != nil {
 		db.Close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"filippo.io/age"
 
@@ -246,6 +247,17 @@ func cmdAudit(args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "audit chain OK: %d entries, head signed by the appliance key\n", n)
+		ks, _ := v.KeySpans()
+		for i, k := range ks {
+			to := "the head"
+			if i+1 < len(ks) {
+				to = fmt.Sprintf("entry %d", ks[i+1].FromSeq-1)
+			}
+			fmt.Fprintf(stdout, "  key %s signed from entry %d to %s (since %s)\n", k.Fingerprint, k.FromSeq, to, k.Since.Format(time.RFC3339))
+		}
+		if len(ks) > 1 {
+			fmt.Fprintf(stdout, "  WARNING: the signing key changed %d times; the archive refuses heads not signed by the key it pinned\n", len(ks)-1)
+		}
 		return nil
 	case "list":
 		es, err := v.AuditEntries(1, 1<<30)
