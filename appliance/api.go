@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/appliance/config"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/sip"
 )
 
 // The local API lets agent desktops and the CRM act on calls in progress:
@@ -22,11 +24,16 @@ import (
 //	POST /api/v1/tag      {"call": ..., "tag": "..."}
 //	GET  /api/v1/call?call=...   the call's state (answered, paused, ...)
 //
-// Every request carries "Authorization: Bearer <token>"; the configuration
-// holds only the token's SHA-256 and its role. Every accepted call is
-// audited (with the recording ID when the call is being recorded, never
-// the Call-ID or a number). Errors are JSON {"error": "..."} with 400
-// (malformed), 401 (no or bad token), 403 (role), 404 (no such call).
+// The API is served over HTTPS only (api.listen). Every request carries
+// "Authorization: Bearer <token>"; the configuration holds only the
+// token's SHA-256, its role and, for agents and supervisors, the
+// extensions it is bound to: such a token names a call by one of its own
+// extensions or by Call-ID, never by a customer's number, and acts only
+// on calls one of whose parties is its extension (consent: the agent's
+// side). Every accepted call and every denial is audited (with the
+// recording ID when the call is being recorded, never the Call-ID or a
+// number). Errors are JSON {"error": "..."} with 400 (malformed), 401 (no
+// or bad token), 403 (role or another agent's call), 404 (no such call).
 
 type apiRequest struct {
 	Call string `json:"call"`
@@ -103,18 +110,83 @@ func (a *Appliance) callState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.live.Mu.Lock()
-	c := a.live.P.Tracker.Lookup(key)
+	c, code, msg := a.callFor(tok, key, "read")
 	var resp apiResponse
 	if c != nil {
 		resp = apiResponse{OK: true, Recording: c.RecordingID(), State: string(c.State), Paused: c.Paused, Consented: c.Consented}
 	}
 	a.live.Mu.Unlock()
 	if c == nil {
-		apiError(w, http.StatusNotFound, "no call in progress matches")
+		a.denied(tok, "read", resp.Recording, code, msg)
+		apiError(w, code, msg)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(resp)
+}
+
+// callFor finds the call key names, if tok may act on it. The caller
+// holds a.live.Mu.
+func (a *Appliance) callFor(tok config.Token, key, action string) (*calls.Call, int, string) {
+	bound := tok.Role == "agent" || tok.Role == "supervisor"
+	if bound && len(tok.Extensions) == 0 {
+		return nil, http.StatusForbidden, fmt.Sprintf("token %s is bound to no extension: it may act on no call", tok.Name)
+	}
+	tr := a.live.P.Tracker
+	c := tr.Lookup(key)
+	if !bound {
+		if c == nil {
+			return nil, http.StatusNotFound, "no call in progress matches"
+		}
+		return c, 0, ""
+	}
+	if c == nil || c.CallID != key {
+		// Not a Call-ID: it must be one of the token's own extensions,
+		// never a customer's number (no enumeration of who is on a call).
+		if !matchesAny(tok.Extensions, key) {
+			return nil, http.StatusForbidden, fmt.Sprintf("token %s looks calls up by its own extensions or a Call-ID only", tok.Name)
+		}
+	}
+	if c == nil {
+		return nil, http.StatusNotFound, "no call in progress matches"
+	}
+	from, to := string(sip.User([]byte(c.From))), string(sip.User([]byte(c.To)))
+	if action == "consent" {
+		// Only the agent on the call may give consent for the other side.
+		agent := to
+		if c.Policy.AgentSide == calls.AtoB {
+			agent = from
+		}
+		if !matchesAny(tok.Extensions, agent) {
+			return nil, http.StatusForbidden, fmt.Sprintf("token %s is not the agent of this call: consent refused", tok.Name)
+		}
+		return c, 0, ""
+	}
+	if !matchesAny(tok.Extensions, from) && !matchesAny(tok.Extensions, to) {
+		return nil, http.StatusForbidden, fmt.Sprintf("token %s may act only on calls of its extensions", tok.Name)
+	}
+	return c, 0, ""
+}
+
+func matchesAny(patterns []string, user string) bool {
+	for _, p := range patterns {
+		if calls.MatchPattern(p, user) {
+			return true
+		}
+	}
+	return false
+}
+
+// denied audits a refusal that names a token (403): an agent trying
+// another agent's call is evidence.
+func (a *Appliance) denied(tok config.Token, action, recording string, code int, msg string) {
+	if code != http.StatusForbidden {
+		return
+	}
+	a.log.Warn("api: denied", "token", tok.Name, "action", action, "reason", msg)
+	if err := a.v.Audit("api_denied", "api:"+tok.Name, recording, action+": "+msg); err != nil {
+		a.log.Error("audit", "err", err)
+	}
 }
 
 func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action string) {
@@ -130,7 +202,9 @@ func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action st
 		return
 	}
 	if !roleAllows[action][tok.Role] {
-		apiError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s", tok.Role, action))
+		msg := fmt.Sprintf("role %s may not %s", tok.Role, action)
+		a.denied(tok, action, "", http.StatusForbidden, msg)
+		apiError(w, http.StatusForbidden, msg)
 		return
 	}
 	var req apiRequest
@@ -151,7 +225,7 @@ func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action st
 	}
 	now := time.Now()
 	a.live.Mu.Lock()
-	c := a.live.P.Tracker.Lookup(req.Call)
+	c, code, msg := a.callFor(tok, req.Call, action)
 	var resp apiResponse
 	if c != nil {
 		switch action {
@@ -168,7 +242,8 @@ func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action st
 	}
 	a.live.Mu.Unlock()
 	if c == nil {
-		apiError(w, http.StatusNotFound, "no call in progress matches")
+		a.denied(tok, action, "", code, msg)
+		apiError(w, code, msg)
 		return
 	}
 	detail := "call in progress"

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,6 +79,10 @@ type Appliance struct {
 	writer *vault.Async
 	// conns bounds the status server's connections.
 	conns *limitListener
+	// The local API's TLS listener and certificate.
+	apiLn          net.Listener
+	apiCert        tls.Certificate
+	apiFingerprint string
 	// recErrs and recErrAt: the recording errors seen at the last refresh
 	// and when their count last grew.
 	recErrs  uint64
@@ -220,6 +225,22 @@ func (a *Appliance) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("status.listen: %w", err)
 	}
+	a.apiCert, a.apiFingerprint, err = a.apiCertificate()
+	if err != nil {
+		ln.Close()
+		for _, r := range rings {
+			r.Close()
+		}
+		return err
+	}
+	a.apiLn, err = net.Listen("tcp", a.cfg.API.Listen)
+	if err != nil {
+		ln.Close()
+		for _, r := range rings {
+			r.Close()
+		}
+		return fmt.Errorf("api.listen: %w", err)
+	}
 	a.mu.Lock()
 	a.listener = ln
 	a.mu.Unlock()
@@ -251,6 +272,10 @@ func (a *Appliance) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); errc <- a.live.Run(capCtx) }()
 	go srv.Serve(a.conns)
+	apiSrv := &http.Server{Handler: a.APIHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{a.apiCert}}}
+	go apiSrv.ServeTLS(newLimitListener(a.apiLn, a.cfg.Status.MaxConns, a.cfg.Status.MaxConnsPerIP), "", "")
 	ledCtx, stopLED := context.WithCancel(context.Background())
 	if a.led != nil {
 		wg.Add(1)
@@ -294,6 +319,7 @@ loop:
 	a.writer.Close() // every call ended above is sealed before the vault closes
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	srv.Shutdown(sctx)
+	apiSrv.Shutdown(sctx)
 	cancel()
 	stopLED()
 	wg.Wait()

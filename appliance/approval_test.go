@@ -56,12 +56,12 @@ func TestFourEyes(t *testing.T) {
 	if len(es) != 2 {
 		t.Fatalf("%d recordings", len(es))
 	}
-	srv := httptest.NewServer(a.Handler())
+	srv := httptest.NewTLSServer(a.APIHandler())
 	defer srv.Close()
 	post := func(path, who, body string) (int, map[string]any) {
 		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+who+"-secret")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -61,7 +63,10 @@ func spanvaultBinary(t *testing.T) string {
 	return binPath
 }
 
-const agentToken = "agent-secret-token"
+const (
+	agentToken      = "agent-secret-token"
+	otherAgentToken = "other-agent-secret-token"
+)
 
 type box struct {
 	t      *testing.T
@@ -72,6 +77,8 @@ type box struct {
 	key    *age.X25519Identity
 	cmd    *exec.Cmd
 	logs   *lockedBuffer
+	apiURL string
+	apiTLS *http.Client
 	client *http.Client
 	url    string
 	ledDir string
@@ -79,7 +86,7 @@ type box struct {
 
 func newBox(t *testing.T, ns *ringtest.Netns, extra string) *box {
 	t.Helper()
-	b := &box{t: t, ns: ns, dir: t.TempDir(), client: ns.HTTPClient(), url: "http://127.0.0.1:18080"}
+	b := &box{t: t, ns: ns, dir: t.TempDir(), client: ns.HTTPClient(), url: "http://127.0.0.1:18080", apiURL: "https://127.0.0.1:18443"}
 	b.key, _ = age.GenerateX25519Identity()
 	os.WriteFile(filepath.Join(b.dir, "recipients.txt"), []byte(b.key.Recipient().String()+"\n"), 0o600)
 	b.ledDir = filepath.Join(b.dir, "leds", "ACT")
@@ -87,6 +94,7 @@ func newBox(t *testing.T, ns *ringtest.Netns, extra string) *box {
 	os.WriteFile(filepath.Join(b.ledDir, "trigger"), []byte("[mmc0] none"), 0o644)
 	os.WriteFile(filepath.Join(b.ledDir, "brightness"), []byte("0"), 0o644)
 	sum := sha256.Sum256([]byte(agentToken))
+	sum8 := sha256.Sum256([]byte(otherAgentToken))
 	b.vault = filepath.Join(b.dir, "vault")
 	cfg := fmt.Sprintf(`
 [vault]
@@ -104,10 +112,20 @@ extensions = ["2xxx"]
 [status]
 listen = "127.0.0.1:18080"
 
+[api]
+listen = "127.0.0.1:18443"
+
 [[api.token]]
 name = "desk-7"
 role = "agent"
 sha256 = "%s"
+extensions = ["2xxx", "3xxx"]
+
+[[api.token]]
+name = "desk-8"
+role = "agent"
+sha256 = "%s"
+extensions = ["2001"]
 
 [led]
 root = "leds"
@@ -115,7 +133,7 @@ root = "leds"
 [clock]
 require_sync = false
 %s
-`, hex.EncodeToString(sum[:]), extra)
+`, hex.EncodeToString(sum[:]), hex.EncodeToString(sum8[:]), extra)
 	b.cfg = filepath.Join(b.dir, "spanvault.toml")
 	os.WriteFile(b.cfg, []byte(cfg), 0o600)
 	return b
@@ -188,11 +206,11 @@ func num(m map[string]any, path ...string) float64 {
 func (b *box) api(action, call, token string) (int, map[string]any) {
 	b.t.Helper()
 	body := fmt.Sprintf(`{"call": %q}`, call)
-	req, _ := http.NewRequest("POST", b.url+"/api/v1/"+action, strings.NewReader(body))
+	req, _ := http.NewRequest("POST", b.apiURL+"/api/v1/"+action, strings.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := b.client.Do(req)
+	resp, err := b.apiClient().Do(req)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -204,9 +222,9 @@ func (b *box) api(action, call, token string) (int, map[string]any) {
 
 // callState asks the API for a call's state.
 func (b *box) callState(call string) string {
-	req, _ := http.NewRequest("GET", b.url+"/api/v1/call?call="+call, nil)
+	req, _ := http.NewRequest("GET", b.apiURL+"/api/v1/call?call="+call, nil)
 	req.Header.Set("Authorization", "Bearer "+agentToken)
-	resp, err := b.client.Do(req)
+	resp, err := b.apiClient().Do(req)
 	if err != nil {
 		return ""
 	}
@@ -348,6 +366,12 @@ class = "default"
 		t.Fatalf("dumpcap (wireshark-common, installed with tshark): %v", err)
 	}
 	t.Cleanup(func() { dumpcap.Process.Kill(); dumpcap.Wait() })
+	apiPcap := filepath.Join(work, "api.pcapng")
+	apiCap := ns.Command("dumpcap", "-q", "-i", "lo", "-f", "tcp port 18443", "-w", apiPcap)
+	if err := apiCap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { apiCap.Process.Kill(); apiCap.Wait() })
 	time.Sleep(500 * time.Millisecond)
 	uas := sipp(t, ns, "-sf", scenario(t, work, "uas.xml"), "-i", "127.0.0.1", "-p", "5070", "-mi", "127.0.0.1", "-mp", "20000", "-m", "7")
 	time.Sleep(200 * time.Millisecond)
@@ -365,17 +389,27 @@ class = "default"
   <pause milliseconds="4500"/>`)
 	pc := sipp(t, ns, "127.0.0.1:5070", "-sf", midDTMF, "-s", "3002", "-i", "127.0.0.1", "-p", "6071", "-mi", "127.0.0.1", "-mp", "32000", "-m", "1")
 	// Wait until the call is up, looking it up by the callee's extension.
-	waitFor(t, "the pause call to be answered", 10*time.Second, func() bool { return b.callState("3002") == "answered" })
+	b.waitFor("the pause call to be answered", 10*time.Second, func() bool { return b.callState("3002") == "answered" })
 	time.Sleep(1500 * time.Millisecond)
 	if code, _ := b.api("pause", "3002", "wrong-token"); code != http.StatusUnauthorized {
 		t.Fatalf("bad token: %d", code)
 	}
-	if code, _ := b.api("pause", "no-such-call", agentToken); code != http.StatusNotFound {
+	if code, _ := b.api("pause", "3999", agentToken); code != http.StatusNotFound {
 		t.Fatalf("unknown call: %d", code)
 	}
-	req, _ := http.NewRequest("POST", b.url+"/api/v1/pause", strings.NewReader(`{"call":`))
+	// Another agent (desk-8, extension 2001) may not touch 3002's call,
+	// and nobody may use the API in clear on the status port.
+	if code, r := b.api("pause", "3002", otherAgentToken); code != http.StatusForbidden {
+		t.Fatalf("desk-8 pausing 3002's call: %d %v", code, r)
+	}
+	plainReq, _ := http.NewRequest("POST", b.url+"/api/v1/pause", strings.NewReader(`{"call":"3002"}`))
+	plainReq.Header.Set("Authorization", "Bearer "+agentToken)
+	if resp, err := b.client.Do(plainReq); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("API in clear on the status port: %v %v", resp, err)
+	}
+	req, _ := http.NewRequest("POST", b.apiURL+"/api/v1/pause", strings.NewReader(`{"call":`))
 	req.Header.Set("Authorization", "Bearer "+agentToken)
-	if resp, err := b.client.Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+	if resp, err := b.apiClient().Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("malformed request: %v %v", resp, err)
 	}
 	code, pr := b.api("pause", "3002", agentToken)
@@ -496,6 +530,25 @@ class = "default"
 	}
 	if pauses != 1 {
 		t.Fatalf("%d pause audit entries", pauses)
+	}
+	denied := false
+	for _, a := range aes {
+		denied = denied || a.Action == "api_denied" && a.Actor == "api:desk-8"
+	}
+	if !denied {
+		t.Fatal("desk-8's attempt on another agent's call was not audited")
+	}
+	// A capture of the API port holds no token and no number in clear.
+	apiCap.Process.Signal(syscall.SIGTERM)
+	apiCap.Wait()
+	raw, err := os.ReadFile(apiPcap)
+	if err != nil || len(raw) < 2000 {
+		t.Fatalf("API capture: %d bytes, %v", len(raw), err)
+	}
+	for _, secret := range []string{agentToken, otherAgentToken, "Bearer", "3002", "pause"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Fatalf("%q crossed the wire in clear", secret)
+		}
 	}
 }
 
@@ -670,4 +723,35 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// apiClient talks to the local API over TLS inside the namespace, trusting
+// the self-signed certificate the daemon made in its vault directory.
+func (b *box) apiClient() *http.Client {
+	if b.apiTLS != nil {
+		return b.apiTLS
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(b.vault, "api.crt"))
+	if err != nil {
+		b.t.Fatalf("the daemon made no API certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	b.apiTLS = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: b.ns.DialContext,
+		DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return b.apiTLS
+}
+
+// waitFor is the package's waitFor with the daemon's status and log in the
+// failure, for a diagnosis.
+func (b *box) waitFor(what string, d time.Duration, cond func() bool) {
+	b.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.t.Fatalf("timed out waiting for %s\nstatus %v\n%s", what, b.status(), b.logs)
 }

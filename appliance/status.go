@@ -34,6 +34,14 @@ type Status struct {
 	Audit     AuditStatus   `json:"audit"`
 	Clock     ClockStatus   `json:"clock"`
 	Alerts    []vault.Alert `json:"alerts"`
+	API       APIStatus     `json:"api"`
+}
+
+// APIStatus says where the local API answers and which certificate it
+// presents (desks pin the fingerprint of a self-signed one).
+type APIStatus struct {
+	Listen      string `json:"listen"`
+	Fingerprint string `json:"sha256_fingerprint"`
 }
 
 // CaptureStatus describes the mirror port.
@@ -257,6 +265,7 @@ func (a *Appliance) refresh() {
 	st.Audit = AuditStatus{OK: a.auditOK, Entries: a.auditN, LastVerified: a.auditAt, Error: a.auditErr}
 	st.Clock = ClockStatus{Synced: a.clockOK.Load()}
 	st.Alerts = append([]vault.Alert(nil), a.alerts...)
+	st.API = APIStatus{Listen: a.cfg.API.Listen, Fingerprint: a.apiFingerprint}
 	cond := led.Conditions{
 		AuditFailed: !a.auditOK,
 		DiskFull:    usage.Refusing || usage.Fraction >= a.cfg.Vault.HighWater || st.Calls.Failing,
@@ -294,7 +303,11 @@ func (a *Appliance) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	a.api(mux)
+	// The API is not here: it carries tokens and numbers, and is served
+	// over TLS only (APIHandler on api.listen).
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusMisdirectedRequest, "the local API is served over HTTPS on api.listen only")
+	})
 	return securityHeaders(mux)
 }
 
@@ -371,6 +384,7 @@ th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;paddi
 
 <div class="box"><h2>Audit trail</h2><p id="audit" class="{{if .Audit.OK}}ok{{else}}bad{{end}}">{{if .Audit.OK}}verified: {{.Audit.Entries}} entries, {{t .Audit.LastVerified}}{{else}}VERIFICATION FAILED: {{.Audit.Error}}{{end}}</p></div>
 
+<div class="box"><h2>Local API</h2><p id="api">HTTPS on {{.API.Listen}}; certificate SHA-256 <code>{{.API.Fingerprint}}</code></p></div>
 <div class="box"><h2>Clock</h2><p id="clock" class="{{if .Clock.Synced}}ok{{else}}warn{{end}}">{{if .Clock.Synced}}synchronised{{else}}not synchronised: recordings are flagged and retention waits{{end}}</p></div>
 
 <div class="box"><h2>Alerts</h2>{{if .Alerts}}<ul id="alerts">{{range .Alerts}}<li>{{t .Time}} {{.Kind}}: {{.Detail}}</li>{{end}}</ul>{{else}}<p id="alerts">none</p>{{end}}</div>

@@ -26,7 +26,7 @@ func TestDaemonSyncsToArchive(t *testing.T) {
 	}
 	ns := ringtest.NewNetns(t, "svsync")
 	adir := filepath.Join(t.TempDir(), "archive")
-	if err := archive.Init(adir, archive.InitOptions{Name: "e2e-archive", Listen: "127.0.0.1:18443"}); err != nil {
+	if err := archive.Init(adir, archive.InitOptions{Name: "e2e-archive", Listen: "127.0.0.1:18444"}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := archive.Open(adir)

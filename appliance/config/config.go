@@ -76,6 +76,15 @@ type Status struct {
 
 // API configures the local API for agent desktops and the CRM.
 type API struct {
+	// Listen is the API's HTTPS address (default ":8443"). The API never
+	// answers in clear: tokens and numbers do not cross the branch LAN
+	// unencrypted.
+	Listen string `toml:"listen"`
+	// Cert and Key: the API's certificate; empty: the one enrollment
+	// issued (sync.api_cert), else a self-signed one made at first start
+	// in the vault directory, whose fingerprint the page and log show.
+	Cert   string  `toml:"cert"`
+	Key    string  `toml:"key"`
 	Tokens []Token `toml:"token"`
 }
 
@@ -85,6 +94,14 @@ type Token struct {
 	Name   string `toml:"name"`
 	Role   string `toml:"role"` // agent, supervisor, admin, dpo
 	SHA256 string `toml:"sha256"`
+	// Extensions bind an agent token to its own extensions and a
+	// supervisor's to its group (patterns like capture.extensions: digits,
+	// 'x' for any digit, a trailing '*'). An agent or supervisor token
+	// acts only on calls one of whose parties matches, and looks calls up
+	// only by such an extension or a Call-ID, never by a customer's
+	// number. Without extensions an agent or supervisor token may do
+	// nothing.
+	Extensions []string `toml:"extensions"`
 }
 
 // LED configures the board LED.
@@ -191,6 +208,7 @@ func Default() *Config {
 			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute)},
 		Retention: *retention.DefaultPolicy(),
 		Status:    Status{Listen: ":8080", MaxConns: 256, MaxConnsPerIP: 32},
+		API:       API{Listen: ":8443"},
 		LED:       LED{Root: "/sys/class/leds"},
 		Clock:     Clock{RequireSync: true},
 		Log:       Log{Level: "info"},
@@ -233,7 +251,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 			c.Retention.DefaultClass = def.DefaultClass
 		}
 	}
-	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey} {
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.API.Cert, &c.API.Key} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -306,6 +324,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: status.listen: %q is not host:port", c.Status.Listen)
 		}
 	}
+	if _, err := netip.ParseAddrPort(normalizeListen(c.API.Listen)); err != nil {
+		return fmt.Errorf("config: api.listen: %q is not host:port", c.API.Listen)
+	}
+	if (c.API.Cert == "") != (c.API.Key == "") {
+		return errors.New("config: api.cert and api.key: give both or neither")
+	}
 	names := map[string]bool{}
 	for i, t := range c.API.Tokens {
 		if t.Name == "" {
@@ -322,6 +346,11 @@ func (c *Config) Validate() error {
 		}
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != sha256.Size {
 			return fmt.Errorf("config: api.token[%d].sha256: not 64 hex digits (configure the SHA-256 of the token, never the token)", i)
+		}
+		for j, e := range t.Extensions {
+			if e == "" || strings.ContainsAny(e, " \t") {
+				return fmt.Errorf("config: api.token[%d].extensions[%d]: %q is not a dial pattern", i, j, e)
+			}
 		}
 	}
 	switch c.Log.Level {
