@@ -105,18 +105,22 @@ func (c *Config) defaults() {
 
 // Stats counts what the tracker did. Fields only grow.
 type Stats struct {
-	SIPMessages     uint64
-	NonCallSIP      uint64 // REGISTER, SUBSCRIBE, OPTIONS, ... outside calls
-	Calls           uint64 // INVITE dialogs seen
-	CallsRecorded   uint64
-	CallsEvicted    uint64 // ended early because MaxCalls was reached
-	MediaPackets    uint64 // RTP/RTCP packets associated with a call
-	MediaNotStored  uint64 // associated but kept out (paused, policy, agent-only)
-	Unassociated    uint64 // UDP packets that matched no call
-	MediaHeld       uint64 // media held because no SDP explained it yet
-	MediaReplayed   uint64 // held media given to a call whose SDP came later
-	RecordErrors    uint64
-	PendingOverflow uint64
+	SIPMessages    uint64
+	NonCallSIP     uint64 // REGISTER, SUBSCRIBE, OPTIONS, ... outside calls
+	Calls          uint64 // INVITE dialogs seen
+	CallsRecorded  uint64
+	CallsEvicted   uint64 // ended early because MaxCalls was reached
+	MediaPackets   uint64 // RTP/RTCP packets associated with a call
+	MediaNotStored uint64 // associated but kept out (paused, policy, agent-only)
+	Unassociated   uint64 // UDP packets that matched no call
+	MediaHeld      uint64 // media held because no SDP explained it yet
+	MediaReplayed  uint64 // held media given to a call whose SDP came later
+	// MediaClaimsRefused counts SDPs that named the media address of a
+	// live call with two-way media (a hijack attempt, or a misconfigured
+	// PBX): the live call kept its flows.
+	MediaClaimsRefused uint64
+	RecordErrors       uint64
+	PendingOverflow    uint64
 }
 
 // Unassociated is an RTP stream that no call's SDP explains (RTP without
@@ -544,10 +548,21 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 			return
 		}
 	}
-	// Another live call advertised the same address (ports reused by
-	// sequential calls): forget the flows it latched there, so that new
-	// packets are associated afresh with the newest offer.
+	// Another call advertised the same address. Ports reused by
+	// sequential calls: forget the flows the old one latched there, so
+	// that new packets are associated afresh with the newest offer. But a
+	// live call with media in both directions keeps its flows until it
+	// ends or its own dialog moves the media: two spoofed packets (an
+	// INVITE and a 200 whose SDPs name a live call's endpoints) must not
+	// steal its audio. The competing claim is an event on both calls.
 	for _, o := range owners {
+		if o.call.mediaBothWays() && o.call.finalAt.IsZero() && o.call.byeAt.IsZero() {
+			t.Stats.MediaClaimsRefused++
+			detail := "another dialog's SDP named this call's media address " + ep.String()
+			o.call.Events = append(o.call.Events, Event{Time: t.now, Kind: EventMediaClaim, Detail: detail})
+			c.Events = append(c.Events, Event{Time: t.now, Kind: EventMediaClaim, Detail: "this dialog's SDP names the media address of a live call; its flows stay with it"})
+			continue
+		}
 		for _, f := range o.call.flows {
 			if f.key.src == ep || f.key.dst == ep {
 				delete(t.flows, f.key)
@@ -1206,4 +1221,12 @@ func MatchPattern(pattern, s string) bool {
 		}
 	}
 	return len(s) == len(pattern)
+}
+
+// EventMediaClaim marks a competing claim on a live call's media address.
+const EventMediaClaim = "media_claim"
+
+// mediaBothWays reports whether media was seen in both directions.
+func (c *Call) mediaBothWays() bool {
+	return !c.firstMedia[AtoB].IsZero() && !c.firstMedia[BtoA].IsZero()
 }
