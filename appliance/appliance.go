@@ -62,6 +62,7 @@ type Options struct {
 // AlertRecordingFailed is raised when recording errors grow; the box shows
 // as unhealthy (fast blink) for RecordFailingFor after the last one.
 const (
+	AlertMediaClaim      = "media_claim"
 	AlertRecordingFailed = "recording_failed"
 	RecordFailingFor     = 10 * time.Minute
 )
@@ -87,6 +88,7 @@ type Appliance struct {
 	// and when their count last grew.
 	recErrs  uint64
 	recErrAt time.Time
+	claims   uint64 // media claims refused, as of the last alert
 	start    time.Time
 	iface    string
 

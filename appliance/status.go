@@ -74,8 +74,10 @@ type CallsStatus struct {
 	Recorded      uint64 `json:"recorded_since_start"`
 	RecordErrors  uint64 `json:"record_errors"`
 	Failing       bool   `json:"recording_failing"` // a recording error within the last ten minutes
-	RecordsShed   uint64 `json:"call_records_shed"` // call detail records dropped at the writer's bound
-	WriterBacklog int    `json:"writer_backlog"`    // finished calls waiting to be written
+	// MediaClaimsRefused counts SDPs naming a live call's media address.
+	MediaClaimsRefused uint64 `json:"media_claims_refused"`
+	RecordsShed        uint64 `json:"call_records_shed"` // call detail records dropped at the writer's bound
+	WriterBacklog      int    `json:"writer_backlog"`    // finished calls waiting to be written
 }
 
 // DiskStatus describes storage.
@@ -226,6 +228,12 @@ func (a *Appliance) refresh() {
 		go a.alert(al) // takes a.mu, held here
 	}
 	st.Calls.Failing = !a.recErrAt.IsZero() && now.Sub(a.recErrAt) < RecordFailingFor
+	st.Calls.MediaClaimsRefused = ts.MediaClaimsRefused
+	if ts.MediaClaimsRefused > a.claims {
+		al := vault.Alert{Time: now, Kind: AlertMediaClaim, Detail: fmt.Sprintf("%d SDPs named the media address of a live call (hijack attempt or misconfigured PBX); the live calls kept their media", ts.MediaClaimsRefused-a.claims)}
+		a.claims = ts.MediaClaimsRefused
+		go a.alert(al)
+	}
 	if a.conns != nil {
 		st.Capture.StatusConnsRefused = a.conns.Refused()
 	}
