@@ -134,7 +134,10 @@ type Call struct {
 
 	Streams []*Stream
 	Events  []Event
-	Holds   []Hold
+	// Anomalies counts packets beyond the call's stream or event bounds
+	// (spoofed RTP, forged DTMF); they are stored, not tracked.
+	Anomalies uint64
+	Holds     []Hold
 
 	RTCPPackets uint64
 	SIPMessages int

@@ -65,3 +65,34 @@ func TestSpoofedSDPDoesNotStealLiveMedia(t *testing.T) {
 		t.Fatal("no media_claim event on both calls")
 	}
 }
+
+// Spoofed RTP with random SSRCs and forged DTMF into a live call's ports:
+// bounded streams and events, the rest counted as anomalies.
+func TestSpoofedRTPAndDTMFBounded(t *testing.T) {
+	t.Parallel()
+	d := newDialog(t)
+	d.tr = calls.NewTracker(calls.Config{MaxStreamsPerCall: 4, MaxEventsPerCall: 20}, nil, nil)
+	d.tr.Done = func(c *calls.Call) { d.done = append(d.done, c) }
+	d.answer()
+	d.rtp(mediaA, mediaB, 20, 8, 0)
+	d.rtp(mediaB, mediaA, 20, 8, 1)
+	for i := 0; i < 200; i++ {
+		spoof := netip.AddrPortFrom(netip.MustParseAddr("203.0.113.66"), uint16(20000+i))
+		d.rtpSSRC(spoof, mediaB, 2, uint32(0xdead0000+i))
+	}
+	for i := 0; i < 100; i++ { // forged telephone-events, each a new event
+		d.seq[0] += 1000
+		d.send(mediaA, mediaB, 1, 101, 0, 0x1000)
+	}
+	d.msg(caller, callee, "BYE sip:2001@example.com SIP/2.0", "2 BYE", ";tag=tt", "")
+	c := d.only()
+	if len(c.Streams) > 4 {
+		t.Fatalf("%d streams on the call, bound 4", len(c.Streams))
+	}
+	if len(c.Events) > 20+5 { // plus the anomaly and call events
+		t.Fatalf("%d events on the call", len(c.Events))
+	}
+	if c.Anomalies < 390 || !hasEvent(c, calls.EventAnomaly) {
+		t.Fatalf("anomalies %d", c.Anomalies)
+	}
+}

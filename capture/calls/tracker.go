@@ -66,6 +66,11 @@ type Config struct {
 	// nothing).
 	HoldWindow   time.Duration
 	MaxHeldMedia int
+	// MaxStreamsPerCall and MaxEventsPerCall bound what packets can grow
+	// on one call (spoofed RTP with random SSRCs, forged DTMF): beyond
+	// them packets are still stored but counted as anomalies, not tracked.
+	MaxStreamsPerCall int
+	MaxEventsPerCall  int
 	// LocalNets and Extensions tell which party is local, for the call's
 	// direction and for agent-only recording. Extensions are patterns on
 	// the user part of From/To: digits, 'x' for any digit, a trailing '*'.
@@ -101,6 +106,12 @@ func (c *Config) defaults() {
 	if c.MaxHeldMedia == 0 {
 		c.MaxHeldMedia = 2048
 	}
+	if c.MaxStreamsPerCall <= 0 {
+		c.MaxStreamsPerCall = 16
+	}
+	if c.MaxEventsPerCall <= 0 {
+		c.MaxEventsPerCall = 512
+	}
 }
 
 // Stats counts what the tracker did. Fields only grow.
@@ -119,8 +130,10 @@ type Stats struct {
 	// live call with two-way media (a hijack attempt, or a misconfigured
 	// PBX): the live call kept its flows.
 	MediaClaimsRefused uint64
-	RecordErrors       uint64
-	PendingOverflow    uint64
+	// Anomalies counts packets beyond a call's stream or event bounds.
+	Anomalies       uint64
+	RecordErrors    uint64
+	PendingOverflow uint64
 }
 
 // Unassociated is an RTP stream that no call's SDP explains (RTP without
@@ -762,6 +775,16 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 			break
 		}
 	}
+	if s == nil && len(c.Streams) >= t.cfg.MaxStreamsPerCall {
+		// Spoofed RTP into a live port: the packet stays in the
+		// recording (pcap export), flagged; no stream is grown for it.
+		if c.Anomalies == 0 {
+			c.Events = append(c.Events, Event{Time: p.Time, Kind: EventAnomaly, Detail: fmt.Sprintf("more than %d RTP streams on one call: extra SSRCs not tracked (spoofed RTP?)", t.cfg.MaxStreamsPerCall)})
+		}
+		c.Anomalies++
+		t.Stats.Anomalies++
+		return
+	}
 	if s == nil {
 		s = &Stream{Src: p.Src, Dst: p.Dst, Dir: f.dir, Flow: f.id, PayloadTypes: map[uint8]uint64{}, PT: h.pt}
 		s.Stats.SSRC = h.ssrc
@@ -830,6 +853,12 @@ func (t *Tracker) dtmf(c *Call, d Dir, h *rtpHeader, payload []byte, at time.Tim
 		c.dtmf = map[uint32]*dtmfState{}
 	}
 	st := c.dtmf[h.ts]
+	if st == nil && (len(c.Events) >= t.cfg.MaxEventsPerCall || len(c.dtmf) >= t.cfg.MaxEventsPerCall) {
+		// Forged telephone-events: bounded, counted.
+		c.Anomalies++
+		t.Stats.Anomalies++
+		return
+	}
 	if st == nil {
 		st = &dtmfState{event: len(c.Events)}
 		c.dtmf[h.ts] = st
@@ -1223,8 +1252,11 @@ func MatchPattern(pattern, s string) bool {
 	return len(s) == len(pattern)
 }
 
-// EventMediaClaim marks a competing claim on a live call's media address.
-const EventMediaClaim = "media_claim"
+// Event kinds for attacks seen on a call.
+const (
+	EventMediaClaim = "media_claim" // another dialog's SDP named this call's media address
+	EventAnomaly    = "anomaly"     // more streams or events than a call can have
+)
 
 // mediaBothWays reports whether media was seen in both directions.
 func (c *Call) mediaBothWays() bool {
