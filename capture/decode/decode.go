@@ -101,8 +101,10 @@ type Decoder struct {
 	gre    layers.GRE
 	vxlan  layers.VXLAN
 	defrag *ip4defrag.IPv4Defragmenter
-	frag   fragStore
-	dedup  dedup
+	// lastDefragSweep is when incomplete IPv4 datagrams were last expired.
+	lastDefragSweep time.Time
+	frag            fragStore
+	dedup           dedup
 	// Stats is updated by Decode.
 	Stats Stats
 }
@@ -313,6 +315,15 @@ func (d *Decoder) ipv4(data *[]byte, ts time.Time, p *Packet) (nextKind, bool, e
 		frag.Payload = append([]byte(nil), ip.Payload...)
 		frag.Contents = nil
 		frag.Options = nil
+		// ip4defrag forgets incomplete datagrams only when told to: once
+		// a second of capture time, those older than the fragment
+		// timeout go (a flood of never-completed fragments once grew
+		// without bound).
+		if ts.Sub(d.lastDefragSweep) >= time.Second {
+			d.lastDefragSweep = ts
+			d.defrag.DiscardOlderThan(ts.Add(-fragTimeout))
+			d.frag.expire(ts)
+		}
 		out, err := d.defrag.DefragIPv4WithTimestamp(&frag, ts)
 		if err != nil {
 			return kNone, false, fmt.Errorf("decode: ipv4 fragment: %w", err)

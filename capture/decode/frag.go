@@ -25,6 +25,7 @@ type fragDatagram struct {
 	pieces []fragPiece
 	total  int // length of the whole payload once the last fragment is seen; -1 before
 	frames []Fragment
+	bytes  int // of frames and pieces held
 }
 
 // Limits that bound memory for fragments whose siblings never arrive.
@@ -32,6 +33,9 @@ const (
 	fragTimeout     = 30 * time.Second
 	maxFragDatagram = 65535
 	maxFragPending  = 1024
+	// maxFragHeld bounds the bytes held for one datagram (its frames with
+	// their headers, and the IPv6 pieces): twice the largest datagram.
+	maxFragHeld = 2 * maxFragDatagram
 )
 
 // fragStore reassembles IPv6 fragments (gopacket has no IPv6 defragmenter)
@@ -79,6 +83,14 @@ func (s *fragStore) expire(now time.Time) {
 // does the reassembly itself).
 func (s *fragStore) keepFrame(k fragKey, ts time.Time, frame []byte) {
 	dg := s.get(k, ts)
+	if dg.bytes+len(frame) > maxFragHeld {
+		// More fragment frames than any real datagram has (overlapping
+		// or repeated fragments, after ip4defrag gave up on them): the
+		// datagram is dropped rather than grown.
+		delete(s.pending, k)
+		return
+	}
+	dg.bytes += len(frame)
 	dg.frames = append(dg.frames, Fragment{Time: ts, Frame: append([]byte(nil), frame...)})
 }
 
@@ -101,6 +113,11 @@ func (s *fragStore) add(k fragKey, offset int, more bool, data []byte, ts time.T
 		return nil, false, errFragOverrun
 	}
 	dg := s.get(k, ts)
+	if dg.bytes+len(data)+len(frame) > maxFragHeld {
+		delete(s.pending, k)
+		return nil, false, errFragOverrun
+	}
+	dg.bytes += len(data) + len(frame)
 	dg.pieces = append(dg.pieces, fragPiece{offset: offset, data: append([]byte(nil), data...)})
 	if !more {
 		dg.total = offset + len(data)
