@@ -3,6 +3,7 @@ package calls_test
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,5 +95,34 @@ func TestSpoofedRTPAndDTMFBounded(t *testing.T) {
 	}
 	if c.Anomalies < 390 || !hasEvent(c, calls.EventAnomaly) {
 		t.Fatalf("anomalies %d", c.Anomalies)
+	}
+}
+
+// INVITEs with huge headers and SDPs with thousands of m= lines are
+// bounded: held SIP bytes over all dialogs and media sections per SDP.
+func TestOversizedSignallingBounded(t *testing.T) {
+	t.Parallel()
+	tr := calls.NewTracker(calls.Config{MaxPendingTotal: 1 << 20}, nil, nil)
+	var sdp strings.Builder
+	sdp.WriteString("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&sdp, "m=audio %d RTP/AVP 8\r\n", 10000+2*i)
+	}
+	big := strings.Repeat("X-Pad: "+strings.Repeat("a", 1000)+"\r\n", 60)
+	for i := 0; i < 100; i++ {
+		body := sdp.String()
+		s := "INVITE sip:2001@x SIP/2.0\r\nCall-ID: big-" + fmt.Sprint(i) + "\r\nFrom: <sip:+49301@x>;tag=f\r\nTo: <sip:2001@x>\r\nCSeq: 1 INVITE\r\n" + big +
+			"Content-Type: application/sdp\r\n" + fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		var m sip.Message
+		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
+			t.Fatal(err)
+		}
+		tr.SIP(&m, t0, caller, callee, "udp", []calls.Frame{{Time: t0, Data: []byte(s)}})
+	}
+	if tr.Stats.PendingOverflow == 0 {
+		t.Fatal("held SIP bytes were not bounded over all dialogs")
+	}
+	if tr.Stats.Anomalies != 100 {
+		t.Fatalf("%d oversized SDPs counted, want 100", tr.Stats.Anomalies)
 	}
 }
