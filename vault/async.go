@@ -186,11 +186,12 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 		e             *Entry
 		pers          *Personal
 		meta, subject []byte
+		tags          [][]byte
 	}
 	ps := make([]prepared, 0, len(cs))
 	for _, c := range cs {
 		class := v.classOf(c)
-		p := prepared{e: &Entry{ID: newID(c.Start), State: StateCDR, Sync: SyncNotRequired}, pers: personalOf(c)}
+		p := prepared{e: &Entry{ID: newID(c.Start), State: StateCDR, Sync: SyncNotRequired}, pers: personalOf(c), tags: v.subjectTags(c)}
 		if len(v.opt.Recipients) > 0 {
 			var err error
 			if p.meta, p.subject, err = v.sealPersonal(p.pers); err != nil {
@@ -211,7 +212,7 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 			return err
 		}
 		for _, p := range ps {
-			p.e.Holds = v.matchSubjectHolds(tx, p.pers)
+			p.e.Holds = v.matchSubjectHolds(tx, p.pers, p.tags)
 			if err := putEntry(tx, p.e, nil); err != nil {
 				return err
 			}

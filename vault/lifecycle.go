@@ -2,7 +2,7 @@ package vault
 
 import (
 	"bytes"
-	"crypto/hmac"
+
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -619,30 +619,9 @@ type HoldRecord struct {
 	Salt    []byte `json:"salt,omitempty"`
 	Tag     []byte `json:"tag,omitempty"`
 	Subject []byte `json:"subject,omitempty"`
-}
-
-func subjectTag(salt []byte, number string) []byte {
-	m := hmac.New(sha256.New, salt)
-	m.Write([]byte(NormalizeNumber(number)))
-	return m.Sum(nil)
-}
-
-func (v *Vault) matchSubjectHolds(tx *bolt.Tx, p *Personal) []string {
-	var out []string
-	tx.Bucket(bHolds).ForEach(func(k, val []byte) error {
-		var h HoldRecord
-		if json.Unmarshal(val, &h) != nil || h.Tag == nil {
-			return nil
-		}
-		for _, n := range p.Numbers {
-			if hmac.Equal(subjectTag(h.Salt, n), h.Tag) {
-				out = append(out, h.ID)
-				break
-			}
-		}
-		return nil
-	})
-	return out
+	// KDF is "argon2id" for tags under the box-wide salt (see subject.go);
+	// empty for holds made before (HMAC under Salt).
+	KDF string `json:"kdf,omitempty"`
 }
 
 func newHoldID() string {
@@ -682,15 +661,18 @@ func (v *Vault) HoldSubject(number, reason, by string, ids []age.Identity) (stri
 		return "", nil, err
 	}
 	hid := newHoldID()
-	salt := make([]byte, 16)
-	rand.Read(salt)
+	salt, err := v.subjectSalt()
+	if err != nil {
+		return "", nil, err
+	}
+	tag := SubjectTag(salt, number)
 	sealedSubject, err := v.seal(map[string]string{"number": NormalizeNumber(number)})
 	if err != nil {
 		return "", nil, err
 	}
 	var held []string
 	err = v.update(func(tx *bolt.Tx) error {
-		h := HoldRecord{ID: hid, Created: v.opt.Now().UTC(), By: by, Reason: reason, Salt: salt, Tag: subjectTag(salt, number), Subject: sealedSubject}
+		h := HoldRecord{ID: hid, Created: v.opt.Now().UTC(), By: by, Reason: reason, Tag: tag, KDF: subjectKDF, Subject: sealedSubject}
 		hb, _ := json.Marshal(h)
 		if err := tx.Bucket(bHolds).Put([]byte(hid), hb); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -130,7 +131,9 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 	fillEntry(e, c, class)
 	e.ClockUnsynced = r.unsynced
 	err = v.update(func(tx *bolt.Tx) error {
-		e.Holds = v.matchSubjectHolds(tx, pers)
+		// Legacy tags only: KDF tags are matched when the call is sealed,
+		// off the capture path.
+		e.Holds = v.matchSubjectHolds(tx, pers, nil)
 		r.holds = e.Holds
 		if err := putEntry(tx, e, nil); err != nil {
 			return err
@@ -269,6 +272,7 @@ func (r *recording) Finish(c *calls.Call) error {
 	if err != nil {
 		return fmt.Errorf("vault: seal %s: %w", r.id, err)
 	}
+	tags := v.subjectTags(c) // argon2id, outside the transaction
 	err = v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, r.id)
 		if err != nil {
@@ -276,6 +280,11 @@ func (r *recording) Finish(c *calls.Call) error {
 		}
 		e := *old
 		fillEntry(&e, c, r.class)
+		for _, h := range v.matchSubjectHolds(tx, pers, tags) {
+			if !slices.Contains(e.Holds, h) {
+				e.Holds = append(slices.Clone(e.Holds), h)
+			}
+		}
 		e.State = state
 		e.Note = note
 		e.Size = size
@@ -329,8 +338,9 @@ func (v *Vault) Detail(c *calls.Call) error {
 		e.Expiry = c.Start.Add(90 * 24 * time.Hour)
 	}
 	e.ClockUnsynced = !v.opt.ClockSynced()
+	tags := v.subjectTags(c)
 	return v.update(func(tx *bolt.Tx) error {
-		e.Holds = v.matchSubjectHolds(tx, pers)
+		e.Holds = v.matchSubjectHolds(tx, pers, tags)
 		if err := putEntry(tx, e, nil); err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func (v *Vault) Report(number string, ids []age.Identity) (*SubjectReport, error
 		return nil, err
 	}
 	for _, h := range hs {
-		if h.Tag != nil && holdMatches(h, rep.Subject) {
+		if h.Tag != nil && v.holdMatchesNumber(h, rep.Subject) {
 			holds[h.ID] = true
 		}
 	}
@@ -82,10 +82,6 @@ func (v *Vault) Report(number string, ids []age.Identity) (*SubjectReport, error
 	}
 	sort.Strings(rep.Holds)
 	return rep, nil
-}
-
-func holdMatches(h HoldRecord, number string) bool {
-	return bytes.Equal(subjectTag(h.Salt, number), h.Tag)
 }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
