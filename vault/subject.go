@@ -19,7 +19,7 @@ import (
 // keeps argon2id(number, box salt). The salt is one per box, so a call
 // costs one evaluation per number checked however many holds exist, and
 // only the call's external party is checked (the customer; both parties
-// of an internal call). The cost (time 3, 16 MiB) makes a search over
+// of an internal call). The cost (time 2, 17 MiB) makes a search over
 // 10^9 candidate numbers take over a CPU-year on the build machine while
 // one evaluation stays under 50 ms (make bench prints both). Matching runs
 // off the capture path, when a call is sealed, and only while subject
@@ -29,8 +29,8 @@ import (
 // KDF parameters of subject-hold tags.
 const (
 	subjectKDF     = "argon2id"
-	subjectTime    = 3
-	subjectMemory  = 16 << 10 // KiB
+	subjectTime    = 2
+	subjectMemory  = 17 << 10 // KiB
 	subjectThreads = 1
 )
 
