@@ -111,4 +111,7 @@ type Tombstone struct {
 	// Subject is sealed (numbers only) so that a subject report can list
 	// deletions; the box itself cannot read it.
 	Subject []byte `json:"subject,omitempty"`
+	// SealedReason is an erasure's free-text reason, sealed (Reason then
+	// says only "erasure").
+	SealedReason []byte `json:"sealed_reason,omitempty"`
 }

@@ -185,3 +185,49 @@ func hasDigit(p *vault.Personal, d string) bool {
 	}
 	return false
 }
+
+// After DTMF, pause, tag and an erasure with a free-text reason, the
+// vault's files hold no time series of key presses and no reason text in
+// clear (a strings-style scan of the whole directory).
+func TestNoPersonalTimesOrReasonsInClear(t *testing.T) {
+	dir := t.TempDir()
+	_, recips, _ := newKey(t)
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := recordSynth(t, v, synth.Config{Calls: 2, Duration: 2 * time.Second, DTMF: "1234"})
+	es, _ := v.List()
+	for _, e := range es {
+		for _, ev := range e.Events {
+			if ev.Kind == "dtmf" || ev.Kind == "pause" || ev.Kind == "tag" {
+				t.Fatalf("clear index keeps a %s event at %v", ev.Kind, ev.Time)
+			}
+		}
+	}
+	const reason = "customer Jane Roe asked by letter of 3 May"
+	if err := v.Erase(es[0].ID, reason, "dpo"); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	_ = calls
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte("Jane Roe")) || bytes.Contains(b, []byte("letter of 3 May")) {
+			t.Fatalf("%s holds the erasure reason in clear", p)
+		}
+		if bytes.Contains(b, []byte(`"kind":"dtmf"`)) {
+			t.Fatalf("%s holds DTMF event times in clear", p)
+		}
+		return nil
+	})
+	v2, _ := vault.Open(vault.Options{Dir: dir, ReadOnly: true})
+	defer v2.Close()
+	ts, _ := v2.Tombstones()
+	if len(ts) != 1 || ts[0].Reason != "erasure" || len(ts[0].SealedReason) == 0 {
+		t.Fatalf("tombstone %+v", ts)
+	}
+}

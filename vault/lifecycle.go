@@ -326,7 +326,7 @@ func (v *Vault) Sweep() (SweepResult, error) {
 	}
 	rs := make([]removal, len(todo))
 	for i, d := range todo {
-		rs[i] = removal{d.id, string(d.reason), "retention", audit.RetentionDelete}
+		rs[i] = removal{id: d.id, reason: string(d.reason), by: "retention", action: audit.RetentionDelete}
 	}
 	errs, err := v.removeMany(rs)
 	if err != nil {
@@ -372,7 +372,16 @@ func (v *Vault) remove(id, reason, by, action string) error {
 	if !validID(id) {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	errs, err := v.removeMany([]removal{{id, reason, by, action}})
+	rm := removal{id: id, reason: reason, by: by, action: action}
+	if strings.HasPrefix(reason, "erasure: ") && len(v.opt.Recipients) > 0 {
+		// The free text of an erasure is personal: sealed for the
+		// archive; the clear index keeps "erasure".
+		sealed, err := v.seal(map[string]string{"reason": strings.TrimPrefix(reason, "erasure: ")})
+		if err == nil {
+			rm.sealedReason = sealed
+		}
+	}
+	errs, err := v.removeMany([]removal{rm})
 	if err != nil {
 		return err
 	}
@@ -380,7 +389,10 @@ func (v *Vault) remove(id, reason, by, action string) error {
 }
 
 // removal is one deletion for removeMany.
-type removal struct{ id, reason, by, action string }
+type removal struct {
+	id, reason, by, action string
+	sealedReason           []byte // the free text of an erasure, sealed
+}
 
 // removeBatch is how many deletions share one index transaction: a sweep
 // over a large vault must not pay one fsync per recording.
@@ -445,8 +457,8 @@ func (v *Vault) removeMany(rs []removal) ([]error, error) {
 				// recording time) so that a subject report can list the
 				// deletion; the box cannot read it.
 				sealedSubject := bytes.Clone(tx.Bucket(bSubjects).Get([]byte(r.id)))
-				ts := Tombstone{ID: r.id, Start: old.Start, Class: old.Class, DeletedAt: now, Reason: r.reason, By: r.by,
-					SHA256: old.SHA256, Synced: !old.AckedAt.IsZero(), Subject: sealedSubject}
+				ts := Tombstone{ID: r.id, Start: old.Start, Class: old.Class, DeletedAt: now, Reason: r.clearReason(), By: r.by,
+					SHA256: old.SHA256, Synced: !old.AckedAt.IsZero(), Subject: sealedSubject, SealedReason: r.sealedReason}
 				tb, _ := json.Marshal(ts)
 				if err := tx.Bucket(bTombstones).Put([]byte(r.id), tb); err != nil {
 					return err
@@ -461,7 +473,11 @@ func (v *Vault) removeMany(rs []removal) ([]error, error) {
 						return err
 					}
 				}
-				if _, err := trail.Add(audit.Entry{Time: now, Action: r.action, Actor: r.by, Recording: r.id, Detail: r.reason}); err != nil {
+				detail := r.clearReason()
+				if r.sealedReason != nil {
+					detail += " (reason sealed in the tombstone)"
+				}
+				if _, err := trail.Add(audit.Entry{Time: now, Action: r.action, Actor: r.by, Recording: r.id, Detail: detail}); err != nil {
 					return err
 				}
 				freed += sizes[i]
@@ -846,4 +862,13 @@ func (v *Vault) Resolve(key string, ids []age.Identity) (string, error) {
 		return "", fmt.Errorf("%w: empty ID", ErrNotFound)
 	}
 	return "", fmt.Errorf("%w: %s", ErrNotFound, key)
+}
+
+// clearReason is what the clear index and the audit trail keep of a
+// removal's reason: "erasure" when its free text is sealed.
+func (r removal) clearReason() string {
+	if r.sealedReason != nil {
+		return "erasure"
+	}
+	return r.reason
 }

@@ -414,9 +414,10 @@ func fillEntry(e *Entry, c *calls.Call, class retention.Class) {
 	e.Events = e.Events[:0]
 	for _, ev := range c.Events {
 		switch ev.Kind {
-		case "dtmf", "tag":
-			// digits and tags are personal: sealed only
-			e.Events = append(e.Events, ClearEvent{Time: ev.Time.UTC(), Kind: ev.Kind})
+		case "dtmf", "tag", "pause", "resume", "consent":
+			// Sealed only, times included: the times of key presses give
+			// away a PIN's length and rhythm, and when a call was paused
+			// or tagged is personal too. The box needs none of them.
 		case "record_error":
 			e.Events = append(e.Events, ClearEvent{Time: ev.Time.UTC(), Kind: ev.Kind, Detail: ev.Detail})
 		default:

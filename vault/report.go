@@ -65,6 +65,18 @@ func (v *Vault) Report(number string, ids []age.Identity) (*SubjectReport, error
 		}
 		if json.NewDecoder(r).Decode(&s) == nil && slices.Contains(s.Numbers, rep.Subject) {
 			t.Subject = nil
+			if t.SealedReason != nil {
+				// The report is made with the identity: the reason in full.
+				if rr, err := age.Decrypt(bytes.NewReader(t.SealedReason), ids...); err == nil {
+					var why struct {
+						Reason string `json:"reason"`
+					}
+					if json.NewDecoder(rr).Decode(&why) == nil {
+						t.Reason = "erasure: " + why.Reason
+					}
+				}
+				t.SealedReason = nil
+			}
 			rep.Deleted = append(rep.Deleted, t)
 		}
 	}

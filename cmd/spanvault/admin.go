@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/audit"
 )
@@ -68,6 +69,7 @@ func parseTarget(name string, args []string, what string) (*target, error) {
 	id := fs.String("id", "", "recording ID to "+what)
 	subject := fs.String("subject", "", what+" every recording of this number (needs -identity)")
 	idPath := fs.String("identity", "", "age identity file (for -subject)")
+	recipPath := fs.String("recipient", "", "file of the archive's age recipients: the free-text reason is sealed to them (without it, an erasure's reason stays in clear on the box)")
 	reason := fs.String("reason", "", "why (kept in the audit trail)")
 	by := fs.String("by", "cli", "who does it (audited)")
 	if err := parse(fs, args); err != nil {
@@ -90,17 +92,23 @@ func parseTarget(name string, args []string, what string) (*target, error) {
 	if t.v, err = openVault(*dir, false); err != nil {
 		return t, err
 	}
-	if len(t.ids) > 0 {
-		// A subject hold seals the number for the archive: to the
-		// identity's own recipient (it was failing with "no recipients
-		// configured: cannot seal").
-		t.v.Close()
-		var recips []age.Recipient
-		for _, i := range t.ids {
-			if x, ok := i.(*age.X25519Identity); ok {
-				recips = append(recips, x.Recipient())
-			}
+	var recips []age.Recipient
+	if *recipPath != "" {
+		if recips, err = config.ReadRecipients(*recipPath); err != nil {
+			t.v.Close()
+			return t, err
 		}
+	}
+	// A subject hold seals the number for the archive: to the identity's
+	// own recipient when no other is given (it was failing with "no
+	// recipients configured: cannot seal").
+	for _, i := range t.ids {
+		if x, ok := i.(*age.X25519Identity); ok && *recipPath == "" {
+			recips = append(recips, x.Recipient())
+		}
+	}
+	if len(recips) > 0 {
+		t.v.Close()
 		t.v, err = vault.Open(vault.Options{Dir: *dir, Recipients: recips})
 	}
 	return t, err
