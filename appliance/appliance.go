@@ -158,7 +158,8 @@ func (a *Appliance) Run(ctx context.Context) error {
 	a.v, err = vault.OpenOrReplace(vault.Options{
 		Dir: a.cfg.Vault.Dir, Recipients: recips, Policy: &a.cfg.Retention,
 		ClockSynced: a.clockOK.Load, QuotaBytes: int64(a.cfg.Vault.Quota),
-		HighWater: a.cfg.Vault.HighWater, LowWater: a.cfg.Vault.LowWater, MinFreeBytes: int64(a.cfg.Vault.MinFree),
+		AggregateFloods: len(a.cfg.Capture.Extensions) > 0 || len(a.cfg.Capture.LocalNets) > 0,
+		HighWater:       a.cfg.Vault.HighWater, LowWater: a.cfg.Vault.LowWater, MinFreeBytes: int64(a.cfg.Vault.MinFree),
 		Alert: a.alert,
 	})
 	if err != nil {

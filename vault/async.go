@@ -181,7 +181,34 @@ func (a *Async) run() {
 }
 
 // DetailMany stores several call detail records in one transaction.
+// With AggregateFloods set, unanswered dialogs without a local party are
+// counted per hour instead (see flood.go).
 func (v *Vault) DetailMany(cs []*calls.Call) error {
+	var flood []*calls.Call
+	if v.opt.AggregateFloods {
+		kept := cs[:0:0]
+		for _, c := range cs {
+			if aggregatable(c) {
+				flood = append(flood, c)
+			} else {
+				kept = append(kept, c)
+			}
+		}
+		cs = kept
+	}
+	var salt []byte
+	if len(flood) > 0 {
+		var err error
+		if salt, err = v.subjectSalt(); err != nil {
+			return err
+		}
+	}
+	var newHours []time.Time
+	defer func() {
+		for _, h := range newHours {
+			v.alert(AlertFlood, "unanswered dialogs without a local party from "+h.Format("2006-01-02 15:00")+" are counted per hour (INVITE flood or scanner)")
+		}
+	}()
 	type prepared struct {
 		e             *Entry
 		pers          *Personal
@@ -210,6 +237,11 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 		b, err := audit.Begin(tx, v.key)
 		if err != nil {
 			return err
+		}
+		if len(flood) > 0 {
+			if newHours, err = v.addFloods(tx, flood, salt, b); err != nil {
+				return err
+			}
 		}
 		for _, p := range ps {
 			p.e.Holds = v.matchSubjectHolds(tx, p.pers, p.tags)

@@ -3,6 +3,8 @@ package vault_test
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,4 +118,85 @@ func BenchmarkFloodCapturePath(b *testing.B) {
 	b.ReportMetric(float64(a.Shed.Load()), "shed")
 	a.Close()
 	b.ReportMetric(float64(a.Written.Load()), "written")
+}
+
+// An INVITE flood of 100,000 unanswered dialogs to numbers that are not
+// local, around legitimate calls: the calls are recorded, the flood is a
+// few aggregated hours, and the index stays small.
+func TestFloodAggregated(t *testing.T) {
+	dir := t.TempDir()
+	id, _ := age.GenerateX25519Identity()
+	var floodAlerts atomic.Int32
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}, AggregateFloods: true,
+		Alert: func(a vault.Alert) {
+			if a.Kind == vault.AlertFlood {
+				floodAlerts.Add(1)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := vault.NewAsync(v, 0)
+	tcfg := calls.Config{MaxCalls: 2000, Extensions: []string{"2xxxx"}}
+	tr := calls.NewTracker(tcfg, a, v)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	play := func(start time.Time, seed uint64) {
+		g := synth.New(synth.Config{Calls: 3, Duration: time.Second, Seed: seed, Start: start})
+		for {
+			f, ok := g.Next()
+			if !ok {
+				return
+			}
+			p.Handle(f.Data, decode.LinkEthernet, f.Time)
+		}
+	}
+	at := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	play(at, 1) // before
+	src := netip.MustParseAddrPort("203.0.113.50:5060")
+	dst := netip.MustParseAddrPort("10.2.0.1:5060")
+	var m sip.Message
+	for i := 0; i < 100000; i++ {
+		if i == 50000 {
+			tr.Sweep(at)
+			play(at, 2) // during
+		}
+		s := fmt.Sprintf("INVITE sip:100@10.2.0.1 SIP/2.0\r\nCall-ID: scan-%d\r\nFrom: <sip:100@203.0.113.50>;tag=s\r\nTo: <sip:100@10.2.0.1>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", i)
+		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(100 * time.Microsecond)
+		tr.SIP(&m, at, src, dst, "udp", nil)
+	}
+	play(at.Add(time.Minute), 3) // after
+	p.Close("capture ended")
+	a.Close()
+	es, _ := v.List()
+	recorded, records := 0, 0
+	for _, e := range es {
+		if e.Recorded {
+			recorded++
+		} else {
+			records++
+		}
+	}
+	if recorded != 9 {
+		t.Fatalf("%d legitimate calls recorded, want 9", recorded)
+	}
+	fl, _ := v.Floods()
+	var n uint64
+	for _, h := range fl {
+		n += h.Dialogs
+	}
+	if n+uint64(records)+a.Shed.Load() < 100000 || records > 100 {
+		t.Fatalf("flood: %d aggregated, %d records, %d shed", n, records, a.Shed.Load())
+	}
+	if floodAlerts.Load() == 0 {
+		t.Fatal("the flood was not alerted")
+	}
+	v.Close()
+	fi, _ := os.Stat(filepath.Join(dir, "vault.db"))
+	t.Logf("100,000 flood dialogs: %d aggregated in %d hour records, %d call records, vault.db %d KiB", n, len(fl), records, fi.Size()>>10)
+	if fi.Size() > 8<<20 {
+		t.Fatalf("vault.db grew to %d MiB", fi.Size()>>20)
+	}
 }

@@ -83,6 +83,11 @@ type Options struct {
 	// ReadOnly opens the index without taking the write lock's exclusivity
 	// for commands that only read.
 	ReadOnly bool
+	// AggregateFloods counts unanswered dialogs without a local party per
+	// hour instead of storing a call record each. Set it only when the
+	// box knows its local numbers or networks (capture.extensions or
+	// capture.local_nets): otherwise every call looks external.
+	AggregateFloods bool
 }
 
 // Alert is raised for conditions the data-protection officer or the branch
