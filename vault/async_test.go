@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -198,5 +199,43 @@ func TestFloodAggregated(t *testing.T) {
 	t.Logf("100,000 flood dialogs: %d aggregated in %d hour records, %d call records, vault.db %d KiB", n, len(fl), records, fi.Size()>>10)
 	if fi.Size() > 8<<20 {
 		t.Fatalf("vault.db grew to %d MiB", fi.Size()>>20)
+	}
+}
+
+// A recording that cannot be opened leaves one index entry (its call
+// record), not two.
+func TestFailedStartLeavesOneEntry(t *testing.T) {
+	dir := t.TempDir()
+	id, _ := age.GenerateX25519Identity()
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	// Every possible shard directory is taken by a file: no recording
+	// file can be created.
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			os.WriteFile(filepath.Join(dir, "rec", string(a)+string(b)), nil, 0o600)
+		}
+	}
+	g := synth.New(synth.Config{Calls: 1, Duration: time.Second})
+	tr := calls.NewTracker(calls.Config{}, v, v)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	for {
+		f, ok := g.Next()
+		if !ok {
+			break
+		}
+		p.Handle(f.Data, decode.LinkEthernet, f.Time)
+	}
+	p.Close("capture ended")
+	es, _ := v.List()
+	if len(es) != 1 || es[0].State != vault.StateCDR || !strings.Contains(es[0].Note, "could not be opened") {
+		for _, e := range es {
+			t.Logf("%+v", *e)
+		}
+		t.Fatalf("%d index entries, want one call record", len(es))
 	}
 }

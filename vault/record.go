@@ -152,7 +152,7 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 			os.Remove(v.path(id, true))
 		}
 		v.abort(id, err)
-		return nil, fmt.Errorf("vault: start %s: %w", id, err)
+		return nil, fmt.Errorf("vault: start %s: %w (%w)", id, err, calls.ErrDetailKept)
 	}
 	if err := os.MkdirAll(filepath.Dir(v.path(id, true)), 0o700); err != nil {
 		return fail(err)
@@ -186,7 +186,8 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 }
 
 // abort turns the entry of a recording that could not be opened into a
-// call detail record (the tracker writes no second one: it saw Start fail).
+// call detail record (the tracker writes no second one: Start's error
+// wraps calls.ErrDetailKept).
 func (v *Vault) abort(id string, cause error) {
 	v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, id)

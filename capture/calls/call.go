@@ -159,7 +159,9 @@ type Call struct {
 	lastSeen   time.Time
 	// unans is the call's place in the tracker's list of unanswered
 	// dialogs, least recently seen first (nil once answered or ended).
-	unans      *list.Element
+	unans *list.Element
+	// detailKept: the recorder stored the call's record when Start failed.
+	detailKept bool
 	lastMedia  [2]time.Time
 	firstMedia [2]time.Time
 	byeAt      time.Time

@@ -3,6 +3,7 @@ package calls
 import (
 	"container/list"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -33,6 +34,11 @@ type Recording interface {
 	// Finish seals the recording with the call's final metadata.
 	Finish(c *Call) error
 }
+
+// ErrDetailKept is wrapped by a Recorder's Start error when it failed after
+// storing the call's detail record itself: the tracker then does not call
+// Detail for the call (which once left two index entries).
+var ErrDetailKept = errors.New("calls: the call's detail record is already kept")
 
 // Policy decides, when a call is first seen, whether and how to record it.
 type Policy interface {
@@ -905,6 +911,7 @@ func (t *Tracker) write(c *Call, f *Frame, isSIP bool) {
 		rec, err := t.rec.Start(c)
 		if err != nil {
 			c.recordErr = err
+			c.detailKept = errors.Is(err, ErrDetailKept)
 			t.Stats.RecordErrors++
 			c.Events = append(c.Events, Event{Time: f.Time, Kind: "record_error", Detail: err.Error()})
 			return
@@ -1161,7 +1168,7 @@ func (t *Tracker) finish(c *Call, reason string) {
 			t.Stats.RecordErrors++
 			c.Events = append(c.Events, Event{Time: c.End, Kind: "record_error", Detail: err.Error()})
 		}
-	} else if t.rec != nil {
+	} else if t.rec != nil && !c.detailKept {
 		if err := t.rec.Detail(c); err != nil {
 			t.Stats.RecordErrors++
 		}
