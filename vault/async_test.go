@@ -239,3 +239,41 @@ func TestFailedStartLeavesOneEntry(t *testing.T) {
 		t.Fatalf("%d index entries, want one call record", len(es))
 	}
 }
+
+// A read-only fsck of a vault whose recording was interrupted reports it
+// once, not as a missing file plus a stray one.
+func TestReadOnlyFsckInterruptedOnce(t *testing.T) {
+	dir := t.TempDir()
+	id, _ := age.GenerateX25519Identity()
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	g := synth.New(synth.Config{Calls: 1, Duration: 30 * time.Second})
+	tr := calls.NewTracker(calls.Config{}, v, v)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	for i := 0; i < 300; i++ { // into the call, not to its end
+		f, ok := g.Next()
+		if !ok {
+			break
+		}
+		p.Handle(f.Data, decode.LinkEthernet, f.Time)
+	}
+	// The state a crash leaves: a copy taken mid-call.
+	crashed := t.TempDir()
+	if out, err := runCmd("cp", "-a", dir+"/.", crashed); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	os.Remove(filepath.Join(crashed, "lock"))
+	ro, err := vault.Open(vault.Options{Dir: crashed, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ro.Fsck(false)
+	ro.Close()
+	if err != nil || len(rep.Problems) != 1 || rep.InProgress != 1 {
+		t.Fatalf("read-only fsck beside a recording: %+v %v", rep, err)
+	}
+	p.Close("capture ended")
+}
