@@ -152,6 +152,9 @@ func (r *FsckReport) Clean() bool { return len(r.Problems) == 0 && r.AuditOK }
 // DIR/lost+found, never deleted.
 func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 	rep := &FsckReport{Problems: []string{}, Repaired: []string{}}
+	if repair && !v.opt.ReadOnly {
+		v.salvage(rep)
+	}
 	es, err := v.List()
 	if err != nil {
 		return nil, err
@@ -228,6 +231,15 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 			return nil
 		}
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%s: file without index entry", name))
+		if repair && strings.HasSuffix(name, ".age") && validID(id) {
+			// A sealed recording whose entry was lost (a damaged index
+			// replaced): indexed again, so it is kept and synced.
+			if err := v.reindex(id, path); err != nil {
+				return err
+			}
+			rep.Repaired = append(rep.Repaired, fmt.Sprintf("%s: re-indexed from its file", name))
+			return nil
+		}
 		if repair {
 			lf := filepath.Join(v.dir, "lost+found")
 			os.MkdirAll(lf, 0o700)
