@@ -122,13 +122,13 @@ func BenchmarkFloodCapturePath(b *testing.B) {
 }
 
 // An INVITE flood of 100,000 unanswered dialogs to numbers that are not
-// local, around legitimate calls: the calls are recorded, the flood is a
+// local into a 48 MB vault, around legitimate calls: the calls are recorded, the flood is a
 // few aggregated hours, and the index stays small.
 func TestFloodAggregated(t *testing.T) {
 	dir := t.TempDir()
 	id, _ := age.GenerateX25519Identity()
 	var floodAlerts atomic.Int32
-	v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}, AggregateFloods: true,
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}, AggregateFloods: true, QuotaBytes: 48 << 20,
 		Alert: func(a vault.Alert) {
 			if a.Kind == vault.AlertFlood {
 				floodAlerts.Add(1)

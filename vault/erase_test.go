@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/audit"
@@ -196,7 +199,37 @@ func TestNoPersonalTimesOrReasonsInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := recordSynth(t, v, synth.Config{Calls: 2, Duration: 2 * time.Second, DTMF: "1234"})
+	// Two calls with DTMF; the first is paused, resumed and tagged
+	// mid-call, as the local API would.
+	g := synth.New(synth.Config{Calls: 2, Duration: 4 * time.Second, DTMF: "1234"})
+	tr := calls.NewTracker(calls.Config{}, v, v)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	acted := false
+	for {
+		f, ok := g.Next()
+		if !ok {
+			break
+		}
+		p.Handle(f.Data, decode.LinkEthernet, f.Time)
+		if !acted && f.Time.Sub(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)) > 2*time.Second {
+			var c *calls.Call
+			tr.Calls(func(x *calls.Call) {
+				if c == nil && x.State.Answered() {
+					c = x
+				}
+			})
+			if c != nil {
+				tr.SetPaused(c, true, f.Time)
+				tr.SetPaused(c, false, f.Time.Add(500*time.Millisecond))
+				tr.Tag(c, "complaint about Jane Roe", f.Time)
+				acted = true
+			}
+		}
+	}
+	p.Close("capture ended")
+	if !acted {
+		t.Fatal("no call to pause and tag")
+	}
 	es, _ := v.List()
 	for _, e := range es {
 		for _, ev := range e.Events {
@@ -210,7 +243,6 @@ func TestNoPersonalTimesOrReasonsInClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Close()
-	_ = calls
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return nil
@@ -219,8 +251,10 @@ func TestNoPersonalTimesOrReasonsInClear(t *testing.T) {
 		if bytes.Contains(b, []byte("Jane Roe")) || bytes.Contains(b, []byte("letter of 3 May")) {
 			t.Fatalf("%s holds the erasure reason in clear", p)
 		}
-		if bytes.Contains(b, []byte(`"kind":"dtmf"`)) {
-			t.Fatalf("%s holds DTMF event times in clear", p)
+		for _, k := range []string{`"kind":"dtmf"`, `"kind":"pause"`, `"kind":"resume"`, `"kind":"tag"`} {
+			if bytes.Contains(b, []byte(k)) {
+				t.Fatalf("%s holds %s event times in clear", p, k)
+			}
 		}
 		return nil
 	})
