@@ -44,13 +44,7 @@ func TestAsyncWriterBoundsAndDrains(t *testing.T) {
 	tr := calls.NewTracker(calls.Config{DialogTimeout: 5 * time.Second}, a, v)
 	tr.Done = func(c *calls.Call) { done = append(done, c) }
 	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
-	for {
-		f, ok := g.Next()
-		if !ok {
-			break
-		}
-		p.Handle(f.Data, decode.LinkEthernet, f.Time)
-	}
+	g.Each(func(f synth.Frame) { p.Handle(f.Data, decode.LinkEthernet, f.Time) })
 	p.Close("capture ended")
 	if len(done) != 305 {
 		t.Fatalf("%d calls ended", len(done))
@@ -143,13 +137,7 @@ func TestFloodAggregated(t *testing.T) {
 	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
 	play := func(start time.Time, seed uint64) {
 		g := synth.New(synth.Config{Calls: 3, Duration: time.Second, Seed: seed, Start: start})
-		for {
-			f, ok := g.Next()
-			if !ok {
-				return
-			}
-			p.Handle(f.Data, decode.LinkEthernet, f.Time)
-		}
+		g.Each(func(f synth.Frame) { p.Handle(f.Data, decode.LinkEthernet, f.Time) })
 	}
 	at := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 	play(at, 1) // before
@@ -223,13 +211,7 @@ func TestFailedStartLeavesOneEntry(t *testing.T) {
 	g := synth.New(synth.Config{Calls: 1, Duration: time.Second})
 	tr := calls.NewTracker(calls.Config{}, v, v)
 	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
-	for {
-		f, ok := g.Next()
-		if !ok {
-			break
-		}
-		p.Handle(f.Data, decode.LinkEthernet, f.Time)
-	}
+	g.Each(func(f synth.Frame) { p.Handle(f.Data, decode.LinkEthernet, f.Time) })
 	p.Close("capture ended")
 	es, _ := v.List()
 	if len(es) != 1 || es[0].State != vault.StateCDR || !strings.Contains(es[0].Note, "could not be opened") {

@@ -242,13 +242,7 @@ func recordSynth(t testing.TB, v *vault.Vault, cfg synth.Config) []*calls.Call {
 	tr := calls.NewTracker(calls.Config{}, v, v)
 	tr.Done = func(c *calls.Call) { done = append(done, c) }
 	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
-	for {
-		f, ok := g.Next()
-		if !ok {
-			break
-		}
-		p.Handle(f.Data, decode.LinkEthernet, f.Time)
-	}
+	g.Each(func(f synth.Frame) { p.Handle(f.Data, decode.LinkEthernet, f.Time) })
 	p.Close("capture ended")
 	return done
 }

@@ -117,6 +117,18 @@ func New(cfg Config) *Generator {
 	return g
 }
 
+// Each calls fn with every remaining frame, in time order (the frame's
+// data is valid during the call).
+func (g *Generator) Each(fn func(Frame)) {
+	for {
+		f, ok := g.Next()
+		if !ok {
+			return
+		}
+		fn(f)
+	}
+}
+
 // Next returns the next frame, or false at the end. The frame's data is
 // valid until the next call.
 func (g *Generator) Next() (Frame, bool) {

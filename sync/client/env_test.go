@@ -163,13 +163,7 @@ func (e *env) record(cfg synth.Config) []*calls.Call {
 	tr := calls.NewTracker(calls.Config{}, e.v, e.v)
 	tr.Done = func(c *calls.Call) { done = append(done, c) }
 	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
-	for {
-		f, ok := g.Next()
-		if !ok {
-			break
-		}
-		p.Handle(f.Data, decode.LinkEthernet, f.Time)
-	}
+	g.Each(func(f synth.Frame) { p.Handle(f.Data, decode.LinkEthernet, f.Time) })
 	p.Close("capture ended")
 	return done
 }
