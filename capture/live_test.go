@@ -134,7 +134,11 @@ func TestLiveSipp(t *testing.T) {
 	defer v.Close()
 	var mu sync.Mutex
 	var done []*calls.Call
-	tr := calls.NewTracker(calls.Config{Linger: 500 * time.Millisecond}, v, v)
+	// As the daemon does: the capture goroutine hands finished calls to
+	// the vault's writer and never waits for an fsync (a synchronous
+	// Finish once let the ring overflow on a busy machine).
+	writer := vault.NewAsync(v, 0)
+	tr := calls.NewTracker(calls.Config{Linger: 500 * time.Millisecond}, writer, v)
 	tr.Done = func(c *calls.Call) { mu.Lock(); done = append(done, c); mu.Unlock() }
 	live := &capture.Live{P: capture.NewPipeline(decode.New(decode.DefaultOptions), tr), DecodeOptions: decode.DefaultOptions}
 	var rg *ring.Ring
@@ -221,6 +225,7 @@ func TestLiveSipp(t *testing.T) {
 	st := live.RingStats()
 	live.P.Close("ended by shutdown")
 	live.Mu.Unlock()
+	writer.Close() // every recording sealed before the vault is read
 	if st.Drops != 0 || st.Packets == 0 {
 		t.Fatalf("kernel counters %+v: want packets and no drops", st)
 	}
