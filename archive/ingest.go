@@ -399,7 +399,7 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	text := AnchorText(name, m.Head.Seq, m.Head.Hash)
+	text := wire.AnchorText(name, m.Head.Seq, m.Head.Hash)
 	n, err := a.Log.Append(ctx, name, m.Head.Seq, text)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err.Error())
@@ -420,12 +420,6 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 		out.Inclusion = append(out.Inclusion, append([]byte(nil), h[:]...))
 	}
 	reply(w, out)
-}
-
-// AnchorText is the record the log holds for a head (boxes recompute it to
-// check inclusion).
-func AnchorText(name string, seq uint64, hash string) []byte {
-	return fmt.Appendf(nil, "spanvault audit head\n%s\n%d\n%s\n", name, seq, hash)
 }
 
 func (a *Archive) objectHead(w http.ResponseWriter, r *http.Request) {

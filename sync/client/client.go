@@ -517,7 +517,7 @@ func (c *Client) anchorAudit(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrAnchor, err)
 		}
-		leaf := tlog.RecordHash(anchorText(c.cfg.Name, head.Seq, head.Hash))
+		leaf := tlog.RecordHash(wire.AnchorText(c.cfg.Name, head.Seq, head.Hash))
 		if err := tlog.CheckRecord(toProof(rep.Inclusion), tree.N, tree.Hash, rep.Index, leaf); err != nil {
 			return fmt.Errorf("%w: head not included: %v", ErrAnchor, err)
 		}
@@ -526,10 +526,6 @@ func (c *Client) anchorAudit(ctx context.Context) error {
 	c.state.AnchoredSeq = head.Seq
 	c.mu.Unlock()
 	return nil
-}
-
-func anchorText(name string, seq uint64, hash string) []byte {
-	return fmt.Appendf(nil, "spanvault audit head\n%s\n%d\n%s\n", name, seq, hash)
 }
 
 // renewIfDue renews the certificate at two thirds of its lifetime.

@@ -142,6 +142,12 @@ type Checkpoint struct {
 	Note []byte `json:"note"`
 }
 
+// AnchorText is the record the archive's anchor log holds for a box's
+// signed head; the box recomputes it to check the inclusion proof.
+func AnchorText(name string, seq uint64, hash string) []byte {
+	return fmt.Appendf(nil, "spanvault audit head\n%s\n%d\n%s\n", name, seq, hash)
+}
+
 // AuditReply proves the head is in the anchor log.
 type AuditReply struct {
 	Index      int64      `json:"index"` // the head's record in the log
