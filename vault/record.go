@@ -322,34 +322,7 @@ func (r *recording) ID() string { return r.id }
 // Detail implements calls.Recorder: a call detail record for a dialog
 // without stored media.
 func (v *Vault) Detail(c *calls.Call) error {
-	class := v.classOf(c)
-	id := newID(c.Start)
-	pers := personalOf(c)
-	var sealedMeta, sealedSubject []byte
-	if len(v.opt.Recipients) > 0 {
-		var err error
-		if sealedMeta, sealedSubject, err = v.sealPersonal(pers); err != nil {
-			return fmt.Errorf("vault: detail: %w", err)
-		}
-	}
-	e := &Entry{ID: id, State: StateCDR, Sync: SyncNotRequired}
-	fillEntry(e, c, class)
-	e.Expiry = retention.Expiry(class, c.Start)
-	if e.Expiry.IsZero() {
-		e.Expiry = c.Start.Add(90 * 24 * time.Hour)
-	}
-	e.ClockUnsynced = !v.opt.ClockSynced()
-	tags := v.subjectTags(c)
-	return v.update(func(tx *bolt.Tx) error {
-		e.Holds = v.matchSubjectHolds(tx, pers, tags)
-		if err := putEntry(tx, e, nil); err != nil {
-			return err
-		}
-		if err := putSealed(tx, id, sealedMeta, sealedSubject); err != nil {
-			return err
-		}
-		return v.audit(tx, audit.Entry{Action: audit.CallDetail, Actor: "capture", Recording: id, Detail: e.CallState})
-	})
+	return v.DetailMany([]*calls.Call{c})
 }
 
 func (v *Vault) classOf(c *calls.Call) retention.Class {
