@@ -93,8 +93,6 @@ type Store interface {
 type Dir struct {
 	root string
 	mu   sync.Mutex // serialises appends per archive (uploads of one object race otherwise)
-	// Hook is called for tests at named points ("append-synced").
-	Hook func(point string)
 }
 
 // OpenDir opens (and creates) a directory store.
@@ -166,9 +164,6 @@ func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io
 	}
 	serr := f.Sync()
 	f.Close()
-	if d.Hook != nil {
-		d.Hook("append-synced")
-	}
 	if serr != nil {
 		if isNoSpace(serr) {
 			return in, 0, fmt.Errorf("%w: %v", ErrNoSpace, serr)
