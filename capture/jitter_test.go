@@ -66,8 +66,8 @@ func TestJitterAgreesWithTshark(t *testing.T) {
 
 func hasEvents(c *calls.Call, s *calls.Stream) bool {
 	names := c.PayloadNames()
-	for pt := range s.PayloadTypes {
-		if strings.EqualFold(names[pt], "telephone-event") {
+	for _, pc := range s.PayloadTypes {
+		if strings.EqualFold(names[pc.PT], "telephone-event") {
 			return true
 		}
 	}

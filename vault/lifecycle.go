@@ -152,12 +152,24 @@ func (v *Vault) Usage() Usage {
 
 // lowSpace reports whether the file system's free space fell below half
 // of MinFreeBytes: the reserve the index needs to record what happened.
-func (v *Vault) lowSpace() bool {
+//
+// n is the size of the write about to be made. The free space is asked of
+// the kernel at most once a second while it is far above the floor (the
+// writes since are subtracted from the last answer); near the floor it is
+// asked before every write.
+func (v *Vault) lowSpace(n int) bool {
+	now := time.Now().UnixNano()
+	if est := v.freeEst.Add(-int64(n)); est > v.opt.MinFreeBytes && now-v.freeAt.Load() < int64(time.Second) {
+		return false
+	}
 	var st unix.Statfs_t
 	if unix.Statfs(v.dir, &st) != nil {
 		return false
 	}
-	return int64(st.Bavail)*int64(st.Bsize) < v.opt.MinFreeBytes/2
+	free := int64(st.Bavail) * int64(st.Bsize)
+	v.freeEst.Store(free - int64(n))
+	v.freeAt.Store(now)
+	return free < v.opt.MinFreeBytes/2
 }
 
 func (v *Vault) overHigh(u Usage) bool {

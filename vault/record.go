@@ -16,22 +16,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/vault/agefile"
 	"github.com/spanvault/spanvault/vault/audit"
 	"github.com/spanvault/spanvault/vault/retention"
 	"github.com/spanvault/spanvault/vault/sealed"
 )
 
-// countingWriter sits between age and the file: it counts and hashes what
-// reaches the disk and marks the file dirty for the syncer.
+// countingWriter sits between the age writer and the file: it counts and
+// hashes what reaches the disk and marks the file dirty for the syncer.
 type countingWriter struct {
 	v       *Vault
 	f       *os.File
-	pending []byte // small writes (the age header) held for the next chunk
+	pending []byte // the age header, held for the first chunk
 	h       hash.Hash
 	n       atomic.Int64
 	writes  atomic.Int64
@@ -40,45 +40,57 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
-	// age writes its header in small pieces and then whole 64 KiB chunks;
-	// holding the small pieces back makes every write to the card one
-	// sequential append of at least a chunk (flash wear).
-	if len(b) < 4096 {
+	// The age writer writes its header first and then whole 64 KiB
+	// chunks; the header goes out with the first chunk, in one writev, so
+	// every write to the card is one sequential append of at least a
+	// chunk (flash wear), and nothing of it is copied or kept.
+	if len(b) < 4096 && c.n.Load() == 0 && c.writes.Load() == 0 {
 		c.pending = append(c.pending, b...)
 		return len(b), nil
 	}
 	if len(c.pending) > 0 {
-		c.pending = append(c.pending, b...)
-		if _, err := c.write(c.pending); err != nil {
+		if err := c.write(c.pending, b); err != nil {
 			return 0, err
 		}
-		c.pending = c.pending[:0]
+		c.pending = nil
 		return len(b), nil
 	}
-	return c.write(b)
+	if err := c.write(b, nil); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
-// flush writes what small writes are still held (at the end of a
-// recording: the last partial chunk).
+// flush writes what is still held (a recording whose only chunk is its
+// last: the header and that chunk arrive as two writes at Close).
 func (c *countingWriter) flush() error {
 	if len(c.pending) == 0 {
 		return nil
 	}
-	_, err := c.write(c.pending)
+	err := c.write(c.pending, nil)
 	c.pending = nil
 	return err
 }
 
-func (c *countingWriter) write(b []byte) (int, error) {
-	if c.v != nil && c.v.lowSpace() {
-		return 0, ErrDiskFull
+// write appends a, then b, to the file in one system call.
+func (c *countingWriter) write(a, b []byte) error {
+	if c.v != nil && c.v.lowSpace(len(a)+len(b)) {
+		return ErrDiskFull
 	}
-	n, err := c.f.Write(b)
-	c.h.Write(b[:n])
+	n, err := writev(c.f, a, b)
+	if n > len(a) {
+		c.h.Write(a)
+		c.h.Write(b[:n-len(a)])
+	} else {
+		c.h.Write(a[:n])
+	}
 	c.n.Add(int64(n))
 	c.writes.Add(1)
 	c.dirty.Store(true)
-	return n, err
+	if err == nil && n < len(a)+len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
 }
 
 // recording is one call being written. Only the capture goroutine calls
@@ -88,7 +100,7 @@ type recording struct {
 	id       string
 	f        *os.File
 	cw       *countingWriter
-	enc      io.WriteCloser
+	enc      *agefile.Writer // holds a chunk buffer from v.buffers until sealed
 	w        *sealed.Writer
 	frame    sealed.Frame
 	err      error
@@ -147,6 +159,7 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 		return nil, fmt.Errorf("vault: start %s: index: %w", id, err)
 	}
 	fail := func(err error) (calls.Recording, error) {
+		r.release()
 		if r.f != nil {
 			r.f.Close()
 			os.Remove(v.path(id, true))
@@ -162,7 +175,7 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 		return fail(err)
 	}
 	r.cw = &countingWriter{v: v, f: r.f, h: sha256.New()}
-	if r.enc, err = age.Encrypt(r.cw, v.opt.Recipients...); err != nil {
+	if r.enc, err = v.buffers.NewWriter(r.cw, v.opt.Recipients...); err != nil {
 		return fail(err)
 	}
 	if r.w, err = sealed.NewWriter(r.enc); err != nil {
@@ -247,7 +260,10 @@ func (r *recording) Finish(c *calls.Call) error {
 	}
 	if r.err == nil {
 		r.err = r.enc.Close()
+	} else {
+		r.enc.Abandon()
 	}
+	r.release()
 	if err := r.cw.flush(); err != nil && r.err == nil {
 		r.err = err
 	}
@@ -314,6 +330,15 @@ func (r *recording) Finish(c *calls.Call) error {
 		}
 	}
 	return nil
+}
+
+// release gives the chunk buffer back and drops the record stream's
+// state: a sealed recording holds nothing but its figures.
+func (r *recording) release() {
+	if r.enc != nil {
+		r.enc.Abandon() // after Close: nothing left to do
+	}
+	r.w.Release()
 }
 
 // ID returns the recording's ID.

@@ -14,12 +14,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/spanvault/spanvault/vault/agefile"
 	"github.com/spanvault/spanvault/vault/audit"
 	"github.com/spanvault/spanvault/vault/retention"
 )
@@ -115,6 +117,9 @@ type Vault struct {
 	dir      string
 	mu       sync.Mutex // guards open, used, refusing, erasures
 	open     map[string]*recording
+	buffers  agefile.Buffers // one age chunk buffer per open recording
+	freeEst  atomic.Int64    // free bytes on the vault's filesystem, estimated (lowSpace)
+	freeAt   atomic.Int64    // when the kernel last said (unix ns)
 	used     int64
 	refusing bool
 	// gen counts changes to what eviction may delete; futile* remember
@@ -523,10 +528,12 @@ func putSealed(tx *bolt.Tx, id string, meta, subject []byte) error {
 	if meta == nil {
 		return nil
 	}
-	if err := tx.Bucket(bSealed).Put([]byte(id), meta); err != nil {
+	sb, jb := tx.Bucket(bSealed), tx.Bucket(bSubjects)
+	sb.FillPercent, jb.FillPercent = 0.9, 0.9 // keys grow with time, as in putEntry
+	if err := sb.Put([]byte(id), meta); err != nil {
 		return err
 	}
-	return tx.Bucket(bSubjects).Put([]byte(id), subject)
+	return jb.Put([]byte(id), subject)
 }
 
 func (v *Vault) seal(p any) ([]byte, error) {

@@ -3,6 +3,7 @@ package calls
 import (
 	"container/list"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/spanvault/spanvault/capture/decode"
@@ -100,10 +101,40 @@ type Stream struct {
 	Src, Dst     netip.AddrPort
 	Dir          Dir
 	Flow         uint16
-	PayloadTypes map[uint8]uint64 // packets per payload type
-	Codec        string           // encoding name of the main payload type
-	PT           uint8            // main payload type
+	PayloadTypes []PTCount // packets per payload type, in order of first use
+	Codec        string    // encoding name of the main payload type
+	PT           uint8     // main payload type
 	Stats        rtpstream.Stats
+}
+
+// PTCount is how many packets of one payload type a stream carried.
+type PTCount struct {
+	PT      uint8
+	Packets uint64
+}
+
+// countPT counts one packet of payload type pt and returns the count so far.
+// A stream carries one to three payload types (audio, events, comfort
+// noise); a short list beats a map on the per-packet path.
+func (s *Stream) countPT(pt uint8) uint64 {
+	for i := range s.PayloadTypes {
+		if s.PayloadTypes[i].PT == pt {
+			s.PayloadTypes[i].Packets++
+			return s.PayloadTypes[i].Packets
+		}
+	}
+	s.PayloadTypes = append(s.PayloadTypes, PTCount{pt, 1})
+	return 1
+}
+
+// Packets returns how many packets of payload type pt the stream carried.
+func (s *Stream) Packets(pt uint8) uint64 {
+	for _, c := range s.PayloadTypes {
+		if c.PT == pt {
+			return c.Packets
+		}
+	}
+	return 0
 }
 
 // Hold is one period in which a side put the other on hold.
@@ -150,6 +181,7 @@ type Call struct {
 	Tags      []string
 
 	codecs     map[Dir]map[uint8]string // payload type names per receiving side
+	events     [2][2]uint64             // per receiving side, bit pt set: pt is telephone-event
 	rates      map[Dir]map[uint8]int
 	endpoints  []epRef
 	flows      []*flow
@@ -244,4 +276,20 @@ type Decision struct {
 	Class     string // retention class name
 	AgentOnly bool   // record only the agent's side until consent
 	AgentSide Dir    // which side is the agent (the local party)
+}
+
+// setCodec names payload type pt for the side that receives it.
+func (c *Call) setCodec(recv Dir, pt uint8, name string) {
+	c.codecs[recv][pt] = name
+	bit := uint64(1) << (pt & 63)
+	if strings.EqualFold(name, "telephone-event") {
+		c.events[recv][pt>>6&1] |= bit
+	} else {
+		c.events[recv][pt>>6&1] &^= bit
+	}
+}
+
+// isEvent reports whether pt carries RFC 4733 telephone-events towards recv.
+func (c *Call) isEvent(recv Dir, pt uint8) bool {
+	return c.events[recv][pt>>6&1]&(uint64(1)<<(pt&63)) != 0
 }

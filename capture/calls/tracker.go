@@ -518,7 +518,7 @@ func (t *Tracker) sdp(c *Call, body []byte, recv Dir, at time.Time) {
 		isAudio := md.Type == "audio" && strings.HasPrefix(strings.ToUpper(md.Proto), "RTP/")
 		for _, f := range md.Formats {
 			if f.Name != "" && len(c.codecs[recv]) < maxFormats {
-				c.codecs[recv][f.PT] = f.Name
+				c.setCodec(recv, f.PT, f.Name)
 				if f.Rate > 0 {
 					c.rates[recv][f.PT] = f.Rate
 				}
@@ -795,6 +795,20 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 			break
 		}
 	}
+	if s == nil {
+		// One stream per SSRC and direction in a call, whatever flows
+		// carry it: media that moves to another port of the same host (a
+		// re-INVITE, a NAT rebinding) continues its stream, statistics and
+		// all. Another host with the same SSRC (a forked early dialog) or
+		// a copy of the stream (sequence numbers already seen) stays apart.
+		for _, st := range c.Streams {
+			if st.Dir == f.dir && st.Stats.SSRC == h.ssrc && st.Src.Addr() == p.Src.Addr() && st.Stats.Continues(h.seq) {
+				s = st
+				f.streams = append(f.streams, s)
+				break
+			}
+		}
+	}
 	if s == nil && len(c.Streams) >= t.cfg.MaxStreamsPerCall {
 		// Spoofed RTP into a live port: the packet stays in the
 		// recording (pcap export), flagged; no stream is grown for it.
@@ -806,18 +820,18 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 		return
 	}
 	if s == nil {
-		s = &Stream{Src: p.Src, Dst: p.Dst, Dir: f.dir, Flow: f.id, PayloadTypes: map[uint8]uint64{}, PT: h.pt}
+		s = &Stream{Src: p.Src, Dst: p.Dst, Dir: f.dir, Flow: f.id, PT: h.pt}
 		s.Stats.SSRC = h.ssrc
 		s.Codec = c.codecName(f.dir, h.pt)
 		s.Stats.ClockRate = c.clockRate(f.dir, h.pt)
 		f.streams = append(f.streams, s)
 		c.Streams = append(c.Streams, s)
 	}
-	s.PayloadTypes[h.pt]++
+	n := s.countPT(h.pt)
 	payload := p.Payload[h.len:]
-	if strings.EqualFold(c.codecs[f.dir][h.pt], "telephone-event") {
+	if c.isEvent(f.dir, h.pt) {
 		t.dtmf(c, f.dir, h, payload, p.Time)
-	} else if s.PT != h.pt && s.PayloadTypes[h.pt] > s.PayloadTypes[s.PT] {
+	} else if s.PT != h.pt && n > s.Packets(s.PT) {
 		// The main payload type is the most frequent one.
 		s.PT = h.pt
 		s.Codec = c.codecName(f.dir, h.pt)
@@ -965,7 +979,7 @@ func (t *Tracker) unassociated(p *decode.Packet, k flowKey) {
 		if len(t.unassoc) >= t.cfg.MaxUnassociated {
 			t.expireUnassoc(p.Time, true)
 		}
-		u = &Unassociated{Stream: Stream{Src: p.Src, Dst: p.Dst, PayloadTypes: map[uint8]uint64{}, PT: h.pt}}
+		u = &Unassociated{Stream: Stream{Src: p.Src, Dst: p.Dst, PT: h.pt}}
 		u.Stats.SSRC = h.ssrc
 		if f, ok := sdp.Static(h.pt); ok {
 			u.Codec = f.Name
@@ -975,7 +989,7 @@ func (t *Tracker) unassociated(p *decode.Packet, k flowKey) {
 		}
 		t.unassoc[uk] = u
 	}
-	u.PayloadTypes[h.pt]++
+	u.countPT(h.pt)
 	var fl rtpstream.Flags
 	if h.marker {
 		fl |= rtpstream.Marker

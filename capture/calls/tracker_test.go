@@ -331,3 +331,30 @@ func TestMatchPattern(t *testing.T) {
 		}
 	}
 }
+
+// TestOneStreamPerSSRC: media that moves to another port within a call (a
+// re-INVITE) but keeps its SSRC stays one stream per direction, with the
+// statistics of all its packets.
+func TestOneStreamPerSSRC(t *testing.T) {
+	d := newDialog(t)
+	d.answer()
+	d.rtpSSRC(mediaA, mediaB, 50, 0xabcd)
+	d.send(mediaB, mediaA, 50, 8, 1, 0x5555)
+	moved := netip.MustParseAddrPort("10.0.0.1:4002")
+	d.msg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "2 INVITE", ";tag=tt", sdpBody("10.0.0.1", 4002, "sendrecv"))
+	d.msg(callee, caller, "SIP/2.0 200 OK", "2 INVITE", ";tag=tt", sdpBody("10.0.0.2", 6000, "sendrecv"))
+	d.msg(caller, callee, "ACK sip:2001@example.com SIP/2.0", "2 ACK", ";tag=tt", "")
+	d.rtpSSRC(moved, mediaB, 50, 0xabcd)
+	d.send(mediaB, moved, 50, 8, 1, 0x5555)
+	c := d.only()
+	per := map[calls.Dir]int{}
+	for _, s := range c.Streams {
+		per[s.Dir]++
+		if s.Stats.Packets != 100 || s.Stats.Lost() != 0 {
+			t.Errorf("%v stream 0x%x: %d packets, %d lost; want 100, 0", s.Dir, s.Stats.SSRC, s.Stats.Packets, s.Stats.Lost())
+		}
+	}
+	if len(c.Streams) != 2 || per[calls.AtoB] != 1 || per[calls.BtoA] != 1 {
+		t.Fatalf("%d streams (%v), want one per direction", len(c.Streams), per)
+	}
+}

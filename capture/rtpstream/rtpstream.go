@@ -184,3 +184,12 @@ func EModel(loss float64, jitter, delay time.Duration) float64 {
 	mos := 1 + 0.035*r + r*(r-60)*(100-r)*7e-6
 	return math.Round(mos*100) / 100
 }
+
+// Continues reports whether a packet with sequence number seq would carry
+// the stream on: ahead of the highest number seen, by at most 64 (a
+// stream that moved to another port, not a copy of it, which repeats
+// numbers already seen).
+func (s *Stats) Continues(seq uint16) bool {
+	d := seq - s.maxSeq
+	return s.started && d >= 1 && d <= 64
+}

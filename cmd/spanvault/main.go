@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -39,6 +40,14 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	// The heap holds little (call state, a few KiB a call); each open
+	// recording's 64 KiB sealing buffer lives outside it (vault/agefile).
+	// Collecting at half the live heap instead of the whole keeps the
+	// process's memory close to what it uses, for about 1 % more CPU.
+	// GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spanvault/spanvault/appliance/config"
@@ -24,8 +25,20 @@ func cmdRecord(args []string, stdout io.Writer) error {
 	dir := fs.String("vault", "", "vault directory (created if missing)")
 	recip := fs.String("recipient", "", "file of age recipients to seal to, one per line (as age -R reads)")
 	cfgPath := fs.String("config", "", "appliance configuration, for retention rules, local networks and timeouts (optional)")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
+	memProf := fs.String("memprofile", "", "write a heap profile (pprof, in-use and allocations) at the end to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProf != "" {
+		stop, err := startCPUProfile(*cpuProf)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if *memProf != "" {
+		defer writeHeapProfile(*memProf)
 	}
 	if err := need(fs, "vault", "recipient"); err != nil {
 		return err
@@ -62,10 +75,13 @@ func cmdRecord(args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "%s: %v\n", path, err)
 			continue
 		}
-		var done []*calls.Call
+		// The summary keeps one line per call, not the call: a finished
+		// call's streams, events and recording are released at once, so
+		// memory follows the calls open at a time, not the capture's length.
+		var done []callLine
 		var unassoc []*calls.Unassociated
 		tr := calls.NewTracker(tcfg, v, v)
-		tr.Done = func(c *calls.Call) { done = append(done, c) }
+		tr.Done = func(c *calls.Call) { done = append(done, summarize(c)) }
 		tr.UnassocDone = func(u *calls.Unassociated) { unassoc = append(unassoc, u) }
 		p := capture.NewPipeline(decode.New(dopt), tr)
 		runErr := p.Run(f)
@@ -91,10 +107,10 @@ func trackerConfig(cfg *config.Config) calls.Config {
 
 // printSummary prints what was recorded: counts and opaque figures only,
 // no numbers or addresses (those need the identity: "calls -identity").
-func printSummary(w io.Writer, path string, p *capture.Pipeline, done []*calls.Call, unassoc []*calls.Unassociated) {
+func printSummary(w io.Writer, path string, p *capture.Pipeline, done []callLine, unassoc []*calls.Unassociated) {
 	recorded := 0
 	for _, c := range done {
-		if c.Recorded {
+		if c.recorded {
 			recorded++
 		}
 	}
@@ -109,15 +125,9 @@ func printSummary(w io.Writer, path string, p *capture.Pipeline, done []*calls.C
 	}
 	fmt.Fprintln(w)
 	for _, c := range done {
-		pk := uint64(0)
-		for _, s := range c.Streams {
-			pk += s.Stats.Packets
-		}
-		line := fmt.Sprintf("  %-10s %-9s %3d streams %6d RTP packets", c.State, yesNo(c.Recorded, "recorded", "no media"), len(c.Streams), pk)
-		for _, e := range c.Events {
-			if len(e.Kind) > 4 && e.Kind[:4] == "gap_" {
-				line += "  [" + e.Kind + "]"
-			}
+		line := fmt.Sprintf("  %-10s %-9s %3d streams %6d RTP packets", c.state, yesNo(c.recorded, "recorded", "no media"), c.streams, c.packets)
+		for _, g := range c.gaps {
+			line += "  [" + g + "]"
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -125,6 +135,52 @@ func printSummary(w io.Writer, path string, p *capture.Pipeline, done []*calls.C
 		fmt.Fprintf(w, "  unassociated RTP: ssrc 0x%08x %s, %d packets, %d lost\n", u.Stats.SSRC, u.Codec, u.Stats.Packets, u.Stats.Lost())
 	}
 	os.Stdout.Sync()
+}
+
+// callLine is what the summary prints of a finished call.
+type callLine struct {
+	state    calls.State
+	recorded bool
+	streams  int
+	packets  uint64
+	gaps     []string
+}
+
+func summarize(c *calls.Call) callLine {
+	l := callLine{state: c.State, recorded: c.Recorded, streams: len(c.Streams)}
+	for _, s := range c.Streams {
+		l.packets += s.Stats.Packets
+	}
+	for _, e := range c.Events {
+		if len(e.Kind) > 4 && e.Kind[:4] == "gap_" {
+			l.gaps = append(l.gaps, e.Kind)
+		}
+	}
+	return l
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "memprofile:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "memprofile:", err)
+	}
 }
 
 func yesNo(b bool, y, n string) string {

@@ -128,6 +128,7 @@ func (a *Batch) Add(e Entry) (Entry, error) {
 	if err != nil {
 		return e, fmt.Errorf("audit: %w", err)
 	}
+	a.b.FillPercent = 1 // sequence numbers only grow: pure appends fill pages
 	if err := a.b.Put(seqKey(e.Seq), enc); err != nil {
 		return e, fmt.Errorf("audit: %w", err)
 	}

@@ -38,16 +38,15 @@ type ctxKey struct {
 }
 
 type context struct {
+	key     ctxKey
 	id      uint32
-	prev    [MaxHeader]byte // previous header
-	delta   [MaxHeader / 2]int32
 	hdrLen  int
 	n       int
 	lastNS  int64
 	lastDNS int64
 	lastLen int
-	nzIdx   [MaxHeader / 2]uint8
-	nzVal   [MaxHeader / 2]int32
+	prev    []byte  // previous header, grown to the longest seen
+	delta   []int16 // previous first differences, one per 16-bit word
 }
 
 // Writer writes the record stream of one recording.
@@ -61,11 +60,14 @@ type Writer struct {
 	sum     hash.Hash
 	buf     []byte
 	started bool
+	// scratch for encodeHeader: the non-zero second differences
+	nzIdx [MaxHeader / 2]uint8
+	nzVal [MaxHeader / 2]int32
 }
 
 // NewWriter writes the magic to w and returns a Writer.
 func NewWriter(w io.Writer) (*Writer, error) {
-	wr := &Writer{w: w, ctxs: map[ctxKey]*context{}, sum: sha256.New(), buf: make([]byte, 0, 2048)}
+	wr := &Writer{w: w, sum: sha256.New(), buf: make([]byte, 0, 512)}
 	if _, err := io.WriteString(w, Magic); err != nil {
 		return nil, err
 	}
@@ -76,8 +78,10 @@ func NewWriter(w io.Writer) (*Writer, error) {
 func (w *Writer) Meta(b []byte) error {
 	w.buf = append(w.buf[:0], 'M')
 	w.buf = binary.AppendUvarint(w.buf, uint64(len(b)))
-	w.buf = append(w.buf, b...)
-	_, err := w.w.Write(w.buf)
+	if _, err := w.w.Write(w.buf); err != nil {
+		return err
+	}
+	_, err := w.w.Write(b)
 	return err
 }
 
@@ -90,11 +94,13 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 	hdrLen = max(0, min(hdrLen, len(f.Data), MaxHeader))
 	hdrLen &^= 1 // whole 16-bit words
 	k := ctxKey{kind: f.Kind, dir: f.Dir, flow: f.Flow, link: f.LinkType}
-	c := w.ctxs[k]
+	c := w.context(k)
 	b := w.buf[:0]
 	if c == nil {
-		c = &context{id: uint32(len(w.ctxList))}
-		w.ctxs[k] = c
+		c = &context{key: k, id: uint32(len(w.ctxList))}
+		if w.ctxs != nil {
+			w.ctxs[k] = c
+		}
 		w.ctxList = append(w.ctxList, c)
 		b = append(b, 'C')
 		b = binary.AppendUvarint(b, uint64(c.id))
@@ -123,21 +129,58 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 	b = binary.AppendVarint(b, int64(len(f.Data)-c.lastLen))
 	c.lastLen = len(f.Data)
 	b = binary.AppendUvarint(b, uint64(hdrLen))
-	b = c.encodeHeader(b, f.Data[:hdrLen])
-	b = append(b, f.Data[hdrLen:]...)
+	b = w.encodeHeader(c, b, f.Data[:hdrLen])
 	w.buf = b
 	w.frames++
 	w.sum.Write(f.Data)
-	_, err := w.w.Write(b)
+	// The record's head, then the payload straight from the frame: the
+	// payload is copied once, into the sealing buffer.
+	if _, err := w.w.Write(b); err != nil {
+		return err
+	}
+	_, err := w.w.Write(f.Data[hdrLen:])
 	return err
+}
+
+// Release drops the Writer's per-context state and buffer once the
+// recording is ended; Frames still answers.
+func (w *Writer) Release() {
+	if w == nil {
+		return
+	}
+	w.ctxs, w.ctxList, w.buf = nil, nil, nil
+}
+
+// context finds the context of k: a call has a handful (SIP, and RTP and
+// RTCP each way), searched in a short list; a map takes over past 16.
+func (w *Writer) context(k ctxKey) *context {
+	if w.ctxs != nil {
+		return w.ctxs[k]
+	}
+	for _, c := range w.ctxList {
+		if c.key == k {
+			return c
+		}
+	}
+	if len(w.ctxList) >= 16 {
+		w.ctxs = make(map[ctxKey]*context, 32)
+		for _, c := range w.ctxList {
+			w.ctxs[c.key] = c
+		}
+	}
+	return nil
 }
 
 // encodeHeader appends the header as second differences of 16-bit words
 // against the context's history: a count of non-zero words, then each as
 // (index, value).
-func (c *context) encodeHeader(b []byte, hdr []byte) []byte {
+func (w *Writer) encodeHeader(c *context, b []byte, hdr []byte) []byte {
 	words := len(hdr) / 2
 	sameShape := c.n > 0 && c.hdrLen == len(hdr)
+	if len(c.prev) < len(hdr) {
+		c.prev = append(c.prev, make([]byte, len(hdr)-len(c.prev))...)
+		c.delta = append(c.delta, make([]int16, words-len(c.delta))...)
+	}
 	nz := 0
 	for i := 0; i < words; i++ {
 		cur := int32(binary.BigEndian.Uint16(hdr[2*i:]))
@@ -145,22 +188,22 @@ func (c *context) encodeHeader(b []byte, hdr []byte) []byte {
 		if sameShape {
 			prev := int32(binary.BigEndian.Uint16(c.prev[2*i:]))
 			d := wrap16(cur - prev)
-			v = wrap16(d - c.delta[i])
-			c.delta[i] = d
+			v = wrap16(d - int32(c.delta[i]))
+			c.delta[i] = int16(d)
 		} else {
 			c.delta[i] = 0
 		}
 		if v != 0 {
-			c.nzIdx[nz], c.nzVal[nz] = uint8(i), v
+			w.nzIdx[nz], w.nzVal[nz] = uint8(i), v
 			nz++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(nz))
 	for k := 0; k < nz; k++ {
-		b = binary.AppendUvarint(b, uint64(c.nzIdx[k]))
-		b = binary.AppendVarint(b, int64(c.nzVal[k]))
+		b = binary.AppendUvarint(b, uint64(w.nzIdx[k]))
+		b = binary.AppendVarint(b, int64(w.nzVal[k]))
 	}
-	copy(c.prev[:], hdr)
+	copy(c.prev, hdr)
 	c.hdrLen = len(hdr)
 	c.n++
 	return b
