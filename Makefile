@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHeld$$' -fuzztime $$(( 50000 * $(FUZZSCALE) ))x ./capture/calls
 	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./sync/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive
+	$(GO) test -run '^$$' -fuzz '^FuzzIndexFile$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./vault
 
 bench: build
 	$(GO) run ./cmd/benchreport

@@ -62,7 +62,7 @@ func (v *Vault) noteKey() error {
 		var ks []KeySpan
 		if b := tx.Bucket(bMeta).Get(keyHistory); b != nil {
 			if err := json.Unmarshal(b, &ks); err != nil {
-				return fmt.Errorf("vault: audit key history: %w", err)
+				return &DamagedError{Path: "vault.db", Detail: "audit key history does not decode: " + err.Error()}
 			}
 		}
 		if len(ks) > 0 && string(ks[len(ks)-1].PublicKey) == string(pub) {

@@ -117,7 +117,8 @@ func (v *Vault) computeUsed() error {
 
 // Usage is the vault's view of its disk.
 type Usage struct {
-	Used      int64   `json:"used_bytes"`  // sealed recordings
+	Used      int64   `json:"used_bytes"`  // sealed recordings and the index
+	Index     int64   `json:"index_bytes"` // of which the index (vault.db's blocks on disk)
 	Limit     int64   `json:"limit_bytes"` // quota, or file system size
 	FSFree    int64   `json:"fs_free_bytes"`
 	FSSize    int64   `json:"fs_size_bytes"`
@@ -135,6 +136,13 @@ func (v *Vault) Usage() Usage {
 	}
 	u := Usage{Used: used, Refusing: v.refusing, HighWater: v.opt.HighWater}
 	v.mu.Unlock()
+	// The index counts against the quota: call records take room too.
+	var st0 unix.Stat_t
+	if unix.Stat(filepath.Join(v.dir, "vault.db"), &st0) == nil {
+		u.Index = st0.Blocks * 512
+		u.Used += u.Index
+	}
+	used = u.Used
 	var st unix.Statfs_t
 	if unix.Statfs(v.dir, &st) == nil {
 		u.FSFree = int64(st.Bavail) * int64(st.Bsize)
@@ -251,11 +259,25 @@ func (v *Vault) Evict() (int, error) {
 		reason retention.Reason
 	}
 	var cands []cand
+	var records []cand // call records without media
 	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			var e Entry
-			if json.Unmarshal(val, &e) != nil || !e.Recorded || e.Size == 0 ||
-				(e.State != StateComplete && e.State != StateTruncated) {
+			if json.Unmarshal(val, &e) != nil {
+				return nil
+			}
+			if !e.Recorded && e.State == StateCDR && len(e.Holds) == 0 {
+				// Recording beats call-record keeping: when space runs
+				// short, call records go (the archived ones first) before
+				// a call is refused.
+				tier := 2
+				if !e.AckedAt.IsZero() {
+					tier = 1
+				}
+				records = append(records, cand{e, tier, "call records give way to recordings"})
+				return nil
+			}
+			if !e.Recorded || e.Size == 0 || (e.State != StateComplete && e.State != StateTruncated) {
 				return nil
 			}
 			cl, _ := v.opt.Policy.Class(e.Class)
@@ -275,16 +297,51 @@ func (v *Vault) Evict() (int, error) {
 		}
 		return cands[i].e.Start.Before(cands[j].e.Start)
 	})
+	below := func() bool {
+		u := v.Usage()
+		return u.Fraction < v.opt.LowWater && (u.FSSize == 0 || u.FSFree >= v.opt.MinFreeBytes)
+	}
 	n := 0
 	for _, c := range cands {
-		u := v.Usage()
-		if u.Fraction < v.opt.LowWater && (u.FSSize == 0 || u.FSFree >= v.opt.MinFreeBytes) {
-			break
+		if below() {
+			return n, nil
 		}
 		if err := v.remove(c.e.ID, string(c.reason), "quota", audit.QuotaDelete); err != nil {
 			return n, err
 		}
 		n++
+	}
+	// Then call records, archived ones first, oldest first, in batches;
+	// the index gives their pages back only when compacted.
+	sort.Slice(records, func(i, j int) bool {
+		if records[i].tier != records[j].tier {
+			return records[i].tier < records[j].tier
+		}
+		return records[i].e.Start.Before(records[j].e.Start)
+	})
+	for lo := 0; lo < len(records) && !below(); lo += 500 {
+		batch := records[lo:min(lo+500, len(records))]
+		rs := make([]removal, len(batch))
+		for i, c := range batch {
+			rs[i] = removal{id: c.e.ID, reason: string(c.reason), by: "quota", action: audit.QuotaDelete}
+		}
+		errs, err := v.removeMany(rs)
+		if err != nil {
+			return n, err
+		}
+		for _, e := range errs {
+			if e == nil {
+				n++
+			}
+		}
+		if _, err := v.Compact(); err != nil {
+			return n, err
+		}
+	}
+	if n > 0 {
+		if _, err := v.CompactIfWorth(); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }
@@ -347,6 +404,11 @@ func (v *Vault) Sweep() (SweepResult, error) {
 	for _, e := range errs {
 		if e == nil {
 			res.Deleted++
+		}
+	}
+	if res.Deleted > 0 {
+		if _, err := v.CompactIfWorth(); err != nil {
+			return res, err
 		}
 	}
 	return res, nil

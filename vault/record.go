@@ -292,6 +292,11 @@ func (r *recording) Finish(c *calls.Call) error {
 	tags := v.subjectTags(c) // argon2id, outside the transaction
 	err = v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, r.id)
+		if errors.Is(err, ErrNotFound) {
+			// The index was replaced (damaged) while the call ran: the
+			// recording is indexed anew.
+			old, err = &Entry{ID: r.id, Recorded: true, Sync: SyncPending, Start: r.start.UTC()}, nil
+		}
 		if err != nil {
 			return err
 		}

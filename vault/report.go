@@ -15,6 +15,8 @@ import (
 
 	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/spanvault/spanvault/vault/audit"
 )
 
 // SubjectReport answers a data subject's access request (GDPR Art. 15):
@@ -155,9 +157,30 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 	if repair && !v.opt.ReadOnly {
 		v.salvage(rep)
 	}
-	es, err := v.List()
+	es, bad, err := v.listAll()
 	if err != nil {
 		return nil, err
+	}
+	for _, id := range bad {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%q: index entry cannot be read", id))
+	}
+	if repair && len(bad) > 0 && !v.opt.ReadOnly {
+		// Drop the unreadable entries: their recordings become files the
+		// index does not know, which the walk below re-indexes.
+		err := v.update(func(tx *bolt.Tx) error {
+			for _, id := range bad {
+				if err := tx.Bucket(bEntries).Delete([]byte(id)); err != nil {
+					return err
+				}
+			}
+			return v.audit(tx, audit.Entry{Action: "fsck_repair", Actor: "fsck", Detail: fmt.Sprintf("%d unreadable index entries dropped for re-indexing", len(bad))})
+		})
+		if err != nil {
+			return rep, err
+		}
+		for _, id := range bad {
+			rep.Repaired = append(rep.Repaired, fmt.Sprintf("%q: unreadable entry dropped; its recording, if intact, is re-indexed", id))
+		}
 	}
 	rep.Entries = len(es)
 	known := map[string]bool{}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,6 +55,7 @@ func (v *Vault) salvageFile(path string) (n int, err error) {
 	for _, name := range [][]byte{bEntries, bSealed, bSubjects, bTombstones, bHolds} {
 		func() {
 			defer func() { recover() }() // a bad page ends this bucket's walk
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 			db.View(func(tx *bolt.Tx) error {
 				b := tx.Bucket(name)
 				if b == nil {

@@ -111,17 +111,21 @@ const (
 
 // Vault is an open vault.
 type Vault struct {
-	opt      Options
-	db       *bolt.DB
-	key      ed25519.PrivateKey
-	dir      string
-	mu       sync.Mutex // guards open, used, refusing, erasures
-	open     map[string]*recording
-	buffers  agefile.Buffers // one age chunk buffer per open recording
-	freeEst  atomic.Int64    // free bytes on the vault's filesystem, estimated (lowSpace)
-	freeAt   atomic.Int64    // when the kernel last said (unix ns)
-	used     int64
-	refusing bool
+	opt  Options
+	db   *bolt.DB
+	dbmu sync.RWMutex // shared by every transaction; Compact holds it alone to swap db
+	// replaceOnDamage: a bad page met while running moves the index aside
+	// and starts a fresh one (the daemon's vault, from OpenOrReplace).
+	replaceOnDamage bool
+	key             ed25519.PrivateKey
+	dir             string
+	mu              sync.Mutex // guards open, used, refusing, erasures
+	open            map[string]*recording
+	buffers         agefile.Buffers // one age chunk buffer per open recording
+	freeEst         atomic.Int64    // free bytes on the vault's filesystem, estimated (lowSpace)
+	freeAt          atomic.Int64    // when the kernel last said (unix ns)
+	used            int64
+	refusing        bool
 	// gen counts changes to what eviction may delete; futile* remember
 	// the last scan that found nothing, so calls arriving on a full disk
 	// are refused without a scan each.
@@ -278,7 +282,9 @@ func (v *Vault) Close() error {
 		}
 		v.open = map[string]*recording{}
 		v.mu.Unlock()
+		v.dbmu.Lock()
 		err = v.db.Close()
+		v.dbmu.Unlock()
 		if v.key != nil {
 			clear(v.key)
 		}
@@ -417,7 +423,7 @@ func getEntry(tx *bolt.Tx, id string) (*Entry, error) {
 	}
 	var e Entry
 	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("vault: index entry %s is corrupt: %w", id, err)
+		return nil, &DamagedError{Path: "vault.db", Detail: fmt.Sprintf("index entry %s does not decode: %v", id, err)}
 	}
 	return &e, nil
 }
@@ -465,18 +471,30 @@ func (v *Vault) Get(id string) (*Entry, error) {
 
 // List returns every index entry (CDRs and recordings), oldest first.
 func (v *Vault) List() ([]*Entry, error) {
-	var out []*Entry
-	err := v.view(func(tx *bolt.Tx) error {
+	out, bad, err := v.listAll()
+	if err == nil && len(bad) > 0 {
+		// The readable entries still come back: one bad value (bbolt keeps
+		// no checksums of values) must not hide the rest.
+		err = &DamagedError{Path: filepath.Join(v.dir, "vault.db"),
+			Detail: fmt.Sprintf("%d index entries cannot be read (%s): spanvault fsck -repair re-indexes their recordings", len(bad), strings.Join(bad[:min(len(bad), 5)], ", "))}
+	}
+	return out, err
+}
+
+// listAll returns the readable entries and the IDs of those that are not.
+func (v *Vault) listAll() (out []*Entry, bad []string, err error) {
+	err = v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			var e Entry
-			if err := json.Unmarshal(val, &e); err != nil {
-				return fmt.Errorf("vault: index entry %s is corrupt: %w", k, err)
+			if err := json.Unmarshal(val, &e); err != nil || e.ID != string(k) {
+				bad = append(bad, string(k))
+				return nil
 			}
 			out = append(out, &e)
 			return nil
 		})
 	})
-	return out, err
+	return out, bad, err
 }
 
 // Personal decrypts an entry's sealed metadata with the given identities.

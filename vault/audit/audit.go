@@ -110,7 +110,7 @@ func Begin(tx *bolt.Tx, key ed25519.PrivateKey) (*Batch, error) {
 		a.seq = binary.BigEndian.Uint64(k)
 		var last Entry
 		if err := json.Unmarshal(v, &last); err != nil {
-			return nil, fmt.Errorf("audit: last entry %d does not decode: %w", a.seq, err)
+			return nil, fmt.Errorf("%w: last entry %d does not decode: %w", ErrCorrupt, a.seq, err)
 		}
 		a.prev = last.Hash
 	}
@@ -128,7 +128,6 @@ func (a *Batch) Add(e Entry) (Entry, error) {
 	if err != nil {
 		return e, fmt.Errorf("audit: %w", err)
 	}
-	a.b.FillPercent = 1 // sequence numbers only grow: pure appends fill pages
 	if err := a.b.Put(seqKey(e.Seq), enc); err != nil {
 		return e, fmt.Errorf("audit: %w", err)
 	}
@@ -180,6 +179,10 @@ func (e *BrokenError) Error() string {
 
 // ErrNoChain is returned by Verify for a vault without any audit entry.
 var ErrNoChain = errors.New("audit: no audit trail")
+
+// ErrCorrupt is matched (errors.Is) by errors about audit records that
+// do not decode: the index holding them is damaged.
+var ErrCorrupt = errors.New("audit: trail damaged")
 
 // Verify walks the whole chain and checks every link and the signed head.
 // It returns the number of entries, or a *BrokenError naming the first bad
@@ -293,7 +296,7 @@ func ReadHead(tx *bolt.Tx) (Head, error) {
 		return h, nil
 	}
 	if err := json.Unmarshal(hb.Get(keyHead), &h); err != nil {
-		return h, fmt.Errorf("audit: signed head does not decode: %w", err)
+		return h, fmt.Errorf("%w: signed head does not decode: %w", ErrCorrupt, err)
 	}
 	return h, nil
 }
