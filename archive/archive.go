@@ -52,6 +52,10 @@ type InitOptions struct {
 	Name   string
 	Listen string   // default 127.0.0.1:8443
 	Hosts  []string // extra names and addresses for the server certificate
+	// Store is a directory (relative to the archive's, default "store")
+	// or s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false]: the
+	// bucket is created with Object Lock if it does not exist.
+	Store string
 }
 
 // Init creates a new archive in dir: CA, server certificate, anchor log
@@ -109,6 +113,12 @@ func Init(dir string, opt InitOptions) error {
 		return err
 	}
 	cfg := defaultConfig(opt.Name, opt.Listen)
+	if opt.Store != "" {
+		cfg.Store = opt.Store
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
 	f, err := os.OpenFile(filepath.Join(dir, configFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -142,7 +152,7 @@ func Open(dir string) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenDir(filepath.Join(dir, cfg.Store))
+	st, err := openStore(dir, cfg)
 	if err != nil {
 		ix.Close()
 		return nil, err
@@ -154,7 +164,56 @@ func Open(dir string) (*Archive, error) {
 	}
 	a := &Archive{Dir: dir, Config: cfg, CA: c, Index: ix, Store: st, Log: lg, Logger: slog.Default(), Now: time.Now}
 	c.Now = func() time.Time { return a.Now() }
+	if err := a.replayErasures(context.Background()); err != nil {
+		ix.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// replayErasures applies every erasure note the store keeps to the index
+// (and the store) before anything is served: an index restored from a
+// backup taken before an erasure shows the recording erased again.
+func (a *Archive) replayErasures(ctx context.Context) error {
+	notes, err := a.Store.Erasures(ctx)
+	if err != nil {
+		return fmt.Errorf("archive: erasure notes: %w", err)
+	}
+	for _, n := range notes {
+		rs, err := a.Index.Records(ctx, index.Query{Appliance: n.Appliance, ID: n.ID, Kind: wire.KindRecording})
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if !r.DeletedAt.IsZero() || r.SHA256 != n.SHA256 {
+				continue
+			}
+			if err := a.Store.Erase(ctx, r.SHA256, n.At); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("archive: replaying the erasure of %s/%s: %w", n.Appliance, n.ID, err)
+			}
+			if err := a.Index.PutRecords(ctx, []index.Record{{Appliance: n.Appliance, ID: r.ID, Kind: wire.KindTombstone, Start: r.Start, Class: r.Class,
+				DeletedAt: n.At, Entry: `{"reason":"erased by archive command (replayed after an index restore)"}`, ReceivedAt: a.Now()}}); err != nil {
+				return err
+			}
+			a.Event(ctx, "erasure_replayed", "archive", n.Appliance, fmt.Sprintf("%s erased %s by %s; the index did not know (restored from a backup?)", r.ID, n.At.UTC().Format(time.RFC3339), n.By), true)
+		}
+	}
+	return nil
+}
+
+// openStore opens the configured backend: a directory, or an S3 bucket
+// with Object Lock whose uploads in progress are staged in DIR/staging.
+func openStore(dir string, cfg Config) (store.Store, error) {
+	if strings.HasPrefix(cfg.Store, "s3://") {
+		sc, err := store.ParseS3URL(cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return store.OpenS3(ctx, sc, filepath.Join(dir, "staging"))
+	}
+	return store.OpenDir(filepath.Join(dir, cfg.Store))
 }
 
 // Close closes the index.

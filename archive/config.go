@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -24,7 +25,9 @@ type Config struct {
 	Listen string `toml:"listen"`
 	// Advertise lists the addresses boxes are given (default: Listen).
 	Advertise []string `toml:"advertise"`
-	// Store is where recordings live: a directory (relative to DIR).
+	// Store is where recordings live: a directory (relative to DIR), or
+	// s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false] for an S3
+	// bucket with Object Lock (this file is 0600: it then holds a secret).
 	Store string `toml:"store"`
 	// Index is the index database file (relative to DIR).
 	Index string `toml:"index"`
@@ -90,6 +93,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Store == "" {
 		errs = append(errs, errors.New("store: empty"))
+	} else if strings.HasPrefix(c.Store, "s3://") {
+		if _, err := store.ParseS3URL(c.Store); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
 	}
 	if c.Index == "" {
 		errs = append(errs, errors.New("index: empty"))

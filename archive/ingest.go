@@ -324,6 +324,12 @@ func (a *Archive) afterCommand(ctx context.Context, name string, id int64) {
 		// locked storage is the scale issue's).
 		rs, _ := a.Index.Records(ctx, index.Query{Appliance: name, ID: c.Recording, Kind: wire.KindRecording})
 		for _, r := range rs {
+			// The note first: a crash after it replays the erasure at the
+			// next start; the other order could forget it.
+			if err := a.Store.NoteErasure(ctx, store.Erasure{SHA256: r.SHA256, Appliance: name, ID: r.ID, At: a.Now(), By: c.By}); err != nil {
+				a.Event(ctx, "erase_at_archive_refused", c.By, name, fmt.Sprintf("%s: %v", r.ID, err), true)
+				continue
+			}
 			if err := a.Store.Erase(ctx, r.SHA256, a.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				a.Event(ctx, "erase_at_archive_refused", c.By, name, fmt.Sprintf("%s: %v", r.ID, err), true)
 				continue

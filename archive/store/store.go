@@ -1,28 +1,39 @@
 // Package store keeps the archive's sealed recordings, content-addressed by
-// the SHA-256 of the sealed file, still sealed (ingest holds no key).
+// the SHA-256 of the sealed file, still sealed (ingest holds no key). Two
+// backends: Dir (a directory, the embedded default) and S3 (a bucket with
+// Object Lock, through minio-go; see s3.go for its layout).
 //
 // Invariants:
 //   - An object is visible (Stat says complete, Open reads it) only after
-//     its bytes were re-hashed and matched its address, and the file and
-//     its directory were fsynced: what the archive acknowledges is durable.
+//     its bytes were re-hashed and matched its address, and were made
+//     durable (file and directory fsynced; or the S3 PUT, checked by the
+//     server against a SHA-256 checksum, returned): what the archive
+//     acknowledges is durable.
 //   - A partial upload keeps every byte it received (fsynced before the
 //     offset is reported), so a resumed upload continues at that offset.
 //     Partials are never removed while they received bytes within
 //     PartialTTL (a slow upload is not garbage).
 //   - Delete refuses objects whose retain-until has not passed or that are
-//     on hold.
+//     on hold; Erase refuses held objects and COMPLIANCE objects before
+//     their date. On S3 the server enforces the same (tested against it).
+//   - Erase on S3 is crypto-shredding: the age header (the wrapped file
+//     key) is destroyed, the locked payload stays until its date and can
+//     never be opened. Every erasure leaves a write-once note first, which
+//     the archive replays into a restored index before serving.
 package store
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +49,7 @@ var (
 	ErrHeld     = errors.New("store: object is on legal hold")
 	ErrTooLarge = errors.New("store: upload longer than its declared length")
 	ErrNoSpace  = errors.New("store: archive storage full")
+	ErrErased   = errors.New("store: recording erased (its key is destroyed; the locked payload cannot be decrypted)")
 )
 
 // Lock modes, with S3 Object Lock's names.
@@ -61,6 +73,7 @@ type Info struct {
 	RetainUntil time.Time
 	Hold        bool
 	LockMode    string
+	Erased      bool // crypto-shredded: the payload may remain, locked, but nothing can open it
 }
 
 // Store is what ingest and access need of the storage.
@@ -85,6 +98,23 @@ type Store interface {
 	Erase(ctx context.Context, sum string, now time.Time) error
 	// Sweep removes partial uploads idle for longer than ttl.
 	Sweep(ctx context.Context, ttl time.Duration, now time.Time) (int, error)
+	// NoteErasure keeps a durable, write-once note that an object was
+	// erased, beside the objects and not in the index: an index restored
+	// from a backup replays the notes before anything is served, so no
+	// backup brings an erased recording back.
+	NoteErasure(ctx context.Context, e Erasure) error
+	// Erasures lists the notes.
+	Erasures(ctx context.Context) ([]Erasure, error)
+}
+
+// Erasure is the note of one erased object (no personal data: addresses
+// and names of boxes and recordings only).
+type Erasure struct {
+	SHA256    string    `json:"sha256"`
+	Appliance string    `json:"appliance"`
+	ID        string    `json:"id"`
+	At        time.Time `json:"at"`
+	By        string    `json:"by"`
 }
 
 // Dir is the embedded directory backend: objects/ab/abcdef... files,
@@ -93,11 +123,15 @@ type Store interface {
 type Dir struct {
 	root string
 	mu   sync.Mutex // serialises appends per archive (uploads of one object race otherwise)
+	// publish, when set, takes a verified, complete partial somewhere
+	// else (the S3 backend stages uploads in a Dir) instead of moving it
+	// into objects/; the partial is removed once it returns nil.
+	publish func(sum, path string, length int64) (Info, error)
 }
 
 // OpenDir opens (and creates) a directory store.
 func OpenDir(root string) (*Dir, error) {
-	for _, d := range []string{"objects", "partial"} {
+	for _, d := range []string{"objects", "partial", "erasures"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
@@ -202,6 +236,14 @@ func (d *Dir) seal(sum string, length int64, got string) (Info, error) {
 	if got != sum {
 		os.Remove(part)
 		return Info{}, fmt.Errorf("%w: address %s, received bytes hash to %s", ErrMismatch, sum, got)
+	}
+	if d.publish != nil {
+		in, err := d.publish(sum, part, length)
+		if err != nil {
+			return Info{Offset: length}, err // kept: published again on the next HEAD or PATCH
+		}
+		os.Remove(part)
+		return in, nil
 	}
 	dst := d.objPath(sum)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
@@ -357,3 +399,51 @@ func syncDir(dir string) error {
 }
 
 func isNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) }
+
+// NoteErasure implements Store: erasures/<sum>.json, fsynced.
+func (d *Dir) NoteErasure(_ context.Context, e Erasure) error {
+	b, _ := json.Marshal(e)
+	path := filepath.Join(d.root, "erasures", e.SHA256+".json")
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("store: erasure note: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// Erasures implements Store.
+func (d *Dir) Erasures(_ context.Context) ([]Erasure, error) {
+	es, err := os.ReadDir(filepath.Join(d.root, "erasures"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	var out []Erasure
+	for _, e := range es {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(d.root, "erasures", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		var n Erasure
+		if err := json.Unmarshal(b, &n); err != nil {
+			return nil, fmt.Errorf("store: erasure note %s: %w", e.Name(), err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -108,6 +108,7 @@ func cmdInit(args []string, stdout io.Writer) error {
 	name := fs.String("name", "archive", "archive name")
 	listen := fs.String("listen", "127.0.0.1:8443", "ingest address that boxes connect to")
 	hosts := fs.String("hosts", "", "extra names and addresses for the server certificate, comma-separated")
+	storeURL := fs.String("store", "", "where recordings live: a directory (default DIR/store) or s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false] (Object Lock; created if missing)")
 	if err := parse(fs, args, "dir"); err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func cmdInit(args []string, stdout io.Writer) error {
 	if *hosts != "" {
 		hs = strings.Split(*hosts, ",")
 	}
-	if err := archive.Init(*dir, archive.InitOptions{Name: *name, Listen: *listen, Hosts: hs}); err != nil {
+	if err := archive.Init(*dir, archive.InitOptions{Name: *name, Listen: *listen, Hosts: hs, Store: *storeURL}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "archive %q created in %s; boxes connect to %s\n", *name, *dir, *listen)
@@ -201,7 +202,9 @@ type listed struct {
 	Size        int64  `json:"size"`
 	Start       string `json:"start"`
 	Class       string `json:"class"`
-	RetainUntil string `json:"retain_until,omitempty"`
+	RetainUntil string `json:"retain_until,omitempty"` // as the store reports it (the index's date where the store has none)
+	LockMode    string `json:"lock_mode"`              // COMPLIANCE, GOVERNANCE or empty, as the store reports it
+	Erased      bool   `json:"erased,omitempty"`       // crypto-shredded at the store
 	Hold        bool   `json:"hold"`
 	Recorded    bool   `json:"recorded"`
 	DeletedAt   string `json:"deleted_at,omitempty"`
@@ -226,6 +229,16 @@ func cmdRecordings(args []string, stdout io.Writer) error {
 			Class: r.Class, Hold: r.Hold, Recorded: r.Recorded}
 		if !r.RetainUntil.IsZero() {
 			l.RetainUntil = r.RetainUntil.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		if r.SHA256 != "" && r.Kind == wire.KindRecording {
+			in, err := a.Store.Stat(context.Background(), r.SHA256)
+			if err != nil {
+				return err
+			}
+			if !in.RetainUntil.IsZero() {
+				l.RetainUntil = in.RetainUntil.UTC().Format("2006-01-02T15:04:05Z")
+			}
+			l.LockMode, l.Erased = in.LockMode, in.Erased
 		}
 		if !r.DeletedAt.IsZero() {
 			l.DeletedAt = r.DeletedAt.UTC().Format("2006-01-02T15:04:05Z")

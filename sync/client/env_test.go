@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/store/s3test"
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
@@ -72,7 +73,13 @@ func newEnv(t *testing.T) *env { return newEnvTB(t) }
 func newEnvTB(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC()}, dir: filepath.Join(t.TempDir(), "archive"), box: "branch-1", policy: testPolicy()}
-	if err := archive.Init(e.dir, archive.InitOptions{Name: "test-archive", Listen: "127.0.0.1:0"}); err != nil {
+	opt := archive.InitOptions{Name: "test-archive", Listen: "127.0.0.1:0"}
+	if os.Getenv("SPANVAULT_TEST_STORE") == "s3" {
+		// The same acceptance tests against the S3 backend on a real
+		// server with Object Lock (make test runs them both ways).
+		opt.Store = s3test.Start(t).URL()
+	}
+	if err := archive.Init(e.dir, opt); err != nil {
 		t.Fatal(err)
 	}
 	e.startArchive()
@@ -86,6 +93,15 @@ func newEnvTB(t testing.TB) *env {
 	e.openVault()
 	t.Cleanup(func() { e.v.Close() })
 	return e
+}
+
+// partialDir is where the archive keeps uploads in progress: in its
+// directory store, or staged beside it for S3.
+func (e *env) partialDir() string {
+	if os.Getenv("SPANVAULT_TEST_STORE") == "s3" {
+		return filepath.Join(e.dir, "staging", "partial")
+	}
+	return filepath.Join(e.dir, "store", "partial")
 }
 
 func (e *env) openVault() {

@@ -144,7 +144,7 @@ func TestArchiveKilledMidUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	partial := filepath.Join(e.dir, "store", "partial")
+	partial := e.partialDir()
 	for _, at := range []int64{100 << 10, 600 << 10} {
 		cmd := serve()
 		ctx, cancel := context.WithCancel(context.Background())

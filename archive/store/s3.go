@@ -1,0 +1,669 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3 keeps objects in an S3 bucket with Object Lock, through minio-go, so
+// that AWS S3, Ceph RGW, SeaweedFS, versitygw and the like work unchanged.
+//
+// Each sealed recording (an age file) is stored as two objects:
+//
+//	payload/<sum>  the file from the payload nonce on: every encrypted chunk
+//	header/<sum>   the age header: the file key, wrapped to the recipients
+//
+// The payload gets its class's lock (COMPLIANCE where a law requires the
+// retention, GOVERNANCE where the bank may shorten it); the header always
+// GOVERNANCE with the same date, so that only a client holding the
+// governance-bypass permission (the archive's erasure) can remove it.
+// Removing the header destroys the recording for good while its payload's
+// lock holds (crypto-shredding): without the wrapped file key the payload
+// is noise. header + payload, concatenated, is the age file the box sealed,
+// byte for byte; its SHA-256 is the object's address.
+//
+// Uploads are staged on local disk (a Dir: resumable, fsynced), verified
+// against their address, and written to the bucket create-only
+// (If-None-Match: *) with a SHA-256 checksum the store checks. Lock state
+// is read from StatObject's X-Amz-Object-Lock-* headers (versitygw names
+// GetObjectRetention's reply differently) and every PUT carries explicit
+// retention: bucket defaults are never relied on.
+type S3 struct {
+	c       *minio.Client
+	bucket  string
+	staging *Dir
+	chosen  sync.Map // sum -> [2]string: our header and payload version IDs, where others were added
+	// Provisional is the GOVERNANCE lock an object gets when it arrives,
+	// before the box's record names its class (SetRetention then sets the
+	// class's mode and date).
+	Provisional time.Duration
+	// HoldAhead: while an object is on legal hold its lock date is kept
+	// at least this far ahead (SetRetention extends it; the archive
+	// renews it daily). Some servers let an expired date override a legal
+	// hold (versitygw 1.8.0 deletes a held version whose retain-until has
+	// passed; the tests found it); a date that has not passed still holds
+	// there. A COMPLIANCE date so extended cannot be shortened again: a
+	// held recording is kept up to HoldAhead after its release.
+	HoldAhead time.Duration
+}
+
+// S3Config names a bucket: from a URL
+// s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false][&region=R].
+type S3Config struct {
+	Endpoint, AccessKey, SecretKey, Bucket, Region string
+	TLS                                            bool
+}
+
+// ParseS3URL parses an s3:// store URL.
+func ParseS3URL(raw string) (S3Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "s3" {
+		return S3Config{}, fmt.Errorf("store: %q is not an s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET URL", redactURL(raw))
+	}
+	c := S3Config{Endpoint: u.Host, Bucket: strings.Trim(u.Path, "/"), TLS: true, Region: u.Query().Get("region")}
+	if u.User != nil {
+		c.AccessKey = u.User.Username()
+		c.SecretKey, _ = u.User.Password()
+	}
+	if t := u.Query().Get("tls"); t != "" {
+		if c.TLS, err = strconv.ParseBool(t); err != nil {
+			return c, fmt.Errorf("store: s3 URL: tls=%q is not true or false", t)
+		}
+	}
+	switch {
+	case c.Endpoint == "":
+		return c, errors.New("store: s3 URL: no host")
+	case c.Bucket == "" || strings.Contains(c.Bucket, "/"):
+		return c, errors.New("store: s3 URL: the path must be one bucket name")
+	case c.AccessKey == "" || c.SecretKey == "":
+		return c, errors.New("store: s3 URL: no access key and secret key")
+	}
+	return c, nil
+}
+
+// redactURL hides the secret key of an s3:// URL (for errors and logs).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// String describes the store without its secret.
+func (c S3Config) String() string {
+	scheme := "https"
+	if !c.TLS {
+		scheme = "http"
+	}
+	return fmt.Sprintf("%s://%s/%s", scheme, c.Endpoint, c.Bucket)
+}
+
+// URL is the s3:// form of the configuration (it holds the secret).
+func (c S3Config) URL() string {
+	u := url.URL{Scheme: "s3", User: url.UserPassword(c.AccessKey, c.SecretKey), Host: c.Endpoint, Path: "/" + c.Bucket}
+	q := url.Values{}
+	if !c.TLS {
+		q.Set("tls", "false")
+	}
+	if c.Region != "" {
+		q.Set("region", c.Region)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Client returns a minio-go client for the configuration.
+func (c S3Config) Client() (*minio.Client, error) {
+	return minio.New(c.Endpoint, &minio.Options{
+		Creds:           credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure:          c.TLS,
+		Region:          c.Region,
+		TrailingHeaders: true, // needed for the SHA-256 checksum on PUT
+	})
+}
+
+// OpenS3 opens the bucket (creating it with Object Lock if it does not
+// exist; an existing bucket must have Object Lock enabled) and stages
+// uploads under staging.
+func OpenS3(ctx context.Context, c S3Config, staging string) (*S3, error) {
+	cl, err := c.Client()
+	if err != nil {
+		return nil, fmt.Errorf("store: s3 %s: %w", c, err)
+	}
+	ok, err := cl.BucketExists(ctx, c.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("store: s3 %s: %w", c, err)
+	}
+	if !ok {
+		if err := cl.MakeBucket(ctx, c.Bucket, minio.MakeBucketOptions{Region: c.Region, ObjectLocking: true}); err != nil {
+			return nil, fmt.Errorf("store: s3 %s: create bucket with Object Lock: %w", c, err)
+		}
+	}
+	if status, _, _, _, err := cl.GetObjectLockConfig(ctx, c.Bucket); err != nil || status != "Enabled" {
+		return nil, fmt.Errorf("store: s3 %s: the bucket has no Object Lock (%v): recordings cannot be made write-once there", c, err)
+	}
+	st, err := OpenDir(staging)
+	if err != nil {
+		return nil, err
+	}
+	s := &S3{c: cl, bucket: c.Bucket, staging: st, Provisional: 7 * 24 * time.Hour, HoldAhead: 30 * 24 * time.Hour}
+	st.publish = s.publish
+	return s, nil
+}
+
+func payloadKey(sum string) string { return "payload/" + sum }
+func headerKey(sum string) string  { return "header/" + sum }
+
+// lockOf reads an object's lock from StatObject's headers.
+func lockOf(oi minio.ObjectInfo) (mode string, until time.Time, hold bool) {
+	mode = oi.Metadata.Get("X-Amz-Object-Lock-Mode")
+	if t := oi.Metadata.Get("X-Amz-Object-Lock-Retain-Until-Date"); t != "" {
+		until, _ = time.Parse(time.RFC3339, t)
+	}
+	hold = strings.EqualFold(oi.Metadata.Get("X-Amz-Object-Lock-Legal-Hold"), "ON")
+	return
+}
+
+// original returns the first version of key: the one the archive wrote
+// (create-only). A later version is someone else's overwrite, which Object
+// Lock cannot prevent in a versioned bucket but which never replaces the
+// locked original: the archive ignores it.
+func (s *S3) original(ctx context.Context, key string) (minio.ObjectInfo, error) {
+	var first minio.ObjectInfo
+	found := false
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
+		if oi.Err != nil {
+			return minio.ObjectInfo{}, oi.Err
+		}
+		if oi.Key != key || oi.IsDeleteMarker {
+			continue
+		}
+		if !found || oi.LastModified.Before(first.LastModified) {
+			first, found = oi, true
+		}
+	}
+	if !found {
+		return minio.ObjectInfo{}, minio.ErrorResponse{Code: "NoSuchKey", StatusCode: http.StatusNotFound, Message: key}
+	}
+	// The lock headers come with a stat of that version.
+	return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: first.VersionID})
+}
+
+// ours finds the archive's own versions of a recording's two objects. A
+// versioned bucket keeps every PUT, and Object Lock cannot stop someone
+// with write access from adding a version on top of a locked one; it only
+// keeps the locked one from being destroyed. With one version of each
+// (the normal case) those are ours; with more, the pair whose bytes hash
+// to the address is (remembered). A missing header (erased) yields the
+// oldest payload version and errHeaderGone.
+func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err error) {
+	hv, err := s.versions(ctx, headerKey(sum))
+	if err != nil {
+		return ho, po, err
+	}
+	pv, err := s.versions(ctx, payloadKey(sum))
+	if err != nil {
+		return ho, po, err
+	}
+	if len(pv) == 0 {
+		return ho, po, minio.ErrorResponse{Code: "NoSuchKey", StatusCode: http.StatusNotFound, Message: payloadKey(sum)}
+	}
+	stat := func(key string, v minio.ObjectInfo) (minio.ObjectInfo, error) {
+		return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: v.VersionID})
+	}
+	if len(hv) == 0 {
+		po, err = stat(payloadKey(sum), pv[0])
+		if err == nil {
+			err = errHeaderGone
+		}
+		return ho, po, err
+	}
+	pick := [2]string{hv[0].VersionID, pv[0].VersionID}
+	if len(hv) > 1 || len(pv) > 1 {
+		if c, ok := s.chosen.Load(sum); ok {
+			pick = c.([2]string)
+		} else if pick, err = s.verifyPair(ctx, sum, hv, pv); err != nil {
+			return ho, po, err
+		}
+		s.chosen.Store(sum, pick)
+		// The other versions are not the archive's (it writes each key
+		// once): remove them where their lock allows, so that the key is
+		// back to its one version (some servers apply lock calls to the
+		// newest version whatever version they name).
+		for _, o := range []struct {
+			key  string
+			vs   []minio.ObjectInfo
+			mine string
+		}{{headerKey(sum), hv, pick[0]}, {payloadKey(sum), pv, pick[1]}} {
+			for _, v := range o.vs {
+				if v.VersionID != o.mine {
+					s.c.RemoveObject(ctx, s.bucket, o.key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true})
+				}
+			}
+		}
+	}
+	if ho, err = stat(headerKey(sum), minio.ObjectInfo{VersionID: pick[0]}); err != nil {
+		return ho, po, err
+	}
+	po, err = stat(payloadKey(sum), minio.ObjectInfo{VersionID: pick[1]})
+	return ho, po, err
+}
+
+var errHeaderGone = errors.New("store: header gone")
+
+// versions lists key's versions, oldest first.
+func (s *S3) versions(ctx context.Context, key string) ([]minio.ObjectInfo, error) {
+	var out []minio.ObjectInfo
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
+		if oi.Err != nil {
+			return nil, fmt.Errorf("store: s3 list %s: %w", key, oi.Err)
+		}
+		if oi.Key == key && !oi.IsDeleteMarker {
+			out = append(out, oi)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b minio.ObjectInfo) int { return a.LastModified.Compare(b.LastModified) })
+	return out, nil
+}
+
+// verifyPair reads every combination of header and payload versions and
+// returns the one whose concatenation hashes to sum.
+func (s *S3) verifyPair(ctx context.Context, sum string, hv, pv []minio.ObjectInfo) ([2]string, error) {
+	for _, h := range hv {
+		hr, err := s.c.GetObject(ctx, s.bucket, headerKey(sum), minio.GetObjectOptions{VersionID: h.VersionID})
+		if err != nil {
+			return [2]string{}, err
+		}
+		hdr, err := io.ReadAll(io.LimitReader(hr, 1<<16))
+		hr.Close()
+		if err != nil {
+			continue
+		}
+		for _, p := range pv {
+			pr, err := s.c.GetObject(ctx, s.bucket, payloadKey(sum), minio.GetObjectOptions{VersionID: p.VersionID})
+			if err != nil {
+				return [2]string{}, err
+			}
+			d := sha256.New()
+			d.Write(hdr)
+			_, err = io.Copy(d, pr)
+			pr.Close()
+			if err == nil && hex.EncodeToString(d.Sum(nil)) == sum {
+				return [2]string{h.VersionID, p.VersionID}, nil
+			}
+		}
+	}
+	return [2]string{}, fmt.Errorf("%w: no version of %s hashes to its address", ErrMismatch, sum)
+}
+
+func notFound(err error) bool {
+	code := minio.ToErrorResponse(err).Code
+	return code == "NoSuchKey" || code == "NotFound" || minio.ToErrorResponse(err).StatusCode == http.StatusNotFound
+}
+
+// Stat implements Store. A recording whose header was erased reports
+// Erased (its payload may still exist, locked).
+func (s *S3) Stat(ctx context.Context, sum string) (Info, error) {
+	ho, po, err := s.ours(ctx, sum)
+	in := Info{Complete: true}
+	switch {
+	case err == nil:
+		in.Size = ho.Size + po.Size
+	case errors.Is(err, errHeaderGone):
+		in.Erased = true
+		in.Size = po.Size
+	case notFound(err):
+		return s.staging.Stat(ctx, sum)
+	default:
+		return Info{}, fmt.Errorf("store: s3 stat %s: %w", sum, err)
+	}
+	in.LockMode, in.RetainUntil, in.Hold = lockOf(po)
+	in.Offset = in.Size
+	return in, nil
+}
+
+// Append implements Store: bytes are staged locally; the complete,
+// verified file is split and written to the bucket before Append reports
+// it complete.
+func (s *S3) Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, int64, error) {
+	in, err := s.Stat(ctx, sum)
+	if err != nil || in.Complete {
+		return in, 0, err
+	}
+	return s.staging.Append(ctx, sum, offset, length, r)
+}
+
+// publish writes a verified staged file to the bucket: header and payload,
+// create-only, SHA-256-checked, provisionally locked.
+func (s *S3) publish(sum, path string, length int64) (Info, error) {
+	ctx := context.Background()
+	f, err := os.Open(path)
+	if err != nil {
+		return Info{}, fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	hdr, err := ageHeader(f)
+	if err != nil {
+		return Info{}, fmt.Errorf("store: %s is not an age file: %w", sum, err)
+	}
+	until := time.Now().Add(s.Provisional).UTC()
+	put := func(key string, r io.ReadSeeker, n int64) error {
+		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
+		// refuses the PUT if what it received differs.
+		h := sha256.New()
+		if _, err := io.Copy(h, io.LimitReader(r, n)); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if _, err := r.Seek(-n, io.SeekCurrent); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		opts := minio.PutObjectOptions{
+			ContentType:      "application/octet-stream",
+			Mode:             minio.Governance,
+			RetainUntilDate:  until,
+			DisableMultipart: true,
+			UserMetadata: map[string]string{
+				"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(h.Sum(nil)),
+				"spanvault-object":      sum,
+			},
+		}
+		opts.SetMatchETagExcept("*") // create-only
+		_, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
+		if err != nil {
+			code := minio.ToErrorResponse(err).Code
+			if code == "PreconditionFailed" {
+				// Already there (a publish that was interrupted after this
+				// object): content-addressed, so the same bytes.
+				return nil
+			}
+			return fmt.Errorf("store: s3 put %s: %w", key, err)
+		}
+		return nil
+	}
+	if err := put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr))); err != nil {
+		return Info{}, err
+	}
+	if _, err := f.Seek(int64(len(hdr)), io.SeekStart); err != nil {
+		return Info{}, err
+	}
+	if err := put(payloadKey(sum), f, length-int64(len(hdr))); err != nil {
+		return Info{}, err
+	}
+	return Info{Complete: true, Offset: length, Size: length, LockMode: Governance, RetainUntil: until}, nil
+}
+
+// ageHeader returns the age header of r: the lines up to and including
+// the "---" MAC line (at most 64 KiB).
+func ageHeader(r io.Reader) ([]byte, error) {
+	br := bufio.NewReader(io.LimitReader(r, 64<<10))
+	var hdr []byte
+	first := true
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return nil, errors.New("no end of the age header")
+		}
+		if first && string(line) != "age-encryption.org/v1\n" {
+			return nil, errors.New("no age header")
+		}
+		first = false
+		hdr = append(hdr, line...)
+		if bytes.HasPrefix(line, []byte("--- ")) {
+			return hdr, nil
+		}
+	}
+}
+
+// Open implements Store: header and payload, concatenated: the sealed file.
+func (s *S3) Open(ctx context.Context, sum string) (io.ReadCloser, int64, error) {
+	ho, po, err := s.ours(ctx, sum)
+	switch {
+	case errors.Is(err, errHeaderGone):
+		return nil, 0, ErrErased
+	case err != nil && notFound(err):
+		return nil, 0, ErrNotFound
+	case err != nil:
+		return nil, 0, fmt.Errorf("store: s3 open %s: %w", sum, err)
+	}
+	h, err := s.c.GetObject(ctx, s.bucket, headerKey(sum), minio.GetObjectOptions{VersionID: ho.VersionID})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: s3 get %s header: %w", sum, err)
+	}
+	hdr, err := io.ReadAll(h)
+	h.Close()
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: s3 get %s header: %w", sum, err)
+	}
+	p, err := s.c.GetObject(ctx, s.bucket, payloadKey(sum), minio.GetObjectOptions{VersionID: po.VersionID})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: s3 get %s payload: %w", sum, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(hdr), p), p}, int64(len(hdr)) + po.Size, nil
+}
+
+// SetRetention implements Store: the payload gets the class's mode and
+// date, the header GOVERNANCE with the same date; legal hold on both.
+// A date is only ever extended under COMPLIANCE (the store refuses to
+// shorten it); GOVERNANCE dates follow the archive (bypass).
+func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
+	ho, po, err := s.ours(ctx, sum)
+	headerGone := errors.Is(err, errHeaderGone)
+	if err != nil && !headerGone {
+		if notFound(err) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("store: s3 stat %s: %w", sum, err)
+	}
+	curMode, curUntil, _ := lockOf(po)
+	mode := r.Mode
+	if mode == "" {
+		mode = Governance
+	}
+	until := r.Until.UTC()
+	if r.Hold {
+		if ahead := time.Now().Add(s.HoldAhead).UTC(); until.Before(ahead) {
+			until = ahead
+		}
+	}
+	if curMode == Compliance {
+		mode = Compliance // COMPLIANCE never goes back to GOVERNANCE
+		if until.Before(curUntil) {
+			until = curUntil
+		}
+	}
+	for _, o := range []struct {
+		key  string
+		mode string
+	}{{payloadKey(sum), mode}, {headerKey(sum), Governance}} {
+		oi := po
+		if o.key == headerKey(sum) {
+			if headerGone {
+				continue // erased: nothing to lock
+			}
+			oi = ho
+		}
+		if cm, cu, _ := lockOf(oi); cm == o.mode && until.Unix() == cu.Unix() {
+			// Unchanged: a server may refuse any retention call on a
+			// COMPLIANCE object, even a no-op.
+		} else if !until.After(time.Now().Add(time.Second)) {
+			// The class's date has passed already (an old recording
+			// arriving late): no duty to lock it; the provisional lock
+			// runs out on its own.
+		} else {
+			m := minio.RetentionMode(o.mode)
+			err := s.c.PutObjectRetention(ctx, s.bucket, o.key, minio.PutObjectRetentionOptions{
+				Mode: &m, RetainUntilDate: &until, GovernanceBypass: true, VersionID: oi.VersionID,
+			})
+			if err != nil {
+				return fmt.Errorf("store: s3 retention %s: %w", o.key, err)
+			}
+		}
+		status := minio.LegalHoldDisabled
+		if r.Hold {
+			status = minio.LegalHoldEnabled
+		}
+		if err := s.c.PutObjectLegalHold(ctx, s.bucket, o.key, minio.PutObjectLegalHoldOptions{Status: &status, VersionID: oi.VersionID}); err != nil {
+			return fmt.Errorf("store: s3 legal hold %s: %w", o.key, err)
+		}
+	}
+	return nil
+}
+
+// lock reads the payload's lock (the one that decides).
+func (s *S3) lock(ctx context.Context, sum string) (Retention, error) {
+	_, po, err := s.ours(ctx, sum)
+	if err != nil && !errors.Is(err, errHeaderGone) {
+		if notFound(err) {
+			return Retention{}, ErrNotFound
+		}
+		return Retention{}, fmt.Errorf("store: s3 stat %s: %w", sum, err)
+	}
+	mode, until, hold := lockOf(po)
+	return Retention{Mode: mode, Until: until, Hold: hold}, nil
+}
+
+// removeAll removes every version of key (a versioned bucket keeps the
+// data of a plain delete). bypass removes GOVERNANCE-locked versions.
+func (s *S3) removeAll(ctx context.Context, key string, bypass bool) error {
+	found := false
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
+		if oi.Err != nil {
+			return fmt.Errorf("store: s3 list %s: %w", key, oi.Err)
+		}
+		if oi.Key != key {
+			continue
+		}
+		found = true
+		if err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: oi.VersionID, GovernanceBypass: bypass}); err != nil {
+			return fmt.Errorf("store: s3 remove %s (version %s): %w", key, oi.VersionID, err)
+		}
+	}
+	if !found {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Delete implements Store: after retention, every version of both objects.
+func (s *S3) Delete(ctx context.Context, sum string, now time.Time) error {
+	r, err := s.lock(ctx, sum)
+	if err != nil {
+		return err
+	}
+	if r.Hold {
+		return ErrHeld
+	}
+	if now.Before(r.Until) {
+		return fmt.Errorf("%w: until %s", ErrRetained, r.Until.UTC().Format(time.RFC3339))
+	}
+	if err := s.removeAll(ctx, headerKey(sum), false); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return s.removeAll(ctx, payloadKey(sum), false)
+}
+
+// Erase implements Store by crypto-shredding: every version of the header
+// (the wrapped file key) is removed with the governance bypass, so the
+// recording can never be decrypted again, from any copy of the payload.
+// The payload stays, locked, until its date, when Delete removes it like
+// any other.
+func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
+	r, err := s.lock(ctx, sum)
+	if err != nil {
+		return err
+	}
+	if r.Hold {
+		return ErrHeld
+	}
+	if r.Mode == Compliance && now.Before(r.Until) {
+		return fmt.Errorf("%w: until %s", ErrLegal, r.Until.UTC().Format(time.RFC3339))
+	}
+	if err := s.removeAll(ctx, headerKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	s.chosen.Delete(sum)
+	return nil
+}
+
+// ErasureNoteLock is how long an erasure note is locked (COMPLIANCE): as
+// long as any backup it must outlive.
+var ErasureNoteLock = 11 * 365 * 24 * time.Hour
+
+// NoteErasure implements Store: erasures/<sum>, create-only, locked in
+// COMPLIANCE mode so that nobody, the archive included, can remove it.
+func (s *S3) NoteErasure(ctx context.Context, e Erasure) error {
+	b, _ := json.Marshal(e)
+	cs := sha256.Sum256(b)
+	opts := minio.PutObjectOptions{ContentType: "application/json", Mode: minio.Compliance, DisableMultipart: true,
+		RetainUntilDate: e.At.Add(ErasureNoteLock).UTC(),
+		UserMetadata:    map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:])}}
+	opts.SetMatchETagExcept("*")
+	if _, err := s.c.PutObject(ctx, s.bucket, "erasures/"+e.SHA256, bytes.NewReader(b), int64(len(b)), opts); err != nil &&
+		minio.ToErrorResponse(err).Code != "PreconditionFailed" {
+		return fmt.Errorf("store: s3 erasure note %s: %w", e.SHA256, err)
+	}
+	return nil
+}
+
+// Erasures implements Store.
+func (s *S3) Erasures(ctx context.Context) ([]Erasure, error) {
+	var out []Erasure
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: "erasures/"}) {
+		if oi.Err != nil {
+			return nil, fmt.Errorf("store: s3 list erasures: %w", oi.Err)
+		}
+		o, err := s.original(ctx, oi.Key)
+		if err != nil {
+			return nil, fmt.Errorf("store: s3 erasure note %s: %w", oi.Key, err)
+		}
+		r, err := s.c.GetObject(ctx, s.bucket, oi.Key, minio.GetObjectOptions{VersionID: o.VersionID})
+		if err != nil {
+			return nil, fmt.Errorf("store: s3 erasure note %s: %w", oi.Key, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(r, 1<<16))
+		r.Close()
+		var n Erasure
+		if err == nil {
+			err = json.Unmarshal(b, &n)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: s3 erasure note %s: %w", oi.Key, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// Sweep implements Store: idle staged partials go.
+func (s *S3) Sweep(ctx context.Context, ttl time.Duration, now time.Time) (int, error) {
+	return s.staging.Sweep(ctx, ttl, now)
+}
+
+// Close releases nothing today (minio-go's client holds only idle
+// connections); it exists so that callers treat backends alike.
+func (s *S3) Close() error { return nil }
+
+var _ Store = (*S3)(nil)
