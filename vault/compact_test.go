@@ -79,3 +79,80 @@ func TestCompactAfterSweep(t *testing.T) {
 		t.Fatalf("recording after compaction: %d entries", len(es))
 	}
 }
+
+// TestCallRecordsGiveWayToRecordings: a vault whose quota is taken by call
+// records (the index counts against it) makes room for a recording by
+// deleting call records, archived ones first, and compacting the index;
+// the recording is not refused.
+func TestCallRecordsGiveWayToRecordings(t *testing.T) {
+	_, recips, _ := newKey(t)
+	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	clk := &fakeClock{t: start, synced: true}
+	dir := t.TempDir()
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []*calls.Call
+	for i := range 3000 {
+		cs = append(cs, &calls.Call{CallID: fmt.Sprintf("cdr-%d@test", i), From: "<sip:+4930111@x>", To: "<sip:2001@x>",
+			State: calls.Rejected, Start: start.Add(time.Duration(i) * time.Second)})
+	}
+	if err := v.DetailMany(cs); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := v.List()
+	// The first 1,000 were archived.
+	var acked []string
+	for _, e := range es[:1000] {
+		acked = append(acked, e.ID)
+	}
+	if err := v.AcknowledgeMany(acked, start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Reopen with a quota the index alone fills to 95 %.
+	quota := v.Usage().Index * 100 / 95
+	v.Close()
+	v, err = vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced,
+		QuotaBytes: quota, HighWater: 0.9, LowWater: 0.85})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	u := v.Usage()
+	t.Logf("before: %+v", u)
+	if u.Fraction < 0.9 {
+		t.Fatalf("the call records fill %.2f of the quota; the test needs them over the high watermark", u.Fraction)
+	}
+	clk.t = start.Add(2 * time.Hour)
+	recordSynth(t, v, synth.Config{Calls: 1, Duration: 2 * time.Second, Start: clk.t, Seed: 3})
+	es, _ = v.List()
+	recorded, left := 0, map[string]bool{}
+	for _, e := range es {
+		if e.Recorded {
+			recorded++
+		} else {
+			left[e.ID] = true
+		}
+	}
+	u = v.Usage()
+	t.Logf("after: %+v, %d call records left", u, len(left))
+	if recorded != 1 {
+		t.Fatalf("%d recordings: the recording was refused", recorded)
+	}
+	if len(left) >= 3000 || len(left) == 0 {
+		t.Fatalf("%d of 3,000 call records left: they should give way only as far as needed", len(left))
+	}
+	ackedLeft := 0
+	for _, id := range acked {
+		if left[id] {
+			ackedLeft++
+		}
+	}
+	if ackedLeft > 0 && len(left) < 3000-1000+ackedLeft {
+		t.Fatalf("unarchived call records went while %d archived ones were kept", ackedLeft)
+	}
+	if u.Fraction >= 0.9 {
+		t.Fatalf("still over the high watermark: %.2f", u.Fraction)
+	}
+}
