@@ -58,13 +58,14 @@ deps:
 test: deps test-go fuzz
 
 # SPANVAULT_REQUIRE_TOOLS: a test that needs an installed tool (age,
-# versitygw) fails instead of skipping. The sync acceptance tests run a
-# second time with the archive on S3 (versitygw, Object Lock).
+# versitygw, PostgreSQL) fails instead of skipping. The sync acceptance
+# tests run a second time with the archive on S3 (versitygw, Object Lock)
+# and its index in a private PostgreSQL server.
 S3_SYNC_TESTS = TestBackupRestoreKeepsErasure|TestThousandRecordingsArriveAndRetentionWaitsForGrace|TestResumeAfterCutsAndRestarts|TestCrashBetweenAckAndAcknowledge|TestBoxKilledBetweenAckAndAcknowledge|TestArchiveKilledMidUpload|TestFailoverBetweenFrontEnds|TestCommands
 test-go:
 	$(GO) vet ./...
 	SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -p 1 -timeout 40m ./...
-	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_TEST_STORE=s3 $(GO) test -count=1 -timeout 20m -run '^($(S3_SYNC_TESTS))$$' ./sync/client
+	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_TEST_STORE=s3 SPANVAULT_TEST_INDEX=postgres $(GO) test -count=1 -timeout 20m -run '^($(S3_SYNC_TESTS))$$' ./sync/client
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sip

@@ -56,6 +56,9 @@ type InitOptions struct {
 	// or s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false]: the
 	// bucket is created with Object Lock if it does not exist.
 	Store string
+	// Index is a SQLite file (relative to the archive's, default
+	// "index.db") or a postgres:// URL, which several front-ends share.
+	Index string
 }
 
 // Init creates a new archive in dir: CA, server certificate, anchor log
@@ -116,6 +119,9 @@ func Init(dir string, opt InitOptions) error {
 	if opt.Store != "" {
 		cfg.Store = opt.Store
 	}
+	if opt.Index != "" {
+		cfg.Index = opt.Index
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
@@ -148,7 +154,7 @@ func Open(dir string) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix, err := index.Open(filepath.Join(dir, cfg.Index))
+	ix, err := index.Open(cfg.indexPath(dir))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,9 @@ type Config struct {
 	// s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false] for an S3
 	// bucket with Object Lock (this file is 0600: it then holds a secret).
 	Store string `toml:"store"`
-	// Index is the index database file (relative to DIR).
+	// Index is the index database: a SQLite file (relative to DIR), or a
+	// postgres:// URL (libpq form, a unix socket allowed) for an index
+	// that several archive front-ends share.
 	Index string `toml:"index"`
 	// CertLifetime is an appliance certificate's lifetime; boxes renew at
 	// two thirds of it. RenewAfterExpiry bounds how long after expiry a
@@ -137,6 +139,14 @@ func loadConfig(dir string) (Config, error) {
 		return c, fmt.Errorf("archive: %s: %w", configFile, err)
 	}
 	return c, nil
+}
+
+// indexPath is what index.Open takes: a URL as it is, a file under dir.
+func (c Config) indexPath(dir string) string {
+	if strings.HasPrefix(c.Index, "postgres://") || strings.HasPrefix(c.Index, "postgresql://") {
+		return c.Index
+	}
+	return filepath.Join(dir, c.Index)
 }
 
 func (c Config) retentionOf(class string) time.Duration {

@@ -12,6 +12,8 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+
+	"github.com/spanvault/spanvault/archive/index"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +26,7 @@ import (
 
 // Log is the anchor log, stored in the index database.
 type Log struct {
-	db     *sql.DB
+	db     *index.DB
 	signer note.Signer
 	vkey   string
 	mu     sync.Mutex
@@ -37,7 +39,7 @@ func NewKey(name string) (skey, vkey string, err error) {
 
 // Open opens the log with the signing key in skeyFile and the verifier
 // key in vkeyFile.
-func Open(db *sql.DB, skeyFile, vkeyFile string) (*Log, error) {
+func Open(db *index.DB, skeyFile, vkeyFile string) (*Log, error) {
 	sk, err := os.ReadFile(skeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("anchor: %w", err)
@@ -91,6 +93,9 @@ func (l *Log) Append(ctx context.Context, appliance string, seq uint64, text []b
 		return 0, err
 	}
 	defer tx.Rollback()
+	if err := tx.Serialize(ctx, index.LockAnchor); err != nil {
+		return 0, err
+	}
 	var n int64
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n); err != nil {
 		return 0, err

@@ -38,6 +38,9 @@ func (x *Index) AddEvent(ctx context.Context, e Event) (Event, error) {
 		return e, err
 	}
 	defer tx.Rollback()
+	if err := tx.Serialize(ctx, LockEvents); err != nil {
+		return e, err
+	}
 	var prev string
 	var last int64
 	err = tx.QueryRowContext(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&last, &prev)
@@ -61,7 +64,7 @@ func (x *Index) AddEvent(ctx context.Context, e Event) (Event, error) {
 func (x *Index) Events(ctx context.Context, kind string, alertsOnly bool) ([]Event, error) {
 	q := `SELECT id, time, kind, actor, appliance, detail, alert, prev, hash FROM events WHERE (kind = ? OR ? = '')`
 	if alertsOnly {
-		q += ` AND alert = 1`
+		q += ` AND alert`
 	}
 	rows, err := x.db.QueryContext(ctx, q+` ORDER BY id`, kind, kind)
 	if err != nil {

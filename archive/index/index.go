@@ -2,12 +2,19 @@
 // (recordings, call detail records, tombstones), their audit chains, the
 // anchor log's hashes, commands and the archive's own audit trail.
 //
-// It is SQL through database/sql on modernc.org/sqlite (pure Go, no cgo):
-// the queries the archive needs (by time, appliance, class, expiry, hold)
-// are secondary indexes that SQL gives for free, and the same statements
-// run on PostgreSQL later. The database runs in WAL mode with
-// synchronous=FULL: a committed transaction survives a power cut, which is
-// what the archive's acknowledgement promises.
+// It is SQL through database/sql, on one of two engines: SQLite
+// (modernc.org/sqlite, pure Go, one file: the embedded default for one
+// machine) or PostgreSQL (pgx's database/sql driver: one database that
+// several archive front-ends share). The queries the archive needs (by
+// time, appliance, class, expiry, hold) are secondary indexes that SQL
+// gives for free. One code path: the same statements run on both; what
+// differs is isolated in DB (placeholders, and Serialize, which makes
+// appends that read the last row first, the audit trail's hash chain and
+// the anchor log, run one at a time across front-ends) and in the two
+// schemas (types). SQLite runs in WAL mode with synchronous=FULL,
+// PostgreSQL with its default synchronous commit: a committed transaction
+// survives a power cut, which is what the archive's acknowledgement
+// promises.
 //
 // Invariants: the index holds in clear only what the boxes hold in clear;
 // personal metadata is stored as the box sealed it. A record is keyed by
@@ -21,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -28,7 +36,7 @@ import (
 
 // Index is an open index.
 type Index struct {
-	db *sql.DB
+	db *DB
 }
 
 const schema = `
@@ -66,7 +74,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_start ON records (start);
 CREATE INDEX IF NOT EXISTS records_app_start ON records (appliance, start);
 CREATE INDEX IF NOT EXISTS records_expiry ON records (retain_until);
-CREATE INDEX IF NOT EXISTS records_hold ON records (hold) WHERE hold = 1;
+CREATE INDEX IF NOT EXISTS records_hold ON records (hold) WHERE hold;
 CREATE INDEX IF NOT EXISTS records_sha ON records (sha256);
 CREATE TABLE IF NOT EXISTS audit_entries (
 	appliance TEXT NOT NULL,
@@ -114,8 +122,14 @@ CREATE TABLE IF NOT EXISTS events (
 );
 `
 
-// Open opens or creates the SQLite index at path.
+// Open opens or creates the index: a SQLite file at path, or, for a
+// postgres:// or postgresql:// URL (libpq form; a unix socket directory
+// as host= is fine), a PostgreSQL database that several archive
+// front-ends share.
 func Open(path string) (*Index, error) {
+	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
+		return openPostgres(path)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -131,14 +145,14 @@ func Open(path string) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("index: %s: %w", path, err)
 	}
-	return &Index{db: db}, nil
+	return &Index{db: &DB{DB: db}}, nil
 }
 
 // Close closes the database.
 func (x *Index) Close() error { return x.db.Close() }
 
 // DB exposes the database for the anchor log and tests.
-func (x *Index) DB() *sql.DB { return x.db }
+func (x *Index) DB() *DB { return x.db }
 
 func ts(t time.Time) string {
 	if t.IsZero() {
@@ -345,7 +359,7 @@ func (x *Index) Records(ctx context.Context, q Query) ([]Record, error) {
 		add("retain_until < ?", ts(q.ExpiresBy))
 	}
 	if q.HoldOnly {
-		sqlq += " AND hold = 1"
+		sqlq += " AND hold"
 	}
 	if q.SHA256 != "" {
 		add("sha256 = ?", q.SHA256)
@@ -442,12 +456,10 @@ type Command struct {
 
 // AddCommand queues a command.
 func (x *Index) AddCommand(ctx context.Context, c Command) (int64, error) {
-	r, err := x.db.ExecContext(ctx, `INSERT INTO commands (appliance, kind, recording, all_pending, reason, by, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.Appliance, c.Kind, c.Recording, c.All, c.Reason, c.By, ts(c.IssuedAt))
-	if err != nil {
-		return 0, err
-	}
-	return r.LastInsertId()
+	var id int64
+	err := x.db.QueryRowContext(ctx, `INSERT INTO commands (appliance, kind, recording, all_pending, reason, by, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Appliance, c.Kind, c.Recording, c.All, c.Reason, c.By, ts(c.IssuedAt)).Scan(&id)
+	return id, err
 }
 
 // Commands lists an appliance's commands (open only: not yet answered).

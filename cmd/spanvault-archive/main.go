@@ -109,6 +109,7 @@ func cmdInit(args []string, stdout io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8443", "ingest address that boxes connect to")
 	hosts := fs.String("hosts", "", "extra names and addresses for the server certificate, comma-separated")
 	storeURL := fs.String("store", "", "where recordings live: a directory (default DIR/store) or s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false] (Object Lock; created if missing)")
+	indexURL := fs.String("index", "", "the index: a SQLite file (default DIR/index.db) or a postgres:// URL (libpq form; a unix socket allowed) shared by several front-ends")
 	if err := parse(fs, args, "dir"); err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func cmdInit(args []string, stdout io.Writer) error {
 	if *hosts != "" {
 		hs = strings.Split(*hosts, ",")
 	}
-	if err := archive.Init(*dir, archive.InitOptions{Name: *name, Listen: *listen, Hosts: hs, Store: *storeURL}); err != nil {
+	if err := archive.Init(*dir, archive.InitOptions{Name: *name, Listen: *listen, Hosts: hs, Store: *storeURL, Index: *indexURL}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "archive %q created in %s; boxes connect to %s\n", *name, *dir, *listen)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/spanvault/spanvault/archive/index/pgtest"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
@@ -30,16 +32,21 @@ func TestBackupRestoreKeepsErasure(t *testing.T) {
 	e.checkAllArrived()
 	rows := e.archiveRows()
 
-	// The backup: the index file, copied while the archive is stopped.
+	// The backup, taken while the archive is stopped: the SQLite file, or
+	// pg_dump of the PostgreSQL database.
 	e.stopArchive()
-	index := filepath.Join(e.dir, e.arch.Config.Index)
-	backup := filepath.Join(t.TempDir(), "index.db.backup")
-	b, err := os.ReadFile(index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(backup, b, 0o600); err != nil {
-		t.Fatal(err)
+	indexCfg := e.arch.Config.Index
+	pg := strings.HasPrefix(indexCfg, "postgres://")
+	index := filepath.Join(e.dir, indexCfg)
+	backup := filepath.Join(t.TempDir(), "index.backup")
+	var b []byte
+	if pg {
+		pgtest.Dump(t, indexCfg, backup)
+	} else {
+		var err error
+		if b, err = os.ReadFile(index); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.startArchive()
 
@@ -58,11 +65,15 @@ func TestBackupRestoreKeepsErasure(t *testing.T) {
 
 	// Restore the backup over the index; the archive opens it again.
 	e.stopArchive()
-	for _, suffix := range []string{"-wal", "-shm"} {
-		os.Remove(index + suffix)
-	}
-	if err := os.WriteFile(index, b, 0o600); err != nil {
-		t.Fatal(err)
+	if pg {
+		pgtest.Restore(t, indexCfg, backup)
+	} else {
+		for _, suffix := range []string{"-wal", "-shm"} {
+			os.Remove(index + suffix)
+		}
+		if err := os.WriteFile(index, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.startArchive()
 	after := e.archiveRows()

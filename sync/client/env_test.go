@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/index/pgtest"
 	"github.com/spanvault/spanvault/archive/store/s3test"
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
@@ -78,6 +79,12 @@ func newEnvTB(t testing.TB) *env {
 		// The same acceptance tests against the S3 backend on a real
 		// server with Object Lock (make test runs them both ways).
 		opt.Store = s3test.Start(t).URL()
+	}
+	if os.Getenv("SPANVAULT_TEST_INDEX") == "postgres" {
+		// The index in a private PostgreSQL server (make test runs the
+		// sync acceptance tests this way too).
+		opt.Index = pgtest.Start(t)
+		t.Logf("archive index in PostgreSQL: %s", opt.Index)
 	}
 	if err := archive.Init(e.dir, opt); err != nil {
 		t.Fatal(err)
