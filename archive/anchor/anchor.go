@@ -13,9 +13,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 
-	"github.com/spanvault/spanvault/archive/index"
 	"errors"
 	"fmt"
+	"github.com/spanvault/spanvault/archive/index"
 	"os"
 	"strings"
 	"sync"
