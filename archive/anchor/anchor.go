@@ -12,16 +12,16 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-
 	"errors"
 	"fmt"
-	"github.com/spanvault/spanvault/archive/index"
 	"os"
 	"strings"
 	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/spanvault/spanvault/archive/index"
 )
 
 // Log is the anchor log, stored in the index database.
