@@ -8,7 +8,7 @@ BUILD   := build
 # the fuzz coordinator, golang/go#75804). FUZZSCALE multiplies every count.
 FUZZSCALE ?= 1
 
-.PHONY: all build test test-go fuzz bench cross demo deps image image-vm image-test load clean
+.PHONY: all build test test-go fuzz bench bench-index cross demo deps image image-vm image-test load clean
 
 all: build
 
@@ -80,6 +80,13 @@ fuzz:
 
 bench: build
 	$(GO) run ./cmd/benchreport
+
+# Archive index queries at 10 million generated recordings, on SQLite and
+# on a private PostgreSQL server (p50/p99 per query; about a quarter of an
+# hour here, so not part of make bench). INDEX_ROWS sets the size.
+INDEX_ROWS ?= 10000000
+bench-index:
+	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_INDEX_ROWS=$(INDEX_ROWS) $(GO) test -run '^$$' -bench IndexQueries -benchtime 1x -timeout 120m ./archive/index
 
 cross:
 	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(BUILD)/arm64/spanvault ./cmd/spanvault

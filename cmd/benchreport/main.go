@@ -76,6 +76,11 @@ func main() {
 	kRes["BenchmarkFloodCapturePath"] = fRes["BenchmarkFloodCapturePath"]
 	vOut += kOut + fOut
 	sRes, sOut := runBench("./sync/client", "SyncThroughput|SmallRecords|RateCap|Ingest20", "1x")
+	// The same ingest with the archive on S3 (versitygw, Object Lock) and
+	// with its index in PostgreSQL, as ratios to the directory backend.
+	s3Res, s3Out := runBench("./sync/client", "Ingest20", "1x", "SPANVAULT_TEST_STORE=s3")
+	pgRes, pgOut := runBench("./sync/client", "Ingest20", "1x", "SPANVAULT_TEST_STORE=s3", "SPANVAULT_TEST_INDEX=postgres")
+	sOut += s3Out + pgOut
 	proc := processFigures()
 	if *raw {
 		fmt.Println(capOut)
@@ -139,4 +144,14 @@ func main() {
 	row("small records (about 1 KiB call detail records) over one connection", fmt.Sprintf("%.0f records/s", sr["records/s"]), ">= 1,000/s")
 	row("bandwidth cap accuracy over a 30 s transfer", fmt.Sprintf("cap %.0f B/s, measured %.0f B/s: %+.1f %%", rc["cap-B/s"], rc["measured-B/s"], rc["error-%"]), "within 5 %")
 	row("archive ingest, 20 boxes at once, each with its own certificate", fmt.Sprintf("%.0f recordings/s, %.1f MB/s, archive CPU %.1f ms per MB", ig["recordings/s"], ig["MB/s"], ig["archive-CPU-ms/MB"]), "")
+	for _, v := range []struct {
+		name string
+		r    result
+	}{{"same, archive on S3 (versitygw, Object Lock, local loopback)", s3Res["BenchmarkIngest20"]}, {"same, on S3 with the index in PostgreSQL", pgRes["BenchmarkIngest20"]}} {
+		if v.r == nil || ig["recordings/s"] == 0 {
+			row(v.name, "not measured", "")
+			continue
+		}
+		row(v.name, fmt.Sprintf("%.0f recordings/s, %.1f MB/s: ratio %.2f to the directory backend", v.r["recordings/s"], v.r["MB/s"], v.r["recordings/s"]/ig["recordings/s"]), "")
+	}
 }
