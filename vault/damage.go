@@ -2,11 +2,9 @@ package vault
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -168,63 +166,8 @@ func (v *Vault) probeWrite() error {
 	})
 }
 
-// checkLength compares the file's length with the high-water mark its
-// newest valid meta page records: bbolt maps that many pages, and reading
-// one past the end of a truncated file is SIGBUS, which no recover catches.
-func checkLength(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil // bbolt reports it
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return nil // empty: bbolt initialises it
-	}
-	var best struct {
-		ok        bool
-		txid, hwm uint64
-		pageSize  uint32
-	}
-	buf := make([]byte, 16+64) // page header, then the meta up to its checksum
-	for _, off := range []int64{0, -1} {
-		if off < 0 {
-			if best.pageSize == 0 {
-				off = 4096
-			} else {
-				off = int64(best.pageSize)
-			}
-		}
-		if _, err := f.ReadAt(buf, off); err != nil {
-			continue
-		}
-		m := buf[16:]
-		if binary.LittleEndian.Uint32(m[0:4]) != 0xED0CDAED {
-			continue
-		}
-		h := fnv.New64a()
-		h.Write(m[:56])
-		if h.Sum64() != binary.LittleEndian.Uint64(m[56:64]) {
-			continue
-		}
-		txid := binary.LittleEndian.Uint64(m[48:56])
-		if !best.ok || txid > best.txid {
-			best.ok, best.txid = true, txid
-			best.hwm = binary.LittleEndian.Uint64(m[40:48])
-			best.pageSize = binary.LittleEndian.Uint32(m[8:12])
-		}
-	}
-	if best.ok && best.pageSize > 0 && uint64(fi.Size()) < best.hwm*uint64(best.pageSize) {
-		return &DamagedError{Path: path, Detail: fmt.Sprintf("truncated: its meta page counts %d pages of %d bytes, the file has %d bytes", best.hwm, best.pageSize, fi.Size())}
-	}
-	return nil
-}
-
 // openDB opens the bbolt file, turning its panics into errors.
 func openDB(path string, readOnly bool) (db *bolt.DB, err error) {
-	if err := checkLength(path); err != nil {
-		return nil, err
-	}
 	if err := checkTree(path); err != nil {
 		return nil, err
 	}

@@ -8,7 +8,10 @@ import (
 )
 
 // checkTree walks the page tree of a bbolt file before bbolt maps it:
-// every page a bucket refers to lies below the high-water mark, says it
+// the file is as long as its newest meta page says (bbolt maps that many
+// pages, and reading past the end of a truncated file is SIGBUS, which no
+// recover catches); every page a bucket refers to lies below the
+// high-water mark, says it
 // is the page it is, is a branch or a leaf, is referred to once (a cycle
 // would make bbolt loop until memory runs out) and keeps its keys and
 // values inside itself; the freelist names only pages that exist. bbolt
@@ -28,6 +31,9 @@ func checkTree(path string) error {
 	w := &pageWalker{path: path, data: data, ps: uint64(m.pageSize), hwm: m.hwm, seen: map[uint64]bool{}}
 	if w.ps < 512 || w.ps > 1<<16 {
 		return w.bad(0, fmt.Sprintf("page size %d", w.ps))
+	}
+	if uint64(len(data)) < w.hwm*w.ps {
+		return &DamagedError{Path: path, Detail: fmt.Sprintf("truncated: its meta page counts %d pages of %d bytes, the file has %d bytes", w.hwm, w.ps, len(data)), page: true}
 	}
 	if err := w.page(m.root, 0, false); err != nil {
 		return err
