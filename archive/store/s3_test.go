@@ -141,7 +141,10 @@ func TestS3LockEnforced(t *testing.T) {
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, []byte("a recording under a legal retention duty"))
 	s := upload(t, st, data)
-	until := time.Now().Add(4 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	// Dates a few seconds ahead, so that the test sees them pass; every
+	// check that must happen before a date has several seconds of margin
+	// even on a loaded machine.
+	until := time.Now().Add(8 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	if err := st.SetRetention(ctx, s, store.Retention{Until: until, Mode: store.Compliance}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +215,7 @@ func TestS3LockEnforced(t *testing.T) {
 	// object's lock date ahead (HoldAhead), because the server here lets
 	// an expired date override a legal hold.
 	held := upload(t, st, sealedFile(t, id, []byte("a recording in litigation")))
-	hUntil := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	hUntil := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	st.HoldAhead = time.Hour
 	if err := st.SetRetention(ctx, held, store.Retention{Until: hUntil, Mode: store.Compliance, Hold: true}); err != nil {
 		t.Fatal(err)
