@@ -14,9 +14,10 @@
 //
 // The box holds only public age recipients (the archive's and, optionally,
 // a recovery key kept by the data-protection officer). Each recording is
-// sealed with age (X25519, ChaCha20-Poly1305 STREAM in 64 KiB chunks, fast
-// on a Raspberry Pi 4 without AES instructions) as it is written, so the
-// box can never read back what it wrote; the standard age tool decrypts a
+// sealed as an age file (X25519, ChaCha20-Poly1305 STREAM in 64 KiB chunks,
+// fast on a Raspberry Pi 4 without AES instructions; written by
+// vault/agefile with one buffer per open recording, sealed in place) as it
+// is written, so the box can never read back what it wrote; the standard age tool decrypts a
 // recording with the identity. Personal data needed in the index (numbers,
 // names, Call-ID, addresses, DTMF digits) is sealed the same way in the
 // sealed-metadata bucket. In clear the index keeps only what the box needs
@@ -59,10 +60,27 @@
 //
 // # Disk quota
 //
-// Above the high watermark the vault deletes what the retention policy
-// allows (synced first, oldest first) down to the low watermark; when
-// nothing may lawfully go, new recordings are refused loudly (an error
-// state and an alert) and existing ones stay.
+// The quota counts the recordings and the index (vault.db's blocks on
+// disk). Above the high watermark the vault deletes what the retention
+// policy allows (synced first, oldest first) down to the low watermark,
+// then call records without media (archived ones first): recording beats
+// call-record keeping. When nothing may lawfully go, new recordings are
+// refused loudly (an error state and an alert) and existing ones stay.
+// The index is compacted (bbolt's Compact into a new file, fsynced, then
+// renamed over vault.db) when a sweep or an eviction leaves an eighth of
+// it free.
+//
+// # A damaged index
+//
+// No content of vault.db makes a command panic or the daemon stop
+// recording. Before bbolt maps the file its page tree is walked (pages in
+// range, each referred to once, keys and values inside their page, the
+// freelist sane; bbolt trusts all of it); faults and assertions inside
+// bbolt become a *DamagedError naming the file and page; the daemon's
+// vault (OpenOrReplace) moves a damaged index aside, kept, and records into
+// a fresh one, at start or when a page goes bad while it runs. fsck
+// -repair salvages what the old index holds and re-indexes recordings
+// whose files are intact.
 //
 // # Concurrency
 //
