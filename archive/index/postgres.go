@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
@@ -35,8 +34,9 @@ func openPostgres(dsn string) (*Index, error) {
 		return nil, fmt.Errorf("index: postgres: %w", err)
 	}
 	db.SetMaxOpenConns(8)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	// No deadline: on a database that already holds millions of rows a
+	// missing index is built here, which takes as long as it takes.
+	ctx := context.Background()
 	err = func() error {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
