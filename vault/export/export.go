@@ -56,8 +56,11 @@ func Frames(v *vault.Vault, id string, ids []age.Identity) (frames []sealed.Fram
 	}
 	r, c, pulled, err := v.OpenRecordingCounted(id, ids)
 	if err != nil {
-		if interrupted && errors.Is(err, sealed.ErrTruncated) {
-			return nil, true, nil // nothing reached the disk before the break
+		if interrupted && (errors.Is(err, sealed.ErrTruncated) || errors.Is(err, sealed.ErrFirstChunk)) {
+			// Nothing complete reached the disk before the break: the
+			// crash came before or while the first chunk was written (a
+			// write cut short by SIGKILL leaves part of it).
+			return nil, true, nil
 		}
 		if integrity != nil {
 			return nil, false, fmt.Errorf("export: %w (%v)", integrity, err)

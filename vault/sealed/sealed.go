@@ -257,6 +257,10 @@ type readCtx struct {
 var (
 	ErrTruncated = errors.New("sealed: recording truncated (interrupted before it was finished)")
 	ErrCorrupt   = errors.New("sealed: corrupt record stream")
+	// ErrFirstChunk: the stream's first chunk cannot be read (it does not
+	// authenticate). In a recording interrupted by a crash it means the
+	// first chunk was being written: nothing complete reached the disk.
+	ErrFirstChunk = errors.New("sealed: the first chunk cannot be read")
 )
 
 // NewReader checks the magic and returns a Reader.
@@ -264,7 +268,10 @@ func NewReader(r io.Reader) (*Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	m := make([]byte, len(Magic))
 	if _, err := io.ReadFull(br, m); err != nil {
-		return nil, fmt.Errorf("sealed: reading magic: %w", truncErr(err))
+		if err = truncErr(err); err != ErrTruncated {
+			err = fmt.Errorf("%w: %w", ErrFirstChunk, err)
+		}
+		return nil, fmt.Errorf("sealed: reading magic: %w", err)
 	}
 	if string(m) != Magic {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)

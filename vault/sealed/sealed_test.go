@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/vault/agefile"
 	"github.com/spanvault/spanvault/vault/sealed"
 )
 
@@ -151,4 +154,39 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFirstChunkCut: a recording cut by a crash while its first chunk was
+// being written (a write cut short) reads as ErrFirstChunk, and one cut
+// before any chunk as ErrTruncated: the export tells "nothing complete
+// reached the disk" from damage by these.
+func TestFirstChunkCut(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	var file bytes.Buffer
+	aw, err := agefile.NewWriter(&file, nil, id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sealed.NewWriter(aw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1000; i++ {
+		w.Frame(&sealed.Frame{Time: time.Unix(int64(i), 0), Data: bytes.Repeat([]byte{byte(i)}, 200)}, 40)
+	}
+	aw.Close()
+	mac := bytes.Index(file.Bytes(), []byte("\n--- ")) + 1
+	hdr := mac + bytes.IndexByte(file.Bytes()[mac:], '\n') + 1 + 16 // the MAC line, then the payload nonce
+	for _, c := range []struct {
+		cut  int
+		want error
+	}{{hdr, sealed.ErrTruncated}, {hdr + 100, sealed.ErrFirstChunk}, {hdr + 40000, sealed.ErrFirstChunk}} {
+		r, err := age.Decrypt(bytes.NewReader(file.Bytes()[:c.cut]), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sealed.NewReader(r); !errors.Is(err, c.want) {
+			t.Errorf("cut at %d: %v, want %v", c.cut, err, c.want)
+		}
+	}
 }
