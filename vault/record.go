@@ -44,7 +44,7 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	// chunks; the header goes out with the first chunk, in one writev, so
 	// every write to the card is one sequential append of at least a
 	// chunk (flash wear), and nothing of it is copied or kept.
-	if len(b) < 4096 && c.n.Load() == 0 && c.writes.Load() == 0 {
+	if len(b) < 4096 && c.writes.Load() == 0 {
 		c.pending = append(c.pending, b...)
 		return len(b), nil
 	}

@@ -189,24 +189,15 @@ func lockOf(oi minio.ObjectInfo) (mode string, until time.Time, hold bool) {
 // Lock cannot prevent in a versioned bucket but which never replaces the
 // locked original: the archive ignores it.
 func (s *S3) original(ctx context.Context, key string) (minio.ObjectInfo, error) {
-	var first minio.ObjectInfo
-	found := false
-	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
-		if oi.Err != nil {
-			return minio.ObjectInfo{}, oi.Err
-		}
-		if oi.Key != key || oi.IsDeleteMarker {
-			continue
-		}
-		if !found || oi.LastModified.Before(first.LastModified) {
-			first, found = oi, true
-		}
+	vs, err := s.versions(ctx, key)
+	if err != nil {
+		return minio.ObjectInfo{}, err
 	}
-	if !found {
+	if len(vs) == 0 {
 		return minio.ObjectInfo{}, minio.ErrorResponse{Code: "NoSuchKey", StatusCode: http.StatusNotFound, Message: key}
 	}
 	// The lock headers come with a stat of that version.
-	return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: first.VersionID})
+	return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: vs[0].VersionID})
 }
 
 // ours finds the archive's own versions of a recording's two objects. A
@@ -661,9 +652,5 @@ func (s *S3) Erasures(ctx context.Context) ([]Erasure, error) {
 func (s *S3) Sweep(ctx context.Context, ttl time.Duration, now time.Time) (int, error) {
 	return s.staging.Sweep(ctx, ttl, now)
 }
-
-// Close releases nothing today (minio-go's client holds only idle
-// connections); it exists so that callers treat backends alike.
-func (s *S3) Close() error { return nil }
 
 var _ Store = (*S3)(nil)

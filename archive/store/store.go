@@ -292,18 +292,34 @@ func (d *Dir) SetRetention(_ context.Context, sum string, r Retention) error {
 		mode = Governance
 	}
 	data := []byte(r.Until.UTC().Format(time.RFC3339Nano) + " " + h + " " + mode + "\n")
-	tmp := d.retPath(sum) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	return writeDurable(d.retPath(sum), data)
+}
+
+// writeDurable replaces path with data: a temporary file, fsynced,
+// renamed over path, the directory fsynced.
+func writeDurable(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err == nil {
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		if isNoSpace(err) {
 			return fmt.Errorf("%w: %v", ErrNoSpace, err)
 		}
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := os.Rename(tmp, d.retPath(sum)); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return syncDir(filepath.Dir(tmp))
+	return syncDir(filepath.Dir(path))
 }
 
 func (d *Dir) readRetention(sum string) Retention {
@@ -403,25 +419,10 @@ func isNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) }
 // NoteErasure implements Store: erasures/<sum>.json, fsynced.
 func (d *Dir) NoteErasure(_ context.Context, e Erasure) error {
 	b, _ := json.Marshal(e)
-	path := filepath.Join(d.root, "erasures", e.SHA256+".json")
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	f.Close()
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := writeDurable(filepath.Join(d.root, "erasures", e.SHA256+".json"), b); err != nil {
 		return fmt.Errorf("store: erasure note: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // Erasures implements Store.
