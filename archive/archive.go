@@ -43,6 +43,9 @@ type Archive struct {
 	Logger *slog.Logger
 	// Now is the clock (tests move it).
 	Now func() time.Time
+	// OnAlert, when set, is given every alert after it is in the audit
+	// trail (the access service forwards them to the DPO). It must not block.
+	OnAlert func(index.Event)
 
 	inflight sync.WaitGroup // ingest requests being handled
 }
@@ -227,8 +230,12 @@ func (a *Archive) Close() error { return a.Index.Close() }
 
 // Event records an entry in the archive's audit trail (and logs it).
 func (a *Archive) Event(ctx context.Context, kind, actor, appliance, detail string, alert bool) {
-	if _, err := a.Index.AddEvent(context.WithoutCancel(ctx), index.Event{Time: a.Now(), Kind: kind, Actor: actor, Appliance: appliance, Detail: detail, Alert: alert}); err != nil {
+	ev, err := a.Index.AddEvent(context.WithoutCancel(ctx), index.Event{Time: a.Now(), Kind: kind, Actor: actor, Appliance: appliance, Detail: detail, Alert: alert})
+	if err != nil {
 		a.Logger.Error("archive audit trail", "err", err)
+	}
+	if alert && a.OnAlert != nil {
+		a.OnAlert(ev)
 	}
 	lvl := slog.LevelInfo
 	if alert {

@@ -51,6 +51,69 @@ type Config struct {
 	// is refused until the date (GDPR Art. 17(3)(b)). Other classes are
 	// GOVERNANCE: the bank's own retention, which erasure overrides.
 	LegalRetention []string `toml:"legal_retention"`
+	// Access configures the access service (spanvault-archive serve -web).
+	Access AccessConfig `toml:"access"`
+}
+
+// AccessConfig is the [access] section: sessions, the insider alert,
+// where alerts go, and when a box counts as silent.
+type AccessConfig struct {
+	// IdleTimeout ends a session unused this long; SessionLifetime ends
+	// any session this long after sign-in.
+	IdleTimeout     retention.Duration `toml:"idle_timeout"`
+	SessionLifetime retention.Duration `toml:"session_lifetime"`
+	// InsiderMaxPlays recordings played, exported or streamed by one user
+	// within InsiderWindow suspend the user from playback until a second
+	// person clears it. WorkingHours ("07:00-20:00", the archive's local
+	// time; empty: any time) does the same for access outside them.
+	InsiderMaxPlays int                `toml:"insider_max_plays"`
+	InsiderWindow   retention.Duration `toml:"insider_window"`
+	WorkingHours    string             `toml:"working_hours"`
+	// Alerts go to the data-protection officer: a webhook (JSON POST)
+	// and e-mail through an SMTP relay (host:port) from SMTPFrom to
+	// AlertEmail. Empty fields are not used.
+	AlertWebhook string `toml:"alert_webhook"`
+	AlertEmail   string `toml:"alert_email"`
+	SMTP         string `toml:"smtp"`
+	SMTPFrom     string `toml:"smtp_from"`
+	// FleetSilentAfter: a box not checked in for this long is an alert;
+	// so is a certificate expiring within FleetCertWarn.
+	FleetSilentAfter retention.Duration `toml:"fleet_silent_after"`
+	FleetCertWarn    retention.Duration `toml:"fleet_cert_warn"`
+	// MaxLinkTTL bounds a streaming link's lifetime.
+	MaxLinkTTL retention.Duration `toml:"max_link_ttl"`
+	// PlaybackCacheMiB bounds the decoded audio kept in memory for seeking.
+	PlaybackCacheMiB int `toml:"playback_cache_mib"`
+}
+
+// defaults fills what an older configuration file does not set.
+func (c *AccessConfig) defaults() {
+	set := func(d *retention.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = retention.Duration(v)
+		}
+	}
+	set(&c.IdleTimeout, 15*time.Minute)
+	set(&c.SessionLifetime, 12*time.Hour)
+	set(&c.InsiderWindow, 10*time.Minute)
+	set(&c.FleetSilentAfter, 26*time.Hour)
+	set(&c.FleetCertWarn, 7*24*time.Hour)
+	set(&c.MaxLinkTTL, time.Hour)
+	if c.InsiderMaxPlays == 0 {
+		c.InsiderMaxPlays = 100
+	}
+	if c.PlaybackCacheMiB == 0 {
+		c.PlaybackCacheMiB = 256
+	}
+}
+
+// ParseHours reads "HH:MM-HH:MM" into minutes after midnight.
+func ParseHours(s string) (from, to int, err error) {
+	var h1, m1, h2, m2 int
+	if _, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 || h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0 {
+		return 0, 0, fmt.Errorf("%q is not HH:MM-HH:MM", s)
+	}
+	return h1*60 + m1, h2*60 + m2, nil
 }
 
 func (c Config) lockMode(class string) string {
@@ -65,7 +128,7 @@ func (c Config) lockMode(class string) string {
 const configFile = "archive.toml"
 
 func defaultConfig(name, listen string) Config {
-	return Config{
+	c := Config{
 		Name:             name,
 		Listen:           listen,
 		Store:            "store",
@@ -77,6 +140,8 @@ func defaultConfig(name, listen string) Config {
 		DefaultRetention: retention.Duration(7 * 365 * 24 * time.Hour),
 		Retention:        map[string]retention.Duration{},
 	}
+	c.Access.defaults()
+	return c
 }
 
 // Validate checks every field once; errors name the field.
@@ -115,6 +180,41 @@ func (c *Config) Validate() error {
 	if c.DefaultRetention <= 0 {
 		errs = append(errs, errors.New("default_retention: must be positive"))
 	}
+	ac := &c.Access
+	if ac.IdleTimeout < retention.Duration(time.Minute) {
+		errs = append(errs, errors.New("access.idle_timeout: shorter than a minute"))
+	}
+	if ac.SessionLifetime < ac.IdleTimeout {
+		errs = append(errs, errors.New("access.session_lifetime: shorter than access.idle_timeout"))
+	}
+	if ac.InsiderMaxPlays < 1 {
+		errs = append(errs, errors.New("access.insider_max_plays: must be at least 1"))
+	}
+	if ac.InsiderWindow <= 0 {
+		errs = append(errs, errors.New("access.insider_window: must be positive"))
+	}
+	if ac.WorkingHours != "" {
+		if _, _, err := ParseHours(ac.WorkingHours); err != nil {
+			errs = append(errs, fmt.Errorf("access.working_hours: %w", err))
+		}
+	}
+	if ac.AlertWebhook != "" && !strings.HasPrefix(ac.AlertWebhook, "https://") && !strings.HasPrefix(ac.AlertWebhook, "http://127.0.0.1") && !strings.HasPrefix(ac.AlertWebhook, "http://localhost") {
+		errs = append(errs, fmt.Errorf("access.alert_webhook: %q: use https:// (plain http only to this machine)", ac.AlertWebhook))
+	}
+	if ac.AlertEmail != "" {
+		if _, _, err := net.SplitHostPort(ac.SMTP); err != nil {
+			errs = append(errs, fmt.Errorf("access.smtp: %q is not host:port (needed for access.alert_email)", ac.SMTP))
+		}
+		if ac.SMTPFrom == "" {
+			errs = append(errs, errors.New("access.smtp_from: empty (needed for access.alert_email)"))
+		}
+	}
+	if ac.FleetSilentAfter <= 0 || ac.FleetCertWarn <= 0 || ac.MaxLinkTTL <= 0 {
+		errs = append(errs, errors.New("access.fleet_silent_after, fleet_cert_warn, max_link_ttl: must be positive"))
+	}
+	if ac.PlaybackCacheMiB < 1 {
+		errs = append(errs, errors.New("access.playback_cache_mib: must be at least 1"))
+	}
 	for k, v := range c.Retention {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("retention.%s: must be positive", k))
@@ -135,6 +235,7 @@ func loadConfig(dir string) (Config, error) {
 	if u := md.Undecoded(); len(u) > 0 {
 		return c, fmt.Errorf("archive: %s: %s: unknown field", configFile, u[0])
 	}
+	c.Access.defaults()
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("archive: %s: %w", configFile, err)
 	}

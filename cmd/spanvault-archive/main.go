@@ -19,7 +19,9 @@ import (
 	"syscall"
 
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/archive/keyring"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
@@ -41,6 +43,7 @@ var commands = map[string]command{
 	"release":    {"release a recording's legal hold, here and on its box", cmdQueue(wire.CmdRelease)},
 	"commands":   {"list commands and their life (issued, delivered, applied or refused)", cmdCommands},
 	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
+	"user":       {"manage the access service's users: user add -name NAME -role ROLE [-branches A,B], user list", cmdUser},
 	"verify":     {"re-hash every stored recording and check every box's anchored audit chain", cmdVerify},
 }
 
@@ -175,11 +178,35 @@ func cmdRevoke(args []string, stdout io.Writer) error {
 func cmdServe(args []string, stdout io.Writer) error {
 	fs, dir := flags("serve")
 	listen := fs.String("listen", "", "ingest address (default: the configured one)")
+	web := fs.String("web", "", "also serve the access service (web page and JSON API, HTTPS) on this address")
+	identity := fs.String("identity", "", "the archive's age identity file (0600) for the access service; default: $"+keyring.EnvVar)
 	a, err := parseOpen(fs, dir, args, "dir")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	webDone := make(chan error, 1)
+	if *web != "" {
+		var keys *keyring.Keyring
+		if *identity != "" || os.Getenv(keyring.EnvVar) != "" {
+			if keys, err = keyring.Load(*identity); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintln(stdout, "access service without the archive's identity: it lists only what is in clear")
+		}
+		wl, err := net.Listen("tcp", *web)
+		if err != nil {
+			return fmt.Errorf("web: %w", err)
+		}
+		fmt.Fprintf(stdout, "serving the access service on https://%s\n", wl.Addr())
+		svc := access.New(a, keys)
+		go func() { webDone <- svc.Serve(ctx, wl) }()
+	} else {
+		close(webDone)
+	}
 	addr := *listen
 	if addr == "" {
 		addr = a.Config.Listen
@@ -189,9 +216,12 @@ func cmdServe(args []string, stdout io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	fmt.Fprintf(stdout, "serving ingest on %s (mutual TLS 1.3)\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	return a.Serve(ctx, ln)
+	err = a.Serve(ctx, ln)
+	stop()
+	if werr := <-webDone; err == nil {
+		err = werr
+	}
+	return err
 }
 
 // listed is one line of `recordings -json`.
@@ -379,5 +409,55 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	if len(rep.Problems) > 0 {
 		return fmt.Errorf("%d problems", len(rep.Problems))
 	}
+	return nil
+}
+
+func cmdUser(args []string, stdout io.Writer) error {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
+		return errors.New("usage: user add -dir DIR -name NAME -role ROLE [-branches A,B] | user list -dir DIR")
+	}
+	fs, dir := flags("user " + args[0])
+	name := fs.String("name", "", "user name")
+	role := fs.String("role", "", "admin, auditor, supervisor, compliance, dpo or crm")
+	branches := fs.String("branches", "", "comma-separated appliances the user is scoped to (default: all, for admin, auditor and dpo)")
+	a, err := parseOpen(fs, dir, args[1:], "dir")
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx := context.Background()
+	if args[0] == "list" {
+		us, err := access.ListUsers(ctx, a.Index.DB())
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			scope := "all"
+			if !u.AllBranches() {
+				scope = strings.Join(u.Branches, ",")
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", u.Name, u.Role, scope, u.Suspended)
+		}
+		return nil
+	}
+	r, err := access.ParseRole(*role)
+	if err != nil {
+		return err
+	}
+	var bs []string
+	if *branches != "" {
+		for _, b := range strings.Split(*branches, ",") {
+			if _, err := a.Index.Appliance(ctx, strings.TrimSpace(b)); err != nil {
+				return err
+			}
+			bs = append(bs, strings.TrimSpace(b))
+		}
+	}
+	nu, err := access.AddUser(ctx, a.Index.DB(), a.Now(), *name, r, bs)
+	if err != nil {
+		return err
+	}
+	a.Event(ctx, "user_added", "cli", "", fmt.Sprintf("user %s role %s branches %s", *name, r, *branches), false)
+	fmt.Fprintf(stdout, "password: %s\ntotp: %s\n", nu.Password, nu.TOTPURL)
 	return nil
 }

@@ -1,0 +1,484 @@
+package access
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spanvault/spanvault/sync/wire"
+)
+
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed request: %w", err)
+	}
+	return nil
+}
+
+// fail maps an error to its status: denials 403 (audited), unknown 404,
+// everything else 400 or 500.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, ss *session, err error) {
+	switch {
+	case errors.Is(err, errDenied):
+		s.deny(w, r, ss, err.Error())
+	case errors.Is(err, errNotFound), errors.Is(err, ErrNoUser):
+		jsonError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, errErased):
+		jsonError(w, http.StatusGone, err.Error())
+	case errors.Is(err, errNoKeys):
+		jsonError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		jsonError(w, http.StatusBadRequest, err.Error())
+	}
+}
+
+// SignIn is POST /api/v1/session's body.
+type SignIn struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	TOTP     string `json:"totp"`
+}
+
+// SignInReply carries the bearer token for API clients (browsers use the
+// cookie) and the CSRF token cookie sessions need for changes.
+type SignInReply struct {
+	Token      string `json:"token"`
+	CSRF       string `json:"csrf"`
+	Role       Role   `json:"role"`
+	MustChange bool   `json:"must_change"`
+}
+
+func (s *Service) apiSignIn(w http.ResponseWriter, r *http.Request) {
+	var in SignIn
+	if err := decodeBody(r, &in); err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	u, err := s.authenticate(r.Context(), in.Name, in.Password, in.TOTP)
+	if err != nil {
+		jsonError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	tok, csrf, err := s.newSession(r.Context(), u)
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, "session: "+err.Error())
+		return
+	}
+	s.audit(r.Context(), "signin", u.Name, "", "from "+remoteIP(r), false)
+	setCookie(w, tok)
+	writeJSON(w, http.StatusOK, SignInReply{Token: tok, CSRF: csrf, Role: u.Role, MustChange: u.MustChange})
+}
+
+func setCookie(w http.ResponseWriter, tok string) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+func (s *Service) apiSignOut(w http.ResponseWriter, r *http.Request, ss *session) {
+	s.db().ExecContext(r.Context(), `DELETE FROM sessions WHERE token = ?`, tokenHash(ss.token))
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", Secure: true, HttpOnly: true, MaxAge: -1})
+	s.audit(r.Context(), "signout", ss.user.Name, "", "", false)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseSearch reads search filters from a query string.
+func parseSearch(v map[string][]string) (Search, error) {
+	get := func(k string) string {
+		if x := v[k]; len(x) > 0 {
+			return strings.TrimSpace(x[0])
+		}
+		return ""
+	}
+	var q Search
+	var err error
+	for _, f := range []struct {
+		k string
+		t *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if s := get(f.k); s != "" {
+			if *f.t, err = time.Parse(time.RFC3339, s); err != nil {
+				if *f.t, err = time.Parse("2006-01-02", s); err != nil {
+					return q, fmt.Errorf("%s: %q is not a date or RFC 3339 time", f.k, s)
+				}
+			}
+		}
+	}
+	if b := get("branch"); b != "" {
+		q.Branches = strings.Split(b, ",")
+	}
+	q.Direction = get("direction")
+	for _, f := range []struct {
+		k string
+		d *time.Duration
+	}{{"min_duration", &q.MinDuration}, {"max_duration", &q.MaxDuration}} {
+		if s := get(f.k); s != "" {
+			if *f.d, err = time.ParseDuration(s); err != nil {
+				return q, fmt.Errorf("%s: %q is not a duration (90s, 5m)", f.k, s)
+			}
+		}
+	}
+	q.Number, q.Ext, q.Tag = get("number"), get("ext"), get("tag")
+	if l := get("limit"); l != "" {
+		q.Limit, _ = strconv.Atoi(l)
+	}
+	return q, nil
+}
+
+// mayHear: supervisors and compliance see the sealed metadata of what
+// they may hear; the DPO sees it for subject work.
+func mayHear(u *User) bool { return Allowed(u.Role, ActPlay) || u.Role == DPO }
+
+func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request, ss *session) {
+	q, err := parseSearch(r.URL.Query())
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// Numbers never travel in a URL to be logged by a proxy: POST-style
+	// lookups go through the query string over TLS only, and the audit
+	// entry names the blind term.
+	hits, err := s.search(r.Context(), ss.user, q)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	if mayHear(ss.user) {
+		for i := range hits {
+			hits[i].Personal = s.personal(hits[i].Sealed)
+		}
+	}
+	s.audit(r.Context(), "search", ss.user.Name, "", fmt.Sprintf("%s: %d results", s.describe(q), len(hits)), false)
+	writeJSON(w, http.StatusOK, map[string]any{"recordings": hits})
+}
+
+// RecordingView is one recording with its timeline.
+type RecordingView struct {
+	Hit
+	Timeline []TimelineEvent `json:"timeline"`
+	AudioURL string          `json:"audio_url"`
+}
+
+func (s *Service) apiRecording(w http.ResponseWriter, r *http.Request, ss *session) {
+	v, err := s.view(r, ss)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Service) view(r *http.Request, ss *session) (*RecordingView, error) {
+	app, id := r.PathValue("app"), r.PathValue("id")
+	if !ss.user.InScope(app) {
+		return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, app)
+	}
+	rec, err := s.recording(r.Context(), app, id)
+	if err != nil {
+		return nil, err
+	}
+	var e struct {
+		Direction string  `json:"direction"`
+		Duration  float64 `json:"duration_s"`
+	}
+	json.Unmarshal([]byte(rec.Entry), &e)
+	v := &RecordingView{Hit: Hit{Record: *rec, Direction: e.Direction, Duration: e.Duration}, AudioURL: fmt.Sprintf("/api/v1/recordings/%s/%s/audio", app, id)}
+	if mayHear(ss.user) {
+		v.Personal = s.personal(rec.Sealed)
+		v.Timeline = s.timeline(rec)
+	}
+	s.audit(r.Context(), "view", ss.user.Name, app, "recording "+id, false)
+	return v, nil
+}
+
+func (s *Service) apiAudio(w http.ResponseWriter, r *http.Request, ss *session) {
+	app, id := r.PathValue("app"), r.PathValue("id")
+	if !ss.user.InScope(app) {
+		s.deny(w, r, ss, fmt.Sprintf("branch %s is outside your scope", app))
+		return
+	}
+	if ss.user.Suspended != "" {
+		s.deny(w, r, ss, "playback suspended pending review: "+ss.user.Suspended)
+		return
+	}
+	rec, err := s.recording(r.Context(), app, id)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	out, err := s.render(r.Context(), rec)
+	if err != nil {
+		if errors.Is(err, errNoKeys) {
+			s.fail(w, r, ss, err)
+			return
+		}
+		jsonError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	s.audit(r.Context(), "play", ss.user.Name, app, fmt.Sprintf("recording %s range %q", id, r.Header.Get("Range")), false)
+	s.accessed(r.Context(), ss.user.Name, "play", app, id)
+	serveWAV(w, r, out)
+}
+
+func (s *Service) apiHold(w http.ResponseWriter, r *http.Request, ss *session) {
+	app, id := r.PathValue("app"), r.PathValue("id")
+	if !ss.user.InScope(app) {
+		s.deny(w, r, ss, fmt.Sprintf("branch %s is outside your scope", app))
+		return
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeBody(r, &in); err != nil || strings.TrimSpace(in.Reason) == "" {
+		jsonError(w, http.StatusBadRequest, "a hold needs a reason")
+		return
+	}
+	if _, err := s.recording(r.Context(), app, id); err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	cid, err := s.A.Command(r.Context(), app, wire.CmdHold, id, false, in.Reason, ss.user.Name)
+	if err != nil {
+		jsonError(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"command": cid})
+}
+
+// MintLink is POST /api/v1/links's body.
+type MintLink struct {
+	Appliance string `json:"appliance,omitempty"` // needed when the ID is not unique
+	Recording string `json:"recording"`
+	TTL       string `json:"ttl"`
+	Network   string `json:"network,omitempty"`
+}
+
+func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *session) {
+	var in MintLink
+	if err := decodeBody(r, &in); err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ttl, err := time.ParseDuration(in.TTL)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, fmt.Sprintf("ttl %q is not a duration (10m)", in.TTL))
+		return
+	}
+	if ss.user.Suspended != "" {
+		s.deny(w, r, ss, "suspended pending review: "+ss.user.Suspended)
+		return
+	}
+	app := in.Appliance
+	if app == "" {
+		// The CRM knows the recording's ID; find its branch within scope.
+		rs, err := s.A.Index.Records(r.Context(), indexQuery(in.Recording))
+		if err != nil {
+			s.fail(w, r, ss, err)
+			return
+		}
+		for _, rec := range rs {
+			if ss.user.InScope(rec.Appliance) {
+				if app != "" && app != rec.Appliance {
+					jsonError(w, http.StatusConflict, "recording ID exists in several branches: give appliance")
+					return
+				}
+				app = rec.Appliance
+			}
+		}
+		if app == "" {
+			if len(rs) > 0 {
+				s.deny(w, r, ss, "recording outside your branches")
+			} else {
+				jsonError(w, http.StatusNotFound, errNotFound.Error())
+			}
+			return
+		}
+	}
+	l, err := s.mintLink(r.Context(), ss.user, app, in.Recording, ttl, in.Network, "https://"+r.Host)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (s *Service) apiRevokeLink(w http.ResponseWriter, r *http.Request, ss *session) {
+	if err := s.revokeLink(r.Context(), ss.user, r.PathValue("id")); err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) apiRequest(w http.ResponseWriter, r *http.Request, ss *session) {
+	var in RequestInput
+	if err := decodeBody(r, &in); err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	req, err := s.request(r.Context(), ss.user, in)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, req)
+}
+
+func (s *Service) apiRequests(w http.ResponseWriter, r *http.Request, ss *session) {
+	rs, err := s.requests(r.Context(), 0)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	out := []*Request{}
+	for _, q := range rs {
+		if visible(ss.user, q) {
+			out = append(out, q)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requests": out})
+}
+
+func (s *Service) apiDecide(approve bool) handler {
+	return func(w http.ResponseWriter, r *http.Request, ss *session) {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		req, err := s.decide(r.Context(), ss.user, id, approve)
+		if err != nil {
+			s.fail(w, r, ss, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, req)
+	}
+}
+
+// apiExport gives an approved export to its requester: the call as WAV
+// (format=wav, default) or its packets as a capture file (format=pcap).
+func (s *Service) apiExport(w http.ResponseWriter, r *http.Request, ss *session) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	req, err := s.getRequest(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	switch {
+	case req.Kind != ReqExport:
+		jsonError(w, http.StatusBadRequest, "not an export request")
+		return
+	case req.RequestedBy != ss.user.Name:
+		s.deny(w, r, ss, "only the requester downloads an approved export")
+		return
+	case req.State != StateDone:
+		s.deny(w, r, ss, fmt.Sprintf("export request %d is %s: it needs a second person's approval", id, req.State))
+		return
+	case ss.user.Suspended != "":
+		s.deny(w, r, ss, "suspended pending review: "+ss.user.Suspended)
+		return
+	}
+	rec, err := s.recording(r.Context(), req.Target.Appliance, req.Target.Recording)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	s.audit(r.Context(), "export", ss.user.Name, rec.Appliance, fmt.Sprintf("recording %s request %d approved by %s format %s", rec.ID, id, req.DecidedBy, r.URL.Query().Get("format")), false)
+	s.accessed(r.Context(), ss.user.Name, "export", rec.Appliance, rec.ID)
+	if r.URL.Query().Get("format") == "pcap" {
+		w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", rec.ID+".pcap"))
+		if err := s.pcap(r.Context(), rec, w); err != nil {
+			s.A.Logger.Error("export", "err", err)
+		}
+		return
+	}
+	out, err := s.render(r.Context(), rec)
+	if err != nil {
+		jsonError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", rec.ID+".wav"))
+	serveWAV(w, r, out)
+}
+
+// SubjectQuery is POST /api/v1/subject's body (numbers travel in the body,
+// never in a URL).
+type SubjectQuery struct {
+	Numbers []string `json:"numbers"`
+	Format  string   `json:"format,omitempty"` // json (default) or html
+}
+
+func (s *Service) apiSubject(w http.ResponseWriter, r *http.Request, ss *session) {
+	var in SubjectQuery
+	if err := decodeBody(r, &in); err != nil || len(in.Numbers) == 0 {
+		jsonError(w, http.StatusBadRequest, "give numbers")
+		return
+	}
+	rep, err := s.subjectReport(r.Context(), ss.user, in.Numbers)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	if in.Format == "html" {
+		s.page(w, r, ss, "subject_report", rep)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Service) apiUsers(w http.ResponseWriter, r *http.Request, ss *session) {
+	us, err := ListUsers(r.Context(), s.db())
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": us})
+}
+
+// apiClear lifts an insider suspension: a second person, never the user.
+func (s *Service) apiClear(w http.ResponseWriter, r *http.Request, ss *session) {
+	name := r.PathValue("name")
+	if name == ss.user.Name {
+		s.deny(w, r, ss, "four eyes: nobody lifts their own suspension")
+		return
+	}
+	u, err := getUser(r.Context(), s.db(), name)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	if err := s.unsuspend(r.Context(), name); err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	// A fresh window: what was counted before the review is cleared too.
+	s.db().ExecContext(r.Context(), `UPDATE accesses SET action = action || '-reviewed' WHERE name = ? AND action IN ('play', 'export')`, name)
+	s.audit(r.Context(), "insider_cleared", ss.user.Name, "", fmt.Sprintf("suspension of %s lifted (was: %s)", name, u.Suspended), false)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) apiAudit(w http.ResponseWriter, r *http.Request, ss *session) {
+	es, err := s.A.Index.Events(r.Context(), r.URL.Query().Get("kind"), r.URL.Query().Get("alerts") == "1")
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	n, verr := s.A.Index.VerifyEvents(r.Context())
+	status := fmt.Sprintf("chain intact over %d entries", n)
+	if verr != nil {
+		status = verr.Error()
+	}
+	s.audit(r.Context(), "audit_read", ss.user.Name, "", "", false)
+	writeJSON(w, http.StatusOK, map[string]any{"chain": status, "events": es})
+}
+
+func (s *Service) apiFleet(w http.ResponseWriter, r *http.Request, ss *session) {
+	bs, err := s.Fleet(r.Context())
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"boxes": bs})
+}

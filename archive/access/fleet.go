@@ -1,0 +1,126 @@
+package access
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spanvault/spanvault/sync/wire"
+)
+
+// Box is a fleet row: what the box reported at its last check-in (no
+// personal data) and what the archive concludes from it.
+type Box struct {
+	Name        string      `json:"name"`
+	EnrolledAt  time.Time   `json:"enrolled_at"`
+	Revoked     bool        `json:"revoked"`
+	LastCheckIn time.Time   `json:"last_checkin,omitzero"`
+	Health      wire.Health `json:"health"`
+	Silent      bool        `json:"silent"`
+	CertSoon    bool        `json:"cert_expiring"`
+	Alerts      []string    `json:"alerts,omitempty"`
+}
+
+// Fleet lists every box.
+func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
+	as, err := s.A.Index.Appliances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := []Box{}
+	for _, a := range as {
+		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn}
+		json.Unmarshal([]byte(a.Health), &b.Health)
+		since := a.LastCheckIn
+		if since.IsZero() {
+			since = a.EnrolledAt
+		}
+		b.Silent = !b.Revoked && now.Sub(since) > time.Duration(s.cfg.FleetSilentAfter)
+		b.CertSoon = !b.Health.CertNotAfter.IsZero() && b.Health.CertNotAfter.Sub(now) < time.Duration(s.cfg.FleetCertWarn)
+		if b.Silent {
+			b.Alerts = append(b.Alerts, fmt.Sprintf("silent since %s", since.UTC().Format(time.RFC3339)))
+		}
+		if b.CertSoon {
+			b.Alerts = append(b.Alerts, fmt.Sprintf("certificate expires %s", b.Health.CertNotAfter.UTC().Format(time.RFC3339)))
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// WatchFleet raises an alert once per condition and box (silent, growing
+// kernel drops, growing backlog, certificate near expiry), and clears the
+// condition when it ends so that a new occurrence alerts again.
+func (s *Service) WatchFleet(ctx context.Context) {
+	boxes, err := s.Fleet(ctx)
+	if err != nil {
+		return
+	}
+	for _, b := range boxes {
+		s.fleetCondition(ctx, b.Name, "silent", b.Silent, fmt.Sprintf("no check-in since %s (limit %s)", b.LastCheckIn.UTC().Format(time.RFC3339), time.Duration(s.cfg.FleetSilentAfter)))
+		s.fleetCondition(ctx, b.Name, "cert_expiring", b.CertSoon, fmt.Sprintf("certificate expires %s", b.Health.CertNotAfter.UTC().Format(time.RFC3339)))
+		s.fleetCondition(ctx, b.Name, "record_errors", b.Health.RecordErrors > 0, fmt.Sprintf("%d record errors reported", b.Health.RecordErrors))
+		s.growth(ctx, b, "kernel_drops", int64(b.Health.KernelDrops))
+		s.growth(ctx, b, "backlog", int64(b.Health.Backlog))
+	}
+}
+
+func (s *Service) fleetCondition(ctx context.Context, box, kind string, on bool, detail string) {
+	var raised string
+	err := s.db().QueryRowContext(ctx, `SELECT raised_at FROM fleet_alerts WHERE appliance = ? AND kind = ?`, box, kind).Scan(&raised)
+	had := err == nil
+	switch {
+	case on && !had:
+		if _, err := s.db().ExecContext(ctx, `INSERT INTO fleet_alerts (appliance, kind, raised_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, box, kind, ts(s.now())); err == nil {
+			s.audit(ctx, "fleet_"+kind, "archive", box, detail, true)
+		}
+	case !on && had:
+		s.db().ExecContext(ctx, `DELETE FROM fleet_alerts WHERE appliance = ? AND kind = ?`, box, kind)
+		s.audit(ctx, "fleet_"+kind+"_cleared", "archive", box, "", false)
+	}
+}
+
+// growth alerts when a counter the box reports grew since the last look
+// (the last value is kept in fleet_alerts as kind "last_NAME").
+func (s *Service) growth(ctx context.Context, b Box, name string, v int64) {
+	key := "last_" + name
+	var last string
+	err := s.db().QueryRowContext(ctx, `SELECT raised_at FROM fleet_alerts WHERE appliance = ? AND kind = ?`, b.Name, key).Scan(&last)
+	s.db().ExecContext(ctx, `DELETE FROM fleet_alerts WHERE appliance = ? AND kind = ?`, b.Name, key)
+	s.db().ExecContext(ctx, `INSERT INTO fleet_alerts (appliance, kind, raised_at) VALUES (?, ?, ?)`, b.Name, key, fmt.Sprint(v))
+	if errors.Is(err, sql.ErrNoRows) || err != nil {
+		return
+	}
+	var prev int64
+	fmt.Sscan(last, &prev)
+	// Drops alert on any growth; a backlog only when it grows by more
+	// than a day's sync would clear (it rises between nightly syncs).
+	grew := v > prev
+	if name == "backlog" {
+		grew = v > prev+1000
+	}
+	s.fleetCondition(ctx, b.Name, name+"_growing", grew, fmt.Sprintf("%s grew from %d to %d", name, prev, v))
+}
+
+// anchorTrail puts the archive's own audit trail head into the anchor log
+// (beside the boxes' heads), so that rewriting the trail shows.
+func (s *Service) anchorTrail(ctx context.Context) {
+	var id int64
+	var hash string
+	if err := s.db().QueryRowContext(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&id, &hash); err != nil {
+		return
+	}
+	name := "archive:" + s.A.Config.Name
+	var last sql.NullInt64
+	s.db().QueryRowContext(ctx, `SELECT MAX(seq) FROM anchor_records WHERE appliance = ?`, name).Scan(&last)
+	if last.Valid && last.Int64 >= id {
+		return
+	}
+	if _, err := s.A.Log.Append(ctx, name, uint64(id), wire.AnchorText(name, uint64(id), hash)); err != nil {
+		s.A.Logger.Error("anchoring the archive's trail", "err", err)
+	}
+}

@@ -1,0 +1,350 @@
+package access
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault"
+)
+
+// Request states.
+const (
+	StatePending  = "pending"
+	StateDone     = "done"     // approved and carried out
+	StateFailed   = "failed"   // approved, but the action was refused (Result says why)
+	StateRejected = "rejected" // the second person said no
+)
+
+// Target is what a request acts on. A subject is held as its blind terms,
+// never as numbers.
+type Target struct {
+	Appliance string   `json:"appliance,omitempty"`
+	Recording string   `json:"recording,omitempty"`
+	Terms     []string `json:"terms,omitempty"`
+	User      string   `json:"user,omitempty"`
+	Role      Role     `json:"role,omitempty"`
+	Branches  []string `json:"branches,omitempty"`
+}
+
+// Request is a four-eyes request.
+type Request struct {
+	ID          int64     `json:"id"`
+	Kind        string    `json:"kind"`
+	Target      Target    `json:"target"`
+	Reason      string    `json:"reason"`
+	RequestedBy string    `json:"requested_by"`
+	RequestedAt time.Time `json:"requested_at"`
+	DecidedBy   string    `json:"decided_by,omitempty"`
+	DecidedAt   time.Time `json:"decided_at,omitzero"`
+	State       string    `json:"state"`
+	Result      string    `json:"result,omitempty"`
+}
+
+// RequestInput is what a user asks for (numbers for a subject erasure are
+// turned into blind terms before anything is stored).
+type RequestInput struct {
+	Kind      string   `json:"kind"`
+	Appliance string   `json:"appliance,omitempty"`
+	Recording string   `json:"recording,omitempty"`
+	Numbers   []string `json:"numbers,omitempty"`
+	User      string   `json:"user,omitempty"`
+	Role      string   `json:"role,omitempty"`
+	Branches  []string `json:"branches,omitempty"`
+	Reason    string   `json:"reason"`
+}
+
+// request files a four-eyes request; the checks that can refuse it now
+// (scope, a legal retention duty, a hold) run now, and again at approval.
+func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Request, error) {
+	act, ok := requesters[in.Kind]
+	if !ok {
+		return nil, fmt.Errorf("unknown request kind %q (export, erase, release, role, bulk_erase)", in.Kind)
+	}
+	if !Allowed(u.Role, act) {
+		return nil, fmt.Errorf("%w: role %s may not request %s", errDenied, u.Role, in.Kind)
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return nil, errors.New("a request needs a reason")
+	}
+	t := Target{Appliance: in.Appliance, Recording: in.Recording}
+	switch in.Kind {
+	case ReqExport, ReqErase, ReqRelease:
+		if !u.InScope(in.Appliance) {
+			return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, in.Appliance)
+		}
+		rec, err := s.recording(ctx, in.Appliance, in.Recording)
+		if err != nil {
+			return nil, err
+		}
+		if in.Kind == ReqErase {
+			if why := s.eraseRefusal(rec); why != "" {
+				return nil, errors.New(why)
+			}
+		}
+	case ReqBulk:
+		if s.Keys == nil {
+			return nil, errNoKeys
+		}
+		if len(in.Numbers) == 0 {
+			return nil, errors.New("bulk_erase needs numbers")
+		}
+		for _, n := range in.Numbers {
+			t.Terms = append(t.Terms, s.Keys.Term(termNumber, vault.NormalizeNumber(n)))
+		}
+	case ReqRole:
+		r, err := ParseRole(in.Role)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := getUser(ctx, s.db(), in.User); err != nil {
+			return nil, err
+		}
+		t.User, t.Role, t.Branches = in.User, r, in.Branches
+	}
+	tj, _ := json.Marshal(t)
+	req := &Request{Kind: in.Kind, Target: t, Reason: in.Reason, RequestedBy: u.Name, RequestedAt: s.now().UTC(), State: StatePending}
+	var id int64
+	err := s.db().QueryRowContext(ctx, `INSERT INTO requests (action, target, reason, requested_by, requested_at, state) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		req.Kind, string(tj), req.Reason, req.RequestedBy, ts(req.RequestedAt), req.State).Scan(&id)
+	if err != nil {
+		return nil, err
+	}
+	req.ID = id
+	s.audit(ctx, "request_filed", u.Name, t.Appliance, fmt.Sprintf("request %d %s %s", id, req.Kind, describeTarget(t)), false)
+	return req, nil
+}
+
+func describeTarget(t Target) string {
+	switch {
+	case t.User != "":
+		return fmt.Sprintf("user %s -> role %s branches %s", t.User, t.Role, strings.Join(t.Branches, ","))
+	case len(t.Terms) > 0:
+		short := make([]string, len(t.Terms))
+		for i, x := range t.Terms {
+			short[i] = x[:12]
+		}
+		return "subject terms " + strings.Join(short, ",")
+	default:
+		return "recording " + t.Appliance + "/" + t.Recording
+	}
+}
+
+// eraseRefusal says why a recording may not be erased now ("" if it may).
+func (s *Service) eraseRefusal(r *index.Record) string {
+	if r.Hold {
+		return fmt.Sprintf("%s/%s is on legal hold: erasure refused until the hold is released", r.Appliance, r.ID)
+	}
+	if slices.Contains(s.A.Config.LegalRetention, r.Class) && s.now().Before(r.RetainUntil) {
+		return fmt.Sprintf("%s/%s (class %s) is under a legal retention duty until %s: erasure refused (GDPR Art. 17(3)(b))", r.Appliance, r.ID, r.Class, r.RetainUntil.UTC().Format("2006-01-02"))
+	}
+	return ""
+}
+
+func (s *Service) getRequest(ctx context.Context, id int64) (*Request, error) {
+	rs, err := s.requests(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, errNotFound
+	}
+	return rs[0], nil
+}
+
+// requests lists requests (one when id > 0), newest first.
+func (s *Service) requests(ctx context.Context, id int64) ([]*Request, error) {
+	q := `SELECT id, action, target, reason, requested_by, requested_at, decided_by, decided_at, state, result FROM requests`
+	var args []any
+	if id > 0 {
+		q += ` WHERE id = ?`
+		args = append(args, id)
+	}
+	rows, err := s.db().QueryContext(ctx, q+` ORDER BY id DESC LIMIT 500`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Request
+	for rows.Next() {
+		r := &Request{}
+		var tj, ra, da string
+		if err := rows.Scan(&r.ID, &r.Kind, &tj, &r.Reason, &r.RequestedBy, &ra, &r.DecidedBy, &da, &r.State, &r.Result); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(tj), &r.Target)
+		r.RequestedAt, r.DecidedAt = parseTS(ra), parseTS(da)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// visible: a user sees requests they may approve or filed.
+func visible(u *User, r *Request) bool {
+	return r.RequestedBy == u.Name || (MayApprove(u.Role, r.Kind) && (r.Target.Appliance == "" || u.InScope(r.Target.Appliance)))
+}
+
+// decide approves (and carries out) or rejects a request: a different
+// person from the requester, whose role approves that kind, within scope.
+func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (*Request, error) {
+	r, err := s.getRequest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.State != StatePending:
+		return nil, fmt.Errorf("request %d is %s already", id, r.State)
+	case r.RequestedBy == u.Name:
+		return nil, fmt.Errorf("%w: four eyes: the requester may not decide their own request", errDenied)
+	case !MayApprove(u.Role, r.Kind):
+		return nil, fmt.Errorf("%w: role %s may not decide %s requests", errDenied, u.Role, r.Kind)
+	case r.Target.Appliance != "" && !u.InScope(r.Target.Appliance):
+		return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, r.Target.Appliance)
+	case r.Kind == ReqRole && r.Target.User == u.Name:
+		return nil, fmt.Errorf("%w: nobody approves a change of their own role", errDenied)
+	}
+	// Claim it first, so that two approvers at once carry it out once.
+	state := StateRejected
+	if approve {
+		state = "approving"
+	}
+	res, err := s.db().ExecContext(ctx, `UPDATE requests SET decided_by = ?, decided_at = ?, state = ? WHERE id = ? AND state = ?`, u.Name, ts(s.now()), state, id, StatePending)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("request %d was decided by someone else just now", id)
+	}
+	r.DecidedBy, r.DecidedAt = u.Name, s.now().UTC()
+	if !approve {
+		r.State = StateRejected
+		s.audit(ctx, "request_rejected", u.Name, r.Target.Appliance, fmt.Sprintf("request %d %s by %s", id, r.Kind, r.RequestedBy), false)
+		return r, nil
+	}
+	r.State, r.Result = StateDone, ""
+	if err := s.carryOut(ctx, r); err != nil {
+		r.State, r.Result = StateFailed, err.Error()
+	}
+	s.db().ExecContext(ctx, `UPDATE requests SET state = ?, result = ? WHERE id = ?`, r.State, r.Result, id)
+	s.audit(ctx, "request_approved", u.Name, r.Target.Appliance, fmt.Sprintf("request %d %s by %s: %s %s", id, r.Kind, r.RequestedBy, r.State, r.Result), false)
+	return r, nil
+}
+
+func (s *Service) carryOut(ctx context.Context, r *Request) error {
+	by := r.RequestedBy + "+" + r.DecidedBy
+	t := r.Target
+	switch r.Kind {
+	case ReqExport:
+		// The requester downloads it (GET /api/v1/requests/ID/export).
+		_, err := s.recording(ctx, t.Appliance, t.Recording)
+		return err
+	case ReqErase:
+		rec, err := s.recording(ctx, t.Appliance, t.Recording)
+		if err != nil {
+			return err
+		}
+		if why := s.eraseRefusal(rec); why != "" {
+			return errors.New(why)
+		}
+		s.cache.drop(rec.SHA256)
+		_, err = s.A.Command(ctx, t.Appliance, wire.CmdErase, t.Recording, false, r.Reason, by)
+		return err
+	case ReqRelease:
+		_, err := s.A.Command(ctx, t.Appliance, wire.CmdRelease, t.Recording, false, r.Reason, by)
+		return err
+	case ReqRole:
+		return s.setRole(ctx, t.User, t.Role, t.Branches)
+	case ReqBulk:
+		res, err := s.eraseSubject(ctx, t.Terms, r.Reason, by)
+		r.Result = res
+		return err
+	}
+	return fmt.Errorf("unknown request kind %q", r.Kind)
+}
+
+// eraseSubject erases every recording of a subject at the archive and on
+// its box (sync commands), refusing, with the reason, those under hold or
+// a legal retention duty. The result counts per branch.
+func (s *Service) eraseSubject(ctx context.Context, terms []string, reason, by string) (string, error) {
+	recs, err := s.byTerms(ctx, terms)
+	if err != nil {
+		return "", err
+	}
+	type count struct{ queued, refused int }
+	per := map[string]*count{}
+	var refusals []string
+	for _, rec := range recs {
+		if rec.Kind != wire.KindRecording || !rec.DeletedAt.IsZero() {
+			continue
+		}
+		c := per[rec.Appliance]
+		if c == nil {
+			c = &count{}
+			per[rec.Appliance] = c
+		}
+		if why := s.eraseRefusal(&rec); why != "" {
+			c.refused++
+			refusals = append(refusals, why)
+			continue
+		}
+		s.cache.drop(rec.SHA256)
+		if _, err := s.A.Command(ctx, rec.Appliance, wire.CmdErase, rec.ID, false, reason, by); err != nil {
+			c.refused++
+			refusals = append(refusals, err.Error())
+			continue
+		}
+		c.queued++
+	}
+	var b strings.Builder
+	names := make([]string, 0, len(per))
+	for n := range per {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s: %d erasures queued, %d refused; ", n, per[n].queued, per[n].refused)
+	}
+	for _, r := range refusals {
+		b.WriteString(r + "; ")
+	}
+	return strings.TrimSuffix(b.String(), "; "), nil
+}
+
+// byTerms lists every record (tombstones included) the blind index links
+// to any of the terms.
+func (s *Service) byTerms(ctx context.Context, terms []string) ([]index.Record, error) {
+	if _, err := s.IndexPending(ctx); err != nil {
+		return nil, err
+	}
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	q := `SELECT DISTINCT r.appliance, r.id, r.kind, r.start, r.class, r.retain_until, r.hold, r.recorded, r.size, r.sha256, r.deleted_at, r.entry, r.sealed, r.subject, r.received_at
+		FROM search_terms t JOIN records r ON r.appliance = t.appliance AND r.id = t.id AND r.kind = t.kind
+		WHERE t.term IN (?` + strings.Repeat(", ?", len(terms)-1) + `) ORDER BY r.start, r.appliance, r.id, r.kind`
+	rows, err := s.db().QueryContext(ctx, q, toAny(terms)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []index.Record
+	for rows.Next() {
+		var r index.Record
+		var st, ru, del, rec string
+		if err := rows.Scan(&r.Appliance, &r.ID, &r.Kind, &st, &r.Class, &ru, &r.Hold, &r.Recorded, &r.Size, &r.SHA256, &del, &r.Entry, &r.Sealed, &r.Subject, &rec); err != nil {
+			return nil, err
+		}
+		r.Start, r.RetainUntil, r.DeletedAt, r.ReceivedAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+var _ = sql.ErrNoRows

@@ -1,0 +1,289 @@
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault"
+)
+
+// Blind index term kinds.
+const (
+	termNumber = "number"
+	termExt    = "ext"
+	termTag    = "tag"
+)
+
+// IndexPending opens the sealed metadata of records the blind index has
+// not seen yet and writes their terms (HMACs of numbers, the agent's
+// extension and tags) and clear facts. It returns how many it indexed.
+// Without the keyring only the clear facts are written... and nothing is
+// marked done, so that the terms follow once the identity is loaded.
+func (s *Service) IndexPending(ctx context.Context) (int, error) {
+	if s.Keys == nil {
+		return 0, nil
+	}
+	total := 0
+	for {
+		rows, err := s.db().QueryContext(ctx, `SELECT r.appliance, r.id, r.kind, r.entry, r.sealed, r.subject FROM records r
+			LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind
+			WHERE f.id IS NULL LIMIT 500`)
+		if err != nil {
+			return total, err
+		}
+		type pending struct {
+			app, id, kind, entry string
+			sealed, subject      []byte
+		}
+		var ps []pending
+		for rows.Next() {
+			var p pending
+			if err := rows.Scan(&p.app, &p.id, &p.kind, &p.entry, &p.sealed, &p.subject); err != nil {
+				rows.Close()
+				return total, err
+			}
+			ps = append(ps, p)
+		}
+		rows.Close()
+		if len(ps) == 0 {
+			return total, nil
+		}
+		tx, err := s.db().BeginTx(ctx, nil)
+		if err != nil {
+			return total, err
+		}
+		for _, p := range ps {
+			var e vault.Entry
+			json.Unmarshal([]byte(p.entry), &e)
+			terms := map[string]bool{}
+			if len(p.subject) > 0 {
+				if b, err := s.Keys.Decrypt(p.subject); err == nil {
+					var sub struct {
+						Numbers []string `json:"numbers"`
+						Number  string   `json:"number"`
+					}
+					json.Unmarshal(b, &sub)
+					if sub.Number != "" {
+						sub.Numbers = append(sub.Numbers, sub.Number)
+					}
+					for _, n := range sub.Numbers {
+						if n = vault.NormalizeNumber(n); n != "" {
+							terms[s.Keys.Term(termNumber, n)] = true
+						}
+					}
+				}
+			}
+			if pers := s.personal(p.sealed); pers != nil {
+				for _, n := range pers.Numbers {
+					if n = vault.NormalizeNumber(n); n != "" {
+						terms[s.Keys.Term(termNumber, n)] = true
+					}
+				}
+				for _, x := range extensions(e.Direction, pers) {
+					terms[s.Keys.Term(termExt, x)] = true
+				}
+				for _, t := range pers.Tags {
+					terms[s.Keys.Term(termTag, strings.ToLower(strings.TrimSpace(t)))] = true
+				}
+			}
+			for t := range terms {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO search_terms (term, appliance, id, kind) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, t, p.app, p.id, p.kind); err != nil {
+					tx.Rollback()
+					return total, err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO search_facts (appliance, id, kind, direction, duration_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				p.app, p.id, p.kind, e.Direction, int64(e.Duration*1000)); err != nil {
+				tx.Rollback()
+				return total, err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return total, err
+		}
+		total += len(ps)
+	}
+}
+
+// personal opens a record's sealed metadata (nil when it cannot).
+func (s *Service) personal(sealed []byte) *vault.Personal {
+	if s.Keys == nil || len(sealed) == 0 {
+		return nil
+	}
+	b, err := s.Keys.Decrypt(sealed)
+	if err != nil {
+		return nil
+	}
+	var p vault.Personal
+	if json.Unmarshal(b, &p) != nil {
+		return nil
+	}
+	return &p
+}
+
+// extensions are the agent's side of a call: the callee of an inbound
+// call, the caller of an outbound one, both when the box did not know.
+func extensions(direction string, p *vault.Personal) []string {
+	from := vault.NormalizeNumber(string(sip.User([]byte(p.From))))
+	to := vault.NormalizeNumber(string(sip.User([]byte(p.To))))
+	var out []string
+	switch direction {
+	case "inbound":
+		out = []string{to}
+	case "outbound":
+		out = []string{from}
+	default:
+		out = []string{from, to}
+	}
+	var keep []string
+	for _, x := range out {
+		if x != "" {
+			keep = append(keep, x)
+		}
+	}
+	return keep
+}
+
+// Search is what a user may ask for; zero fields do not filter.
+type Search struct {
+	From, To    time.Time
+	Branches    []string
+	Direction   string
+	MinDuration time.Duration
+	MaxDuration time.Duration
+	Number      string
+	Ext         string
+	Tag         string
+	Deleted     bool // include tombstones and deleted records
+	Limit       int
+}
+
+// Hit is a search result: the clear index row, and the sealed parts
+// opened for a user whose role may hear the recording.
+type Hit struct {
+	index.Record
+	Direction string          `json:"direction,omitempty"`
+	Duration  float64         `json:"duration_s"`
+	Personal  *vault.Personal `json:"personal,omitempty"`
+}
+
+// search runs a query within the user's branches. The number, extension
+// and tag are looked up through the blind index: one indexed query.
+func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) {
+	if _, err := s.IndexPending(ctx); err != nil {
+		return nil, err
+	}
+	sqlq := `SELECT r.appliance, r.id, r.kind, r.start, r.class, r.retain_until, r.hold, r.recorded, r.size, r.sha256, r.deleted_at, r.entry, r.sealed, r.received_at,
+		COALESCE(f.direction, ''), COALESCE(f.duration_ms, 0)
+		FROM records r LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE 1=1`
+	var args []any
+	add := func(cond string, v ...any) { sqlq += " AND " + cond; args = append(args, v...) }
+	if !q.Deleted {
+		add("r.kind <> ? AND r.deleted_at = ''", wire.KindTombstone)
+	}
+	branches := q.Branches
+	if !u.AllBranches() {
+		if len(branches) == 0 {
+			branches = u.Branches
+		}
+		for _, b := range branches {
+			if !u.InScope(b) {
+				return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, b)
+			}
+		}
+	}
+	if len(branches) > 0 {
+		add("r.appliance IN (?"+strings.Repeat(", ?", len(branches)-1)+")", toAny(branches)...)
+	}
+	if !q.From.IsZero() {
+		add("r.start >= ?", ts(q.From))
+	}
+	if !q.To.IsZero() {
+		add("r.start < ?", ts(q.To))
+	}
+	if q.Direction != "" {
+		add("f.direction = ?", q.Direction)
+	}
+	if q.MinDuration > 0 {
+		add("f.duration_ms >= ?", q.MinDuration.Milliseconds())
+	}
+	if q.MaxDuration > 0 {
+		add("f.duration_ms <= ?", q.MaxDuration.Milliseconds())
+	}
+	for _, t := range []struct{ kind, v string }{{termNumber, vault.NormalizeNumber(q.Number)}, {termExt, vault.NormalizeNumber(q.Ext)}, {termTag, strings.ToLower(strings.TrimSpace(q.Tag))}} {
+		if t.v == "" {
+			continue
+		}
+		if s.Keys == nil {
+			return nil, errNoKeys
+		}
+		add("EXISTS (SELECT 1 FROM search_terms t WHERE t.term = ? AND t.appliance = r.appliance AND t.id = r.id AND t.kind = r.kind)", s.Keys.Term(t.kind, t.v))
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	sqlq += fmt.Sprintf(" ORDER BY r.start DESC, r.appliance, r.id LIMIT %d", limit)
+	rows, err := s.db().QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Hit
+	for rows.Next() {
+		var h Hit
+		var st, ru, del, rec string
+		var ms int64
+		if err := rows.Scan(&h.Appliance, &h.ID, &h.Kind, &st, &h.Class, &ru, &h.Hold, &h.Recorded, &h.Size, &h.SHA256, &del, &h.Entry, &h.Sealed, &rec, &h.Direction, &ms); err != nil {
+			return nil, err
+		}
+		h.Start, h.RetainUntil, h.DeletedAt, h.ReceivedAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec)
+		h.Duration = float64(ms) / 1000
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// describe is how an audit entry names a search: filters in clear except
+// the personal ones, which appear as their blind terms' first characters.
+func (s *Service) describe(q Search) string {
+	var b strings.Builder
+	if !q.From.IsZero() || !q.To.IsZero() {
+		fmt.Fprintf(&b, "time %s..%s ", q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339))
+	}
+	if len(q.Branches) > 0 {
+		fmt.Fprintf(&b, "branches %s ", strings.Join(q.Branches, ","))
+	}
+	if q.Direction != "" {
+		fmt.Fprintf(&b, "direction %s ", q.Direction)
+	}
+	if q.MinDuration > 0 || q.MaxDuration > 0 {
+		fmt.Fprintf(&b, "duration %s..%s ", q.MinDuration, q.MaxDuration)
+	}
+	if s.Keys != nil {
+		if q.Number != "" {
+			fmt.Fprintf(&b, "number term %s ", s.Keys.Term(termNumber, vault.NormalizeNumber(q.Number))[:12])
+		}
+		if q.Ext != "" {
+			fmt.Fprintf(&b, "extension term %s ", s.Keys.Term(termExt, vault.NormalizeNumber(q.Ext))[:12])
+		}
+		if q.Tag != "" {
+			fmt.Fprintf(&b, "tag term %s ", s.Keys.Term(termTag, strings.ToLower(strings.TrimSpace(q.Tag)))[:12])
+		}
+	}
+	return strings.TrimSpace(b.String())
+}

@@ -1,0 +1,131 @@
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault"
+)
+
+// SubjectReport answers a data-subject access request (GDPR Art. 15) for
+// one or more numbers across every branch the DPO's scope holds: every
+// recording and call record, its class, retention and holds, who accessed
+// it, and every deletion (tombstones), with the erasure commands' progress.
+type SubjectReport struct {
+	Generated time.Time     `json:"generated"`
+	By        string        `json:"by"`
+	Numbers   []string      `json:"numbers"`
+	Items     []SubjectItem `json:"items"`
+	Deleted   []SubjectItem `json:"deleted"`
+	Erasures  []index.Command `json:"erasures"`
+}
+
+// SubjectItem is one record in a report.
+type SubjectItem struct {
+	Appliance   string          `json:"branch"`
+	ID          string          `json:"id"`
+	Kind        string          `json:"kind"`
+	Start       time.Time       `json:"start"`
+	Class       string          `json:"class"`
+	RetainUntil time.Time       `json:"retain_until,omitzero"`
+	Hold        bool            `json:"hold"`
+	Recorded    bool            `json:"recorded"`
+	Direction   string          `json:"direction,omitempty"`
+	Duration    float64         `json:"duration_s"`
+	DeletedAt   time.Time       `json:"deleted_at,omitzero"`
+	Reason      string          `json:"deletion_reason,omitempty"`
+	DeletedBy   string          `json:"deleted_by,omitempty"`
+	Personal    *vault.Personal `json:"personal,omitempty"`
+	Accesses    []AccessEntry   `json:"accesses"`
+}
+
+// AccessEntry is one access to a recording.
+type AccessEntry struct {
+	Time   time.Time `json:"time"`
+	Who    string    `json:"who"`
+	Action string    `json:"action"`
+}
+
+func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) (*SubjectReport, error) {
+	if s.Keys == nil {
+		return nil, errNoKeys
+	}
+	rep := &SubjectReport{Generated: s.now().UTC(), By: u.Name, Numbers: numbers, Items: []SubjectItem{}, Deleted: []SubjectItem{}, Erasures: []index.Command{}}
+	var terms []string
+	for _, n := range numbers {
+		terms = append(terms, s.Keys.Term(termNumber, vault.NormalizeNumber(n)))
+	}
+	recs, err := s.byTerms(ctx, terms)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if !u.InScope(r.Appliance) {
+			continue
+		}
+		var e vault.Entry
+		json.Unmarshal([]byte(r.Entry), &e)
+		it := SubjectItem{Appliance: r.Appliance, ID: r.ID, Kind: r.Kind, Start: r.Start, Class: r.Class, RetainUntil: r.RetainUntil,
+			Hold: r.Hold, Recorded: r.Recorded, Direction: e.Direction, Duration: e.Duration, DeletedAt: r.DeletedAt, Personal: s.personal(r.Sealed)}
+		if r.Kind == wire.KindTombstone {
+			var t vault.Tombstone
+			json.Unmarshal([]byte(r.Entry), &t)
+			it.Reason, it.DeletedBy, it.DeletedAt = t.Reason, t.By, t.DeletedAt
+			if it.DeletedAt.IsZero() {
+				it.DeletedAt = r.DeletedAt
+			}
+			it.Recorded = t.SHA256 != ""
+		}
+		it.Accesses = s.accessesOf(ctx, r.Appliance, r.ID)
+		if r.Kind == wire.KindTombstone || !r.DeletedAt.IsZero() {
+			rep.Deleted = append(rep.Deleted, it)
+		} else {
+			rep.Items = append(rep.Items, it)
+		}
+		if seen[r.Appliance+"/"+r.ID] {
+			continue
+		}
+		seen[r.Appliance+"/"+r.ID] = true
+		cmds, _ := s.A.Index.Commands(ctx, r.Appliance, false)
+		for _, c := range cmds {
+			if c.Recording == r.ID && c.Kind == wire.CmdErase {
+				rep.Erasures = append(rep.Erasures, c)
+			}
+		}
+	}
+	s.audit(ctx, "subject_report", u.Name, "", s.describe(Search{Number: firstOf(numbers)})+" and "+itoa(len(numbers)-1)+" more numbers: "+itoa(len(rep.Items))+" held, "+itoa(len(rep.Deleted))+" deleted", false)
+	return rep, nil
+}
+
+func firstOf(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	return ss[0]
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func (s *Service) accessesOf(ctx context.Context, app, id string) []AccessEntry {
+	out := []AccessEntry{}
+	rows, err := s.db().QueryContext(ctx, `SELECT time, name, action FROM accesses WHERE appliance = ? AND recording = ? ORDER BY id`, app, id)
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a AccessEntry
+		var t string
+		rows.Scan(&t, &a.Who, &a.Action)
+		a.Time = parseTS(t)
+		out = append(out, a)
+	}
+	return out
+}

@@ -1,0 +1,282 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/spanvault/spanvault/archive/index"
+)
+
+// User is an account of the access service.
+type User struct {
+	Name     string   `json:"name"`
+	Role     Role     `json:"role"`
+	Branches []string `json:"branches"` // nil: every branch
+	// MustChange: the one-time password from "user add" is still in use
+	// (the web page asks for a new one; the API accepts it).
+	MustChange  bool      `json:"must_change"`
+	Suspended   string    `json:"suspended,omitempty"` // why playback is suspended
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+
+	password string
+	totp     string
+	totpStep int64
+	failed   int
+}
+
+// AllBranches reports whether the user's scope is every branch.
+func (u *User) AllBranches() bool { return u.Branches == nil }
+
+// InScope reports whether the user's branches include branch.
+func (u *User) InScope(branch string) bool {
+	return u.Branches == nil || slices.Contains(u.Branches, branch)
+}
+
+var userRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// Password hashing: argon2id with OWASP's minimum (19 MiB, 2 passes).
+const (
+	pwTime    = 2
+	pwMemory  = 19 << 10
+	pwThreads = 1
+)
+
+func hashPassword(pw string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	h := argon2.IDKey([]byte(pw), salt, pwTime, pwMemory, pwThreads, 32)
+	b := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", pwMemory, pwTime, pwThreads, b.EncodeToString(salt), b.EncodeToString(h))
+}
+
+func checkPassword(enc, pw string) bool {
+	parts := strings.Split(enc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<22 || t == 0 || t > 16 || p == 0 {
+		return false
+	}
+	b := base64.RawStdEncoding
+	salt, err1 := b.DecodeString(parts[4])
+	want, err2 := b.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+func newSecret(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewUser is what AddUser prints once.
+type NewUser struct {
+	Password string // one-time: change it at first sign-in
+	TOTPURL  string // otpauth:// URL of the second factor
+}
+
+// AddUser creates a user with a one-time password and a TOTP secret.
+// Roles that may hear nothing still get a second factor: every role signs
+// in with it. Supervisor, compliance and crm users must be scoped to
+// branches; the others see every branch unless branches are given.
+func AddUser(ctx context.Context, db *index.DB, now time.Time, name string, role Role, branches []string) (*NewUser, error) {
+	if !userRe.MatchString(name) {
+		return nil, fmt.Errorf("access: user name %q: lower-case letters, digits, '.', '_' and '-'", name)
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	if len(branches) == 0 && (role == Supervisor || role == Compliance || role == CRM) {
+		return nil, fmt.Errorf("access: role %s must be scoped to branches (-branches A,B)", role)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "spanvault archive", AccountName: name, Algorithm: otp.AlgorithmSHA1, Digits: otp.DigitsSix, Period: 30})
+	if err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	pw := newSecret(15)
+	scope := "*"
+	if len(branches) > 0 {
+		scope = strings.Join(branches, ",")
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO users (name, role, branches, password, totp, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		name, string(role), scope, hashPassword(pw), key.Secret(), now.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		if u, _ := getUser(ctx, db, name); u != nil {
+			return nil, fmt.Errorf("access: user %s exists", name)
+		}
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	return &NewUser{Password: pw, TOTPURL: key.URL()}, nil
+}
+
+// ErrNoUser: no such user.
+var ErrNoUser = errors.New("access: no such user")
+
+func getUser(ctx context.Context, db *index.DB, name string) (*User, error) {
+	u := &User{Name: name}
+	var role, scope, set, locked string
+	err := db.QueryRowContext(ctx, `SELECT role, branches, password, totp, totp_step, password_set_at, suspended, failed, locked_until FROM users WHERE name = ?`, name).
+		Scan(&role, &scope, &u.password, &u.totp, &u.totpStep, &set, &u.Suspended, &u.failed, &locked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoUser
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.Role, u.MustChange = Role(role), set == ""
+	if scope != "*" {
+		u.Branches = strings.Split(scope, ",")
+	}
+	u.LockedUntil, _ = time.Parse(time.RFC3339Nano, locked)
+	return u, nil
+}
+
+// ListUsers lists every user.
+func ListUsers(ctx context.Context, db *index.DB) ([]*User, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	var out []*User
+	for _, n := range names {
+		u, err := getUser(ctx, db, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// totpStep returns the 30-second step code matches around now, or -1.
+func totpMatch(secret, code string, now time.Time) int64 {
+	code = strings.TrimSpace(code)
+	if len(code) != 6 {
+		return -1
+	}
+	for _, d := range []int64{0, -1, 1} {
+		t := now.Add(time.Duration(d) * 30 * time.Second)
+		want, err := totp.GenerateCodeCustom(secret, t, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return t.Unix() / 30
+		}
+	}
+	return -1
+}
+
+// Sign-in lockout: this many failures lock the account for lockFor.
+const (
+	maxFailures = 5
+	lockFor     = 15 * time.Minute
+)
+
+// ErrCredentials is every sign-in failure's answer (which part was
+// wrong is in the audit trail, not in the reply).
+var ErrCredentials = errors.New("wrong name, password or code")
+
+// authenticate checks a password and a TOTP code (each code once).
+func (s *Service) authenticate(ctx context.Context, name, password, code string) (*User, error) {
+	now := s.now()
+	u, err := getUser(ctx, s.db(), name)
+	if err != nil {
+		checkPassword(hashPassword("x"), password) // same cost for unknown names
+		s.audit(ctx, "signin_failed", name, "", "unknown user", false)
+		return nil, ErrCredentials
+	}
+	if now.Before(u.LockedUntil) {
+		s.audit(ctx, "signin_failed", name, "", "account locked after repeated failures", false)
+		return nil, ErrCredentials
+	}
+	why := ""
+	step := int64(-1)
+	switch {
+	case !checkPassword(u.password, password):
+		why = "wrong password"
+	default:
+		if step = totpMatch(u.totp, code, now); step < 0 {
+			why = "wrong second factor"
+		} else if step <= u.totpStep {
+			why = "second factor code already used"
+		}
+	}
+	if why != "" {
+		u.failed++
+		locked := ""
+		alert := false
+		if u.failed >= maxFailures {
+			locked, alert = now.Add(lockFor).UTC().Format(time.RFC3339Nano), true
+			why += fmt.Sprintf("; %d failures: locked for %s", u.failed, lockFor)
+		}
+		s.db().ExecContext(ctx, `UPDATE users SET failed = ?, locked_until = CASE WHEN ? = '' THEN locked_until ELSE ? END WHERE name = ?`, u.failed, locked, locked, name)
+		s.audit(ctx, "signin_failed", name, "", why, alert)
+		return nil, ErrCredentials
+	}
+	if _, err := s.db().ExecContext(ctx, `UPDATE users SET failed = 0, totp_step = ? WHERE name = ?`, step, name); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SetPassword replaces a user's password (the one-time one included).
+func (s *Service) SetPassword(ctx context.Context, name, password string) error {
+	if len(password) < 12 {
+		return errors.New("a password needs at least 12 characters")
+	}
+	_, err := s.db().ExecContext(ctx, `UPDATE users SET password = ?, password_set_at = ? WHERE name = ?`, hashPassword(password), s.now().UTC().Format(time.RFC3339Nano), name)
+	if err == nil {
+		s.audit(ctx, "password_changed", name, "", "", false)
+	}
+	return err
+}
+
+func (s *Service) setRole(ctx context.Context, name string, role Role, branches []string) error {
+	scope := "*"
+	if len(branches) > 0 {
+		scope = strings.Join(branches, ",")
+	}
+	r, err := s.db().ExecContext(ctx, `UPDATE users SET role = ?, branches = ? WHERE name = ?`, string(role), scope, name)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return ErrNoUser
+	}
+	s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name) // new rights, new sign-in
+	return nil
+}
+
+func (s *Service) suspend(ctx context.Context, name, why string) error {
+	_, err := s.db().ExecContext(ctx, `UPDATE users SET suspended = ? WHERE name = ? AND suspended = ''`, why, name)
+	return err
+}
+
+func (s *Service) unsuspend(ctx context.Context, name string) error {
+	_, err := s.db().ExecContext(ctx, `UPDATE users SET suspended = '' WHERE name = ?`, name)
+	return err
+}

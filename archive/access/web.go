@@ -1,0 +1,317 @@
+package access
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"can": func(u *User, a string) bool { return u != nil && Allowed(u.Role, Action(a)) },
+}).ParseFS(webFiles, "web/*.html"))
+
+type pageData struct {
+	Title string
+	User  *User
+	CSRF  string
+	Error string
+	Data  any
+}
+
+var titles = map[string]string{
+	"signin": "Sign in", "password": "Change your password", "search": "Search recordings", "recording": "Recording",
+	"links": "Streaming links", "requests": "Requests (four eyes)", "subject": "Subject requests", "subject_report": "Subject access report (GDPR Art. 15)",
+	"fleet": "Fleet", "audit": "Audit trail", "users": "Users", "message": "",
+}
+
+// page renders a template. Errors for the user come in data as pageError.
+func (s *Service) page(w http.ResponseWriter, r *http.Request, ss *session, name string, data any) {
+	pd := pageData{Title: titles[name], Data: data}
+	if m, ok := data.(map[string]any); ok {
+		if t, ok := m["Title"].(string); ok {
+			pd.Title = t
+		}
+		if e, ok := m["Error"].(string); ok {
+			pd.Error = e
+		}
+	}
+	if ss != nil {
+		pd.User, pd.CSRF = ss.user, ss.csrf
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := pages.ExecuteTemplate(w, name, pd); err != nil {
+		s.A.Logger.Error("page", "name", name, "err", err)
+	}
+}
+
+func (s *Service) webRoutes(m *http.ServeMux) {
+	static, _ := fs.Sub(webFiles, "web")
+	m.Handle("GET /static/", http.StripPrefix("/static/", staticOnly(http.FileServerFS(static))))
+	m.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { s.page(w, r, nil, "signin", nil) })
+	m.HandleFunc("POST /signin", s.webSignIn)
+	m.HandleFunc("POST /signout", s.need("", s.apiSignOutWeb))
+	m.HandleFunc("GET /password", s.need("", func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "password", nil) }))
+	m.HandleFunc("POST /password", s.need("", s.webPassword))
+	m.HandleFunc("GET /{$}", s.web("", s.webHome))
+	m.HandleFunc("GET /search", s.web(ActSearch, s.webSearch))
+	m.HandleFunc("GET /r/{app}/{id}", s.web(ActSearch, s.webRecording))
+	m.HandleFunc("GET /links", s.web(ActLink, func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "links", map[string]any{}) }))
+	m.HandleFunc("POST /links", s.web(ActLink, s.webMintLink))
+	m.HandleFunc("GET /requests", s.web("", s.webRequests))
+	m.HandleFunc("POST /web/request", s.web("", s.webRequest))
+	m.HandleFunc("POST /web/decide/{id}", s.web("", s.webDecide))
+	m.HandleFunc("GET /subject", s.web(ActSubject, func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "subject", nil) }))
+	m.HandleFunc("POST /subject", s.web(ActSubject, s.webSubject))
+	m.HandleFunc("GET /fleet", s.web(ActFleet, s.webFleet))
+	m.HandleFunc("GET /audit", s.web(ActAudit, s.webAudit))
+	m.HandleFunc("GET /users", s.web(ActUsers, s.webUsers))
+	m.HandleFunc("POST /web/clear/{name}", s.web(ActClear, s.webClear))
+}
+
+// staticOnly serves files, never directory listings.
+func staticOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") || r.URL.Path == "" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// web is need for pages: a user still on the one-time password is sent
+// to change it first.
+func (s *Service) web(act Action, h handler) http.HandlerFunc {
+	return s.need(act, func(w http.ResponseWriter, r *http.Request, ss *session) {
+		if ss.user.MustChange && !ss.bearer {
+			http.Redirect(w, r, "/password", http.StatusSeeOther)
+			return
+		}
+		h(w, r, ss)
+	})
+}
+
+func (s *Service) webSignIn(w http.ResponseWriter, r *http.Request) {
+	u, err := s.authenticate(r.Context(), r.FormValue("name"), r.FormValue("password"), r.FormValue("totp"))
+	if err != nil {
+		w.WriteHeader(http.StatusUnauthorized)
+		s.page(w, r, nil, "signin", map[string]any{"Error": err.Error()})
+		return
+	}
+	tok, _, err := s.newSession(r.Context(), u)
+	if err != nil {
+		http.Error(w, "session: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	s.audit(r.Context(), "signin", u.Name, "", "web, from "+remoteIP(r), false)
+	setCookie(w, tok)
+	if u.MustChange {
+		http.Redirect(w, r, "/password", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Service) apiSignOutWeb(w http.ResponseWriter, r *http.Request, ss *session) {
+	s.apiSignOut(discardStatus{w}, r, ss)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+type discardStatus struct{ http.ResponseWriter }
+
+func (discardStatus) WriteHeader(int) {}
+
+func (s *Service) webPassword(w http.ResponseWriter, r *http.Request, ss *session) {
+	if err := s.SetPassword(r.Context(), ss.user.Name, r.FormValue("password")); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		s.page(w, r, ss, "password", map[string]any{"Error": err.Error()})
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Service) webHome(w http.ResponseWriter, r *http.Request, ss *session) {
+	to := "/requests"
+	switch {
+	case Allowed(ss.user.Role, ActSearch):
+		to = "/search"
+	case Allowed(ss.user.Role, ActLink):
+		to = "/links"
+	case Allowed(ss.user.Role, ActFleet):
+		to = "/fleet"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (s *Service) webSearch(w http.ResponseWriter, r *http.Request, ss *session) {
+	qv := map[string]string{}
+	for k, v := range r.URL.Query() {
+		qv[k] = v[0]
+	}
+	data := map[string]any{"Q": qv}
+	q, err := parseSearch(r.URL.Query())
+	if err != nil {
+		data["Error"] = err.Error()
+		s.page(w, r, ss, "search", data)
+		return
+	}
+	hits, err := s.search(r.Context(), ss.user, q)
+	if err != nil {
+		if errors.Is(err, errDenied) {
+			s.deny(w, r, ss, err.Error())
+			return
+		}
+		data["Error"] = err.Error()
+	}
+	if mayHear(ss.user) {
+		for i := range hits {
+			hits[i].Personal = s.personal(hits[i].Sealed)
+		}
+	}
+	s.audit(r.Context(), "search", ss.user.Name, "", s.describe(q)+": "+strconv.Itoa(len(hits))+" results", false)
+	data["Hits"] = hits
+	s.page(w, r, ss, "search", data)
+}
+
+func (s *Service) webRecording(w http.ResponseWriter, r *http.Request, ss *session) {
+	v, err := s.view(r, ss)
+	if err != nil {
+		if errors.Is(err, errDenied) {
+			s.deny(w, r, ss, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		s.page(w, r, ss, "message", map[string]any{"Title": "Recording", "Message": err.Error()})
+		return
+	}
+	s.page(w, r, ss, "recording", map[string]any{"V": v})
+}
+
+func (s *Service) webMintLink(w http.ResponseWriter, r *http.Request, ss *session) {
+	ttl, err := time.ParseDuration(r.FormValue("ttl"))
+	data := map[string]any{}
+	if err != nil {
+		data["Error"] = "valid for: " + err.Error()
+		s.page(w, r, ss, "links", data)
+		return
+	}
+	rec := r.FormValue("recording")
+	app := ""
+	rs, _ := s.A.Index.Records(r.Context(), indexQuery(rec))
+	for _, x := range rs {
+		if ss.user.InScope(x.Appliance) {
+			app = x.Appliance
+		}
+	}
+	if app == "" {
+		data["Error"] = "no such recording in your branches"
+		s.page(w, r, ss, "links", data)
+		return
+	}
+	l, err := s.mintLink(r.Context(), ss.user, app, rec, ttl, r.FormValue("network"), "https://"+r.Host)
+	if err != nil {
+		data["Error"] = err.Error()
+	} else {
+		data["Link"] = l
+	}
+	s.page(w, r, ss, "links", data)
+}
+
+func (s *Service) webRequests(w http.ResponseWriter, r *http.Request, ss *session) {
+	rs, _ := s.requests(r.Context(), 0)
+	var out []*Request
+	for _, q := range rs {
+		if visible(ss.user, q) {
+			out = append(out, q)
+		}
+	}
+	data := map[string]any{"Requests": out}
+	if e := r.URL.Query().Get("error"); e != "" {
+		data["Error"] = e
+	}
+	s.page(w, r, ss, "requests", data)
+}
+
+func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session) {
+	in := RequestInput{Kind: r.FormValue("kind"), Appliance: r.FormValue("appliance"), Recording: r.FormValue("recording"), Reason: r.FormValue("reason")}
+	if _, err := s.request(r.Context(), ss.user, in); err != nil {
+		if errors.Is(err, errDenied) {
+			s.deny(w, r, ss, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		s.page(w, r, ss, "message", map[string]any{"Title": "Request refused", "Message": err.Error()})
+		return
+	}
+	http.Redirect(w, r, "/requests", http.StatusSeeOther)
+}
+
+func (s *Service) webDecide(w http.ResponseWriter, r *http.Request, ss *session) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if _, err := s.decide(r.Context(), ss.user, id, r.FormValue("approve") == "1"); err != nil {
+		if errors.Is(err, errDenied) {
+			s.deny(w, r, ss, err.Error())
+			return
+		}
+		http.Redirect(w, r, "/requests?error="+template.URLQueryEscaper(err.Error()), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/requests", http.StatusSeeOther)
+}
+
+func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session) {
+	var nums []string
+	for _, l := range strings.Split(r.FormValue("numbers"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			nums = append(nums, l)
+		}
+	}
+	rep, err := s.subjectReport(r.Context(), ss.user, nums)
+	if err != nil {
+		s.page(w, r, ss, "subject", map[string]any{"Error": err.Error()})
+		return
+	}
+	s.page(w, r, ss, "subject_report", rep)
+}
+
+func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) {
+	bs, err := s.Fleet(r.Context())
+	data := map[string]any{"Boxes": bs}
+	if err != nil {
+		data["Error"] = err.Error()
+	}
+	s.page(w, r, ss, "fleet", data)
+}
+
+func (s *Service) webAudit(w http.ResponseWriter, r *http.Request, ss *session) {
+	es, _ := s.A.Index.Events(r.Context(), "", r.URL.Query().Get("alerts") == "1")
+	n, verr := s.A.Index.VerifyEvents(r.Context())
+	chain := "Chain intact over " + strconv.Itoa(n) + " entries."
+	if verr != nil {
+		chain = verr.Error()
+	}
+	if len(es) > 500 {
+		es = es[len(es)-500:]
+	}
+	s.audit(r.Context(), "audit_read", ss.user.Name, "", "web", false)
+	s.page(w, r, ss, "audit", map[string]any{"Chain": chain, "Events": es})
+}
+
+func (s *Service) webUsers(w http.ResponseWriter, r *http.Request, ss *session) {
+	us, _ := ListUsers(r.Context(), s.db())
+	s.page(w, r, ss, "users", map[string]any{"Users": us})
+}
+
+func (s *Service) webClear(w http.ResponseWriter, r *http.Request, ss *session) {
+	s.apiClear(discardStatus{w}, r, ss)
+	http.Redirect(w, r, "/users", http.StatusSeeOther)
+}
