@@ -6,3 +6,7 @@ import (
 )
 
 func indexQuery(box string) index.Query { return index.Query{Appliance: box, Kind: wire.KindRecording} }
+
+func indexOne(box, id string) index.Query {
+	return index.Query{Appliance: box, ID: id, Kind: wire.KindRecording}
+}

@@ -63,9 +63,18 @@ func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) 
 		return nil, err
 	}
 	seen := map[string]bool{}
+	tomb := map[string]bool{}
+	for _, r := range recs {
+		if r.Kind == wire.KindTombstone {
+			tomb[r.Appliance+"/"+r.ID] = true
+		}
+	}
 	for _, r := range recs {
 		if !u.InScope(r.Appliance) {
 			continue
+		}
+		if r.Kind != wire.KindTombstone && tomb[r.Appliance+"/"+r.ID] {
+			continue // its tombstone says it all
 		}
 		var e vault.Entry
 		json.Unmarshal([]byte(r.Entry), &e)
