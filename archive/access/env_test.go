@@ -76,7 +76,7 @@ type box struct {
 // env is an archive (ingest over mutual TLS) and its access service
 // (HTTPS) on loopback, real certificates, real boxes syncing to it.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *clock
 	dir      string
 	a        *archive.Archive
@@ -106,7 +106,7 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // newEnv makes the archive; edit edits its configuration before it opens.
-func newEnv(t *testing.T, edit func(*archive.Config)) *env {
+func newEnv(t testing.TB, edit func(*archive.Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, dir: filepath.Join(t.TempDir(), "archive"), boxes: map[string]*box{}, logs: &lockedBuffer{}, alerts: make(chan access.Alert, 100)}
 	opt := archive.InitOptions{Name: "test-archive", Listen: "127.0.0.1:0"}

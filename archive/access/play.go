@@ -274,3 +274,12 @@ func (s *Service) timeline(rec *index.Record) []TimelineEvent {
 }
 
 func indexQuery(id string) index.Query { return index.Query{ID: id, Kind: wire.KindRecording} }
+
+// DropCache forgets every decoded call (they are decoded again on demand).
+func (s *Service) DropCache() {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	s.cache.lru.Init()
+	s.cache.m = map[string]*list.Element{}
+	s.cache.used = 0
+}

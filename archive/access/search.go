@@ -20,20 +20,30 @@ const (
 	termTag    = "tag"
 )
 
-// IndexPending opens the sealed metadata of records the blind index has
-// not seen yet and writes their terms (HMACs of numbers, the agent's
+// IndexPending opens the sealed metadata of the records ingest queued for
+// the blind index and writes their terms (HMACs of numbers, the agent's
 // extension and tags) and clear facts. It returns how many it indexed.
-// Without the keyring only the clear facts are written... and nothing is
-// marked done, so that the terms follow once the identity is loaded.
+// Without the keyring nothing is taken off the queue, so that the terms
+// follow once the identity is loaded. The queue is normally empty, so
+// calling it before every search costs one indexed query.
 func (s *Service) IndexPending(ctx context.Context) (int, error) {
 	if s.Keys == nil {
 		return 0, nil
 	}
+	var err error
+	s.backfill.Do(func() {
+		// Records ingested before this service existed (or before the
+		// queue did): queue whatever has no facts yet, once per start.
+		_, err = s.db().ExecContext(ctx, `INSERT INTO search_queue (appliance, id, kind) SELECT r.appliance, r.id, r.kind FROM records r
+			LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE f.id IS NULL ON CONFLICT DO NOTHING`)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("blind index backfill: %w", err)
+	}
 	total := 0
 	for {
-		rows, err := s.db().QueryContext(ctx, `SELECT r.appliance, r.id, r.kind, r.entry, r.sealed, r.subject FROM records r
-			LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind
-			WHERE f.id IS NULL LIMIT 500`)
+		rows, err := s.db().QueryContext(ctx, `SELECT q.appliance, q.id, q.kind, COALESCE(r.entry, '{}'), r.sealed, r.subject FROM search_queue q
+			LEFT JOIN records r ON r.appliance = q.appliance AND r.id = q.id AND r.kind = q.kind LIMIT 500`)
 		if err != nil {
 			return total, err
 		}
@@ -44,6 +54,8 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 		var ps []pending
 		for rows.Next() {
 			var p pending
+			// A record deleted since it was queued has no row: its
+			// queue entry goes (nothing to index).
 			if err := rows.Scan(&p.app, &p.id, &p.kind, &p.entry, &p.sealed, &p.subject); err != nil {
 				rows.Close()
 				return total, err
@@ -100,6 +112,10 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO search_facts (appliance, id, kind, direction, duration_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 				p.app, p.id, p.kind, e.Direction, int64(e.Duration*1000)); err != nil {
+				tx.Rollback()
+				return total, err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM search_queue WHERE appliance = ? AND id = ? AND kind = ?`, p.app, p.id, p.kind); err != nil {
 				tx.Rollback()
 				return total, err
 			}

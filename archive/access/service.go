@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spanvault/spanvault/archive"
@@ -27,10 +28,11 @@ type Service struct {
 	A *archive.Archive
 	// Keys open sealed metadata and recordings; nil: the service lists
 	// only what is in clear (no numbers, no playback).
-	Keys   *keyring.Keyring
-	cfg    archive.AccessConfig
-	cache  *audioCache
-	notify *notifier
+	Keys     *keyring.Keyring
+	cfg      archive.AccessConfig
+	cache    *audioCache
+	notify   *notifier
+	backfill sync.Once
 }
 
 // New makes the access service of an open archive. keys may be nil.
@@ -48,11 +50,11 @@ func New(a *archive.Archive, keys *keyring.Keyring) *Service {
 	return s
 }
 
-func (s *Service) db() *index.DB   { return s.A.Index.DB() }
-func (s *Service) now() time.Time  { return s.A.Now() }
-func ts(t time.Time) string        { return t.UTC().Format(time.RFC3339Nano) }
-func parseTS(v string) time.Time   { t, _ := time.Parse(time.RFC3339Nano, v); return t }
-func tokenHash(tok string) string  { h := sha256.Sum256([]byte(tok)); return hex.EncodeToString(h[:]) }
+func (s *Service) db() *index.DB  { return s.A.Index.DB() }
+func (s *Service) now() time.Time { return s.A.Now() }
+func ts(t time.Time) string       { return t.UTC().Format(time.RFC3339Nano) }
+func parseTS(v string) time.Time  { t, _ := time.Parse(time.RFC3339Nano, v); return t }
+func tokenHash(tok string) string { h := sha256.Sum256([]byte(tok)); return hex.EncodeToString(h[:]) }
 
 // audit appends to the archive's hash-chained trail (and its log). Detail
 // never carries a number, a Call-ID or a secret.

@@ -15,11 +15,11 @@ import (
 // recording and call record, its class, retention and holds, who accessed
 // it, and every deletion (tombstones), with the erasure commands' progress.
 type SubjectReport struct {
-	Generated time.Time     `json:"generated"`
-	By        string        `json:"by"`
-	Numbers   []string      `json:"numbers"`
-	Items     []SubjectItem `json:"items"`
-	Deleted   []SubjectItem `json:"deleted"`
+	Generated time.Time       `json:"generated"`
+	By        string          `json:"by"`
+	Numbers   []string        `json:"numbers"`
+	Items     []SubjectItem   `json:"items"`
+	Deleted   []SubjectItem   `json:"deleted"`
 	Erasures  []index.Command `json:"erasures"`
 }
 
@@ -137,4 +137,17 @@ func (s *Service) accessesOf(ctx context.Context, app, id string) []AccessEntry 
 		out = append(out, a)
 	}
 	return out
+}
+
+// SubjectRecords lists every record (tombstones included) of the numbers
+// through the blind index: one indexed query, whatever the archive holds.
+func (s *Service) SubjectRecords(ctx context.Context, numbers []string) ([]index.Record, error) {
+	if s.Keys == nil {
+		return nil, errNoKeys
+	}
+	var terms []string
+	for _, n := range numbers {
+		terms = append(terms, s.Keys.Term(termNumber, vault.NormalizeNumber(n)))
+	}
+	return s.byTerms(ctx, terms)
 }

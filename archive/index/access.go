@@ -2,16 +2,18 @@ package index
 
 // accessSchema holds the access service's tables (package access uses
 // them through DB). Same rules as schema: timestamps are RFC 3339 text,
-// flags are timestamps ('' for not set), so both engines read them alike.
+// flags are timestamps (” for not set), so both engines read them alike.
 //
 //   - users: local accounts; password is an argon2id PHC string, totp the
-//     second factor's secret (base32), password_set_at '' while the
+//     second factor's secret (base32), password_set_at ” while the
 //     one-time password from "user add" is still in use.
 //   - sessions: token is the SHA-256 (hex) of the session token, never
 //     the token itself.
 //   - search_terms: the blind index: term is an HMAC (hex) of a
 //     normalised number, extension or tag under a key only the access
 //     service holds; no number is stored in clear.
+//   - search_queue: records ingest added that the blind indexer has not
+//     been through yet (PutRecords adds them in the same transaction).
 //   - search_facts: the clear facts search filters on (direction,
 //     duration), and a row per record the indexer has been through.
 //   - links: streaming links for the CRM (the signature is not stored).
@@ -46,6 +48,12 @@ CREATE TABLE IF NOT EXISTS search_terms (
 	id TEXT NOT NULL,
 	kind TEXT NOT NULL,
 	PRIMARY KEY (term, appliance, id, kind)
+);
+CREATE TABLE IF NOT EXISTS search_queue (
+	appliance TEXT NOT NULL,
+	id TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	PRIMARY KEY (appliance, id, kind)
 );
 CREATE TABLE IF NOT EXISTS search_facts (
 	appliance TEXT NOT NULL,

@@ -302,9 +302,21 @@ func (x *Index) PutRecords(ctx context.Context, rs []Record) error {
 		return err
 	}
 	defer ins.Close()
+	queue, err := tx.PrepareContext(ctx, `INSERT INTO search_queue (appliance, id, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return err
+	}
+	defer queue.Close()
 	for _, r := range rs {
-		if _, err := ins.ExecContext(ctx, r.Appliance, r.ID, r.Kind, ts(r.Start), r.Class, ts(r.RetainUntil), r.Hold, r.Recorded, r.Size, r.SHA256, ts(r.DeletedAt), r.Entry, r.Sealed, r.Subject, ts(r.ReceivedAt)); err != nil {
+		res, err := ins.ExecContext(ctx, r.Appliance, r.ID, r.Kind, ts(r.Start), r.Class, ts(r.RetainUntil), r.Hold, r.Recorded, r.Size, r.SHA256, ts(r.DeletedAt), r.Entry, r.Sealed, r.Subject, ts(r.ReceivedAt))
+		if err != nil {
 			return fmt.Errorf("index: record %s/%s: %w", r.Appliance, r.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			// New: the access service's blind indexer takes it from here.
+			if _, err := queue.ExecContext(ctx, r.Appliance, r.ID, r.Kind); err != nil {
+				return err
+			}
 		}
 		if r.Kind == "tombstone" {
 			if _, err := tx.ExecContext(ctx, `UPDATE records SET deleted_at = ? WHERE appliance = ? AND id = ? AND kind <> 'tombstone' AND deleted_at = ''`, ts(r.DeletedAt), r.Appliance, r.ID); err != nil {
