@@ -62,10 +62,12 @@ test: deps test-go fuzz
 # tests run a second time with the archive on S3 (versitygw, Object Lock)
 # and its index in a private PostgreSQL server.
 S3_SYNC_TESTS = TestBackupRestoreKeepsErasure|TestThousandRecordingsArriveAndRetentionWaitsForGrace|TestResumeAfterCutsAndRestarts|TestCrashBetweenAckAndAcknowledge|TestBoxKilledBetweenAckAndAcknowledge|TestArchiveKilledMidUpload|TestFailoverBetweenFrontEnds|TestCommands
+PG_ACCESS_TESTS = TestRoleMatrix|TestSubjectAccessAcrossBoxes|TestSubjectErasure|TestFleet|TestNoCleartext
 test-go:
 	$(GO) vet ./...
 	SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -p 1 -timeout 40m ./...
 	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_TEST_STORE=s3 SPANVAULT_TEST_INDEX=postgres $(GO) test -count=1 -timeout 20m -run '^($(S3_SYNC_TESTS))$$' ./sync/client
+	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_TEST_INDEX=postgres $(GO) test -count=1 -timeout 20m -run '^($(PG_ACCESS_TESTS))$$' ./archive/access
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sip
@@ -77,6 +79,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./sync/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive
 	$(GO) test -run '^$$' -fuzz '^FuzzIndexFile$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./vault
+	$(GO) test -run '^$$' -fuzz '^FuzzAccessAPI$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive/access
 
 bench: build
 	$(GO) run ./cmd/benchreport

@@ -81,6 +81,8 @@ func main() {
 	s3Res, s3Out := runBench("./sync/client", "Ingest20", "1x", "SPANVAULT_TEST_STORE=s3")
 	pgRes, pgOut := runBench("./sync/client", "Ingest20", "1x", "SPANVAULT_TEST_STORE=s3", "SPANVAULT_TEST_INDEX=postgres")
 	sOut += s3Out + pgOut
+	aRes, aOut := runBench("./archive/access", "SubjectLookup|SeekMinute55", "1x")
+	sOut += aOut
 	proc := processFigures()
 	if *raw {
 		fmt.Println(capOut)
@@ -154,4 +156,9 @@ func main() {
 		}
 		row(v.name, fmt.Sprintf("%.0f recordings/s, %.1f MB/s: ratio %.2f to the directory backend", v.r["recordings/s"], v.r["MB/s"], v.r["recordings/s"]/ig["recordings/s"]), "")
 	}
+	sl, sk := aRes["BenchmarkSubjectLookup"], aRes["BenchmarkSeekMinute55"]
+	row(fmt.Sprintf("subject lookup by number through the blind index at %.0f recordings (1,000 lookups)", sl["recordings"]),
+		fmt.Sprintf("p50 %.3f ms, p99 %.3f ms; opening every sealed record instead: %.0f s; ratio %.1e", sl["p50-ms"], sl["p99-ms"], sl["scan-s"], sl["ratio"]), "")
+	row("first audio byte of a Range request at minute 55 of a 60-minute call (HTTPS, loopback): not yet decoded / decoded", fmt.Sprintf("%.0f ms / %.1f ms", sk["cold-ms"], sk["warm-ms"]), "< 100 ms")
+	row("playback CPU per minute of audio (decrypt, parse, decode, render)", fmt.Sprintf("%.1f ms", sk["CPU-ms/min"]), "")
 }
