@@ -2,6 +2,7 @@ package sealed
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -40,6 +41,7 @@ type ctxKey struct {
 type context struct {
 	key     ctxKey
 	id      uint32
+	defined bool // its 'C' record is in the stream since the last sync point
 	hdrLen  int
 	n       int
 	lastNS  int64
@@ -60,6 +62,11 @@ type Writer struct {
 	sum     hash.Hash
 	buf     []byte
 	started bool
+	// Sync points: every SyncEvery of capture time the contexts start
+	// afresh, so that a reader can begin at any sync point.
+	nextID   uint32
+	lastSync int64
+	off      int64 // plaintext bytes written, the magic included
 	// scratch for encodeHeader: the non-zero second differences
 	nzIdx [MaxHeader / 2]uint8
 	nzVal [MaxHeader / 2]int32
@@ -67,17 +74,40 @@ type Writer struct {
 
 // NewWriter writes the magic to w and returns a Writer.
 func NewWriter(w io.Writer) (*Writer, error) {
-	wr := &Writer{w: w, sum: sha256.New(), buf: make([]byte, 0, 512)}
+	wr := &Writer{w: w, sum: sha256.New(), buf: make([]byte, 0, 512), off: int64(len(Magic))}
 	if _, err := io.WriteString(w, Magic); err != nil {
 		return nil, err
 	}
 	return wr, nil
 }
 
+// SyncEvery is the capture time between sync points.
+const SyncEvery = 10 * time.Second
+
+// SyncMagic follows the 'S' of a sync record.
+const SyncMagic = "\x00SPVSYNC"
+
+// sync writes a sync point and makes every context start afresh: each is
+// defined again (a new id) and its next frame is stored whole. The record
+// names its own plaintext offset, which a reader looking for sync points
+// checks, so that a payload imitating one is not taken for it.
+func (w *Writer) sync(b []byte) []byte {
+	b = append(b, 'S')
+	b = append(b, SyncMagic...)
+	b = binary.AppendUvarint(b, uint64(w.off))
+	b = binary.AppendUvarint(b, uint64(w.nextID))
+	b = binary.AppendVarint(b, w.lastNS)
+	for _, c := range w.ctxList {
+		c.defined, c.n, c.lastLen = false, 0, 0
+	}
+	return b
+}
+
 // Meta writes a metadata record (opaque bytes, JSON by convention).
 func (w *Writer) Meta(b []byte) error {
 	w.buf = append(w.buf[:0], 'M')
 	w.buf = binary.AppendUvarint(w.buf, uint64(len(b)))
+	w.off += int64(len(w.buf) + len(b))
 	if _, err := w.w.Write(w.buf); err != nil {
 		return err
 	}
@@ -94,14 +124,25 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 	hdrLen = max(0, min(hdrLen, len(f.Data), MaxHeader))
 	hdrLen &^= 1 // whole 16-bit words
 	k := ctxKey{kind: f.Kind, dir: f.Dir, flow: f.Flow, link: f.LinkType}
-	c := w.context(k)
+	ns := f.Time.UnixNano()
 	b := w.buf[:0]
+	if w.frames == 0 {
+		w.lastSync = ns
+	} else if ns-w.lastSync >= int64(SyncEvery) {
+		b = w.sync(b)
+		w.lastSync = ns
+	}
+	c := w.context(k)
 	if c == nil {
-		c = &context{key: k, id: uint32(len(w.ctxList))}
+		c = &context{key: k}
 		if w.ctxs != nil {
 			w.ctxs[k] = c
 		}
 		w.ctxList = append(w.ctxList, c)
+	}
+	if !c.defined {
+		c.id, c.defined = w.nextID, true
+		w.nextID++
 		b = append(b, 'C')
 		b = binary.AppendUvarint(b, uint64(c.id))
 		b = binary.AppendUvarint(b, uint64(f.LinkType))
@@ -111,7 +152,6 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 	// Time: the first frame of a context is stored against the previous
 	// frame of the recording; later ones as the second difference within
 	// the context, which a steady 20 ms packet clock makes zero.
-	ns := f.Time.UnixNano()
 	var dt2 int64
 	if c.n == 0 {
 		dt2 = ns - w.lastNS
@@ -135,6 +175,7 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 	w.sum.Write(f.Data)
 	// The record's head, then the payload straight from the frame: the
 	// payload is copied once, into the sealing buffer.
+	w.off += int64(len(b) + len(f.Data) - hdrLen)
 	if _, err := w.w.Write(b); err != nil {
 		return err
 	}
@@ -231,6 +272,10 @@ func (w *Writer) Frames() uint64 { return w.frames }
 type Reader struct {
 	r      *bufio.Reader
 	ctxs   []*readCtx
+	base   uint64 // id of ctxs[0]: contexts start afresh at each sync point
+	// resumed: the reader began at a sync point, so the end record's
+	// count and checksum (over every frame) cannot be checked.
+	resumed bool
 	lastNS int64
 	frames uint64
 	sum    hash.Hash
@@ -277,6 +322,61 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
 	return &Reader{r: br, sum: sha256.New()}, nil
+}
+
+// SyncPoint is where a reader can begin: the plaintext offset of a sync
+// record, and the capture time of the last frame before it.
+type SyncPoint struct {
+	Offset int64
+	Time   time.Time
+}
+
+// ErrNoSync: no sync point at or after the offset (a recording written
+// before sync points, or the end of the stream).
+var ErrNoSync = errors.New("sealed: no sync point")
+
+// FindSync returns the first sync point at or after from in the plaintext
+// ra of size bytes (filippo.io/age's DecryptReaderAt gives one that
+// decrypts only the chunks read). A candidate counts only if it names its
+// own offset, so a payload that imitates a sync record is skipped.
+func FindSync(ra io.ReaderAt, size, from int64) (SyncPoint, error) {
+	const block = 64 << 10
+	pat := []byte("S" + SyncMagic)
+	buf := make([]byte, block+64)
+	for pos := max(from, 0); pos < size; pos += block {
+		n, err := ra.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
+		if err != nil && err != io.EOF {
+			return SyncPoint{}, err
+		}
+		b := buf[:n]
+		for i := 0; i < len(b) && i < block; {
+			j := bytes.Index(b[i:], pat)
+			if j < 0 || i+j >= block {
+				break
+			}
+			at := i + j
+			rest := b[at+len(pat):]
+			off, k1 := binary.Uvarint(rest)
+			_, k2 := binary.Uvarint(rest[max(k1, 0):])
+			var last int64
+			var k3 int
+			if k1 > 0 && k2 > 0 {
+				last, k3 = binary.Varint(rest[k1+k2:])
+			}
+			if k1 > 0 && k2 > 0 && k3 > 0 && int64(off) == pos+int64(at) {
+				return SyncPoint{Offset: pos + int64(at), Time: time.Unix(0, last).UTC()}, nil
+			}
+			i = at + 1
+		}
+	}
+	return SyncPoint{}, ErrNoSync
+}
+
+// NewReaderAt reads the plaintext ra from a sync point on. Frames, times
+// and headers come out exactly as from the start; the end record's count
+// and checksum are not checked (they cover frames before the sync point).
+func NewReaderAt(ra io.ReaderAt, size int64, sp SyncPoint) *Reader {
+	return &Reader{r: bufio.NewReaderSize(io.NewSectionReader(ra, sp.Offset, size-sp.Offset), 64<<10), sum: sha256.New(), resumed: true}
 }
 
 func truncErr(err error) error {
@@ -327,7 +427,7 @@ func (r *Reader) Next(f *Frame) (kind byte, meta []byte, err error) {
 			if err != nil {
 				return 0, nil, truncErr(err)
 			}
-			if id != uint64(len(r.ctxs)) {
+			if id != r.base+uint64(len(r.ctxs)) {
 				return 0, nil, fmt.Errorf("%w: context %d out of order", ErrCorrupt, id)
 			}
 			link, err := binary.ReadUvarint(r.r)
@@ -343,6 +443,29 @@ func (r *Reader) Next(f *Frame) (kind byte, meta []byte, err error) {
 				return 0, nil, truncErr(err)
 			}
 			r.ctxs = append(r.ctxs, &readCtx{link: uint16(link), kind: kd[0], dir: kd[1], flow: uint16(flow)})
+		case 'S':
+			var m [len(SyncMagic)]byte
+			if _, err := io.ReadFull(r.r, m[:]); err != nil {
+				return 0, nil, truncErr(err)
+			}
+			if string(m[:]) != SyncMagic {
+				return 0, nil, fmt.Errorf("%w: bad sync record", ErrCorrupt)
+			}
+			if _, err := binary.ReadUvarint(r.r); err != nil { // its own offset
+				return 0, nil, truncErr(err)
+			}
+			base, err := binary.ReadUvarint(r.r)
+			if err != nil {
+				return 0, nil, truncErr(err)
+			}
+			last, err := binary.ReadVarint(r.r)
+			if err != nil {
+				return 0, nil, truncErr(err)
+			}
+			if r.frames > 0 && base != r.base+uint64(len(r.ctxs)) {
+				return 0, nil, fmt.Errorf("%w: sync point names context %d after %d", ErrCorrupt, base, r.base+uint64(len(r.ctxs)))
+			}
+			r.base, r.ctxs, r.lastNS = base, r.ctxs[:0], last
 		case 'P':
 			if err := r.frame(f); err != nil {
 				return 0, nil, err
@@ -356,6 +479,10 @@ func (r *Reader) Next(f *Frame) (kind byte, meta []byte, err error) {
 			var sum [sha256.Size]byte
 			if _, err := io.ReadFull(r.r, sum[:]); err != nil {
 				return 0, nil, truncErr(err)
+			}
+			if r.resumed {
+				r.ended = true
+				return RecEnd, nil, nil
 			}
 			if n != r.frames || string(sum[:]) != string(r.sum.Sum(nil)) {
 				return 0, nil, fmt.Errorf("%w: end record says %d frames, read %d, or checksum differs", ErrCorrupt, n, r.frames)
@@ -373,10 +500,10 @@ func (r *Reader) frame(f *Frame) error {
 	if err != nil {
 		return truncErr(err)
 	}
-	if id >= uint64(len(r.ctxs)) {
+	if id < r.base || id-r.base >= uint64(len(r.ctxs)) {
 		return fmt.Errorf("%w: unknown context %d", ErrCorrupt, id)
 	}
-	c := r.ctxs[id]
+	c := r.ctxs[id-r.base]
 	dt2, err := binary.ReadVarint(r.r)
 	if err != nil {
 		return truncErr(err)

@@ -142,7 +142,23 @@ func TestWriterAllocs(t *testing.T) {
 func FuzzReader(f *testing.F) {
 	f.Add(write(f, frames(5), 66))
 	f.Add([]byte(sealed.Magic + "P\x00"))
+	// With sync points: 11 s of frames, cut to keep the seed small.
+	fs := frames(560)
+	for i := range fs {
+		fs[i].Data = fs[i].Data[:70]
+	}
+	f.Add(write(f, fs, 66))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Reading from any sync point found is as safe as from the start.
+		if sp, err := sealed.FindSync(bytes.NewReader(b), int64(len(b)), 0); err == nil {
+			r := sealed.NewReaderAt(bytes.NewReader(b), int64(len(b)), sp)
+			for i := 0; i < 10000; i++ {
+				var fr sealed.Frame
+				if _, _, err := r.Next(&fr); err != nil {
+					break
+				}
+			}
+		}
 		r, err := sealed.NewReader(bytes.NewReader(b))
 		if err != nil {
 			return
@@ -188,5 +204,105 @@ func TestFirstChunkCut(t *testing.T) {
 		if _, err := sealed.NewReader(r); !errors.Is(err, c.want) {
 			t.Errorf("cut at %d: %v, want %v", c.cut, err, c.want)
 		}
+	}
+}
+
+// TestSyncPoints: a reader can begin at any sync point (found in the age
+// file's plaintext through DecryptReaderAt, which decrypts only the
+// chunks read) and gets exactly the frames written after it; a payload
+// that imitates a sync record is not taken for one.
+func TestSyncPoints(t *testing.T) {
+	t.Parallel()
+	in := frames(5000) // 100 s: a sync point every 10 s
+	fake := append([]byte("S"+sealed.SyncMagic), 0x80, 0x01, 0x00, 0x00)
+	copy(in[1234].Data[60:], fake)
+	plain := write(t, in, 66)
+	id, _ := age.GenerateX25519Identity()
+	var enc bytes.Buffer
+	w, _ := age.Encrypt(&enc, id.Recipient())
+	w.Write(plain)
+	w.Close()
+	ra, size, err := age.DecryptReaderAt(bytes.NewReader(enc.Bytes()), int64(enc.Len()), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != int64(len(plain)) {
+		t.Fatalf("plaintext %d bytes, want %d", size, len(plain))
+	}
+	var sps []sealed.SyncPoint
+	for from := int64(0); ; {
+		sp, err := sealed.FindSync(ra, size, from)
+		if errors.Is(err, sealed.ErrNoSync) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sps = append(sps, sp)
+		from = sp.Offset + 1
+	}
+	if len(sps) < 8 || len(sps) > 10 {
+		t.Fatalf("%d sync points in 100 s, want about 9", len(sps))
+	}
+	for _, sp := range sps {
+		r := sealed.NewReaderAt(ra, size, sp)
+		k := -1
+		n := 0
+		for {
+			var f sealed.Frame
+			kind, _, err := r.Next(&f)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("from sync point at %d: %v", sp.Offset, err)
+			}
+			if kind != sealed.RecFrame {
+				continue
+			}
+			if k < 0 {
+				for i := range in {
+					if in[i].Time.Equal(f.Time) && bytes.Equal(in[i].Data, f.Data) {
+						k = i
+						break
+					}
+				}
+				if k < 1 || !in[k-1].Time.Equal(sp.Time) {
+					t.Fatalf("sync point at %d (time %v): first frame is %d", sp.Offset, sp.Time, k)
+				}
+			}
+			want := in[k+n]
+			if !bytes.Equal(want.Data, f.Data) || !want.Time.Equal(f.Time) || want.Kind != f.Kind || want.Dir != f.Dir || want.Flow != f.Flow {
+				t.Fatalf("from sync point at %d: frame %d differs", sp.Offset, k+n)
+			}
+			n++
+		}
+		if k+n != len(in) {
+			t.Fatalf("from sync point at %d: %d frames from %d, want %d", sp.Offset, n, k, len(in)-k)
+		}
+	}
+	// The whole stream still reads and verifies from the start.
+	r, _ := sealed.NewReader(bytes.NewReader(plain))
+	got := 0
+	for {
+		var f sealed.Frame
+		kind, _, err := r.Next(&f)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == sealed.RecFrame {
+			got++
+		}
+	}
+	if !r.Verified || got != len(in) {
+		t.Fatalf("sequential read: %d frames, verified %v", got, r.Verified)
+	}
+	// A recording without sync points (short, or written before them).
+	short := write(t, frames(100), 66)
+	if _, err := sealed.FindSync(bytes.NewReader(short), int64(len(short)), 0); !errors.Is(err, sealed.ErrNoSync) {
+		t.Fatalf("short recording: %v", err)
 	}
 }
