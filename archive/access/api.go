@@ -211,18 +211,15 @@ func (s *Service) apiAudio(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, ss, err)
 		return
 	}
-	out, err := s.render(r.Context(), rec)
-	if err != nil {
+	s.audit(r.Context(), "play", ss.user.Name, app, fmt.Sprintf("recording %s range %q", id, r.Header.Get("Range")), false)
+	s.accessed(r.Context(), ss.user.Name, "play", app, id)
+	if err := s.serveAudio(w, r, rec); err != nil {
 		if errors.Is(err, errNoKeys) {
 			s.fail(w, r, ss, err)
 			return
 		}
 		jsonError(w, http.StatusUnprocessableEntity, err.Error())
-		return
 	}
-	s.audit(r.Context(), "play", ss.user.Name, app, fmt.Sprintf("recording %s range %q", id, r.Header.Get("Range")), false)
-	s.accessed(r.Context(), ss.user.Name, "play", app, id)
-	serveWAV(w, r, out)
 }
 
 func (s *Service) apiHold(w http.ResponseWriter, r *http.Request, ss *session) {

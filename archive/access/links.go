@@ -130,15 +130,12 @@ func (s *Service) streamLink(w http.ResponseWriter, r *http.Request) {
 		deny(err.Error())
 		return
 	}
-	out, err := s.render(ctx, recd)
-	if err != nil {
-		s.audit(ctx, "link_failed", "", app, fmt.Sprintf("link %s recording %s: %v", id, rec, err), false)
-		jsonError(w, http.StatusUnprocessableEntity, "the recording cannot be played")
-		return
-	}
 	s.audit(ctx, "link_used", "crm:"+by, app, fmt.Sprintf("link %s recording %s from %s range %q", id, rec, remoteIP(r), r.Header.Get("Range")), false)
 	s.accessed(ctx, "link:"+id, "stream", app, rec)
-	serveWAV(w, r, out)
+	if err := s.serveAudio(w, r, recd); err != nil {
+		s.audit(ctx, "link_failed", "", app, fmt.Sprintf("link %s recording %s: %v", id, rec, err), false)
+		jsonError(w, http.StatusUnprocessableEntity, "the recording cannot be played")
+	}
 }
 
 func remoteIP(r *http.Request) string {

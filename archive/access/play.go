@@ -275,8 +275,12 @@ func (s *Service) timeline(rec *index.Record) []TimelineEvent {
 
 func indexQuery(id string) index.Query { return index.Query{ID: id, Kind: wire.KindRecording} }
 
-// DropCache forgets every decoded call (they are decoded again on demand).
+// DropCache forgets every decoded call and every plan (they are made
+// again on demand).
 func (s *Service) DropCache() {
+	s.plans.mu.Lock()
+	s.plans.m = nil
+	s.plans.mu.Unlock()
 	s.cache.mu.Lock()
 	defer s.cache.mu.Unlock()
 	s.cache.lru.Init()

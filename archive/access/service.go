@@ -31,6 +31,7 @@ type Service struct {
 	Keys     *keyring.Keyring
 	cfg      archive.AccessConfig
 	cache    *audioCache
+	plans    plans
 	notify   *notifier
 	backfill sync.Once
 }

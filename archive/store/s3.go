@@ -449,10 +449,31 @@ func (s *S3) Open(ctx context.Context, sum string) (io.ReadCloser, int64, error)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: s3 get %s payload: %w", sum, err)
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(hdr), p), p}, int64(len(hdr)) + po.Size, nil
+	return &s3Object{r: io.MultiReader(bytes.NewReader(hdr), p), hdr: hdr, p: p}, int64(len(hdr)) + po.Size, nil
+}
+
+// s3Object is a recording read back from its two objects: read it in one
+// pass (Read), or at offsets (ReadAt: the header from memory, the payload
+// by ranged GETs), which lets playback decrypt only the chunks it needs.
+type s3Object struct {
+	r   io.Reader
+	hdr []byte
+	p   *minio.Object
+}
+
+func (o *s3Object) Read(b []byte) (int, error) { return o.r.Read(b) }
+func (o *s3Object) Close() error               { return o.p.Close() }
+
+func (o *s3Object) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	if off < int64(len(o.hdr)) {
+		n = copy(b, o.hdr[off:])
+		if n == len(b) {
+			return n, nil
+		}
+	}
+	m, err := o.p.ReadAt(b[n:], off+int64(n)-int64(len(o.hdr)))
+	return n + m, err
 }
 
 // SetRetention implements Store: the payload gets the class's mode and

@@ -154,43 +154,64 @@ func WritePcap(w io.Writer, frames []sealed.Frame) error {
 
 // AudioPackets extracts the RTP packets of a recording for the renderer.
 func AudioPackets(frames []sealed.Frame, formats map[uint8]string) []audio.Packet {
-	dec := decode.New(decode.Options{})
-	var pkt decode.Packet
+	a := NewAudioReader(formats)
 	var out []audio.Packet
-	for _, f := range frames {
-		if calls.Kind(f.Kind) != calls.KindRTP {
-			continue
+	for i := range frames {
+		if p, ok := a.Packet(&frames[i]); ok {
+			p.Payload = append([]byte(nil), p.Payload...)
+			out = append(out, p)
 		}
-		ok, err := dec.Decode(f.Data, decode.LinkType(f.LinkType), f.Time, &pkt)
-		if err != nil || !ok || pkt.Transport != decode.UDP {
-			continue
-		}
-		pl := pkt.Payload
-		if len(pl) < 12 || pl[0]>>6 != 2 {
-			continue
-		}
-		cc := int(pl[0] & 0x0f)
-		n := 12 + 4*cc
-		if pl[0]&0x10 != 0 && len(pl) >= n+4 {
-			n += 4 + 4*int(binary.BigEndian.Uint16(pl[n+2:]))
-		}
-		if n > len(pl) {
-			continue
-		}
-		end := len(pl)
-		if pl[0]&0x20 != 0 && end > n { // padding
-			end -= int(pl[end-1])
-		}
-		if end < n {
-			continue
-		}
-		pt := pl[1] & 0x7f
-		out = append(out, audio.Packet{
-			Time: f.Time, Left: calls.Dir(f.Dir) == calls.AtoB, Flow: f.Flow,
-			SSRC: binary.BigEndian.Uint32(pl[8:12]), PT: pt,
-			Seq: binary.BigEndian.Uint16(pl[2:4]), TS: binary.BigEndian.Uint32(pl[4:8]),
-			Payload: append([]byte(nil), pl[n:end]...), Codec: formats[pt],
-		})
 	}
 	return out
+}
+
+// AudioReader turns stored frames into the renderer's packets one at a
+// time (playback reads a recording frame by frame).
+type AudioReader struct {
+	dec     *decode.Decoder
+	pkt     decode.Packet
+	formats map[uint8]string
+}
+
+// NewAudioReader reads with the recording's payload type names.
+func NewAudioReader(formats map[uint8]string) *AudioReader {
+	return &AudioReader{dec: decode.New(decode.Options{}), formats: formats}
+}
+
+// Packet returns the RTP packet a frame carries; its Payload points into
+// the frame's data.
+func (a *AudioReader) Packet(f *sealed.Frame) (audio.Packet, bool) {
+	if calls.Kind(f.Kind) != calls.KindRTP {
+		return audio.Packet{}, false
+	}
+	ok, err := a.dec.Decode(f.Data, decode.LinkType(f.LinkType), f.Time, &a.pkt)
+	if err != nil || !ok || a.pkt.Transport != decode.UDP {
+		return audio.Packet{}, false
+	}
+	pl := a.pkt.Payload
+	if len(pl) < 12 || pl[0]>>6 != 2 {
+		return audio.Packet{}, false
+	}
+	cc := int(pl[0] & 0x0f)
+	n := 12 + 4*cc
+	if pl[0]&0x10 != 0 && len(pl) >= n+4 {
+		n += 4 + 4*int(binary.BigEndian.Uint16(pl[n+2:]))
+	}
+	if n > len(pl) {
+		return audio.Packet{}, false
+	}
+	end := len(pl)
+	if pl[0]&0x20 != 0 && end > n { // padding
+		end -= int(pl[end-1])
+	}
+	if end < n {
+		return audio.Packet{}, false
+	}
+	pt := pl[1] & 0x7f
+	return audio.Packet{
+		Time: f.Time, Left: calls.Dir(f.Dir) == calls.AtoB, Flow: f.Flow,
+		SSRC: binary.BigEndian.Uint32(pl[8:12]), PT: pt,
+		Seq: binary.BigEndian.Uint16(pl[2:4]), TS: binary.BigEndian.Uint32(pl[4:8]),
+		Payload: pl[n:end], Codec: a.formats[pt],
+	}, true
 }

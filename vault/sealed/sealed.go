@@ -270,17 +270,17 @@ func (w *Writer) Frames() uint64 { return w.frames }
 
 // Reader reads a record stream.
 type Reader struct {
-	r      *bufio.Reader
-	ctxs   []*readCtx
-	base   uint64 // id of ctxs[0]: contexts start afresh at each sync point
+	r    *bufio.Reader
+	ctxs []*readCtx
+	base uint64 // id of ctxs[0]: contexts start afresh at each sync point
 	// resumed: the reader began at a sync point, so the end record's
 	// count and checksum (over every frame) cannot be checked.
 	resumed bool
-	lastNS int64
-	frames uint64
-	sum    hash.Hash
-	meta   []byte
-	ended  bool
+	lastNS  int64
+	frames  uint64
+	sum     hash.Hash
+	meta    []byte
+	ended   bool
 	// Verified is set when the end record was read and matched.
 	Verified bool
 }
