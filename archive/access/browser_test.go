@@ -76,7 +76,9 @@ func js[T any](t *testing.T, ctx context.Context, expr string, opts ...chromedp.
 // shot keeps a screenshot under build/artifacts.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	c, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -121,16 +123,22 @@ func signOutBrowser(t *testing.T, ctx context.Context) {
 	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS("header form button")), chromedp.WaitVisible(chromedp.ID("signin")))
 }
 
-// waitJS polls a JavaScript condition.
+// waitJS polls a JavaScript condition. While the page is being replaced
+// an evaluation can fail (its document is gone): that counts as not yet.
 func waitJS(t *testing.T, ctx context.Context, cond, what string) {
 	t.Helper()
+	var last error
 	for i := 0; i < 600; i++ {
-		if js[bool](t, ctx, cond) {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](cond))
+		cancel()
+		if err == nil && ok {
 			return
 		}
+		last = err
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("timed out waiting for %s", what)
+	t.Fatalf("timed out waiting for %s (last error: %v)", what, last)
 }
 
 // TestBrowser: in a real browser, on recordings a box synced in this
@@ -151,8 +159,12 @@ func TestBrowser(t *testing.T) {
 	do(t, ctx, "search",
 		chromedp.Navigate(e.web+"/search"),
 		chromedp.SendKeys(chromedp.ID("number"), number(0)),
-		chromedp.Click(chromedp.ID("search")),
-		chromedp.WaitVisible(chromedp.CSS("a.rec")))
+		chromedp.Click(chromedp.ID("search")))
+	// The page before the search lists recordings too: wait for the
+	// answer's page, not for a result (a screenshot taken while the
+	// browser swaps documents fails with "Not attached to an active page").
+	waitJS(t, ctx, `location.search.includes("number=") && document.readyState == "complete"`, "the search's answer")
+	do(t, ctx, "search results", chromedp.WaitVisible(chromedp.CSS("a.rec")))
 	shot(t, ctx, "search")
 	if n := js[int](t, ctx, `document.querySelectorAll("a.rec").length`); n != 1 {
 		t.Fatalf("search by number found %d recordings, want 1", n)
