@@ -174,8 +174,15 @@ func newEnv(t testing.TB, edit func(*archive.Config)) *env {
 	return e
 }
 
+// boxOpt changes how a box records: its tracker's configuration, and a
+// hook run before every frame (to tag live calls, for instance).
+type boxOpt struct {
+	tracker calls.Config
+	each    func(tr *calls.Tracker, at time.Time)
+}
+
 // addBox enrolls a box, records calls into its vault and syncs them.
-func (e *env) addBox(name string, cfg synth.Config) *box {
+func (e *env) addBox(name string, cfg synth.Config, opts ...boxOpt) *box {
 	e.t.Helper()
 	r, err := e.a.Enroll(context.Background(), name, filepath.Join(e.t.TempDir(), "enroll"), nil)
 	if err != nil {
@@ -196,9 +203,18 @@ func (e *env) addBox(name string, cfg synth.Config) *box {
 	}
 	if cfg.Calls > 0 {
 		g := synth.New(cfg)
-		tr := calls.NewTracker(calls.Config{}, b.v, b.v)
+		var o boxOpt
+		if len(opts) > 0 {
+			o = opts[0]
+		}
+		tr := calls.NewTracker(o.tracker, b.v, b.v)
 		p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
-		g.Each(func(f synth.Frame) { p.Handle(f.Data, decode.LinkEthernet, f.Time) })
+		g.Each(func(f synth.Frame) {
+			if o.each != nil {
+				o.each(tr, f.Time)
+			}
+			p.Handle(f.Data, decode.LinkEthernet, f.Time)
+		})
 		p.Close("capture ended")
 	}
 	e.sync(b)

@@ -106,9 +106,10 @@ func (s *Service) growth(ctx context.Context, b Box, name string, v int64) {
 	s.fleetCondition(ctx, b.Name, name+"_growing", grew, fmt.Sprintf("%s grew from %d to %d", name, prev, v))
 }
 
-// anchorTrail puts the archive's own audit trail head into the anchor log
-// (beside the boxes' heads), so that rewriting the trail shows.
-func (s *Service) anchorTrail(ctx context.Context) {
+// AnchorTrail puts the archive's own audit trail head into the anchor log
+// (beside the boxes' heads), so that rewriting the trail shows. Serve
+// does it every few seconds.
+func (s *Service) AnchorTrail(ctx context.Context) {
 	var id int64
 	var hash string
 	if err := s.db().QueryRowContext(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&id, &hash); err != nil {

@@ -274,7 +274,7 @@ func (s *Service) background(ctx context.Context) {
 			s.A.Logger.Error("blind index", "err", err)
 		}
 		s.WatchFleet(ctx)
-		s.anchorTrail(ctx)
+		s.AnchorTrail(ctx)
 		select {
 		case <-ctx.Done():
 			return
