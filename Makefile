@@ -8,7 +8,7 @@ BUILD   := build
 # the fuzz coordinator, golang/go#75804). FUZZSCALE multiplies every count.
 FUZZSCALE ?= 1
 
-.PHONY: all build test test-go fuzz bench bench-index cross demo deps image image-vm image-test load clean
+.PHONY: cluster all build test test-go fuzz bench bench-index cross demo deps image image-vm image-test load clean
 
 all: build
 
@@ -80,6 +80,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive
 	$(GO) test -run '^$$' -fuzz '^FuzzIndexFile$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./vault
 	$(GO) test -run '^$$' -fuzz '^FuzzAccessAPI$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive/access
+
+# The archive on a real SeaweedFS cluster (master, three volume servers
+# with replication, filer, S3 gateway) under two front-ends sharing a
+# PostgreSQL index: 20 boxes sync, a volume server is killed mid-ingest,
+# every acknowledged recording is read back, Object Lock is checked
+# through the gateway; prints the figures (build/cluster-figures.txt).
+# Not in make test: the first build of SeaweedFS takes about 20 CPU-minutes.
+cluster: deps
+	bash scripts/install-seaweedfs.sh >/dev/null
+	SPANVAULT_CLUSTER=1 SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 60m -run '^TestSeaweedCluster$$' -v ./sync/client | grep -v '^=== RUN'
 
 bench: build
 	$(GO) run ./cmd/benchreport
