@@ -204,6 +204,10 @@ type Call struct {
 	holding    [2]bool
 	pauses     []pauseSpan
 	consentAt  time.Time
+	// requestSeen: a request of the dialog was seen (an INVITE, ACK, BYE
+	// ...); a dialog known only from responses is not confirmed until
+	// then, or until media flows both ways.
+	requestSeen bool
 }
 
 // pauseSpan is one pause of recording; to is zero while it lasts.
@@ -292,4 +296,10 @@ func (c *Call) setCodec(recv Dir, pt uint8, name string) {
 // isEvent reports whether pt carries RFC 4733 telephone-events towards recv.
 func (c *Call) isEvent(recv Dir, pt uint8) bool {
 	return c.events[recv][pt>>6&1]&(uint64(1)<<(pt&63)) != 0
+}
+
+// confirmed: the dialog is more than forged responses: a request of it was
+// seen, or media flowed both ways.
+func (c *Call) confirmed() bool {
+	return c.requestSeen || (!c.firstMedia[AtoB].IsZero() && !c.firstMedia[BtoA].IsZero())
 }

@@ -67,3 +67,50 @@ func BenchmarkInviteFlood(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invites/s")
 }
+
+// A bare 200 OK with SDP (two lines a scanner forges) makes an answered
+// dialog, but not one protected from eviction: a flood of them evicts
+// each other, never a confirmed call; a call first seen mid-dialog through
+// its 200 OK is protected once media flows both ways.
+func TestBareOKIsNotProtected(t *testing.T) {
+	t.Parallel()
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{MaxCalls: 8}, nil, nil)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	d := &dialog{t: t, tr: tr, now: t0}
+	d.answer() // c1@test: INVITE, 200, ACK
+	// mid@test: capture started mid-dialog, 200 OK retransmitted, media both ways.
+	ok := func(id string, at time.Time, port int) {
+		s := "SIP/2.0 200 OK\r\nCall-ID: " + id + "\r\nFrom: <sip:+49301@x>;tag=f\r\nTo: <sip:2001@x>;tag=t\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
+		body := sdpBody("10.9.0.2", port, "sendrecv")
+		s += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		var m sip.Message
+		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
+			t.Fatal(err)
+		}
+		tr.SIP(&m, at, netip.MustParseAddrPort("10.9.0.2:5060"), netip.MustParseAddrPort("10.9.0.1:5060"), "udp", nil)
+	}
+	d.advance(time.Second)
+	ok("mid@test", d.now, 7000)
+	midA, midB := netip.MustParseAddrPort("10.9.0.1:7002"), netip.MustParseAddrPort("10.9.0.2:7000")
+	d.send(midB, midA, 5, 8, 1, 0x77)
+	d.send(midA, midB, 5, 8, 0, 0x78)
+	if c := tr.Lookup("mid@test"); c == nil || !c.State.Answered() {
+		t.Fatal("a dialog seen from its 200 OK is not answered")
+	}
+	for i := 0; i < 200; i++ {
+		ok(fmt.Sprint("bare-", i), d.now.Add(time.Duration(i)*time.Millisecond), 20000+2*i)
+	}
+	if tr.Lookup("c1@test") == nil || tr.Lookup("mid@test") == nil {
+		t.Fatal("a flood of bare 200 OKs evicted a confirmed call")
+	}
+	evicted := 0
+	for _, c := range done {
+		if c.EndReason == "evicted" || hasEvent(c, "evicted") {
+			evicted++
+		}
+	}
+	if evicted < 190 {
+		t.Fatalf("%d bare dialogs evicted, want nearly all 200", evicted)
+	}
+}

@@ -337,10 +337,12 @@ func (t *Tracker) SIP(m *sip.Message, at time.Time, src, dst netip.AddrPort, tra
 	}
 	switch {
 	case c.unans == nil:
-	case c.State.Answered():
+	case c.State.Answered() && c.confirmed():
 		t.unanswered.Remove(c.unans)
 		c.unans = nil
 	default:
+		// Unanswered, or answered but known only from responses (a bare
+		// 200 OK is two lines for a scanner to forge): evicted first.
 		t.unanswered.MoveToBack(c.unans)
 	}
 	t.replayHeld()
@@ -383,6 +385,7 @@ func (t *Tracker) newCall(m *sip.Message, at time.Time, src, dst netip.AddrPort,
 }
 
 func (t *Tracker) request(c *Call, m *sip.Message, at time.Time, src netip.AddrPort, fromCaller bool) {
+	c.requestSeen = true
 	side := BtoA
 	if fromCaller {
 		side = AtoB
@@ -698,6 +701,12 @@ func (t *Tracker) media(p *decode.Packet) bool {
 			c.lastMedia[f.dir] = p.Time
 			if c.firstMedia[f.dir].IsZero() {
 				c.firstMedia[f.dir] = p.Time
+				if c.unans != nil && c.State.Answered() && c.confirmed() {
+					// A call first seen mid-dialog, confirmed by media
+					// both ways: protected from eviction from now on.
+					t.unanswered.Remove(c.unans)
+					c.unans = nil
+				}
 			}
 		}
 	default:
