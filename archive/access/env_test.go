@@ -179,6 +179,8 @@ func newEnv(t testing.TB, edit func(*archive.Config)) *env {
 type boxOpt struct {
 	tracker calls.Config
 	each    func(tr *calls.Tracker, at time.Time)
+	// inject returns extra frames to capture after each one.
+	inject func(tr *calls.Tracker, at time.Time, frame []byte) [][]byte
 }
 
 // addBox enrolls a box, records calls into its vault and syncs them.
@@ -214,6 +216,11 @@ func (e *env) addBox(name string, cfg synth.Config, opts ...boxOpt) *box {
 				o.each(tr, f.Time)
 			}
 			p.Handle(f.Data, decode.LinkEthernet, f.Time)
+			if o.inject != nil {
+				for _, x := range o.inject(tr, f.Time, f.Data) {
+					p.Handle(x, decode.LinkEthernet, f.Time)
+				}
+			}
 		})
 		p.Close("capture ended")
 	}

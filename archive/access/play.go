@@ -208,7 +208,7 @@ func (s *Service) decode(ctx context.Context, rec *index.Record) (*rendered, err
 	if err != nil {
 		return nil, err
 	}
-	res, err := audio.Render(pkts)
+	res, err := audio.RenderOnly(pkts, export.Explained(&e))
 	if err != nil {
 		return nil, err
 	}

@@ -151,7 +151,7 @@ func (k *seekable) each(from time.Time, fn func(p *audio.Packet, t time.Time) bo
 // stream that begins early was seen, around each later stream's start
 // (the index entry says when), and the end.
 func (k *seekable) plan() (*audio.Plan, error) {
-	p := &audio.Plan{Rate: 8000, Anchors: map[audio.StreamKey]audio.Anchor{}}
+	p := &audio.Plan{Rate: 8000, Anchors: map[audio.StreamKey]audio.Anchor{}, Keep: export.Explained(&k.entry)}
 	var last time.Time
 	for _, st := range k.entry.Streams {
 		if audio.Kind(st.Codec, st.PayloadType) == "G722" {
@@ -163,7 +163,7 @@ func (k *seekable) plan() (*audio.Plan, error) {
 	}
 	seen := func(pk *audio.Packet) {
 		kind := audio.Kind(pk.Codec, pk.PT)
-		if kind == "" || kind == "skip" {
+		if kind == "" || kind == "skip" || (p.Keep != nil && !p.Keep[audio.SSRCDir{SSRC: pk.SSRC, Left: pk.Left}]) {
 			return
 		}
 		if kind == "G722" {

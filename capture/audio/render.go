@@ -58,6 +58,8 @@ type Result struct {
 	Decoded     int            // packets decoded
 	Undecodable map[string]int // codec name -> packets that have no decoder here
 	Start       time.Time      // capture time of sample 0
+	// Left out: packets of streams RenderOnly was told to leave out.
+	LeftOut int
 }
 
 type streamKey struct {
@@ -77,8 +79,23 @@ type streamState struct {
 // re-INVITE starts a new stream) is anchored at the capture time of its first packet and then
 // placed by RTP timestamp, so lost packets leave silence of exactly their
 // length and clock drift between capture and RTP does not shift samples.
-func Render(pkts []Packet) (*Result, error) {
+func Render(pkts []Packet) (*Result, error) { return RenderOnly(pkts, nil) }
+
+// RenderOnly is Render of the streams in keep (all when keep is nil):
+// see Explained.
+func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
 	res := &Result{Undecodable: map[string]int{}, Rate: 8000}
+	if keep != nil {
+		kept := pkts[:0:0]
+		for _, p := range pkts {
+			if keep[SSRCDir{p.SSRC, p.Left}] {
+				kept = append(kept, p)
+			} else {
+				res.LeftOut++
+			}
+		}
+		pkts = kept
+	}
 	var start time.Time
 	for _, p := range pkts {
 		k := codecKind(p.Codec, p.PT)

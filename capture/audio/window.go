@@ -25,6 +25,8 @@ type Plan struct {
 	Start   time.Time // capture time of sample 0
 	Samples int64     // per channel
 	Anchors map[StreamKey]Anchor
+	// Keep, when set, is the streams rendered (see Explained).
+	Keep map[SSRCDir]bool
 }
 
 // Kind is the renderer's name for a codec ("PCMA", "PCMU", "G722"),
@@ -37,7 +39,7 @@ func Kind(codec string, pt uint8) string { return codecKind(codec, pt) }
 // A stream not in the plan is anchored at the packet (its first).
 func (p *Plan) Pos(pk *Packet) (pos int64, n int, ok bool) {
 	k := codecKind(pk.Codec, pk.PT)
-	if k == "" || k == "skip" {
+	if k == "" || k == "skip" || (p.Keep != nil && !p.Keep[SSRCDir{pk.SSRC, pk.Left}]) {
 		return 0, 0, false
 	}
 	sk := StreamKey{pk.SSRC, pk.Left, pk.Flow}

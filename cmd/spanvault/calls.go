@@ -233,7 +233,7 @@ func cmdExport(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: %d packets written to %s%s\n", id, len(frames), *out, note)
 	case ".wav":
-		res, err := audio.Render(export.AudioPackets(frames, e.Formats))
+		res, err := audio.RenderOnly(export.AudioPackets(frames, e.Formats), export.Explained(e))
 		if err != nil {
 			return fmt.Errorf("%s: %w (try -o %s)", id, err, strings.TrimSuffix(*out, filepath.Ext(*out))+".pcap")
 		}
@@ -241,6 +241,9 @@ func cmdExport(args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %.1fs of stereo audio at %d Hz written to %s%s\n", id, float64(len(res.Left))/float64(res.Rate), res.Rate, *out, note)
+		if res.LeftOut > 0 {
+			fmt.Fprintf(stdout, "  %d packets of streams overlapping the call's own (spoofed or foreign; anomalies on the call) are left out of the WAV; the pcap export keeps them\n", res.LeftOut)
+		}
 		for codec, n := range res.Undecodable {
 			fmt.Fprintf(stdout, "  %d packets of %s have no decoder here and are silent in the WAV; export a pcap to keep them\n", n, codec)
 		}

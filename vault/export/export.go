@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
+	"strings"
 
 	"filippo.io/age"
 	"github.com/google/gopacket"
@@ -214,4 +216,22 @@ func (a *AudioReader) Packet(f *sealed.Frame) (audio.Packet, bool) {
 		Seq: binary.BigEndian.Uint16(pl[2:4]), TS: binary.BigEndian.Uint32(pl[4:8]),
 		Payload: pl[n:end], Codec: a.formats[pt],
 	}, true
+}
+
+// Explained is the streams of a recording its audio is made of (see
+// audio.Explained), from the statistics the box kept per stream; nil
+// (every stream) when the entry has none.
+func Explained(e *vault.Entry) map[audio.SSRCDir]bool {
+	if len(e.Streams) == 0 {
+		return nil
+	}
+	stats := make([]audio.StreamStat, 0, len(e.Streams))
+	for _, s := range e.Streams {
+		ssrc, err := strconv.ParseUint(strings.TrimPrefix(s.SSRC, "0x"), 16, 32)
+		if err != nil {
+			return nil
+		}
+		stats = append(stats, audio.StreamStat{SSRCDir: audio.SSRCDir{SSRC: uint32(ssrc), Left: s.Dir == calls.AtoB.String()}, First: s.First, Last: s.Last, Packets: s.Packets})
+	}
+	return audio.Explained(stats)
 }
