@@ -28,12 +28,17 @@ func Binary() string {
 	if p := os.Getenv("SPANVAULT_VERSITYGW"); p != "" {
 		return p
 	}
-	cache := os.Getenv("SPANVAULT_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "spanvault")
+	return filepath.Join(CacheDir(), "versitygw-"+Version, "versitygw")
+}
+
+// CacheDir is where the install scripts cache what they build by
+// version: $SPANVAULT_CACHE, or ~/.cache/spanvault.
+func CacheDir() string {
+	if c := os.Getenv("SPANVAULT_CACHE"); c != "" {
+		return c
 	}
-	return filepath.Join(cache, "versitygw-"+Version, "versitygw")
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "spanvault")
 }
 
 // Start starts a server for t and returns a configuration with a fresh

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/archive/store"
+	"github.com/spanvault/spanvault/archive/store/s3test"
 )
 
 // Version is the SeaweedFS module version install-seaweedfs.sh builds
@@ -32,12 +33,7 @@ func Binary() string {
 	if p := os.Getenv("SPANVAULT_WEED"); p != "" {
 		return p
 	}
-	cache := os.Getenv("SPANVAULT_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "spanvault")
-	}
-	return filepath.Join(cache, "weed-"+Version, "weed")
+	return filepath.Join(s3test.CacheDir(), "weed-"+Version, "weed")
 }
 
 // Cluster is a running cluster.
