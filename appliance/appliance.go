@@ -212,6 +212,8 @@ func (a *Appliance) Run(ctx context.Context) error {
 		MediaTimeout: time.Duration(a.cfg.Capture.MediaTimeout), DialogTimeout: time.Duration(a.cfg.Capture.DialogTimeout),
 		LocalNets: a.cfg.LocalPrefixes(), Extensions: a.cfg.Capture.Extensions,
 	}
+	budget := capture.Budget(a.cfg.Capture.MemoryBudget)
+	budget.Tracker(&tcfg)
 	// The capture path hands finished calls to a writer goroutine: it
 	// never waits for the disk (an INVITE flood ends thousands of dialogs
 	// a second).
@@ -219,7 +221,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 	tr := calls.NewTracker(tcfg, a.writer, a.v)
 	tr.Done = a.callDone
 	dopt := decode.Options{DuplicateWindow: time.Duration(a.cfg.Capture.DedupWindow)}
-	a.live = &capture.Live{P: capture.NewPipeline(decode.New(dopt), tr), Rings: rings, DecodeOptions: dopt}
+	budget.Decoder(&dopt)
+	dopt.MaxFragmentBytes /= max(1, len(rings)) // one decoder per ring
+	p := capture.NewPipeline(decode.New(dopt), tr)
+	budget.Pipeline(p)
+	a.live = &capture.Live{P: p, Rings: rings, DecodeOptions: dopt}
 
 	ln, err := net.Listen("tcp", a.cfg.Status.Listen)
 	if err != nil {

@@ -64,6 +64,11 @@ type CaptureStatus struct {
 	LastSIP            time.Time `json:"last_sip,omitzero"`
 	NoSIPFor           string    `json:"no_sip_for,omitempty"`
 	NoSIPWarning       bool      `json:"no_sip_warning"`
+	// MemoryBudget is capture.memory_budget; Shed what was given up to
+	// stay within it (attack state: evicted dialogs, SIP not held,
+	// incomplete datagrams, TCP streams that never complete a message).
+	MemoryBudget int64        `json:"memory_budget"`
+	Shed         capture.Shed `json:"shed"`
 }
 
 // CallsStatus counts calls.
@@ -190,6 +195,8 @@ func (a *Appliance) refresh() {
 	c.RTPPackets = ts.MediaPackets
 	c.KernelPackets, c.KernelDrops = rs.Packets, rs.Drops
 	c.SIPOverTLS = ps.TLSConnections
+	c.MemoryBudget = int64(a.cfg.Capture.MemoryBudget)
+	c.Shed = shedOf(ds, ps, ts)
 	c.LastSIP = ps.LastSIP
 	if !a.rate.at.IsZero() {
 		dt := now.Sub(a.rate.at).Seconds()
@@ -363,6 +370,7 @@ th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;paddi
 <tr><th>SIP messages</th><td id="sip">{{.Capture.SIPMessages}}</td></tr>
 <tr><th>Kernel drops</th><td id="drops" class="{{if .Capture.KernelDrops}}bad{{else}}ok{{end}}">{{.Capture.KernelDrops}}</td></tr>
 <tr><th>SIP over TLS (not readable)</th><td id="tls">{{.Capture.SIPOverTLS}}</td></tr>
+<tr><th>Shed to stay within the memory budget</th><td id="shed">{{with .Capture.Shed}}{{.Dialogs}} dialogs, {{.SIPHeld}} SIP messages, {{.Fragments}} incomplete datagrams, {{.TCP}} TCP streams{{end}}</td></tr>
 <tr><th>Last SIP message</th><td>{{t .Capture.LastSIP}}</td></tr>
 </table></div>
 
@@ -441,11 +449,12 @@ var (
 	mRefusing = prometheus.NewDesc("spanvault_vault_refusing", "1 while new recordings are refused for lack of space.", nil, nil)
 	mAuditOK  = prometheus.NewDesc("spanvault_audit_chain_ok", "1 when the audit chain verified.", nil, nil)
 	mClock    = prometheus.NewDesc("spanvault_clock_synchronised", "1 when the clock is trusted.", nil, nil)
+	mShed     = prometheus.NewDesc("spanvault_capture_shed_total", "Capture state given up to stay within capture.memory_budget, by kind.", []string{"kind"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (a *Appliance) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mFrames, mBytes, mKernel, mDrops, mSIP, mMedia, mUnassoc, mTLS, mCalls, mRecorded, mActive, mRecErr, mDisk, mDiskFrac, mRefusing, mAuditOK, mClock} {
+	for _, d := range []*prometheus.Desc{mFrames, mBytes, mKernel, mDrops, mSIP, mMedia, mUnassoc, mTLS, mCalls, mRecorded, mActive, mRecErr, mDisk, mDiskFrac, mRefusing, mAuditOK, mClock, mShed} {
 		ch <- d
 	}
 }
@@ -484,4 +493,12 @@ func (a *Appliance) Collect(ch chan<- prometheus.Metric) {
 	a.mu.Unlock()
 	g(mAuditOK, b(ok))
 	g(mClock, b(a.clockOK.Load()))
+	sh := shedOf(ds, ps, ts)
+	for kind, v := range map[string]uint64{"dialogs": sh.Dialogs, "sip_held": sh.SIPHeld, "fragments": sh.Fragments, "tcp": sh.TCP} {
+		ch <- prometheus.MustNewConstMetric(mShed, prometheus.CounterValue, float64(v), kind)
+	}
+}
+
+func shedOf(ds decode.Stats, ps capture.Stats, ts calls.Stats) capture.Shed {
+	return capture.Shed{Dialogs: ts.CallsEvicted, SIPHeld: ts.PendingOverflow, Fragments: ds.FragmentsShed, TCP: ps.TCPShed}
 }

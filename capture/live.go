@@ -136,6 +136,7 @@ func (l *Live) DecoderStats() decode.Stats {
 		s.Duplicates += d.Duplicates
 		s.Fragments += d.Fragments
 		s.Reassembled += d.Reassembled
+		s.FragmentsShed += d.FragmentsShed
 	}
 	return s
 }

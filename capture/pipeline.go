@@ -24,6 +24,7 @@ type Stats struct {
 	SIPParseErrors  uint64
 	TLSConnections  uint64 // TCP connections to or from port 5061 carrying TLS: SIP the box cannot read
 	TCPNotSIP       uint64 // TCP connections recognised as something else
+	TCPShed         uint64 // TCP halves whose held bytes were dropped to stay within MaxTCPBytes
 	DecodeErrors    uint64
 	LastSIP         time.Time
 	LastDecodeError string
@@ -44,6 +45,12 @@ type Pipeline struct {
 	frames    []calls.Frame
 	lastFlush time.Time
 	ctx       asmContext
+	// MaxTCPBytes bounds what SIP over TCP holds over all connections
+	// (unparsed bytes and copies of the segments that carried them);
+	// past it the half that would grow loses what it holds (a stream that
+	// never completes a message is attack state).
+	MaxTCPBytes int
+	tcpHeld     int
 }
 
 // NewPipeline returns a pipeline feeding tracker.
@@ -53,7 +60,17 @@ func NewPipeline(dec *decode.Decoder, tracker *calls.Tracker) *Pipeline {
 	p.asm = reassembly.NewAssembler(pool)
 	p.asm.AssemblerOptions.MaxBufferedPagesPerConnection = 256
 	p.asm.AssemblerOptions.MaxBufferedPagesTotal = 16384
+	p.MaxTCPBytes = 32 << 20
 	return p
+}
+
+// TCPHeld is the bytes SIP over TCP holds now.
+func (p *Pipeline) TCPHeld() int { return p.tcpHeld }
+
+// SetMaxBufferedPages bounds gopacket's out-of-order segment pages.
+func (p *Pipeline) SetMaxBufferedPages(total int) {
+	p.asm.AssemblerOptions.MaxBufferedPagesTotal = total
+	p.asm.AssemblerOptions.MaxBufferedPagesPerConnection = min(256, total)
 }
 
 // Handle processes one frame. A frame that cannot be decoded is counted
@@ -230,6 +247,29 @@ type tcpHalf struct {
 	baseSeq  reassembly.Sequence // sequence number of buf[0]
 	baseSet  bool
 	segments []pendingSegment
+	held     int // bytes of buf and of the segments' frames
+}
+
+// shed drops everything a half holds.
+func (s *tcpStream) shed(h *tcpHalf) {
+	s.p.tcpHeld -= h.held
+	h.held = 0
+	h.buf = h.buf[:0:0]
+	h.segments = nil
+	h.baseSet = false
+}
+
+// room makes room for n more bytes within the budget; false: this half
+// was shed instead.
+func (s *tcpStream) room(h *tcpHalf, n int) bool {
+	if s.p.MaxTCPBytes > 0 && s.p.tcpHeld+n > s.p.MaxTCPBytes {
+		s.p.Stats.TCPShed++
+		s.shed(h)
+		return false
+	}
+	s.p.tcpHeld += n
+	h.held += n
+	return true
 }
 
 // tcpStream finds SIP messages in one TCP connection and keeps the frames
@@ -253,7 +293,7 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 		return true
 	}
 	h := &s.half[dirIndex(dir)]
-	if len(h.segments) < 4096 {
+	if len(h.segments) < 4096 && s.room(h, len(c.pkt.Frame)) {
 		seq := reassembly.Sequence(tcp.Seq)
 		h.segments = append(h.segments, pendingSegment{
 			seq: seq, end: seq.Add(len(tcp.Payload)),
@@ -303,9 +343,14 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 	if skip != 0 || !h.baseSet {
 		// A gap in the stream (or its first bytes): resynchronise on the
 		// segment that starts the new data.
+		s.p.tcpHeld -= len(h.buf)
+		h.held -= len(h.buf)
 		h.buf = h.buf[:0]
 		h.baseSet = true
 		h.baseSeq = s.firstSeq(h, data)
+	}
+	if !s.room(h, len(data)) {
+		return
 	}
 	h.buf = append(h.buf, data...)
 	for len(h.buf) > 0 {
@@ -317,7 +362,7 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 			// Lost framing: drop to the next line that starts a message.
 			s.p.Stats.SIPParseErrors++
 			next := resync(h.buf)
-			h.consume(next)
+			s.consume(h, next)
 			continue
 		}
 		frames := h.framesFor(n)
@@ -328,11 +373,11 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 			at = frames[len(frames)-1].Time
 		}
 		s.p.Tracker.SIP(&s.p.msg, at, src, dst, "tcp", frames)
-		h.consume(n)
+		s.consume(h, n)
 	}
 	if len(h.buf) > sip.MaxMessage {
 		s.p.Stats.SIPParseErrors++
-		h.consume(len(h.buf))
+		s.consume(h, len(h.buf))
 	}
 }
 
@@ -367,16 +412,22 @@ func (h *tcpHalf) framesFor(n int) []calls.Frame {
 	return out
 }
 
-func (h *tcpHalf) consume(n int) {
+func (s *tcpStream) consume(h *tcpHalf, n int) {
 	h.buf = h.buf[n:]
+	freed := n
 	h.baseSeq = h.baseSeq.Add(n)
 	keep := h.segments[:0]
 	for _, seg := range h.segments {
 		if h.baseSeq.Difference(seg.end) > 0 {
 			keep = append(keep, seg)
+		} else {
+			freed += len(seg.frame.Data)
 		}
 	}
+	clear(h.segments[len(keep):])
 	h.segments = keep
+	s.p.tcpHeld -= freed
+	h.held -= freed
 	if len(h.buf) == 0 {
 		h.buf = h.buf[:0:0]
 	}
@@ -392,5 +443,7 @@ func resync(b []byte) int {
 }
 
 func (s *tcpStream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	s.shed(&s.half[0])
+	s.shed(&s.half[1])
 	return true
 }

@@ -79,9 +79,18 @@ func FuzzPipeline(f *testing.F) {
 		}
 		f.Add(seed)
 	}
+	// The smallest budget: every structure a packet can grow is checked
+	// against its share after every frame.
+	const budget = capture.Budget(16 << 20)
+	var tcfg calls.Config
+	budget.Tracker(&tcfg)
+	dopt := decode.DefaultOptions
+	budget.Decoder(&dopt)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tr := calls.NewTracker(calls.Config{}, nil, nil)
-		p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+		tr := calls.NewTracker(tcfg, nil, nil)
+		p := capture.NewPipeline(decode.New(dopt), tr)
+		budget.Pipeline(p)
+		lim := tr.Limits()
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		for len(b) >= 2 {
 			n := int(binary.BigEndian.Uint16(b))
@@ -92,8 +101,21 @@ func FuzzPipeline(f *testing.F) {
 			p.Handle(b[:n], decode.LinkEthernet, at)
 			b = b[n:]
 			at = at.Add(7 * time.Millisecond)
+			switch {
+			case tr.Active() > lim.MaxCalls:
+				t.Fatalf("%d dialogs, budget %d", tr.Active(), lim.MaxCalls)
+			case tr.PendingHeld() > lim.MaxPendingTotal:
+				t.Fatalf("%d SIP bytes held, budget %d", tr.PendingHeld(), lim.MaxPendingTotal)
+			case p.Decoder.FragmentsHeld() > dopt.MaxFragmentBytes:
+				t.Fatalf("%d fragment bytes held, budget %d", p.Decoder.FragmentsHeld(), dopt.MaxFragmentBytes)
+			case p.TCPHeld() > p.MaxTCPBytes || p.TCPHeld() < 0:
+				t.Fatalf("%d TCP bytes held, budget %d", p.TCPHeld(), p.MaxTCPBytes)
+			}
 		}
 		p.Close("fuzz")
+		if p.TCPHeld() != 0 {
+			t.Fatalf("%d TCP bytes still accounted after the end", p.TCPHeld())
+		}
 	})
 }
 

@@ -62,6 +62,11 @@ type Capture struct {
 	LocalNets     []string           `toml:"local_nets"`
 	Extensions    []string           `toml:"extensions"`
 	NoSIPWarning  retention.Duration `toml:"no_sip_warning"`
+	// MemoryBudget bounds what packets can make the capture state grow to
+	// (dialogs, SIP held before media, fragments, SIP over TCP): divided
+	// among them, each shedding attack state first (see capture.Budget).
+	// The rings (blocks x block_size per socket) are on top of it.
+	MemoryBudget Size `toml:"memory_budget"`
 }
 
 // Status configures the local web status page.
@@ -205,7 +210,7 @@ func Default() *Config {
 			HighWater: 0.90, LowWater: 0.80, MinFree: 256 << 20, SweepEvery: retention.Duration(time.Hour)},
 		Capture: Capture{Blocks: 64, BlockSize: 1 << 20,
 			MediaTimeout: retention.Duration(60 * time.Second), DialogTimeout: retention.Duration(180 * time.Second),
-			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute)},
+			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute), MemoryBudget: 256 << 20},
 		Retention: *retention.DefaultPolicy(),
 		Status:    Status{Listen: ":8080", MaxConns: 256, MaxConnsPerIP: 32},
 		API:       API{Listen: ":8443"},
@@ -284,6 +289,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Capture.Fanout < 0 || c.Capture.Fanout > 64 {
 		return fmt.Errorf("config: capture.fanout: %d is outside 0..64", c.Capture.Fanout)
+	}
+	if c.Capture.MemoryBudget < 16<<20 {
+		return fmt.Errorf("config: capture.memory_budget: %d bytes (need at least 16 MiB)", c.Capture.MemoryBudget)
 	}
 	if c.Capture.Blocks < 2 {
 		return fmt.Errorf("config: capture.blocks: %d (need at least 2)", c.Capture.Blocks)

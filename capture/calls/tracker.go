@@ -225,6 +225,12 @@ func NewTracker(cfg Config, rec Recorder, policy Policy) *Tracker {
 // Active returns the number of dialogs held.
 func (t *Tracker) Active() int { return len(t.calls) }
 
+// PendingHeld is the SIP bytes held for calls before their media.
+func (t *Tracker) PendingHeld() int { return t.pendingTotal }
+
+// Limits is the configuration in force (defaults filled in).
+func (t *Tracker) Limits() Config { return t.cfg }
+
 // Calls calls fn for each dialog held, in no particular order.
 func (t *Tracker) Calls(fn func(*Call)) {
 	for _, c := range t.calls {

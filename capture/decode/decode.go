@@ -87,7 +87,17 @@ type Stats struct {
 	Duplicates  uint64 // second copies dropped by the duplicate window
 	Fragments   uint64 // IP fragments seen
 	Reassembled uint64 // datagrams completed from fragments
+	// FragmentsShed: incomplete datagrams dropped to stay within
+	// MaxFragmentBytes (or the count bound): attack state, never a
+	// datagram that completed.
+	FragmentsShed uint64
 }
+
+// FragmentsShed counts incomplete datagrams dropped (Stats.FragmentsShed).
+func (d *Decoder) FragmentsShed() uint64 { return d.frag.shed }
+
+// FragmentsHeld is the bytes held for datagrams not yet whole.
+func (d *Decoder) FragmentsHeld() int { return d.frag.held }
 
 // Decoder decodes frames. The zero value is not usable; call New.
 type Decoder struct {
@@ -117,6 +127,9 @@ type Options struct {
 	// come tens of milliseconds apart and differ in their IP ID, so they are
 	// not mistaken for mirror copies.
 	DuplicateWindow time.Duration
+	// MaxFragmentBytes bounds the bytes held for datagrams whose fragments
+	// have not all arrived (0: 32 MiB); past it the oldest are shed.
+	MaxFragmentBytes int
 }
 
 // DefaultOptions are the options the recorder uses.
@@ -127,7 +140,10 @@ func New(opt Options) *Decoder {
 	d := &Decoder{defrag: ip4defrag.NewIPv4Defragmenter()}
 	d.dedup.window = opt.DuplicateWindow
 	d.dedup.seed = maphash.MakeSeed()
-	d.frag.init()
+	if opt.MaxFragmentBytes <= 0 {
+		opt.MaxFragmentBytes = 32 << 20
+	}
+	d.frag.init(opt.MaxFragmentBytes)
 	return d
 }
 
@@ -331,6 +347,13 @@ func (d *Decoder) ipv4(data *[]byte, ts time.Time, p *Packet) (nextKind, bool, e
 		key := fragKey{src: addr4(ip.SrcIP), dst: addr4(ip.DstIP), id: uint32(ip.Id), proto: uint8(ip.Protocol)}
 		if out == nil {
 			d.frag.keepFrame(key, p.Time, p.Frame)
+			d.Stats.FragmentsShed = d.frag.shed
+			if !d.frag.cutoff.IsZero() {
+				// The store shed datagrams to stay within its budget:
+				// ip4defrag forgets the same ones (and older).
+				d.defrag.DiscardOlderThan(d.frag.cutoff.Add(time.Nanosecond))
+				d.frag.cutoff = time.Time{}
+			}
 			return kNone, true, errSkip
 		}
 		d.Stats.Reassembled++
@@ -411,6 +434,7 @@ func (d *Decoder) ipv6(data *[]byte, ts time.Time, p *Packet) (nextKind, bool, e
 			id := binary.BigEndian.Uint32(payload[4:8])
 			key := fragKey{src: src, dst: dst, id: id, proto: proto}
 			whole, complete, err := d.frag.add(key, offset, more, payload[8:], ts, p.Frame)
+			d.Stats.FragmentsShed = d.frag.shed
 			if err != nil {
 				return kNone, false, fmt.Errorf("decode: ipv6 fragment: %w", err)
 			}

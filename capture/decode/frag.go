@@ -44,9 +44,67 @@ const (
 type fragStore struct {
 	pending map[fragKey]*fragDatagram
 	buf     []byte
+	// held is the bytes of every pending datagram; past max the oldest
+	// datagrams are shed (counted in shed) until a quarter is free.
+	held, max int
+	shed      uint64
+	// cutoff: after a shed, datagrams first seen before it are gone
+	// (the decoder has ip4defrag forget them too).
+	cutoff time.Time
 }
 
-func (s *fragStore) init() { s.pending = make(map[fragKey]*fragDatagram) }
+func (s *fragStore) init(max int) {
+	s.pending = make(map[fragKey]*fragDatagram)
+	s.max = max
+}
+
+// drop forgets a datagram.
+func (s *fragStore) drop(k fragKey) {
+	if dg := s.pending[k]; dg != nil {
+		s.held -= dg.bytes
+		delete(s.pending, k)
+	}
+}
+
+// grow accounts n more bytes, shedding the oldest datagrams first when
+// the budget would be passed (a fragment flood is attack state: complete
+// datagrams leave the store at once, so what lingers is what never
+// completes).
+func (s *fragStore) grow(dg *fragDatagram, n int) {
+	dg.bytes += n
+	s.held += n
+	if s.max <= 0 || s.held <= s.max {
+		return
+	}
+	s.shedOldest(dg, func() bool { return s.held <= s.max*3/4 })
+}
+
+// shedOldest drops datagrams oldest first (but except) until enough says
+// so, and notes the newest one dropped so that ip4defrag forgets them too.
+func (s *fragStore) shedOldest(except *fragDatagram, enough func() bool) {
+	type aged struct {
+		k     fragKey
+		first time.Time
+	}
+	all := make([]aged, 0, len(s.pending))
+	for k, d := range s.pending {
+		all = append(all, aged{k, d.first})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].first.Before(all[j].first) })
+	for _, a := range all {
+		if enough() {
+			break
+		}
+		if s.pending[a.k] == except {
+			continue
+		}
+		s.drop(a.k)
+		s.shed++
+		if a.first.After(s.cutoff) {
+			s.cutoff = a.first
+		}
+	}
+}
 
 func (s *fragStore) get(k fragKey, ts time.Time) *fragDatagram {
 	dg := s.pending[k]
@@ -57,13 +115,7 @@ func (s *fragStore) get(k fragKey, ts time.Time) *fragDatagram {
 		if len(s.pending) >= maxFragPending {
 			// Still full of live datagrams: drop the oldest half rather
 			// than grow without bound under a fragment flood.
-			n := 0
-			for key := range s.pending {
-				delete(s.pending, key)
-				if n++; n >= maxFragPending/2 {
-					break
-				}
-			}
+			s.shedOldest(nil, func() bool { return len(s.pending) <= maxFragPending/2 })
 		}
 		dg = &fragDatagram{first: ts, total: -1}
 		s.pending[k] = dg
@@ -74,7 +126,7 @@ func (s *fragStore) get(k fragKey, ts time.Time) *fragDatagram {
 func (s *fragStore) expire(now time.Time) {
 	for k, dg := range s.pending {
 		if now.Sub(dg.first) > fragTimeout {
-			delete(s.pending, k)
+			s.drop(k)
 		}
 	}
 }
@@ -87,10 +139,10 @@ func (s *fragStore) keepFrame(k fragKey, ts time.Time, frame []byte) {
 		// More fragment frames than any real datagram has (overlapping
 		// or repeated fragments, after ip4defrag gave up on them): the
 		// datagram is dropped rather than grown.
-		delete(s.pending, k)
+		s.drop(k)
 		return
 	}
-	dg.bytes += len(frame)
+	s.grow(dg, len(frame))
 	dg.frames = append(dg.frames, Fragment{Time: ts, Frame: append([]byte(nil), frame...)})
 }
 
@@ -100,7 +152,7 @@ func (s *fragStore) take(k fragKey, dst []Fragment) []Fragment {
 	if dg == nil {
 		return dst
 	}
-	delete(s.pending, k)
+	s.drop(k)
 	return append(dst, dg.frames...)
 }
 
@@ -114,10 +166,10 @@ func (s *fragStore) add(k fragKey, offset int, more bool, data []byte, ts time.T
 	}
 	dg := s.get(k, ts)
 	if dg.bytes+len(data)+len(frame) > maxFragHeld {
-		delete(s.pending, k)
+		s.drop(k)
 		return nil, false, errFragOverrun
 	}
-	dg.bytes += len(data) + len(frame)
+	s.grow(dg, len(data)+len(frame))
 	dg.pieces = append(dg.pieces, fragPiece{offset: offset, data: append([]byte(nil), data...)})
 	if !more {
 		dg.total = offset + len(data)
