@@ -120,8 +120,12 @@ image-test: deps
 	$(GO) test -count=1 -v -run 'TestPiImage|TestVMBoot' ./image
 
 # Live capture under rising sipp load (long; not part of make test).
+# Live capture under rising load, LOAD_RUNS times in a row (each run a new
+# daemon and vault): calls answered vs recorded, kernel drops, and every
+# call's RTP packets against an independent dumpcap of the same interface.
+LOAD_RUNS ?= 3
 load: deps build
-	$(GO) run ./cmd/loadtest
+	for i in $$(seq 1 $(LOAD_RUNS)); do echo "run $$i of $(LOAD_RUNS)"; $(GO) run ./cmd/loadtest || exit 1; done
 
 clean:
 	rm -rf $(BUILD)

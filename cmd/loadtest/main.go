@@ -1,13 +1,17 @@
 // Command loadtest measures live capture under rising load ("make load"):
 // the daemon records sipp calls on loopback in a network namespace at
 // increasing concurrency, and for each level it reports kernel drops,
-// calls answered versus recorded, and the CPU and memory the daemon used.
-// It prints the highest concurrency with zero drops and zero lost
-// recordings. It needs root (namespaces, packet sockets) and sipp.
+// calls answered versus recorded, and the CPU and memory the daemon used;
+// and, against an independent capture (dumpcap on the same interface), the
+// RTP packets of every call: what the wire carried against what the
+// recording counted, per stream. It prints the highest concurrency with
+// zero drops, zero lost recordings and zero lost packets. It needs root
+// (namespaces, packet sockets), sipp and dumpcap.
 package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -53,11 +57,22 @@ func main() {
 	must(rawALaw("/usr/share/sip-tester/g711a.pcap", raw), "sample audio")
 	uac := scenario(dir, "uac.xml", raw, *hold)
 	uasScen := scenario(dir, "uas.xml", raw, *hold)
-	best := 0
-	fmt.Println("| concurrent calls | answered | recorded | kernel drops | daemon CPU (cores) | daemon peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|")
+	type level struct {
+		n, answered, recorded, drops int
+		cpu                          float64
+		rss                          string
+		from, to                     time.Time
+		pcap                         string
+	}
+	var done []level
 	for _, ls := range strings.Split(*levels, ",") {
 		n, _ := strconv.Atoi(ls)
+		pcap := filepath.Join(dir, "ref-"+ls+".pcap")
+		ref := exec.Command("ip", "netns", "exec", ns, "dumpcap", "-q", "-i", "lo", "-s", "256", "-B", "256", "-w", pcap, "-f", "udp and not port 5060 and not port 5070 and not port 6070")
+		ref.Stderr = os.Stderr
+		must(ref.Start(), "dumpcap")
+		time.Sleep(time.Second)
+		from := time.Now()
 		before := metrics()
 		cpu0 := cpuTime(d.Process.Pid)
 		t0 := time.Now()
@@ -96,18 +111,87 @@ func main() {
 		answered := int(after["spanvault_calls_total"] - before["spanvault_calls_total"])
 		recorded := int(after["spanvault_calls_recorded_total"] - before["spanvault_calls_recorded_total"])
 		drops := int(after["spanvault_capture_kernel_drops_total"] - before["spanvault_capture_kernel_drops_total"])
-		fmt.Printf("| %d | %d | %d | %d | %.2f | %s |\n", n, answered, recorded, drops, cpu, peakRSS(d.Process.Pid))
+		ref.Process.Signal(os.Interrupt)
+		ref.Wait()
+		done = append(done, level{n: n, answered: answered, recorded: recorded, drops: drops, cpu: cpu, rss: peakRSS(d.Process.Pid), from: from, to: time.Now(), pcap: pcap})
 		if generatorFailed {
 			fmt.Printf("sipp could not drive %d concurrent calls on this machine (its callee side exited); the recorder's limit was not reached\n", n)
 			break
 		}
-		if drops == 0 && answered == n && recorded == n {
-			best = n
-		} else {
+		if drops != 0 || answered != n || recorded != n {
 			break
 		}
 	}
-	fmt.Printf("highest concurrency with zero kernel drops and zero lost recordings: %d calls\n", best)
+	// The vault is the daemon's while it runs: stop it, then read every
+	// call with its streams (addresses need the identity).
+	d.Process.Signal(os.Interrupt)
+	d.Wait()
+	out, err := exec.Command(*bin, "calls", "-vault", filepath.Join(dir, "vault"), "-json", "-identity", filepath.Join(dir, "id.txt")).Output()
+	must(err, "calls -json")
+	var calls []callJSON
+	must(json.Unmarshal(out, &calls), "calls -json")
+	best := 0
+	fmt.Println("| concurrent calls | answered | recorded | kernel drops | RTP packets on the wire (dumpcap) | recorded | calls missing a packet | daemon CPU (cores) | daemon peak RSS |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, lv := range done {
+		wire := countRTP(lv.pcap)
+		var onWire, got, short int
+		for _, c := range calls {
+			if c.Start.Before(lv.from) || c.Start.After(lv.to) {
+				continue
+			}
+			missing := false
+			for _, st := range c.Streams {
+				w := wire[st.Src+">"+st.Dst]
+				onWire += w
+				got += int(st.Packets)
+				if int(st.Packets) < w {
+					missing = true
+				}
+			}
+			if missing {
+				short++
+			}
+		}
+		fmt.Printf("| %d | %d | %d | %d | %d | %d | %d | %.2f | %s |\n", lv.n, lv.answered, lv.recorded, lv.drops, onWire, got, short, lv.cpu, lv.rss)
+		if lv.drops == 0 && lv.answered == lv.n && lv.recorded == lv.n && short == 0 && got >= onWire {
+			best = lv.n
+		}
+	}
+	fmt.Printf("highest concurrency with zero kernel drops, zero lost recordings and every packet the wire carried recorded: %d calls\n", best)
+}
+
+// callJSON is what loadtest reads of "spanvault calls -json".
+type callJSON struct {
+	Start   time.Time `json:"start"`
+	Streams []struct {
+		Src     string `json:"src"`
+		Dst     string `json:"dst"`
+		Packets uint64 `json:"packets"`
+	} `json:"streams"`
+}
+
+// countRTP counts the RTP packets of the reference capture per
+// source>destination.
+func countRTP(pcap string) map[string]int {
+	m := map[string]int{}
+	f, err := capture.OpenFile(pcap)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest: reference capture:", err)
+		return m
+	}
+	defer f.Close()
+	dec := decode.New(decode.Options{})
+	var p decode.Packet
+	for {
+		data, ts, lt, err := f.Next()
+		if err != nil {
+			return m
+		}
+		if ok, err := dec.Decode(data, lt, ts, &p); err == nil && ok && p.Transport == decode.UDP && len(p.Payload) >= 2 && p.Payload[0]>>6 == 2 && p.Payload[1]&0x7f == 8 {
+			m[p.Src.String()+">"+p.Dst.String()]++
+		}
+	}
 }
 
 // scenario turns a test scenario into a load scenario: sipp's rtp_stream
