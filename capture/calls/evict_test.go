@@ -95,6 +95,11 @@ func TestBareOKIsNotProtected(t *testing.T) {
 	midA, midB := netip.MustParseAddrPort("10.9.0.1:7002"), netip.MustParseAddrPort("10.9.0.2:7000")
 	d.send(midB, midA, 5, 8, 1, 0x77)
 	d.send(midA, midB, 5, 8, 0, 0x78)
+	// midA's address is in no SDP: its flows are matched by their source
+	// once they were held for the hold window (see associate).
+	d.advance(3 * time.Second)
+	d.send(midB, midA, 1, 8, 1, 0x77)
+	d.send(midA, midB, 1, 8, 0, 0x78)
 	if c := tr.Lookup("mid@test"); c == nil || !c.State.Answered() {
 		t.Fatal("a dialog seen from its 200 OK is not answered")
 	}

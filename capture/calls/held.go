@@ -80,15 +80,26 @@ func (t *Tracker) holdMedia(p *decode.Packet) bool {
 	return true
 }
 
-// releaseHeld counts the n oldest held packets as unassociated.
+// releaseHeld lets go of the n oldest held packets: to the call whose SDP
+// names their source (the weaker rule, tried only now: see associate), or
+// counted as unassociated. A flow given to a call this way takes its other
+// held packets along at once, in order.
 func (t *Tracker) releaseHeld(n int) {
 	h := &t.held
 	for ; n > 0 && h.n > 0; n-- {
 		s := h.at(0)
 		h.head = (h.head + 1) % len(h.slots)
 		h.n--
-		t.unassociated(&s.pkt, flowKey{s.pkt.Src, s.pkt.Dst})
+		k := flowKey{s.pkt.Src, s.pkt.Dst}
+		if t.flows[k] != nil || t.associate(k, true) != nil {
+			t.Stats.MediaReplayed++
+			t.media(&s.pkt)
+			h.dirty = true
+			continue
+		}
+		t.unassociated(&s.pkt, k)
 	}
+	t.replayHeld()
 }
 
 // expireHeld releases held packets older than the window at now.
@@ -128,7 +139,7 @@ func (t *Tracker) replayHeld() {
 	for i := 0; i < h.n; i++ {
 		s := h.at(i)
 		k := flowKey{s.pkt.Src, s.pkt.Dst}
-		if t.flows[k] != nil || t.associate(k) != nil {
+		if t.flows[k] != nil || t.associate(k, false) != nil {
 			t.Stats.MediaReplayed++
 			t.media(&s.pkt)
 			continue

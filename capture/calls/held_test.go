@@ -1,11 +1,13 @@
 package calls_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/sip"
 )
 
 // Two fanout rings deliver a call's packets out of order: the ring with
@@ -95,5 +97,49 @@ func TestHeldMediaNoAllocs(t *testing.T) {
 	// d.rtp itself allocates the payload (1); the tracker nothing.
 	if allocs > 1 {
 		t.Fatalf("%v allocs per unmatched packet", allocs)
+	}
+}
+
+// A media server that sends every call's audio from one port (sipp's
+// rtp_stream does) makes that port the source address of call A's SDP and
+// of every other call's media. When call B's first packets come before
+// its INVITE (another fanout ring), they must wait for B's SDP, not latch
+// to A by their source: this was the call lost now and then under load
+// (its media recorded on another call).
+func TestSharedSenderPortNotLatchedBySource(t *testing.T) {
+	t.Parallel()
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{}, nil, nil)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	d := &dialog{t: t, tr: tr, now: t0}
+	server := netip.MustParseAddrPort("10.0.0.2:20000") // the media server's one sending port
+	sipMsg := func(from, to netip.AddrPort, first, callID, cseq, toTag, body string) {
+		s := first + "\r\nCall-ID: " + callID + "\r\nFrom: <sip:+4930111@example.com>;tag=ft\r\nTo: <sip:2001@example.com>" + toTag + "\r\nCSeq: " + cseq + "\r\nContent-Type: application/sdp\r\n"
+		s += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		var m sip.Message
+		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
+			t.Fatal(err)
+		}
+		tr.SIP(&m, d.now, from, to, "udp", nil)
+	}
+	// Call A: the server answers from 10.0.0.2:20000.
+	sipMsg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "a@test", "1 INVITE", "", sdpBody("10.0.0.1", 41000, "sendrecv"))
+	sipMsg(callee, caller, "SIP/2.0 200 OK", "a@test", "1 INVITE", ";tag=tt", sdpBody("10.0.0.2", 20000, "sendrecv"))
+	d.send(server, netip.MustParseAddrPort("10.0.0.1:41000"), 10, 8, 1, 0xa)
+	// Call B's media from the same server port arrives before B's INVITE.
+	bPeer := netip.MustParseAddrPort("10.0.0.1:41168")
+	d.send(server, bPeer, 5, 8, 0, 0xb)
+	sipMsg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "b@test", "1 INVITE", "", sdpBody("10.0.0.1", 41168, "sendrecv"))
+	sipMsg(callee, caller, "SIP/2.0 200 OK", "b@test", "1 INVITE", ";tag=tt", sdpBody("10.0.0.2", 20002, "sendrecv"))
+	d.send(server, bPeer, 5, 8, 0, 0xb)
+	tr.Close("end")
+	packets := map[string]uint64{}
+	for _, c := range done {
+		for _, s := range c.Streams {
+			packets[c.CallID] += s.Stats.Packets
+		}
+	}
+	if packets["a@test"] != 10 || packets["b@test"] != 10 {
+		t.Fatalf("packets per call %v: want a@test 10, b@test 10 (B's early media must not latch to A)", packets)
 	}
 }

@@ -630,7 +630,16 @@ func (c *Call) hasEndpoint(ep netip.AddrPort) bool {
 // where the far end sends to an address no SDP named). The newest offer
 // wins among calls that advertised the same address, and a call that
 // advertised both ends of the flow beats one that advertised only one.
-func (t *Tracker) associate(k flowKey) *flow {
+// associate finds the call a new flow belongs to: the call whose SDP
+// names its destination (and, better, its source too); with bySource, also
+// the call whose SDP names its source (a peer behind NAT whose packets
+// arrive at an address no SDP gave). The source rule is the weaker one: a
+// sender that uses one port for many calls (a media server, sipp's
+// rtp_stream) names one call's address as the source of every call's
+// media, so it is tried only once a packet was held for the hold window
+// without an SDP naming its destination (media before its SDP, on another
+// fanout ring, would otherwise latch to the wrong call for good).
+func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	var best *epOwner
 	bestScore := 0
 	var dir Dir
@@ -645,7 +654,7 @@ func (t *Tracker) associate(k flowKey) *flow {
 			best, bestScore, dir = o, score, o.side
 		}
 	}
-	if best == nil {
+	if best == nil && bySource {
 		owners = t.endpoints[k.src]
 		for i := len(owners) - 1; i >= 0; i-- {
 			o := &owners[i]
@@ -680,12 +689,15 @@ func (t *Tracker) media(p *decode.Packet) bool {
 	k := flowKey{p.Src, p.Dst}
 	f := t.flows[k]
 	if f == nil {
-		f = t.associate(k)
+		f = t.associate(k, false)
 		if f == nil {
-			if !t.holdMedia(p) {
-				t.unassociated(p, k)
+			if t.holdMedia(p) {
+				return false
 			}
-			return false
+			if f = t.associate(k, true); f == nil {
+				t.unassociated(p, k)
+				return false
+			}
 		}
 	}
 	c := f.call

@@ -147,7 +147,15 @@ func main() {
 				got += int(st.Packets)
 				if int(st.Packets) < w {
 					missing = true
+					if short < 5 {
+						seen := wireSeen[st.Src+">"+st.Dst]
+						fmt.Fprintf(os.Stderr, "short: call %s %s (%s) start %s answer %v end %v: stream %s>%s wire %d (%s..%s) recorded %d\n",
+							c.ID, c.State, c.EndReason, c.Start.Format("15:04:05.000"), c.Answer, c.End, st.Src, st.Dst, w, seen[0].Format("15:04:05.000"), seen[1].Format("15:04:05.000"), st.Packets)
+					}
 				}
+			}
+			if !c.Recorded && c.Answer != nil {
+				fmt.Fprintf(os.Stderr, "unrecorded: call %s %s (%s) start %s answer %v end %v streams %d events %v\n", c.ID, c.State, c.EndReason, c.Start.Format("15:04:05.000"), c.Answer, c.End, len(c.Streams), c.Events)
 			}
 			if missing {
 				short++
@@ -163,13 +171,23 @@ func main() {
 
 // callJSON is what loadtest reads of "spanvault calls -json".
 type callJSON struct {
-	Start   time.Time `json:"start"`
-	Streams []struct {
+	ID        string     `json:"id"`
+	Start     time.Time  `json:"start"`
+	Answer    *time.Time `json:"answer"`
+	End       *time.Time `json:"end"`
+	State     string     `json:"state"`
+	EndReason string     `json:"end_reason"`
+	Recorded  bool       `json:"recorded"`
+	Events    []any      `json:"events"`
+	Streams   []struct {
 		Src     string `json:"src"`
 		Dst     string `json:"dst"`
 		Packets uint64 `json:"packets"`
 	} `json:"streams"`
 }
+
+// wireSeen is when a flow's first and last RTP packets were on the wire.
+var wireSeen = map[string][2]time.Time{}
 
 // countRTP counts the RTP packets of the reference capture per
 // source>destination.
@@ -189,7 +207,16 @@ func countRTP(pcap string) map[string]int {
 			return m
 		}
 		if ok, err := dec.Decode(data, lt, ts, &p); err == nil && ok && p.Transport == decode.UDP && len(p.Payload) >= 2 && p.Payload[0]>>6 == 2 && p.Payload[1]&0x7f == 8 {
-			m[p.Src.String()+">"+p.Dst.String()]++
+			k := p.Src.String() + ">" + p.Dst.String()
+			m[k]++
+			w := wireSeen[k]
+			if w[0].IsZero() || ts.Before(w[0]) {
+				w[0] = ts
+			}
+			if ts.After(w[1]) {
+				w[1] = ts
+			}
+			wireSeen[k] = w
 		}
 	}
 }
