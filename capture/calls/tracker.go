@@ -145,7 +145,13 @@ type Stats struct {
 	Anomalies       uint64
 	RecordErrors    uint64
 	PendingOverflow uint64
+	// LateMedia counts packets of a call's flows after the call ended
+	// (within the hold window): not held, not given to another call.
+	LateMedia uint64
 }
+
+// maxEndedFlows bounds the flows of ended calls remembered at once.
+const maxEndedFlows = 1 << 16
 
 // Unassociated is an RTP stream that no call's SDP explains (RTP without
 // SIP, or signalling the box never saw).
@@ -187,6 +193,12 @@ type Tracker struct {
 	calls     map[string]*Call
 	endpoints map[netip.AddrPort][]epOwner
 	flows     map[flowKey]*flow
+	// ended remembers the flows of calls that just ended, until the hold
+	// window passes: a sender's last packets after the BYE are late media
+	// of that call, not media to hold for an SDP to come (and never to be
+	// given to another call by their source).
+	ended     map[flowKey]time.Time
+	endedScan time.Time
 	unassoc   map[unassocKey]*Unassociated
 	// Done is called with every call when the tracker lets go of it.
 	Done func(*Call)
@@ -218,6 +230,7 @@ func NewTracker(cfg Config, rec Recorder, policy Policy) *Tracker {
 		calls:     make(map[string]*Call),
 		endpoints: make(map[netip.AddrPort][]epOwner),
 		flows:     make(map[flowKey]*flow),
+		ended:     make(map[flowKey]time.Time),
 		unassoc:   make(map[unassocKey]*Unassociated),
 	}
 }
@@ -691,6 +704,11 @@ func (t *Tracker) media(p *decode.Packet) bool {
 	if f == nil {
 		f = t.associate(k, false)
 		if f == nil {
+			if at, ok := t.ended[k]; ok && p.Time.Sub(at) < t.cfg.HoldWindow {
+				t.Stats.LateMedia++
+				t.unassociated(p, k)
+				return false
+			}
 			if t.holdMedia(p) {
 				return false
 			}
@@ -1073,6 +1091,14 @@ func (t *Tracker) tick(now time.Time) {
 // Sweep ends dialogs whose time is up at now. The pipeline calls it for
 // live capture when no packet arrives for a while.
 func (t *Tracker) Sweep(now time.Time) {
+	if now.Sub(t.endedScan) >= t.cfg.HoldWindow {
+		t.endedScan = now
+		for k, at := range t.ended {
+			if now.Sub(at) >= t.cfg.HoldWindow {
+				delete(t.ended, k)
+			}
+		}
+	}
 	for _, c := range t.calls {
 		switch {
 		case !c.finalAt.IsZero():
@@ -1202,6 +1228,9 @@ func (t *Tracker) finish(c *Call, reason string) {
 	for _, f := range c.flows {
 		if t.flows[f.key] == f {
 			delete(t.flows, f.key)
+			if len(t.ended) < maxEndedFlows {
+				t.ended[f.key] = t.now
+			}
 		}
 	}
 	if c.rec != nil {
