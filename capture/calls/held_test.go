@@ -143,3 +143,33 @@ func TestSharedSenderPortNotLatchedBySource(t *testing.T) {
 		t.Fatalf("packets per call %v: want a@test 10, b@test 10 (B's early media must not latch to A)", packets)
 	}
 }
+
+// A call's packets after it ended (a sender that stops a little after the
+// BYE) are late media of that call: not held for an SDP to come, not
+// given to another call by their source.
+func TestLateMediaAfterEnd(t *testing.T) {
+	t.Parallel()
+	d := newDialog(t)
+	d.answer()
+	d.rtp(mediaA, mediaB, 10, 8, 0)
+	d.rtp(mediaB, mediaA, 10, 8, 1)
+	d.msg(caller, callee, "BYE sip:2001@example.com SIP/2.0", "2 BYE", ";tag=tt", "")
+	d.advance(5 * time.Second) // past the linger: the call is finished
+	d.tr.Sweep(d.now)
+	if len(d.done) != 1 {
+		t.Fatalf("%d calls ended", len(d.done))
+	}
+	held := d.tr.Stats.MediaHeld
+	d.rtp(mediaB, mediaA, 5, 8, 1)
+	if d.tr.Stats.LateMedia != 5 || d.tr.Stats.MediaHeld != held {
+		t.Fatalf("late media %d (want 5), held %d more", d.tr.Stats.LateMedia, d.tr.Stats.MediaHeld-held)
+	}
+	// After the hold window the flow is forgotten: packets are held again
+	// (a new call may be about to use the port).
+	d.advance(3 * time.Second)
+	d.tr.Sweep(d.now)
+	d.rtp(mediaB, mediaA, 1, 8, 1)
+	if d.tr.Stats.MediaHeld != held+1 {
+		t.Fatal("an ended call's flow is remembered past the hold window")
+	}
+}

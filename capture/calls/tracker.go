@@ -1091,6 +1091,9 @@ func (t *Tracker) tick(now time.Time) {
 // Sweep ends dialogs whose time is up at now. The pipeline calls it for
 // live capture when no packet arrives for a while.
 func (t *Tracker) Sweep(now time.Time) {
+	if now.After(t.now) {
+		t.now = now
+	}
 	if now.Sub(t.endedScan) >= t.cfg.HoldWindow {
 		t.endedScan = now
 		for k, at := range t.ended {
