@@ -217,7 +217,9 @@ func (a *Appliance) Run(ctx context.Context) error {
 	// The capture path hands finished calls to a writer goroutine: it
 	// never waits for the disk (an INVITE flood ends thousands of dialogs
 	// a second).
-	a.writer = vault.NewAsync(a.v, 0)
+	// The writer's queue of finished dialogs is capture state too: its
+	// bound comes from the same budget.
+	a.writer = vault.NewAsync(a.v, budget.WriterQueue())
 	tr := calls.NewTracker(tcfg, a.writer, a.v)
 	tr.Done = a.callDone
 	dopt := decode.Options{DuplicateWindow: time.Duration(a.cfg.Capture.DedupWindow)}

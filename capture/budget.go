@@ -34,6 +34,7 @@ const (
 	shareFragments = 0.15
 	shareTCP       = 0.15
 	shareTCPPages  = 0.10 // gopacket's out-of-order segment pages
+	shareWriter    = 0.10 // ended dialogs waiting for the vault's writer
 	tcpPageBytes   = 2048
 )
 
@@ -42,6 +43,13 @@ func (b Budget) Tracker(c *calls.Config) {
 	c.MaxCalls = max(64, int(float64(b)*shareDialogs)/DialogBytes)
 	c.MaxPendingTotal = max(1<<20, int(float64(b)*sharePending))
 	c.MaxPendingBytes = min(256<<10, c.MaxPendingTotal/16)
+}
+
+// WriterQueue is how many ended dialogs may wait for the vault's writer
+// (beyond it their call records are shed, counted and alerted; finished
+// recordings are never shed).
+func (b Budget) WriterQueue() int {
+	return max(256, int(float64(b)*shareWriter)/DialogBytes)
 }
 
 // Decoder sets the decoder's bounds from the budget.
@@ -62,6 +70,8 @@ type Shed struct {
 	Fragments uint64 // incomplete datagrams dropped
 	TCP       uint64 // TCP halves that lost their unparsed bytes
 }
+
+// (Call records shed at the writer's queue are counted by vault.Async.)
 
 // Shed reports what the pipeline shed so far.
 func (p *Pipeline) Shed() Shed {

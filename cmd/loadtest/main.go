@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -36,7 +37,13 @@ func main() {
 	hold := flag.Duration("hold", 12*time.Second, "how long each call lasts")
 	bin := flag.String("bin", "build/spanvault", "spanvault binary")
 	noRef := flag.Bool("noref", false, "no reference capture (calls and drops only)")
+	flood := flag.Int("flood", 0, "also send this many unanswered INVITEs per second (distinct Call-IDs) while each level's calls run")
+	floodChild := flag.Int("flood-child", 0, "internal: send INVITEs at this rate until killed (run inside the namespace)")
 	flag.Parse()
+	if *floodChild > 0 {
+		floodINVITEs(*floodChild)
+		return
+	}
 	dir, _ := os.MkdirTemp("", "spanvault-load")
 	defer os.RemoveAll(dir)
 	must(exec.Command("ip", "netns", "add", ns).Run(), "ip netns add")
@@ -98,6 +105,13 @@ func main() {
 		c := exec.Command("ip", "netns", "exec", ns, "sipp", "127.0.0.1:5070", "-sf", uac, "-i", "127.0.0.1", "-p", "6070",
 			"-mi", "127.0.0.1", "-mp", "40000", "-m", ls, "-l", ls, "-r", rate, "-nostdin", "-timeout", "600s", "-max_socket", "60000")
 		c.Start()
+		var flooder *exec.Cmd
+		if *flood > 0 {
+			self, _ := os.Executable()
+			flooder = exec.Command("ip", "netns", "exec", ns, self, "-flood-child", fmt.Sprint(*flood))
+			flooder.Stderr = os.Stderr
+			must(flooder.Start(), "flooder")
+		}
 		uacDone := make(chan struct{})
 		go func() { c.Wait(); close(uacDone) }()
 		generatorFailed := false
@@ -116,6 +130,10 @@ func main() {
 		}
 		uas.Process.Kill()
 		<-uasDone
+		if flooder != nil {
+			flooder.Process.Kill()
+			flooder.Wait()
+		}
 		time.Sleep(8 * time.Second) // linger, last BYEs
 		after := metrics()
 		wall := time.Since(t0).Seconds()
@@ -335,5 +353,25 @@ func must(err error, what string) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", what+":", err)
 		os.Exit(1)
+	}
+}
+
+// floodINVITEs sends unanswered INVITEs with distinct Call-IDs to a port
+// nobody answers, at rate per second, until killed: a SIP scanner beside
+// the calls being recorded.
+func floodINVITEs(rate int) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	must(err, "flood socket")
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5099}
+	tick := time.NewTicker(10 * time.Millisecond)
+	per := max(1, rate/100)
+	for i := 0; ; {
+		<-tick.C
+		for k := 0; k < per; k++ {
+			i++
+			msg := fmt.Sprintf("INVITE sip:%d@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKscan%d\r\nFrom: <sip:scanner@203.0.113.9>;tag=s%d\r\nTo: <sip:%d@127.0.0.1>\r\nCall-ID: scan-%d@203.0.113.9\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				100+i%900, conn.LocalAddr().(*net.UDPAddr).Port, i, i, 100+i%900, i)
+			conn.WriteToUDP([]byte(msg), dst)
+		}
 	}
 }
