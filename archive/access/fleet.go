@@ -110,6 +110,8 @@ func (s *Service) growth(ctx context.Context, b Box, name string, v int64) {
 // (beside the boxes' heads), so that rewriting the trail shows. Serve
 // does it every few seconds.
 func (s *Service) AnchorTrail(ctx context.Context) {
+	s.anchorMu.Lock() // the background loop and a caller: one append per head
+	defer s.anchorMu.Unlock()
 	var id int64
 	var hash string
 	if err := s.db().QueryRowContext(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&id, &hash); err != nil {

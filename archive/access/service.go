@@ -34,6 +34,7 @@ type Service struct {
 	plans    plans
 	notify   *notifier
 	backfill sync.Once
+	anchorMu sync.Mutex
 }
 
 // New makes the access service of an open archive. keys may be nil.
