@@ -75,12 +75,17 @@ func (s *Service) fleetCondition(ctx context.Context, box, kind string, on bool,
 	had := err == nil
 	switch {
 	case on && !had:
-		if _, err := s.db().ExecContext(ctx, `INSERT INTO fleet_alerts (appliance, kind, raised_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, box, kind, ts(s.now())); err == nil {
+		// Several front-ends (or a caller and the background loop) may
+		// look at once: only the one whose insert took raises the alert.
+		r, err := s.db().ExecContext(ctx, `INSERT INTO fleet_alerts (appliance, kind, raised_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, box, kind, ts(s.now()))
+		if n, _ := rowsAffected(r, err); n == 1 {
 			s.audit(ctx, "fleet_"+kind, "archive", box, detail, true)
 		}
 	case !on && had:
-		s.db().ExecContext(ctx, `DELETE FROM fleet_alerts WHERE appliance = ? AND kind = ?`, box, kind)
-		s.audit(ctx, "fleet_"+kind+"_cleared", "archive", box, "", false)
+		r, err := s.db().ExecContext(ctx, `DELETE FROM fleet_alerts WHERE appliance = ? AND kind = ?`, box, kind)
+		if n, _ := rowsAffected(r, err); n == 1 {
+			s.audit(ctx, "fleet_"+kind+"_cleared", "archive", box, "", false)
+		}
 	}
 }
 
@@ -126,4 +131,11 @@ func (s *Service) AnchorTrail(ctx context.Context) {
 	if _, err := s.A.Log.Append(ctx, name, uint64(id), wire.AnchorText(name, uint64(id), hash)); err != nil {
 		s.A.Logger.Error("anchoring the archive's trail", "err", err)
 	}
+}
+
+func rowsAffected(r sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
 }
