@@ -187,24 +187,15 @@ func (s *Service) readFrames(ctx context.Context, rec *index.Record, fn func(*se
 func (s *Service) decode(ctx context.Context, rec *index.Record) (*rendered, error) {
 	var e vault.Entry
 	json.Unmarshal([]byte(rec.Entry), &e)
+	// One copy of each audio payload; other frames are not kept.
+	ar := export.NewAudioReader(e.Formats)
 	var pkts []audio.Packet
-	batch := make([]sealed.Frame, 0, 1024)
-	flush := func() {
-		pkts = append(pkts, export.AudioPackets(batch, e.Formats)...)
-		for i := range batch {
-			batch[i].Data = nil
-		}
-		batch = batch[:0]
-	}
 	truncated, err := s.readFrames(ctx, rec, func(f *sealed.Frame) {
-		c := *f
-		c.Data = append([]byte(nil), f.Data...)
-		batch = append(batch, c)
-		if len(batch) == cap(batch) {
-			flush()
+		if p, ok := ar.Packet(f); ok {
+			p.Payload = append([]byte(nil), p.Payload...)
+			pkts = append(pkts, p)
 		}
 	})
-	flush()
 	if err != nil {
 		return nil, err
 	}

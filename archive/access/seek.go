@@ -257,24 +257,6 @@ func (pl *plans) put(sum string, p *audio.Plan) {
 	pl.m[sum] = &c
 }
 
-func wavHeader(rate int, samples int64) []byte {
-	h := make([]byte, 44)
-	data := samples * 4
-	copy(h[0:], "RIFF")
-	binary.LittleEndian.PutUint32(h[4:], uint32(36+data))
-	copy(h[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(h[16:], 16)
-	binary.LittleEndian.PutUint16(h[20:], 1)
-	binary.LittleEndian.PutUint16(h[22:], 2)
-	binary.LittleEndian.PutUint32(h[24:], uint32(rate))
-	binary.LittleEndian.PutUint32(h[28:], uint32(rate*4))
-	binary.LittleEndian.PutUint16(h[32:], 4)
-	binary.LittleEndian.PutUint16(h[34:], 16)
-	copy(h[36:], "data")
-	binary.LittleEndian.PutUint32(h[40:], uint32(data))
-	return h
-}
-
 // parseRange reads one "bytes=" range of a resource of size bytes; ok is
 // false for no (or a multi-part) range, which is answered whole.
 func parseRange(h string, size int64) (first, last int64, ok bool, err error) {
@@ -366,7 +348,7 @@ func (s *Service) streamRange(w http.ResponseWriter, r *http.Request, k *seekabl
 		return nil
 	}
 	if first < 44 {
-		if _, err := w.Write(wavHeader(p.Rate, p.Samples)[first:min(last+1, 44)]); err != nil {
+		if _, err := w.Write(audio.WAVHeader(p.Rate, p.Samples)[first:min(last+1, 44)]); err != nil {
 			return nil
 		}
 	}

@@ -205,10 +205,10 @@ func undecodableList(m map[string]int) string {
 	return strings.Join(names, ", ")
 }
 
-// WriteWAV writes a 16-bit PCM stereo WAV file.
-func (r *Result) WriteWAV(w io.Writer) error {
-	n := len(r.Left)
-	dataLen := n * 4
+// WAVHeader is the 44-byte header of a 16-bit PCM stereo WAV file of
+// samples per channel at rate.
+func WAVHeader(rate int, samples int64) []byte {
+	dataLen := samples * 4
 	h := make([]byte, 44)
 	copy(h[0:], "RIFF")
 	binary.LittleEndian.PutUint32(h[4:], uint32(36+dataLen))
@@ -216,13 +216,19 @@ func (r *Result) WriteWAV(w io.Writer) error {
 	binary.LittleEndian.PutUint32(h[16:], 16)
 	binary.LittleEndian.PutUint16(h[20:], 1) // PCM
 	binary.LittleEndian.PutUint16(h[22:], 2) // channels
-	binary.LittleEndian.PutUint32(h[24:], uint32(r.Rate))
-	binary.LittleEndian.PutUint32(h[28:], uint32(r.Rate*4))
+	binary.LittleEndian.PutUint32(h[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(h[28:], uint32(rate*4))
 	binary.LittleEndian.PutUint16(h[32:], 4)
 	binary.LittleEndian.PutUint16(h[34:], 16)
 	copy(h[36:], "data")
 	binary.LittleEndian.PutUint32(h[40:], uint32(dataLen))
-	if _, err := w.Write(h); err != nil {
+	return h
+}
+
+// WriteWAV writes a 16-bit PCM stereo WAV file.
+func (r *Result) WriteWAV(w io.Writer) error {
+	n := len(r.Left)
+	if _, err := w.Write(WAVHeader(r.Rate, int64(n))); err != nil {
 		return err
 	}
 	buf := make([]byte, 0, 64<<10)
