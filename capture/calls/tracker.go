@@ -638,20 +638,17 @@ func (c *Call) hasEndpoint(ep netip.AddrPort) bool {
 	return false
 }
 
-// associate finds the call a new media flow belongs to: first by the
-// advertised destination, then by the advertised source (the NAT case,
-// where the far end sends to an address no SDP named). The newest offer
-// wins among calls that advertised the same address, and a call that
-// advertised both ends of the flow beats one that advertised only one.
-// associate finds the call a new flow belongs to: the call whose SDP
-// names its destination (and, better, its source too); with bySource, also
-// the call whose SDP names its source (a peer behind NAT whose packets
-// arrive at an address no SDP gave). The source rule is the weaker one: a
-// sender that uses one port for many calls (a media server, sipp's
-// rtp_stream) names one call's address as the source of every call's
-// media, so it is tried only once a packet was held for the hold window
-// without an SDP naming its destination (media before its SDP, on another
-// fanout ring, would otherwise latch to the wrong call for good).
+// associate finds the call a new media flow belongs to: the call whose
+// SDP names its destination (a call that named both ends beats one that
+// named one; the newest offer wins among calls that named the same
+// address); with bySource, also the call whose SDP names its source (the
+// NAT case, where the far end sends to an address no SDP named). The
+// source rule is the weaker one: a sender that uses one port for many
+// calls (a media server, sipp's rtp_stream) names one call's address as
+// the source of every call's media, so it is tried only once a packet was
+// held for the hold window without an SDP naming its destination (media
+// before its SDP, on another fanout ring, would otherwise latch to the
+// wrong call for good).
 func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	var best *epOwner
 	bestScore := 0
