@@ -89,6 +89,7 @@ type Appliance struct {
 	recErrs  uint64
 	recErrAt time.Time
 	claims   uint64 // media claims refused, as of the last alert
+	attack   attackWatch
 	start    time.Time
 	iface    string
 
@@ -228,6 +229,9 @@ func (a *Appliance) Run(ctx context.Context) error {
 	p := capture.NewPipeline(decode.New(dopt), tr)
 	budget.Pipeline(p)
 	a.live = &capture.Live{P: p, Rings: rings, DecodeOptions: dopt}
+	// Sealing call records waits while the rings fill (a burst of
+	// INVITEs, a busy machine): packets cannot wait, records can.
+	a.writer.YieldTo(a.live.Behind)
 
 	ln, err := net.Listen("tcp", a.cfg.Status.Listen)
 	if err != nil {

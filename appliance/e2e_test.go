@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -233,6 +234,18 @@ func (b *box) callState(call string) string {
 	json.NewDecoder(resp.Body).Decode(&m)
 	s, _ := m["state"].(string)
 	return s
+}
+
+// page fetches the status page's HTML.
+func (b *box) page() string {
+	b.t.Helper()
+	resp, err := b.client.Get(b.url + "/")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 func (b *box) metrics() map[string]float64 {

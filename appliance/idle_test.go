@@ -1,7 +1,9 @@
 package appliance_test
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,8 +59,13 @@ func TestIdleConnectionsDoNotSilenceRecording(t *testing.T) {
 		return num(b.status(), "calls", "recorded_since_start") == 3
 	})
 	st = b.status()
-	if num(st, "calls", "record_errors") != 0 || st["healthy"] != true {
-		t.Fatalf("recording under the attack: errors %v, healthy %v", num(st, "calls", "record_errors"), st["healthy"])
+	if num(st, "calls", "record_errors") != 0 || st["calls"].(map[string]any)["recording_failing"] != false {
+		t.Fatalf("recording under the attack: errors %v, failing %v", num(st, "calls", "record_errors"), st["calls"])
+	}
+	// The page and the LED report the attack while recording goes on.
+	atk, _ := st["attack"].(map[string]any)
+	if st["healthy"] != false || st["led"] != "attack" || atk["seen"] != true || !strings.Contains(fmt.Sprint(atk["signs"]), "status page refused") {
+		t.Fatalf("the attack is not reported: healthy %v, LED %v, attack %v", st["healthy"], st["led"], atk)
 	}
 	b.stop()
 	v := openVault(t, b)

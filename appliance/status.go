@@ -35,6 +35,7 @@ type Status struct {
 	Clock     ClockStatus   `json:"clock"`
 	Alerts    []vault.Alert `json:"alerts"`
 	API       APIStatus     `json:"api"`
+	Attack    AttackStatus  `json:"attack"`
 }
 
 // APIStatus says where the local API answers and which certificate it
@@ -244,6 +245,19 @@ func (a *Appliance) refresh() {
 	if a.conns != nil {
 		st.Capture.StatusConnsRefused = a.conns.Refused()
 	}
+	sh := c.Shed
+	attack, attackAlert := a.attack.observe(now, map[string]uint64{
+		signShed:    sh.Dialogs + sh.SIPHeld + sh.Fragments + sh.TCP,
+		signRecords: st.Calls.RecordsShed,
+		signClaims:  ts.MediaClaimsRefused,
+		signAnomaly: ts.Anomalies,
+		signConns:   st.Capture.StatusConnsRefused,
+		signFlood:   a.v.FloodDialogs(),
+	}, ts.Anomalies)
+	st.Attack = attack
+	if attackAlert != nil {
+		go a.alert(*attackAlert)
+	}
 
 	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1}
 	if up := now.Sub(a.start); lastDay > 0 {
@@ -286,6 +300,7 @@ func (a *Appliance) refresh() {
 		DiskFull:    usage.Refusing || usage.Fraction >= a.cfg.Vault.HighWater || st.Calls.Failing,
 		NoSIP:       c.NoSIPWarning,
 		SyncFailing: a.sync != nil && a.sync.State().Failing,
+		Attack:      attack.Seen,
 		Running:     true,
 	}
 	p := led.Choose(cond)
@@ -357,7 +372,7 @@ h1{font-size:1.4em}.ok{color:#176b2c}.bad{color:#a31515}.warn{color:#8a5a00}
 table{border-collapse:collapse;margin-bottom:1.2em}td,th{padding:3px 12px 3px 0;text-align:left;vertical-align:top}
 th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;margin-bottom:1em}
 </style></head><body>
-<h1 id="overall" class="{{if .Healthy}}ok{{else}}bad{{end}}">{{if .Healthy}}Recording normally{{else}}Needs attention{{end}}</h1>
+<h1 id="overall" class="{{if .Healthy}}ok{{else}}bad{{end}}">{{if .Healthy}}Recording normally{{else if eq .LED "attack"}}Recording, under attack{{else}}Needs attention{{end}}</h1>
 <p>LED: <b id="led">{{.LED}}</b>. Page updated {{t .Time}}, refreshes every 10 seconds. Up {{.Uptime}}.</p>
 
 <div class="box"><h2>Capture</h2><table>
@@ -374,10 +389,15 @@ th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;paddi
 <tr><th>Last SIP message</th><td>{{t .Capture.LastSIP}}</td></tr>
 </table></div>
 
+{{if .Attack.Seen}}<div class="box"><h2 class="warn">Attack traffic</h2><p id="attack" class="warn">Since {{t .Attack.Since}}, last sign {{t .Attack.Last}}. The box bounded it and goes on recording; tell whoever runs the network.</p>
+<ul id="attack-signs">{{range .Attack.Signs}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
+
 <div class="box"><h2>Calls</h2><table>
 <tr><th>In progress</th><td id="in-progress">{{.Calls.InProgress}}</td></tr>
 <tr><th>Recorded today</th><td id="recorded-today">{{.Calls.RecordedToday}}</td></tr>
 <tr><th>Calls ended today</th><td id="calls-today">{{.Calls.Today}}</td></tr>
+<tr><th>Packets beyond a call's bounds (spoofed media, kept out of the audio)</th><td id="anomalies">{{.Attack.Anomalies}}</td></tr>
+<tr><th>SDPs refused the media of a live call</th><td id="claims">{{.Calls.MediaClaimsRefused}}</td></tr>
 <tr><th>Recording errors</th><td id="record-errors" class="{{if .Calls.RecordErrors}}bad{{else}}ok{{end}}">{{.Calls.RecordErrors}}</td></tr>
 </table></div>
 
@@ -449,12 +469,15 @@ var (
 	mRefusing = prometheus.NewDesc("spanvault_vault_refusing", "1 while new recordings are refused for lack of space.", nil, nil)
 	mAuditOK  = prometheus.NewDesc("spanvault_audit_chain_ok", "1 when the audit chain verified.", nil, nil)
 	mClock    = prometheus.NewDesc("spanvault_clock_synchronised", "1 when the clock is trusted.", nil, nil)
+	mAnomaly  = prometheus.NewDesc("spanvault_media_anomalies_total", "Packets beyond a call's stream or event bounds (spoofed RTP or DTMF): stored, flagged, kept out of the audio.", nil, nil)
+	mClaims   = prometheus.NewDesc("spanvault_media_claims_refused_total", "SDPs that named the media address of a live call (the live call kept it).", nil, nil)
+	mAttack   = prometheus.NewDesc("spanvault_attack_seen", "1 while a sign of attack traffic grew within the last ten minutes.", nil, nil)
 	mShed     = prometheus.NewDesc("spanvault_capture_shed_total", "Capture state given up to stay within capture.memory_budget, by kind.", []string{"kind"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (a *Appliance) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mFrames, mBytes, mKernel, mDrops, mSIP, mMedia, mUnassoc, mTLS, mCalls, mRecorded, mActive, mRecErr, mDisk, mDiskFrac, mRefusing, mAuditOK, mClock, mShed} {
+	for _, d := range []*prometheus.Desc{mFrames, mBytes, mKernel, mDrops, mSIP, mMedia, mUnassoc, mTLS, mCalls, mRecorded, mActive, mRecErr, mDisk, mDiskFrac, mRefusing, mAuditOK, mClock, mShed, mAnomaly, mClaims, mAttack} {
 		ch <- d
 	}
 }
@@ -493,6 +516,12 @@ func (a *Appliance) Collect(ch chan<- prometheus.Metric) {
 	a.mu.Unlock()
 	g(mAuditOK, b(ok))
 	g(mClock, b(a.clockOK.Load()))
+	c(mAnomaly, float64(ts.Anomalies))
+	c(mClaims, float64(ts.MediaClaimsRefused))
+	a.mu.Lock()
+	seen := a.status.Attack.Seen
+	a.mu.Unlock()
+	g(mAttack, b(seen))
 	sh := shedOf(ds, ps, ts)
 	for kind, v := range map[string]uint64{"dialogs": sh.Dialogs, "sip_held": sh.SIPHeld, "fragments": sh.Fragments, "tcp": sh.TCP} {
 		ch <- prometheus.MustNewConstMetric(mShed, prometheus.CounterValue, float64(v), kind)

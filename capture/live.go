@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spanvault/spanvault/capture/decode"
@@ -26,7 +27,13 @@ type Live struct {
 	decoders []*decode.Decoder
 	snaps    []decode.Stats // per ring, copied under Mu
 	rstats   []ring.Stats   // per ring, read under Mu
+	behind   atomic.Int32   // rings more than an eighth full (see Behind)
 }
+
+// Behind reports whether a ring is more than an eighth full: the readers
+// are behind the wire, and work that can wait (sealing call records)
+// should wait. Any goroutine may call it.
+func (l *Live) Behind() bool { return l.behind.Load() > 0 }
 
 // Run captures until ctx ends, then closes the rings. Calls still up are
 // left to the caller (Close the pipeline with "ended by shutdown").
@@ -66,12 +73,32 @@ func (l *Live) Run(ctx context.Context) error {
 func (l *Live) read(ctx context.Context, i int, r *ring.Ring, dec *decode.Decoder) error {
 	var pkt decode.Packet
 	n := 0
+	behind := false
+	defer func() {
+		if behind {
+			l.behind.Add(-1)
+		}
+	}()
 	for {
+		if n%64 == 0 {
+			if b := r.Ready() > r.Blocks()/8; b != behind {
+				behind = b
+				if b {
+					l.behind.Add(1)
+				} else {
+					l.behind.Add(-1)
+				}
+			}
+		}
 		data, ts, lt, err := r.Next()
 		switch {
 		case errors.Is(err, ring.ErrTimeout):
 			// Quiet link: expire calls by the wall clock, which is what
-			// the kernel stamps packets with.
+			// the kernel stamps packets with. Nothing is waiting.
+			if behind {
+				behind = false
+				l.behind.Add(-1)
+			}
 			l.Mu.Lock()
 			l.snaps[i] = dec.Stats
 			if st, err := r.Stats(); err == nil {

@@ -44,6 +44,28 @@ type Async struct {
 	Failed   atomic.Uint64 // commits or seals that failed
 	lastShed time.Time
 	hold     chan struct{} // tests: the writer waits for it before starting
+	yield    atomic.Pointer[func() bool]
+}
+
+// YieldTo makes the writer wait while busy reports true (the capture
+// rings filling up), up to maxYield per unit of work: sealing call
+// records can wait, packets cannot. Call records meanwhile queue up to
+// the bound and are shed beyond it, counted; finished recordings are
+// sealed at least one per maxYield.
+func (a *Async) YieldTo(busy func() bool) { a.yield.Store(&busy) }
+
+const maxYield = 200 * time.Millisecond
+
+// wait yields to capture; it reports whether capture was behind.
+func (a *Async) wait() bool {
+	f := a.yield.Load()
+	if f == nil || !(*f)() {
+		return false
+	}
+	for end := time.Now().Add(maxYield); time.Now().Before(end) && (*f)(); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 type finishJob struct {
@@ -68,7 +90,7 @@ func newAsync(v *Vault, limit int, hold chan struct{}) *Async {
 }
 
 // ErrShed is returned by Detail when the queue is full.
-var ErrShed = errors.New("vault: call detail record shed: writer queue full")
+var ErrShed = fmt.Errorf("vault: writer queue full: %w", calls.ErrDetailShed)
 
 // Start opens a recording (synchronously: the file and its index entry
 // exist before the first frame is written).
@@ -153,9 +175,21 @@ func (a *Async) run() {
 			a.mu.Unlock()
 			return
 		}
+		a.mu.Unlock()
+		// Capture first: while its rings fill, seal in small units.
+		behind := a.wait()
+		a.mu.Lock()
 		fins := a.fins
 		a.fins = nil
-		n := min(len(a.details), 512)
+		size := 512
+		if behind {
+			size = 16
+			if len(fins) > 1 {
+				a.fins = fins[1:]
+				fins = fins[:1]
+			}
+		}
+		n := min(len(a.details), size)
 		batch := append([]*calls.Call(nil), a.details[:n]...)
 		a.details = a.details[n:]
 		if len(a.details) == 0 {
@@ -254,7 +288,7 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 			return fmt.Errorf("vault: detail: %w", err)
 		}
 	}
-	return v.update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		b, err := audit.Begin(tx, v.key)
 		if err != nil {
 			return err
@@ -278,4 +312,13 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 		}
 		return b.Commit()
 	})
+	if err == nil {
+		v.floods.Add(uint64(len(flood)))
+	}
+	return err
 }
+
+// FloodDialogs counts the unanswered dialogs without a local party this
+// vault has counted per hour instead of keeping a record each, since it
+// was opened.
+func (v *Vault) FloodDialogs() uint64 { return v.floods.Load() }

@@ -52,6 +52,11 @@ func TestAsyncWriterBoundsAndDrains(t *testing.T) {
 	if got := a.Shed.Load(); got != 200 {
 		t.Fatalf("%d shed, want 200 (300 records into a queue of 100)", got)
 	}
+	// Shed at the bound is attack state, not a recording error (which
+	// would turn the box's LED to "recording failing").
+	if tr.Stats.DetailsShed != 200 || tr.Stats.RecordErrors != 0 {
+		t.Fatalf("tracker: %d shed, %d record errors", tr.Stats.DetailsShed, tr.Stats.RecordErrors)
+	}
 	if alerts.Load() == 0 {
 		t.Fatal("shedding not alerted")
 	}

@@ -135,6 +135,7 @@ type Vault struct {
 	futileAt   time.Time
 	erasures   []time.Time
 	lastAlert  map[string]time.Time
+	floods     atomic.Uint64 // dialogs aggregated since Open (FloodDialogs)
 	stop       chan struct{}
 	done       chan struct{}
 	closeOnce  sync.Once

@@ -208,7 +208,7 @@ func Default() *Config {
 	return &Config{
 		Vault: Vault{Dir: "/perm/spanvault/vault", Recipients: "/perm/spanvault/recipients.txt",
 			HighWater: 0.90, LowWater: 0.80, MinFree: 256 << 20, SweepEvery: retention.Duration(time.Hour)},
-		Capture: Capture{Blocks: 64, BlockSize: 1 << 20,
+		Capture: Capture{Blocks: 256, BlockSize: 256 << 10,
 			MediaTimeout: retention.Duration(60 * time.Second), DialogTimeout: retention.Duration(180 * time.Second),
 			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute), MemoryBudget: 256 << 20},
 		Retention: *retention.DefaultPolicy(),

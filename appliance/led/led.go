@@ -18,13 +18,14 @@ const (
 	Off Pattern = iota
 	Recording
 	SyncFailing
+	Attack
 	NoSIP
 	DiskFull
 	AuditFailed
 )
 
 func (p Pattern) String() string {
-	return [...]string{"off", "recording", "sync-failing", "no-sip", "disk-full", "audit-failed"}[p]
+	return [...]string{"off", "recording", "sync-failing", "attack", "no-sip", "disk-full", "audit-failed"}[p]
 }
 
 // Step is one phase of a pattern.
@@ -41,6 +42,9 @@ func (p Pattern) Steps() []Step {
 		return []Step{{true, ms(100)}, {false, ms(100)}, {true, ms(100)}, {false, ms(700)}}
 	case SyncFailing:
 		return []Step{{true, ms(150)}, {false, ms(150)}, {true, ms(150)}, {false, ms(150)}, {true, ms(150)}, {false, ms(1500)}}
+	case Attack:
+		// Four short flashes: recording goes on, the network needs a look.
+		return []Step{{true, ms(80)}, {false, ms(120)}, {true, ms(80)}, {false, ms(120)}, {true, ms(80)}, {false, ms(120)}, {true, ms(80)}, {false, ms(1320)}}
 	case NoSIP:
 		return []Step{{true, ms(1000)}, {false, ms(1000)}}
 	case DiskFull:
@@ -57,7 +61,10 @@ type Conditions struct {
 	DiskFull    bool // refusing recordings or above the high watermark
 	NoSIP       bool
 	SyncFailing bool
-	Running     bool
+	// Attack: attack traffic within the last ten minutes (shed state,
+	// refused claims, spoofed media); the box still records.
+	Attack  bool
+	Running bool
 }
 
 // Choose returns the most urgent pattern for the conditions.
@@ -69,6 +76,8 @@ func Choose(c Conditions) Pattern {
 		return DiskFull
 	case c.NoSIP:
 		return NoSIP
+	case c.Attack:
+		return Attack
 	case c.SyncFailing:
 		return SyncFailing
 	case c.Running:

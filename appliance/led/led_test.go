@@ -70,6 +70,7 @@ func TestPatterns(t *testing.T) {
 		{led.DiskFull, []sample{{0, "255"}, {ms(100), "0"}, {ms(200), "255"}, {ms(300), "0"}, {ms(400), "255"}}},
 		{led.SyncFailing, []sample{{0, "255"}, {ms(150), "0"}, {ms(300), "255"}, {ms(450), "0"}, {ms(600), "255"}, {ms(750), "0"}, {ms(2250), "255"}}},
 		{led.AuditFailed, []sample{{0, "255"}, {ms(1000), "255"}, {ms(2000), "255"}}},
+		{led.Attack, []sample{{0, "255"}, {ms(80), "0"}, {ms(200), "255"}, {ms(280), "0"}, {ms(400), "255"}, {ms(480), "0"}, {ms(600), "255"}, {ms(680), "0"}, {ms(2000), "255"}}},
 	} {
 		t.Run(tc.p.String(), func(t *testing.T) {
 			root := sysfs(t, "ACT")
@@ -124,7 +125,7 @@ func TestPatternChange(t *testing.T) {
 
 func TestChoosePriority(t *testing.T) {
 	t.Parallel()
-	all := led.Conditions{AuditFailed: true, DiskFull: true, NoSIP: true, SyncFailing: true, Running: true}
+	all := led.Conditions{AuditFailed: true, DiskFull: true, NoSIP: true, Attack: true, SyncFailing: true, Running: true}
 	for _, tc := range []struct {
 		c    led.Conditions
 		want led.Pattern
@@ -132,6 +133,9 @@ func TestChoosePriority(t *testing.T) {
 		{all, led.AuditFailed},
 		{led.Conditions{DiskFull: true, NoSIP: true, Running: true}, led.DiskFull},
 		{led.Conditions{NoSIP: true, SyncFailing: true, Running: true}, led.NoSIP},
+		{led.Conditions{NoSIP: true, Attack: true, Running: true}, led.NoSIP},
+		{led.Conditions{DiskFull: true, Attack: true, Running: true}, led.DiskFull},
+		{led.Conditions{Attack: true, SyncFailing: true, Running: true}, led.Attack},
 		{led.Conditions{SyncFailing: true, Running: true}, led.SyncFailing},
 		{led.Conditions{Running: true}, led.Recording},
 		{led.Conditions{}, led.Off},

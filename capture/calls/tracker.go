@@ -40,6 +40,11 @@ type Recording interface {
 // Detail for the call (which once left two index entries).
 var ErrDetailKept = errors.New("calls: the call's detail record is already kept")
 
+// ErrDetailShed is wrapped by a Recorder's Detail error when it gave the
+// record up at a bound it documents (an INVITE flood outrunning the disk):
+// counted as shed, not as a recording error.
+var ErrDetailShed = errors.New("calls: call detail record shed at the recorder's bound")
+
 // Policy decides, when a call is first seen, whether and how to record it.
 type Policy interface {
 	Decide(c *Call) Decision
@@ -142,8 +147,11 @@ type Stats struct {
 	// PBX): the live call kept its flows.
 	MediaClaimsRefused uint64
 	// Anomalies counts packets beyond a call's stream or event bounds.
-	Anomalies       uint64
-	RecordErrors    uint64
+	Anomalies    uint64
+	RecordErrors uint64
+	// DetailsShed counts call detail records the recorder shed at its
+	// bound (ErrDetailShed): attack state, not a recording error.
+	DetailsShed     uint64
 	PendingOverflow uint64
 	// LateMedia counts packets of a call's flows after the call ended
 	// (within the hold window): not held, not given to another call.
@@ -1239,7 +1247,9 @@ func (t *Tracker) finish(c *Call, reason string) {
 			c.Events = append(c.Events, Event{Time: c.End, Kind: "record_error", Detail: err.Error()})
 		}
 	} else if t.rec != nil && !c.detailKept {
-		if err := t.rec.Detail(c); err != nil {
+		if err := t.rec.Detail(c); errors.Is(err, ErrDetailShed) {
+			t.Stats.DetailsShed++
+		} else if err != nil {
 			t.Stats.RecordErrors++
 		}
 	}

@@ -115,10 +115,10 @@ func DefaultFilter() []bpf.Instruction {
 // interface.
 func Open(cfg Config) (*Ring, error) {
 	if cfg.BlockSize <= 0 {
-		cfg.BlockSize = 1 << 20
+		cfg.BlockSize = 256 << 10
 	}
 	if cfg.Blocks <= 0 {
-		cfg.Blocks = 64
+		cfg.Blocks = 256
 	}
 	if cfg.RetireTimeout <= 0 {
 		cfg.RetireTimeout = 50 * time.Millisecond
@@ -159,6 +159,10 @@ func Open(cfg Config) (*Ring, error) {
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}); err != nil {
 		return fail("attach filter", err)
 	}
+	// The box's own packets are not the mirror's (and on loopback every
+	// packet would take ring space twice): the kernel leaves them out
+	// (Linux 4.20; Next still skips them where the option is missing).
+	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
 		return fail("TPACKET_V3", err)
 	}
@@ -274,6 +278,25 @@ func (r *Ring) Next() ([]byte, time.Time, decode.LinkType, error) {
 		}
 	}
 }
+
+// Ready reports how many blocks the kernel has filled and handed over
+// beyond the one being read: how far the reader is behind the wire. A
+// block is handed over when full or at the retire timeout, so a trickle
+// fills the ring in Blocks x RetireTimeout however large it is. Only the
+// goroutine that calls Next may call it.
+func (r *Ring) Ready() int {
+	n := 0
+	for i := 1; i < r.cfg.Blocks; i++ {
+		if atomic.LoadUint32(r.blockStatus((r.block+i)%r.cfg.Blocks))&tpStatusUser == 0 {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// Blocks is the ring's number of blocks.
+func (r *Ring) Blocks() int { return r.cfg.Blocks }
 
 // Stats reads the kernel's counters (which reset on every read) and
 // returns the totals since Open.

@@ -54,7 +54,7 @@ func main() {
 	must(err, "keygen")
 	os.WriteFile(filepath.Join(dir, "recipients.txt"), keyOut, 0o600)
 	sum := sha256.Sum256([]byte("load"))
-	cfg := fmt.Sprintf("[vault]\ndir = %q\nrecipients = %q\nmin_free = \"64MiB\"\n[capture]\ninterface = \"lo\"\nfanout = 2\nblocks = 128\n[status]\nlisten = \"127.0.0.1:18090\"\n[clock]\nrequire_sync = false\n[[api.token]]\nname = \"load\"\nrole = \"agent\"\nsha256 = %q\n[log]\nlevel = \"warn\"\n",
+	cfg := fmt.Sprintf("[vault]\ndir = %q\nrecipients = %q\nmin_free = \"64MiB\"\n[capture]\ninterface = \"lo\"\nfanout = 2\nblocks = 512\n[status]\nlisten = \"127.0.0.1:18090\"\n[clock]\nrequire_sync = false\n[[api.token]]\nname = \"load\"\nrole = \"agent\"\nsha256 = %q\n[log]\nlevel = \"warn\"\n",
 		filepath.Join(dir, "vault"), filepath.Join(dir, "recipients.txt"), hex.EncodeToString(sum[:]))
 	os.WriteFile(filepath.Join(dir, "c.toml"), []byte(cfg), 0o600)
 	d := exec.Command("ip", "netns", "exec", ns, *bin, "run", "-config", filepath.Join(dir, "c.toml"))
