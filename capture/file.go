@@ -19,6 +19,7 @@ type File struct {
 	name  string
 	f     *os.File
 	pcap  *pcapgo.Reader
+	mp    *mappedPcap // classic pcap, mapped (Linux)
 	ng    *pcapgo.NgReader
 	link  decode.LinkType
 	count int
@@ -37,6 +38,7 @@ func OpenFile(name string) (*File, error) {
 		return nil, fmt.Errorf("capture: %s: not a capture file (too short for a pcap header): %w", name, err)
 	}
 	cf := &File{name: name, f: f}
+	var ok bool
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0x0a0d0d0a:
 		cf.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
@@ -45,10 +47,14 @@ func OpenFile(name string) (*File, error) {
 		}
 	case 0xa1b2c3d4, 0xa1b23c4d:
 		cf.link = decode.LinkType(binary.LittleEndian.Uint32(magic[20:24]) & 0xffff)
-		cf.pcap, err = pcapgo.NewReader(br)
+		if cf.mp, ok, err = mapPcap(f); !ok {
+			cf.pcap, err = pcapgo.NewReader(br)
+		}
 	case 0xd4c3b2a1, 0x4d3cb2a1:
 		cf.link = decode.LinkType(binary.BigEndian.Uint32(magic[20:24]) & 0xffff)
-		cf.pcap, err = pcapgo.NewReader(br)
+		if cf.mp, ok, err = mapPcap(f); !ok {
+			cf.pcap, err = pcapgo.NewReader(br)
+		}
 	default:
 		err = errors.New("unknown magic number")
 	}
@@ -81,6 +87,8 @@ func (f *File) Next() ([]byte, time.Time, decode.LinkType, error) {
 				lt = decode.LinkType(iface.LinkType)
 			}
 		}
+	} else if f.mp != nil {
+		data, ts, err = f.mp.next()
 	} else {
 		var ci gopacket.CaptureInfo
 		data, ci, err = f.pcap.ZeroCopyReadPacketData()
@@ -106,8 +114,13 @@ func (f *File) Next() ([]byte, time.Time, decode.LinkType, error) {
 // Count returns the number of frames read so far.
 func (f *File) Count() int { return f.count }
 
-// Close closes the file.
-func (f *File) Close() error { return f.f.Close() }
+// Close closes the file. Frames it handed out are invalid after it.
+func (f *File) Close() error {
+	if f.mp != nil {
+		f.mp.close()
+	}
+	return f.f.Close()
+}
 
 // checkPcapngBlocks walks a pcapng file's block headers: every block's
 // length must be at least 12, a multiple of 4, end inside the file and be

@@ -11,12 +11,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -38,6 +40,7 @@ func main() {
 	bin := flag.String("bin", "build/spanvault", "spanvault binary")
 	noRef := flag.Bool("noref", false, "no reference capture (calls and drops only)")
 	flood := flag.Int("flood", 0, "also send this many unanswered INVITEs per second (distinct Call-IDs) while each level's calls run")
+	floodRates := flag.String("flood-rates", "", "instead of rising concurrency: the first level's calls beside each of these INVITE flood rates (per second)")
 	floodChild := flag.Int("flood-child", 0, "internal: send INVITEs at this rate until killed (run inside the namespace)")
 	flag.Parse()
 	if *floodChild > 0 {
@@ -67,17 +70,33 @@ func main() {
 	must(rawALaw("/usr/share/sip-tester/g711a.pcap", raw), "sample audio")
 	uac := scenario(dir, "uac.xml", raw, *hold)
 	uasScen := scenario(dir, "uas.xml", raw, *hold)
+	type step struct{ n, flood int }
+	var steps []step
+	for _, ls := range strings.Split(*levels, ",") {
+		n, _ := strconv.Atoi(ls)
+		steps = append(steps, step{n, *flood})
+	}
+	if *floodRates != "" {
+		n := steps[0].n
+		steps = nil
+		for _, rs := range strings.Split(*floodRates, ",") {
+			r, _ := strconv.Atoi(rs)
+			steps = append(steps, step{n, r})
+		}
+	}
 	type level struct {
 		n, answered, recorded, drops int
+		flood, floodSent             int
+		floodSecs                    float64
 		cpu                          float64
 		rss                          string
 		from, to                     time.Time
 		pcap                         string
 	}
 	var done []level
-	for _, ls := range strings.Split(*levels, ",") {
-		n, _ := strconv.Atoi(ls)
-		pcap := filepath.Join(dir, "ref-"+ls+".pcap")
+	for si, stp := range steps {
+		n, ls := stp.n, strconv.Itoa(stp.n)
+		pcap := filepath.Join(dir, fmt.Sprintf("ref-%d.pcap", si))
 		// The reference: dumpcap on the same interface, headers only, the
 		// flows to every 32nd port (a sixteenth of the streams: chosen in
 		// the kernel's filter, so that on two cores the reference does
@@ -106,10 +125,15 @@ func main() {
 			"-mi", "127.0.0.1", "-mp", "40000", "-m", ls, "-l", ls, "-r", rate, "-nostdin", "-timeout", "600s", "-max_socket", "60000")
 		c.Start()
 		var flooder *exec.Cmd
-		if *flood > 0 {
+		var floodIn io.WriteCloser
+		var floodOut bytes.Buffer
+		floodStart := time.Now()
+		if stp.flood > 0 {
 			self, _ := os.Executable()
-			flooder = exec.Command("ip", "netns", "exec", ns, self, "-flood-child", fmt.Sprint(*flood))
+			flooder = exec.Command("ip", "netns", "exec", ns, self, "-flood-child", fmt.Sprint(stp.flood))
 			flooder.Stderr = os.Stderr
+			flooder.Stdout = &floodOut
+			floodIn, _ = flooder.StdinPipe()
 			must(flooder.Start(), "flooder")
 		}
 		uacDone := make(chan struct{})
@@ -130,9 +154,13 @@ func main() {
 		}
 		uas.Process.Kill()
 		<-uasDone
+		var floodSent int
+		var floodSecs float64
 		if flooder != nil {
-			flooder.Process.Kill()
+			floodIn.Close() // the flooder says how many it sent, and stops
 			flooder.Wait()
+			floodSecs = time.Since(floodStart).Seconds()
+			floodSent, _ = strconv.Atoi(strings.TrimSpace(floodOut.String()))
 		}
 		time.Sleep(8 * time.Second) // linger, last BYEs
 		after := metrics()
@@ -143,7 +171,7 @@ func main() {
 		drops := int(after["spanvault_capture_kernel_drops_total"] - before["spanvault_capture_kernel_drops_total"])
 		ref.Process.Signal(os.Interrupt)
 		ref.Wait()
-		done = append(done, level{n: n, answered: answered, recorded: recorded, drops: drops, cpu: cpu, rss: peakRSS(d.Process.Pid), from: from, to: time.Now(), pcap: pcap})
+		done = append(done, level{flood: stp.flood, floodSent: floodSent, floodSecs: floodSecs, n: n, answered: answered, recorded: recorded, drops: drops, cpu: cpu, rss: peakRSS(d.Process.Pid), from: from, to: time.Now(), pcap: pcap})
 		if generatorFailed {
 			fmt.Printf("sipp could not drive %d concurrent calls on this machine (its callee side exited); the recorder's limit was not reached\n", n)
 			break
@@ -158,8 +186,14 @@ func main() {
 	var calls []callJSON
 	must(json.Unmarshal(out, &calls), "calls -json")
 	best, prev := 0, 0
-	fmt.Println("| concurrent calls | answered | recorded | kernel drops | calls checked packet by packet | their RTP packets on the wire (dumpcap) | recorded | calls missing a packet | daemon CPU (cores) | daemon peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	if *floodRates != "" {
+		fmt.Println("| INVITE flood asked (/s) | sent (/s, measured) | concurrent calls | answered | recorded | kernel drops | calls checked packet by packet | their RTP packets on the wire (dumpcap) | recorded | calls missing a packet | daemon CPU (cores) | daemon peak RSS |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	} else {
+		fmt.Println("| concurrent calls | answered | recorded | kernel drops | calls checked packet by packet | their RTP packets on the wire (dumpcap) | recorded | calls missing a packet | daemon CPU (cores) | daemon peak RSS |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	}
+	bestFlood, floodOK := 0, true
 	for _, lv := range done {
 		wire := countRTP(lv.pcap)
 		var onWire, got, short, checked int
@@ -195,11 +229,28 @@ func main() {
 				short++
 			}
 		}
+		clean := lv.drops == 0 && lv.answered == lv.n && lv.recorded == lv.n && short == 0 && got >= onWire
+		if *floodRates != "" {
+			sent := 0.0
+			if lv.floodSecs > 0 {
+				sent = float64(lv.floodSent) / lv.floodSecs
+			}
+			fmt.Printf("| %d | %.0f | %d | %d | %d | %d | %d | %d | %d | %d | %.2f | %s |\n", lv.flood, sent, lv.n, lv.answered, lv.recorded, lv.drops, checked, onWire, got, short, lv.cpu, lv.rss)
+			if clean && floodOK {
+				bestFlood = int(sent)
+			}
+			floodOK = floodOK && clean
+			continue
+		}
 		fmt.Printf("| %d | %d | %d | %d | %d | %d | %d | %d | %.2f | %s |\n", lv.n, lv.answered, lv.recorded, lv.drops, checked, onWire, got, short, lv.cpu, lv.rss)
-		if lv.drops == 0 && lv.answered == lv.n && lv.recorded == lv.n && short == 0 && got >= onWire && best == prev {
+		if clean && best == prev {
 			best = lv.n
 		}
 		prev = lv.n
+	}
+	if *floodRates != "" {
+		fmt.Printf("highest sustained unanswered-INVITE rate (sent, measured) at which %d concurrent calls lost nothing (no kernel drop, every call recorded, every sampled packet recorded): %d/s\n", steps[0].n, bestFlood)
+		return
 	}
 	fmt.Printf("highest concurrency with zero kernel drops, zero lost recordings and every packet the wire carried recorded: %d calls\n", best)
 }
@@ -357,21 +408,34 @@ func must(err error, what string) {
 }
 
 // floodINVITEs sends unanswered INVITEs with distinct Call-IDs to a port
-// nobody answers, at rate per second, until killed: a SIP scanner beside
-// the calls being recorded.
+// nobody answers, at rate per second, until its standard input closes;
+// then it prints how many it sent. A SIP scanner beside the calls being
+// recorded.
 func floodINVITEs(rate int) {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	must(err, "flood socket")
 	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5099}
+	stop := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
 	tick := time.NewTicker(10 * time.Millisecond)
 	per := max(1, rate/100)
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	var msg []byte
+	sent := 0
 	for i := 0; ; {
-		<-tick.C
+		select {
+		case <-stop:
+			fmt.Println(sent)
+			return
+		case <-tick.C:
+		}
 		for k := 0; k < per; k++ {
 			i++
-			msg := fmt.Sprintf("INVITE sip:%d@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKscan%d\r\nFrom: <sip:scanner@203.0.113.9>;tag=s%d\r\nTo: <sip:%d@127.0.0.1>\r\nCall-ID: scan-%d@203.0.113.9\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
-				100+i%900, conn.LocalAddr().(*net.UDPAddr).Port, i, i, 100+i%900, i)
-			conn.WriteToUDP([]byte(msg), dst)
+			msg = fmt.Appendf(msg[:0], "INVITE sip:%d@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKscan%d\r\nFrom: <sip:scanner@203.0.113.9>;tag=s%d\r\nTo: <sip:%d@127.0.0.1>\r\nCall-ID: scan-%d@203.0.113.9\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				100+i%900, port, i, i, 100+i%900, i)
+			if _, err := conn.WriteToUDP(msg, dst); err == nil {
+				sent++
+			}
 		}
 	}
 }
