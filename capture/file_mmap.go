@@ -26,7 +26,7 @@ type mappedPcap struct {
 	snaplen  int
 }
 
-const releaseEvery = 4 << 20
+const releaseEvery = 1 << 20
 
 // mapPcap maps f when it is a regular classic pcap file the mapping can
 // hold; ok is false (and the caller reads it through a buffer) otherwise.

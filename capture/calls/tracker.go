@@ -190,6 +190,12 @@ type epOwner struct {
 	side Dir
 	rtp  bool
 	rtcp bool
+	// contested: the address was claimed while a live call with two-way
+	// media held it. Such an owner gets new flows only when no other
+	// owner names the address (the live call ended): a hijacker's dialog
+	// takes neither the live call's flows nor new ones (spoofed RTP from
+	// a new source, which belongs on the victim as an anomaly).
+	contested bool
 }
 
 // Tracker follows SIP dialogs and associates media with them. It is not
@@ -618,8 +624,10 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 	// ends or its own dialog moves the media: two spoofed packets (an
 	// INVITE and a 200 whose SDPs name a live call's endpoints) must not
 	// steal its audio. The competing claim is an event on both calls.
+	contested := false
 	for _, o := range owners {
 		if o.call.mediaBothWays() && o.call.finalAt.IsZero() && o.call.byeAt.IsZero() {
+			contested = true
 			t.Stats.MediaClaimsRefused++
 			detail := "another dialog's SDP named this call's media address " + ep.String()
 			o.call.Events = append(o.call.Events, Event{Time: t.now, Kind: EventMediaClaim, Detail: detail})
@@ -632,7 +640,7 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 			}
 		}
 	}
-	t.endpoints[ep] = append(owners, epOwner{call: c, side: side, rtp: rtp, rtcp: rtcp})
+	t.endpoints[ep] = append(owners, epOwner{call: c, side: side, rtp: rtp, rtcp: rtcp, contested: contested})
 	c.endpoints = append(c.endpoints, epRef{ep: ep, side: side})
 	t.noteEndpoint(ep)
 }
@@ -665,8 +673,11 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	for i := len(owners) - 1; i >= 0; i-- {
 		o := &owners[i]
 		score := 2
+		if o.contested {
+			score = 1
+		}
 		if o.call.hasEndpoint(k.src) {
-			score = 3
+			score++
 		}
 		if score > bestScore {
 			best, bestScore, dir = o, score, o.side
