@@ -9,7 +9,15 @@
 // on SIGTERM capture stops first, then every call in progress is sealed
 // ("ended by shutdown"), then the vault is closed.
 //
-// Sync to the central archive is a later issue: its place is the Syncer
-// interface below; until it lands the status page says "not configured"
-// and no figure about sync is invented.
+// What the box says of itself is never better than the truth: a recording
+// error makes it "recording failing" for RecordFailingFor (page, LED,
+// alert); traffic only an attacker sends (shed capture state, a claim on a
+// live call's media, spoofed media, refused connections, an INVITE flood)
+// makes it "under attack" for AttackFor, with the signs named, while it
+// goes on recording. Neither the page nor /api/status nor /metrics holds
+// a number, a name, a Call-ID or an address.
+//
+// Sync to the central archive runs behind the Syncer interface; without
+// it the status page says "not configured" and no figure about sync is
+// invented.
 package appliance
