@@ -30,6 +30,7 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/ring/ringtest"
+	"github.com/spanvault/spanvault/capture/sipptest"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/export"
 )
@@ -346,7 +347,7 @@ func checkAgainstReference(t *testing.T, b *box, ref string, sample []int16) {
 		t.Errorf("no spoofed packet was left out of the victim's audio (%d streams on the call)", len(e.Streams))
 	}
 	for i, ch := range [][]int16{left, right} {
-		n, stray := occurrences(ch, sample)
+		n, stray := sipptest.Occurrences(ch, sample)
 		if n < 1 || stray > len(sample) {
 			t.Errorf("victim channel %d: the sample %d times whole, %d other samples not silent (spoofed audio mixed in?)", i, n, stray)
 		}
@@ -365,14 +366,10 @@ func loadScenario(t *testing.T, dir, name, raw string, hold time.Duration, port 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := []string{dtmfBlock, "",
-		`<exec play_pcap_audio="[$audio]"/>`, `<exec rtp_stream="` + raw + `,-1,8"/>`,
-		`<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>`, `<exec rtp_stream="` + raw + `,-1,8"/>`,
-		`<pause milliseconds="7500"/>`, fmt.Sprintf(`<pause milliseconds="%d"/>`, hold.Milliseconds())}
+	s := sipptest.Streaming(string(b), raw, hold)
 	if port != "" {
-		r = append(r, "[auto_media_port]", port)
+		s = strings.ReplaceAll(s, "[auto_media_port]", port)
 	}
-	s := strings.NewReplacer(r...).Replace(string(b))
 	p := filepath.Join(dir, port+name)
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
@@ -384,22 +381,9 @@ func loadScenario(t *testing.T, dir, name, raw string, hold time.Duration, port 
 // rtp_stream plays, and returns them decoded.
 func rawALaw(t *testing.T, pcap, out string) []int16 {
 	t.Helper()
-	f, err := capture.OpenFile(pcap)
+	alaw, err := sipptest.ALaw(pcap)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := decode.New(decode.Options{})
-	var p decode.Packet
-	var alaw []byte
-	for {
-		data, ts, lt, err := f.Next()
-		if err != nil {
-			break
-		}
-		if ok, err := dec.Decode(data, lt, ts, &p); err == nil && ok && len(p.Payload) > 12 {
-			alaw = append(alaw, p.Payload[12:]...)
-		}
 	}
 	if err := os.WriteFile(out, alaw, 0o644); err != nil {
 		t.Fatal(err)
@@ -801,35 +785,4 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM")
 	return 0
-}
-
-// occurrences counts where want appears whole in ch, and the samples
-// outside those that are not silence.
-func occurrences(ch, want []int16) (n int, stray int) {
-	covered := make([]bool, len(ch))
-	for i := 0; i+len(want) <= len(ch); i++ {
-		if ch[i] != want[0] {
-			continue
-		}
-		match := true
-		for j := range want {
-			if ch[i+j] != want[j] {
-				match = false
-				break
-			}
-		}
-		if match {
-			n++
-			for j := range want {
-				covered[i+j] = true
-			}
-			i += len(want) - 1
-		}
-	}
-	for i, s := range ch {
-		if !covered[i] && s != 0 {
-			stray++
-		}
-	}
-	return n, stray
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/ring"
 	"github.com/spanvault/spanvault/capture/ring/ringtest"
+	"github.com/spanvault/spanvault/capture/sipptest"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/export"
 )
@@ -57,37 +58,6 @@ func sentSamples(t testing.TB, path string) []int16 {
 		out = audio.DecodeALaw(out, udp.Payload[12:])
 	}
 	return out
-}
-
-// occurrences counts where want appears in ch, and checks that the
-// channel holds nothing else but silence.
-func occurrences(ch, want []int16) (n int, stray int) {
-	covered := make([]bool, len(ch))
-	for i := 0; i+len(want) <= len(ch); i++ {
-		if ch[i] != want[0] {
-			continue
-		}
-		match := true
-		for j := range want {
-			if ch[i+j] != want[j] {
-				match = false
-				break
-			}
-		}
-		if match {
-			n++
-			for j := range want {
-				covered[i+j] = true
-			}
-			i += len(want) - 1
-		}
-	}
-	for i, s := range ch {
-		if !covered[i] && s != 0 {
-			stray++
-		}
-	}
-	return n, stray
 }
 
 // TestLiveSipp: sipp places 50 concurrent calls on loopback in a network
@@ -283,13 +253,13 @@ func TestLiveSipp(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: render: %v", c.CallID, err)
 		}
-		if n, stray := occurrences(res.Left, want); n != leftWant || stray != 0 {
+		if n, stray := sipptest.Occurrences(res.Left, want); n != leftWant || stray != 0 {
 			for _, s := range c.Streams {
 				t.Logf("stream %v ssrc %08x %s->%s pt %d pkts %d lost %d first %v", s.Dir, s.Stats.SSRC, s.Src, s.Dst, s.PT, s.Stats.Packets, s.Stats.Lost(), s.Stats.First.Format("15:04:05.000"))
 			}
 			t.Fatalf("%s caller channel: the sample appears %d times (want %d), %d stray samples", c.CallID, n, leftWant, stray)
 		}
-		if n, stray := occurrences(res.Right, want); n != 1 || stray != 0 {
+		if n, stray := sipptest.Occurrences(res.Right, want); n != 1 || stray != 0 {
 			t.Fatalf("%s callee channel: the sample appears %d times, %d stray samples", c.CallID, n, stray)
 		}
 	}

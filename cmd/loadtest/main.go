@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/capture"
-	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/sipptest"
 )
 
 const ns = "svload"
@@ -319,47 +319,23 @@ func countRTP(pcap string) map[string]int {
 	}
 }
 
-// scenario turns a test scenario into a load scenario: sipp's rtp_stream
-// (one sender thread for all calls) instead of a pcap playback thread per
-// call, looping the sample for the whole call.
+// scenario turns a test scenario into a load scenario (sipptest.Streaming).
 func scenario(dir, name, raw string, hold time.Duration) string {
 	b, err := os.ReadFile(filepath.Join("capture", "testdata", "sipp", name))
 	must(err, "scenario")
-	s := strings.NewReplacer(
-		`<nop>
-    <action>
-      <exec play_pcap_audio="[$dtmf]"/>
-    </action>
-  </nop>`, "",
-		`<exec play_pcap_audio="[$audio]"/>`, `<exec rtp_stream="`+raw+`,-1,8"/>`,
-		`<exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>`, `<exec rtp_stream="`+raw+`,-1,8"/>`,
-		`<pause milliseconds="7500"/>`, fmt.Sprintf(`<pause milliseconds="%d"/>`, hold.Milliseconds())).Replace(string(b))
 	p := filepath.Join(dir, name)
-	os.WriteFile(p, []byte(s), 0o644)
+	os.WriteFile(p, []byte(sipptest.Streaming(string(b), raw, hold)), 0o644)
 	return p
 }
 
 // rawALaw writes the A-law payloads of a sipp sample pcap as a raw file,
 // the format rtp_stream plays.
 func rawALaw(pcap, out string) error {
-	f, err := capture.OpenFile(pcap)
+	alaw, err := sipptest.ALaw(pcap)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	dec := decode.New(decode.Options{})
-	var p decode.Packet
-	var audio []byte
-	for {
-		data, ts, lt, err := f.Next()
-		if err != nil {
-			break
-		}
-		if ok, err := dec.Decode(data, lt, ts, &p); err == nil && ok && len(p.Payload) > 12 {
-			audio = append(audio, p.Payload[12:]...)
-		}
-	}
-	return os.WriteFile(out, audio, 0o644)
+	return os.WriteFile(out, alaw, 0o644)
 }
 
 func metrics() map[string]float64 {
