@@ -155,6 +155,8 @@ func Open(opt Options) (*Vault, error) {
 	if opt.ClockSynced == nil {
 		opt.ClockSynced = func() bool { return true }
 	}
+	// The same recipients, sealing with less CPU (agefile.Fast).
+	opt.Recipients = agefile.Fast(opt.Recipients)
 	if opt.HighWater <= 0 {
 		opt.HighWater = 0.90
 	}

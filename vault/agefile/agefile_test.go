@@ -154,6 +154,7 @@ func TestAgeTool(t *testing.T) {
 	}{
 		{"complete", file, p, true},
 		{"empty payload", write(t, nil, nil, []age.Recipient{id.Recipient()}), nil, true},
+		{"fast X25519 recipient", write(t, p, nil, agefile.Fast([]age.Recipient{id.Recipient()})), p, true},
 	}
 	for k := 0; k <= 3; k++ {
 		cases = append(cases, struct {

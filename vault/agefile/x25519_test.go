@@ -1,0 +1,96 @@
+package agefile
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+)
+
+// Files sealed to the fast X25519 recipient open with filippo.io/age and
+// the recipient's identity (through this package's writer and through
+// age.Encrypt), and with no other identity.
+func TestFastX25519(t *testing.T) {
+	t.Parallel()
+	other, _ := age.GenerateX25519Identity()
+	for i := 0; i < 20; i++ {
+		id, _ := age.GenerateX25519Identity()
+		rs := Fast([]age.Recipient{id.Recipient()})
+		f, ok := rs[0].(*x25519)
+		if !ok || f.String() != id.Recipient().String() {
+			t.Fatalf("Fast kept %T", rs[0])
+		}
+		msg := bytes.Repeat([]byte{byte(i)}, 1000+i)
+		var a, b bytes.Buffer
+		w, err := NewWriter(&a, nil, rs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(msg)
+		w.Close()
+		aw, err := age.Encrypt(&b, rs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aw.Write(msg)
+		aw.Close()
+		for _, file := range [][]byte{a.Bytes(), b.Bytes()} {
+			r, err := age.Decrypt(bytes.NewReader(file), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("decrypted %d bytes, %v", len(got), err)
+			}
+			var nomatch *age.NoIdentityMatchError
+			if _, err := age.Decrypt(bytes.NewReader(file), other); !errors.As(err, &nomatch) {
+				t.Fatalf("another identity: %v", err)
+			}
+		}
+	}
+}
+
+func TestBech32(t *testing.T) {
+	t.Parallel()
+	id, _ := age.GenerateX25519Identity()
+	good := id.Recipient().String()
+	if hrp, data, err := bech32Decode(good); err != nil || hrp != "age" || len(data) != 32 {
+		t.Fatalf("%q: %q %d %v", good, hrp, len(data), err)
+	}
+	flip := []byte(good)
+	if flip[10] == 'q' {
+		flip[10] = 'p'
+	} else {
+		flip[10] = 'q'
+	}
+	for _, bad := range []string{string(flip), strings.ToUpper(good), "age1", good[:len(good)-1], "age1qqqqqqqb", good + "!"} {
+		if _, _, err := bech32Decode(bad); err == nil {
+			t.Errorf("%q decoded", bad)
+		}
+	}
+	// A recipient it cannot read stays the original.
+	if rs := Fast([]age.Recipient{id.Recipient(), nil}); rs[0] == nil || rs[1] != nil {
+		t.Fatalf("%v", rs)
+	}
+}
+
+func BenchmarkWrap(b *testing.B) {
+	id, _ := age.GenerateX25519Identity()
+	key := make([]byte, 16)
+	for _, r := range []struct {
+		name string
+		r    age.Recipient
+	}{{"age", id.Recipient()}, {"fast", Fast([]age.Recipient{id.Recipient()})[0]}} {
+		b.Run(r.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := r.r.Wrap(key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
