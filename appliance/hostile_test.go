@@ -528,7 +528,11 @@ func inviteBurst(t *testing.T, ns *ringtest.Netns, n int) error {
 // process may hold 20,000 descriptors here, and cannot raise that) and
 // keeps them open until the test ends.
 func idle(t *testing.T, ns *ringtest.Netns, n int) error {
-	const per = 10000
+	// Each helper inherits this process's descriptor limit (which Go
+	// raised to the hard limit at start).
+	var l syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
+	per := int(min(10000, max(1000, l.Cur-500)))
 	for i := 0; i < n; i += per {
 		cmd := ns.Command(os.Args[0], "-test.run=^TestIdleConnectionsHelper$")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("SPANVAULT_IDLE_HELPER=%d", min(per, n-i)))
