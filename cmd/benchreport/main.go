@@ -201,7 +201,7 @@ func liveFlood() string {
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(l, "| ") && !strings.HasPrefix(l, "| INVITE") {
 			f := strings.Split(l, "|")
-			table += fmt.Sprintf("; %s/s asked, %s/s sent: %s calls short", strings.TrimSpace(f[1]), strings.TrimSpace(f[2]), strings.TrimSpace(f[11]))
+			table += fmt.Sprintf("; %s/s asked, %s/s sent: %s calls short", strings.TrimSpace(f[1]), strings.TrimSpace(f[2]), strings.TrimSpace(f[10]))
 		}
 	}
 	return string(m[1]) + "/s" + table
