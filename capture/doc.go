@@ -11,6 +11,10 @@
 // Live decodes on one goroutine per fanout socket and runs the pipeline
 // behind its mutex.
 //
+// Live reports when its rings fill (Behind), so that work which can wait
+// (sealing call records) waits and packets never do. A capture file is
+// read through a private mapping on Linux: its frames are not copied.
+//
 // Invariants: no input frame makes the pipeline panic; a frame that fails
 // to decode is counted (Stats.DecodeErrors) and skipped; per-packet work
 // for RTP allocates nothing in steady state.

@@ -10,6 +10,14 @@
 // in the kernel. Several Rings may join one PACKET_FANOUT group to spread
 // flows across cores (the hash keeps a flow on one socket).
 //
+// A ring's capacity is in time as well as bytes: at a trickle every block
+// is handed over at its retire timeout (50 ms) nearly empty, so a reader
+// stalled for Blocks x 50 ms overflows it however large the blocks are.
+// Hence many smaller blocks (256 of 256 KiB by default), and Ready, which
+// tells the reader how many blocks are waiting (capture.Live turns it into
+// Behind, and the vault's writer yields to it). The box's own outgoing
+// packets are kept out of the ring by the kernel (PACKET_IGNORE_OUTGOING).
+//
 // The kernel strips 802.1Q tags before a packet socket sees a frame and
 // reports the tag in the ring header; Next puts the tag back, so what the
 // decoder sees is the frame as it was on the wire.
