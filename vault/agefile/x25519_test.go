@@ -2,6 +2,9 @@ package agefile
 
 import (
 	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"strings"
@@ -51,6 +54,36 @@ func TestFastX25519(t *testing.T) {
 				t.Fatalf("another identity: %v", err)
 			}
 		}
+	}
+}
+
+// The ladder computes X25519 as crypto/ecdh does (RFC 7748's vector, and
+// random keys and points), and refuses a low-order point.
+func TestLadderMatchesECDH(t *testing.T) {
+	t.Parallel()
+	h := func(s string) []byte { b, _ := hex.DecodeString(s); return b }
+	got, err := x25519Ladder(h("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4"), h("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"))
+	if err != nil || hex.EncodeToString(got) != "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552" {
+		t.Fatalf("RFC 7748 vector: %x %v", got, err)
+	}
+	for i := 0; i < 300; i++ {
+		var k, p [32]byte
+		rand.Read(k[:])
+		rand.Read(p[:])
+		if i%2 == 0 {
+			other, _ := ecdh.X25519().GenerateKey(rand.Reader)
+			copy(p[:], other.PublicKey().Bytes())
+		}
+		priv, _ := ecdh.X25519().NewPrivateKey(k[:])
+		pub, _ := ecdh.X25519().NewPublicKey(p[:])
+		want, werr := priv.ECDH(pub)
+		got, gerr := x25519Ladder(k[:], p[:])
+		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("k %x p %x: ladder %x %v, ecdh %x %v", k, p, got, gerr, want, werr)
+		}
+	}
+	if _, err := x25519Ladder(make([]byte, 32), make([]byte, 32)); err == nil {
+		t.Fatal("low-order point accepted")
 	}
 }
 
