@@ -259,6 +259,15 @@ func (a *Appliance) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.listener = ln
 	a.mu.Unlock()
+	// Capture before everything else on the box: a recorder whose rings
+	// overflow while other work runs loses calls.
+	if n := a.cfg.Capture.Nice; n != 0 {
+		if err := setNice(n); err != nil {
+			a.log.Warn("could not raise the scheduling priority", "nice", n, "err", err)
+		} else {
+			a.log.Info("scheduling priority set", "nice", n)
+		}
+	}
 	if !a.opt.KeepCapabilities && os.Geteuid() == 0 {
 		if err := dropCapabilities(); err != nil {
 			a.log.Warn("could not drop capabilities", "err", err)

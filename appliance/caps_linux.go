@@ -32,3 +32,13 @@ func dropCapabilities() error {
 	}
 	return nil
 }
+
+// setNice sets the scheduling priority of every thread of the process
+// (threads made later inherit it from the thread that makes them). A
+// negative value needs CAP_SYS_NICE: call it before dropCapabilities.
+func setNice(nice int) error {
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uintptr(nice)); e != 0 {
+		return fmt.Errorf("setpriority(%d): %w", nice, e)
+	}
+	return nil
+}

@@ -364,6 +364,22 @@ class = "default"
 	waitFor(t, "the daemon to report its capabilities dropped", 10*time.Second, func() bool {
 		return strings.Contains(b.logs.String(), "capabilities dropped")
 	})
+	// Every thread of the daemon runs at the configured priority (nice
+	// -10 by default), the ones the runtime starts later included.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", b.cmd.Process.Pid))
+	for _, task := range tasks {
+		st, err := os.ReadFile(task)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+2:]))
+		if len(f) > 16 && f[16] != "-10" {
+			t.Fatalf("%s: nice %s, want -10", task, f[16])
+		}
+	}
+	if len(tasks) < 2 {
+		t.Fatalf("daemon threads: %v", tasks)
+	}
 	waitFor(t, "the LED to be taken over", 5*time.Second, func() bool {
 		tr, _ := os.ReadFile(filepath.Join(b.ledDir, "trigger"))
 		return string(tr) == "none"

@@ -67,6 +67,10 @@ type Capture struct {
 	// among them, each shedding attack state first (see capture.Budget).
 	// The rings (blocks x block_size per socket) are on top of it.
 	MemoryBudget Size `toml:"memory_budget"`
+	// Nice is the daemon's scheduling priority (every thread): -10 by
+	// default, so that on a busy box capture is scheduled before anything
+	// else and its rings do not overflow while it waits; 0 leaves it.
+	Nice int `toml:"nice"`
 }
 
 // Status configures the local web status page.
@@ -210,7 +214,7 @@ func Default() *Config {
 			HighWater: 0.90, LowWater: 0.80, MinFree: 256 << 20, SweepEvery: retention.Duration(time.Hour)},
 		Capture: Capture{Blocks: 256, BlockSize: 256 << 10,
 			MediaTimeout: retention.Duration(60 * time.Second), DialogTimeout: retention.Duration(180 * time.Second),
-			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute), MemoryBudget: 256 << 20},
+			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute), MemoryBudget: 256 << 20, Nice: -10},
 		Retention: *retention.DefaultPolicy(),
 		Status:    Status{Listen: ":8080", MaxConns: 256, MaxConnsPerIP: 32},
 		API:       API{Listen: ":8443"},
@@ -292,6 +296,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Capture.MemoryBudget < 16<<20 {
 		return fmt.Errorf("config: capture.memory_budget: %d bytes (need at least 16 MiB)", c.Capture.MemoryBudget)
+	}
+	if c.Capture.Nice < -20 || c.Capture.Nice > 19 {
+		return fmt.Errorf("config: capture.nice: %d is outside -20..19", c.Capture.Nice)
 	}
 	if c.Capture.Blocks < 2 {
 		return fmt.Errorf("config: capture.blocks: %d (need at least 2)", c.Capture.Blocks)

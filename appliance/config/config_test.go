@@ -36,6 +36,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{minimal + "\n[capture]\nlocal_nets = [\"10.0.0.0/33\"]", "capture.local_nets[0]"},
 		{minimal + "\n[capture]\nmedia_timeout = \"1s\"", "capture.media_timeout"},
 		{minimal + "\n[capture]\nblock_size = \"100KB\"", "capture.block_size"},
+		{minimal + "\n[capture]\nnice = -30", "capture.nice"},
 		{minimal + "\n[capture]\nmedia_timeout = \"soon\"", "media_timeout"},
 		{minimal + "\n[capture]\nbogus = 1", "capture.bogus"},
 		{minimal + "\n[retention]\ndefault_class = \"x\"\n[[retention.class]]\nname = \"y\"\nrecord = true\nmax_age = \"90d\"", "retention.default_class"},
