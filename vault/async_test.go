@@ -302,3 +302,31 @@ func BenchmarkShutdown20k(b *testing.B) {
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "shutdown-s")
 }
+
+// A writer told that capture is behind, all the time, still seals every
+// recording and writes every call record it took: it yields, it does not
+// starve (Close drains), and it asked.
+func TestAsyncYieldsButDrains(t *testing.T) {
+	t.Parallel()
+	id, _ := age.GenerateX25519Identity()
+	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: []age.Recipient{id.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	a := vault.NewAsync(v, 0)
+	var asked atomic.Int64
+	a.YieldTo(func() bool { asked.Add(1); return true })
+	g := synth.New(synth.Config{Calls: 3, Duration: time.Second, HalfOpen: 40, Seed: 5})
+	tr := calls.NewTracker(calls.Config{DialogTimeout: 5 * time.Second}, a, v)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	g.Each(func(f synth.Frame) { p.Handle(f.Data, decode.LinkEthernet, f.Time) })
+	p.Close("capture ended")
+	a.Close()
+	if a.Sealed.Load() != 3 || a.Written.Load() != 40 || a.Shed.Load() != 0 || a.Failed.Load() != 0 {
+		t.Fatalf("sealed %d, written %d, shed %d, failed %d", a.Sealed.Load(), a.Written.Load(), a.Shed.Load(), a.Failed.Load())
+	}
+	if asked.Load() == 0 {
+		t.Fatal("the writer never asked whether capture was behind")
+	}
+}
