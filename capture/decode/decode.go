@@ -140,6 +140,7 @@ func New(opt Options) *Decoder {
 	d := &Decoder{defrag: ip4defrag.NewIPv4Defragmenter()}
 	d.dedup.window = opt.DuplicateWindow
 	d.dedup.seed = maphash.MakeSeed()
+	d.dedup.key = maphash.Bytes(d.dedup.seed, []byte("dedup key"))
 	if opt.MaxFragmentBytes <= 0 {
 		opt.MaxFragmentBytes = 32 << 20
 	}

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/binary"
 	"errors"
 	"hash/maphash"
 	"net/netip"
@@ -208,6 +209,7 @@ func (s *fragStore) add(k fragKey, offset int, more bool, data []byte, ts time.T
 type dedup struct {
 	window time.Duration
 	seed   maphash.Seed
+	key    uint64 // drawn from seed
 	slots  [4096]dedupSlot
 }
 
@@ -223,17 +225,22 @@ func (d *dedup) seen(ip []byte, version int, ts time.Time) bool {
 	if d.window <= 0 || len(ip) < 20 {
 		return false
 	}
-	var h maphash.Hash
-	h.SetSeed(d.seed)
+	// The bytes after the skipped fields are hashed in one call (no copy
+	// into a hash buffer); the few header bytes before them are mixed in
+	// apart, keyed like the seed so that no one can choose two headers
+	// that mix alike.
+	var head, sum uint64
 	if version == 4 {
-		h.Write(ip[:8])
-		h.WriteByte(ip[9])
-		h.Write(ip[12:])
+		// Version to fragment offset, then the protocol: TTL (8) and
+		// checksum (10, 11) are left out.
+		head = mix(binary.LittleEndian.Uint64(ip[:8])^d.key) ^ uint64(ip[9])
+		sum = maphash.Bytes(d.seed, ip[12:])
 	} else {
-		h.Write(ip[:7])
-		h.Write(ip[8:])
+		// Everything before the hop limit (7).
+		head = (uint64(binary.BigEndian.Uint32(ip[:4]))<<24 | uint64(binary.BigEndian.Uint16(ip[4:6]))<<8 | uint64(ip[6])) ^ d.key
+		sum = maphash.Bytes(d.seed, ip[8:])
 	}
-	sum := h.Sum64()
+	sum ^= mix(head)
 	slot := &d.slots[sum%uint64(len(d.slots))]
 	now := ts.UnixNano()
 	if slot.hash == sum && now-slot.at >= 0 && now-slot.at <= int64(d.window) {
@@ -241,4 +248,15 @@ func (d *dedup) seen(ip []byte, version int, ts time.Time) bool {
 	}
 	slot.hash, slot.at = sum, now
 	return false
+}
+
+// mix is splitmix64's finalizer: a bijection on 64 bits that spreads every
+// input bit over the output.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }

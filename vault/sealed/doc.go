@@ -15,12 +15,21 @@
 //
 // Record layout (all integers are varints):
 //
-//	magic "SPVREC1\n"
+//	magic "SPVREC2\n"
 //	'M' len json          metadata (written at start and again at the end)
 //	'C' ctx link kind dir flow   context definition
 //	'P' ctx dt2 dlen hdrlen nz {idx dw} payload   a frame
 //	'S' "\x00SPVSYNC" offset nextctx lastns   sync point (every 10 s of capture time)
-//	'E' frames sha256(frames)    end of recording
+//	'F' frames crc32c(frames)    end of recording (4 bytes, big-endian)
+//
+// Recordings written before this version start "SPVREC1\n" and end with
+// 'E' frames sha256(frames) instead; Reader reads both and checks each
+// against its own kind of checksum. The end record's checksum guards the
+// coding (every frame comes back byte for byte). It is not what makes a
+// recording tamper-evident: age's STREAM authenticates every chunk and the
+// end of the file, and the vault keeps the sealed file's SHA-256 in its
+// index and audit chain. CRC-32C costs a few per cent of what SHA-256 did
+// on the capture path.
 //
 // At a sync point every context starts afresh: it is defined again under
 // a new id (nextctx is the first) and its next frame is stored whole, and

@@ -8,12 +8,21 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"time"
 )
 
-// Magic starts every sealed recording's plaintext.
-const Magic = "SPVREC1\n"
+// Magic starts every sealed recording's plaintext that Writer writes.
+// Such a recording ends with an 'F' record (CRC-32C of the frames).
+const Magic = "SPVREC2\n"
+
+// MagicV1 started recordings written before Magic; they end with an 'E'
+// record (SHA-256 of the frames). Reader reads both.
+const MagicV1 = "SPVREC1\n"
+
+// castagnoli is CRC-32C, which the CPU computes (SSE 4.2, ARMv8 CRC).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // MaxHeader is the largest header that is delta-coded; longer headers
 // (tunnels inside tunnels) code their first MaxHeader bytes.
@@ -47,8 +56,8 @@ type context struct {
 	lastNS  int64
 	lastDNS int64
 	lastLen int
-	prev    []byte  // previous header, grown to the longest seen
-	delta   []int16 // previous first differences, one per 16-bit word
+	prev    []uint64 // previous header, four 16-bit words a block, grown to the longest seen
+	delta   []uint64 // previous first differences, the same way
 }
 
 // Writer writes the record stream of one recording.
@@ -59,7 +68,7 @@ type Writer struct {
 	lastNS  int64
 	lastDNS int64
 	frames  uint64
-	sum     hash.Hash
+	sum     uint32 // CRC-32C of every frame's bytes
 	buf     []byte
 	started bool
 	// Sync points: every SyncEvery of capture time the contexts start
@@ -70,11 +79,12 @@ type Writer struct {
 	// scratch for encodeHeader: the non-zero second differences
 	nzIdx [MaxHeader / 2]uint8
 	nzVal [MaxHeader / 2]int32
+	pad   [MaxHeader]byte
 }
 
 // NewWriter writes the magic to w and returns a Writer.
 func NewWriter(w io.Writer) (*Writer, error) {
-	wr := &Writer{w: w, sum: sha256.New(), buf: make([]byte, 0, 512), off: int64(len(Magic))}
+	wr := &Writer{w: w, buf: make([]byte, 0, 512), off: int64(len(Magic))}
 	if _, err := io.WriteString(w, Magic); err != nil {
 		return nil, err
 	}
@@ -172,7 +182,7 @@ func (w *Writer) Frame(f *Frame, hdrLen int) error {
 	b = w.encodeHeader(c, b, f.Data[:hdrLen])
 	w.buf = b
 	w.frames++
-	w.sum.Write(f.Data)
+	w.sum = crc32.Update(w.sum, castagnoli, f.Data)
 	// The record's head, then the payload straight from the frame: the
 	// payload is copied once, into the sealing buffer.
 	w.off += int64(len(b) + len(f.Data) - hdrLen)
@@ -214,28 +224,51 @@ func (w *Writer) context(k ctxKey) *context {
 
 // encodeHeader appends the header as second differences of 16-bit words
 // against the context's history: a count of non-zero words, then each as
-// (index, value).
+// (index, value). The first header of a context (or of a new length) is
+// stored whole: each word as its unsigned value.
+//
+// The words are handled four at a time, as the lanes of a uint64 (SWAR):
+// a steady RTP stream changes a few words a frame, so most blocks cost a
+// load, two lane-wise subtractions and a compare.
 func (w *Writer) encodeHeader(c *context, b []byte, hdr []byte) []byte {
-	words := len(hdr) / 2
+	blocks := (len(hdr) + 7) / 8
 	sameShape := c.n > 0 && c.hdrLen == len(hdr)
-	if len(c.prev) < len(hdr) {
-		c.prev = append(c.prev, make([]byte, len(hdr)-len(c.prev))...)
-		c.delta = append(c.delta, make([]int16, words-len(c.delta))...)
+	if len(c.prev) < blocks {
+		c.prev = append(c.prev, make([]uint64, blocks-len(c.prev))...)
+		c.delta = append(c.delta, make([]uint64, blocks-len(c.delta))...)
 	}
+	// The header padded with zero words to whole blocks: a padding lane
+	// is zero in every frame, so it never differs.
+	pad := w.pad[:8*blocks]
+	clear(pad[len(hdr):])
+	copy(pad, hdr)
+	prev, delta := c.prev[:blocks], c.delta[:blocks]
 	nz := 0
-	for i := 0; i < words; i++ {
-		cur := int32(binary.BigEndian.Uint16(hdr[2*i:]))
-		v := cur
+	for j := range prev {
+		cur := binary.BigEndian.Uint64(pad[8*j:])
+		var v uint64
 		if sameShape {
-			prev := int32(binary.BigEndian.Uint16(c.prev[2*i:]))
-			d := wrap16(cur - prev)
-			v = wrap16(d - int32(c.delta[i]))
-			c.delta[i] = int16(d)
+			d := sub16(cur, prev[j])
+			v = sub16(d, delta[j])
+			delta[j] = d
 		} else {
-			c.delta[i] = 0
+			v, delta[j] = cur, 0
 		}
-		if v != 0 {
-			w.nzIdx[nz], w.nzVal[nz] = uint8(i), v
+		prev[j] = cur
+		if v == 0 {
+			continue
+		}
+		for k := 0; k < 4; k++ {
+			lane := uint16(v >> (48 - 16*k))
+			if lane == 0 {
+				continue
+			}
+			w.nzIdx[nz] = uint8(4*j + k)
+			if sameShape {
+				w.nzVal[nz] = int32(int16(lane))
+			} else {
+				w.nzVal[nz] = int32(lane)
+			}
 			nz++
 		}
 	}
@@ -244,10 +277,16 @@ func (w *Writer) encodeHeader(c *context, b []byte, hdr []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(w.nzIdx[k]))
 		b = binary.AppendVarint(b, int64(w.nzVal[k]))
 	}
-	copy(c.prev, hdr)
 	c.hdrLen = len(hdr)
 	c.n++
 	return b
+}
+
+// sub16 subtracts the four 16-bit lanes of y from those of x, each modulo
+// 2^16, with no borrow from one lane into the next.
+func sub16(x, y uint64) uint64 {
+	const h = 0x8000_8000_8000_8000
+	return ((x | h) - (y &^ h)) ^ ((x ^ ^y) & h)
 }
 
 // wrap16 maps a difference of 16-bit words into [-32768, 32767].
@@ -255,12 +294,15 @@ func wrap16(v int32) int32 {
 	return int32(int16(uint16(v)))
 }
 
-// End writes the end record: the frame count and the SHA-256 over all frame
-// bytes, which a reader checks.
+// End writes the end record: the frame count and the CRC-32C over all
+// frame bytes, which a reader checks. The checksum guards the coding (every
+// frame comes back byte for byte), not against forgery: age's STREAM
+// authenticates every chunk and the end, and the vault's index and audit
+// chain hold the SHA-256 of the sealed file.
 func (w *Writer) End() error {
-	b := append(w.buf[:0], 'E')
+	b := append(w.buf[:0], 'F')
 	b = binary.AppendUvarint(b, w.frames)
-	b = w.sum.Sum(b)
+	b = binary.BigEndian.AppendUint32(b, w.sum)
 	_, err := w.w.Write(b)
 	return err
 }
@@ -278,7 +320,8 @@ type Reader struct {
 	resumed bool
 	lastNS  int64
 	frames  uint64
-	sum     hash.Hash
+	sha     hash.Hash // running SHA-256 of the frames, for a MagicV1 recording
+	crc     uint32    // running CRC-32C of the frames, for a Magic one
 	meta    []byte
 	ended   bool
 	// Verified is set when the end record was read and matched.
@@ -318,10 +361,13 @@ func NewReader(r io.Reader) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("sealed: reading magic: %w", err)
 	}
-	if string(m) != Magic {
-		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
+	switch string(m) {
+	case Magic:
+		return &Reader{r: br}, nil
+	case MagicV1:
+		return &Reader{r: br, sha: sha256.New()}, nil
 	}
-	return &Reader{r: br, sum: sha256.New()}, nil
+	return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 }
 
 // SyncPoint is where a reader can begin: the plaintext offset of a sync
@@ -376,7 +422,7 @@ func FindSync(ra io.ReaderAt, size, from int64) (SyncPoint, error) {
 // and headers come out exactly as from the start; the end record's count
 // and checksum are not checked (they cover frames before the sync point).
 func NewReaderAt(ra io.ReaderAt, size int64, sp SyncPoint) *Reader {
-	return &Reader{r: bufio.NewReaderSize(io.NewSectionReader(ra, sp.Offset, size-sp.Offset), 64<<10), sum: sha256.New(), resumed: true}
+	return &Reader{r: bufio.NewReaderSize(io.NewSectionReader(ra, sp.Offset, size-sp.Offset), 64<<10), resumed: true}
 }
 
 func truncErr(err error) error {
@@ -471,20 +517,36 @@ func (r *Reader) Next(f *Frame) (kind byte, meta []byte, err error) {
 				return 0, nil, err
 			}
 			return RecFrame, nil, nil
-		case 'E':
+		case 'E', 'F':
+			// 'E' ends a MagicV1 recording (SHA-256), 'F' a Magic one
+			// (CRC-32C). A reader resumed at a sync point has not seen the
+			// magic and takes either.
+			if !r.resumed && (t == 'E') != (r.sha != nil) {
+				return 0, nil, fmt.Errorf("%w: end record %q in a recording of the other version", ErrCorrupt, t)
+			}
 			n, err := binary.ReadUvarint(r.r)
 			if err != nil {
 				return 0, nil, truncErr(err)
 			}
 			var sum [sha256.Size]byte
-			if _, err := io.ReadFull(r.r, sum[:]); err != nil {
+			size := 4
+			if t == 'E' {
+				size = sha256.Size
+			}
+			if _, err := io.ReadFull(r.r, sum[:size]); err != nil {
 				return 0, nil, truncErr(err)
 			}
 			if r.resumed {
 				r.ended = true
 				return RecEnd, nil, nil
 			}
-			if n != r.frames || string(sum[:]) != string(r.sum.Sum(nil)) {
+			var want []byte
+			if r.sha != nil {
+				want = r.sha.Sum(nil)
+			} else {
+				want = binary.BigEndian.AppendUint32(nil, r.crc)
+			}
+			if n != r.frames || string(sum[:size]) != string(want) {
 				return 0, nil, fmt.Errorf("%w: end record says %d frames, read %d, or checksum differs", ErrCorrupt, n, r.frames)
 			}
 			r.ended, r.Verified = true, true
@@ -548,7 +610,11 @@ func (r *Reader) frame(f *Frame) error {
 	f.Time = time.Unix(0, ns).UTC()
 	f.LinkType, f.Kind, f.Dir, f.Flow = c.link, c.kind, c.dir, c.flow
 	r.frames++
-	r.sum.Write(f.Data)
+	if r.sha != nil {
+		r.sha.Write(f.Data)
+	} else {
+		r.crc = crc32.Update(r.crc, castagnoli, f.Data)
+	}
 	return nil
 }
 

@@ -2,6 +2,8 @@ package sealed_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -142,6 +144,7 @@ func TestWriterAllocs(t *testing.T) {
 func FuzzReader(f *testing.F) {
 	f.Add(write(f, frames(5), 66))
 	f.Add([]byte(sealed.Magic + "P\x00"))
+	f.Add([]byte(sealed.MagicV1 + "E\x00"))
 	// With sync points: 11 s of frames, cut to keep the seed small.
 	fs := frames(560)
 	for i := range fs {
@@ -304,5 +307,130 @@ func TestSyncPoints(t *testing.T) {
 	short := write(t, frames(100), 66)
 	if _, err := sealed.FindSync(bytes.NewReader(short), int64(len(short)), 0); !errors.Is(err, sealed.ErrNoSync) {
 		t.Fatalf("short recording: %v", err)
+	}
+}
+
+// asV1 turns a recording from Writer into the one the version before wrote:
+// the old magic, and an 'E' end record with the SHA-256 of the frames.
+func asV1(t *testing.T, b []byte, fs []sealed.Frame) []byte {
+	t.Helper()
+	h := sha256.New()
+	for _, f := range fs {
+		h.Write(f.Data)
+	}
+	end := append([]byte{'F'}, binary.AppendUvarint(nil, uint64(len(fs)))...)
+	i := bytes.LastIndex(b, end)
+	if i < 0 || len(b)-i != len(end)+4 {
+		t.Fatal("no 'F' end record at the end")
+	}
+	old := append([]byte(sealed.MagicV1), b[len(sealed.Magic):i]...)
+	old = append(old, 'E')
+	old = binary.AppendUvarint(old, uint64(len(fs)))
+	return h.Sum(old)
+}
+
+// TestEndRecordVersions: a recording from the version before (SHA-256 end
+// record) still reads and verifies; a checksum off by one bit, or an end
+// record of the other version, is corrupt; a reader resumed at a sync point
+// takes either end record.
+func TestEndRecordVersions(t *testing.T) {
+	t.Parallel()
+	in := frames(1200) // 24 s: two sync points
+	v2 := write(t, in, 66)
+	v1 := asV1(t, v2, in)
+	flip := func(b []byte, i int) []byte {
+		c := bytes.Clone(b)
+		c[i] ^= 1
+		return c
+	}
+	mixed := append([]byte(sealed.Magic), v1[len(sealed.MagicV1):]...)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		ok   bool
+	}{
+		{"v2", v2, true},
+		{"v1", v1, true},
+		{"v2 checksum", flip(v2, len(v2)-1), false},
+		{"v1 checksum", flip(v1, len(v1)-1), false},
+		{"v2 magic, v1 end", mixed, false},
+	} {
+		r, err := sealed.NewReader(bytes.NewReader(tc.b))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var f sealed.Frame
+		n := 0
+		for {
+			k, _, err := r.Next(&f)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				if tc.ok {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				if !errors.Is(err, sealed.ErrCorrupt) {
+					t.Fatalf("%s: %v, want ErrCorrupt", tc.name, err)
+				}
+				break
+			}
+			if k == sealed.RecFrame {
+				if !bytes.Equal(f.Data, in[n].Data) {
+					t.Fatalf("%s: frame %d differs", tc.name, n)
+				}
+				n++
+			}
+		}
+		if tc.ok && (!r.Verified || n != len(in)) {
+			t.Fatalf("%s: verified %v after %d frames", tc.name, r.Verified, n)
+		}
+		if !tc.ok && r.Verified {
+			t.Fatalf("%s: verified", tc.name)
+		}
+		if !tc.ok {
+			continue
+		}
+		sp, err := sealed.FindSync(bytes.NewReader(tc.b), int64(len(tc.b)), 1)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		rr := sealed.NewReaderAt(bytes.NewReader(tc.b), int64(len(tc.b)), sp)
+		for {
+			_, _, err := rr.Next(&f)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s resumed: %v", tc.name, err)
+			}
+		}
+	}
+}
+
+// BenchmarkFrame: G.711 RTP frames (66 header bytes, of which the IP ID,
+// RTP sequence number and timestamp step and the UDP checksum changes, as
+// on the wire) through the writer's coding, to a discarding destination.
+func BenchmarkFrame(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := make([]byte, 66+160)
+	for j := range base {
+		base[j] = byte(rng.Uint32())
+	}
+	in := make([]sealed.Frame, 1000)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range in {
+		d := bytes.Clone(base)
+		binary.BigEndian.PutUint16(d[18:], uint16(i))            // IP ID
+		binary.BigEndian.PutUint16(d[40:], uint16(rng.Uint32())) // UDP checksum
+		binary.BigEndian.PutUint16(d[44:], uint16(i))            // RTP sequence
+		binary.BigEndian.PutUint32(d[46:], uint32(160*i))        // RTP timestamp
+		in[i] = sealed.Frame{Time: t0.Add(time.Duration(i) * 20 * time.Millisecond), Data: d, LinkType: 1, Kind: 2, Flow: 1}
+	}
+	w, _ := sealed.NewWriter(io.Discard)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(base)))
+	for i := 0; b.Loop(); i++ {
+		w.Frame(&in[i%len(in)], 66)
 	}
 }
