@@ -49,6 +49,9 @@ func main() {
 	}
 	dir, _ := os.MkdirTemp("", "spanvault-load")
 	defer os.RemoveAll(dir)
+	// A run that died before its deferred cleanup (must exits) left its
+	// namespace behind: the name is this tool's own.
+	exec.Command("ip", "netns", "del", ns).Run()
 	must(exec.Command("ip", "netns", "add", ns).Run(), "ip netns add")
 	defer exec.Command("ip", "netns", "del", ns).Run()
 	must(exec.Command("ip", "-n", ns, "link", "set", "lo", "up").Run(), "lo up")
