@@ -6,7 +6,11 @@ BUILD   := build
 # Fuzzing is bounded by executions, not time: a duration-based -fuzztime
 # fails at random with "context deadline exceeded" on Go 1.26 (a race in
 # the fuzz coordinator, golang/go#75804). FUZZSCALE multiplies every count.
+# Minimizing each new interesting input is bounded the same way (by
+# default it may take a minute per input, with no executions counted:
+# FuzzReader spent two minutes of CI in it).
 FUZZSCALE ?= 1
+FUZZMIN   := -fuzzminimizetime 1000x
 
 .PHONY: flood cluster all build test test-go fuzz bench bench-index cross demo deps image image-vm image-test load clean
 
@@ -70,16 +74,16 @@ test-go:
 	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_TEST_INDEX=postgres $(GO) test -count=1 -timeout 20m -run '^($(PG_ACCESS_TESTS))$$' ./archive/access
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sip
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sdp
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/decode
-	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $$(( 20000 * $(FUZZSCALE) ))x ./capture
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $$(( 100000 * $(FUZZSCALE) ))x ./vault/sealed
-	$(GO) test -run '^$$' -fuzz '^FuzzHeld$$' -fuzztime $$(( 50000 * $(FUZZSCALE) ))x ./capture/calls
-	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./sync/wire
-	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive
-	$(GO) test -run '^$$' -fuzz '^FuzzIndexFile$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./vault
-	$(GO) test -run '^$$' -fuzz '^FuzzAccessAPI$$' -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive/access
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sip
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sdp
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/decode
+	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' $(FUZZMIN) -fuzztime $$(( 20000 * $(FUZZSCALE) ))x ./capture
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' $(FUZZMIN) -fuzztime $$(( 100000 * $(FUZZSCALE) ))x ./vault/sealed
+	$(GO) test -run '^$$' -fuzz '^FuzzHeld$$' $(FUZZMIN) -fuzztime $$(( 50000 * $(FUZZSCALE) ))x ./capture/calls
+	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./sync/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' $(FUZZMIN) -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive
+	$(GO) test -run '^$$' -fuzz '^FuzzIndexFile$$' $(FUZZMIN) -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./vault
+	$(GO) test -run '^$$' -fuzz '^FuzzAccessAPI$$' $(FUZZMIN) -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive/access
 
 # The archive on a real SeaweedFS cluster (master, three volume servers
 # with replication, filer, S3 gateway) under two front-ends sharing a
