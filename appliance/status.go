@@ -512,15 +512,12 @@ func (a *Appliance) Collect(ch chan<- prometheus.Metric) {
 	g(mDiskFrac, u.Fraction)
 	g(mRefusing, b(u.Refusing))
 	a.mu.Lock()
-	ok := a.auditOK
+	ok, seen := a.auditOK, a.status.Attack.Seen
 	a.mu.Unlock()
 	g(mAuditOK, b(ok))
 	g(mClock, b(a.clockOK.Load()))
 	c(mAnomaly, float64(ts.Anomalies))
 	c(mClaims, float64(ts.MediaClaimsRefused))
-	a.mu.Lock()
-	seen := a.status.Attack.Seen
-	a.mu.Unlock()
 	g(mAttack, b(seen))
 	sh := shedOf(ds, ps, ts)
 	for kind, v := range map[string]uint64{"dialogs": sh.Dialogs, "sip_held": sh.SIPHeld, "fragments": sh.Fragments, "tcp": sh.TCP} {

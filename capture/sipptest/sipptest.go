@@ -6,6 +6,7 @@ package sipptest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,17 +64,7 @@ func Streaming(scenario, raw string, hold time.Duration) string {
 func Occurrences(ch, want []int16) (n int, stray int) {
 	covered := make([]bool, len(ch))
 	for i := 0; i+len(want) <= len(ch); i++ {
-		if ch[i] != want[0] {
-			continue
-		}
-		match := true
-		for j := range want {
-			if ch[i+j] != want[j] {
-				match = false
-				break
-			}
-		}
-		if match {
+		if slices.Equal(ch[i:i+len(want)], want) {
 			n++
 			for j := range want {
 				covered[i+j] = true

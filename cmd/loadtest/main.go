@@ -105,10 +105,12 @@ func main() {
 		// the kernel's filter, so that on two cores the reference does
 		// not take the CPU the recorder needs). Its own drops are
 		// printed; they could only hide a loss, never invent one.
-		filter := "udp and not port 5060 and not port 5070 and not port 6070 and udp[2:2] & 0x1f == 0"
+		filter := "udp and not port 5060 and not port 5070 and not port 6070"
 		if *floodRates != "" {
-			// A few dozen calls: every stream is checked.
-			filter = "udp and not port 5060 and not port 5070 and not port 6070 and not port 5099"
+			// A few dozen calls: every stream is checked (5099: the flood).
+			filter += " and not port 5099"
+		} else {
+			filter += " and udp[2:2] & 0x1f == 0"
 		}
 		refArgs := []string{"netns", "exec", ns, "dumpcap", "-q", "-i", "lo", "-s", "64", "-B", "512", "-w", pcap, "-f", filter}
 		if *noRef {
@@ -242,8 +244,6 @@ func main() {
 			// The flood's dialogs are counted among the INVITE dialogs:
 			// every legitimate call recorded is what counts.
 			clean = lv.drops == 0 && lv.recorded == lv.n && short == 0 && got >= onWire && checked == lv.n
-		}
-		if *floodRates != "" {
 			sent := 0.0
 			if lv.floodSecs > 0 {
 				sent = float64(lv.floodSent) / lv.floodSecs

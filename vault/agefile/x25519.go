@@ -22,10 +22,10 @@ import (
 // instead of the Montgomery ladder, and its shared secret from one ladder
 // (crypto/ecdh, which age uses, computes a private key's public key when
 // the key is made: age's wrap runs four ladders): the same key, the same
-// stanza, about a third of the CPU per file. A box seals three files a call and two per call
-// record, so this is most of what a burst of call records costs. Other
-// recipients, and any X25519 recipient it cannot read, are kept as they
-// are.
+// stanza, about a third of the CPU per file. A box seals three files a
+// call and two per call record, so this is most of what a burst of call
+// records costs. Other recipients, and any X25519 recipient it cannot
+// read, are kept as they are.
 func Fast(rs []age.Recipient) []age.Recipient {
 	out := make([]age.Recipient, len(rs))
 	for i, r := range rs {
@@ -67,7 +67,7 @@ func (r *x25519) String() string { return r.text }
 // E || R, label), and ChaCha20-Poly1305 with a zero nonce over the file
 // key.
 func (r *x25519) Wrap(fileKey []byte) ([]*age.Stanza, error) {
-	var e [64]byte
+	var e [32]byte
 	rand.Read(e[:])
 	s, err := edwards25519.NewScalar().SetBytesWithClamping(e[:32])
 	if err != nil {
