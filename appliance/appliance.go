@@ -414,7 +414,7 @@ func (a *Appliance) callDone(c *calls.Call) {
 		a.today = dayCount{day: day}
 	}
 	a.today.calls++
-	if c.Recorded {
+	if c.Recorded && !c.RecordingLost() {
 		a.today.recorded++
 	}
 	// Dialogs that were never answered (a SIP scanner sends thousands a

@@ -33,6 +33,7 @@ import (
 	"github.com/spanvault/spanvault/capture/sipptest"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/export"
+	"github.com/spanvault/spanvault/vault/sealed"
 )
 
 // Addresses of the hostile test. The legitimate calls run between
@@ -346,6 +347,7 @@ func checkAgainstReference(t *testing.T, b *box, ref string, sample []int16) {
 	if res.LeftOut == 0 {
 		t.Errorf("no spoofed packet was left out of the victim's audio (%d streams on the call)", len(e.Streams))
 	}
+	logVictim(t, e, p, frames)
 	for i, ch := range [][]int16{left, right} {
 		n, stray := sipptest.Occurrences(ch, sample)
 		if n < 1 || stray > len(sample) {
@@ -353,6 +355,50 @@ func checkAgainstReference(t *testing.T, b *box, ref string, sample []int16) {
 		}
 		if secs := float64(len(ch)) / 8000; secs > hostileHold.Seconds()+2 {
 			t.Errorf("victim channel %d lasts %.1f s, the call %v", i, secs, hostileHold)
+		}
+	}
+}
+
+// logVictim writes what a diagnosis of the victim's audio needs: the
+// streams the box counted, which of them the audio is made of, and the
+// stored RTP packets per SSRC, direction and flow.
+func logVictim(t *testing.T, e *vault.Entry, p *vault.Personal, frames []sealed.Frame) {
+	t.Helper()
+	keep := export.Explained(e)
+	for i, s := range e.Streams {
+		var addrs vault.StreamAddrs
+		if i < len(p.Streams) {
+			addrs = p.Streams[i]
+		}
+		ssrc, _ := strconv.ParseUint(strings.TrimPrefix(s.SSRC, "0x"), 16, 32)
+		t.Logf("stream %d: %s>%s ssrc %s dir %s first %s last %s packets %d kept %v", i, addrs.Src, addrs.Dst, s.SSRC, s.Dir,
+			s.First.Format("15:04:05.000"), s.Last.Format("15:04:05.000"), s.Packets, keep[audio.SSRCDir{SSRC: uint32(ssrc), Left: s.Dir == calls.AtoB.String()}])
+	}
+	type key struct {
+		ssrc uint32
+		left bool
+		flow uint32
+	}
+	type span struct {
+		n           int
+		first, last time.Time
+		ts0, ts1    uint32
+	}
+	seen := map[key]*span{}
+	for _, a := range export.AudioPackets(frames, e.Formats) {
+		k := key{a.SSRC, a.Left, uint32(a.Flow)}
+		sp := seen[k]
+		if sp == nil {
+			sp = &span{first: a.Time, ts0: a.TS}
+			seen[k] = sp
+		}
+		sp.n++
+		sp.last, sp.ts1 = a.Time, a.TS
+	}
+	for k, sp := range seen {
+		if sp.n > 1 {
+			t.Logf("stored: ssrc %08x left %v flow %d: %d packets %s..%s ts %d..%d", k.ssrc, k.left, k.flow, sp.n,
+				sp.first.Format("15:04:05.000"), sp.last.Format("15:04:05.000"), sp.ts0, sp.ts1)
 		}
 	}
 }

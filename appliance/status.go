@@ -224,6 +224,7 @@ func (a *Appliance) refresh() {
 	st.Calls = CallsStatus{InProgress: active, Today: a.today.calls, RecordedToday: a.today.recorded, Recorded: ts.CallsRecorded, RecordErrors: ts.RecordErrors}
 	if a.writer != nil {
 		st.Calls.RecordErrors += a.writer.Failed.Load()
+		st.Calls.Recorded -= min(st.Calls.Recorded, a.writer.NotOpened.Load())
 		st.Calls.RecordsShed = a.writer.Shed.Load()
 		st.Calls.WriterBacklog = a.writer.Pending()
 	}
@@ -505,9 +506,14 @@ func (a *Appliance) Collect(ch chan<- prometheus.Metric) {
 	c(mUnassoc, float64(ts.Unassociated))
 	c(mTLS, float64(ps.TLSConnections))
 	c(mCalls, float64(ts.Calls))
-	c(mRecorded, float64(ts.CallsRecorded))
+	recorded, recErr := ts.CallsRecorded, ts.RecordErrors
+	if a.writer != nil { // as the status counts them
+		recErr += a.writer.Failed.Load()
+		recorded -= min(recorded, a.writer.NotOpened.Load())
+	}
+	c(mRecorded, float64(recorded))
 	g(mActive, float64(active))
-	c(mRecErr, float64(ts.RecordErrors))
+	c(mRecErr, float64(recErr))
 	g(mDisk, float64(u.Used))
 	g(mDiskFrac, u.Fraction)
 	g(mRefusing, b(u.Refusing))

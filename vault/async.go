@@ -33,18 +33,23 @@ type Async struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
+	starts  []*recording
 	details []*calls.Call
 	fins    []finishJob
 	closed  bool
 	done    chan struct{}
 
-	Shed     atomic.Uint64 // call detail records dropped at the bound
-	Written  atomic.Uint64 // call detail records committed
-	Sealed   atomic.Uint64 // recordings finished
-	Failed   atomic.Uint64 // commits or seals that failed
-	lastShed time.Time
-	hold     chan struct{} // tests: the writer waits for it before starting
-	yield    atomic.Pointer[func() bool]
+	Shed    atomic.Uint64 // call detail records dropped at the bound
+	Written atomic.Uint64 // call detail records committed
+	Sealed  atomic.Uint64 // recordings finished
+	Failed  atomic.Uint64 // commits, openings or seals that failed
+	// NotOpened counts recordings Start accepted that the writer could
+	// not open (counted in Failed too): their calls are call detail
+	// records, not recordings.
+	NotOpened atomic.Uint64
+	lastShed  time.Time
+	hold      chan struct{} // tests: the writer waits for it before starting
+	yield     atomic.Pointer[func() bool]
 }
 
 // YieldTo makes the writer wait while busy reports true (the capture
@@ -92,14 +97,42 @@ func newAsync(v *Vault, limit int, hold chan struct{}) *Async {
 // ErrShed is returned by Detail when the queue is full.
 var ErrShed = fmt.Errorf("vault: writer queue full: %w", calls.ErrDetailShed)
 
-// Start opens a recording (synchronously: the file and its index entry
-// exist before the first frame is written).
+// Start prepares a recording and queues its opening (index entry, file,
+// directory fsync) for the writer, which opens every recording queued
+// since its last round in one transaction and one fsync per directory.
+// Frames written meanwhile are held in memory (the age header and
+// whole sealed chunks; a call fills a chunk in seconds, the writer opens
+// in milliseconds) and go out when the file exists. A recording that
+// cannot be opened is counted in Failed and alerted; its call is kept as
+// a call detail record when it ends.
 func (a *Async) Start(c *calls.Call) (calls.Recording, error) {
-	r, err := a.v.Start(c)
+	r, err := a.v.prepare(c)
 	if err != nil {
 		return nil, err
 	}
-	return &asyncRecording{recording: r.(*recording), a: a}, nil
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		a.v.openBatch([]*recording{r})
+		a.opened([]*recording{r})
+	} else {
+		a.starts = append(a.starts, r)
+		a.cond.Signal()
+		a.mu.Unlock()
+	}
+	return &asyncRecording{recording: r, a: a}, nil
+}
+
+// opened counts and alerts the recordings of a batch that could not be
+// opened.
+func (a *Async) opened(rs []*recording) {
+	for _, r := range rs {
+		if r.openErr != nil {
+			a.Failed.Add(1)
+			a.NotOpened.Add(1)
+			a.v.alert(AlertDiskError, fmt.Sprintf("vault: start %s: %v", r.id, r.openErr))
+		}
+	}
 }
 
 // Detail queues a call detail record.
@@ -126,7 +159,7 @@ func (a *Async) Detail(c *calls.Call) error {
 func (a *Async) Pending() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.details) + len(a.fins)
+	return len(a.starts) + len(a.details) + len(a.fins)
 }
 
 // Close writes everything queued and stops the writer.
@@ -168,17 +201,29 @@ func (a *Async) run() {
 	}
 	for {
 		a.mu.Lock()
-		for len(a.details) == 0 && len(a.fins) == 0 && !a.closed {
+		for len(a.starts) == 0 && len(a.details) == 0 && len(a.fins) == 0 && !a.closed {
 			a.cond.Wait()
 		}
-		if len(a.details) == 0 && len(a.fins) == 0 && a.closed {
+		if len(a.starts) == 0 && len(a.details) == 0 && len(a.fins) == 0 && a.closed {
 			a.mu.Unlock()
 			return
 		}
+		// Opening comes before everything, yielding to nobody: until a
+		// recording is open its frames are held in memory and not
+		// durable. A recording's Finish is queued after its Start, so it
+		// is never taken before its opening.
+		starts := a.starts
+		a.starts = nil
 		a.mu.Unlock()
+		if len(starts) > 0 {
+			a.v.openBatch(starts)
+			a.opened(starts)
+		}
 		// Capture first: while its rings fill, seal in small units.
 		behind := a.wait()
 		a.mu.Lock()
+		starts = a.starts // queued while yielding: before the fins taken with them
+		a.starts = nil
 		fins := a.fins
 		a.fins = nil
 		size := 512
@@ -196,11 +241,15 @@ func (a *Async) run() {
 			a.details = nil // let the backing array go after a flood
 		}
 		a.mu.Unlock()
+		if len(starts) > 0 {
+			a.v.openBatch(starts)
+			a.opened(starts)
+		}
 		for _, f := range fins {
 			if err := f.r.Finish(f.c); err != nil {
 				a.Failed.Add(1)
 				a.v.alert(AlertDiskError, err.Error())
-			} else {
+			} else if f.r.openErr == nil {
 				a.Sealed.Add(1)
 			}
 		}

@@ -37,7 +37,16 @@
 // # Crash safety
 //
 // A recording file is written in age chunks of 64 KiB; a crash loses only
-// the chunk being filled (a few seconds of a call in progress). On Open,
+// the chunk being filled (a few seconds of a call in progress). Through
+// Async (the daemon's recorder) a call's start touches no disk on the
+// capture goroutine: the recording is prepared in memory (its ID, entry,
+// and the sealing writer, whose output is held) and the writer goroutine
+// opens it: every entry queued since its last round in one bbolt
+// transaction, then the .part files, then one directory fsync per
+// directory, then the held output. The entry still comes before its
+// file. Until it is open a recording's output is in memory only, so a
+// crash in that window (milliseconds; as long as the writer lags) loses
+// the call's start, as it would lose the chunk being filled. On Open,
 // every recording still marked as being written is recovered: its .part
 // file is renamed, hashed and marked truncated; it reads up to its last
 // complete chunk. A finished recording is acknowledged (Finish returns)

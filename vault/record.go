@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,10 +29,17 @@ import (
 
 // countingWriter sits between the age writer and the file: it counts and
 // hashes what reaches the disk and marks the file dirty for the syncer.
+//
+// The file arrives after the writer (the vault's writer goroutine opens
+// it, off the capture path): until then what is written is held in
+// pending. Only Write (capture goroutine) and attach or fail (writer
+// goroutine) take mu; the syncer reads the atomics.
 type countingWriter struct {
 	v       *Vault
+	mu      sync.Mutex
 	f       *os.File
-	pending []byte // the age header, held for the first chunk
+	failed  error  // the file could not be opened: writes are let go, nothing is held
+	pending []byte // the age header (held for the first chunk), or all of it before the file
 	h       hash.Hash
 	n       atomic.Int64
 	writes  atomic.Int64
@@ -40,11 +48,20 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed != nil {
+		// The writer could not open the file: it counted and alerted
+		// that once; the capture path goes on and what it writes is let
+		// go (the call is kept as a call detail record).
+		return len(b), nil
+	}
 	// The age writer writes its header first and then whole 64 KiB
 	// chunks; the header goes out with the first chunk, in one writev, so
 	// every write to the card is one sequential append of at least a
-	// chunk (flash wear), and nothing of it is copied or kept.
-	if len(b) < 4096 && c.writes.Load() == 0 {
+	// chunk (flash wear), and nothing of it is copied or kept. Before the
+	// file is open, chunks are copied (the age writer reuses its buffer).
+	if c.f == nil || (len(b) < 4096 && c.writes.Load() == 0) {
 		c.pending = append(c.pending, b...)
 		return len(b), nil
 	}
@@ -61,10 +78,33 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// attach gives the writer its file; chunks written before it go out now
+// (a lone age header waits for the first chunk).
+func (c *countingWriter) attach(f *os.File) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.f = f
+	if len(c.pending) < 4096 {
+		return nil
+	}
+	err := c.write(c.pending, nil)
+	c.pending = nil
+	return err
+}
+
+// fail lets what was held go, and every later write.
+func (c *countingWriter) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed, c.pending = err, nil
+}
+
 // flush writes what is still held (a recording whose only chunk is its
 // last: the header and that chunk arrive as two writes at Close).
 func (c *countingWriter) flush() error {
-	if len(c.pending) == 0 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 || c.f == nil {
 		return nil
 	}
 	err := c.write(c.pending, nil)
@@ -93,12 +133,13 @@ func (c *countingWriter) write(a, b []byte) error {
 	return err
 }
 
-// recording is one call being written. Only the capture goroutine calls
-// its methods; the syncer touches only cw's atomics and f.Sync.
+// recording is one call being written. The capture goroutine calls Write;
+// the vault's writer opens it (openBatch) and seals it (Finish), in that order;
+// the syncer touches only cw's atomics and f.Sync, and only once open.
 type recording struct {
 	v        *Vault
 	id       string
-	f        *os.File
+	f        *os.File // set by openBatch
 	cw       *countingWriter
 	enc      *agefile.Writer // holds a chunk buffer from v.buffers until sealed
 	w        *sealed.Writer
@@ -107,8 +148,17 @@ type recording struct {
 	raw      int64 // bytes of frames captured
 	start    time.Time
 	class    retention.Class
-	holds    []string
 	unsynced bool
+
+	// Made on the capture goroutine, used by openBatch.
+	entry *Entry
+	pers  *Personal
+
+	// Set by openBatch before opened is closed.
+	opened  chan struct{}
+	openErr error
+	kept    bool        // openErr came after the entry was committed: it is a call detail record now
+	lost    atomic.Bool // openErr is set: for the capture side
 }
 
 // WriteStats reports what a recording wrote, for the write-amplification
@@ -121,81 +171,163 @@ type WriteStats struct {
 }
 
 // Start implements calls.Recorder: it opens the sealed file of a call
-// that has media.
+// that has media and returns once the file and its index entry exist.
+// (Async.Start returns at once and leaves the opening to its writer.)
 func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
+	r, err := v.prepare(c)
+	if err != nil {
+		return nil, err
+	}
+	v.openBatch([]*recording{r})
+	if r.openErr != nil {
+		r.release()
+		if r.kept {
+			return nil, fmt.Errorf("vault: start %s: %w (%w)", r.id, r.openErr, calls.ErrDetailKept)
+		}
+		return nil, fmt.Errorf("vault: start %s: %w", r.id, r.openErr)
+	}
+	return r, nil
+}
+
+// prepare makes a recording without touching the disk: its ID, its index
+// entry and personal record (not yet committed), and the sealing writer,
+// whose age header and first record wait in memory for the file.
+func (v *Vault) prepare(c *calls.Call) (*recording, error) {
 	if len(v.opt.Recipients) == 0 {
 		return nil, errors.New("vault: no recipients configured: refusing to record in clear")
 	}
-	if err := v.ensureRoom(); err != nil {
-		return nil, err
-	}
 	class := v.classOf(c)
 	id := newID(c.Start)
-	pers := personalOf(c)
-	sealedMeta, sealedSubject, err := v.sealPersonal(pers)
-	if err != nil {
+	r := &recording{v: v, id: id, start: c.Start, class: class, unsynced: !v.opt.ClockSynced(),
+		pers: personalOf(c), opened: make(chan struct{})}
+	r.entry = &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
+	fillEntry(r.entry, c, class)
+	r.entry.ClockUnsynced = r.unsynced
+	r.cw = &countingWriter{v: v, h: sha256.New()}
+	var err error
+	if r.enc, err = v.buffers.NewWriter(r.cw, v.opt.Recipients...); err != nil {
 		return nil, fmt.Errorf("vault: start %s: %w", id, err)
 	}
-	r := &recording{v: v, id: id, start: c.Start, class: class, unsynced: !v.opt.ClockSynced()}
-	// The index entry comes first: a crash after it leaves an entry that
-	// recovery resolves; a file written first could be orphaned.
-	e := &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
-	fillEntry(e, c, class)
-	e.ClockUnsynced = r.unsynced
-	err = v.update(func(tx *bolt.Tx) error {
-		// Legacy tags only: KDF tags are matched when the call is sealed,
-		// off the capture path.
-		e.Holds = v.matchSubjectHolds(tx, pers, nil)
-		r.holds = e.Holds
-		if err := putEntry(tx, e, nil); err != nil {
-			return err
-		}
-		if err := putSealed(tx, id, sealedMeta, sealedSubject); err != nil {
-			return err
-		}
-		return v.audit(tx, audit.Entry{Action: audit.RecordingStarted, Actor: "capture", Recording: id, Detail: "class " + class.Name})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("vault: start %s: index: %w", id, err)
-	}
-	fail := func(err error) (calls.Recording, error) {
-		r.release()
-		if r.f != nil {
-			r.f.Close()
-			os.Remove(v.path(id, true))
-		}
-		v.abort(id, err)
-		return nil, fmt.Errorf("vault: start %s: %w (%w)", id, err, calls.ErrDetailKept)
-	}
-	if err := os.MkdirAll(filepath.Dir(v.path(id, true)), 0o700); err != nil {
-		return fail(err)
-	}
-	r.f, err = os.OpenFile(v.path(id, true), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fail(err)
-	}
-	r.cw = &countingWriter{v: v, f: r.f, h: sha256.New()}
-	if r.enc, err = v.buffers.NewWriter(r.cw, v.opt.Recipients...); err != nil {
-		return fail(err)
-	}
 	if r.w, err = sealed.NewWriter(r.enc); err != nil {
-		return fail(err)
+		r.enc.Abandon()
+		return nil, fmt.Errorf("vault: start %s: %w", id, err)
 	}
 	meta, _ := json.Marshal(struct {
 		ID       string    `json:"id"`
 		Personal *Personal `json:"personal"`
-	}{id, pers})
+	}{id, r.pers})
 	if err := r.w.Meta(meta); err != nil {
-		return fail(err)
+		r.release()
+		return nil, fmt.Errorf("vault: start %s: %w", id, err)
 	}
-	// The directory entry of the .part file must survive a power cut.
-	if err := syncDir(filepath.Dir(v.path(id, true))); err != nil {
-		return fail(err)
-	}
-	v.mu.Lock()
-	v.open[id] = r
-	v.mu.Unlock()
 	return r, nil
+}
+
+// openBatch commits the index entries of prepared recordings in one
+// transaction, then creates their .part files and makes the directory
+// entries durable. The entry comes first: a crash after it leaves an
+// entry that recovery resolves; a file made first could be orphaned.
+// A recording that cannot be opened gets openErr, what it held and what
+// is written to it later is let go; if its entry was committed, the
+// entry becomes a call detail record (abort).
+func (v *Vault) openBatch(rs []*recording) {
+	defer func() {
+		for _, r := range rs {
+			close(r.opened)
+		}
+	}()
+	failAll := func(err error, kept bool) {
+		for _, r := range rs {
+			if r.openErr == nil {
+				r.fail(err, kept)
+			}
+		}
+	}
+	if err := v.ensureRoom(); err != nil {
+		failAll(err, false)
+		return
+	}
+	type sealedPersonal struct{ meta, subject []byte }
+	sp := make([]sealedPersonal, len(rs))
+	for i, r := range rs {
+		var err error
+		if sp[i].meta, sp[i].subject, err = v.sealPersonal(r.pers); err != nil {
+			failAll(err, false)
+			return
+		}
+	}
+	err := v.update(func(tx *bolt.Tx) error {
+		b, err := audit.Begin(tx, v.key)
+		if err != nil {
+			return err
+		}
+		for i, r := range rs {
+			// Legacy tags only: KDF tags are matched when the call is
+			// sealed.
+			r.entry.Holds = v.matchSubjectHolds(tx, r.pers, nil)
+			if err := putEntry(tx, r.entry, nil); err != nil {
+				return err
+			}
+			if err := putSealed(tx, r.id, sp[i].meta, sp[i].subject); err != nil {
+				return err
+			}
+			if _, err := b.Add(audit.Entry{Time: v.opt.Now(), Action: audit.RecordingStarted, Actor: "capture", Recording: r.id, Detail: "class " + r.class.Name}); err != nil {
+				return err
+			}
+		}
+		return b.Commit()
+	})
+	if err != nil {
+		failAll(fmt.Errorf("index: %w", err), false)
+		return
+	}
+	dirs := map[string][]*recording{}
+	for _, r := range rs {
+		dir := filepath.Dir(v.path(r.id, true))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			r.fail(err, true)
+			continue
+		}
+		f, err := os.OpenFile(v.path(r.id, true), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			r.fail(err, true)
+			continue
+		}
+		r.f = f
+		dirs[dir] = append(dirs[dir], r)
+	}
+	// The directory entries of the .part files must survive a power cut:
+	// one fsync per directory for the whole batch.
+	for dir, in := range dirs {
+		err := syncDir(dir)
+		for _, r := range in {
+			if err == nil {
+				err = r.cw.attach(r.f)
+			}
+			if err != nil {
+				r.fail(err, true)
+				continue
+			}
+			v.mu.Lock()
+			v.open[r.id] = r
+			v.mu.Unlock()
+		}
+	}
+}
+
+// fail records why a recording could not be opened (writer goroutine).
+func (r *recording) fail(err error, kept bool) {
+	r.openErr, r.kept = err, kept
+	r.lost.Store(true)
+	r.cw.fail(fmt.Errorf("vault: start %s: %w", r.id, err))
+	if r.f != nil {
+		r.f.Close()
+		os.Remove(r.v.path(r.id, true))
+		r.f = nil
+	}
+	if kept {
+		r.v.abort(r.id, err)
+	}
 }
 
 // abort turns the entry of a recording that could not be opened into a
@@ -240,6 +372,10 @@ func (r *recording) Stats() WriteStats {
 // Finish implements calls.Recording: seal, fsync, rename, index.
 func (r *recording) Finish(c *calls.Call) error {
 	v := r.v
+	<-r.opened
+	if r.openErr != nil {
+		return r.finishUnopened(c)
+	}
 	v.mu.Lock()
 	delete(v.open, r.id)
 	v.mu.Unlock()
@@ -337,6 +473,34 @@ func (r *recording) Finish(c *calls.Call) error {
 	return nil
 }
 
+// finishUnopened keeps what is known of a call whose recording could not
+// be opened: its entry, already a call detail record, gets the call's
+// final state; without an entry, a call detail record is written.
+func (r *recording) finishUnopened(c *calls.Call) error {
+	r.release()
+	v := r.v
+	if !r.kept {
+		if err := v.DetailMany([]*calls.Call{c}); err != nil {
+			return fmt.Errorf("vault: %s: recording not opened (%v), call detail record: %w", r.id, r.openErr, err)
+		}
+		return nil
+	}
+	err := v.update(func(tx *bolt.Tx) error {
+		old, err := getEntry(tx, r.id)
+		if err != nil {
+			return err
+		}
+		e := *old
+		fillEntry(&e, c, r.class)
+		e.State, e.Recorded, e.Sync = StateCDR, false, SyncNotRequired
+		return putEntry(tx, &e, old)
+	})
+	if err != nil {
+		return fmt.Errorf("vault: %s: recording not opened (%v): %w", r.id, r.openErr, err)
+	}
+	return nil
+}
+
 // release gives the chunk buffer back and drops the record stream's
 // state: a sealed recording holds nothing but its figures.
 func (r *recording) release() {
@@ -345,6 +509,10 @@ func (r *recording) release() {
 	}
 	r.w.Release()
 }
+
+// Lost reports whether the recording could not be opened (its call is a
+// call detail record): Async opens recordings after Start returned.
+func (r *recording) Lost() bool { return r.lost.Load() }
 
 // ID returns the recording's ID.
 func (r *recording) ID() string { return r.id }

@@ -254,6 +254,15 @@ func (c *Call) RecordingID() string {
 	return ""
 }
 
+// RecordingLost reports whether the call's recording, accepted when its
+// media began, could not be opened after all (a recorder that opens files
+// off the capture path finds out later): its call is kept as a call
+// detail record only.
+func (c *Call) RecordingLost() bool {
+	r, ok := c.rec.(interface{ Lost() bool })
+	return ok && r.Lost()
+}
+
 // PayloadNames returns the encoding names the call's SDP gave payload
 // types, both directions merged (the answer normally mirrors the offer).
 func (c *Call) PayloadNames() map[uint8]string {
