@@ -173,3 +173,49 @@ func TestLateMediaAfterEnd(t *testing.T) {
 		t.Fatal("an ended call's flow is remembered past the hold window")
 	}
 }
+
+// The same shared sending port, and call B's SDP comes after the hold
+// window (its SIP was dropped by the kernel, or its ring was seconds
+// behind): B's first packets were given to A by their source, the only
+// guess there was. From B's SDP on, its media is B's: the flow latched by
+// source moves, flagged on both calls (it stayed with A for the rest of
+// the call: every call after it was lost under load).
+func TestSourceLatchedFlowMovesToItsSDP(t *testing.T) {
+	t.Parallel()
+	var done []*calls.Call
+	tr := calls.NewTracker(calls.Config{HoldWindow: time.Second}, nil, nil)
+	tr.Done = func(c *calls.Call) { done = append(done, c) }
+	d := &dialog{t: t, tr: tr, now: t0}
+	server := netip.MustParseAddrPort("10.0.0.2:20000")
+	sipMsg := func(from, to netip.AddrPort, first, callID, cseq, toTag, body string) {
+		s := first + "\r\nCall-ID: " + callID + "\r\nFrom: <sip:+4930111@example.com>;tag=ft\r\nTo: <sip:2001@example.com>" + toTag + "\r\nCSeq: " + cseq + "\r\nContent-Type: application/sdp\r\n"
+		s += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		var m sip.Message
+		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
+			t.Fatal(err)
+		}
+		tr.SIP(&m, d.now, from, to, "udp", nil)
+	}
+	sipMsg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "a@test", "1 INVITE", "", sdpBody("10.0.0.1", 41000, "sendrecv"))
+	sipMsg(callee, caller, "SIP/2.0 200 OK", "a@test", "1 INVITE", ";tag=tt", sdpBody("10.0.0.2", 20000, "sendrecv"))
+	d.send(server, netip.MustParseAddrPort("10.0.0.1:41000"), 10, 8, 1, 0xa)
+	bPeer := netip.MustParseAddrPort("10.0.0.1:41168")
+	d.send(server, bPeer, 100, 8, 0, 0xb) // 2 s: past the window, latched to A by source
+	sipMsg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "b@test", "1 INVITE", "", sdpBody("10.0.0.1", 41168, "sendrecv"))
+	sipMsg(callee, caller, "SIP/2.0 200 OK", "b@test", "1 INVITE", ";tag=tt", sdpBody("10.0.0.2", 20002, "sendrecv"))
+	d.send(server, bPeer, 50, 8, 0, 0xb)
+	tr.Close("end")
+	packets := map[string]uint64{}
+	moved := map[string]bool{}
+	for _, c := range done {
+		for _, s := range c.Streams {
+			packets[c.CallID] += s.Stats.Packets
+		}
+		for _, e := range c.Events {
+			moved[c.CallID] = moved[c.CallID] || e.Kind == calls.EventMediaMoved
+		}
+	}
+	if packets["b@test"] != 50 || packets["a@test"] != 110 || !moved["a@test"] || !moved["b@test"] || tr.Stats.MediaMoved != 1 {
+		t.Fatalf("packets per call %v, moved %v, stats %+v: want B's 50 packets after its SDP in B, flagged on both", packets, moved, tr.Stats)
+	}
+}

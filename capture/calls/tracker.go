@@ -142,6 +142,9 @@ type Stats struct {
 	Unassociated   uint64 // UDP packets that matched no call
 	MediaHeld      uint64 // media held because no SDP explained it yet
 	MediaReplayed  uint64 // held media given to a call whose SDP came later
+	// MediaMoved counts flows given to a call by their source that moved
+	// to the call whose SDP later named their destination.
+	MediaMoved uint64
 	// MediaClaimsRefused counts SDPs that named the media address of a
 	// live call with two-way media (a hijack attempt, or a misconfigured
 	// PBX): the live call kept its flows.
@@ -183,6 +186,10 @@ type flow struct {
 	rtp     bool // audio RTP; false for RTCP or non-RTP media (T.38 UDPTL)
 	rtcp    bool
 	streams []*Stream
+	// bySource: given to its call because the call's SDP names the
+	// flow's source, no SDP naming its destination (see associate); it
+	// moves to the first call whose SDP then names that destination.
+	bySource bool
 }
 
 type epOwner struct {
@@ -207,6 +214,7 @@ type Tracker struct {
 	calls     map[string]*Call
 	endpoints map[netip.AddrPort][]epOwner
 	flows     map[flowKey]*flow
+	bySource  map[netip.AddrPort][]*flow // flows given by their source, by destination
 	// ended remembers the flows of calls that just ended, until the hold
 	// window passes: a sender's last packets after the BYE are late media
 	// of that call, not media to hold for an SDP to come (and never to be
@@ -244,6 +252,7 @@ func NewTracker(cfg Config, rec Recorder, policy Policy) *Tracker {
 		calls:     make(map[string]*Call),
 		endpoints: make(map[netip.AddrPort][]epOwner),
 		flows:     make(map[flowKey]*flow),
+		bySource:  make(map[netip.AddrPort][]*flow),
 		ended:     make(map[flowKey]time.Time),
 		unassoc:   make(map[unassocKey]*Unassociated),
 	}
@@ -603,6 +612,9 @@ func (t *Tracker) sdp(c *Call, body []byte, recv Dir, at time.Time) {
 // register notes that media sent to ep belongs to call c and flows toward
 // the side that advertised it.
 func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool) {
+	if len(t.bySource[ep]) > 0 {
+		t.releaseBySource(c, ep)
+	}
 	owners := t.endpoints[ep]
 	for i, o := range owners {
 		if o.call == c {
@@ -697,10 +709,48 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	}
 	c := best.call
 	c.nextFlow++
-	f := &flow{key: k, call: c, dir: dir, id: c.nextFlow, rtp: best.rtp, rtcp: best.rtcp}
+	f := &flow{key: k, call: c, dir: dir, id: c.nextFlow, rtp: best.rtp, rtcp: best.rtcp, bySource: bestScore == 0}
 	c.flows = append(c.flows, f)
 	t.flows[k] = f
+	if f.bySource {
+		t.bySource[k.dst] = append(t.bySource[k.dst], f)
+	}
 	return f
+}
+
+// releaseBySource lets the flows toward ep that were given to another
+// call by their source go, now that c's SDP names ep: a media server that
+// sends every call's audio from one port makes that port the source of
+// call A's SDP and of every call's media, and a call whose SDP was lost
+// or came late had its media latched to A. Its next packets go to c; the
+// ones before stay where they were recorded, flagged on both calls.
+func (t *Tracker) releaseBySource(c *Call, ep netip.AddrPort) {
+	for _, f := range t.bySource[ep] {
+		if t.flows[f.key] != f || f.call == c {
+			continue
+		}
+		delete(t.flows, f.key)
+		t.Stats.MediaMoved++
+		f.call.Events = append(f.call.Events, Event{Time: t.now, Kind: EventMediaMoved, Detail: "a media flow given to this call by its source went to the call whose SDP then named its destination"})
+		c.Events = append(c.Events, Event{Time: t.now, Kind: EventMediaMoved, Detail: "media to this call before its SDP was recorded on another call (whose SDP names the media's source)"})
+	}
+	delete(t.bySource, ep)
+}
+
+// forgetBySource drops f from the flows given by their source.
+func (t *Tracker) forgetBySource(f *flow) {
+	fs := t.bySource[f.key.dst]
+	for i, g := range fs {
+		if g == f {
+			fs = append(fs[:i], fs[i+1:]...)
+			break
+		}
+	}
+	if len(fs) == 0 {
+		delete(t.bySource, f.key.dst)
+	} else {
+		t.bySource[f.key.dst] = fs
+	}
 }
 
 // Media handles a UDP packet that is not SIP. It reports whether the packet
@@ -1245,6 +1295,9 @@ func (t *Tracker) finish(c *Call, reason string) {
 		}
 	}
 	for _, f := range c.flows {
+		if f.bySource {
+			t.forgetBySource(f)
+		}
 		if t.flows[f.key] == f {
 			delete(t.flows, f.key)
 			if len(t.ended) < maxEndedFlows {
@@ -1377,6 +1430,10 @@ const (
 const (
 	EventMediaClaim = "media_claim" // another dialog's SDP named this call's media address
 	EventAnomaly    = "anomaly"     // more streams or events than a call can have
+	// EventMediaMoved: a flow latched by its source moved to the call
+	// whose SDP named its destination (not an attack: a shared sending
+	// port and a late or lost SDP).
+	EventMediaMoved = "media_moved"
 )
 
 // mediaBothWays reports whether media was seen in both directions.
