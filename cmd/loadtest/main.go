@@ -285,7 +285,8 @@ type callJSON struct {
 	} `json:"streams"`
 }
 
-// wireSeen is when a flow's first and last RTP packets were on the wire.
+// wireSeen is when a flow's first and last RTP packets were on the wire,
+// in the capture countRTP read last.
 var wireSeen = map[string][2]time.Time{}
 
 // countRTP counts the RTP packets (PCMA) of the reference capture per
@@ -293,6 +294,7 @@ var wireSeen = map[string][2]time.Time{}
 // of each frame: Ethernet, IPv4, UDP and the start of RTP).
 func countRTP(pcap string) map[string]int {
 	m := map[string]int{}
+	wireSeen = map[string][2]time.Time{} // this level's capture only
 	f, err := capture.OpenFile(pcap)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest: reference capture:", err)
