@@ -315,7 +315,9 @@ func (v *Vault) syncLoop() {
 			}
 			v.mu.Unlock()
 			for _, r := range todo {
-				if err := r.f.Sync(); err != nil {
+				// A recording sealed since it was listed is closed: its
+				// Finish fsynced it.
+				if err := r.f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 					v.alert(AlertDiskError, "fsync: "+err.Error())
 				}
 				r.cw.syncs.Add(1)
