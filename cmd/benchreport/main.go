@@ -81,6 +81,8 @@ func main() {
 	kRes, kOut := runBench("./vault", "SubjectTagBruteForce", "20x")
 	fRes, fOut := runBench("./vault", "FloodCapturePath", "100000x")
 	kRes["BenchmarkFloodCapturePath"] = fRes["BenchmarkFloodCapturePath"]
+	csRes, csOut := runBench("./vault", "CaptureStart", "2000x")
+	fOut += csOut
 	shRes, shOut := runBenchCPU("./vault", "Shutdown20k", "1x", fmt.Sprint(runtime.NumCPU()))
 	for k, v := range shRes {
 		kRes[strings.TrimSuffix(k, fmt.Sprintf("-%d", runtime.NumCPU()))] = v
@@ -151,6 +153,8 @@ func main() {
 	row("subject-hold tag (argon2id, box-wide salt): a thief's cost per candidate number, and for 10^9", fmt.Sprintf("%.1f ms; %.2f CPU-years", kt["ms/candidate"], kt["CPU-years/1e9"]), ">= 1 CPU-year")
 	row("subject-hold check per call (one evaluation, the external number; off the capture path)", fmt.Sprintf("%.1f ms", kt["ms/call"]), "< 50 ms")
 	row("INVITE flood into a full tracker with the async writer on a real vault, 1 core", fmt.Sprintf("%.0f INVITEs/s, %.0f records shed", fl["invites/s"], fl["shed"]), ">= 10,000/s")
+	cs, ca := csRes["BenchmarkCaptureStart/sync"], csRes["BenchmarkCaptureStart/async"]
+	row("a call's start on the capture goroutine (200 open at once): the vault's synchronous Start (index fsync, file, directory fsync) vs the async writer's", fmt.Sprintf("mean %.0f vs %.0f µs, worst %.1f vs %.1f ms", cs["µs/start"], ca["µs/start"], cs["worst-µs"]/1000, ca["worst-µs"]/1000), "no disk wait")
 	row("live: highest sustained unanswered-INVITE flood (distinct Call-IDs, measured send rate) at which 40 concurrent sipp calls lose no packet (every call checked against dumpcap; make flood)", liveFlood(), ">= 10,000/s")
 	row(fmt.Sprintf("SIGTERM with 20,000 dialogs held until every call record is sealed and on disk (%d cores)", runtime.NumCPU()), fmt.Sprintf("%.1f s", kRes["BenchmarkShutdown20k"]["shutdown-s"]), "")
 	st, sr, rc, ig := sRes["BenchmarkSyncThroughput"], sRes["BenchmarkSmallRecords"], sRes["BenchmarkRateCap"], sRes["BenchmarkIngest20"]
