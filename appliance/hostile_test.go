@@ -390,26 +390,11 @@ func checkAgainstReference(t *testing.T, b *box, ref string, sample []int16) {
 // the export would render a recording holding exactly them.
 func wireAudio(t *testing.T, ref string, pick func(src, dst netip.AddrPort) (ok, left bool)) *audio.Result {
 	t.Helper()
-	f, err := capture.OpenFile(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := decode.New(decode.Options{})
-	var p decode.Packet
 	var pkts []audio.Packet
-	for {
-		data, ts, lt, err := f.Next()
-		if err != nil {
-			break
-		}
-		ok, err := dec.Decode(data, lt, ts, &p)
-		if err != nil || !ok || p.Transport != decode.UDP || len(p.Payload) < 12 || p.Payload[0]>>6 != 2 || p.Payload[1]&0x7f != 8 {
-			continue
-		}
+	eachPCMA(t, ref, func(p *decode.Packet, ts time.Time) {
 		sel, left := pick(p.Src, p.Dst)
 		if !sel {
-			continue
+			return
 		}
 		pl := p.Payload
 		flow := uint16(1)
@@ -418,7 +403,7 @@ func wireAudio(t *testing.T, ref string, pick func(src, dst netip.AddrPort) (ok,
 		}
 		pkts = append(pkts, audio.Packet{Time: ts, Left: left, Flow: flow, SSRC: binary.BigEndian.Uint32(pl[8:12]), PT: 8,
 			Seq: binary.BigEndian.Uint16(pl[2:4]), TS: binary.BigEndian.Uint32(pl[4:8]), Payload: append([]byte(nil), pl[12:]...), Codec: "PCMA"})
-	}
+	})
 	if len(pkts) == 0 {
 		t.Fatal("the reference holds none of the victim's media")
 	}
@@ -546,24 +531,32 @@ func sdpOwners(t *testing.T, ref string) map[string]string {
 // wireRTP counts the reference's RTP packets (version 2, PCMA) per flow.
 func wireRTP(t *testing.T, ref string) map[string]int {
 	t.Helper()
-	f, err := capture.OpenFile(ref)
+	m := map[string]int{}
+	eachPCMA(t, ref, func(p *decode.Packet, _ time.Time) { m[p.Src.String()+">"+p.Dst.String()]++ })
+	return m
+}
+
+// eachPCMA calls f with each RTP packet (version 2, PCMA) of the
+// reference capture, in capture order.
+func eachPCMA(t *testing.T, ref string, f func(p *decode.Packet, ts time.Time)) {
+	t.Helper()
+	r, err := capture.OpenFile(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer r.Close()
 	dec := decode.New(decode.Options{})
 	var p decode.Packet
-	m := map[string]int{}
 	for {
-		data, ts, lt, err := f.Next()
+		data, ts, lt, err := r.Next()
 		if err != nil {
-			return m
+			return
 		}
 		ok, err := dec.Decode(data, lt, ts, &p)
 		if err != nil || !ok || p.Transport != decode.UDP || len(p.Payload) < 12 || p.Payload[0]>>6 != 2 || p.Payload[1]&0x7f != 8 {
 			continue
 		}
-		m[p.Src.String()+">"+p.Dst.String()]++
+		f(&p, ts)
 	}
 }
 

@@ -207,14 +207,7 @@ func TestFailedStartLeavesOneEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	// Every possible shard directory is taken by a file: no recording
-	// file can be created.
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	for _, a := range alphabet {
-		for _, b := range alphabet {
-			os.WriteFile(filepath.Join(dir, "rec", string(a)+string(b)), nil, 0o600)
-		}
-	}
+	blockShards(dir)
 	g := synth.New(synth.Config{Calls: 1, Duration: time.Second})
 	tr := calls.NewTracker(calls.Config{}, v, v)
 	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
@@ -310,12 +303,7 @@ func BenchmarkShutdown20k(b *testing.B) {
 // starve (Close drains), and it asked.
 func TestAsyncYieldsButDrains(t *testing.T) {
 	t.Parallel()
-	id, _ := age.GenerateX25519Identity()
-	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: []age.Recipient{id.Recipient()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	v, _ := asyncTestVault(t, vault.Options{})
 	a := vault.NewAsync(v, 0)
 	var asked atomic.Int64
 	a.YieldTo(func() bool { asked.Add(1); return true })
@@ -341,12 +329,7 @@ func TestAsyncYieldsButDrains(t *testing.T) {
 func TestAsyncStartTouchesNoDisk(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	id, _ := age.GenerateX25519Identity()
-	v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	v, id := asyncTestVault(t, vault.Options{Dir: dir})
 	a, release := vault.NewAsyncHeld(v, 0)
 	g := synth.New(synth.Config{Calls: 4, Concurrent: 4, Duration: 20 * time.Second, Seed: 9})
 	tr := calls.NewTracker(calls.Config{}, a, v)
@@ -408,24 +391,13 @@ func recFiles(t *testing.T, dir string) []string {
 func TestAsyncStartFailureKeepsTheCall(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	id, _ := age.GenerateX25519Identity()
 	var alerted atomic.Int32
-	v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()},
-		Alert: func(a vault.Alert) {
-			if a.Kind == vault.AlertDiskError {
-				alerted.Add(1)
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	for _, a := range alphabet {
-		for _, b := range alphabet {
-			os.WriteFile(filepath.Join(dir, "rec", string(a)+string(b)), nil, 0o600)
+	v, _ := asyncTestVault(t, vault.Options{Dir: dir, Alert: func(a vault.Alert) {
+		if a.Kind == vault.AlertDiskError {
+			alerted.Add(1)
 		}
-	}
+	}})
+	blockShards(dir)
 	a := vault.NewAsync(v, 0)
 	g := synth.New(synth.Config{Calls: 2, Concurrent: 2, Duration: 10 * time.Second, Seed: 4})
 	tr := calls.NewTracker(calls.Config{}, a, v)
@@ -456,12 +428,7 @@ func TestAsyncStartFailureKeepsTheCall(t *testing.T) {
 // after it (it did: the writer waited for itself).
 func TestAsyncStartAndFinishWhileYielding(t *testing.T) {
 	t.Parallel()
-	id, _ := age.GenerateX25519Identity()
-	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: []age.Recipient{id.Recipient()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	v, _ := asyncTestVault(t, vault.Options{})
 	a := vault.NewAsync(v, 0)
 	var busy atomic.Bool
 	busy.Store(true)
@@ -550,5 +517,36 @@ func BenchmarkCaptureStart(b *testing.B) {
 			b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/start")
 			b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
 		})
+	}
+}
+
+// asyncTestVault opens a vault in a test directory, sealing to a new
+// identity; it is closed when the test ends.
+func asyncTestVault(t *testing.T, opt vault.Options) (*vault.Vault, *age.X25519Identity) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.Dir == "" {
+		opt.Dir = t.TempDir()
+	}
+	opt.Recipients = []age.Recipient{id.Recipient()}
+	v, err := vault.Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v, id
+}
+
+// blockShards takes every possible shard directory of the vault in dir
+// by a file: no recording file can be created.
+func blockShards(dir string) {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			os.WriteFile(filepath.Join(dir, "rec", string(a)+string(b)), nil, 0o600)
+		}
 	}
 }

@@ -113,15 +113,7 @@ func TestSharedSenderPortNotLatchedBySource(t *testing.T) {
 	tr.Done = func(c *calls.Call) { done = append(done, c) }
 	d := &dialog{t: t, tr: tr, now: t0}
 	server := netip.MustParseAddrPort("10.0.0.2:20000") // the media server's one sending port
-	sipMsg := func(from, to netip.AddrPort, first, callID, cseq, toTag, body string) {
-		s := first + "\r\nCall-ID: " + callID + "\r\nFrom: <sip:+4930111@example.com>;tag=ft\r\nTo: <sip:2001@example.com>" + toTag + "\r\nCSeq: " + cseq + "\r\nContent-Type: application/sdp\r\n"
-		s += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
-		var m sip.Message
-		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
-			t.Fatal(err)
-		}
-		tr.SIP(&m, d.now, from, to, "udp", nil)
-	}
+	sipMsg := sdpSender(d)
 	// Call A: the server answers from 10.0.0.2:20000.
 	sipMsg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "a@test", "1 INVITE", "", sdpBody("10.0.0.1", 41000, "sendrecv"))
 	sipMsg(callee, caller, "SIP/2.0 200 OK", "a@test", "1 INVITE", ";tag=tt", sdpBody("10.0.0.2", 20000, "sendrecv"))
@@ -187,15 +179,7 @@ func TestSourceLatchedFlowMovesToItsSDP(t *testing.T) {
 	tr.Done = func(c *calls.Call) { done = append(done, c) }
 	d := &dialog{t: t, tr: tr, now: t0}
 	server := netip.MustParseAddrPort("10.0.0.2:20000")
-	sipMsg := func(from, to netip.AddrPort, first, callID, cseq, toTag, body string) {
-		s := first + "\r\nCall-ID: " + callID + "\r\nFrom: <sip:+4930111@example.com>;tag=ft\r\nTo: <sip:2001@example.com>" + toTag + "\r\nCSeq: " + cseq + "\r\nContent-Type: application/sdp\r\n"
-		s += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
-		var m sip.Message
-		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
-			t.Fatal(err)
-		}
-		tr.SIP(&m, d.now, from, to, "udp", nil)
-	}
+	sipMsg := sdpSender(d)
 	sipMsg(caller, callee, "INVITE sip:2001@example.com SIP/2.0", "a@test", "1 INVITE", "", sdpBody("10.0.0.1", 41000, "sendrecv"))
 	sipMsg(callee, caller, "SIP/2.0 200 OK", "a@test", "1 INVITE", ";tag=tt", sdpBody("10.0.0.2", 20000, "sendrecv"))
 	d.send(server, netip.MustParseAddrPort("10.0.0.1:41000"), 10, 8, 1, 0xa)
@@ -217,5 +201,19 @@ func TestSourceLatchedFlowMovesToItsSDP(t *testing.T) {
 	}
 	if packets["b@test"] != 50 || packets["a@test"] != 110 || !moved["a@test"] || !moved["b@test"] || tr.Stats.MediaMoved != 1 {
 		t.Fatalf("packets per call %v, moved %v, stats %+v: want B's 50 packets after its SDP in B, flagged on both", packets, moved, tr.Stats)
+	}
+}
+
+// sdpSender returns a function that hands the tracker one SIP message
+// with an SDP body, of the call named, at the dialog's clock.
+func sdpSender(d *dialog) func(from, to netip.AddrPort, first, callID, cseq, toTag, body string) {
+	return func(from, to netip.AddrPort, first, callID, cseq, toTag, body string) {
+		s := first + "\r\nCall-ID: " + callID + "\r\nFrom: <sip:+4930111@example.com>;tag=ft\r\nTo: <sip:2001@example.com>" + toTag + "\r\nCSeq: " + cseq + "\r\nContent-Type: application/sdp\r\n"
+		s += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		var m sip.Message
+		if _, err := sip.Parse([]byte(s), false, &m); err != nil {
+			d.t.Fatal(err)
+		}
+		d.tr.SIP(&m, d.now, from, to, "udp", nil)
 	}
 }
