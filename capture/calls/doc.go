@@ -4,8 +4,13 @@
 // A Tracker receives parsed SIP messages and UDP packets. From the SDP
 // offer and answer of both sides it learns where each side receives media;
 // an RTP flow is matched to a call by its advertised destination, or, when
-// NAT rewrote the address, by its advertised source, and then latched by
-// its 5-tuple. Each call's frames go to a Recording as they arrive, so a
+// NAT rewrote the address, by its advertised source (only after the hold
+// window: media that comes before its SDP is held for it), and then
+// latched by its 5-tuple. A flow latched by its source is the weaker
+// guess: it moves to the first call whose SDP then names its destination
+// (a media server sending every call from one port). A flow latched by
+// destination to a live call with media both ways stays with it against
+// other dialogs' SDPs (a hijack). Each call's frames go to a Recording as they arrive, so a
 // crash loses only the last moments of calls in progress; SIP frames seen
 // before the first media packet are held (bounded) and written first.
 //
