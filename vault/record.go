@@ -299,8 +299,9 @@ func (v *Vault) openBatch(rs []*recording) {
 	// The directory entries of the .part files must survive a power cut:
 	// one fsync per directory for the whole batch.
 	for dir, in := range dirs {
-		err := syncDir(dir)
+		dirErr := syncDir(dir)
 		for _, r := range in {
+			err := dirErr
 			if err == nil {
 				err = r.cw.attach(r.f)
 			}
