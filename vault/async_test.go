@@ -550,3 +550,41 @@ func blockShards(dir string) {
 		}
 	}
 }
+
+// With the writer stalled for good (a hung card), what the capture side
+// holds for unopened recordings stays within MaxUnopened: recordings
+// beyond it are given up (counted, alerted, kept as call records), not
+// the box's memory.
+func TestAsyncUnopenedBudget(t *testing.T) {
+	t.Parallel()
+	const budget = 256 << 10
+	v, _ := asyncTestVault(t, vault.Options{MaxUnopened: budget})
+	a, release := vault.NewAsyncHeld(v, 0)
+	g := synth.New(synth.Config{Calls: 4, Concurrent: 4, Duration: 30 * time.Second, Seed: 11})
+	tr := calls.NewTracker(calls.Config{}, a, v)
+	p := capture.NewPipeline(decode.New(decode.DefaultOptions), tr)
+	var peak int64
+	g.Each(func(f synth.Frame) {
+		p.Handle(f.Data, decode.LinkEthernet, f.Time)
+		peak = max(peak, vault.Unopened(v))
+	})
+	p.Close("capture ended")
+	release()
+	a.Close()
+	if peak > budget || vault.Unopened(v) != 0 {
+		t.Fatalf("held for unopened recordings: peak %d bytes (budget %d), %d after", peak, budget, vault.Unopened(v))
+	}
+	es, _ := v.List()
+	gaveUp, complete := 0, 0
+	for _, e := range es {
+		switch e.State {
+		case vault.StateComplete:
+			complete++
+		case vault.StateCDR:
+			gaveUp++
+		}
+	}
+	if len(es) != 4 || gaveUp == 0 || gaveUp+complete != 4 || a.NotOpened.Load() != uint64(gaveUp) || a.Sealed.Load() != uint64(complete) {
+		t.Fatalf("%d entries: %d given up, %d complete; not opened %d, sealed %d", len(es), gaveUp, complete, a.NotOpened.Load(), a.Sealed.Load())
+	}
+}

@@ -46,7 +46,11 @@
 // directory, then the held output. The entry still comes before its
 // file. Until it is open a recording's output is in memory only, so a
 // crash in that window (milliseconds; as long as the writer lags) loses
-// the call's start, as it would lose the chunk being filled. On Open,
+// the call's start, as it would lose the chunk being filled. What is held
+// for recordings not yet open is bounded (Options.MaxUnopened, 64 MiB):
+// past it (a stalled card) the recording whose chunk would cross it is
+// given up, counted and alerted, and its call kept as a call detail
+// record, instead of the box running out of memory. On Open,
 // every recording still marked as being written is recovered: its .part
 // file is renamed, hashed and marked truncated; it reads up to its last
 // complete chunk. A finished recording is acknowledged (Finish returns)

@@ -5,3 +5,6 @@ func NewAsyncHeld(v *Vault, limit int) (a *Async, release func()) {
 	hold := make(chan struct{})
 	return newAsync(v, limit, hold), func() { close(hold) }
 }
+
+// Unopened reports the bytes held for recordings not yet opened.
+func Unopened(v *Vault) int64 { return v.unopened.Load() }

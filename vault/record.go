@@ -61,7 +61,19 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	// every write to the card is one sequential append of at least a
 	// chunk (flash wear), and nothing of it is copied or kept. Before the
 	// file is open, chunks are copied (the age writer reuses its buffer).
-	if c.f == nil || (len(b) < 4096 && c.writes.Load() == 0) {
+	if c.f == nil {
+		if c.v != nil && c.v.unopened.Add(int64(len(b))) > c.v.opt.MaxUnopened {
+			// The writer is too far behind (a stalled card): this
+			// recording is given up rather than memory; the writer
+			// counts and alerts it when it comes to open it.
+			c.v.unopened.Add(-int64(len(b) + len(c.pending)))
+			c.failed, c.pending = ErrUnopenedBudget, nil
+			return len(b), nil
+		}
+		c.pending = append(c.pending, b...)
+		return len(b), nil
+	}
+	if len(b) < 4096 && c.writes.Load() == 0 {
 		c.pending = append(c.pending, b...)
 		return len(b), nil
 	}
@@ -83,7 +95,11 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 func (c *countingWriter) attach(f *os.File) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failed != nil {
+		return c.failed
+	}
 	c.f = f
+	c.v.unopened.Add(-int64(len(c.pending)))
 	if len(c.pending) < 4096 {
 		return nil
 	}
@@ -96,8 +112,23 @@ func (c *countingWriter) attach(f *os.File) error {
 func (c *countingWriter) fail(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failed == nil && c.f == nil {
+		c.v.unopened.Add(-int64(len(c.pending)))
+	}
 	c.failed, c.pending = err, nil
 }
+
+// givenUp reports why the capture side gave the recording up before its
+// file was opened (ErrUnopenedBudget), or nil.
+func (c *countingWriter) givenUp() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
+}
+
+// ErrUnopenedBudget: a recording's output waited for its file longer than
+// Options.MaxUnopened allows for all such recordings together.
+var ErrUnopenedBudget = errors.New("vault: the writer is too far behind (stalled storage?): recording given up before its file was opened")
 
 // flush writes what is still held (a recording whose only chunk is its
 // last: the header and that chunk arrive as two writes at Close).
@@ -230,12 +261,25 @@ func (v *Vault) prepare(c *calls.Call) (*recording, error) {
 // A recording that cannot be opened gets openErr, what it held and what
 // is written to it later is let go; if its entry was committed, the
 // entry becomes a call detail record (abort).
-func (v *Vault) openBatch(rs []*recording) {
+func (v *Vault) openBatch(all []*recording) {
 	defer func() {
-		for _, r := range rs {
+		for _, r := range all {
 			close(r.opened)
 		}
 	}()
+	// Recordings the capture side gave up while they waited (the writer
+	// too far behind) get no entry: their calls become call records.
+	rs := make([]*recording, 0, len(all))
+	for _, r := range all {
+		if err := r.cw.givenUp(); err != nil {
+			r.fail(err, false)
+			continue
+		}
+		rs = append(rs, r)
+	}
+	if len(rs) == 0 {
+		return
+	}
 	failAll := func(err error, kept bool) {
 		for _, r := range rs {
 			if r.openErr == nil {

@@ -75,6 +75,11 @@ type Options struct {
 	MinFreeBytes int64
 	// SyncEvery is the longest a written chunk waits for fsync (default 1s).
 	SyncEvery time.Duration
+	// MaxUnopened bounds the sealed output held in memory for recordings
+	// Async has accepted and its writer has not opened yet (a stalled
+	// card); beyond it such recordings are given up, counted and alerted,
+	// rather than the box running out of memory. Default 64 MiB.
+	MaxUnopened int64
 	// Alert receives alerts (failed verification, erasure bursts, quota
 	// refusals). It must not block.
 	Alert func(Alert)
@@ -123,6 +128,7 @@ type Vault struct {
 	open            map[string]*recording
 	buffers         agefile.Buffers // one age chunk buffer per open recording
 	freeEst         atomic.Int64    // free bytes on the vault's filesystem, estimated (lowSpace)
+	unopened        atomic.Int64    // bytes held for recordings not yet opened (MaxUnopened)
 	freeAt          atomic.Int64    // when the kernel last said (unix ns)
 	used            int64
 	refusing        bool
@@ -168,6 +174,9 @@ func Open(opt Options) (*Vault, error) {
 	}
 	if opt.SyncEvery <= 0 {
 		opt.SyncEvery = time.Second
+	}
+	if opt.MaxUnopened <= 0 {
+		opt.MaxUnopened = 64 << 20
 	}
 	if opt.ErasureBurst <= 0 {
 		opt.ErasureBurst = 20
