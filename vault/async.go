@@ -16,15 +16,19 @@ import (
 )
 
 // Async is the vault as the capture path sees it: a calls.Recorder whose
-// Detail and Finish hand the call to a writer goroutine and return at
-// once, so that the goroutine reading packets never waits for the disk.
-// The writer commits call detail records in batches (one bbolt
-// transaction, one fsync, for up to 512 records) and seals finished
-// recordings one by one.
+// Start, Detail and Finish hand the call to a writer goroutine and return
+// at once, so that the goroutine reading packets never waits for the
+// disk. The writer opens new recordings in batches (one bbolt transaction,
+// one directory fsync per directory), commits call detail records in
+// batches (one transaction, one fsync, for up to 512 records) and seals
+// finished recordings one by one.
 //
 // Guarantees: a finished recording is never dropped (its queue is not
 // bounded: its size is bounded by the calls in progress, which the tracker
-// bounds). Call detail records queue up to a bound; beyond it they are
+// bounds). A recording whose opening fails, or whose held output would
+// pass Options.MaxUnopened while it waits for the writer, is counted
+// (Failed, NotOpened) and alerted, and its call kept as a call detail
+// record. Call detail records queue up to a bound; beyond it they are
 // shed, counted (Shed) and alerted once a minute, so that an INVITE flood
 // costs memory and disk only up to the bound. Close drains everything.
 type Async struct {
