@@ -67,16 +67,8 @@ func TestAsyncWriterBoundsAndDrains(t *testing.T) {
 	if a.Sealed.Load() != 5 || a.Written.Load() != 100 || a.Failed.Load() != 0 {
 		t.Fatalf("sealed %d, written %d, failed %d", a.Sealed.Load(), a.Written.Load(), a.Failed.Load())
 	}
-	es, _ := v.List()
-	complete, cdr := 0, 0
-	for _, e := range es {
-		switch e.State {
-		case vault.StateComplete:
-			complete++
-		case vault.StateCDR:
-			cdr++
-		}
-	}
+	n := entryStates(t, v)
+	complete, cdr := n[vault.StateComplete], n[vault.StateCDR]
 	if complete != 5 || cdr != 100 {
 		t.Fatalf("index holds %d recordings and %d records", complete, cdr)
 	}
@@ -574,17 +566,27 @@ func TestAsyncUnopenedBudget(t *testing.T) {
 	if peak > budget || vault.Unopened(v) != 0 {
 		t.Fatalf("held for unopened recordings: peak %d bytes (budget %d), %d after", peak, budget, vault.Unopened(v))
 	}
-	es, _ := v.List()
-	gaveUp, complete := 0, 0
+	n := entryStates(t, v)
+	gaveUp, complete := n[vault.StateCDR], n[vault.StateComplete]
+	total := 0
+	for _, k := range n {
+		total += k
+	}
+	if gaveUp == 0 || gaveUp+complete != 4 || total != 4 || a.NotOpened.Load() != uint64(gaveUp) || a.Sealed.Load() != uint64(complete) {
+		t.Fatalf("entries %v: %d given up, %d complete; not opened %d, sealed %d", n, gaveUp, complete, a.NotOpened.Load(), a.Sealed.Load())
+	}
+}
+
+// entryStates counts the vault's index entries by state.
+func entryStates(t *testing.T, v *vault.Vault) map[string]int {
+	t.Helper()
+	es, err := v.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
 	for _, e := range es {
-		switch e.State {
-		case vault.StateComplete:
-			complete++
-		case vault.StateCDR:
-			gaveUp++
-		}
+		n[e.State]++
 	}
-	if len(es) != 4 || gaveUp == 0 || gaveUp+complete != 4 || a.NotOpened.Load() != uint64(gaveUp) || a.Sealed.Load() != uint64(complete) {
-		t.Fatalf("%d entries: %d given up, %d complete; not opened %d, sealed %d", len(es), gaveUp, complete, a.NotOpened.Load(), a.Sealed.Load())
-	}
+	return n
 }
