@@ -315,30 +315,17 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 		p.e.ClockUnsynced = !v.opt.ClockSynced()
 		ps[i] = p
 	}
-	// Sealing is two X25519 agreements per record (its metadata and its
-	// subject minimum, each an age file): the batch's records are sealed
-	// on every core (a flood's records, or 20,000 dialogs ended by a
-	// shutdown, were one core's work for 20 s).
 	if len(v.opt.Recipients) > 0 {
-		workers := min(runtime.GOMAXPROCS(0), max(1, len(ps)/8))
-		errs := make([]error, workers)
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < len(ps); i += workers {
-					var err error
-					if ps[i].meta, ps[i].subject, err = v.sealPersonal(ps[i].pers); err != nil {
-						errs[w] = err
-						return
-					}
-				}
-			}()
+		pers := make([]*Personal, len(ps))
+		for i := range ps {
+			pers[i] = ps[i].pers
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		sealed, err := v.sealPersonals(pers)
+		if err != nil {
 			return fmt.Errorf("vault: detail: %w", err)
+		}
+		for i := range ps {
+			ps[i].meta, ps[i].subject = sealed[i].meta, sealed[i].subject
 		}
 	}
 	err := v.update(func(tx *bolt.Tx) error {
@@ -375,3 +362,33 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 // vault has counted per hour instead of keeping a record each, since it
 // was opened.
 func (v *Vault) FloodDialogs() uint64 { return v.floods.Load() }
+
+// sealedPersonal is a personal record sealed for the index: the metadata
+// and the subject minimum, each an age file.
+type sealedPersonal struct{ meta, subject []byte }
+
+// sealPersonals seals a batch of personal records. Sealing is two X25519
+// agreements per record: a batch is sealed on every core (a flood's
+// records, or 20,000 dialogs ended by a shutdown, were one core's work
+// for 20 s).
+func (v *Vault) sealPersonals(pers []*Personal) ([]sealedPersonal, error) {
+	out := make([]sealedPersonal, len(pers))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(pers)/8))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(pers); i += workers {
+				var err error
+				if out[i].meta, out[i].subject, err = v.sealPersonal(pers[i]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}

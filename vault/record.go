@@ -291,16 +291,16 @@ func (v *Vault) openBatch(all []*recording) {
 		failAll(err, false)
 		return
 	}
-	type sealedPersonal struct{ meta, subject []byte }
-	sp := make([]sealedPersonal, len(rs))
+	pers := make([]*Personal, len(rs))
 	for i, r := range rs {
-		var err error
-		if sp[i].meta, sp[i].subject, err = v.sealPersonal(r.pers); err != nil {
-			failAll(err, false)
-			return
-		}
+		pers[i] = r.pers
 	}
-	err := v.update(func(tx *bolt.Tx) error {
+	sp, err := v.sealPersonals(pers)
+	if err != nil {
+		failAll(err, false)
+		return
+	}
+	err = v.update(func(tx *bolt.Tx) error {
 		b, err := audit.Begin(tx, v.key)
 		if err != nil {
 			return err
