@@ -221,10 +221,9 @@ func (a *Appliance) refresh() {
 	if a.today.day != day {
 		a.today = dayCount{day: day}
 	}
-	st.Calls = CallsStatus{InProgress: active, Today: a.today.calls, RecordedToday: a.today.recorded, Recorded: ts.CallsRecorded, RecordErrors: ts.RecordErrors}
+	recorded, recErr := a.recordCounts(ts)
+	st.Calls = CallsStatus{InProgress: active, Today: a.today.calls, RecordedToday: a.today.recorded, Recorded: recorded, RecordErrors: recErr}
 	if a.writer != nil {
-		st.Calls.RecordErrors += a.writer.Failed.Load()
-		st.Calls.Recorded -= min(st.Calls.Recorded, a.writer.NotOpened.Load())
 		st.Calls.RecordsShed = a.writer.Shed.Load()
 		st.Calls.WriterBacklog = a.writer.Pending()
 	}
@@ -476,6 +475,19 @@ var (
 	mShed     = prometheus.NewDesc("spanvault_capture_shed_total", "Capture state given up to stay within capture.memory_budget, by kind.", []string{"kind"}, nil)
 )
 
+// recordCounts is the calls recorded and the recording errors, for the
+// status and the metrics alike: the tracker's counts, less the
+// recordings the writer could not open (the tracker had handed them
+// over), plus the writer's failures.
+func (a *Appliance) recordCounts(ts calls.Stats) (recorded, errs uint64) {
+	recorded, errs = ts.CallsRecorded, ts.RecordErrors
+	if a.writer != nil {
+		errs += a.writer.Failed.Load()
+		recorded -= min(recorded, a.writer.NotOpened.Load())
+	}
+	return recorded, errs
+}
+
 // Describe implements prometheus.Collector.
 func (a *Appliance) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mFrames, mBytes, mKernel, mDrops, mSIP, mMedia, mUnassoc, mTLS, mCalls, mRecorded, mActive, mRecErr, mDisk, mDiskFrac, mRefusing, mAuditOK, mClock, mShed, mAnomaly, mClaims, mAttack} {
@@ -506,11 +518,7 @@ func (a *Appliance) Collect(ch chan<- prometheus.Metric) {
 	c(mUnassoc, float64(ts.Unassociated))
 	c(mTLS, float64(ps.TLSConnections))
 	c(mCalls, float64(ts.Calls))
-	recorded, recErr := ts.CallsRecorded, ts.RecordErrors
-	if a.writer != nil { // as the status counts them
-		recErr += a.writer.Failed.Load()
-		recorded -= min(recorded, a.writer.NotOpened.Load())
-	}
+	recorded, recErr := a.recordCounts(ts)
 	c(mRecorded, float64(recorded))
 	g(mActive, float64(active))
 	c(mRecErr, float64(recErr))

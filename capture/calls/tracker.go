@@ -681,6 +681,7 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	var best *epOwner
 	bestScore := 0
 	var dir Dir
+	fromSource := false
 	owners := t.endpoints[k.dst]
 	for i := len(owners) - 1; i >= 0; i-- {
 		o := &owners[i]
@@ -700,7 +701,7 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 		for i := len(owners) - 1; i >= 0; i-- {
 			o := &owners[i]
 			// Media sent from where side X receives comes from side X.
-			best, dir = o, 1-o.side
+			best, dir, fromSource = o, 1-o.side, true
 			break
 		}
 	}
@@ -709,7 +710,7 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	}
 	c := best.call
 	c.nextFlow++
-	f := &flow{key: k, call: c, dir: dir, id: c.nextFlow, rtp: best.rtp, rtcp: best.rtcp, bySource: bestScore == 0}
+	f := &flow{key: k, call: c, dir: dir, id: c.nextFlow, rtp: best.rtp, rtcp: best.rtcp, bySource: fromSource}
 	c.flows = append(c.flows, f)
 	t.flows[k] = f
 	if f.bySource {
