@@ -145,7 +145,12 @@ func Open(path string) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("index: %s: %w", path, err)
 	}
-	return &Index{db: &DB{DB: db}}, nil
+	x := &Index{db: &DB{DB: db}}
+	if err := x.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("index: %s: %w", path, err)
+	}
+	return x, nil
 }
 
 // Close closes the database.

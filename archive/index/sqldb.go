@@ -96,6 +96,7 @@ func (t *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
 const (
 	LockEvents int64 = 1 // the archive's audit trail (a hash chain)
 	LockAnchor int64 = 2 // the anchor log (a Merkle tree)
+	LockSchema int64 = 3 // schema migrations
 )
 
 // Serialize makes transactions that take the same lock run one after the
