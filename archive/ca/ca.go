@@ -21,7 +21,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -29,6 +28,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spanvault/spanvault/internal/keyfile"
 )
 
 // CA is an open certificate authority.
@@ -139,7 +140,7 @@ func (c *CA) Issue(kind Kind, name string, hosts []string, pub crypto.PublicKey,
 }
 
 // NewKey makes a P-256 key.
-func NewKey() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
+func NewKey() (*ecdsa.PrivateKey, error) { return keyfile.NewKey() }
 
 // Name returns the identity a certificate carries: its single DNS SAN.
 func Name(cert *x509.Certificate) (string, error) {
@@ -173,71 +174,14 @@ func (c *CA) VerifyClient(cert *x509.Certificate, grace time.Duration) (expired 
 	return expired, nil
 }
 
-// WriteKey writes a private key as PKCS#8 PEM, mode 0600.
-func WriteKey(path string, key crypto.Signer) error {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-}
+// WriteKey writes a private key as PKCS#8 PEM, mode 0600 (keyfile).
+func WriteKey(path string, key crypto.Signer) error { return keyfile.WriteKey(path, key) }
 
-// WriteCert writes a certificate as PEM, mode 0644.
-func WriteCert(path string, der []byte) error {
-	return writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-}
+// WriteCert writes a certificate as PEM, mode 0644 (keyfile).
+func WriteCert(path string, der []byte) error { return keyfile.WriteCert(path, der) }
 
-// ReadCert reads the first certificate of a PEM file.
-func ReadCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return x509.ParseCertificate(blk.Bytes)
-}
+// ReadCert reads the first certificate of a PEM file (keyfile).
+func ReadCert(path string) (*x509.Certificate, error) { return keyfile.ReadCert(path) }
 
-// ReadKey reads a PKCS#8 PEM private key.
-func ReadKey(path string) (crypto.Signer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM key", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a signing key", path)
-	}
-	return s, nil
-}
-
-// writeAtomic writes via a temporary file, fsync and rename.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+// ReadKey reads a PKCS#8 PEM private key (keyfile).
+func ReadKey(path string) (crypto.Signer, error) { return keyfile.ReadKey(path) }

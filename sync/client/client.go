@@ -32,8 +32,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/time/rate"
 
-	"github.com/spanvault/spanvault/archive/anchor"
-	"github.com/spanvault/spanvault/archive/ca"
+	"github.com/spanvault/spanvault/internal/keyfile"
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
 )
@@ -403,7 +402,7 @@ func (c *Client) verifyCheckpoint(cp wire.Checkpoint, old int64, proof [][]byte)
 	if c.vkey == "" {
 		return nil
 	}
-	tree, err := anchor.VerifyCheckpoint(c.vkey, cp.Note)
+	tree, err := wire.VerifyCheckpoint(c.vkey, cp.Note)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrAnchor, err)
 	}
@@ -513,7 +512,7 @@ func (c *Client) anchorAudit(ctx context.Context) error {
 		return err
 	}
 	if c.vkey != "" {
-		tree, err := anchor.VerifyCheckpoint(c.vkey, rep.Checkpoint.Note)
+		tree, err := wire.VerifyCheckpoint(c.vkey, rep.Checkpoint.Note)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrAnchor, err)
 		}
@@ -543,7 +542,7 @@ func (c *Client) renewIfDue(ctx context.Context) error {
 // Renew asks the archive for a new certificate for a new key and stores
 // both (key first, then certificate, each written atomically).
 func (c *Client) Renew(ctx context.Context) error {
-	key, err := ca.NewKey()
+	key, err := keyfile.NewKey()
 	if err != nil {
 		return err
 	}
@@ -563,10 +562,10 @@ func (c *Client) Renew(ctx context.Context) error {
 		return errors.New("sync: renew: the archive issued a certificate for another name")
 	}
 	// The old pair stays until the new one is complete on disk.
-	if err := ca.WriteKey(c.cfg.Key+".new", key); err != nil {
+	if err := keyfile.WriteKey(c.cfg.Key+".new", key); err != nil {
 		return err
 	}
-	if err := ca.WriteCert(c.cfg.Cert+".new", rep.Cert); err != nil {
+	if err := keyfile.WriteCert(c.cfg.Cert+".new", rep.Cert); err != nil {
 		return err
 	}
 	if err := os.Rename(c.cfg.Key+".new", c.cfg.Key); err != nil {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spanvault/spanvault/vault/audit"
+	"github.com/spanvault/spanvault/record/auditchain"
 )
 
 // Paths.
@@ -119,10 +119,10 @@ type CommandResult struct {
 
 // AuditEntry is one entry of the box's audit chain, exactly as the vault
 // keeps it (its hash is recomputed from this encoding).
-type AuditEntry = audit.Entry
+type AuditEntry = auditchain.Entry
 
 // Head is the box's signed audit chain head.
-type Head = audit.Head
+type Head = auditchain.Head
 
 // AuditUpload carries the entries after the archive's AnchoredSeq and the
 // signed head that ends them.

@@ -3,15 +3,14 @@ package audit
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/spanvault/spanvault/record/auditchain"
 )
 
 // Bucket names used in the vault's database.
@@ -21,31 +20,22 @@ var (
 	keyHead       = []byte("head")
 )
 
-// Entry is one audited action.
-type Entry struct {
-	Seq       uint64    `json:"seq"`
-	Time      time.Time `json:"time"`
-	Action    string    `json:"action"`
-	Actor     string    `json:"actor,omitempty"`
-	Recording string    `json:"recording,omitempty"`
-	Detail    string    `json:"detail,omitempty"`
-	Prev      string    `json:"prev"` // the previous entry's Hash
-	// Hash is the hex SHA-256 of this entry's JSON encoding with Hash
-	// empty: editing an entry shows at that entry, not only at the next.
-	Hash string `json:"hash"`
-}
-
-func (e Entry) selfHash() string {
-	e.Hash = ""
-	b, _ := json.Marshal(e)
-	return hashOf(b)
-}
+// Entry is one audited action (the format is auditchain's).
+type Entry = auditchain.Entry
 
 // Head is the signed chain head.
-type Head struct {
-	Seq       uint64 `json:"seq"`
-	Hash      string `json:"hash"`
-	Signature []byte `json:"signature"`
+type Head = auditchain.Head
+
+// BrokenError names the first entry where the chain does not hold.
+type BrokenError = auditchain.BrokenError
+
+// HeadMessage is the byte string a head's signature covers.
+func HeadMessage(h Head) []byte { return auditchain.HeadMessage(h) }
+
+// CheckLinks checks a run of entries against the entry before it and a
+// signed head (auditchain.CheckLinks).
+func CheckLinks(prev string, firstSeq uint64, entries []Entry, head Head, pub ed25519.PublicKey) error {
+	return auditchain.CheckLinks(prev, firstSeq, entries, head, pub)
 }
 
 // Actions recorded in the trail.
@@ -76,11 +66,6 @@ func seqKey(n uint64) []byte {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], n)
 	return k[:]
-}
-
-func hashOf(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // Batch appends several entries in one transaction and signs the head
@@ -123,7 +108,7 @@ func (a *Batch) Add(e Entry) (Entry, error) {
 	e.Seq = a.seq
 	e.Prev = a.prev
 	e.Time = e.Time.UTC()
-	e.Hash = e.selfHash()
+	e.Hash = e.SelfHash()
 	enc, err := json.Marshal(e)
 	if err != nil {
 		return e, fmt.Errorf("audit: %w", err)
@@ -142,7 +127,7 @@ func (a *Batch) Commit() error {
 		return nil
 	}
 	h := Head{Seq: a.seq, Hash: a.prev}
-	h.Signature = ed25519.Sign(a.key, headMessage(h))
+	h.Signature = ed25519.Sign(a.key, HeadMessage(h))
 	hj, _ := json.Marshal(h)
 	if err := a.hb.Put(keyHead, hj); err != nil {
 		return fmt.Errorf("audit: %w", err)
@@ -161,20 +146,6 @@ func Append(tx *bolt.Tx, key ed25519.PrivateKey, e Entry) (Entry, error) {
 		return e, err
 	}
 	return e, a.Commit()
-}
-
-func headMessage(h Head) []byte {
-	return []byte(fmt.Sprintf("spanvault audit head %d %s", h.Seq, h.Hash))
-}
-
-// BrokenError names the first entry where the chain does not hold.
-type BrokenError struct {
-	Seq    uint64 // the entry's sequence number (position in the bucket)
-	Reason string
-}
-
-func (e *BrokenError) Error() string {
-	return fmt.Sprintf("audit: chain broken at entry %d: %s", e.Seq, e.Reason)
 }
 
 // ErrNoChain is returned by Verify for a vault without any audit entry.
@@ -220,7 +191,7 @@ func Verify(tx *bolt.Tx, pub ed25519.PublicKey) (uint64, error) {
 		if !bytes.Equal(re, v) {
 			return count, &BrokenError{Seq: pos, Reason: "entry bytes are not in canonical form (edited)"}
 		}
-		if e.selfHash() != e.Hash {
+		if e.SelfHash() != e.Hash {
 			return count, &BrokenError{Seq: pos, Reason: "entry content does not match its hash (edited)"}
 		}
 		if e.Prev != prev {
@@ -242,7 +213,7 @@ func Verify(tx *bolt.Tx, pub ed25519.PublicKey) (uint64, error) {
 	if err := json.Unmarshal(hb.Get(keyHead), &h); err != nil {
 		return count, &BrokenError{Seq: count, Reason: "signed head does not decode"}
 	}
-	if !ed25519.Verify(pub, headMessage(Head{Seq: h.Seq, Hash: h.Hash}), h.Signature) {
+	if !ed25519.Verify(pub, HeadMessage(Head{Seq: h.Seq, Hash: h.Hash}), h.Signature) {
 		return count, &BrokenError{Seq: h.Seq, Reason: "head signature invalid"}
 	}
 	if h.Seq != count {
@@ -281,13 +252,6 @@ func Count(tx *bolt.Tx) int {
 	return b.Stats().KeyN
 }
 
-// SelfHash is the hash an entry must carry: the hex SHA-256 of its JSON
-// encoding with Hash empty.
-func (e Entry) SelfHash() string { return e.selfHash() }
-
-// HeadMessage is the byte string a head's signature covers.
-func HeadMessage(h Head) []byte { return headMessage(Head{Seq: h.Seq, Hash: h.Hash}) }
-
 // ReadHead returns the signed head (zero when there is no chain yet).
 func ReadHead(tx *bolt.Tx) (Head, error) {
 	var h Head
@@ -299,32 +263,4 @@ func ReadHead(tx *bolt.Tx) (Head, error) {
 		return h, fmt.Errorf("%w: signed head does not decode: %w", ErrCorrupt, err)
 	}
 	return h, nil
-}
-
-// CheckLinks checks that entries follow prev (the hash of the entry
-// before the first) one by one, each carrying its own correct hash, and
-// that head signs the last of them with pub. It returns a *BrokenError
-// naming the first entry that does not hold.
-func CheckLinks(prev string, firstSeq uint64, entries []Entry, head Head, pub ed25519.PublicKey) error {
-	want := firstSeq
-	for _, e := range entries {
-		if e.Seq != want {
-			return &BrokenError{Seq: want, Reason: fmt.Sprintf("entry %d where %d was expected", e.Seq, want)}
-		}
-		if e.SelfHash() != e.Hash {
-			return &BrokenError{Seq: e.Seq, Reason: "entry content does not match its hash (edited)"}
-		}
-		if e.Prev != prev {
-			return &BrokenError{Seq: e.Seq, Reason: "link to the previous entry does not match (rewritten, removed or forked)"}
-		}
-		prev = e.Hash
-		want++
-	}
-	if !ed25519.Verify(pub, HeadMessage(head), head.Signature) {
-		return &BrokenError{Seq: head.Seq, Reason: "head signature invalid (not the pinned key)"}
-	}
-	if head.Seq != want-1 || head.Hash != prev {
-		return &BrokenError{Seq: head.Seq, Reason: "signed head does not end the entries sent"}
-	}
-	return nil
 }
