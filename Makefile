@@ -77,6 +77,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sip
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/sdp
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./capture/decode
+	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' $(FUZZMIN) -fuzztime $$(( 500000 * $(FUZZSCALE) ))x ./capture/rtphdr
 	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' $(FUZZMIN) -fuzztime $$(( 20000 * $(FUZZSCALE) ))x ./capture
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' $(FUZZMIN) -fuzztime $$(( 100000 * $(FUZZSCALE) ))x ./vault/sealed
 	$(GO) test -run '^$$' -fuzz '^FuzzHeld$$' $(FUZZMIN) -fuzztime $$(( 50000 * $(FUZZSCALE) ))x ./capture/calls

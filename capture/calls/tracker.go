@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/rtphdr"
 	"github.com/spanvault/spanvault/capture/rtpstream"
 	"github.com/spanvault/spanvault/capture/sdp"
 	"github.com/spanvault/spanvault/capture/sip"
@@ -865,37 +866,19 @@ type rtpHeader struct {
 	seq    uint16
 	ts     uint32
 	ssrc   uint32
-	len    int
+	len    int // where the payload starts
+	end    int // where it ends (padding left out)
 }
 
-// parse reads an RTP fixed header, CSRCs and extension without allocating.
-// pion/rtp's Header.Unmarshal allocates for CSRC lists and extensions,
-// which a per-packet path cannot afford; pion is used where packets are
-// built or fully decoded (export).
+// parse reads an RTP header (capture/rtphdr, without allocating: the
+// tracker runs it on every UDP packet).
 func (h *rtpHeader) parse(b []byte) bool {
-	if len(b) < 12 || b[0]>>6 != 2 {
+	var x rtphdr.Header
+	if !x.Parse(b) {
 		return false
 	}
-	cc := int(b[0] & 0x0f)
-	n := 12 + 4*cc
-	if len(b) < n {
-		return false
-	}
-	if b[0]&0x10 != 0 {
-		if len(b) < n+4 {
-			return false
-		}
-		n += 4 + 4*int(binary.BigEndian.Uint16(b[n+2:n+4]))
-		if len(b) < n {
-			return false
-		}
-	}
-	h.marker = b[1]&0x80 != 0
-	h.pt = b[1] & 0x7f
-	h.seq = binary.BigEndian.Uint16(b[2:4])
-	h.ts = binary.BigEndian.Uint32(b[4:8])
-	h.ssrc = binary.BigEndian.Uint32(b[8:12])
-	h.len = n
+	h.marker, h.pt, h.seq, h.ts, h.ssrc = x.Marker, x.PayloadType, x.Seq, x.Timestamp, x.SSRC
+	h.len, h.end = x.Len, x.PayloadEnd
 	return true
 }
 
@@ -940,7 +923,7 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 		c.Streams = append(c.Streams, s)
 	}
 	n := s.countPT(h.pt)
-	payload := p.Payload[h.len:]
+	payload := p.Payload[h.len:h.end]
 	if c.isEvent(f.dir, h.pt) {
 		t.dtmf(c, f.dir, h, payload, p.Time)
 	} else if s.PT != h.pt && n > s.Packets(s.PT) {
@@ -1106,7 +1089,7 @@ func (t *Tracker) unassociated(p *decode.Packet, k flowKey) {
 	if h.marker {
 		fl |= rtpstream.Marker
 	}
-	u.Stats.Add(p.Time, h.seq, h.ts, len(p.Payload)-h.len, fl)
+	u.Stats.Add(p.Time, h.seq, h.ts, h.end-h.len, fl)
 	// Confirmed RTP: sequence numbers advance (a constant or random
 	// field would not) without being too sparse.
 	st := &u.Stats

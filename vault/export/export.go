@@ -1,7 +1,6 @@
 package export
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/spanvault/spanvault/capture/audio"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
+	"github.com/spanvault/spanvault/capture/rtphdr"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/sealed"
 )
@@ -191,30 +191,14 @@ func (a *AudioReader) Packet(f *sealed.Frame) (audio.Packet, bool) {
 		return audio.Packet{}, false
 	}
 	pl := a.pkt.Payload
-	if len(pl) < 12 || pl[0]>>6 != 2 {
+	var h rtphdr.Header
+	if !h.Parse(pl) {
 		return audio.Packet{}, false
 	}
-	cc := int(pl[0] & 0x0f)
-	n := 12 + 4*cc
-	if pl[0]&0x10 != 0 && len(pl) >= n+4 {
-		n += 4 + 4*int(binary.BigEndian.Uint16(pl[n+2:]))
-	}
-	if n > len(pl) {
-		return audio.Packet{}, false
-	}
-	end := len(pl)
-	if pl[0]&0x20 != 0 && end > n { // padding
-		end -= int(pl[end-1])
-	}
-	if end < n {
-		return audio.Packet{}, false
-	}
-	pt := pl[1] & 0x7f
 	return audio.Packet{
 		Time: f.Time, Left: calls.Dir(f.Dir) == calls.AtoB, Flow: f.Flow,
-		SSRC: binary.BigEndian.Uint32(pl[8:12]), PT: pt,
-		Seq: binary.BigEndian.Uint16(pl[2:4]), TS: binary.BigEndian.Uint32(pl[4:8]),
-		Payload: pl[n:end], Codec: a.formats[pt],
+		SSRC: h.SSRC, PT: h.PayloadType, Seq: h.Seq, TS: h.Timestamp,
+		Payload: h.Payload(pl), Codec: a.formats[h.PayloadType],
 	}, true
 }
 
