@@ -30,7 +30,6 @@ import (
 	"github.com/spanvault/spanvault/capture/ring/ringtest"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/export"
-	"github.com/spanvault/spanvault/vault/sealed"
 )
 
 var (
@@ -604,12 +603,10 @@ func checkPaused(t *testing.T, v *vault.Vault, e *vault.Entry, p *vault.Personal
 		t.Fatal(err)
 	}
 	var before, after int
-	var rtp []sealed.Frame
 	for _, f := range frames {
 		if calls.Kind(f.Kind) != calls.KindRTP {
 			continue
 		}
-		rtp = append(rtp, f)
 		switch {
 		case f.Time.Before(pauseAt):
 			before++

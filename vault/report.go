@@ -45,7 +45,7 @@ func (v *Vault) Report(number string, ids []age.Identity) (*SubjectReport, error
 	rep := &SubjectReport{Subject: NormalizeNumber(number), Generated: v.opt.Now().UTC(), Recordings: []SubjectRecording{}, Deleted: []Tombstone{}, Holds: []string{}}
 	holds := map[string]bool{}
 	for _, m := range ms {
-		rep.Recordings = append(rep.Recordings, SubjectRecording{Entry: m.Entry, Personal: m.Personal})
+		rep.Recordings = append(rep.Recordings, SubjectRecording(m))
 		for _, h := range m.Entry.Holds {
 			holds[h] = true
 		}

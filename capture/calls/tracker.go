@@ -699,11 +699,11 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	}
 	if best == nil && bySource {
 		owners = t.endpoints[k.src]
-		for i := len(owners) - 1; i >= 0; i-- {
-			o := &owners[i]
-			// Media sent from where side X receives comes from side X.
+		if n := len(owners); n > 0 {
+			// The newest owner. Media sent from where side X receives
+			// comes from side X.
+			o := &owners[n-1]
 			best, dir, fromSource = o, 1-o.side, true
-			break
 		}
 	}
 	if best == nil {

@@ -25,7 +25,6 @@ type dialog struct {
 	done []*calls.Call
 	now  time.Time
 	seq  [2]uint16
-	cseq int
 }
 
 func newDialog(t *testing.T) *dialog {

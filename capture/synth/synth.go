@@ -175,14 +175,9 @@ const (
 )
 
 type event struct {
-	at      time.Time
-	sip     string // a SIP message from caller (fromA) or callee
-	fromA   bool
-	rtp     int // 0: none; 1: RTP A->B; 2: RTP B->A
-	seq     int
-	dtmf    int // index into DTMF+1 for a telephone-event packet
-	dtmfEnd bool
-	dtmfDur int
+	at    time.Time
+	sip   string // a SIP message from caller (fromA) or callee
+	fromA bool
 }
 
 // call generates one dialog: SIP events at fixed times and RTP in both

@@ -52,8 +52,13 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if err := bw.Flush(); err == nil {
+	err = bw.Flush()
+	if err == nil {
 		err = f.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sipgen:", err)
+		os.Exit(1)
 	}
 	s := g.Summary
 	fmt.Printf("%s: %d frames (%d SIP, %d RTP), %d dialogs, %d answered\n", *out, s.Frames, s.SIP, s.RTP, s.Calls, s.Answered)

@@ -66,11 +66,9 @@ type Writer struct {
 	ctxs    map[ctxKey]*context
 	ctxList []*context
 	lastNS  int64
-	lastDNS int64
 	frames  uint64
 	sum     uint32 // CRC-32C of every frame's bytes
 	buf     []byte
-	started bool
 	// Sync points: every SyncEvery of capture time the contexts start
 	// afresh, so that a reader can begin at any sync point.
 	nextID   uint32
@@ -322,7 +320,6 @@ type Reader struct {
 	frames  uint64
 	sha     hash.Hash // running SHA-256 of the frames, for a MagicV1 recording
 	crc     uint32    // running CRC-32C of the frames, for a Magic one
-	meta    []byte
 	ended   bool
 	// Verified is set when the end record was read and matched.
 	Verified bool
