@@ -511,7 +511,9 @@ func (v *Vault) listAll() (out []*Entry, bad []string, err error) {
 	return out, bad, err
 }
 
-// Personal decrypts an entry's sealed metadata with the given identities.
+// Personal decrypts an entry's sealed metadata with the given identities;
+// when the index lost it (a damaged index), the copy sealed inside the
+// recording's own file.
 func (v *Vault) Personal(id string, ids []age.Identity) (*Personal, error) {
 	var sealedMeta []byte
 	err := v.view(func(tx *bolt.Tx) error {
@@ -524,6 +526,10 @@ func (v *Vault) Personal(id string, ids []age.Identity) (*Personal, error) {
 		return nil, err
 	}
 	if sealedMeta == nil {
+		// Lost with a damaged index: the recording's file keeps a copy.
+		if p, err := v.personalFromFile(id, ids); err == nil {
+			return p, nil
+		}
 		return nil, fmt.Errorf("%w: no sealed metadata for %s", ErrNotFound, id)
 	}
 	return openPersonal(sealedMeta, ids)

@@ -291,7 +291,7 @@ func cmdFsck(args []string, stdout io.Writer) error {
 	if err := need(fs, "vault"); err != nil {
 		return err
 	}
-	v, err := openVault(*dir, !*repair)
+	v, err := openForFsck(*dir, *repair, stdout)
 	if err != nil {
 		return err
 	}
