@@ -209,6 +209,7 @@ func OpenOrReplace(opt Options) (*Vault, error) {
 			err = werr
 		} else {
 			v.replaceOnDamage = true
+			v.watching.Store(true)
 			return v, nil
 		}
 		v.Close()
@@ -226,6 +227,7 @@ func OpenOrReplace(opt Options) (*Vault, error) {
 		return nil, fmt.Errorf("%w; a fresh index failed too: %v", err, oerr)
 	}
 	v.replaceOnDamage = true
+	v.watching.Store(true)
 	detail := fmt.Sprintf("%v; moved to %s, recording goes on with a fresh index", err, filepath.Base(aside))
 	v.alert(AlertIndexDamaged, detail)
 	v.Audit("index_replaced", "vault", "", detail)

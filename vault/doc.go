@@ -93,7 +93,8 @@
 // vault (OpenOrReplace) moves a damaged index aside, kept, and records into
 // a fresh one, at start or when a page goes bad while it runs; an index
 // that is missing or empty while recordings exist is damage too (alerted,
-// audited). fsck -repair does the same move itself, then salvages every
+// audited); one deleted under the running daemon is written back from the
+// open index (alerted, audited), one emptied under it is moved aside. fsck -repair does the same move itself, then salvages every
 // record the set-aside file still holds, reading its pages without bbolt
 // and without the check that rejected it (a bad page loses only what it
 // held), and re-indexes every intact recording whose entry was lost (ID,

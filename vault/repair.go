@@ -57,6 +57,7 @@ func openLost(opt Options, detail string) (*Vault, error) {
 		return nil, fmt.Errorf("%s; a fresh index failed: %w", detail, err)
 	}
 	v.replaceOnDamage = true
+	v.watching.Store(true)
 	msg := fmt.Sprintf("%s; %s, recording goes on (spanvault fsck -repair re-indexes the recordings)", detail, where)
 	v.alert(AlertIndexDamaged, msg)
 	v.Audit("index_replaced", "vault", "", msg)

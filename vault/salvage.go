@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -84,6 +85,12 @@ func (v *Vault) salvageFile(path string) (n int, err error) {
 				if validID(k) && !bytes.Equal(name, bTombstones) && ts.Get([]byte(k)) != nil {
 					continue // erased or expired since: not brought back
 				}
+				if (bytes.Equal(name, bSealed) || bytes.Equal(name, bSubjects)) && tx.Bucket(bEntries).Get([]byte(k)) == nil && !v.hasFile(k) {
+					// Personal data of a call neither the index nor the
+					// disk holds any more (an older page's copy of an
+					// erased recording): not brought back.
+					continue
+				}
 				if bytes.Equal(name, bEntries) {
 					var e Entry
 					if json.Unmarshal(val, &e) != nil {
@@ -109,6 +116,17 @@ func (v *Vault) salvageFile(path string) (n int, err error) {
 	}
 	v.computeUsed()
 	return n, nil
+}
+
+// hasFile reports whether a recording file (sealed or being written)
+// exists for id.
+func (v *Vault) hasFile(id string) bool {
+	for _, part := range []bool{false, true} {
+		if _, err := os.Stat(v.path(id, part)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // settle makes a salvaged entry agree with what is on disk when the

@@ -122,6 +122,7 @@ type Vault struct {
 	// replaceOnDamage: a bad page met while running moves the index aside
 	// and starts a fresh one (the daemon's vault, from OpenOrReplace).
 	replaceOnDamage bool
+	watching        atomic.Bool // the daemon's vault: watchIndex looks for its index file
 	key             ed25519.PrivateKey
 	dir             string
 	mu              sync.Mutex // guards open, used, refusing, erasures
@@ -310,11 +311,16 @@ func (v *Vault) syncLoop() {
 	defer close(v.done)
 	t := time.NewTicker(v.opt.SyncEvery)
 	defer t.Stop()
+	var watched time.Time
 	for {
 		select {
 		case <-v.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if now.Sub(watched) >= watchEvery {
+				watched = now
+				v.watchIndex()
+			}
 			v.mu.Lock()
 			var todo []*recording
 			for _, r := range v.open {
