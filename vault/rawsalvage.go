@@ -53,7 +53,12 @@ func readRawIndex(path string) (*rawIndex, error) {
 		valid      bool
 	}
 	var metas []meta
-	for _, off := range []uint64{0, 4096} {
+	if len(data) >= pageHeader+12 {
+		if ps := uint64(binary.LittleEndian.Uint32(data[pageHeader+8:])); ps >= 512 && ps <= 1<<16 && ps&(ps-1) == 0 {
+			r.ps = ps // meta page 1 lies one page in
+		}
+	}
+	for _, off := range []uint64{0, r.ps} {
 		if off+pageHeader+64 > uint64(len(data)) {
 			continue
 		}
@@ -61,7 +66,7 @@ func readRawIndex(path string) (*rawIndex, error) {
 		h := fnv.New64a()
 		h.Write(m[:56])
 		valid := binary.LittleEndian.Uint32(m[0:4]) == 0xED0CDAED && h.Sum64() == binary.LittleEndian.Uint64(m[56:64])
-		if ps := uint64(binary.LittleEndian.Uint32(m[8:12])); ps >= 512 && ps <= 1<<16 && ps&(ps-1) == 0 && (valid || off == 0) {
+		if ps := uint64(binary.LittleEndian.Uint32(m[8:12])); ps >= 512 && ps <= 1<<16 && ps&(ps-1) == 0 && valid {
 			r.ps = ps
 		}
 		metas = append(metas, meta{root: binary.LittleEndian.Uint64(m[16:24]), txid: binary.LittleEndian.Uint64(m[48:56]), valid: valid})

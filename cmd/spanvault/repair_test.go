@@ -154,3 +154,29 @@ func callsByID(t *testing.T, v, idPath string) map[string]CallRecord {
 	}
 	return m
 }
+
+// TestFsckRepairClassFromConfig: with the box's configuration, fsck
+// -repair gives recordings re-indexed from their files the box's default
+// class, and a deleted index is alerted.
+func TestFsckRepairClassFromConfig(t *testing.T) {
+	dir, v, _, _ := setup(t)
+	ids := listIDs(t, v)
+	cfg := writeFile(t, dir, "box.toml", "[vault]\ndir = \"vault\"\nrecipients = \"recipients.txt\"\n[retention]\ndefault_class = \"keep\"\n"+
+		"[[retention.class]]\nname = \"keep\"\nrecord = true\nmax_age = \"3650d\"\n")
+	os.Remove(filepath.Join(v, "vault.db"))
+	out, errs, code := runCLI(t, "fsck", "-repair", "-vault", v, "-config", cfg)
+	if code != 0 || !strings.Contains(out, "alert index_damaged") || !strings.Contains(out, "is missing while 2 recordings exist") {
+		t.Fatalf("fsck -repair: %d\n%s%s", code, out, errs)
+	}
+	js, _, _ := runCLI(t, "calls", "-vault", v, "-json")
+	var rs []CallRecord
+	json.Unmarshal([]byte(js), &rs)
+	if len(rs) != len(ids) {
+		t.Fatalf("%d records, want %d", len(rs), len(ids))
+	}
+	for _, r := range rs {
+		if r.Class != "keep" || r.Sync != vault.SyncPending {
+			t.Fatalf("re-indexed %s: class %q sync %q", r.ID, r.Class, r.Sync)
+		}
+	}
+}
