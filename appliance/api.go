@@ -221,7 +221,13 @@ func (a *Appliance) denied(tok config.Token, action, recording string, code int,
 		return
 	}
 	a.log.Warn("api: denied", "token", tok.Name, "action", action, "reason", msg)
-	if err := a.v.Audit("api_denied", "api:"+tok.Name, recording, action+": "+msg); err != nil {
+	detail := action + ": " + msg
+	if first, more, ok := strings.Cut(recording, ","); ok {
+		// An ambiguous key: the entry names the first recording, the
+		// detail the others.
+		recording, detail = first, detail+" (also recordings "+more+")"
+	}
+	if err := a.v.Audit("api_denied", "api:"+tok.Name, recording, detail); err != nil {
 		a.log.Error("audit", "err", err)
 	}
 }

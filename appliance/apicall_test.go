@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -78,6 +79,43 @@ func (l *liveCallAPI) forge(callID, from, to string) {
 	l.a.live.P.Handle(udpFrame(src, dst, []byte(msg)), decode.LinkEthernet, l.at)
 }
 
+// forgeAnswered plays a whole forged call to the agent's extension: an
+// INVITE, a 200 OK, an ACK and RTP both ways, all from outsiders'
+// addresses.
+func (l *liveCallAPI) forgeAnswered(callID, ext string) {
+	a := netip.MustParseAddrPort("10.66.0.1:5060")
+	b := netip.MustParseAddrPort("10.66.0.2:5060")
+	sdp := func(ip string, port int) string {
+		return fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n", ip, ip, port)
+	}
+	hdrs := func(first, toTag, cseq, body string) string {
+		return fmt.Sprintf("%s\r\nVia: SIP/2.0/UDP 10.66.0.1:5060;branch=z9hG4bKforged\r\nFrom: <sip:+4930999111@10.66.0.1>;tag=forged\r\nTo: <sip:%s@10.66.0.2>%s\r\n"+
+			"Call-ID: %s\r\nCSeq: %s\r\nContact: <sip:x@10.66.0.1:5060>\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", first, ext, toTag, callID, cseq, len(body), body)
+	}
+	send := func(src, dst netip.AddrPort, b []byte) {
+		l.at = l.at.Add(20 * time.Millisecond)
+		l.a.live.P.Handle(udpFrame(src, dst, b), decode.LinkEthernet, l.at)
+	}
+	send(a, b, []byte(hdrs("INVITE sip:"+ext+"@10.66.0.2 SIP/2.0", "", "1 INVITE", sdp("10.66.0.1", 31000))))
+	send(b, a, []byte(hdrs("SIP/2.0 200 OK", ";tag=callee", "1 INVITE", sdp("10.66.0.2", 32000))))
+	send(a, b, []byte(hdrs("ACK sip:"+ext+"@10.66.0.2 SIP/2.0", ";tag=callee", "1 ACK", "")))
+	ra, rb := netip.MustParseAddrPort("10.66.0.1:31000"), netip.MustParseAddrPort("10.66.0.2:32000")
+	for i := 0; i < 10; i++ {
+		for d, ssrc := range []uint32{0x1111, 0x2222} {
+			p := make([]byte, 12+160)
+			p[0], p[1] = 0x80, 8
+			binary.BigEndian.PutUint16(p[2:], uint16(100+i))
+			binary.BigEndian.PutUint32(p[4:], uint32(1000+160*i))
+			binary.BigEndian.PutUint32(p[8:], ssrc)
+			if d == 0 {
+				send(ra, rb, p)
+			} else {
+				send(rb, ra, p)
+			}
+		}
+	}
+}
+
 func udpFrame(src, dst netip.AddrPort, payload []byte) []byte {
 	eth := &layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 0x66}, DstMAC: []byte{2, 0, 0, 0, 0, 0x0b}, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
@@ -143,6 +181,36 @@ func TestPauseNotRedirected(t *testing.T) {
 			}
 		})
 	}
+	// A whole forged call (answered, media both ways) beside the real
+	// one: the extension names two calls alike; the API refuses with 409,
+	// pauses nothing and audits the refusal with a recording.
+	t.Run("a forged answered call with media", func(t *testing.T) {
+		l := newLiveCallAPI(t)
+		l.forgeAnswered("forged-answered@evil", "20000")
+		if c := l.a.live.P.Tracker.Lookup("forged-answered@evil"); c == nil || c.State != calls.Answered {
+			t.Fatal("the forged call was not answered")
+		}
+		code, body := l.post(t, "pause", "desk", "20000")
+		if l.paused("forged-answered@evil") {
+			t.Fatalf("the forged call was paused: %d %s", code, body)
+		}
+		if code == http.StatusOK && (!l.paused(l.real) || !strings.Contains(body, l.real)) {
+			t.Fatalf("200 %s, but the real call paused: %v", body, l.paused(l.real))
+		}
+		if code != http.StatusOK && code != http.StatusConflict {
+			t.Fatalf("%d %s", code, body)
+		}
+		if code == http.StatusConflict {
+			es, _ := l.a.v.AuditEntries(0, 1000)
+			if e := es[len(es)-1]; e.Action != "api_denied" || e.Recording == "" {
+				t.Fatalf("409 audited as %+v", e)
+			}
+		}
+		// By its Call-ID the real call is still paused at once.
+		if code, body := l.post(t, "pause", "desk", l.real); code != 200 || !l.paused(l.real) {
+			t.Fatalf("pause by Call-ID: %d %s", code, body)
+		}
+	})
 	// Without a forged dialog the agent's pause by extension just works.
 	l := newLiveCallAPI(t)
 	if code, body := l.post(t, "pause", "desk", "20000"); code != 200 || !l.paused(l.real) || !strings.Contains(body, l.real) {
