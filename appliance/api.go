@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,10 +31,16 @@ import (
 // extensions it is bound to: such a token names a call by one of its own
 // extensions or by Call-ID, never by a customer's number, and acts only
 // on calls one of whose parties is its extension (consent: the agent's
-// side). Every accepted call and every denial is audited (with the
-// recording ID when the call is being recorded, never the Call-ID or a
-// number). Errors are JSON {"error": "..."} with 400 (malformed), 401 (no
-// or bad token), 403 (role or another agent's call), 404 (no such call).
+// side; only an agent token gives consent). By extension, the agent's own
+// answered call with media both ways is preferred over any other dialog
+// naming the extension; an extension that still names more than one call
+// is refused (409) and the answer carries the Call-ID acted on. Every
+// accepted call and every denial is audited (with the recording ID when
+// the call is being recorded, never the Call-ID or a number). Errors are
+// JSON {"error": "..."} with 400 (malformed), 401 (no or bad token), 403
+// (role, or a call that is not the token's: the same answer for another
+// agent's call and for no call), 404 (no call on the token's own
+// extension, or none at all for an unbound token), 409 (ambiguous).
 
 type apiRequest struct {
 	Call string `json:"call"`
@@ -42,6 +49,7 @@ type apiRequest struct {
 
 type apiResponse struct {
 	OK        bool   `json:"ok"`
+	CallID    string `json:"call_id,omitempty"` // the call acted on
 	Recording string `json:"recording,omitempty"`
 	State     string `json:"state,omitempty"`
 	Paused    bool   `json:"paused"`
@@ -80,7 +88,7 @@ func (a *Appliance) authenticate(r *http.Request) (config.Token, bool) {
 var roleAllows = map[string]map[string]bool{
 	"pause":   {"agent": true, "supervisor": true, "admin": true},
 	"resume":  {"agent": true, "supervisor": true, "admin": true},
-	"consent": {"agent": true, "supervisor": true, "admin": true},
+	"consent": {"agent": true}, // only the call's agent (README)
 	"tag":     {"agent": true, "supervisor": true, "admin": true},
 }
 
@@ -110,14 +118,14 @@ func (a *Appliance) callState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.live.Mu.Lock()
-	c, code, msg := a.callFor(tok, key, "read")
+	c, code, msg, rec := a.callFor(tok, key, "read")
 	var resp apiResponse
 	if c != nil {
-		resp = apiResponse{OK: true, Recording: c.RecordingID(), State: string(c.State), Paused: c.Paused, Consented: c.Consented}
+		resp = apiResponse{OK: true, CallID: c.CallID, Recording: c.RecordingID(), State: string(c.State), Paused: c.Paused, Consented: c.Consented}
 	}
 	a.live.Mu.Unlock()
 	if c == nil {
-		a.denied(tok, "read", resp.Recording, code, msg)
+		a.denied(tok, "read", rec, code, msg)
 		apiError(w, code, msg)
 		return
 	}
@@ -126,31 +134,62 @@ func (a *Appliance) callState(w http.ResponseWriter, r *http.Request) {
 }
 
 // callFor finds the call key names, if tok may act on it. The caller
-// holds a.live.Mu.
-func (a *Appliance) callFor(tok config.Token, key, action string) (*calls.Call, int, string) {
+// holds a.live.Mu. On a refusal, rec names the recording of the call that
+// was found (for the audit), if it has one.
+//
+// A key is a Call-ID or an extension. By extension, the agent's own
+// answered call wins over any dialog an outsider can forge with the
+// extension in From or To (Tracker.LookupAgent); when the extension still
+// names more than one call, or a Call-ID equal to it names another dialog,
+// the request is refused with 409 rather than acting on a guess. A token
+// bound to extensions gets the same 403 for a Call-ID of another agent's
+// call as for a Call-ID of no call, so it cannot test which calls exist.
+func (a *Appliance) callFor(tok config.Token, key, action string) (c *calls.Call, code int, msg, rec string) {
 	bound := tok.Role == "agent" || tok.Role == "supervisor"
 	if bound && len(tok.Extensions) == 0 {
-		return nil, http.StatusForbidden, fmt.Sprintf("token %s is bound to no extension: it may act on no call", tok.Name)
+		return nil, http.StatusForbidden, fmt.Sprintf("token %s is bound to no extension: it may act on no call", tok.Name), ""
 	}
 	tr := a.live.P.Tracker
-	c := tr.Lookup(key)
-	if !bound {
-		if c == nil {
-			return nil, http.StatusNotFound, "no call in progress matches"
-		}
-		return c, 0, ""
+	notYours := fmt.Sprintf("token %s acts only on calls of its own extensions, named by its extension or their Call-ID", tok.Name)
+	byID := tr.ByCallID(key)
+	var byExt []*calls.Call
+	if !bound || matchesAny(tok.Extensions, key) {
+		byExt = tr.LookupAgent(key)
+	} else if byID == nil {
+		// Neither its own extension nor a Call-ID: refused as a
+		// Call-ID of another agent's call is (no enumeration of numbers
+		// or calls).
+		return nil, http.StatusForbidden, notYours, ""
 	}
-	if c == nil || c.CallID != key {
-		// Not a Call-ID: it must be one of the token's own extensions,
-		// never a customer's number (no enumeration of who is on a call).
-		if !matchesAny(tok.Extensions, key) {
-			return nil, http.StatusForbidden, fmt.Sprintf("token %s looks calls up by its own extensions or a Call-ID only", tok.Name)
+	switch {
+	case byID != nil && len(byExt) > 0 && (len(byExt) > 1 || byExt[0] != byID),
+		byID == nil && len(byExt) > 1:
+		n := len(byExt)
+		if byID != nil && !slices.Contains(byExt, byID) {
+			n++
 		}
+		var recs []string
+		for _, o := range append(byExt, byID) {
+			if o != nil && o.RecordingID() != "" && !slices.Contains(recs, o.RecordingID()) {
+				recs = append(recs, o.RecordingID())
+			}
+		}
+		return nil, http.StatusConflict, fmt.Sprintf("the key names %d calls in progress: name the call by its Call-ID", n), strings.Join(recs, ",")
+	case byID != nil:
+		c = byID
+	case len(byExt) == 1:
+		c = byExt[0]
 	}
 	if c == nil {
-		return nil, http.StatusNotFound, "no call in progress matches"
+		return nil, http.StatusNotFound, "no call in progress matches", ""
+	}
+	if !bound {
+		return c, 0, "", ""
 	}
 	from, to := string(sip.User([]byte(c.From))), string(sip.User([]byte(c.To)))
+	if !matchesAny(tok.Extensions, from) && !matchesAny(tok.Extensions, to) {
+		return nil, http.StatusForbidden, notYours, c.RecordingID()
+	}
 	if action == "consent" {
 		// Only the agent on the call may give consent for the other side.
 		agent := to
@@ -158,14 +197,10 @@ func (a *Appliance) callFor(tok config.Token, key, action string) (*calls.Call, 
 			agent = from
 		}
 		if !matchesAny(tok.Extensions, agent) {
-			return nil, http.StatusForbidden, fmt.Sprintf("token %s is not the agent of this call: consent refused", tok.Name)
+			return nil, http.StatusForbidden, fmt.Sprintf("token %s is not the agent of this call: consent refused", tok.Name), c.RecordingID()
 		}
-		return c, 0, ""
 	}
-	if !matchesAny(tok.Extensions, from) && !matchesAny(tok.Extensions, to) {
-		return nil, http.StatusForbidden, fmt.Sprintf("token %s may act only on calls of its extensions", tok.Name)
-	}
-	return c, 0, ""
+	return c, 0, "", ""
 }
 
 func matchesAny(patterns []string, user string) bool {
@@ -177,14 +212,22 @@ func matchesAny(patterns []string, user string) bool {
 	return false
 }
 
-// denied audits a refusal that names a token (403): an agent trying
-// another agent's call is evidence.
+// denied audits a refusal that names a token (403, or 409 for an
+// extension that names more than one call): an agent trying another
+// agent's call, or a dialog forged beside an agent's call, is evidence.
+// recording names the call's recording(s) when there is one.
 func (a *Appliance) denied(tok config.Token, action, recording string, code int, msg string) {
-	if code != http.StatusForbidden {
+	if code != http.StatusForbidden && code != http.StatusConflict {
 		return
 	}
 	a.log.Warn("api: denied", "token", tok.Name, "action", action, "reason", msg)
-	if err := a.v.Audit("api_denied", "api:"+tok.Name, recording, action+": "+msg); err != nil {
+	detail := action + ": " + msg
+	if first, more, ok := strings.Cut(recording, ","); ok {
+		// An ambiguous key: the entry names the first recording, the
+		// detail the others.
+		recording, detail = first, detail+" (also recordings "+more+")"
+	}
+	if err := a.v.Audit("api_denied", "api:"+tok.Name, recording, detail); err != nil {
 		a.log.Error("audit", "err", err)
 	}
 }
@@ -199,12 +242,6 @@ func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action st
 	if !ok {
 		a.log.Warn("api: rejected request", "action", action, "reason", "missing or unknown token", "remote", r.RemoteAddr)
 		apiError(w, http.StatusUnauthorized, "missing or unknown bearer token")
-		return
-	}
-	if !roleAllows[action][tok.Role] {
-		msg := fmt.Sprintf("role %s may not %s", tok.Role, action)
-		a.denied(tok, action, "", http.StatusForbidden, msg)
-		apiError(w, http.StatusForbidden, msg)
 		return
 	}
 	var req apiRequest
@@ -225,7 +262,15 @@ func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action st
 	}
 	now := time.Now()
 	a.live.Mu.Lock()
-	c, code, msg := a.callFor(tok, req.Call, action)
+	c, code, msg, rec := a.callFor(tok, req.Call, action)
+	if !roleAllows[action][tok.Role] {
+		// Refused by role; the call it named, if any, is still named in
+		// the audit entry.
+		if c != nil {
+			rec = c.RecordingID()
+		}
+		c, code, msg = nil, http.StatusForbidden, fmt.Sprintf("role %s may not %s", tok.Role, action)
+	}
 	var resp apiResponse
 	if c != nil {
 		switch action {
@@ -238,11 +283,11 @@ func (a *Appliance) callAction(w http.ResponseWriter, r *http.Request, action st
 		case "tag":
 			a.live.P.Tracker.Tag(c, req.Tag, now)
 		}
-		resp = apiResponse{OK: true, Recording: c.RecordingID(), State: string(c.State), Paused: c.Paused, Consented: c.Consented}
+		resp = apiResponse{OK: true, CallID: c.CallID, Recording: c.RecordingID(), State: string(c.State), Paused: c.Paused, Consented: c.Consented}
 	}
 	a.live.Mu.Unlock()
 	if c == nil {
-		a.denied(tok, action, "", code, msg)
+		a.denied(tok, action, rec, code, msg)
 		apiError(w, code, msg)
 		return
 	}

@@ -28,7 +28,7 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("vault: index %s is damaged (corrupt): %s (spanvault run moves it aside and starts a fresh index; spanvault fsck -repair salvages what it can)", e.Path, e.Detail)
+	return fmt.Sprintf("vault: index %s is damaged (corrupt): %s (spanvault fsck -repair moves it aside, salvages what it can and re-indexes the recordings; spanvault run moves it aside and records into a fresh index)", e.Path, e.Detail)
 }
 
 // Is makes errors.Is(err, ErrDamaged) true.
@@ -195,7 +195,12 @@ const AlertIndexDamaged = "index_damaged"
 // moves vault.db aside as vault.db.damaged-<time> (kept, never deleted),
 // starts a fresh index and raises AlertIndexDamaged: recording goes on
 // whatever state the index was in. The sealed recordings stay in rec/.
+// An index that is missing or empty while recordings exist is damage
+// too (openLost).
 func OpenOrReplace(opt Options) (*Vault, error) {
+	if detail, lost := lostIndex(opt.Dir); lost && !opt.ReadOnly {
+		return openLost(opt, detail)
+	}
 	v, err := Open(opt)
 	if err == nil {
 		if cerr := v.check(); cerr != nil {
@@ -204,6 +209,7 @@ func OpenOrReplace(opt Options) (*Vault, error) {
 			err = werr
 		} else {
 			v.replaceOnDamage = true
+			v.watching.Store(true)
 			return v, nil
 		}
 		v.Close()
@@ -221,6 +227,7 @@ func OpenOrReplace(opt Options) (*Vault, error) {
 		return nil, fmt.Errorf("%w; a fresh index failed too: %v", err, oerr)
 	}
 	v.replaceOnDamage = true
+	v.watching.Store(true)
 	detail := fmt.Sprintf("%v; moved to %s, recording goes on with a fresh index", err, filepath.Base(aside))
 	v.alert(AlertIndexDamaged, detail)
 	v.Audit("index_replaced", "vault", "", detail)

@@ -91,9 +91,16 @@
 // freelist sane; bbolt trusts all of it); faults and assertions inside
 // bbolt become a *DamagedError naming the file and page; the daemon's
 // vault (OpenOrReplace) moves a damaged index aside, kept, and records into
-// a fresh one, at start or when a page goes bad while it runs. fsck
-// -repair salvages what the old index holds and re-indexes recordings
-// whose files are intact.
+// a fresh one, at start or when a page goes bad while it runs; an index
+// that is missing or empty while recordings exist is damage too (alerted,
+// audited); one deleted under the running daemon is written back from the
+// open index (alerted, audited), one emptied under it is moved aside. fsck -repair does the same move itself, then salvages every
+// record the set-aside file still holds, reading its pages without bbolt
+// and without the check that rejected it (a bad page loses only what it
+// held), and re-indexes every intact recording whose entry was lost (ID,
+// start, size, hash, the default class, sync pending); a recording's
+// personal metadata lost with the index is read from the copy sealed in
+// its own file.
 //
 // # Concurrency
 //

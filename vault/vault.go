@@ -122,6 +122,7 @@ type Vault struct {
 	// replaceOnDamage: a bad page met while running moves the index aside
 	// and starts a fresh one (the daemon's vault, from OpenOrReplace).
 	replaceOnDamage bool
+	watching        atomic.Bool // the daemon's vault: watchIndex looks for its index file
 	key             ed25519.PrivateKey
 	dir             string
 	mu              sync.Mutex // guards open, used, refusing, erasures
@@ -310,11 +311,16 @@ func (v *Vault) syncLoop() {
 	defer close(v.done)
 	t := time.NewTicker(v.opt.SyncEvery)
 	defer t.Stop()
+	var watched time.Time
 	for {
 		select {
 		case <-v.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if now.Sub(watched) >= watchEvery {
+				watched = now
+				v.watchIndex()
+			}
 			v.mu.Lock()
 			var todo []*recording
 			for _, r := range v.open {
@@ -511,7 +517,9 @@ func (v *Vault) listAll() (out []*Entry, bad []string, err error) {
 	return out, bad, err
 }
 
-// Personal decrypts an entry's sealed metadata with the given identities.
+// Personal decrypts an entry's sealed metadata with the given identities;
+// when the index lost it (a damaged index), the copy sealed inside the
+// recording's own file.
 func (v *Vault) Personal(id string, ids []age.Identity) (*Personal, error) {
 	var sealedMeta []byte
 	err := v.view(func(tx *bolt.Tx) error {
@@ -524,6 +532,10 @@ func (v *Vault) Personal(id string, ids []age.Identity) (*Personal, error) {
 		return nil, err
 	}
 	if sealedMeta == nil {
+		// Lost with a damaged index: the recording's file keeps a copy.
+		if p, err := v.personalFromFile(id, ids); err == nil {
+			return p, nil
+		}
 		return nil, fmt.Errorf("%w: no sealed metadata for %s", ErrNotFound, id)
 	}
 	return openPersonal(sealedMeta, ids)

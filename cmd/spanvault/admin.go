@@ -285,13 +285,14 @@ func cmdFsck(args []string, stdout io.Writer) error {
 	fs := newFlags("fsck")
 	dir := fs.String("vault", "", "vault directory")
 	repair := fs.Bool("repair", false, "repair what can be repaired without losing anything, and say what was done")
+	cfgPath := fs.String("config", "", "the box's configuration: recordings re-indexed by -repair get its default retention class")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := need(fs, "vault"); err != nil {
 		return err
 	}
-	v, err := openVault(*dir, !*repair)
+	v, err := openForFsck(*dir, *repair, *cfgPath, stdout)
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,11 @@ func cmdCalls(args []string, stdout io.Writer) error {
 		var p *vault.Personal
 		if ids != nil {
 			p, err = v.Personal(e.ID, ids)
+			if errors.Is(err, vault.ErrNotFound) {
+				// Its sealed metadata was lost with a damaged index (and
+				// it has no file keeping a copy): listed without it.
+				p, err = nil, nil
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", e.ID, err)
 			}
