@@ -24,6 +24,7 @@ func maskDTMF(p *vault.Personal) {
 	for i := range p.Events {
 		if p.Events[i].Kind == "dtmf" {
 			p.Events[i].Digit = ""
+			p.Events[i].Detail = strings.TrimSpace(p.Events[i].Detail + " (key masked)")
 		}
 	}
 }

@@ -3,6 +3,7 @@ package access_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -97,5 +98,29 @@ func TestDTMFMasked(t *testing.T) {
 	}
 	if e.events("denied", "sup", "dtmf") != 1 {
 		t.Fatal("the supervisor's refused reveal is not audited")
+	}
+	// On the web: the recording's page offers the reveal to compliance,
+	// with a reason.
+	wc := e.httpClient()
+	webSignIn(t, e, wc, e.addUser("comp2", access.Compliance, "branch-1"))
+	resp, err := wc.Get(e.web + "/r/branch-1/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(resp)
+	form := between(page, `action="/web/dtmf/branch-1/`+id+`"`, "</form>")
+	if form == "" {
+		t.Fatalf("no reveal form on the recording's page for compliance")
+	}
+	resp, err = wc.PostForm(e.web+"/web/dtmf/branch-1/"+id, url.Values{"csrf": {between(form, `name="csrf" value="`, `"`)}, "reason": {"chargeback 881"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = readAll(resp)
+	if got := strings.Join(regexp.MustCompile(`<td class="digit">([^<]*)</td>`).FindAllString(page, -1), ""); resp.StatusCode != 200 || !strings.Contains(got, ">4<") || strings.Count(got, ">1<") != 2 {
+		t.Fatalf("web reveal: %d %s", resp.StatusCode, page)
+	}
+	if e.events("dtmf_revealed", "comp2", "chargeback 881") != 1 {
+		t.Fatal("the web reveal is not audited with its reason")
 	}
 }
