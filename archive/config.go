@@ -62,10 +62,12 @@ type AccessConfig struct {
 	// any session this long after sign-in.
 	IdleTimeout     retention.Duration `toml:"idle_timeout"`
 	SessionLifetime retention.Duration `toml:"session_lifetime"`
-	// InsiderMaxPlays recordings played, exported or streamed by one user
-	// within InsiderWindow suspend the user from playback until a second
-	// person clears it. WorkingHours ("07:00-20:00", the archive's local
-	// time; empty: any time) does the same for access outside them.
+	// InsiderMaxPlays distinct recordings played, exported or streamed
+	// (through the user's links) within InsiderWindow are the most one
+	// user gets: the next is refused and suspends the user until a second
+	// person clears it. Access outside WorkingHours ("07:00-20:00", the
+	// default; "22:00-06:00" runs over midnight; "00:00-24:00": any hour)
+	// on WorkingDays is refused and suspends too.
 	InsiderMaxPlays int                `toml:"insider_max_plays"`
 	InsiderWindow   retention.Duration `toml:"insider_window"`
 	WorkingHours    string             `toml:"working_hours"`
@@ -82,6 +84,15 @@ type AccessConfig struct {
 	FleetCertWarn    retention.Duration `toml:"fleet_cert_warn"`
 	// MaxLinkTTL bounds a streaming link's lifetime.
 	MaxLinkTTL retention.Duration `toml:"max_link_ttl"`
+	// PublicURL is the access service's address as the CRM reaches it
+	// (https://HOST[:PORT], no query): streaming links are built on it,
+	// never on a request's Host header. Empty: no link can be minted.
+	PublicURL string `toml:"public_url"`
+	// WorkingDays ("Mon-Sat", "Mon-Fri,Sun") are the days WorkingHours
+	// start on; TimeZone (an IANA name, "Europe/Berlin"; empty: the
+	// machine's local time) is where both are read.
+	WorkingDays string `toml:"working_days"`
+	TimeZone    string `toml:"time_zone"`
 	// PlaybackCacheMiB bounds the decoded audio kept in memory for seeking.
 	PlaybackCacheMiB int `toml:"playback_cache_mib"`
 }
@@ -99,6 +110,12 @@ func (c *AccessConfig) defaults() {
 	set(&c.FleetSilentAfter, 26*time.Hour)
 	set(&c.FleetCertWarn, 7*24*time.Hour)
 	set(&c.MaxLinkTTL, time.Hour)
+	if c.WorkingHours == "" {
+		c.WorkingHours = DefaultWorkingHours
+	}
+	if c.WorkingDays == "" {
+		c.WorkingDays = DefaultWorkingDays
+	}
 	if c.InsiderMaxPlays == 0 {
 		c.InsiderMaxPlays = 100
 	}
@@ -193,9 +210,12 @@ func (c *Config) Validate() error {
 	if ac.InsiderWindow <= 0 {
 		errs = append(errs, errors.New("access.insider_window: must be positive"))
 	}
-	if ac.WorkingHours != "" {
-		if _, _, err := ParseHours(ac.WorkingHours); err != nil {
-			errs = append(errs, fmt.Errorf("access.working_hours: %w", err))
+	if _, err := ac.Hours(); err != nil {
+		errs = append(errs, fmt.Errorf("access.working_hours, working_days, time_zone: %w", err))
+	}
+	if ac.PublicURL != "" {
+		if err := checkPublicURL(ac.PublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("access.public_url: %w", err))
 		}
 	}
 	if ac.AlertWebhook != "" && !strings.HasPrefix(ac.AlertWebhook, "https://") && !strings.HasPrefix(ac.AlertWebhook, "http://127.0.0.1") && !strings.HasPrefix(ac.AlertWebhook, "http://localhost") {

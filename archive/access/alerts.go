@@ -92,47 +92,11 @@ func (n *notifier) deliver(client *http.Client, a Alert) error {
 	return nil
 }
 
-// accessed notes that a user (or a link) played, exported or streamed a
-// recording, and checks the insider rules for people.
+// accessed notes an access that the insider limits do not count (a
+// view, a link minted, digits revealed); audio is admitted and counted
+// by admit before it is served.
 func (s *Service) accessed(ctx context.Context, who, action, app, rec string) {
-	now := s.now()
-	if _, err := s.db().ExecContext(ctx, `INSERT INTO accesses (time, name, action, appliance, recording) VALUES (?, ?, ?, ?, ?)`, ts(now), who, action, app, rec); err != nil {
+	if _, err := s.db().ExecContext(ctx, `INSERT INTO accesses (time, name, action, appliance, recording) VALUES (?, ?, ?, ?, ?)`, ts(s.now()), who, action, app, rec); err != nil {
 		s.A.Logger.Error("access log", "err", err)
 	}
-	if strings.HasPrefix(who, "link:") || action == "link" {
-		return
-	}
-	s.checkInsider(ctx, who, now)
-}
-
-// checkInsider suspends a user from playback who played or exported more
-// distinct recordings than allowed within the window, or who accessed one
-// outside working hours, and alerts the DPO.
-func (s *Service) checkInsider(ctx context.Context, name string, now time.Time) {
-	why := ""
-	var n int
-	s.db().QueryRowContext(ctx, `SELECT COUNT(DISTINCT appliance || '/' || recording) FROM accesses WHERE name = ? AND time >= ? AND action IN ('play', 'export')`,
-		name, ts(now.Add(-time.Duration(s.cfg.InsiderWindow)))).Scan(&n)
-	if n > s.cfg.InsiderMaxPlays {
-		why = fmt.Sprintf("%d recordings played or exported within %s (limit %d)", n, time.Duration(s.cfg.InsiderWindow), s.cfg.InsiderMaxPlays)
-	} else if s.cfg.WorkingHours != "" {
-		from, to, _ := archive.ParseHours(s.cfg.WorkingHours)
-		lt := now.Local()
-		m := lt.Hour()*60 + lt.Minute()
-		if m < from || m >= to {
-			why = fmt.Sprintf("recording accessed at %s, outside working hours %s", lt.Format("15:04"), s.cfg.WorkingHours)
-		}
-	}
-	if why == "" {
-		return
-	}
-	u, err := getUser(ctx, s.db(), name)
-	if err != nil || u.Suspended != "" {
-		return
-	}
-	if err := s.suspend(ctx, name, why); err != nil {
-		s.A.Logger.Error("suspend", "err", err)
-		return
-	}
-	s.audit(ctx, "insider_suspended", name, "", "playback suspended until a second person clears it: "+why, true)
 }

@@ -193,6 +193,7 @@ func (s *Service) view(r *http.Request, ss *session) (*RecordingView, error) {
 		v.Timeline = s.timeline(rec)
 	}
 	s.audit(r.Context(), "view", ss.user.Name, app, "recording "+id, false)
+	s.accessed(r.Context(), ss.user.Name, accView, app, id)
 	return v, nil
 }
 
@@ -211,8 +212,12 @@ func (s *Service) apiAudio(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, ss, err)
 		return
 	}
+	// Counted (and refused past the limits) before a byte is served.
+	if err := s.admit(r.Context(), ss.user.Name, accPlay, app, id, "", rangeStart(r) == 0); err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
 	s.audit(r.Context(), "play", ss.user.Name, app, fmt.Sprintf("recording %s range %q", id, r.Header.Get("Range")), false)
-	s.accessed(r.Context(), ss.user.Name, "play", app, id)
 	if err := s.serveAudio(w, r, rec); err != nil {
 		if errors.Is(err, errNoKeys) {
 			s.fail(w, r, ss, err)
@@ -296,7 +301,12 @@ func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 			return
 		}
 	}
-	l, err := s.mintLink(r.Context(), ss.user, app, in.Recording, ttl, in.Network, "https://"+r.Host)
+	base, err := s.linkBase()
+	if err != nil {
+		jsonError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	l, err := s.mintLink(r.Context(), ss.user, app, in.Recording, ttl, in.Network, base)
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
@@ -381,8 +391,11 @@ func (s *Service) apiExport(w http.ResponseWriter, r *http.Request, ss *session)
 		s.fail(w, r, ss, err)
 		return
 	}
+	if err := s.admit(r.Context(), ss.user.Name, accExport, rec.Appliance, rec.ID, "", rangeStart(r) == 0); err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
 	s.audit(r.Context(), "export", ss.user.Name, rec.Appliance, fmt.Sprintf("recording %s request %d approved by %s format %s", rec.ID, id, req.DecidedBy, r.URL.Query().Get("format")), false)
-	s.accessed(r.Context(), ss.user.Name, "export", rec.Appliance, rec.ID)
 	if r.URL.Query().Get("format") == "pcap" {
 		w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", rec.ID+".pcap"))

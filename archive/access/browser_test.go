@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/capture/synth"
 )
@@ -258,5 +259,55 @@ func TestBrowser(t *testing.T) {
 	}
 	if e.events("request_approved", "dieter", "erase by dora") != 1 {
 		t.Fatal("approval not audited with both names")
+	}
+}
+
+// TestBrowserViewIsNotPlay: in a real browser, a compliance officer with a
+// limit of one recording opens two recordings' pages without being
+// suspended (the audio is fetched only when played), plays one, and is
+// suspended only when playing the second; the key presses on the
+// timeline show that and when a key was pressed, never which.
+func TestBrowserViewIsNotPlay(t *testing.T) {
+	e := newEnv(t, func(c *archive.Config) { c.Access.InsiderMaxPlays = 1 })
+	e.addBox("branch-1", synth.Config{Calls: 2, Duration: 20 * time.Second, Start: e.clock.Now().Add(-time.Hour), DTMF: "4711"})
+	recs := e.recordings("branch-1")
+	ctx := browser(t)
+	comp := e.addUser("carla", access.Compliance, "branch-1")
+	signInBrowser(t, ctx, e, comp)
+	// The player has settled (fetching nothing more) once it is idle.
+	settled := `document.readyState == "complete" && document.getElementById("player").networkState == HTMLMediaElement.NETWORK_IDLE`
+	for _, id := range recs {
+		do(t, ctx, "open "+id, chromedp.Navigate(e.web+"/r/branch-1/"+id), chromedp.WaitVisible(chromedp.ID("player")))
+		waitJS(t, ctx, settled, "the player to settle")
+	}
+	if n := e.events("insider_suspended", "carla", ""); n != 0 {
+		t.Fatal("opening two recordings' pages suspended a user with a limit of one recording")
+	}
+	if n := e.events("play", "carla", ""); n != 0 {
+		t.Fatalf("opening the pages fetched audio %d times", n)
+	}
+	keys := js[[]string](t, ctx, `[...document.querySelectorAll("#timeline li")].map(li => li.textContent).filter(s => s.includes("dtmf"))`)
+	if len(keys) != 4 {
+		t.Fatalf("the timeline shows %d key presses, want 4: %q", len(keys), keys)
+	}
+	for _, k := range keys {
+		if strings.ContainsAny(k[strings.Index(k, "dtmf"):], "0123456789*#") {
+			t.Fatalf("the timeline shows a key press as %q", k)
+		}
+	}
+	shot(t, ctx, "dtmf-masked")
+	// Play the first: allowed, not suspended.
+	do(t, ctx, "open the first", chromedp.Navigate(e.web+"/r/branch-1/"+recs[0]), chromedp.WaitVisible(chromedp.ID("player")))
+	js[bool](t, ctx, `document.getElementById("player").play(); true`)
+	waitJS(t, ctx, `document.getElementById("player").currentTime > 0.5`, "audio to play")
+	if n := e.events("insider_suspended", "carla", ""); n != 0 {
+		t.Fatal("suspended after playing one recording (limit 1)")
+	}
+	// Play the second: refused, and now suspended.
+	do(t, ctx, "open the second", chromedp.Navigate(e.web+"/r/branch-1/"+recs[1]), chromedp.WaitVisible(chromedp.ID("player")))
+	js[bool](t, ctx, `document.getElementById("player").play().catch(() => {}); true`)
+	waitJS(t, ctx, `document.getElementById("player").error != null`, "the second play to be refused")
+	if n := e.events("insider_suspended", "carla", ""); n != 1 {
+		t.Fatalf("%d suspensions after playing a second recording (limit 1), want 1", n)
 	}
 }

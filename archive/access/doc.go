@@ -23,7 +23,21 @@
 //   - Critical actions (export, erasure, hold release, role changes, bulk
 //     erasure) take two people: one requests, a different one whose role
 //     approves that action decides; the action runs only then.
-//   - A user who plays or exports far more than the configured rate, or
-//     outside working hours, is suspended from playback at once; a second
-//     person lifts it.
+//   - Audio that leaves (a play, a stream through a CRM link, an export)
+//     is admitted before its first byte (limits.go): one transaction on
+//     the user's row (for a link, its minter's) checks suspension, role,
+//     branch, working hours and the number of distinct recordings within
+//     the window; outside working hours, or past the limit, it is refused
+//     and the user suspended at once with an alert; a second person lifts
+//     it. A link dies when its minter is suspended, loses the role or the
+//     branch. A suspended user gets no personal data (search, recordings,
+//     audio, subject reports, links), only their own requests.
+//   - Viewing (a page or its JSON), playing, streaming and exporting are
+//     different actions in the access log and the Art. 15 report; the page
+//     fetches audio only when played.
+//   - DTMF digits (card numbers, PINs) are masked in every view: that a
+//     key was pressed and when, never which; a role with ActDTMF reveals
+//     them for one call, with a reason, audited.
+//   - Streaming links are built on access.public_url (never a request's
+//     Host); without it no link is minted.
 package access

@@ -134,6 +134,13 @@ func newEnv(t testing.TB, edit func(*archive.Config)) *env {
 	}
 	a.Config.LegalRetention = []string{"mifid"}
 	a.Config.Access.AlertWebhook = fmt.Sprintf("http://%s/hook", hl.Addr())
+	// Tests run at any hour: working hours are the whole week unless a
+	// test says otherwise, read in UTC like the test clock.
+	a.Config.Access.WorkingHours, a.Config.Access.WorkingDays, a.Config.Access.TimeZone = "00:00-24:00", "Mon-Sun", "UTC"
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	wl, _ := net.Listen("tcp", "127.0.0.1:0")
+	e.addr, e.web = ln.Addr().String(), "https://"+wl.Addr().String()
+	a.Config.Access.PublicURL = e.web
 	if edit != nil {
 		edit(&a.Config)
 	}
@@ -147,9 +154,6 @@ func newEnv(t testing.TB, edit func(*archive.Config)) *env {
 	}
 	e.svc = access.New(a, e.keys)
 	ctx, cancel := context.WithCancel(context.Background())
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	wl, _ := net.Listen("tcp", "127.0.0.1:0")
-	e.addr, e.web = ln.Addr().String(), "https://"+wl.Addr().String()
 	done := make(chan struct{}, 2)
 	go func() { a.Serve(ctx, ln); done <- struct{}{} }()
 	go func() { e.svc.Serve(ctx, wl); done <- struct{}{} }()

@@ -38,6 +38,9 @@ func (s *Service) mintLink(ctx context.Context, u *User, app, rec string, ttl ti
 	if s.Keys == nil {
 		return nil, errNoKeys
 	}
+	if base == "" {
+		return nil, errNoPublicURL
+	}
 	if ttl <= 0 || ttl > time.Duration(s.cfg.MaxLinkTTL) {
 		return nil, fmt.Errorf("ttl %s: between 1s and %s", ttl, time.Duration(s.cfg.MaxLinkTTL))
 	}
@@ -74,13 +77,18 @@ func (s *Service) revokeLink(ctx context.Context, u *User, id string) error {
 	if err != nil {
 		return err
 	}
-	if !u.InScope(app) {
+	switch {
+	case !u.InScope(app):
 		return fmt.Errorf("%w: branch %s is outside your scope", errDenied, app)
+	case Allowed(u.Role, ActRevoke):
+	case Allowed(u.Role, ActLink) && by == u.Name:
+	default:
+		return fmt.Errorf("%w: role %s may revoke only its own links", errDenied, u.Role)
 	}
 	if _, err := s.db().ExecContext(ctx, `UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at = ''`, ts(s.now()), id); err != nil {
 		return err
 	}
-	s.audit(ctx, "link_revoked", u.Name, app, "link "+id, false)
+	s.audit(ctx, "link_revoked", u.Name, app, "link "+id+" minted by "+by, false)
 	return nil
 }
 
@@ -130,8 +138,13 @@ func (s *Service) streamLink(w http.ResponseWriter, r *http.Request) {
 		deny(err.Error())
 		return
 	}
+	// The stream counts against its minter (limits, working hours), who
+	// must still be unsuspended, crm, and scoped to the branch.
+	if err := s.admit(ctx, by, accStream, app, rec, id, rangeStart(r) == 0); err != nil {
+		deny(err.Error())
+		return
+	}
 	s.audit(ctx, "link_used", "crm:"+by, app, fmt.Sprintf("link %s recording %s from %s range %q", id, rec, remoteIP(r), r.Header.Get("Range")), false)
-	s.accessed(ctx, "link:"+id, "stream", app, rec)
 	if err := s.serveAudio(w, r, recd); err != nil {
 		s.audit(ctx, "link_failed", "", app, fmt.Sprintf("link %s recording %s: %v", id, rec, err), false)
 		jsonError(w, http.StatusUnprocessableEntity, "the recording cannot be played")

@@ -47,18 +47,20 @@ const (
 	ActRelease Action = "release" // request a hold's release
 	ActLink    Action = "link"    // mint a streaming link
 	ActClear   Action = "clear"   // lift an insider suspension (of someone else)
+	ActRevoke  Action = "revoke"  // list and revoke anyone's streaming links (within its branches)
+	ActDTMF    Action = "dtmf"    // reveal a call's DTMF digits, with a reason (masked otherwise)
 )
 
 // Actions lists every action (the role matrix test walks it).
-var Actions = []Action{ActUsers, ActAudit, ActFleet, ActSearch, ActPlay, ActExport, ActSubject, ActErase, ActHold, ActRelease, ActLink, ActClear}
+var Actions = []Action{ActUsers, ActAudit, ActFleet, ActSearch, ActPlay, ActExport, ActSubject, ActErase, ActHold, ActRelease, ActLink, ActClear, ActRevoke, ActDTMF}
 
 // matrix is least privilege: what is not listed is refused.
 var matrix = map[Role][]Action{
-	Admin:      {ActUsers, ActFleet, ActClear},
+	Admin:      {ActUsers, ActFleet, ActClear, ActRevoke},
 	Auditor:    {ActAudit, ActFleet},
 	Supervisor: {ActSearch, ActPlay},
-	Compliance: {ActSearch, ActPlay, ActExport},
-	DPO:        {ActSearch, ActSubject, ActErase, ActHold, ActRelease, ActClear},
+	Compliance: {ActSearch, ActPlay, ActExport, ActDTMF},
+	DPO:        {ActSearch, ActSubject, ActErase, ActHold, ActRelease, ActClear, ActRevoke},
 	CRM:        {ActLink},
 }
 

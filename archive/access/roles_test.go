@@ -31,6 +31,8 @@ func TestRoleMatrix(t *testing.T) {
 		}
 		users[r] = e.addUser("u-"+string(r), r, branches...)
 	}
+	// A link minted by another crm user: revoking it is ActRevoke.
+	otherLink := mint(t, e.signIn(e.addUser("minter", access.CRM, "branch-1")), recs[0])
 	type attempt func(c *api, i int) (int, string)
 	rec := func(i int) string { return recs[12+i] }
 	actions := map[access.Action]attempt{
@@ -64,6 +66,12 @@ func TestRoleMatrix(t *testing.T) {
 		},
 		access.ActClear: func(c *api, i int) (int, string) {
 			return c.do("POST", "/api/v1/users/victim/clear", nil, nil)
+		},
+		access.ActRevoke: func(c *api, i int) (int, string) {
+			return c.do("DELETE", "/api/v1/links/"+otherLink.ID, nil, nil)
+		},
+		access.ActDTMF: func(c *api, i int) (int, string) {
+			return c.do("POST", "/api/v1/recordings/branch-1/"+rec(i)+"/dtmf", access.RevealDTMF{Reason: "fraud case 3"}, nil)
 		},
 	}
 	_ = victim

@@ -140,6 +140,7 @@ func (s *Service) personal(sealed []byte) *vault.Personal {
 	if json.Unmarshal(b, &p) != nil {
 		return nil
 	}
+	maskDTMF(&p) // revealed only through revealDTMF
 	return &p
 }
 

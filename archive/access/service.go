@@ -35,6 +35,7 @@ type Service struct {
 	notify   *notifier
 	backfill sync.Once
 	anchorMu sync.Mutex
+	insider  insiderState
 }
 
 // New makes the access service of an open archive. keys may be nil.
@@ -152,6 +153,10 @@ func (s *Service) need(act Action, h handler) http.HandlerFunc {
 			s.deny(w, r, ss, fmt.Sprintf("role %s may not %s", ss.user.Role, act))
 			return
 		}
+		if suspendedFrom(ss.user, act) {
+			s.deny(w, r, ss, "suspended pending review: "+ss.user.Suspended)
+			return
+		}
 		h(w, r, ss)
 	}
 }
@@ -195,7 +200,7 @@ func (s *Service) Handler() http.Handler {
 	m.HandleFunc("GET /api/v1/recordings/{app}/{id}/audio", s.need(ActPlay, s.apiAudio))
 	m.HandleFunc("POST /api/v1/recordings/{app}/{id}/hold", s.need(ActHold, s.apiHold))
 	m.HandleFunc("POST /api/v1/links", s.need(ActLink, s.apiMintLink))
-	m.HandleFunc("DELETE /api/v1/links/{id}", s.need(ActLink, s.apiRevokeLink))
+	m.HandleFunc("DELETE /api/v1/links/{id}", s.need("", s.apiRevokeLink))
 	m.HandleFunc("GET /l/{token}", s.streamLink)
 	m.HandleFunc("POST /api/v1/requests", s.need("", s.apiRequest))
 	m.HandleFunc("GET /api/v1/requests", s.need("", s.apiRequests))
@@ -208,6 +213,7 @@ func (s *Service) Handler() http.Handler {
 	m.HandleFunc("GET /api/v1/audit", s.need(ActAudit, s.apiAudit))
 	m.HandleFunc("GET /api/v1/fleet", s.need(ActFleet, s.apiFleet))
 	s.webRoutes(m)
+	s.insiderRoutes(m)
 	return securityHeaders(m)
 }
 

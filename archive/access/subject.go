@@ -42,11 +42,16 @@ type SubjectItem struct {
 	Accesses    []AccessEntry   `json:"accesses"`
 }
 
-// AccessEntry is one access to a recording.
+// AccessEntry is one access to a recording. Action is view (the page or
+// its metadata, no audio), play, stream (through a link Who minted; Via
+// names it), export, link (a link minted) or dtmf (key presses
+// revealed); What says it in words for the data subject.
 type AccessEntry struct {
 	Time   time.Time `json:"time"`
 	Who    string    `json:"who"`
 	Action string    `json:"action"`
+	Via    string    `json:"via,omitempty"`
+	What   string    `json:"what"`
 }
 
 func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) (*SubjectReport, error) {
@@ -124,7 +129,7 @@ func itoa(n int) string {
 
 func (s *Service) accessesOf(ctx context.Context, app, id string) []AccessEntry {
 	out := []AccessEntry{}
-	rows, err := s.db().QueryContext(ctx, `SELECT time, name, action FROM accesses WHERE appliance = ? AND recording = ? ORDER BY id`, app, id)
+	rows, err := s.db().QueryContext(ctx, `SELECT time, name, action, via FROM accesses WHERE appliance = ? AND recording = ? ORDER BY id`, app, id)
 	if err != nil {
 		return out
 	}
@@ -132,8 +137,9 @@ func (s *Service) accessesOf(ctx context.Context, app, id string) []AccessEntry 
 	for rows.Next() {
 		var a AccessEntry
 		var t string
-		rows.Scan(&t, &a.Who, &a.Action)
+		rows.Scan(&t, &a.Who, &a.Action, &a.Via)
 		a.Time = parseTS(t)
+		a.What = accessWords(a.Action, a.Via)
 		out = append(out, a)
 	}
 	return out

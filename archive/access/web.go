@@ -217,7 +217,8 @@ func (s *Service) webMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 		s.page(w, r, ss, "links", data)
 		return
 	}
-	l, err := s.mintLink(r.Context(), ss.user, app, rec, ttl, r.FormValue("network"), "https://"+r.Host)
+	base, _ := s.linkBase() // mintLink refuses without it
+	l, err := s.mintLink(r.Context(), ss.user, app, rec, ttl, r.FormValue("network"), base)
 	if err != nil {
 		data["Error"] = err.Error()
 	} else {

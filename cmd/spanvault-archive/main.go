@@ -202,6 +202,9 @@ func cmdServe(args []string, stdout io.Writer) error {
 			return fmt.Errorf("web: %w", err)
 		}
 		fmt.Fprintf(stdout, "serving the access service on https://%s\n", wl.Addr())
+		if a.Config.Access.PublicURL == "" {
+			fmt.Fprintln(stdout, "streaming links disabled: set access.public_url in archive.toml (the address the CRM reaches this service at)")
+		}
 		svc := access.New(a, keys)
 		go func() { webDone <- svc.Serve(ctx, wl) }()
 	} else {
