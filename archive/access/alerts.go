@@ -111,8 +111,8 @@ func (s *Service) accessed(ctx context.Context, who, action, app, rec string) {
 func (s *Service) checkInsider(ctx context.Context, name string, now time.Time) {
 	why := ""
 	var n int
-	s.db().QueryRowContext(ctx, `SELECT COUNT(DISTINCT appliance || '/' || recording) FROM accesses WHERE name = ? AND time >= ? AND action IN ('play', 'export')`,
-		name, ts(now.Add(-time.Duration(s.cfg.InsiderWindow)))).Scan(&n)
+	s.db().QueryRowContext(ctx, `SELECT COUNT(DISTINCT appliance || '/' || recording) FROM accesses WHERE name = ? AND time >= ? AND action IN ('play', 'export') AND id > ?`,
+		name, ts(now.Add(-time.Duration(s.cfg.InsiderWindow))), s.reviewedMark(ctx, name)).Scan(&n)
 	if n > s.cfg.InsiderMaxPlays {
 		why = fmt.Sprintf("%d recordings played or exported within %s (limit %d)", n, time.Duration(s.cfg.InsiderWindow), s.cfg.InsiderMaxPlays)
 	} else if s.cfg.WorkingHours != "" {
