@@ -55,7 +55,9 @@ func (r *refusal) Is(target error) bool {
 	return (r.status == http.StatusForbidden && target == errDenied) || (r.status == http.StatusNotFound && target == errNotFound)
 }
 
-func forbidden(why string) error { return &refusal{status: http.StatusForbidden, public: why, why: why} }
+func forbidden(why string) error {
+	return &refusal{status: http.StatusForbidden, public: why, why: why}
+}
 
 // hidden is the answer for a target the user may not know of: the same
 // as for one that does not exist.
