@@ -115,11 +115,11 @@ type cell struct {
 // that exists ("unknown"); targetless routes get "none".
 type routeSpec struct {
 	pattern string
-	web     bool           // a page: cookie session and CSRF token
-	public  bool           // no session: the same answer for everyone
-	roles   []access.Role  // roles it serves (nil: every signed-in role)
-	ok      int            // its answer to them, on a target in scope
-	targets bool           // aimed at a target
+	web     bool          // a page: cookie session and CSRF token
+	public  bool          // no session: the same answer for everyone
+	roles   []access.Role // roles it serves (nil: every signed-in role)
+	ok      int           // its answer to them, on a target in scope
+	targets bool          // aimed at a target
 	make    func(f *routeFixture, r access.Role, tgt string) cell
 }
 
