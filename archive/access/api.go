@@ -267,12 +267,12 @@ func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 		return
 	}
 	// The CRM may know only the recording's ID: its branch within scope.
-	o := s.recordingObject(r.Context(), in.Appliance, in.Recording)
-	if in.Appliance == "" {
-		if o, err = s.recordingByID(r.Context(), ss.user, in.Recording); err != nil {
-			jsonError(w, http.StatusConflict, err.Error())
-			return
-		}
+	var o Object
+	if in.Appliance != "" {
+		o = s.recordingObject(r.Context(), in.Appliance, in.Recording)
+	} else if o, err = s.recordingByID(r.Context(), ss.user, in.Recording); err != nil {
+		jsonError(w, http.StatusConflict, err.Error())
+		return
 	}
 	if !s.check(w, r, ss, ActLink, o) {
 		return

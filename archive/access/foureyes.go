@@ -132,49 +132,50 @@ func (s *Service) progress(ctx context.Context, r *Request) {
 	if r.State != StateApplying {
 		return
 	}
-	rows, err := s.db().QueryContext(ctx, `SELECT command_id, appliance FROM request_commands WHERE request_id = ? ORDER BY command_id`, r.ID)
+	// One query: each command the request queued, its answer, and whether
+	// the archive still holds a live copy of what it erased.
+	rows, err := s.db().QueryContext(ctx, `SELECT c.appliance, c.kind, c.recording, c.done_at, c.result, c.result_reason,
+		(SELECT COUNT(*) FROM records x WHERE x.appliance = c.appliance AND x.id = c.recording AND x.kind = ? AND x.deleted_at = '')
+		FROM request_commands rc JOIN commands c ON c.id = rc.command_id WHERE rc.request_id = ? ORDER BY c.id`, wire.KindRecording, r.ID)
 	if err != nil {
 		return
 	}
-	want := map[string][]int64{}
+	type box struct{ ok, open bool }
+	per := map[string]*box{}
 	var boxes []string
-	for rows.Next() {
-		var id int64
-		var app string
-		if rows.Scan(&id, &app) == nil {
-			if want[app] == nil {
-				boxes = append(boxes, app)
-			}
-			want[app] = append(want[app], id)
-		}
-	}
-	rows.Close()
-	applied, answered := 0, 0
 	var refusals []string
-	for _, app := range boxes {
-		cmds, err := s.A.Index.Commands(ctx, app, false)
-		if err != nil {
+	for rows.Next() {
+		var app, kind, rec, done, result, why string
+		var live int
+		if err := rows.Scan(&app, &kind, &rec, &done, &result, &why, &live); err != nil {
+			rows.Close()
 			return
 		}
-		ok, open := true, false
-		for _, c := range cmds {
-			if !slices.Contains(want[app], c.ID) {
-				continue
-			}
-			switch {
-			case c.DoneAt.IsZero():
-				ok, open = false, true
-			case c.Result != wire.ResultApplied:
-				ok = false
-				refusals = append(refusals, fmt.Sprintf("%s refused %s %s: %s", app, c.Kind, c.Recording, c.ResultReason))
-			case c.Kind == wire.CmdErase && !s.goneAtArchive(ctx, app, c.Recording):
-				ok, open = false, true // the archive's copy has not followed yet
-			}
+		b := per[app]
+		if b == nil {
+			b = &box{ok: true}
+			per[app] = b
+			boxes = append(boxes, app)
 		}
-		if ok {
+		switch {
+		case done == "":
+			b.ok, b.open = false, true
+		case result != wire.ResultApplied:
+			b.ok = false
+			refusals = append(refusals, fmt.Sprintf("%s refused %s %s: %s", app, kind, rec, why))
+		case kind == wire.CmdErase && live > 0:
+			b.ok, b.open = false, true // the archive's copy has not followed yet
+		}
+	}
+	if rows.Close() != nil {
+		return
+	}
+	applied, answered := 0, 0
+	for _, app := range boxes {
+		if per[app].ok {
 			applied++
 		}
-		if !open {
+		if !per[app].open {
 			answered++
 		}
 	}
@@ -197,20 +198,6 @@ func (s *Service) progress(ctx context.Context, r *Request) {
 	if n, _ := res.RowsAffected(); n == 1 {
 		s.audit(ctx, "request_"+state, r.DecidedBy, r.Target.Appliance, fmt.Sprintf("request %d %s by %s: %s", r.ID, r.Kind, r.RequestedBy, r.Progress), state == StateFailed)
 	}
-}
-
-// goneAtArchive: the archive holds no live copy of the recording.
-func (s *Service) goneAtArchive(ctx context.Context, app, id string) bool {
-	rs, err := s.A.Index.Records(ctx, index.Query{Appliance: app, ID: id, Kind: wire.KindRecording})
-	if err != nil {
-		return false
-	}
-	for _, r := range rs {
-		if r.DeletedAt.IsZero() {
-			return false
-		}
-	}
-	return true
 }
 
 // Plan is what approving a request will do, as far as the reader's
