@@ -255,6 +255,31 @@ func TestExportOnce(t *testing.T) {
 	if resp, b := comp.get(fmt.Sprintf("/api/v1/requests/%d/export?format=pcap", id)); resp.StatusCode == 200 {
 		t.Fatalf("second download of a single export: 200, %d bytes", len(b))
 	}
+	// Once, also when asked for in parallel.
+	id = export(recs[3])
+	codes := make(chan int, 6)
+	for range 6 {
+		go func() {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/requests/%d/export", e.web, id), nil)
+			req.Header.Set("Authorization", "Bearer "+comp.token)
+			resp, err := comp.http.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			readAll(resp)
+			codes <- resp.StatusCode
+		}()
+	}
+	ok := 0
+	for range 6 {
+		if <-codes == 200 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("6 parallel downloads of one export: %d served", ok)
+	}
 	// Expiry.
 	id = export(recs[1])
 	e.clock.Add(25 * time.Hour)

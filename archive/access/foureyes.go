@@ -268,6 +268,9 @@ func (s *Service) plan(ctx context.Context, u *User, r *Request) *Plan {
 			total, len(t.Terms), len(bs), strings.Join(bs, ", "), refused, cdrs)
 		return p
 	case ReqErase, ReqExport, ReqRelease:
+		if !u.InScope(t.Appliance) {
+			return &Plan{Summary: "branch " + t.Appliance + " is outside your scope"}
+		}
 		rec, err := s.recording(ctx, t.Appliance, t.Recording)
 		if err != nil {
 			return &Plan{Summary: fmt.Sprintf("%s/%s: %v", t.Appliance, t.Recording, err)}
