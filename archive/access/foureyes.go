@@ -120,7 +120,7 @@ func (s *Service) erasing(ctx context.Context, app, id string) bool {
 // it is applied, and is done when every box applied it and the archive's
 // own copy of every erased recording is gone (failed when a box refused).
 func (s *Service) progress(ctx context.Context, r *Request) {
-	if r.Kind == ReqExport && r.State == StateApproved && !s.now().Before(r.Expires) {
+	if r.Kind == ReqExport && r.State == StateApproved && !r.Expires.IsZero() && !s.now().Before(r.Expires) {
 		if res, err := s.db().ExecContext(ctx, `UPDATE requests SET state = ? WHERE id = ? AND state = ?`, StateExpired, r.ID, StateApproved); err == nil {
 			if n, _ := res.RowsAffected(); n == 1 {
 				s.audit(ctx, "export_expired", r.RequestedBy, r.Target.Appliance, fmt.Sprintf("request %d: not downloaded by %s", r.ID, r.Expires.Format(time.RFC3339)), false)
