@@ -66,7 +66,7 @@ test: deps test-go fuzz
 # tests run a second time with the archive on S3 (versitygw, Object Lock)
 # and its index in a private PostgreSQL server.
 S3_SYNC_TESTS = TestBackupRestoreKeepsErasure|TestThousandRecordingsArriveAndRetentionWaitsForGrace|TestResumeAfterCutsAndRestarts|TestCrashBetweenAckAndAcknowledge|TestBoxKilledBetweenAckAndAcknowledge|TestArchiveKilledMidUpload|TestFailoverBetweenFrontEnds|TestCommands
-PG_ACCESS_TESTS = TestRoleMatrix|TestSubjectAccessAcrossBoxes|TestSubjectErasure|TestFleet|TestNoCleartext
+PG_ACCESS_TESTS = TestRoleMatrix|TestRouteTable|TestSubjectAccessAcrossBoxes|TestSubjectErasure|TestFleet|TestNoCleartext
 test-go:
 	$(GO) vet ./...
 	SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -p 1 -timeout 40m ./...

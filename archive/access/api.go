@@ -25,6 +25,9 @@ func decodeBody(r *http.Request, v any) error {
 // fail maps an error to its status: denials 403 (audited), unknown 404,
 // everything else 400 or 500.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, ss *session, err error) {
+	if s.refuse(w, r, ss, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, errDenied):
 		s.deny(w, r, ss, err.Error())
@@ -140,6 +143,9 @@ func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request, ss *sess
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if len(q.Branches) > 0 && !s.check(w, r, ss, ActSearch, s.branchObject(r.Context(), q.Branches)) {
+		return
+	}
 	// Numbers never travel in a URL to be logged by a proxy: POST-style
 	// lookups go through the query string over TLS only, and the audit
 	// entry names the blind term.
@@ -175,8 +181,8 @@ func (s *Service) apiRecording(w http.ResponseWriter, r *http.Request, ss *sessi
 
 func (s *Service) view(r *http.Request, ss *session) (*RecordingView, error) {
 	app, id := r.PathValue("app"), r.PathValue("id")
-	if !ss.user.InScope(app) {
-		return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, app)
+	if err := s.authorize(r.Context(), ss.user, ActSearch, s.recordingObject(r.Context(), app, id)); err != nil {
+		return nil, err
 	}
 	rec, err := s.recording(r.Context(), app, id)
 	if err != nil {
@@ -199,12 +205,7 @@ func (s *Service) view(r *http.Request, ss *session) (*RecordingView, error) {
 
 func (s *Service) apiAudio(w http.ResponseWriter, r *http.Request, ss *session) {
 	app, id := r.PathValue("app"), r.PathValue("id")
-	if !ss.user.InScope(app) {
-		s.deny(w, r, ss, fmt.Sprintf("branch %s is outside your scope", app))
-		return
-	}
-	if ss.user.Suspended != "" {
-		s.deny(w, r, ss, "playback suspended pending review: "+ss.user.Suspended)
+	if !s.check(w, r, ss, ActPlay, s.recordingObject(r.Context(), app, id)) {
 		return
 	}
 	rec, err := s.recording(r.Context(), app, id)
@@ -229,8 +230,7 @@ func (s *Service) apiAudio(w http.ResponseWriter, r *http.Request, ss *session) 
 
 func (s *Service) apiHold(w http.ResponseWriter, r *http.Request, ss *session) {
 	app, id := r.PathValue("app"), r.PathValue("id")
-	if !ss.user.InScope(app) {
-		s.deny(w, r, ss, fmt.Sprintf("branch %s is outside your scope", app))
+	if !s.check(w, r, ss, ActHold, s.recordingObject(r.Context(), app, id)) {
 		return
 	}
 	var in struct {
@@ -271,36 +271,18 @@ func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 		jsonError(w, http.StatusBadRequest, fmt.Sprintf("ttl %q is not a duration (10m)", in.TTL))
 		return
 	}
-	if ss.user.Suspended != "" {
-		s.deny(w, r, ss, "suspended pending review: "+ss.user.Suspended)
+	// The CRM may know only the recording's ID: its branch within scope.
+	var o Object
+	if in.Appliance != "" {
+		o = s.recordingObject(r.Context(), in.Appliance, in.Recording)
+	} else if o, err = s.recordingByID(r.Context(), ss.user, in.Recording); err != nil {
+		jsonError(w, http.StatusConflict, err.Error())
 		return
 	}
-	app := in.Appliance
-	if app == "" {
-		// The CRM knows the recording's ID; find its branch within scope.
-		rs, err := s.A.Index.Records(r.Context(), indexQuery(in.Recording))
-		if err != nil {
-			s.fail(w, r, ss, err)
-			return
-		}
-		for _, rec := range rs {
-			if ss.user.InScope(rec.Appliance) {
-				if app != "" && app != rec.Appliance {
-					jsonError(w, http.StatusConflict, "recording ID exists in several branches: give appliance")
-					return
-				}
-				app = rec.Appliance
-			}
-		}
-		if app == "" {
-			if len(rs) > 0 {
-				s.deny(w, r, ss, "recording outside your branches")
-			} else {
-				jsonError(w, http.StatusNotFound, errNotFound.Error())
-			}
-			return
-		}
+	if !s.check(w, r, ss, ActLink, o) {
+		return
 	}
+	app := o.Branches[0]
 	base, err := s.linkBase()
 	if err != nil {
 		jsonError(w, http.StatusServiceUnavailable, err.Error())
@@ -344,7 +326,8 @@ func (s *Service) apiRequests(w http.ResponseWriter, r *http.Request, ss *sessio
 	}
 	out := []*Request{}
 	for _, q := range rs {
-		if visible(ss.user, q) {
+		if s.maysee(ss.user, q) {
+			q.Plan = s.plan(r.Context(), ss.user, q)
 			out = append(out, q)
 		}
 	}
@@ -367,27 +350,27 @@ func (s *Service) apiDecide(approve bool) handler {
 // (format=wav, default) or its packets as a capture file (format=pcap).
 func (s *Service) apiExport(w http.ResponseWriter, r *http.Request, ss *session) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	req, err := s.getRequest(r.Context(), id)
+	req, err := s.exportable(r.Context(), ss.user, id)
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
 	}
-	switch {
-	case req.Kind != ReqExport:
-		jsonError(w, http.StatusBadRequest, "not an export request")
-		return
-	case req.RequestedBy != ss.user.Name:
-		s.deny(w, r, ss, "only the requester downloads an approved export")
-		return
-	case req.State != StateDone:
-		s.deny(w, r, ss, fmt.Sprintf("export request %d is %s: it needs a second person's approval", id, req.State))
-		return
-	case ss.user.Suspended != "":
-		s.deny(w, r, ss, "suspended pending review: "+ss.user.Suspended)
-		return
-	}
 	rec, err := s.recording(r.Context(), req.Target.Appliance, req.Target.Recording)
 	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	// Rendered first, so that a call that cannot be rendered does not use
+	// the export up; then claimed, once; then admitted against the
+	// requester's limits and hours before a byte is served.
+	var out *rendered
+	if r.URL.Query().Get("format") != "pcap" {
+		if out, err = s.render(r.Context(), rec); err != nil {
+			jsonError(w, http.StatusUnprocessableEntity, err.Error())
+			return
+		}
+	}
+	if err := s.claimExport(r.Context(), ss.user, req); err != nil {
 		s.fail(w, r, ss, err)
 		return
 	}
@@ -402,11 +385,6 @@ func (s *Service) apiExport(w http.ResponseWriter, r *http.Request, ss *session)
 		if err := s.pcap(r.Context(), rec, w); err != nil {
 			s.A.Logger.Error("export", "err", err)
 		}
-		return
-	}
-	out, err := s.render(r.Context(), rec)
-	if err != nil {
-		jsonError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", rec.ID+".wav"))
@@ -444,7 +422,7 @@ func (s *Service) apiUsers(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, ss, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": us})
+	writeJSON(w, http.StatusOK, map[string]any{"users": s.usersInScope(ss.user, us)})
 }
 
 // apiClear lifts an insider suspension: a second person, never the user.
@@ -454,17 +432,17 @@ func (s *Service) apiClear(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.deny(w, r, ss, "four eyes: nobody lifts their own suspension")
 		return
 	}
-	u, err := getUser(r.Context(), s.db(), name)
-	if err != nil {
-		s.fail(w, r, ss, err)
+	o, u := s.userObject(r.Context(), name)
+	if !s.check(w, r, ss, ActClear, o) {
 		return
 	}
 	if err := s.unsuspend(r.Context(), name); err != nil {
 		s.fail(w, r, ss, err)
 		return
 	}
-	// A fresh window: what was counted before the review is cleared too.
-	s.db().ExecContext(r.Context(), `UPDATE accesses SET action = action || '-reviewed' WHERE name = ? AND action IN ('play', 'export')`, name)
+	// A fresh window: the insider count starts after this mark; the
+	// accesses before it stay as they were.
+	s.reviewed(r.Context(), name, ss.user.Name)
 	s.audit(r.Context(), "insider_cleared", ss.user.Name, "", fmt.Sprintf("suspension of %s lifted (was: %s)", name, u.Suspended), false)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -249,7 +249,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("button.approve")),
 		chromedp.WaitNotPresent(chromedp.CSS("button.approve")))
 	shot(t, ctx, "requests")
-	if state := js[string](t, ctx, `document.querySelector("#requests td.state").textContent`); state != access.StateDone {
+	if state := js[string](t, ctx, `document.querySelector("#requests td.state").textContent`); state != access.StateApplying {
 		t.Fatalf("erasure request is %q after approval", state)
 	}
 	e.sync(e.boxes["branch-2"])

@@ -9,10 +9,16 @@
 //
 // Invariants:
 //   - Nothing personal without a session and the right role: every
-//     handler asks Allowed(role, action) and the user's branch scope
-//     before it reads anything; a denial is a 403 with the reason and an
-//     audit entry. Without the keyring (the archive's identity) the
-//     service lists only what is in clear.
+//     handler goes through authorize (authz.go) with the user's role,
+//     branches and suspension, the action and the target's branches
+//     before it reads anything. A role that may not act is a 403 with the
+//     reason; a target outside the user's branches is a 404 with the same
+//     body as an unknown one (no existence oracle); every refusal is an
+//     audit entry with the real reason. Role changes and new users obey
+//     the same scope: scoped roles need existing branches within both
+//     admins' scopes, and a scoped user is never made unscoped. Without
+//     the keyring (the archive's identity) the service lists only what is
+//     in clear.
 //   - The database holds no number in clear: the blind index keeps HMACs
 //     under a key only this service holds (package keyring); audit
 //     entries name recordings by appliance and ID, searches by the blind
@@ -22,16 +28,27 @@
 //     audit trail (anchored in the anchor log with the boxes' heads).
 //   - Critical actions (export, erasure, hold release, role changes, bulk
 //     erasure) take two people: one requests, a different one whose role
-//     approves that action decides; the action runs only then.
+//     approves that action, within their branches, decides; the action
+//     runs only then, and the approver sees its plan first (for a
+//     subject: how many recordings on which branches, which are refused).
+//     An erasure by subject touches only the branches both people hold.
+//     A request goes filed, approved, applying ("applied on N of M
+//     boxes"), done only when every box applied it and the archive's
+//     copies are gone; an erased recording is not served from approval
+//     on. An approved export is downloaded once, by its requester, within
+//     exportTTL (24 h), their scope checked again at the download.
 //   - Audio that leaves (a play, a stream through a CRM link, an export)
 //     is admitted before its first byte (limits.go): one transaction on
 //     the user's row (for a link, its minter's) checks suspension, role,
 //     branch, working hours and the number of distinct recordings within
-//     the window; outside working hours, or past the limit, it is refused
-//     and the user suspended at once with an alert; a second person lifts
-//     it. A link dies when its minter is suspended, loses the role or the
-//     branch. A suspended user gets no personal data (search, recordings,
-//     audio, subject reports, links), only their own requests.
+//     the window since the user's last review; outside working hours, or
+//     past the limit, it is refused and the user suspended at once with
+//     an alert; a second person within the user's branches lifts it (a
+//     "reviewed" mark from which the count starts anew; the access
+//     history is not rewritten). A link dies when its minter is
+//     suspended, loses the role or the branch. A suspended user gets no
+//     personal data (search, recordings, audio, subject reports, links),
+//     only their own requests.
 //   - Viewing (a page or its JSON), playing, streaming and exporting are
 //     different actions in the access log and the Art. 15 report; the page
 //     fetches audio only when played.

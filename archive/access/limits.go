@@ -93,6 +93,11 @@ func rangeStart(r *http.Request) int64 {
 // says the request begins a play (no range, or one from byte 0): a play
 // already counted in the window is logged again only then. via names
 // the link of a stream. The error wraps errDenied and says why.
+// sinceReview is the id of the user's last "reviewed" row (0: none):
+// the counts start anew after a second person lifted a suspension,
+// without rewriting the access history. One placeholder: the user.
+const sinceReview = `(SELECT COALESCE(MAX(id), 0) FROM accesses WHERE name = ? AND action = 'reviewed')`
+
 func (s *Service) admit(ctx context.Context, name, action, app, rec, via string, start bool) error {
 	now := s.now()
 	tx, err := s.db().BeginTx(ctx, nil)
@@ -129,15 +134,15 @@ func (s *Service) admit(ctx context.Context, name, action, app, rec, via string,
 	window := ts(now.Add(-time.Duration(s.cfg.InsiderWindow)))
 	var already int
 	if why == "" {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accesses WHERE name = ? AND appliance = ? AND recording = ? AND time >= ? AND action IN `+counted,
-			name, app, rec, window).Scan(&already); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accesses WHERE name = ? AND appliance = ? AND recording = ? AND time >= ? AND id > `+sinceReview+` AND action IN `+counted,
+			name, app, rec, window, name).Scan(&already); err != nil {
 			return fmt.Errorf("insider limits: %w", err)
 		}
 	}
 	if why == "" && already == 0 {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT appliance || '/' || recording) FROM accesses WHERE name = ? AND time >= ? AND action IN `+counted,
-			name, window).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT appliance || '/' || recording) FROM accesses WHERE name = ? AND time >= ? AND id > `+sinceReview+` AND action IN `+counted,
+			name, window, name).Scan(&n); err != nil {
 			return fmt.Errorf("insider limits: %w", err)
 		}
 		if n >= s.cfg.InsiderMaxPlays {

@@ -71,19 +71,17 @@ func (s *Service) mintLink(ctx context.Context, u *User, app, rec string, ttl ti
 func (s *Service) revokeLink(ctx context.Context, u *User, id string) error {
 	var app, by string
 	err := s.db().QueryRowContext(ctx, `SELECT appliance, by FROM links WHERE id = ?`, id).Scan(&app, &by)
-	if errors.Is(err, sql.ErrNoRows) {
-		return errNotFound
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
+	if aerr := s.authorize(ctx, u, "", Object{Kind: "link", Name: id, Branches: []string{app}, Missing: err != nil}); aerr != nil {
+		return aerr
+	}
 	switch {
-	case !u.InScope(app):
-		return fmt.Errorf("%w: branch %s is outside your scope", errDenied, app)
 	case Allowed(u.Role, ActRevoke):
 	case Allowed(u.Role, ActLink) && by == u.Name:
 	default:
-		return fmt.Errorf("%w: role %s may revoke only its own links", errDenied, u.Role)
+		return forbidden(fmt.Sprintf("role %s may revoke only its own links", u.Role))
 	}
 	if _, err := s.db().ExecContext(ctx, `UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at = ''`, ts(s.now()), id); err != nil {
 		return err

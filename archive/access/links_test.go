@@ -73,8 +73,8 @@ func TestStreamingLink(t *testing.T) {
 		t.Fatalf("a link whose row was pointed at another recording in the database still plays: %d", resp.StatusCode)
 	}
 	e.a.Index.DB().ExecContext(t.Context(), `UPDATE links SET recording = ? WHERE id = ?`, recs[0], id)
-	// Outside the crm user's branches: 403.
-	if st, _ := crm.do("POST", "/api/v1/links", access.MintLink{Appliance: "branch-2", Recording: e.recordings("branch-2")[0], TTL: "10m"}, nil); st != http.StatusForbidden {
+	// Outside the crm user's branches: 404, like an unknown recording.
+	if st, _ := crm.do("POST", "/api/v1/links", access.MintLink{Appliance: "branch-2", Recording: e.recordings("branch-2")[0], TTL: "10m"}, nil); st != http.StatusNotFound {
 		t.Fatalf("link for another branch: %d", st)
 	}
 	// Longer than allowed: refused.

@@ -36,7 +36,7 @@ func (s *Service) recording(ctx context.Context, app, id string) (*index.Record,
 	if len(rs) == 0 {
 		return nil, errNotFound
 	}
-	if !rs[0].DeletedAt.IsZero() {
+	if !rs[0].DeletedAt.IsZero() || s.erasing(ctx, app, id) {
 		return nil, errErased
 	}
 	return &rs[0], nil

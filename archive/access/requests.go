@@ -15,12 +15,18 @@ import (
 	"github.com/spanvault/spanvault/vault"
 )
 
-// Request states.
+// Request states: filed, then approved (an export: ready to download
+// once), applying (commands wait for the boxes: Progress says "applied on
+// N of M boxes"), done (every box applied it and the archive's own copies
+// are gone; an export: downloaded), or failed, rejected, expired.
 const (
-	StatePending  = "pending"
-	StateDone     = "done"     // approved and carried out
+	StatePending  = "filed"    // waiting for a second person
+	StateApproved = "approved" // approved; an export waits for its one download
+	StateApplying = "applying" // commands queued, not every box has applied them
+	StateDone     = "done"     // carried out everywhere
 	StateFailed   = "failed"   // approved, but the action was refused (Result says why)
 	StateRejected = "rejected" // the second person said no
+	StateExpired  = "expired"  // an approved export not downloaded in time
 )
 
 // Target is what a request acts on. A subject is held as its blind terms,
@@ -32,6 +38,13 @@ type Target struct {
 	User      string   `json:"user,omitempty"`
 	Role      Role     `json:"role,omitempty"`
 	Branches  []string `json:"branches,omitempty"`
+	// Scope: for a subject, the branches holding its records within the
+	// requester's scope when it was filed.
+	Scope []string `json:"scope,omitempty"`
+	// Current, CurrentAll: for a role change, the user's branches when it
+	// was filed (both admins must hold them).
+	Current    []string `json:"current,omitempty"`
+	CurrentAll bool     `json:"current_all,omitempty"`
 }
 
 // Request is a four-eyes request.
@@ -46,6 +59,14 @@ type Request struct {
 	DecidedAt   time.Time `json:"decided_at,omitzero"`
 	State       string    `json:"state"`
 	Result      string    `json:"result,omitempty"`
+	// Progress: "applied on N of M boxes" while applying.
+	Progress string `json:"progress,omitempty"`
+	// Expires: an approved export is downloaded once before then; Used:
+	// when it was.
+	Expires time.Time `json:"expires,omitzero"`
+	Used    time.Time `json:"used,omitzero"`
+	// Plan: what approving it will do, as far as the reader's branches go.
+	Plan *Plan `json:"plan,omitempty"`
 }
 
 // RequestInput is what a user asks for (numbers for a subject erasure are
@@ -68,8 +89,8 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 	if !ok {
 		return nil, fmt.Errorf("unknown request kind %q (export, erase, release, role, bulk_erase)", in.Kind)
 	}
-	if !Allowed(u.Role, act) {
-		return nil, fmt.Errorf("%w: role %s may not request %s", errDenied, u.Role, in.Kind)
+	if err := s.authorize(ctx, u, act, Object{}); err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
 		return nil, errors.New("a request needs a reason")
@@ -77,8 +98,8 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 	t := Target{Appliance: in.Appliance, Recording: in.Recording}
 	switch in.Kind {
 	case ReqExport, ReqErase, ReqRelease:
-		if !u.InScope(in.Appliance) {
-			return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, in.Appliance)
+		if err := s.authorize(ctx, u, act, s.recordingObject(ctx, in.Appliance, in.Recording)); err != nil {
+			return nil, err
 		}
 		rec, err := s.recording(ctx, in.Appliance, in.Recording)
 		if err != nil {
@@ -99,15 +120,28 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 		for _, n := range in.Numbers {
 			t.Terms = append(t.Terms, s.Keys.Term(termNumber, vault.NormalizeNumber(n)))
 		}
+		scope, err := s.subjectScope(ctx, t.Terms, u)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.authorize(ctx, u, act, Object{Kind: "subject", Name: fmt.Sprintf("of %d numbers", len(in.Numbers)), Missing: len(scope) == 0}); err != nil {
+			return nil, err
+		}
+		t.Scope = scope
 	case ReqRole:
 		r, err := ParseRole(in.Role)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := getUser(ctx, s.db(), in.User); err != nil {
+		o, target := s.userObject(ctx, in.User)
+		if err := s.authorize(ctx, u, act, o); err != nil {
+			return nil, err
+		}
+		if err := s.checkGrant(ctx, u, target, r, in.Branches); err != nil {
 			return nil, err
 		}
 		t.User, t.Role, t.Branches = in.User, r, in.Branches
+		t.Current, t.CurrentAll = target.Branches, target.AllBranches()
 	}
 	tj, _ := json.Marshal(t)
 	req := &Request{Kind: in.Kind, Target: t, Reason: in.Reason, RequestedBy: u.Name, RequestedAt: s.now().UTC(), State: StatePending}
@@ -118,6 +152,7 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 		return nil, err
 	}
 	req.ID = id
+	req.Plan = s.plan(ctx, u, req)
 	s.audit(ctx, "request_filed", u.Name, t.Appliance, fmt.Sprintf("request %d %s %s", id, req.Kind, describeTarget(t)), false)
 	return req, nil
 }
@@ -161,7 +196,7 @@ func (s *Service) getRequest(ctx context.Context, id int64) (*Request, error) {
 
 // requests lists requests (one when id > 0), newest first.
 func (s *Service) requests(ctx context.Context, id int64) ([]*Request, error) {
-	q := `SELECT id, action, target, reason, requested_by, requested_at, decided_by, decided_at, state, result FROM requests`
+	q := `SELECT id, action, target, reason, requested_by, requested_at, decided_by, decided_at, state, result, expires_at, used_at FROM requests`
 	var args []any
 	if id > 0 {
 		q += ` WHERE id = ?`
@@ -175,45 +210,58 @@ func (s *Service) requests(ctx context.Context, id int64) ([]*Request, error) {
 	var out []*Request
 	for rows.Next() {
 		r := &Request{}
-		var tj, ra, da string
-		if err := rows.Scan(&r.ID, &r.Kind, &tj, &r.Reason, &r.RequestedBy, &ra, &r.DecidedBy, &da, &r.State, &r.Result); err != nil {
+		var tj, ra, da, ex, us string
+		if err := rows.Scan(&r.ID, &r.Kind, &tj, &r.Reason, &r.RequestedBy, &ra, &r.DecidedBy, &da, &r.State, &r.Result, &ex, &us); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(tj), &r.Target)
-		r.RequestedAt, r.DecidedAt = parseTS(ra), parseTS(da)
+		r.RequestedAt, r.DecidedAt, r.Expires, r.Used = parseTS(ra), parseTS(da), parseTS(ex), parseTS(us)
 		out = append(out, r)
 	}
-	return out, rows.Err()
-}
-
-// visible: a user sees requests they may approve or filed.
-func visible(u *User, r *Request) bool {
-	return r.RequestedBy == u.Name || (MayApprove(u.Role, r.Kind) && (r.Target.Appliance == "" || u.InScope(r.Target.Appliance)))
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for _, r := range out {
+		s.progress(ctx, r)
+	}
+	return out, nil
 }
 
 // decide approves (and carries out) or rejects a request: a different
 // person from the requester, whose role approves that kind, within scope.
 func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (*Request, error) {
-	r, err := s.getRequest(ctx, id)
-	if err != nil {
+	if !mayApproveAny(u.Role) {
+		return nil, forbidden(fmt.Sprintf("role %s decides no requests", u.Role))
+	}
+	o, r := s.requestObject(ctx, id)
+	if err := s.authorize(ctx, u, "", o); err != nil {
 		return nil, err
 	}
 	switch {
 	case r.State != StatePending:
 		return nil, fmt.Errorf("request %d is %s already", id, r.State)
 	case r.RequestedBy == u.Name:
-		return nil, fmt.Errorf("%w: four eyes: the requester may not decide their own request", errDenied)
-	case !MayApprove(u.Role, r.Kind):
-		return nil, fmt.Errorf("%w: role %s may not decide %s requests", errDenied, u.Role, r.Kind)
-	case r.Target.Appliance != "" && !u.InScope(r.Target.Appliance):
-		return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, r.Target.Appliance)
+		return nil, forbidden("four eyes: the requester may not decide their own request")
+	case !s.mayDecide(u, r):
+		return nil, forbidden(fmt.Sprintf("role %s may not decide this %s request (its kind or its branches)", u.Role, r.Kind))
 	case r.Kind == ReqRole && r.Target.User == u.Name:
-		return nil, fmt.Errorf("%w: nobody approves a change of their own role", errDenied)
+		return nil, forbidden("nobody approves a change of their own role")
+	}
+	if r.Kind == ReqRole && approve {
+		// The approver is bound by the same rules as the requester.
+		_, target := s.userObject(ctx, r.Target.User)
+		if target == nil {
+			return nil, hidden("user", "user "+r.Target.User+": unknown")
+		}
+		if err := s.checkGrant(ctx, u, target, r.Target.Role, r.Target.Branches); err != nil {
+			return nil, err
+		}
 	}
 	// Claim it first, so that two approvers at once carry it out once.
 	state := StateRejected
 	if approve {
-		state = "approving"
+		state = StateApproved
 	}
 	res, err := s.db().ExecContext(ctx, `UPDATE requests SET decided_by = ?, decided_at = ?, state = ? WHERE id = ? AND state = ?`, u.Name, ts(s.now()), state, id, StatePending)
 	if err != nil {
@@ -229,15 +277,22 @@ func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (
 		return r, nil
 	}
 	r.State, r.Result = StateDone, ""
-	if err := s.carryOut(ctx, r); err != nil {
+	switch r.Kind {
+	case ReqExport:
+		r.State, r.Expires = StateApproved, s.now().Add(exportTTL).UTC()
+	case ReqErase, ReqRelease, ReqBulk:
+		r.State = StateApplying
+	}
+	if err := s.carryOut(ctx, u, r); err != nil {
 		r.State, r.Result = StateFailed, err.Error()
 	}
-	s.db().ExecContext(ctx, `UPDATE requests SET state = ?, result = ? WHERE id = ?`, r.State, r.Result, id)
+	s.db().ExecContext(ctx, `UPDATE requests SET state = ?, result = ?, expires_at = ? WHERE id = ?`, r.State, r.Result, tsOrEmpty(r.Expires), id)
+	s.progress(ctx, r)
 	s.audit(ctx, "request_approved", u.Name, r.Target.Appliance, fmt.Sprintf("request %d %s by %s: %s %s", id, r.Kind, r.RequestedBy, r.State, r.Result), false)
 	return r, nil
 }
 
-func (s *Service) carryOut(ctx context.Context, r *Request) error {
+func (s *Service) carryOut(ctx context.Context, approver *User, r *Request) error {
 	by := r.RequestedBy + "+" + r.DecidedBy
 	t := r.Target
 	switch r.Kind {
@@ -254,25 +309,36 @@ func (s *Service) carryOut(ctx context.Context, r *Request) error {
 			return errors.New(why)
 		}
 		s.cache.drop(rec.SHA256)
-		_, err = s.A.Command(ctx, t.Appliance, wire.CmdErase, t.Recording, false, r.Reason, by)
-		return err
+		cid, err := s.A.Command(ctx, t.Appliance, wire.CmdErase, t.Recording, false, r.Reason, by)
+		if err != nil {
+			return err
+		}
+		return s.noteCommand(ctx, r.ID, cid, t.Appliance)
 	case ReqRelease:
-		_, err := s.A.Command(ctx, t.Appliance, wire.CmdRelease, t.Recording, false, r.Reason, by)
-		return err
+		cid, err := s.A.Command(ctx, t.Appliance, wire.CmdRelease, t.Recording, false, r.Reason, by)
+		if err != nil {
+			return err
+		}
+		return s.noteCommand(ctx, r.ID, cid, t.Appliance)
 	case ReqRole:
 		return s.setRole(ctx, t.User, t.Role, t.Branches)
 	case ReqBulk:
-		res, err := s.eraseSubject(ctx, t.Terms, r.Reason, by)
+		branches, err := s.bulkBranches(ctx, r, approver)
+		if err != nil {
+			return err
+		}
+		res, err := s.eraseSubject(ctx, r.ID, t.Terms, branches, r.Reason, by)
 		r.Result = res
 		return err
 	}
 	return fmt.Errorf("unknown request kind %q", r.Kind)
 }
 
-// eraseSubject erases every recording of a subject at the archive and on
-// its box (sync commands), refusing, with the reason, those under hold or
-// a legal retention duty. The result counts per branch.
-func (s *Service) eraseSubject(ctx context.Context, terms []string, reason, by string) (string, error) {
+// eraseSubject erases every recording of a subject on the given branches
+// (those both people hold) at the archive and on its box (sync commands),
+// refusing, with the reason, those under hold or a legal retention duty.
+// The result counts per branch.
+func (s *Service) eraseSubject(ctx context.Context, reqID int64, terms []string, branches []string, reason, by string) (string, error) {
 	recs, err := s.byTerms(ctx, terms)
 	if err != nil {
 		return "", err
@@ -281,7 +347,7 @@ func (s *Service) eraseSubject(ctx context.Context, terms []string, reason, by s
 	per := map[string]*count{}
 	var refusals []string
 	for _, rec := range recs {
-		if rec.Kind != wire.KindRecording || !rec.DeletedAt.IsZero() {
+		if rec.Kind != wire.KindRecording || !rec.DeletedAt.IsZero() || !slices.Contains(branches, rec.Appliance) {
 			continue
 		}
 		c := per[rec.Appliance]
@@ -295,10 +361,14 @@ func (s *Service) eraseSubject(ctx context.Context, terms []string, reason, by s
 			continue
 		}
 		s.cache.drop(rec.SHA256)
-		if _, err := s.A.Command(ctx, rec.Appliance, wire.CmdErase, rec.ID, false, reason, by); err != nil {
+		cid, err := s.A.Command(ctx, rec.Appliance, wire.CmdErase, rec.ID, false, reason, by)
+		if err != nil {
 			c.refused++
 			refusals = append(refusals, err.Error())
 			continue
+		}
+		if err := s.noteCommand(ctx, reqID, cid, rec.Appliance); err != nil {
+			return "", err
 		}
 		c.queued++
 	}

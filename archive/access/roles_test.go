@@ -92,12 +92,13 @@ func TestRoleMatrix(t *testing.T) {
 		}
 	}
 
-	// Scope: a supervisor of branch-1 cannot hear or list branch-2.
+	// Scope: a supervisor of branch-1 cannot hear or list branch-2, and
+	// learns no more of it than of an unknown branch (404).
 	sup := e.signIn(users[access.Supervisor])
 	other := e.recordings("branch-2")[0]
 	for _, path := range []string{"/api/v1/recordings/branch-2/" + other + "/audio", "/api/v1/recordings/branch-2/" + other, "/api/v1/recordings?branch=branch-2"} {
 		denied := e.events("denied", users[access.Supervisor].name, "")
-		if st, body := sup.do("GET", path, nil, nil); st != http.StatusForbidden {
+		if st, body := sup.do("GET", path, nil, nil); st != http.StatusNotFound {
 			t.Errorf("supervisor of branch-1 GET %s: %d %s", path, st, body)
 		}
 		if e.events("denied", users[access.Supervisor].name, "") != denied+1 {
@@ -142,13 +143,13 @@ func TestRoleMatrix(t *testing.T) {
 		t.Fatalf("self-approval: %d %s", st, body)
 	}
 	comp := e.signIn(users[access.Compliance])
-	if st, body := comp.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", req.ID), nil, nil); st != http.StatusForbidden {
-		t.Fatalf("compliance approving an erasure: %d %s", st, body)
+	if st, body := comp.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", req.ID), nil, nil); st != http.StatusNotFound {
+		t.Fatalf("compliance approving an erasure (not theirs to see): %d %s", st, body)
 	}
 	dpo2u := e.addUser("u-dpo2", access.DPO)
 	dpo2 := e.signIn(dpo2u)
 	var done access.Request
-	if st, body := dpo2.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", req.ID), nil, &done); st != 200 || done.State != access.StateDone {
+	if st, body := dpo2.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", req.ID), nil, &done); st != 200 || done.State != access.StateApplying {
 		t.Fatalf("second DPO approving: %d %s", st, body)
 	}
 	if e.events("request_approved", "u-dpo2", fmt.Sprintf("request %d erase by u-dpo", req.ID)) != 1 {
@@ -176,6 +177,16 @@ func TestRoleMatrix(t *testing.T) {
 	resp, wav := comp.get(fmt.Sprintf("/api/v1/requests/%d/export", ex.ID))
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/wav" || len(wav) < 1000 {
 		t.Fatalf("approved export: %d %s %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(wav))
+	}
+	// Once: the pcap is another export.
+	if resp, _ := comp.get(fmt.Sprintf("/api/v1/requests/%d/export?format=pcap", ex.ID)); resp.StatusCode != http.StatusGone {
+		t.Fatalf("second download: %d", resp.StatusCode)
+	}
+	if st, body := comp.do("POST", "/api/v1/requests", access.RequestInput{Kind: access.ReqExport, Appliance: "branch-1", Recording: rec(11), Reason: "regulator, pcap"}, &ex); st != 202 {
+		t.Fatal(st, body)
+	}
+	if st, body := dpo2.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", ex.ID), nil, nil); st != 200 {
+		t.Fatal(st, body)
 	}
 	resp, pcap := comp.get(fmt.Sprintf("/api/v1/requests/%d/export?format=pcap", ex.ID))
 	if resp.StatusCode != 200 || len(pcap) < 1000 {

@@ -149,8 +149,7 @@ func (s *Service) need(act Action, h handler) http.HandlerFunc {
 				return
 			}
 		}
-		if act != "" && !Allowed(ss.user.Role, act) {
-			s.deny(w, r, ss, fmt.Sprintf("role %s may not %s", ss.user.Role, act))
+		if !s.check(w, r, ss, act, Object{}) {
 			return
 		}
 		if suspendedFrom(ss.user, act) {

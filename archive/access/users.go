@@ -108,6 +108,9 @@ func AddUser(ctx context.Context, db *index.DB, now time.Time, name string, role
 	if len(branches) == 0 && (role == Supervisor || role == Compliance || role == CRM) {
 		return nil, fmt.Errorf("access: role %s must be scoped to branches (-branches A,B)", role)
 	}
+	if err := branchesExist(ctx, db, branches); err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "spanvault archive", AccountName: name, Algorithm: otp.AlgorithmSHA1, Digits: otp.DigitsSix, Period: 30})
 	if err != nil {
 		return nil, fmt.Errorf("access: %w", err)

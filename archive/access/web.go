@@ -164,6 +164,9 @@ func (s *Service) webSearch(w http.ResponseWriter, r *http.Request, ss *session)
 		s.page(w, r, ss, "search", data)
 		return
 	}
+	if len(q.Branches) > 0 && !s.check(w, r, ss, ActSearch, s.branchObject(r.Context(), q.Branches)) {
+		return
+	}
 	hits, err := s.search(r.Context(), ss.user, q)
 	if err != nil {
 		if errors.Is(err, errDenied) {
@@ -185,6 +188,9 @@ func (s *Service) webSearch(w http.ResponseWriter, r *http.Request, ss *session)
 func (s *Service) webRecording(w http.ResponseWriter, r *http.Request, ss *session) {
 	v, err := s.view(r, ss)
 	if err != nil {
+		if s.refuse(w, r, ss, err) {
+			return
+		}
 		if errors.Is(err, errDenied) {
 			s.deny(w, r, ss, err.Error())
 			return
@@ -205,18 +211,16 @@ func (s *Service) webMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 		return
 	}
 	rec := r.FormValue("recording")
-	app := ""
-	rs, _ := s.A.Index.Records(r.Context(), indexQuery(rec))
-	for _, x := range rs {
-		if ss.user.InScope(x.Appliance) {
-			app = x.Appliance
-		}
-	}
-	if app == "" {
-		data["Error"] = "no such recording in your branches"
+	o, err := s.recordingByID(r.Context(), ss.user, rec)
+	if err != nil {
+		data["Error"] = err.Error()
 		s.page(w, r, ss, "links", data)
 		return
 	}
+	if !s.check(w, r, ss, ActLink, o) {
+		return
+	}
+	app := o.Branches[0]
 	base, _ := s.linkBase() // mintLink refuses without it
 	l, err := s.mintLink(r.Context(), ss.user, app, rec, ttl, r.FormValue("network"), base)
 	if err != nil {
@@ -231,7 +235,8 @@ func (s *Service) webRequests(w http.ResponseWriter, r *http.Request, ss *sessio
 	rs, _ := s.requests(r.Context(), 0)
 	var out []*Request
 	for _, q := range rs {
-		if visible(ss.user, q) {
+		if s.maysee(ss.user, q) {
+			q.Plan = s.plan(r.Context(), ss.user, q)
 			out = append(out, q)
 		}
 	}
@@ -245,6 +250,9 @@ func (s *Service) webRequests(w http.ResponseWriter, r *http.Request, ss *sessio
 func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session) {
 	in := RequestInput{Kind: r.FormValue("kind"), Appliance: r.FormValue("appliance"), Recording: r.FormValue("recording"), Reason: r.FormValue("reason")}
 	if _, err := s.request(r.Context(), ss.user, in); err != nil {
+		if s.refuse(w, r, ss, err) {
+			return
+		}
 		if errors.Is(err, errDenied) {
 			s.deny(w, r, ss, err.Error())
 			return
@@ -259,6 +267,9 @@ func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session
 func (s *Service) webDecide(w http.ResponseWriter, r *http.Request, ss *session) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if _, err := s.decide(r.Context(), ss.user, id, r.FormValue("approve") == "1"); err != nil {
+		if s.refuse(w, r, ss, err) {
+			return
+		}
 		if errors.Is(err, errDenied) {
 			s.deny(w, r, ss, err.Error())
 			return
@@ -309,10 +320,13 @@ func (s *Service) webAudit(w http.ResponseWriter, r *http.Request, ss *session) 
 
 func (s *Service) webUsers(w http.ResponseWriter, r *http.Request, ss *session) {
 	us, _ := ListUsers(r.Context(), s.db())
-	s.page(w, r, ss, "users", map[string]any{"Users": us})
+	s.page(w, r, ss, "users", map[string]any{"Users": s.usersInScope(ss.user, us)})
 }
 
 func (s *Service) webClear(w http.ResponseWriter, r *http.Request, ss *session) {
+	if o, _ := s.userObject(r.Context(), r.PathValue("name")); !s.check(w, r, ss, ActClear, o) {
+		return
+	}
 	s.apiClear(discardStatus{w}, r, ss)
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
 }

@@ -1,0 +1,450 @@
+package access_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/access"
+	"github.com/spanvault/spanvault/capture/synth"
+)
+
+// routeFixture: two boxes, a user of every role scoped to branch-1, and
+// helpers (unscoped or on branch-2) who file what the cells act on.
+type routeFixture struct {
+	t       *testing.T
+	e       *env
+	users   map[access.Role]*user
+	api     map[access.Role]*api
+	web     map[access.Role]*webClient
+	hAdmin  *api // unscoped admin
+	hDPO    *api // unscoped dpo
+	hComp1  *api // compliance of branch-1
+	hComp2  *api // compliance of branch-2
+	hCRM2   *api // crm of branch-2
+	read1   string
+	read2   string
+	pool1   []string // erasable recordings of branch-1, each used once
+	pool2   []string
+	unknown string
+}
+
+type webClient struct {
+	c    *http.Client
+	csrf string
+}
+
+func (f *routeFixture) next1() string {
+	f.t.Helper()
+	if len(f.pool1) == 0 {
+		f.t.Fatal("no erasable recording of branch-1 left")
+	}
+	id := f.pool1[0]
+	f.pool1 = f.pool1[1:]
+	return id
+}
+
+// file files a request as c (and, approve: a second person approves it).
+func (f *routeFixture) file(c *api, in access.RequestInput, approver *api) int64 {
+	f.t.Helper()
+	var req access.Request
+	if st, body := c.do("POST", "/api/v1/requests", in, &req); st != 202 {
+		f.t.Fatalf("filing %+v: %d %s", in, st, body)
+	}
+	if approver != nil {
+		if st, body := approver.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", req.ID), nil, nil); st != 200 {
+			f.t.Fatalf("approving %d: %d %s", req.ID, st, body)
+		}
+	}
+	return req.ID
+}
+
+// decidable: a fresh request the role may decide (in), the same kind on
+// branch-2 (out), or none (unknown).
+func (f *routeFixture) decidable(r access.Role, tgt string, approve bool) string {
+	if tgt == "unknown" {
+		return "999999"
+	}
+	in := tgt == "in"
+	var id int64
+	switch r {
+	case access.Admin:
+		u := "t-victim1"
+		b := "branch-1"
+		if !in {
+			u, b = "h2-victim", "branch-2"
+		}
+		id = f.file(f.hAdmin, access.RequestInput{Kind: access.ReqRole, User: u, Role: "supervisor", Branches: []string{b}, Reason: "table"}, nil)
+	case access.DPO:
+		rec, app := f.read2, "branch-2"
+		if in {
+			rec, app = f.read1, "branch-1"
+			if approve {
+				rec = f.next1()
+			}
+		}
+		id = f.file(f.hDPO, access.RequestInput{Kind: access.ReqErase, Appliance: app, Recording: rec, Reason: "table"}, nil)
+	default:
+		c, app, rec := f.hComp1, "branch-1", f.read1
+		if !in {
+			c, app, rec = f.hComp2, "branch-2", f.read2
+		}
+		id = f.file(c, access.RequestInput{Kind: access.ReqExport, Appliance: app, Recording: rec, Reason: "table"}, nil)
+	}
+	return fmt.Sprint(id)
+}
+
+// cell is one request of the table.
+type cell struct {
+	method, path string
+	json         any        // API body
+	form         url.Values // web body
+	fresh        bool       // a session of its own (the cell ends it)
+}
+
+// routeSpec: who may use a route, what it answers then, and how to aim
+// it at a target in branch-1 ("in"), in branch-2 ("out"), or at nothing
+// that exists ("unknown"); targetless routes get "none".
+type routeSpec struct {
+	pattern string
+	web     bool          // a page: cookie session and CSRF token
+	public  bool          // no session: the same answer for everyone
+	roles   []access.Role // roles it serves (nil: every signed-in role)
+	ok      int           // its answer to them, on a target in scope
+	targets bool          // aimed at a target
+	make    func(f *routeFixture, r access.Role, tgt string) cell
+}
+
+var everyRole []access.Role // nil: any role
+
+func routeTable() []routeSpec {
+	get := func(p string) func(*routeFixture, access.Role, string) cell {
+		return func(*routeFixture, access.Role, string) cell { return cell{method: "GET", path: p} }
+	}
+	rec := func(f *routeFixture, tgt string) (string, string) {
+		switch tgt {
+		case "in":
+			return "branch-1", f.read1
+		case "out":
+			return "branch-2", f.read2
+		}
+		return "branch-1", f.unknown
+	}
+	branch := map[string]string{"in": "branch-1", "out": "branch-2", "unknown": "branch-9"}
+	user := map[string]string{"in": "t-victim1", "out": "h2-victim", "unknown": "nobody"}
+	searchers := []access.Role{access.Supervisor, access.Compliance, access.DPO}
+	deciders := []access.Role{access.Admin, access.Compliance, access.DPO}
+	link := func(f *routeFixture, r access.Role, tgt string) string {
+		var l access.Link
+		switch tgt {
+		case "in":
+			if st, body := f.api[access.CRM].do("POST", "/api/v1/links", access.MintLink{Appliance: "branch-1", Recording: f.read1, TTL: "5m"}, &l); st != 200 {
+				f.t.Fatalf("mint: %d %s", st, body)
+			}
+		case "out":
+			if st, body := f.hCRM2.do("POST", "/api/v1/links", access.MintLink{Appliance: "branch-2", Recording: f.read2, TTL: "5m"}, &l); st != 200 {
+				f.t.Fatalf("mint: %d %s", st, body)
+			}
+		default:
+			l.ID = "nolinkwiththisid"
+		}
+		return l.ID
+	}
+	export := func(f *routeFixture, r access.Role, tgt string) string {
+		switch tgt {
+		case "in":
+			if r != access.Compliance {
+				return "1"
+			}
+			return fmt.Sprint(f.file(f.api[access.Compliance], access.RequestInput{Kind: access.ReqExport, Appliance: "branch-1", Recording: f.read1, Reason: "table"}, f.hDPO))
+		case "out":
+			return fmt.Sprint(f.file(f.hComp2, access.RequestInput{Kind: access.ReqExport, Appliance: "branch-2", Recording: f.read2, Reason: "table"}, f.hDPO))
+		}
+		return "999999"
+	}
+	// What each role asks for through POST /api/v1/requests.
+	request := func(f *routeFixture, r access.Role, tgt string) access.RequestInput {
+		app, id := rec(f, tgt)
+		switch r {
+		case access.Admin:
+			b := "branch-1"
+			if tgt == "out" {
+				b = "branch-2"
+			}
+			return access.RequestInput{Kind: access.ReqRole, User: user[tgt], Role: "supervisor", Branches: []string{b}, Reason: "table"}
+		case access.DPO:
+			return access.RequestInput{Kind: access.ReqErase, Appliance: app, Recording: id, Reason: "table"}
+		}
+		return access.RequestInput{Kind: access.ReqExport, Appliance: app, Recording: id, Reason: "table"}
+	}
+	return []routeSpec{
+		// The JSON API.
+		{pattern: "POST /api/v1/session", public: true, ok: http.StatusUnauthorized, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/api/v1/session", json: access.SignIn{Name: "nobody", Password: "wrong", TOTP: "000000"}}
+		}},
+		{pattern: "DELETE /api/v1/session", roles: everyRole, ok: http.StatusNoContent, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "DELETE", path: "/api/v1/session", fresh: true}
+		}},
+		{pattern: "GET /api/v1/recordings", roles: searchers, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "GET", path: "/api/v1/recordings?branch=" + branch[tgt]}
+		}},
+		{pattern: "GET /api/v1/recordings/{app}/{id}", roles: searchers, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			return cell{method: "GET", path: "/api/v1/recordings/" + app + "/" + id}
+		}},
+		{pattern: "GET /api/v1/recordings/{app}/{id}/audio", roles: []access.Role{access.Supervisor, access.Compliance}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			return cell{method: "GET", path: "/api/v1/recordings/" + app + "/" + id + "/audio"}
+		}},
+		{pattern: "POST /api/v1/recordings/{app}/{id}/hold", roles: []access.Role{access.DPO}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			if tgt == "in" && r == access.DPO {
+				id = f.next1()
+			}
+			return cell{method: "POST", path: "/api/v1/recordings/" + app + "/" + id + "/hold", json: map[string]string{"reason": "table"}}
+		}},
+		{pattern: "POST /api/v1/links", roles: []access.Role{access.CRM}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			_, id := rec(f, tgt)
+			return cell{method: "POST", path: "/api/v1/links", json: access.MintLink{Recording: id, TTL: "5m"}}
+		}},
+		{pattern: "DELETE /api/v1/links/{id}", roles: []access.Role{access.CRM}, ok: http.StatusNoContent, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "DELETE", path: "/api/v1/links/" + link(f, r, tgt)}
+		}},
+		{pattern: "GET /l/{token}", public: true, ok: http.StatusForbidden, make: get("/l/garbage.garbage")},
+		{pattern: "POST /api/v1/requests", roles: deciders, ok: http.StatusAccepted, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/api/v1/requests", json: request(f, r, tgt)}
+		}},
+		{pattern: "GET /api/v1/requests", roles: everyRole, ok: 200, make: get("/api/v1/requests")},
+		{pattern: "POST /api/v1/requests/{id}/approve", roles: deciders, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/api/v1/requests/" + f.decidable(r, tgt, true) + "/approve"}
+		}},
+		{pattern: "POST /api/v1/requests/{id}/reject", roles: deciders, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/api/v1/requests/" + f.decidable(r, tgt, false) + "/reject"}
+		}},
+		{pattern: "GET /api/v1/requests/{id}/export", roles: []access.Role{access.Compliance}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "GET", path: "/api/v1/requests/" + export(f, r, tgt) + "/export"}
+		}},
+		{pattern: "POST /api/v1/subject", roles: []access.Role{access.DPO}, ok: 200, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/api/v1/subject", json: access.SubjectQuery{Numbers: []string{number(12)}}}
+		}},
+		{pattern: "GET /api/v1/users", roles: []access.Role{access.Admin}, ok: 200, make: get("/api/v1/users")},
+		{pattern: "POST /api/v1/users/{name}/clear", roles: []access.Role{access.Admin, access.DPO}, ok: http.StatusNoContent, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/api/v1/users/" + user[tgt] + "/clear"}
+		}},
+		{pattern: "GET /api/v1/audit", roles: []access.Role{access.Auditor}, ok: 200, make: get("/api/v1/audit")},
+		{pattern: "GET /api/v1/fleet", roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/api/v1/fleet")},
+
+		// The pages.
+		{pattern: "GET /static/", web: true, public: true, ok: 200, make: get("/static/style.css")},
+		{pattern: "GET /signin", web: true, public: true, ok: 200, make: get("/signin")},
+		{pattern: "POST /signin", web: true, public: true, ok: http.StatusUnauthorized, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/signin", form: url.Values{"name": {"nobody"}, "password": {"wrong"}, "totp": {"000000"}}}
+		}},
+		{pattern: "POST /signout", web: true, roles: everyRole, ok: http.StatusSeeOther, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/signout", form: url.Values{}, fresh: true}
+		}},
+		{pattern: "GET /password", web: true, roles: everyRole, ok: 200, make: get("/password")},
+		{pattern: "POST /password", web: true, roles: everyRole, ok: http.StatusBadRequest, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/password", form: url.Values{"password": {"short"}}}
+		}},
+		{pattern: "GET /{$}", web: true, roles: everyRole, ok: http.StatusSeeOther, make: get("/")},
+		{pattern: "GET /search", web: true, roles: searchers, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "GET", path: "/search?branch=" + branch[tgt]}
+		}},
+		{pattern: "GET /r/{app}/{id}", web: true, roles: searchers, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			return cell{method: "GET", path: "/r/" + app + "/" + id}
+		}},
+		{pattern: "GET /links", web: true, roles: []access.Role{access.CRM}, ok: 200, make: get("/links")},
+		{pattern: "POST /links", web: true, roles: []access.Role{access.CRM}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			_, id := rec(f, tgt)
+			return cell{method: "POST", path: "/links", form: url.Values{"recording": {id}, "ttl": {"5m"}}}
+		}},
+		{pattern: "GET /requests", web: true, roles: everyRole, ok: 200, make: get("/requests")},
+		// The page files exports and erasures (role changes: the API).
+		{pattern: "POST /web/request", web: true, roles: []access.Role{access.Compliance, access.DPO}, ok: http.StatusSeeOther, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			kind := access.ReqExport
+			if r == access.DPO {
+				kind = access.ReqErase
+			}
+			return cell{method: "POST", path: "/web/request", form: url.Values{"kind": {kind}, "appliance": {app}, "recording": {id}, "reason": {"table"}}}
+		}},
+		{pattern: "POST /web/decide/{id}", web: true, roles: deciders, ok: http.StatusSeeOther, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/web/decide/" + f.decidable(r, tgt, true), form: url.Values{"approve": {"1"}}}
+		}},
+		{pattern: "GET /subject", web: true, roles: []access.Role{access.DPO}, ok: 200, make: get("/subject")},
+		{pattern: "POST /subject", web: true, roles: []access.Role{access.DPO}, ok: 200, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/subject", form: url.Values{"numbers": {number(12)}}}
+		}},
+		{pattern: "GET /fleet", web: true, roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/fleet")},
+		{pattern: "GET /audit", web: true, roles: []access.Role{access.Auditor}, ok: 200, make: get("/audit")},
+		{pattern: "GET /users", web: true, roles: []access.Role{access.Admin}, ok: 200, make: get("/users")},
+		{pattern: "POST /web/clear/{name}", web: true, roles: []access.Role{access.Admin, access.DPO}, ok: http.StatusSeeOther, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/web/clear/" + user[tgt], form: url.Values{}}
+		}},
+	}
+}
+
+// muxRoutes reads every pattern the service registers from its source.
+func muxRoutes(t *testing.T) []string {
+	re := regexp.MustCompile(`m\.Handle(?:Func)?\("([^"]+)"`)
+	var out []string
+	for _, f := range []string{"service.go", "web.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			out = append(out, m[1])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestRouteTable (issue 20, acceptance 1): every route of the service,
+// web and API, times every role, times a target in the user's branch, in
+// another branch and unknown: the expected status for each, a refusal
+// audited each time, and another branch's target answered exactly like
+// an unknown one.
+func TestRouteTable(t *testing.T) {
+	e := newEnv(t, func(c *archive.Config) {
+		c.Access.InsiderMaxPlays = 100000
+		c.Access.WorkingHours = "00:00-24:00"
+	})
+	start := e.clock.Now().Add(-3 * time.Hour)
+	e.addBox("branch-1", synth.Config{Calls: 24, Concurrent: 4, Duration: time.Second, Start: start})
+	e.addBox("branch-2", synth.Config{Calls: 24, Concurrent: 4, Duration: time.Second, Start: start.Add(time.Minute)})
+	f := &routeFixture{t: t, e: e, users: map[access.Role]*user{}, api: map[access.Role]*api{}, web: map[access.Role]*webClient{}, unknown: "00000000000000000000000000"}
+	for i := 0; ; i++ {
+		id := e.defaultClass(t, "branch-1", i)
+		if i == 0 {
+			f.read1 = id
+			continue
+		}
+		f.pool1 = append(f.pool1, id)
+		if len(f.pool1) == 12 {
+			break
+		}
+	}
+	f.read2 = e.defaultClass(t, "branch-2", 0)
+	e.addUser("t-victim1", access.Supervisor, "branch-1")
+	e.addUser("h2-victim", access.Supervisor, "branch-2")
+	f.hAdmin = e.signIn(e.addUser("h-admin", access.Admin))
+	f.hDPO = e.signIn(e.addUser("h-dpo", access.DPO))
+	f.hComp1 = e.signIn(e.addUser("h-comp1", access.Compliance, "branch-1"))
+	f.hComp2 = e.signIn(e.addUser("h-comp2", access.Compliance, "branch-2"))
+	f.hCRM2 = e.signIn(e.addUser("h-crm2", access.CRM, "branch-2"))
+	for _, r := range access.Roles {
+		u := e.addUser("t-"+string(r), r, "branch-1")
+		f.users[r] = u
+		f.web[r] = f.webSession(u)
+		f.api[r] = e.signIn(u)
+	}
+
+	table := routeTable()
+	var patterns []string
+	for _, rs := range table {
+		patterns = append(patterns, rs.pattern)
+	}
+	slices.Sort(patterns)
+	if mux := muxRoutes(t); !slices.Equal(mux, patterns) {
+		t.Fatalf("the table does not cover the mux exactly:\nmux:   %q\ntable: %q", mux, patterns)
+	}
+	cells := 0
+	for _, rs := range table {
+		for _, r := range access.Roles {
+			targets := []string{"none"}
+			if rs.targets {
+				targets = []string{"in", "out", "unknown"}
+			}
+			bodies := map[string]string{}
+			for _, tgt := range targets {
+				want := rs.ok
+				switch {
+				case rs.public:
+				case rs.roles != nil && !slices.Contains(rs.roles, r):
+					want = http.StatusForbidden
+				case tgt == "out" || tgt == "unknown":
+					want = http.StatusNotFound
+				}
+				c := rs.make(f, r, tgt)
+				name := f.users[r].name
+				denied := e.events("denied", name, "")
+				st, body := f.send(rs, r, c)
+				cells++
+				if st != want {
+					t.Errorf("%s as %s, target %s (%s %s): %d, want %d: %.200s", rs.pattern, r, tgt, c.method, c.path, st, want, body)
+					continue
+				}
+				if !rs.public && (st == http.StatusForbidden || st == http.StatusNotFound) && e.events("denied", name, "") == denied {
+					t.Errorf("%s as %s, target %s: refusal %d not audited", rs.pattern, r, tgt, st)
+				}
+				if want == http.StatusNotFound {
+					bodies[tgt] = body
+				}
+			}
+			if len(bodies) == 2 && bodies["out"] != bodies["unknown"] {
+				t.Errorf("%s as %s: another branch's target answers %q, an unknown one %q", rs.pattern, r, bodies["out"], bodies["unknown"])
+			}
+		}
+	}
+	t.Logf("%d routes, %d cells", len(table), cells)
+}
+
+// webSession signs u in through the page and keeps its CSRF token.
+func (f *routeFixture) webSession(u *user) *webClient {
+	c := f.e.httpClient()
+	page := webSignIn(f.t, f.e, c, u)
+	w := &webClient{c: c, csrf: between(page, `name="csrf" value="`, `"`)}
+	if w.csrf == "" {
+		f.t.Fatalf("no CSRF token on the page for %s", u.name)
+	}
+	return w
+}
+
+// send runs a cell as role r (on a session of its own when the cell
+// ends it).
+func (f *routeFixture) send(rs routeSpec, r access.Role, c cell) (int, string) {
+	f.t.Helper()
+	if !rs.web {
+		a := f.api[r]
+		if rs.public {
+			a = &api{e: f.e, http: f.e.httpClient()}
+		} else if c.fresh {
+			a = f.e.signIn(f.users[r])
+		}
+		return a.do(c.method, c.path, c.json, nil)
+	}
+	w := f.web[r]
+	if rs.public {
+		w = &webClient{c: f.e.httpClient()}
+	} else if c.fresh {
+		w = f.webSession(f.users[r])
+	}
+	var body io.Reader
+	if c.form != nil {
+		body = strings.NewReader(c.form.Encode())
+	}
+	req, _ := http.NewRequest(c.method, f.e.web+c.path, body)
+	if c.form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if w.csrf != "" {
+		req.Header.Set("X-CSRF-Token", w.csrf)
+	}
+	resp, err := w.c.Do(req)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	return resp.StatusCode, readAll(resp)
+}
