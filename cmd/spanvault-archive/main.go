@@ -197,12 +197,16 @@ func cmdServe(args []string, stdout io.Writer) error {
 		} else {
 			fmt.Fprintln(stdout, "access service without the archive's identity: it lists only what is in clear")
 		}
+		svc := access.New(a, keys)
+		// An identity the index was not keyed with: refuse to start.
+		if err := svc.CheckKeys(ctx); err != nil {
+			return err
+		}
 		wl, err := net.Listen("tcp", *web)
 		if err != nil {
 			return fmt.Errorf("web: %w", err)
 		}
 		fmt.Fprintf(stdout, "serving the access service on https://%s\n", wl.Addr())
-		svc := access.New(a, keys)
 		go func() { webDone <- svc.Serve(ctx, wl) }()
 	} else {
 		close(webDone)
