@@ -69,7 +69,8 @@ func (s *Service) CheckKeys(ctx context.Context) error {
 		if !stored {
 			continue // another front-end stored one first: compare with it
 		}
-		s.audit(ctx, "key_check_stored", "access", "", fmt.Sprintf("key check of the identity with public key %s (from %s) stored", s.Keys.Recipient(), s.source()), false)
+		// The row itself says when, from where and for which public key.
+		s.A.Logger.Info("key check stored", "recipient", s.Keys.Recipient(), "source", s.source())
 		if rebuilt {
 			s.audit(ctx, "blind_index_rebuild", "access", "", "the blind index was written before key checks (its keys may have come from the identity file's text): every term dropped, every record queued to be indexed again from its sealed metadata", false)
 		}
