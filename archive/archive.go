@@ -253,10 +253,20 @@ type EnrollResult struct {
 // Enroll issues a box's sync identity (client certificate) and its local
 // API's server certificate, and writes into out: sync.crt, sync.key,
 // api.crt, api.key, ca.crt, anchor.vkey and sync.toml (a [sync] section to
-// append to the box's configuration). Keys are 0600, out is 0700.
+// append to the box's configuration). Keys are 0600, out is 0700. The
+// index pins the sync certificate. An enrolled name is refused: a new box
+// for it is a Replace.
 func (a *Archive) Enroll(ctx context.Context, name, out string, apiHosts []string) (*EnrollResult, error) {
+	return a.enroll(ctx, name, out, apiHosts, "")
+}
+
+// enroll is Enroll, or Replace when replace (the reason) is set.
+func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []string, replace string) (*EnrollResult, error) {
 	if !wire.ValidName(name) {
 		return nil, fmt.Errorf("archive: appliance name %q: use lower-case letters, digits, dots and dashes", name)
+	}
+	if err := a.enrollable(ctx, name, replace != ""); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return nil, err
@@ -314,20 +324,22 @@ func (a *Archive) Enroll(ctx context.Context, name, out string, apiHosts []strin
 	if err := os.WriteFile(filepath.Join(out, "sync.toml"), []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	if err := a.Index.Enroll(ctx, name, a.Now()); err != nil {
+	if err := a.pinEnrolled(ctx, name, der, replace); err != nil {
 		return nil, err
 	}
-	a.Event(ctx, "enroll", "admin", name, "certificate issued until "+a.Now().Add(lifetime).UTC().Format(time.RFC3339), false)
 	cert, _ := x509.ParseCertificate(der)
 	return &EnrollResult{Dir: out, NotAfter: cert.NotAfter}, nil
 }
 
-// Revoke refuses an appliance from now on (every connection checks).
+// Revoke refuses an appliance from now on (every request checks): its
+// name, and every certificate serial pinned to it, for good (a
+// replacement box gets new ones: Replace).
 func (a *Archive) Revoke(ctx context.Context, name, reason string) error {
-	if err := a.Index.Revoke(ctx, name, reason, a.Now()); err != nil {
+	serials, err := a.Index.RevokeCerts(ctx, name, reason, a.Now())
+	if err != nil {
 		return err
 	}
-	a.Event(ctx, "revoke", "admin", name, reason, false)
+	a.Event(ctx, "revoke", "admin", name, fmt.Sprintf("%s (certificate serials revoked for good: %s)", reason, strings.Join(serials, ", ")), false)
 	return nil
 }
 

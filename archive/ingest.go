@@ -166,7 +166,8 @@ func (a *Archive) Handler() http.Handler {
 }
 
 // identify checks the client certificate on every request: issued by our
-// CA, not expired beyond the bound, enrolled, not revoked.
+// CA, not expired beyond the bound, enrolled, not revoked, and the one
+// the index pins for the name (checkPin).
 func (a *Archive) identify(r *http.Request) (name string, renewOnly bool, status int, why string) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return "", false, http.StatusUnauthorized, RefuseNoCert
@@ -192,6 +193,10 @@ func (a *Archive) identify(r *http.Request) (name string, renewOnly bool, status
 	}
 	if !ap.RevokedAt.IsZero() {
 		return name, false, http.StatusForbidden, RefuseRevoked + ": " + name
+	}
+	// The pinned certificate only (pin.go).
+	if status, why := a.checkPin(r, name, cert); status != 0 {
+		return name, false, status, why
 	}
 	return name, expired, 0, ""
 }
@@ -563,6 +568,12 @@ func (a *Archive) renew(w http.ResponseWriter, r *http.Request) {
 	der, err := a.CA.Issue(ca.Client, name, nil, csr.PublicKey, time.Duration(a.Config.CertLifetime))
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	// The new certificate is pinned before it is handed out.
+	if status, why := a.pinRenewed(ctx, name, r.TLS.PeerCertificates[0], der); status != 0 {
+		a.Event(ctx, "refused", name, name, "renewal: "+why, status == http.StatusConflict)
+		fail(w, status, why)
 		return
 	}
 	a.Event(ctx, "renew", name, name, "certificate renewed until "+a.Now().Add(time.Duration(a.Config.CertLifetime)).UTC().Format(time.RFC3339), false)

@@ -10,16 +10,34 @@
 // first reachable address of its [sync] archives list. The archive's
 // server certificate and the box's client certificate come from the
 // archive's private CA (spanvault-archive init / enroll). The box's
-// identity is the single DNS name in its certificate. On every request
-// the archive checks: a client certificate is present (401 "no client
-// certificate presented"), issued by its CA ("certificate not issued by
-// this archive's CA"), not expired beyond the renewal bound ("certificate
-// expired beyond the renewal bound"), enrolled ("appliance is not
-// enrolled") and not revoked ("appliance is revoked"); any name a message
-// carries equals the certificate's ("appliance name does not match the
-// certificate"). Refusals are 401/403 with {"error": text} and the same
-// text in the Spanvault-Error header, and an entry in the archive's audit
-// trail. A certificate expired within the bound may only renew.
+// identity is the single DNS name in its certificate, and the archive's
+// index pins the one certificate (serial and public key) the name holds
+// now. On every request the archive checks: a client certificate is
+// present (401 "no client certificate presented"), issued by its CA
+// ("certificate not issued by this archive's CA"), not expired beyond the
+// renewal bound ("certificate expired beyond the renewal bound"), enrolled
+// ("appliance is not enrolled"), the name not revoked ("appliance is
+// revoked"), the serial not revoked, retired or replaced ("certificate is
+// revoked": for good, whatever happens to the name later), and the
+// certificate the pinned one ("certificate is not the one pinned for this
+// appliance": another certificate of the same CA for the same name is
+// refused); any name a message carries equals the certificate's
+// ("appliance name does not match the certificate"). Refusals are 401/403
+// with {"error": text} and the same text in the Spanvault-Error header,
+// and an entry in the archive's audit trail (an alert when the
+// certificate names a box). A certificate expired within the bound may
+// only renew.
+//
+// Enrolling an enrolled name is refused. A new box for a name (the old
+// one stolen or broken) is an explicit replacement, spanvault-archive
+// enroll -replace -reason WHY: it revokes every serial of the name for
+// good, lifts a revocation of the name, raises its enrolment epoch, pins
+// the new certificate and resets the pinned audit key and anchored head
+// (the new box's key is pinned at its first audit upload), with an alert
+// for the DPO. spanvault-archive revoke revokes the name and every serial
+// pinned to it. An index from before pinning pins the first certificate
+// of its CA a box presents (logged); a name revoked before then must be
+// replaced ("no certificate can be pinned for this appliance").
 //
 // # Messages (JSON bodies, at most wire.MaxMessage bytes, unknown fields refused)
 //
@@ -66,8 +84,13 @@
 //  6. POST /sync/v1/renew  RenewRequest{csr} -> RenewReply{cert, ca}. The box
 //     renews at two thirds of its certificate's lifetime, with a new key;
 //     the old pair stays on disk until the new one is written whole.
-//     Revocation is passive as well as immediate: a revoked box can neither
-//     connect nor renew.
+//     Renewal needs the pinned certificate; the archive pins the new one
+//     before answering. The renewed certificate may retry the renewal
+//     (its reply may have been lost: the certificate issued then is
+//     revoked) and nothing else ("certificate was renewed: ..."), until
+//     the new one is first used; then it is retired for good. A pin that
+//     moved meanwhile is 409. Revocation is passive as well as immediate:
+//     a revoked box can neither connect nor renew.
 //
 // # A pass
 //

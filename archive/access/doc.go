@@ -22,7 +22,10 @@
 //   - The database holds no number in clear: the blind index keeps HMACs
 //     under a key only this service holds (package keyring); audit
 //     entries name recordings by appliance and ID, searches by the blind
-//     term, never by the number.
+//     term, never by the number. The index stores the keyring's key
+//     check; the service refuses to start with a keyring whose check
+//     differs (CheckKeys), so the blind index and links are never read
+//     or written under another key.
 //   - Every sign-in, search, playback, link minted or used, export,
 //     request, decision and command is in the archive's hash-chained
 //     audit trail (anchored in the anchor log with the boxes' heads).

@@ -233,9 +233,13 @@ func securityHeaders(h http.Handler) http.Handler {
 }
 
 // Serve serves HTTPS on ln with the archive's server certificate until
-// ctx ends, and runs the blind indexer, the fleet watch and the anchoring
+// ctx ends (after CheckKeys: a keyring the index was not keyed with is
+// refused), and runs the blind indexer, the fleet watch and the anchoring
 // of the archive's own trail in the background.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.CheckKeys(ctx); err != nil {
+		return err
+	}
 	cert, err := tls.LoadX509KeyPair(filepath.Join(s.A.Dir, "server.crt"), filepath.Join(s.A.Dir, "server.key"))
 	if err != nil {
 		return fmt.Errorf("access: server certificate: %w", err)

@@ -10,8 +10,12 @@
 //   - Appliance certificates are short-lived (Lifetime); the appliance
 //     renews over the same mutual-TLS channel at about two thirds of the
 //     lifetime, and may still renew within RenewAfterExpiry after its
-//     certificate expired (a box that was offline for weeks). Revocation
-//     is by name, checked on every connection and at renewal.
+//     certificate expired (a box that was offline for weeks).
+//   - A valid certificate of this CA is necessary, not sufficient: the
+//     archive's index pins each appliance's current certificate (serial
+//     and public key, Fingerprint) and refuses any other for that name,
+//     and refuses revoked serials for good; revocation (by name and by
+//     serial) is checked on every request, renewal included.
 package ca
 
 import (

@@ -189,12 +189,19 @@ type Appliance struct {
 	TreeSize      int64
 }
 
-// Enroll adds (or re-enrolls) an appliance, pinning its audit key when
-// given; re-enrolling clears a revocation.
+// Enroll adds an appliance with no certificate pinned yet (the first one
+// it presents is pinned: see EnrollPinned). An enrolled name is
+// ErrEnrolled: re-enrolling never clears a revocation (Replace does, and
+// revokes the old certificates).
 func (x *Index) Enroll(ctx context.Context, name string, at time.Time) error {
-	_, err := x.db.ExecContext(ctx, `INSERT INTO appliances (name, enrolled_at) VALUES (?, ?)
-		ON CONFLICT(name) DO UPDATE SET revoked_at = '', revoke_reason = ''`, name, ts(at))
-	return err
+	r, err := x.db.ExecContext(ctx, `INSERT INTO appliances (name, enrolled_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, name, ts(at))
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s", ErrEnrolled, name)
+	}
+	return nil
 }
 
 // Revoke marks an appliance revoked.

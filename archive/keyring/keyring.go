@@ -21,14 +21,18 @@ const EnvVar = "SPANVAULT_ARCHIVE_IDENTITY"
 
 // Keyring is the access service's keys.
 type Keyring struct {
-	ids   []age.Identity
-	blind []byte // blind index key
-	link  []byte // streaming link signing key
+	ids       []age.Identity
+	blind     []byte // blind index key
+	link      []byte // streaming link signing key
+	check     string // key check value (hex), stored in the index
+	recipient string // the first identity's public key, when known
+	source    string // where the identity came from (for messages)
 }
 
 // New makes a keyring from identities and a secret the derived keys come
 // from (an HSM-backed deployment passes its own identities and a secret
-// the device releases).
+// the device releases). The same secret always gives the same blind
+// index, link and key check keys.
 func New(ids []age.Identity, secret []byte) (*Keyring, error) {
 	if len(ids) == 0 {
 		return nil, errors.New("keyring: no identity")
@@ -44,16 +48,49 @@ func New(ids []age.Identity, secret []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{ids: ids, blind: blind, link: link}, nil
+	check, err := hkdf.Key(sha256.New, secret, nil, "spanvault key check v1", 16)
+	if err != nil {
+		return nil, err
+	}
+	return &Keyring{ids: ids, blind: blind, link: link, check: hex.EncodeToString(check), recipient: recipientOf(ids[0])}, nil
 }
 
-// Parse reads age identities (the age-keygen format).
+// Parse reads age identities (the age-keygen format). The derived keys
+// come from the key material of the first identity (its canonical
+// encoding, AGE-SECRET-KEY-1...), never from the text: an identity file
+// with age-keygen's comment lines and the bare key line of $EnvVar give
+// the same keys. Further identities only open.
 func Parse(text []byte) (*Keyring, error) {
 	ids, err := age.ParseIdentities(bytes.NewReader(text))
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
-	return New(ids, bytes.TrimSpace(text))
+	secret, err := keyMaterial(ids[0])
+	if err != nil {
+		return nil, err
+	}
+	return New(ids, secret)
+}
+
+// keyMaterial is an identity's canonical secret encoding.
+func keyMaterial(id age.Identity) ([]byte, error) {
+	switch i := id.(type) {
+	case *age.X25519Identity:
+		return []byte(i.String()), nil
+	case *age.HybridIdentity:
+		return []byte(i.String()), nil
+	}
+	return nil, fmt.Errorf("keyring: an identity of type %T has no key material to derive the blind index and link keys from (use New with a secret)", id)
+}
+
+func recipientOf(id age.Identity) string {
+	switch i := id.(type) {
+	case *age.X25519Identity:
+		return i.Recipient().String()
+	case *age.HybridIdentity:
+		return i.Recipient().String()
+	}
+	return ""
 }
 
 // Load reads the identity from file, refusing a file group or other may
@@ -64,7 +101,12 @@ func Load(file string) (*Keyring, error) {
 		if v == "" {
 			return nil, fmt.Errorf("keyring: no identity file given and %s is not set", EnvVar)
 		}
-		return Parse([]byte(v))
+		k, err := Parse([]byte(v))
+		if err != nil {
+			return nil, err
+		}
+		k.source = "$" + EnvVar
+		return k, nil
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -86,8 +128,23 @@ func Load(file string) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %s: %w", file, err)
 	}
+	k.source = file
 	return k, nil
 }
+
+// Check is the key check value: derived from the same secret as the blind
+// index and link keys under its own label, so it tells whether two
+// keyrings derive the same keys and reveals nothing of them. The index
+// stores it (access.CheckKeys).
+func (k *Keyring) Check() string { return k.check }
+
+// Recipient is the first identity's public key (age1...), "" when the
+// identity is not a native age one.
+func (k *Keyring) Recipient() string { return k.recipient }
+
+// Source says where the identity came from: its file, $EnvVar, or ""
+// (New).
+func (k *Keyring) Source() string { return k.source }
 
 // Identities open sealed metadata and recordings.
 func (k *Keyring) Identities() []age.Identity { return k.ids }

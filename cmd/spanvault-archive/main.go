@@ -32,8 +32,8 @@ type command struct {
 
 var commands = map[string]command{
 	"init":       {"create the CA, server certificate, configuration, store and index in -dir", cmdInit},
-	"enroll":     {"issue a box's certificates and write OUT/ with sync.toml", cmdEnroll},
-	"revoke":     {"refuse a box from now on", cmdRevoke},
+	"enroll":     {"issue a box's certificates and write OUT/ with sync.toml (-replace -reason WHY: a new box for an enrolled name)", cmdEnroll},
+	"revoke":     {"refuse a box and its certificates from now on, for good", cmdRevoke},
 	"serve":      {"serve the sync protocol over mutual TLS", cmdServe},
 	"recordings": {"list the recordings and call records held", cmdRecordings},
 	"get":        {"write a sealed recording exactly as the box sealed it", cmdGet},
@@ -142,7 +142,15 @@ func cmdEnroll(args []string, stdout io.Writer) error {
 	name := fs.String("name", "", "the box's name")
 	out := fs.String("o", "", "output directory for the box's files")
 	hosts := fs.String("api-hosts", "", "names and addresses of the box's local API, comma-separated")
-	a, err := parseOpen(fs, dir, args, "dir", "name", "o")
+	replace := fs.Bool("replace", false, "re-enrol an enrolled name for a replacement box: revokes its certificates for good and resets its pinned audit key (alerted)")
+	reason := fs.String("reason", "", "why the box is replaced (required with -replace; audited)")
+	if err := parse(fs, args, "dir", "name", "o"); err != nil {
+		return err
+	}
+	if *replace && strings.TrimSpace(*reason) == "" {
+		return errors.New("-replace needs -reason")
+	}
+	a, err := open(*dir)
 	if err != nil {
 		return err
 	}
@@ -150,6 +158,14 @@ func cmdEnroll(args []string, stdout io.Writer) error {
 	var hs []string
 	if *hosts != "" {
 		hs = strings.Split(*hosts, ",")
+	}
+	if *replace {
+		r, err := a.Replace(context.Background(), *name, *out, hs, *reason)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "replaced %s: the old box's certificates are revoked for good, its audit key is reset; new certificate until %s; append %s/sync.toml to the new box's configuration\n", *name, r.NotAfter.UTC().Format("2006-01-02 15:04"), *out)
+		return nil
 	}
 	r, err := a.Enroll(context.Background(), *name, *out, hs)
 	if err != nil {
@@ -197,6 +213,11 @@ func cmdServe(args []string, stdout io.Writer) error {
 		} else {
 			fmt.Fprintln(stdout, "access service without the archive's identity: it lists only what is in clear")
 		}
+		svc := access.New(a, keys)
+		// An identity the index was not keyed with: refuse to start.
+		if err := svc.CheckKeys(ctx); err != nil {
+			return err
+		}
 		wl, err := net.Listen("tcp", *web)
 		if err != nil {
 			return fmt.Errorf("web: %w", err)
@@ -205,7 +226,6 @@ func cmdServe(args []string, stdout io.Writer) error {
 		if a.Config.Access.PublicURL == "" {
 			fmt.Fprintln(stdout, "streaming links disabled: set access.public_url in archive.toml (the address the CRM reaches this service at)")
 		}
-		svc := access.New(a, keys)
 		go func() { webDone <- svc.Serve(ctx, wl) }()
 	} else {
 		close(webDone)
