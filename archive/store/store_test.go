@@ -106,7 +106,7 @@ func TestSweepKeepsActivePartials(t *testing.T) {
 	d.Append(ctx, active, 0, 100, bytes.NewReader([]byte("a")))
 	d.Append(ctx, idle, 0, 100, bytes.NewReader([]byte("b")))
 	old := time.Now().Add(-8 * 24 * time.Hour)
-	os.Chtimes(filepath.Join(root, "partial", idle), old, old)
+	os.Chtimes(filepath.Join(root, "partial", "_archive", idle), old, old)
 	n, err := d.Sweep(ctx, 7*24*time.Hour, time.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("swept %d: %v", n, err)
