@@ -52,17 +52,14 @@ type Config struct {
 	// partials. An upload that would exceed it is refused (507) before
 	// any byte is written ("8GiB" by default; at least max_recording).
 	PartialQuota Size `toml:"partial_quota"`
-	// UploadStall and UploadMinRate: an upload must bring at least
-	// UploadMinRate bytes per second, measured over every UploadStall
-	// (by default 30s and 1KiB): a request that brings less is cut (408),
-	// keeping the bytes that arrived, so that a stalled box holds no
-	// connection, partial or handler. Other requests are read within
-	// RequestTimeout.
+	// UploadStall and UploadMinRate: a request's body (an upload's, or a
+	// message's) must bring at least UploadMinRate bytes per second,
+	// measured over every UploadStall (by default 30s and 1KiB): a
+	// request that brings less is cut (an upload with 408, keeping the
+	// bytes that arrived), so that a stalled box holds no connection,
+	// partial or handler for long.
 	UploadStall   retention.Duration `toml:"upload_stall"`
 	UploadMinRate Size               `toml:"upload_min_rate"`
-	// RequestTimeout bounds reading any other request (check-in,
-	// records, audit, renew) whole ("2m" by default).
-	RequestTimeout retention.Duration `toml:"request_timeout"`
 	// Retention per class at the archive (from the call's start);
 	// classes not listed keep DefaultRetention.
 	DefaultRetention retention.Duration            `toml:"default_retention"`

@@ -60,15 +60,13 @@ func (a *Archive) Server() (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every request is read within RequestTimeout; an upload's PATCH
-	// replaces that with a deadline that moves on only while bytes
-	// arrive at UploadMinRate (stallReader).
+	// Every request's body is read under a deadline that moves on only
+	// while bytes arrive at UploadMinRate (stallReader).
 	return &http.Server{
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		Handler:           a.Handler(),
+		Handler:           a.readDeadlines(a.Handler()),
 		TLSConfig:         tc,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Duration(a.Config.RequestTimeout),
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(handshakeLog{a}, "", 0),
 	}, nil

@@ -64,9 +64,6 @@ func (c *Config) ingestDefaults() {
 	if c.UploadMinRate == 0 {
 		c.UploadMinRate = 1 << 10
 	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = retention.Duration(2 * time.Minute)
-	}
 }
 
 func (c *Config) validateIngest() []error {
@@ -80,8 +77,8 @@ func (c *Config) validateIngest() []error {
 	if c.PartialQuota < c.MaxRecording {
 		errs = append(errs, fmt.Errorf("partial_quota: %d bytes is less than max_recording (%d): no recording could be uploaded", c.PartialQuota, c.MaxRecording))
 	}
-	if c.UploadStall <= 0 || c.RequestTimeout <= 0 {
-		errs = append(errs, errors.New("upload_stall, request_timeout: must be positive"))
+	if c.UploadStall < retention.Duration(time.Millisecond) {
+		errs = append(errs, errors.New("upload_stall: must be positive"))
 	}
 	if c.UploadMinRate < 1 {
 		errs = append(errs, errors.New("upload_min_rate: must be at least 1 byte per second"))
@@ -172,19 +169,19 @@ func (a *Archive) reserveUpload(ctx context.Context, box, sum string, length int
 	}, nil
 }
 
-// stallReader reads an upload's body under a read deadline that moves
+// stallReader reads a request's body under a read deadline that moves
 // on only as bytes arrive: every window must bring at least need bytes,
 // or the connection's read fails (os.ErrDeadlineExceeded) and the
-// handler ends, keeping what arrived.
+// handler ends (an upload keeping what arrived).
 type stallReader struct {
-	r      io.Reader
+	r      io.ReadCloser
 	rc     *http.ResponseController
 	window time.Duration
 	need   int64
 	got    int64
 }
 
-func (a *Archive) stallReader(w http.ResponseWriter, r io.Reader) *stallReader {
+func (a *Archive) stallReader(w http.ResponseWriter, r io.ReadCloser) *stallReader {
 	window := time.Duration(a.Config.UploadStall)
 	need := max(int64(float64(a.Config.UploadMinRate)*window.Seconds()), 1)
 	s := &stallReader{r: r, rc: http.NewResponseController(w), window: window, need: need}
@@ -199,6 +196,20 @@ func (s *stallReader) Read(p []byte) (int, error) {
 		s.rc.SetReadDeadline(time.Now().Add(s.window))
 	}
 	return n, err
+}
+
+func (s *stallReader) Close() error { return s.r.Close() }
+
+// readDeadlines puts every request's body but an upload's under the
+// stall deadline (objectPatch sets an upload's itself); headers have the
+// server's ReadHeaderTimeout.
+func (a *Archive) readDeadlines(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPatch {
+			r.Body = a.stallReader(w, r.Body)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // stalled reports whether err is the stall deadline's.

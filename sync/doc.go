@@ -19,7 +19,11 @@
 // carries equals the certificate's ("appliance name does not match the
 // certificate"). Refusals are 401/403 with {"error": text} and the same
 // text in the Spanvault-Error header, and an entry in the archive's audit
-// trail. A certificate expired within the bound may only renew.
+// trail. A certificate expired within the bound may only renew. Headers
+// must arrive within 10 s and every body at the archive's
+// upload_min_rate, measured over every upload_stall (1 KiB/s over 30 s by
+// default), or the request is cut: a stalled box holds a connection of
+// its own for that long and nothing else.
 //
 // # Messages (JSON bodies, at most wire.MaxMessage bytes, unknown fields refused)
 //

@@ -391,7 +391,7 @@ func TestIngestStalledUploadDoesNotBlockOthers(t *testing.T) {
 // (short here), keeping what arrived.
 func TestIngestStalledUploadIsCut(t *testing.T) {
 	e := newEnv(t)
-	e.setConfig(t, map[string]any{"upload_stall": "300ms", "upload_min_rate": "1KiB"})
+	e.setConfig(t, map[string]any{"upload_stall": "1s", "upload_min_rate": "1KiB"})
 	a := e.connect(t, "branch-2")
 	big, bigSum := e.sealed(t, 64<<10)
 	half := int64(len(big) / 2)
@@ -421,10 +421,37 @@ func TestIngestStalledUploadIsCut(t *testing.T) {
 			t.Fatalf("stalled upload ended with %d %q", r.code, r.msg)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("a stalled PATCH was still open after 20s with upload_stall = 300ms")
+		t.Fatal("a stalled PATCH was still open after 20s with upload_stall = 1s")
 	}
 	if off, _ := a.head(bigSum); off != half {
 		t.Fatalf("after the cut the archive holds %d of the %d bytes that arrived", off, half)
+	}
+	// A message sent half and stalled is cut the same way.
+	body, _ := json.Marshal(wire.Records{Records: []wire.Record{{ID: "x1", Kind: wire.KindCDR, Entry: json.RawMessage(`{}`)}}})
+	pr2, pw2 := io.Pipe()
+	defer pw2.Close()
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, a.url(wire.PathRecords), pr2)
+		req.ContentLength = int64(len(body))
+		resp, err := a.hc.Do(req)
+		if err != nil {
+			done <- result{-1, err.Error()}
+			return
+		}
+		resp.Body.Close()
+		done <- result{resp.StatusCode, resp.Header.Get(wire.HeaderError)}
+	}()
+	if _, err := pw2.Write(body[:len(body)/2]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.code == http.StatusOK {
+			t.Fatalf("a stalled message was taken: %d %q", r.code, r.msg)
+		}
+		t.Logf("stalled message: %d %q", r.code, r.msg)
+	case <-time.After(20 * time.Second):
+		t.Fatal("a stalled POST was still open after 20s with upload_stall = 1s")
 	}
 }
 
