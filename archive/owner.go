@@ -103,15 +103,5 @@ func (a *Archive) archiveHolds(ctx context.Context, name, id, sum string) (bool,
 			return true, nil
 		}
 	}
-	cs, err := a.Index.Commands(ctx, name, false)
-	if err != nil {
-		return false, err
-	}
-	held := false
-	for _, c := range cs {
-		if c.Recording == id && (c.Kind == wire.CmdHold || c.Kind == wire.CmdRelease) {
-			held = c.Kind == wire.CmdHold
-		}
-	}
-	return held, nil
+	return a.Index.HoldCommanded(ctx, name, id)
 }

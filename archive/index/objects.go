@@ -51,3 +51,17 @@ func (x *Index) ClaimObject(ctx context.Context, sum, appliance string, size int
 	}
 	return x.ObjectOwner(ctx, sum)
 }
+
+// HoldCommanded reports whether the archive's last hold or release
+// command for an appliance's recording was a hold.
+func (x *Index) HoldCommanded(ctx context.Context, appliance, id string) (bool, error) {
+	var kind string
+	err := x.db.QueryRowContext(ctx, `SELECT kind FROM commands WHERE appliance = ? AND recording = ? AND kind IN ('hold', 'release') ORDER BY id DESC LIMIT 1`, appliance, id).Scan(&kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("index: hold of %s/%s: %w", appliance, id, err)
+	}
+	return kind == "hold", nil
+}

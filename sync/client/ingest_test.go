@@ -280,6 +280,25 @@ func TestIngestRecordCannotLowerRetention(t *testing.T) {
 					t.Fatal("index lost the hold")
 				}
 			}
+			// A hold the archive commands before a recording arrives
+			// applies to its object when it does.
+			e.record(synth.Config{Calls: 1, Duration: 2 * time.Second, Start: e.clock.Now().Add(-time.Hour)})
+			pend, _ := e.v.PendingSync(0)
+			var next *vault.Entry
+			for _, p := range pend {
+				if p.SHA256 != "" {
+					next = p
+				}
+			}
+			if _, err := e.arch.Command(ctx, e.box, wire.CmdHold, next.ID, false, "case 8", "bob"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.pass(e.client()); err != nil {
+				t.Fatal(err)
+			}
+			if in, err := e.arch.Store.Stat(ctx, next.SHA256); err != nil || !in.Complete || !in.Hold {
+				t.Fatalf("held before it arrived: %+v %v", in, err)
+			}
 		})
 	}
 }
