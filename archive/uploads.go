@@ -104,10 +104,10 @@ func (a *Archive) SweepPartials(ctx context.Context) (int, error) {
 // quota.
 type uploadTracker struct {
 	mu    sync.Mutex
-	boxes map[string]map[string]*inflight // box -> sum -> upload
+	boxes map[string]map[string]*pendingUpload // box -> sum -> upload
 }
 
-type inflight struct {
+type pendingUpload struct {
 	length int64 // declared
 	refs   int   // requests for it (a retry may overlap its predecessor)
 }
@@ -144,15 +144,15 @@ func (a *Archive) reserveUpload(ctx context.Context, box, sum string, length int
 		return nil, fmt.Errorf("%w: %s would hold %d bytes of unfinished uploads, its quota is %d", errQuota, box, used, quota)
 	}
 	if t.boxes == nil {
-		t.boxes = map[string]map[string]*inflight{}
+		t.boxes = map[string]map[string]*pendingUpload{}
 	}
 	if ups == nil {
-		ups = map[string]*inflight{}
+		ups = map[string]*pendingUpload{}
 		t.boxes[box] = ups
 	}
 	u := ups[sum]
 	if u == nil {
-		u = &inflight{}
+		u = &pendingUpload{}
 		ups[sum] = u
 	}
 	u.length = max(u.length, length)
