@@ -48,6 +48,7 @@ type Archive struct {
 	OnAlert func(index.Event)
 
 	inflight sync.WaitGroup // ingest requests being handled
+	uploads  uploadTracker  // uploads in progress per box (the partial quota)
 }
 
 // InitOptions configure a new archive.

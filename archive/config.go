@@ -40,8 +40,26 @@ type Config struct {
 	RenewAfterExpiry retention.Duration `toml:"renew_after_expiry"`
 	// MaxClockSkew: a box whose clock differs more is told so and alerted.
 	MaxClockSkew retention.Duration `toml:"max_clock_skew"`
-	// PartialTTL: partial uploads idle longer than this are removed.
+	// PartialTTL: partial uploads that received no byte for this long
+	// are removed (a day by default).
 	PartialTTL retention.Duration `toml:"partial_ttl"`
+	// MaxRecording bounds one sealed recording: an upload declaring a
+	// larger Upload-Length is refused (413) before any byte is written
+	// ("2GiB" by default).
+	MaxRecording Size `toml:"max_recording"`
+	// PartialQuota bounds one box's unfinished uploads: the declared
+	// lengths of its uploads in progress plus the bytes held of its idle
+	// partials. An upload that would exceed it is refused (507) before
+	// any byte is written ("8GiB" by default; at least max_recording).
+	PartialQuota Size `toml:"partial_quota"`
+	// UploadStall and UploadMinRate: a request's body (an upload's, or a
+	// message's) must bring at least UploadMinRate bytes per second,
+	// measured over every UploadStall (by default 30s and 1KiB): a
+	// request that brings less is cut (an upload with 408, keeping the
+	// bytes that arrived), so that a stalled box holds no connection,
+	// partial or handler for long.
+	UploadStall   retention.Duration `toml:"upload_stall"`
+	UploadMinRate Size               `toml:"upload_min_rate"`
 	// Retention per class at the archive (from the call's start);
 	// classes not listed keep DefaultRetention.
 	DefaultRetention retention.Duration            `toml:"default_retention"`
@@ -153,11 +171,12 @@ func defaultConfig(name, listen string) Config {
 		CertLifetime:     retention.Duration(30 * 24 * time.Hour),
 		RenewAfterExpiry: retention.Duration(60 * 24 * time.Hour),
 		MaxClockSkew:     retention.Duration(2 * time.Minute),
-		PartialTTL:       retention.Duration(7 * 24 * time.Hour),
+		PartialTTL:       retention.Duration(24 * time.Hour),
 		DefaultRetention: retention.Duration(7 * 365 * 24 * time.Hour),
 		Retention:        map[string]retention.Duration{},
 	}
 	c.Access.defaults()
+	c.ingestDefaults()
 	return c
 }
 
@@ -197,6 +216,7 @@ func (c *Config) Validate() error {
 	if c.DefaultRetention <= 0 {
 		errs = append(errs, errors.New("default_retention: must be positive"))
 	}
+	errs = append(errs, c.validateIngest()...)
 	ac := &c.Access
 	if ac.IdleTimeout < retention.Duration(time.Minute) {
 		errs = append(errs, errors.New("access.idle_timeout: shorter than a minute"))
@@ -256,6 +276,7 @@ func loadConfig(dir string) (Config, error) {
 		return c, fmt.Errorf("archive: %s: %s: unknown field", configFile, u[0])
 	}
 	c.Access.defaults()
+	c.ingestDefaults()
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("archive: %s: %w", configFile, err)
 	}

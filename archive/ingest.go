@@ -60,9 +60,11 @@ func (a *Archive) Server() (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every request's body is read under a deadline that moves on only
+	// while bytes arrive at UploadMinRate (stallReader).
 	return &http.Server{
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		Handler:           a.Handler(),
+		Handler:           a.readDeadlines(a.Handler()),
 		TLSConfig:         tc,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -114,16 +116,14 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // sweepPartials removes, every hour, partial uploads that received no byte
-// for PartialTTL (a week by default). An upload that is slow or paused by
+// for PartialTTL (a day by default). An upload that is slow or paused by
 // its window keeps its partial: only idle ones go.
 func (a *Archive) sweepPartials(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := a.Store.Sweep(ctx, time.Duration(a.Config.PartialTTL), time.Now()); err != nil {
+		if _, err := a.SweepPartials(ctx); err != nil {
 			a.Logger.Warn("partial sweep", "err", err)
-		} else if n > 0 {
-			a.Event(ctx, "partials_removed", "sweep", "", fmt.Sprintf("%d partial uploads idle for over %s", n, time.Duration(a.Config.PartialTTL)), false)
 		}
 		select {
 		case <-ctx.Done():
@@ -433,16 +433,33 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 	reply(w, out)
 }
 
+// objectHead answers for the asking box's own upload only: complete
+// when the object is the box's and held, else the offset of the box's
+// own partial (another box's object or partial is not reported).
 func (a *Archive) objectHead(w http.ResponseWriter, r *http.Request) {
+	ctx, name := r.Context(), applianceOf(r)
 	sum := r.PathValue("sum")
 	if !wire.ValidHash(sum) {
 		fail(w, http.StatusBadRequest, "object address is not a hex SHA-256")
 		return
 	}
-	in, err := a.Store.Stat(r.Context(), sum)
+	owner, err := a.Index.ObjectOwner(ctx, sum)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err.Error())
 		return
+	}
+	var in store.Info
+	if owner == name {
+		if in, err = a.Store.Stat(ctx, sum); err != nil {
+			fail(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	}
+	if !in.Complete {
+		if in, err = a.Store.Partial(ctx, name, sum); err != nil {
+			fail(w, http.StatusInternalServerError, err.Error())
+			return
+		}
 	}
 	w.Header().Set(wire.HeaderOffset, strconv.FormatInt(in.Offset, 10))
 	if in.Complete {
@@ -451,6 +468,12 @@ func (a *Archive) objectHead(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// objectPatch appends to the box's own partial of the object. Before any
+// byte is read: the declared length is checked against MaxRecording
+// (413), the object against its owner (another box's: 409, alerted) and
+// the box's unfinished uploads against PartialQuota (507). The body is
+// read under the stall deadline (408 when it passes, the bytes that
+// arrived kept). A completed upload makes the box the object's owner.
 func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	ctx, name := r.Context(), applianceOf(r)
 	sum := r.PathValue("sum")
@@ -468,9 +491,51 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, wire.HeaderLength+": missing or smaller than the offset")
 		return
 	}
-	in, n, err := a.Store.Append(ctx, sum, off, length, r.Body)
+	if limit := int64(a.Config.MaxRecording); length > limit {
+		msg := fmt.Sprintf("%s: %d bytes is over the archive's maximum recording size of %d", wire.HeaderLength, length, limit)
+		a.Event(ctx, "upload_refused", name, name, sum+": "+msg, true)
+		fail(w, http.StatusRequestEntityTooLarge, msg)
+		return
+	}
+	owner, err := a.Index.ObjectOwner(ctx, sum)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if owner != "" && owner != name {
+		fail(w, http.StatusConflict, a.ownershipConflict(ctx, name, owner, sum, "uploads"))
+		return
+	}
+	if owner == name {
+		if in, err := a.Store.Stat(ctx, sum); err == nil && in.Complete {
+			// Idempotent: already held for this box.
+			w.Header().Set(wire.HeaderOffset, strconv.FormatInt(in.Offset, 10))
+			w.Header().Set(wire.HeaderComplete, "1")
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+	}
+	release, err := a.reserveUpload(ctx, name, sum, length)
+	if errors.Is(err, errQuota) {
+		a.Event(ctx, "upload_refused", name, name, sum+": "+err.Error(), true)
+		fail(w, http.StatusInsufficientStorage, err.Error())
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	defer release()
+	in, n, err := a.Store.AppendFor(ctx, name, sum, off, length, a.stallReader(w, r.Body))
 	if n > 0 {
 		a.Index.AddBytes(ctx, name, n)
+	}
+	if err == nil && in.Complete {
+		owner, err = a.Index.ClaimObject(ctx, sum, name, length, a.Now())
+		if err == nil && owner != name {
+			fail(w, http.StatusConflict, a.ownershipConflict(ctx, name, owner, sum, "uploads"))
+			return
+		}
 	}
 	w.Header().Set(wire.HeaderOffset, strconv.FormatInt(in.Offset, 10))
 	switch {
@@ -482,6 +547,8 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrNoSpace):
 		a.Event(ctx, "store_full", name, name, err.Error(), true)
 		fail(w, http.StatusInsufficientStorage, err.Error())
+	case stalled(err):
+		fail(w, http.StatusRequestTimeout, fmt.Sprintf("upload stalled: fewer than %d bytes per second over %s; the %d bytes received are kept", int64(a.Config.UploadMinRate), time.Duration(a.Config.UploadStall), in.Offset))
 	case err != nil:
 		fail(w, http.StatusInternalServerError, err.Error())
 	case in.Complete:
@@ -516,17 +583,10 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 			row.RetainUntil = rec.Start.Add(a.Config.retentionOf(rec.Class))
 		}
 		if rec.Kind == wire.KindRecording {
-			in, err := a.Store.Stat(ctx, rec.SHA256)
-			if err != nil {
-				out.Acks[i].Error = err.Error()
-				continue
-			}
-			if !in.Complete || in.Size != rec.Size {
-				out.Acks[i].Error = fmt.Sprintf("object %s not held whole (%d of %d bytes)", rec.SHA256, in.Offset, rec.Size)
-				continue
-			}
-			if err := a.Store.SetRetention(ctx, rec.SHA256, store.Retention{Until: row.RetainUntil, Hold: rec.Hold, Mode: a.Config.lockMode(rec.Class)}); err != nil {
-				out.Acks[i].Error = err.Error()
+			// Only the box's own object; retention and hold by the
+			// archive's rules (owner.go), never lowered by the record.
+			if msg := a.admitRecording(ctx, name, rec, &row); msg != "" {
+				out.Acks[i].Error = msg
 				continue
 			}
 		}

@@ -26,7 +26,10 @@
 // with {"error": text} and the same text in the Spanvault-Error header,
 // and an entry in the archive's audit trail (an alert when the
 // certificate names a box). A certificate expired within the bound may
-// only renew.
+// only renew. Headers must arrive within 10 s and every body at the
+// archive's upload_min_rate, measured over every upload_stall (1 KiB/s
+// over 30 s by default), or the request is cut: a stalled box holds a
+// connection of its own for that long and nothing else.
 //
 // Enrolling an enrolled name is refused. A new box for a name (the old
 // one stolen or broken) is an explicit replacement, spanvault-archive
@@ -63,19 +66,41 @@
 //     record's inclusion proof, which the box checks.
 //  3. HEAD /sync/v1/objects/<sha256> -> 200, Upload-Offset: bytes held,
 //     Upload-Complete: 1 when the archive holds the whole object. The
-//     address is the SHA-256 of the sealed file.
+//     address is the SHA-256 of the sealed file. The answer is about the
+//     asking box's own upload only: complete only for an object this box
+//     uploaded (it owns it), else the offset of this box's own partial;
+//     another box's object or partial reads as nothing held (offset 0).
 //  4. PATCH /sync/v1/objects/<sha256>, Upload-Offset: n, Upload-Length: total,
 //     body: the file's bytes from n -> 204 (partial; Upload-Offset: new
-//     offset) or 201 (complete, Upload-Complete: 1). The archive appends
-//     and fsyncs what arrived before answering, so a cut connection loses
-//     nothing received; an offset that is not the archive's is 409 with the
-//     archive's offset; at the declared length the archive re-hashes the
-//     bytes, and a mismatch is 422 (the partial is dropped). A full store is
-//  507. Repeating any PATCH is harmless.
+//     offset) or 201 (complete, Upload-Complete: 1). Partials are the
+//     box's own (kept per box and address: another box's bytes under the
+//     same address neither extend nor poison them). Before any byte is
+//     written: an Upload-Length over the archive's max_recording is 413;
+//     an object another box owns is 409 (audited and alerted: sealed files
+//     have random file keys, so identical bytes from a second box are a
+//     copy, and never give that box the first one's recording); the box's
+//     unfinished uploads beyond its partial_quota are 507. The body must
+//     arrive at upload_min_rate, measured over every upload_stall, or the
+//     request is cut with 408 (what arrived is kept; resume from HEAD).
+//     The archive appends and fsyncs what arrived before answering, so a
+//     cut connection loses nothing received; an offset that is not the
+//     archive's is 409 with the archive's offset; at the declared length
+//     the archive re-hashes the bytes, and a mismatch is 422 (the partial
+//     is dropped). The box whose upload completes an object owns it. A
+//     full store is 507. A stalled upload holds only its own partial: no
+//     other upload waits for it. Partials that receive no byte for
+//     partial_ttl (a day) are removed. Repeating any PATCH is harmless.
 //  5. POST /sync/v1/records  Records{records} -> RecordsReply{acks}, one ack
 //     per record in order. A record is a recording (its object must be
-//     complete and of the stated size), a call detail record, or a
-//     tombstone, with the box's clear entry and sealed metadata as they are.
+//     complete, of the stated size, and owned by this box: a record naming
+//     another box's object is refused in its ack, audited and alerted), a
+//     call detail record, or a tombstone, with the box's clear entry and
+//     sealed metadata as they are. A new recording's object gets the
+//     archive's retention for its class from its start, never shorter than
+//     what the store holds, and a legal hold only where the archive holds
+//     it (a hold command): a record's hold flag, start or class never
+//     shortens a date, clears a hold or weakens a lock; a repeated record
+//     changes nothing.
 //     ok:true means the index row is committed (SQLite, synchronous=FULL)
 //     and, for a recording, the object durable. Only then does the box mark
 //     the entry synced (vault.AcknowledgeMany, one bbolt transaction); its

@@ -344,6 +344,23 @@ func (s *S3) Append(ctx context.Context, sum string, offset, length int64, r io.
 	return s.staging.Append(ctx, sum, offset, length, r)
 }
 
+// AppendFor implements Store: box's bytes are staged in its own partial;
+// an object the bucket already holds is not written again (publish is
+// create-only).
+func (s *S3) AppendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader) (Info, int64, error) {
+	return s.staging.AppendFor(ctx, box, sum, offset, length, r)
+}
+
+// Partial implements Store.
+func (s *S3) Partial(ctx context.Context, box, sum string) (Info, error) {
+	return s.staging.Partial(ctx, box, sum)
+}
+
+// Partials implements Store.
+func (s *S3) Partials(ctx context.Context, box string) (map[string]int64, error) {
+	return s.staging.Partials(ctx, box)
+}
+
 // publish writes a verified staged file to the bucket: header and payload,
 // create-only, SHA-256-checked, provisionally locked.
 func (s *S3) publish(sum, path string, length int64) (Info, error) {

@@ -334,3 +334,42 @@ func TestS3CryptoShred(t *testing.T) {
 		}
 	}
 }
+
+// TestS3PartialsPerBox: uploads are staged per box; a second box's whole
+// upload of an object the bucket holds adds no version and leaves its
+// lock and hold as they are.
+func TestS3PartialsPerBox(t *testing.T) {
+	t.Parallel()
+	st, cfg, raw := openS3(t)
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	data := sealedFile(t, id, bytes.Repeat([]byte("call audio "), 3000))
+	s, n := sum(data), int64(len(data))
+	if _, _, err := st.AppendFor(ctx, "branch-1", s, 0, n, bytes.NewReader(data[:100])); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := st.Partial(ctx, "branch-2", s); in.Offset != 0 {
+		t.Fatalf("branch-2 sees branch-1's partial: %+v", in)
+	}
+	if in, _, err := st.AppendFor(ctx, "branch-1", s, 100, n, bytes.NewReader(data[100:])); err != nil || !in.Complete {
+		t.Fatalf("branch-1: %+v %v", in, err)
+	}
+	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	if err := st.SetRetention(ctx, s, store.Retention{Until: until, Mode: store.Governance, Hold: true}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.Stat(ctx, s)
+	if in, _, err := st.AppendFor(ctx, "branch-2", s, 0, n, bytes.NewReader(data)); err != nil || !in.Complete {
+		t.Fatalf("branch-2's copy: %+v %v", in, err)
+	}
+	after, _ := st.Stat(ctx, s)
+	if !after.Hold || !after.RetainUntil.Equal(before.RetainUntil) || after.LockMode != before.LockMode {
+		t.Fatalf("a second upload changed the lock: %+v, was %+v", after, before)
+	}
+	if v := len(versions(t, raw, cfg.Bucket, "header/"+s)) + len(versions(t, raw, cfg.Bucket, "payload/"+s)); v != 2 {
+		t.Fatalf("%d object versions after a second upload", v)
+	}
+	if ps, _ := st.Partials(ctx, "branch-2"); len(ps) != 0 {
+		t.Fatalf("branch-2's finished partial kept: %v", ps)
+	}
+}

@@ -11,8 +11,12 @@
 //     acknowledges is durable.
 //   - A partial upload keeps every byte it received (fsynced before the
 //     offset is reported), so a resumed upload continues at that offset.
-//     Partials are never removed while they received bytes within
-//     PartialTTL (a slow upload is not garbage).
+//     Partials are kept per box (AppendFor, Partial): a box sees and
+//     extends only its own. Partials are never removed while they
+//     received bytes within PartialTTL (a slow upload is not garbage).
+//   - No store-wide lock is held while bytes come from the network: an
+//     upload holds the lock of its own partial only (and, to seal, of its
+//     object), so that a stalled upload delays nobody else's.
 //   - Delete refuses objects whose retain-until has not passed or that are
 //     on hold; Erase refuses held objects and COMPLIANCE objects before
 //     their date. On S3 the server enforces the same (tested against it).
@@ -34,7 +38,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -80,11 +83,24 @@ type Info struct {
 type Store interface {
 	// Stat reports an object's state; a missing object is Info{} and nil.
 	Stat(ctx context.Context, sum string) (Info, error)
-	// Append adds r's bytes at offset to the object's partial upload of
-	// declared total length; when the partial reaches length it is
-	// verified and made durable. It returns the object's state and the
-	// bytes this call added (kept even when it also returns an error).
+	// Append adds r's bytes at offset to the archive's own partial
+	// upload of the object (of declared total length); when the partial
+	// reaches length it is verified and made durable. It returns the
+	// object's state and the bytes this call added (kept even when it
+	// also returns an error). An object already complete is left as it
+	// is (nothing is read).
 	Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, int64, error)
+	// AppendFor is Append for box's own upload of sum: its partial is
+	// box's alone, and it is always completed with the box's own bytes
+	// (verified against the address) even when the object is already
+	// held; an object already held is then left as it is. Ownership (who
+	// may upload or name what) is the archive's, not the store's.
+	AppendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader) (Info, int64, error)
+	// Partial reports box's own upload of sum in progress (Offset only;
+	// nothing of complete objects or of other boxes' partials).
+	Partial(ctx context.Context, box, sum string) (Info, error)
+	// Partials lists the bytes held of each of box's unfinished uploads.
+	Partials(ctx context.Context, box string) (map[string]int64, error)
 	// Open reads a complete object.
 	Open(ctx context.Context, sum string) (io.ReadCloser, int64, error)
 	// SetRetention records retain-until, lock mode and hold for a
@@ -118,11 +134,11 @@ type Erasure struct {
 }
 
 // Dir is the embedded directory backend: objects/ab/abcdef... files,
-// partial/abcdef... uploads, and a small side file per object holding its
-// retention (retain-until and hold).
+// partial/<box>/abcdef... uploads, and a small side file per object
+// holding its retention (retain-until and hold).
 type Dir struct {
-	root string
-	mu   sync.Mutex // serialises appends per archive (uploads of one object race otherwise)
+	root  string
+	locks keyedLocks // per partial ("p/box/sum") and per object being sealed ("o/sum")
 	// publish, when set, takes a verified, complete partial somewhere
 	// else (the S3 backend stages uploads in a Dir) instead of moving it
 	// into objects/; the partial is removed once it returns nil.
@@ -142,8 +158,7 @@ func OpenDir(root string) (*Dir, error) {
 func (d *Dir) objPath(sum string) string {
 	return filepath.Join(d.root, "objects", sum[:2], sum)
 }
-func (d *Dir) partPath(sum string) string { return filepath.Join(d.root, "partial", sum) }
-func (d *Dir) retPath(sum string) string  { return d.objPath(sum) + ".retention" }
+func (d *Dir) retPath(sum string) string { return d.objPath(sum) + ".retention" }
 
 // Stat implements Store.
 func (d *Dir) Stat(_ context.Context, sum string) (Info, error) {
@@ -153,31 +168,38 @@ func (d *Dir) Stat(_ context.Context, sum string) (Info, error) {
 		in.RetainUntil, in.Hold, in.LockMode = r.Until, r.Hold, r.Mode
 		return in, nil
 	}
-	fi, err := os.Stat(d.partPath(sum))
-	if errors.Is(err, os.ErrNotExist) {
-		return Info{}, nil
-	}
-	if err != nil {
-		return Info{}, fmt.Errorf("store: %w", err)
-	}
-	return Info{Offset: fi.Size()}, nil
+	return d.Partial(context.Background(), "", sum)
 }
 
 // Append implements Store.
 func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io.Reader) (Info, int64, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	in, err := d.Stat(ctx, sum)
+	if in, err := d.Stat(ctx, sum); err != nil || in.Complete {
+		return in, 0, err // idempotent: already held
+	}
+	return d.AppendFor(ctx, "", sum, offset, length, r)
+}
+
+// AppendFor implements Store. Only the partial's own lock is held while
+// bytes arrive.
+func (d *Dir) AppendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader) (Info, int64, error) {
+	dir, err := d.boxDir(box)
+	if err != nil {
+		return Info{}, 0, err
+	}
+	unlock := d.locks.lock(partKey(box, sum))
+	defer unlock()
+	part := filepath.Join(dir, sum)
+	in, err := d.Partial(ctx, box, sum)
 	if err != nil {
 		return in, 0, err
-	}
-	if in.Complete {
-		return in, 0, nil // idempotent: already held
 	}
 	if offset != in.Offset {
 		return in, 0, fmt.Errorf("%w: client at %d, archive holds %d", ErrOffset, offset, in.Offset)
 	}
-	f, err := os.OpenFile(d.partPath(sum), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return in, 0, fmt.Errorf("store: %w", err)
+	}
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return in, 0, fmt.Errorf("store: %w", err)
 	}
@@ -219,14 +241,14 @@ func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io
 	if h != nil {
 		got = hex.EncodeToString(h.Sum(nil))
 	}
-	in, err = d.seal(sum, length, got)
+	in, err = d.seal(part, sum, length, got)
 	return in, n, err
 }
 
 // seal verifies a finished partial (got is its hash when known) and moves
-// it into place durably.
-func (d *Dir) seal(sum string, length int64, got string) (Info, error) {
-	part := d.partPath(sum)
+// it into place durably; an object already held (the same bytes, by its
+// address) is left as it is and the partial dropped.
+func (d *Dir) seal(part, sum string, length int64, got string) (Info, error) {
 	if got == "" {
 		var err error
 		if got, err = hashFile(part); err != nil {
@@ -237,6 +259,8 @@ func (d *Dir) seal(sum string, length int64, got string) (Info, error) {
 		os.Remove(part)
 		return Info{}, fmt.Errorf("%w: address %s, received bytes hash to %s", ErrMismatch, sum, got)
 	}
+	unlock := d.locks.lock("o/" + sum)
+	defer unlock()
 	if d.publish != nil {
 		in, err := d.publish(sum, part, length)
 		if err != nil {
@@ -246,6 +270,10 @@ func (d *Dir) seal(sum string, length int64, got string) (Info, error) {
 		return in, nil
 	}
 	dst := d.objPath(sum)
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == length {
+		os.Remove(part)
+		return Info{Complete: true, Offset: length, Size: length}, nil
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return Info{}, fmt.Errorf("store: %w", err)
 	}
@@ -366,27 +394,6 @@ func (d *Dir) remove(sum string) error {
 	}
 	os.Remove(d.retPath(sum))
 	return syncDir(filepath.Dir(d.objPath(sum)))
-}
-
-// Sweep implements Store: partials idle longer than ttl go.
-func (d *Dir) Sweep(_ context.Context, ttl time.Duration, now time.Time) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	es, err := os.ReadDir(filepath.Join(d.root, "partial"))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range es {
-		fi, err := e.Info()
-		if err != nil || now.Sub(fi.ModTime()) < ttl {
-			continue
-		}
-		if os.Remove(filepath.Join(d.root, "partial", e.Name())) == nil {
-			n++
-		}
-	}
-	return n, nil
 }
 
 func hashFile(path string) (string, error) {

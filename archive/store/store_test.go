@@ -106,7 +106,7 @@ func TestSweepKeepsActivePartials(t *testing.T) {
 	d.Append(ctx, active, 0, 100, bytes.NewReader([]byte("a")))
 	d.Append(ctx, idle, 0, 100, bytes.NewReader([]byte("b")))
 	old := time.Now().Add(-8 * 24 * time.Hour)
-	os.Chtimes(filepath.Join(root, "partial", idle), old, old)
+	os.Chtimes(filepath.Join(root, "partial", "_archive", idle), old, old)
 	n, err := d.Sweep(ctx, 7*24*time.Hour, time.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("swept %d: %v", n, err)
@@ -116,5 +116,55 @@ func TestSweepKeepsActivePartials(t *testing.T) {
 	}
 	if in, _ := d.Stat(ctx, idle); in.Offset != 0 {
 		t.Fatalf("idle partial kept: %+v", in)
+	}
+}
+
+// Partials are per box: one box's bytes under an address neither show in
+// nor extend another box's partial; the first to complete publishes the
+// object, a second box's complete upload of the same bytes leaves it as
+// it is. A stalled append holds its own partial only.
+func TestPartialsPerBox(t *testing.T) {
+	t.Parallel()
+	d, _ := store.OpenDir(t.TempDir())
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("sealed"), 1000)
+	s := sum(data)
+	n := int64(len(data))
+	if _, _, err := d.AppendFor(ctx, "branch-1", s, 0, n, bytes.NewReader(data[:100])); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.AppendFor(ctx, "branch-2", s, 0, n, bytes.NewReader(bytes.Repeat([]byte{'x'}, 300))); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := d.Partial(ctx, "branch-1", s); in.Offset != 100 {
+		t.Fatalf("branch-1's partial at %d", in.Offset)
+	}
+	if ps, _ := d.Partials(ctx, "branch-2"); ps[s] != 300 || len(ps) != 1 {
+		t.Fatalf("branch-2's partials %v", ps)
+	}
+	if _, _, err := d.AppendFor(ctx, "../x", s, 0, n, bytes.NewReader(data)); err == nil {
+		t.Fatal("a box name with a path")
+	}
+	// A stalled append of branch-1 does not hold branch-3's.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := d.AppendFor(ctx, "branch-1", s, 100, n, pr)
+		done <- err
+	}()
+	pw.Write(data[100:200])
+	if in, _, err := d.AppendFor(ctx, "branch-3", s, 0, n, bytes.NewReader(data)); err != nil || !in.Complete {
+		t.Fatalf("branch-3 while branch-1 stalls: %+v %v", in, err)
+	}
+	pw.Write(data[200:])
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := d.Partial(ctx, "branch-1", s); in.Offset != 0 {
+		t.Fatalf("branch-1's finished partial kept: %+v", in)
+	}
+	if in, _ := d.Stat(ctx, s); !in.Complete || in.Size != n {
+		t.Fatalf("object %+v", in)
 	}
 }

@@ -102,13 +102,13 @@ func newEnvTB(t testing.TB) *env {
 	return e
 }
 
-// partialDir is where the archive keeps uploads in progress: in its
-// directory store, or staged beside it for S3.
+// partialDir is where the archive keeps the box's uploads in progress:
+// in its directory store, or staged beside it for S3.
 func (e *env) partialDir() string {
 	if os.Getenv("SPANVAULT_TEST_STORE") == "s3" {
-		return filepath.Join(e.dir, "staging", "partial")
+		return filepath.Join(e.dir, "staging", "partial", e.box)
 	}
-	return filepath.Join(e.dir, "store", "partial")
+	return filepath.Join(e.dir, "store", "partial", e.box)
 }
 
 func (e *env) openVault() {
