@@ -13,9 +13,10 @@ import (
 // versioning had it); each later change is a migration with the next
 // number, registered by the file that needs it (register, from an init
 // function) and applied once, in order, in one transaction per
-// migration, recorded in schema_version. An index written by a newer
-// archive (a version this code does not know) is refused rather than
-// written by older code.
+// migration, recorded in schema_version. Every registered migration the
+// index has not recorded runs, also one numbered below the newest it has.
+// An index written by a newer archive (a version this code does not know)
+// is refused rather than written by older code.
 //
 // Migrations are written in SQLite's dialect like the baseline; for
 // PostgreSQL the same type replacements as pgSchema apply. ALTER TABLE
@@ -63,15 +64,32 @@ func (x *Index) migrate(ctx context.Context) error {
 	if _, err := x.db.ExecContext(ctx, x.dialect(versionTable)); err != nil {
 		return fmt.Errorf("index: schema_version: %w", err)
 	}
-	var have int
-	if err := x.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&have); err != nil {
+	applied := map[int]bool{}
+	rows, err := x.db.QueryContext(ctx, `SELECT version FROM schema_version`)
+	if err != nil {
 		return fmt.Errorf("index: schema_version: %w", err)
 	}
-	if have > SchemaVersion() {
-		return fmt.Errorf("index: schema version %d is newer than this archive's %d: upgrade the archive before opening this index", have, SchemaVersion())
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("index: schema_version: %w", err)
+		}
+		applied[v] = true
 	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("index: schema_version: %w", err)
+	}
+	for v := range applied {
+		if !known(v) {
+			return fmt.Errorf("index: schema version %d is not one this archive knows (newest %d): upgrade the archive before opening this index", v, SchemaVersion())
+		}
+	}
+	// Every registered migration not yet applied runs, in order: one
+	// missing below the newest applied (a branch merged later) runs too.
 	for _, m := range migrations {
-		if m.version <= have {
+		if applied[m.version] {
 			continue
 		}
 		if err := x.apply(ctx, m); err != nil {
@@ -79,6 +97,15 @@ func (x *Index) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func known(v int) bool {
+	for _, m := range migrations {
+		if m.version == v {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *Index) apply(ctx context.Context, m migration) error {
