@@ -3,8 +3,14 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +296,69 @@ func TestHeldErasureRefusedAtArchive(t *testing.T) {
 	}
 	if n := c.State().RefusedErasures; n != 2 {
 		t.Fatalf("told again: %d", n)
+	}
+}
+
+// postRecords sends a batch of records with the box's own certificate
+// over the real ingest protocol and returns the archive's acks.
+func (e *env) postRecords(t *testing.T, recs []wire.Record) []wire.Ack {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(e.enroll, "sync.crt"), filepath.Join(e.enroll, "sync.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(filepath.Join(e.enroll, "ca.crt"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}, Timeout: 30 * time.Second}
+	b, _ := json.Marshal(wire.Records{Records: recs})
+	resp, err := hc.Post("https://"+e.addr+wire.PathRecords, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep wire.RecordsReply
+	if err := wire.Decode(resp.Body, &rep); err != nil || resp.StatusCode != 200 || len(rep.Acks) != len(recs) {
+		t.Fatalf("records: %d %v %+v", resp.StatusCode, err, rep)
+	}
+	return rep.Acks
+}
+
+// A tombstone of an unknown kind is refused in its ack and changes
+// nothing; a tombstone without a kind (a box older than the kinds) is a
+// removal, never an erasure, even when its entry says "erasure".
+func TestTombstoneKindsAtIngest(t *testing.T) {
+	e := newEnv(t)
+	e.record(synth.Config{Calls: 2, Duration: time.Second, Start: e.clock.Now().Add(-time.Hour), Seed: 5})
+	if err := e.pass(e.client()); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := e.v.List()
+	a, b := es[0], es[1]
+	tomb := func(en *vault.Entry, kind, reason string) wire.Record {
+		raw, _ := json.Marshal(vault.Tombstone{ID: en.ID, Start: en.Start, Class: en.Class, DeletedAt: e.clock.Now(), Reason: reason, By: "dpo"})
+		return wire.Record{ID: en.ID, Kind: wire.KindTombstone, Tombstone: kind, Start: en.Start, Class: en.Class, DeletedAt: e.clock.Now(), Entry: raw}
+	}
+	acks := e.postRecords(t, []wire.Record{tomb(a, "shredded", "erasure"), tomb(b, "", "erasure")})
+	if acks[0].OK || !strings.Contains(acks[0].Error, "unknown tombstone kind") {
+		t.Fatalf("a tombstone of unknown kind: %+v", acks[0])
+	}
+	if !acks[1].OK {
+		t.Fatalf("a kind-less tombstone: %+v", acks[1])
+	}
+	rows := e.archiveRows()
+	if _, ok := rows[a.ID+"/"+wire.KindTombstone]; ok {
+		t.Fatal("the refused tombstone was indexed")
+	}
+	if r := rows[a.ID+"/"+wire.KindRecording]; !r.DeletedAt.IsZero() || !r.RemovedFromBoxAt.IsZero() {
+		t.Fatalf("the refused tombstone changed the recording: %+v", r)
+	}
+	if r := rows[b.ID+"/"+wire.KindRecording]; !r.DeletedAt.IsZero() || r.RemovedFromBoxAt.IsZero() || rows[b.ID+"/"+wire.KindTombstone].Tombstone != index.TombstoneRemoved {
+		t.Fatalf("a kind-less tombstone: %+v", r)
+	}
+	for _, en := range []*vault.Entry{a, b} {
+		if _, err := e.archiveCopy(en.ID); err != nil {
+			t.Fatalf("%s: %v", en.ID, err)
+		}
 	}
 }
