@@ -46,8 +46,10 @@ func (a *Archive) eraseCopy(ctx context.Context, name, id, by string, tomb index
 		return "", err
 	}
 	var live []index.Record
+	prior := ""
 	for _, r := range rs {
 		if r.Kind == wire.KindTombstone {
+			prior = r.Tombstone
 			continue
 		}
 		if tomb.Start.IsZero() {
@@ -68,6 +70,9 @@ func (a *Archive) eraseCopy(ctx context.Context, name, id, by string, tomb index
 	}
 	if tomb.DeletedAt.IsZero() {
 		tomb.DeletedAt = now
+	}
+	if refused != "" && prior == index.TombstoneRefused {
+		return refused, nil // refused, alerted and told before: a repeated tombstone
 	}
 	if refused != "" {
 		tomb.Tombstone = index.TombstoneRefused

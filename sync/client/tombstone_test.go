@@ -297,6 +297,25 @@ func TestHeldErasureRefusedAtArchive(t *testing.T) {
 	if n := c.State().RefusedErasures; n != 2 {
 		t.Fatalf("told again: %d", n)
 	}
+	// A box that sends the same erasure again (its ack was lost) is
+	// acknowledged; the archive neither erases nor alerts twice.
+	ts, _ := e.v.Tombstones()
+	for _, tb := range ts {
+		if tb.ID != held {
+			continue
+		}
+		raw, _ := json.Marshal(tb)
+		acks := e.postRecords(t, []wire.Record{{ID: tb.ID, Kind: wire.KindTombstone, Tombstone: tb.KindOf(), Start: tb.Start, Class: tb.Class, DeletedAt: tb.DeletedAt, Entry: raw, Subject: tb.Subject}})
+		if !acks[0].OK {
+			t.Fatalf("the repeated erasure: %+v", acks[0])
+		}
+	}
+	if alerts, _ := e.arch.Index.Events(ctx, "erasure_refused", true); len(alerts) != 2 {
+		t.Fatalf("%d alerts after a repeated tombstone, want 2", len(alerts))
+	}
+	if _, err := e.archiveCopy(held); err != nil {
+		t.Fatalf("a repeated tombstone erased the held recording: %v", err)
+	}
 }
 
 // postRecords sends a batch of records with the box's own certificate
