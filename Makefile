@@ -65,7 +65,7 @@ test: deps test-go fuzz
 # versitygw, PostgreSQL) fails instead of skipping. The sync acceptance
 # tests run a second time with the archive on S3 (versitygw, Object Lock)
 # and its index in a private PostgreSQL server.
-S3_SYNC_TESTS = TestBackupRestoreKeepsErasure|TestThousandRecordingsArriveAndRetentionWaitsForGrace|TestResumeAfterCutsAndRestarts|TestCrashBetweenAckAndAcknowledge|TestBoxKilledBetweenAckAndAcknowledge|TestArchiveKilledMidUpload|TestFailoverBetweenFrontEnds|TestCommands
+S3_SYNC_TESTS = TestBackupRestoreKeepsErasure|TestBoxRetentionKeepsArchiveCopy|TestBoxErasureErasesArchiveCopy|TestHeldErasureRefusedAtArchive|TestTombstoneKindsAtIngest|TestIngestRecordCannotLowerRetention|TestThousandRecordingsArriveAndRetentionWaitsForGrace|TestResumeAfterCutsAndRestarts|TestCrashBetweenAckAndAcknowledge|TestBoxKilledBetweenAckAndAcknowledge|TestArchiveKilledMidUpload|TestFailoverBetweenFrontEnds|TestCommands
 PG_ACCESS_TESTS = TestRoleMatrix|TestRouteTable|TestSubjectAccessAcrossBoxes|TestSubjectErasure|TestFleet|TestNoCleartext
 test-go:
 	$(GO) vet ./...

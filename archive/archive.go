@@ -201,7 +201,7 @@ func (a *Archive) replayErasures(ctx context.Context) error {
 			if err := a.Store.Erase(ctx, r.SHA256, n.At); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("archive: replaying the erasure of %s/%s: %w", n.Appliance, n.ID, err)
 			}
-			if err := a.Index.PutRecords(ctx, []index.Record{{Appliance: n.Appliance, ID: r.ID, Kind: wire.KindTombstone, Start: r.Start, Class: r.Class,
+			if err := a.Index.PutRecords(ctx, []index.Record{{Appliance: n.Appliance, ID: r.ID, Kind: wire.KindTombstone, Tombstone: index.TombstoneErased, Start: r.Start, Class: r.Class,
 				DeletedAt: n.At, Entry: `{"reason":"erased by archive command (replayed after an index restore)"}`, ReceivedAt: a.Now()}}); err != nil {
 				return err
 			}

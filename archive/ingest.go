@@ -270,6 +270,10 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		ids = append(ids, c.ID)
 	}
 	a.Index.Delivered(ctx, ids, now)
+	if out.RefusedErasures, err = a.refusalsFor(ctx, name); err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	ap, err := a.Index.Appliance(ctx, name)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err.Error())
@@ -314,7 +318,8 @@ func (a *Archive) checkHead(ctx context.Context, name string, h wire.Head) strin
 	return ""
 }
 
-// afterCommand makes the archive's own copy follow an applied erase.
+// afterCommand makes the archive's own copy follow an applied erase,
+// exactly like a box's own erasure (eraseCopy).
 func (a *Archive) afterCommand(ctx context.Context, name string, id int64) {
 	cs, err := a.Index.Commands(ctx, name, false)
 	if err != nil {
@@ -324,23 +329,9 @@ func (a *Archive) afterCommand(ctx context.Context, name string, id int64) {
 		if c.ID != id || c.Kind != wire.CmdErase {
 			continue
 		}
-		// The box's tombstone follows at its next sync; the archive's copy
-		// is removed now where retention allows (crypto-shredding on
-		// locked storage is the scale issue's).
-		rs, _ := a.Index.Records(ctx, index.Query{Appliance: name, ID: c.Recording, Kind: wire.KindRecording})
-		for _, r := range rs {
-			// The note first: a crash after it replays the erasure at the
-			// next start; the other order could forget it.
-			if err := a.Store.NoteErasure(ctx, store.Erasure{SHA256: r.SHA256, Appliance: name, ID: r.ID, At: a.Now(), By: c.By}); err != nil {
-				a.Event(ctx, "erase_at_archive_refused", c.By, name, fmt.Sprintf("%s: %v", r.ID, err), true)
-				continue
-			}
-			if err := a.Store.Erase(ctx, r.SHA256, a.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
-				a.Event(ctx, "erase_at_archive_refused", c.By, name, fmt.Sprintf("%s: %v", r.ID, err), true)
-				continue
-			}
-			a.Index.PutRecords(ctx, []index.Record{{Appliance: name, ID: r.ID, Kind: wire.KindTombstone, Start: r.Start, Class: r.Class, DeletedAt: a.Now(), Entry: `{"reason":"erased by archive command"}`, ReceivedAt: a.Now()}})
-			a.Event(ctx, "erased_at_archive", c.By, name, r.ID, false)
+		tomb := index.Record{Entry: `{"reason":"erased by archive command"}`}
+		if _, err := a.eraseCopy(ctx, name, c.Recording, c.By, tomb); err != nil {
+			a.Logger.Warn("erase at archive", "appliance", name, "recording", c.Recording, "err", err)
 		}
 	}
 }
@@ -581,6 +572,9 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 			Size: rec.Size, SHA256: rec.SHA256, DeletedAt: rec.DeletedAt, Entry: string(rec.Entry), Sealed: rec.Sealed, Subject: rec.Subject, ReceivedAt: now}
 		if rec.Kind != wire.KindTombstone {
 			row.RetainUntil = rec.Start.Add(a.Config.retentionOf(rec.Class))
+		} else if err := a.ingestTombstone(ctx, name, rec, &row); err != nil {
+			out.Acks[i].Error = err.Error()
+			continue
 		}
 		if rec.Kind == wire.KindRecording {
 			// Only the box's own object; retention and hold by the

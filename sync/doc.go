@@ -45,7 +45,7 @@
 // # Messages (JSON bodies, at most wire.MaxMessage bytes, unknown fields refused)
 //
 //  1. POST /sync/v1/checkin  CheckIn{appliance, time, health, results, tree_size}
-//     -> CheckInReply{time, commands, clock_skew, checkpoint, consistency, anchored_seq}.
+//     -> CheckInReply{time, commands, clock_skew, checkpoint, consistency, anchored_seq, refused_erasures}.
 //     Every few minutes and at the start and end of every pass. Health
 //     holds no personal data. results answer commands delivered earlier
 //     (applied, or refused with the vault's reason). clock_skew is set when
@@ -55,6 +55,9 @@
 //     signed tree head (a sumdb note); consistency proves it extends the
 //     tree of tree_size the box verified last. A box that cannot verify it
 //     stops syncing (ErrAnchor): the archive's log was rewritten.
+//     refused_erasures lists, once, this box's erasures the archive
+//     refused to apply to its own copy, with why (see Tombstones); the box
+//     audits each (erasure_refused_at_archive).
 //  2. POST /sync/v1/audit  AuditUpload{entries, head, key} -> AuditReply{index, inclusion, checkpoint}.
 //     The entries after anchored_seq up to the signed head. The archive
 //     pins the box's Ed25519 audit key the first time (a different key
@@ -94,13 +97,13 @@
 //     per record in order. A record is a recording (its object must be
 //     complete, of the stated size, and owned by this box: a record naming
 //     another box's object is refused in its ack, audited and alerted), a
-//     call detail record, or a tombstone, with the box's clear entry and
-//     sealed metadata as they are. A new recording's object gets the
-//     archive's retention for its class from its start, never shorter than
-//     what the store holds, and a legal hold only where the archive holds
-//     it (a hold command): a record's hold flag, start or class never
-//     shortens a date, clears a hold or weakens a lock; a repeated record
-//     changes nothing.
+//     call detail record, or a tombstone of a kind (removed or erased, see
+//     Tombstones), with the box's clear entry and sealed metadata as they
+//     are. A new recording's object gets the archive's retention for its
+//     class from its start, never shorter than what the store holds, and a
+//     legal hold only where the archive holds it (a hold command): a
+//     record's hold flag, start or class never shortens a date, clears a
+//     hold or weakens a lock; a repeated record changes nothing.
 //     ok:true means the index row is committed (SQLite, synchronous=FULL)
 //     and, for a recording, the object durable. Only then does the box mark
 //     the entry synced (vault.AcknowledgeMany, one bbolt transaction); its
@@ -116,6 +119,44 @@
 //     the new one is first used; then it is retired for good. A pin that
 //     moved meanwhile is 409. Revocation is passive as well as immediate:
 //     a revoked box can neither connect nor renew.
+//
+// # Tombstones
+//
+// A tombstone says the box deleted an entry; its kind (Record.tombstone)
+// says which deletion, because the two leave the archive different duties:
+//
+//   - "removed": a local removal. The box let its copy go because it is
+//     the archive's now or because the box ran out of room: the grace
+//     period after the archive's acknowledgement, the class's maximum age
+//     on the box, quota eviction (pull-and-forget is a pull followed by
+//     the grace period), a file fsck found missing. It is not a decision
+//     about the recording: the archive records removed_from_box_at and
+//     keeps serving its own copy for the archive's class and holds
+//     (playback, search, links, exports, subject reports).
+//   - "erased": a GDPR Art. 17 erasure, whoever made it on the box (a DPO
+//     with spanvault erase, the box API, an erase command from the
+//     archive). The archive applies it to its own copy exactly as an erase
+//     it commanded: a write-once erasure note, the object erased
+//     (crypto-shredded on locked S3 storage), the index marked erased
+//     (deleted_at; playback answers 410 and search drops it), and the
+//     tombstone with the subject's sealed numbers kept for Art. 15. Unless
+//     the archive holds the recording: a legal hold at the archive, or a
+//     class in its legal_retention (a legal duty, Art. 17(3)(b)) before
+//     its date. Then it refuses: the copy stays, the DPO is alerted
+//     (erasure_refused), the index says why, and the box is told in its
+//     next check-in reply.
+//
+// Either way the tombstone is acknowledged once the archive has done its
+// part, so the box does not send it again. A tombstone with no kind comes
+// from a box older than the kinds and counts as a removal, never an
+// erasure; any other kind is refused in its ack. Who may act on what: a
+// box's tombstones act only on that box's own records (the certificate's
+// name keys every lookup), and no tombstone lifts or shortens the
+// archive's retention or holds: a removal changes nothing at the archive
+// but removed_from_box_at, and an erasure yields to the archive's holds.
+// Only the archive's operators (spanvault-archive hold, release, erase, or
+// the access service's approved requests) decide about the archive's copy
+// otherwise.
 //
 // # A pass
 //

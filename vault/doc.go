@@ -61,14 +61,19 @@
 // An age file's content key exists only inside its header, wrapped to the
 // recipients. Erasing a recording overwrites the whole file with zeros,
 // fsyncs, and unlinks it, deletes its sealed metadata, and leaves a
-// tombstone (when, why, by whom, no personal data in clear). Nothing left
+// tombstone (when, why, by whom, no personal data in clear) of kind
+// "erased"; every other deletion (retention, quota, fsck) leaves one of
+// kind "removed", and the archive treats the two differently (sync/doc.go:
+// it erases its own copy only for an erasure, and not while it holds the
+// recording). Nothing left
 // on the device decrypts it: the device never had an identity. Flash
 // storage limits the guarantee: an SD card's wear levelling may keep old
 // copies of the blocks out of reach of the overwrite, and bbolt keeps
 // freed pages until it reuses them; what such remnants hold is ciphertext
 // wrapped to the archive's key, so destroying a recording against the
-// archive key's holder too is completed by the archive deleting its copy
-// and key (sync issue). Encrypting the card itself is the defence against
+// archive key's holder too is completed by the archive erasing its copy
+// (crypto-shredding its key on locked storage) when the erasure's
+// tombstone reaches it. Encrypting the card itself is the defence against
 // a forensic read of those remnants by someone who later gets that key.
 //
 // # Disk quota

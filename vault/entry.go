@@ -114,4 +114,8 @@ type Tombstone struct {
 	// SealedReason is an erasure's free-text reason, sealed (Reason then
 	// says only "erasure").
 	SealedReason []byte `json:"sealed_reason,omitempty"`
+	// Kind says what the deletion was: TombstoneRemoved (retention,
+	// quota: the box let its copy go) or TombstoneErased (GDPR Art. 17).
+	// Empty in tombstones written before it (see KindOf).
+	Kind string `json:"kind,omitempty"`
 }

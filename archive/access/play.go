@@ -27,7 +27,8 @@ var (
 	errErased   = errors.New("the recording was erased")
 )
 
-// recording finds a live (not deleted) recording row.
+// recording finds a live recording row: not erased (only an erasure sets
+// deleted_at; a recording its box let go stays the archive's to serve).
 func (s *Service) recording(ctx context.Context, app, id string) (*index.Record, error) {
 	rs, err := s.A.Index.Records(ctx, index.Query{Appliance: app, ID: id, Kind: wire.KindRecording})
 	if err != nil {

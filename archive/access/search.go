@@ -197,11 +197,13 @@ func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) 
 		return nil, err
 	}
 	sqlq := `SELECT r.appliance, r.id, r.kind, r.start, r.class, r.retain_until, r.hold, r.recorded, r.size, r.sha256, r.deleted_at, r.entry, r.sealed, r.received_at,
-		COALESCE(f.direction, ''), COALESCE(f.duration_ms, 0)
+		COALESCE(f.direction, ''), COALESCE(f.duration_ms, 0), r.removed_from_box_at
 		FROM records r LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE 1=1`
 	var args []any
 	add := func(cond string, v ...any) { sqlq += " AND " + cond; args = append(args, v...) }
 	if !q.Deleted {
+		// Only an erasure sets deleted_at: recordings their box let go
+		// (removed_from_box_at) are the archive's to serve.
 		add("r.kind <> ? AND r.deleted_at = ''", wire.KindTombstone)
 	}
 	branches := q.Branches
@@ -255,12 +257,12 @@ func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) 
 	var out []Hit
 	for rows.Next() {
 		var h Hit
-		var st, ru, del, rec string
+		var st, ru, del, rec, rm string
 		var ms int64
-		if err := rows.Scan(&h.Appliance, &h.ID, &h.Kind, &st, &h.Class, &ru, &h.Hold, &h.Recorded, &h.Size, &h.SHA256, &del, &h.Entry, &h.Sealed, &rec, &h.Direction, &ms); err != nil {
+		if err := rows.Scan(&h.Appliance, &h.ID, &h.Kind, &st, &h.Class, &ru, &h.Hold, &h.Recorded, &h.Size, &h.SHA256, &del, &h.Entry, &h.Sealed, &rec, &h.Direction, &ms, &rm); err != nil {
 			return nil, err
 		}
-		h.Start, h.RetainUntil, h.DeletedAt, h.ReceivedAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec)
+		h.Start, h.RetainUntil, h.DeletedAt, h.ReceivedAt, h.RemovedFromBoxAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec), parseTS(rm)
 		h.Duration = float64(ms) / 1000
 		out = append(out, h)
 	}

@@ -68,17 +68,22 @@ func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) 
 		return nil, err
 	}
 	seen := map[string]bool{}
-	tomb := map[string]bool{}
+	tomb, live := map[string]bool{}, map[string]bool{}
 	for _, r := range recs {
 		if r.Kind == wire.KindTombstone {
 			tomb[r.Appliance+"/"+r.ID] = true
+		} else if r.DeletedAt.IsZero() {
+			live[r.Appliance+"/"+r.ID] = true // held here, whatever its box let go
 		}
 	}
 	for _, r := range recs {
 		if !u.InScope(r.Appliance) {
 			continue
 		}
-		if r.Kind != wire.KindTombstone && tomb[r.Appliance+"/"+r.ID] {
+		if r.Kind == wire.KindTombstone && live[r.Appliance+"/"+r.ID] {
+			continue // the box let its copy go (or its erasure was refused): the archive's is listed
+		}
+		if r.Kind != wire.KindTombstone && tomb[r.Appliance+"/"+r.ID] && !live[r.Appliance+"/"+r.ID] {
 			continue // its tombstone says it all
 		}
 		var e vault.Entry

@@ -298,10 +298,18 @@ type Record struct {
 	Entry       string    `json:"-"`
 	Sealed      []byte    `json:"-"`
 	Subject     []byte    `json:"-"`
+	// Tombstone is a tombstone row's kind (TombstoneRemoved, ...; empty
+	// when put: a removal). RemovedFromBoxAt is when the box said it no
+	// longer holds its copy; Why says why the recording was erased, or
+	// why its erasure was refused (tombstones.go).
+	Tombstone        string    `json:"tombstone,omitempty"`
+	RemovedFromBoxAt time.Time `json:"removed_from_box_at,omitzero"`
+	Why              string    `json:"why,omitempty"`
 }
 
 // PutRecords inserts records in one transaction; a record already held
-// is left as it is (except that a tombstone marks the recording deleted).
+// is left as it is (except that a tombstone marks the recording removed
+// from the box, and an erasure's marks it erased: applyTombstone).
 func (x *Index) PutRecords(ctx context.Context, rs []Record) error {
 	tx, err := x.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -331,8 +339,8 @@ func (x *Index) PutRecords(ctx context.Context, rs []Record) error {
 			}
 		}
 		if r.Kind == "tombstone" {
-			if _, err := tx.ExecContext(ctx, `UPDATE records SET deleted_at = ? WHERE appliance = ? AND id = ? AND kind <> 'tombstone' AND deleted_at = ''`, ts(r.DeletedAt), r.Appliance, r.ID); err != nil {
-				return err
+			if err := applyTombstone(ctx, tx, r); err != nil {
+				return fmt.Errorf("index: tombstone %s/%s: %w", r.Appliance, r.ID, err)
 			}
 		}
 	}
@@ -355,7 +363,7 @@ type Query struct {
 
 // Records runs a query, ordered by start then appliance and id.
 func (x *Index) Records(ctx context.Context, q Query) ([]Record, error) {
-	sqlq := `SELECT appliance, id, kind, start, class, retain_until, hold, recorded, size, sha256, deleted_at, entry, sealed, subject, received_at FROM records WHERE 1=1`
+	sqlq := `SELECT appliance, id, kind, start, class, retain_until, hold, recorded, size, sha256, deleted_at, entry, sealed, subject, received_at, tombstone, removed_from_box_at, why FROM records WHERE 1=1`
 	var args []any
 	add := func(cond string, v any) { sqlq += " AND " + cond; args = append(args, v) }
 	if q.Appliance != "" {
@@ -400,11 +408,11 @@ func (x *Index) Records(ctx context.Context, q Query) ([]Record, error) {
 	var out []Record
 	for rows.Next() {
 		var r Record
-		var st, ru, del, rec string
-		if err := rows.Scan(&r.Appliance, &r.ID, &r.Kind, &st, &r.Class, &ru, &r.Hold, &r.Recorded, &r.Size, &r.SHA256, &del, &r.Entry, &r.Sealed, &r.Subject, &rec); err != nil {
+		var st, ru, del, rec, rm string
+		if err := rows.Scan(&r.Appliance, &r.ID, &r.Kind, &st, &r.Class, &ru, &r.Hold, &r.Recorded, &r.Size, &r.SHA256, &del, &r.Entry, &r.Sealed, &r.Subject, &rec, &r.Tombstone, &rm, &r.Why); err != nil {
 			return nil, err
 		}
-		r.Start, r.RetainUntil, r.DeletedAt, r.ReceivedAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec)
+		r.Start, r.RetainUntil, r.DeletedAt, r.ReceivedAt, r.RemovedFromBoxAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec), parseTS(rm)
 		out = append(out, r)
 	}
 	return out, rows.Err()

@@ -35,7 +35,8 @@ func engines(t *testing.T) map[string][2]*index.Index {
 
 // TestEnginesAgree: the same statements give the same answers on SQLite
 // and PostgreSQL; records inserted twice stay one; queries by appliance,
-// day, expiry, hold and hash; tombstones mark what they delete.
+// day, expiry, hold and hash; a removal's tombstone marks its recording
+// removed from the box, an erasure's marks it erased.
 func TestEnginesAgree(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -79,9 +80,19 @@ func TestEnginesAgree(t *testing.T) {
 			if err := a.PutRecords(ctx, []index.Record{{Appliance: "branch-1", ID: "r01", Kind: "tombstone", Start: t0, DeletedAt: t0.Add(time.Hour), Entry: "{}", ReceivedAt: t0}}); err != nil {
 				t.Fatal(err)
 			}
+			// A tombstone without a kind is a removal from the box: the
+			// recording stays live; an erasure's marks it erased.
 			got, _ := b.Records(ctx, index.Query{Appliance: "branch-1", ID: "r01", Kind: "recording"})
-			if len(got) != 1 || got[0].DeletedAt.IsZero() || !got[0].Hold == (1%10 == 0) {
-				t.Fatalf("tombstoned record: %+v", got)
+			if len(got) != 1 || !got[0].DeletedAt.IsZero() || !got[0].RemovedFromBoxAt.Equal(t0.Add(time.Hour)) || !got[0].Hold == (1%10 == 0) {
+				t.Fatalf("record removed from the box: %+v", got)
+			}
+			if err := a.PutRecords(ctx, []index.Record{{Appliance: "branch-1", ID: "r03", Kind: "tombstone", Tombstone: index.TombstoneErased, Start: t0, DeletedAt: t0.Add(time.Hour), Entry: "{}", ReceivedAt: t0}}); err != nil {
+				t.Fatal(err)
+			}
+			got, _ = b.Records(ctx, index.Query{Appliance: "branch-1", ID: "r03", Kind: "recording"})
+			tomb, _ := b.Records(ctx, index.Query{Appliance: "branch-1", ID: "r03", Kind: "tombstone"})
+			if len(got) != 1 || got[0].DeletedAt.IsZero() || got[0].RemovedFromBoxAt.IsZero() || len(tomb) != 1 || tomb[0].Tombstone != index.TombstoneErased {
+				t.Fatalf("erased record: %+v %+v", got, tomb)
 			}
 			id1, err := a.AddCommand(ctx, index.Command{Appliance: "branch-0", Kind: "erase", Recording: "r00", IssuedAt: t0})
 			if err != nil {

@@ -258,10 +258,17 @@ type listed struct {
 	Class       string `json:"class"`
 	RetainUntil string `json:"retain_until,omitempty"` // as the store reports it (the index's date where the store has none)
 	LockMode    string `json:"lock_mode"`              // COMPLIANCE, GOVERNANCE or empty, as the store reports it
-	Erased      bool   `json:"erased,omitempty"`       // crypto-shredded at the store
+	Erased      bool   `json:"erased,omitempty"`       // erased (GDPR Art. 17): in the index, and crypto-shredded or removed at the store
 	Hold        bool   `json:"hold"`
 	Recorded    bool   `json:"recorded"`
 	DeletedAt   string `json:"deleted_at,omitempty"`
+	// RemovedFromBoxAt: when the box said it no longer holds its copy
+	// (the archive's stays, under the archive's class and holds).
+	RemovedFromBoxAt string `json:"removed_from_box_at,omitempty"`
+	// Tombstone is a tombstone's kind: removed, erased or erasure_refused.
+	Tombstone string `json:"tombstone,omitempty"`
+	// Why says why the recording was erased, or why its erasure was refused.
+	Why string `json:"why,omitempty"`
 }
 
 func cmdRecordings(args []string, stdout io.Writer) error {
@@ -297,6 +304,7 @@ func cmdRecordings(args []string, stdout io.Writer) error {
 		if !r.DeletedAt.IsZero() {
 			l.DeletedAt = r.DeletedAt.UTC().Format("2006-01-02T15:04:05Z")
 		}
+		fateOf(&l, r)
 		if *asJSON {
 			enc.Encode(l)
 			continue

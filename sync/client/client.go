@@ -93,6 +93,9 @@ type State struct {
 	Uploaded      int       `json:"uploaded"`
 	UploadedBytes int64     `json:"uploaded_bytes"`
 	ResumedBytes  int64     `json:"resumed_bytes"`
+	// RefusedErasures counts this box's erasures the archive refused to
+	// apply to its own copy (each audited with the archive's reason).
+	RefusedErasures int `json:"refused_erasures,omitempty"`
 }
 
 // Errors.
@@ -393,6 +396,7 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	for _, cmd := range rep.Commands {
 		c.apply(cmd)
 	}
+	c.refusedErasures(rep.RefusedErasures)
 	return nil
 }
 

@@ -248,7 +248,7 @@ func (c *Client) uploadTombstones(ctx context.Context) error {
 		var batch []wire.Record
 		for _, t := range ts[:n] {
 			raw, _ := json.Marshal(t)
-			batch = append(batch, wire.Record{ID: t.ID, Kind: wire.KindTombstone, Start: t.Start, Class: t.Class, DeletedAt: t.DeletedAt, Entry: raw, Subject: t.Subject})
+			batch = append(batch, wire.Record{ID: t.ID, Kind: wire.KindTombstone, Tombstone: t.KindOf(), Start: t.Start, Class: t.Class, DeletedAt: t.DeletedAt, Entry: raw, Subject: t.Subject})
 		}
 		var rep wire.RecordsReply
 		if err := c.post(ctx, wire.PathRecords, wire.Records{Records: batch}, &rep); err != nil {

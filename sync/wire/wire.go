@@ -83,6 +83,9 @@ type CheckInReply struct {
 	Consistency [][]byte `json:"consistency,omitempty"`
 	// AnchoredSeq is the last audit entry of this box the archive holds.
 	AnchoredSeq uint64 `json:"anchored_seq"`
+	// RefusedErasures are this box's erasures the archive refused to
+	// apply to its own copy since the last reply (see RefusedErasure).
+	RefusedErasures []RefusedErasure `json:"refused_erasures,omitempty"`
 }
 
 // Command kinds.
@@ -169,6 +172,9 @@ type Record struct {
 	Size      int64     `json:"size"`
 	SHA256    string    `json:"sha256,omitempty"` // of the sealed file, for recordings
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
+	// Tombstone is a tombstone's kind: TombstoneRemoved or
+	// TombstoneErased (empty, from boxes before it: a removal).
+	Tombstone string `json:"tombstone,omitempty"`
 	// Entry is the box's clear index entry (or tombstone) as it is.
 	Entry json.RawMessage `json:"entry"`
 	// Sealed is the personal metadata sealed to the archive's recipient.
@@ -281,7 +287,7 @@ func (r *Record) Validate() error {
 	if len(r.Class) > 64 {
 		return fmt.Errorf("record %s: class too long", r.ID)
 	}
-	return nil
+	return r.validateTombstone()
 }
 
 // Validate checks a command (the box runs it only if valid).

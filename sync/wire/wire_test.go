@@ -46,6 +46,12 @@ func TestRecordValidate(t *testing.T) {
 		{"unknown kind", func(r *wire.Record) { r.Kind = "x" }, "unknown kind"},
 		{"entry not JSON", func(r *wire.Record) { r.Entry = json.RawMessage(`{`) }, "not JSON"},
 		{"cdr needs no hash", func(r *wire.Record) { r.Kind, r.SHA256, r.Size = wire.KindCDR, "", 0 }, ""},
+		{"removal", func(r *wire.Record) { r.Kind, r.Tombstone = wire.KindTombstone, wire.TombstoneRemoved }, ""},
+		{"erasure", func(r *wire.Record) { r.Kind, r.Tombstone = wire.KindTombstone, wire.TombstoneErased }, ""},
+		{"tombstone of an old box", func(r *wire.Record) { r.Kind = wire.KindTombstone }, ""},
+		{"unknown tombstone kind", func(r *wire.Record) { r.Kind, r.Tombstone = wire.KindTombstone, "shredded" }, "unknown tombstone kind"},
+		{"upper-case tombstone kind", func(r *wire.Record) { r.Kind, r.Tombstone = wire.KindTombstone, "ERASED" }, "unknown tombstone kind"},
+		{"tombstone kind on a recording", func(r *wire.Record) { r.Tombstone = wire.TombstoneErased }, "no tombstone kind"},
 	} {
 		r := ok
 		tc.mut(&r)
@@ -53,6 +59,25 @@ func TestRecordValidate(t *testing.T) {
 		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A tombstone without a kind (a box older than the kinds) stands for a
+// local removal, never an erasure.
+func TestTombstoneKind(t *testing.T) {
+	t.Parallel()
+	var r wire.Record
+	if err := wire.Decode(strings.NewReader(`{"id":"06abc","kind":"tombstone","entry":{}}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Validate(); err != nil || r.TombstoneKind() != wire.TombstoneRemoved {
+		t.Fatalf("kind-less tombstone: %v, kind %q", err, r.TombstoneKind())
+	}
+	if err := wire.Decode(strings.NewReader(`{"id":"06abc","kind":"tombstone","tombstone":"erased","entry":{}}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Validate(); err != nil || r.TombstoneKind() != wire.TombstoneErased {
+		t.Fatalf("erasure: %v, kind %q", err, r.TombstoneKind())
 	}
 }
 
@@ -80,10 +105,10 @@ func TestCommandValidate(t *testing.T) {
 func FuzzMessages(f *testing.F) {
 	seeds := []any{
 		wire.CheckIn{Appliance: "b", Time: time.Unix(1, 0), Results: []wire.CommandResult{{ID: 1, Result: "applied"}}},
-		wire.CheckInReply{Commands: []wire.Command{{ID: 1, Kind: wire.CmdErase, Recording: "06a"}}},
+		wire.CheckInReply{Commands: []wire.Command{{ID: 1, Kind: wire.CmdErase, Recording: "06a"}}, RefusedErasures: []wire.RefusedErasure{{ID: "06a", Reason: "on legal hold at the archive"}}},
 		wire.AuditUpload{Entries: []wire.AuditEntry{{Seq: 1, Action: "x"}}},
 		wire.AuditReply{Index: 1, Inclusion: [][]byte{{1}}},
-		wire.Records{Records: []wire.Record{{ID: "06a", Kind: "cdr", Entry: json.RawMessage(`{}`)}}},
+		wire.Records{Records: []wire.Record{{ID: "06a", Kind: "cdr", Entry: json.RawMessage(`{}`)}, {ID: "06b", Kind: "tombstone", Tombstone: "erased", Entry: json.RawMessage(`{}`)}}},
 		wire.RecordsReply{Acks: []wire.Ack{{ID: "06a", OK: true}}},
 		wire.RenewRequest{CSR: []byte{1, 2}},
 		wire.RenewReply{Cert: []byte{1}},
