@@ -93,10 +93,11 @@ func (n *notifier) deliver(client *http.Client, a Alert) error {
 }
 
 // accessed notes that a user (or a link) played, exported or streamed a
-// recording, and checks the insider rules for people.
+// recording (a row of accesses and its entry in the chained trail, in one
+// transaction), and checks the insider rules for people.
 func (s *Service) accessed(ctx context.Context, who, action, app, rec string) {
 	now := s.now()
-	if _, err := s.db().ExecContext(ctx, `INSERT INTO accesses (time, name, action, appliance, recording) VALUES (?, ?, ?, ?, ?)`, ts(now), who, action, app, rec); err != nil {
+	if _, err := s.A.Index.AddAccess(ctx, now, who, action, app, rec); err != nil {
 		s.A.Logger.Error("access log", "err", err)
 	}
 	if strings.HasPrefix(who, "link:") || action == "link" {
