@@ -233,7 +233,7 @@ func cmdExport(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: %d packets written to %s%s\n", id, len(frames), *out, note)
 	case ".wav":
-		res, err := audio.RenderOnly(export.AudioPackets(frames, e.Formats), export.Explained(e))
+		res, err := audio.RenderWith(export.AudioPackets(frames, e.Formats), export.RenderOptions(e))
 		if err != nil {
 			return fmt.Errorf("%s: %w (try -o %s)", id, err, strings.TrimSuffix(*out, filepath.Ext(*out))+".pcap")
 		}
