@@ -244,6 +244,12 @@ func cmdExport(args []string, stdout io.Writer) error {
 		if res.LeftOut > 0 {
 			fmt.Fprintf(stdout, "  %d packets of streams overlapping the call's own (spoofed or foreign; anomalies on the call) are left out of the WAV; the pcap export keeps them\n", res.LeftOut)
 		}
+		if res.Jumps > 0 {
+			fmt.Fprintf(stdout, "  %d RTP timestamp jumps (anomalies): the audio after each continues at its capture time\n", res.Jumps)
+		}
+		if res.Beyond > 0 {
+			fmt.Fprintf(stdout, "  %d packets lie past the call's end (plus %s) and are left out of the WAV; the pcap export keeps them\n", res.Beyond, audio.Margin)
+		}
 		for codec, n := range res.Undecodable {
 			fmt.Fprintf(stdout, "  %d packets of %s have no decoder here and are silent in the WAV; export a pcap to keep them\n", n, codec)
 		}
