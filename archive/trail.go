@@ -105,6 +105,17 @@ func (a *Archive) CheckTrail(ctx context.Context) (int, []string, error) {
 		return len(es), nil, err
 	}
 	ps = append(ps, lc.Problems...)
+	// Each box keeps the last tree it verified (and reports its size at
+	// check-in): the log only grows, so it holds at least that many.
+	aps, err := a.Index.Appliances(ctx)
+	if err != nil {
+		return len(es), nil, err
+	}
+	for _, ap := range aps {
+		if ap.TreeSize > int64(len(lc.Records)) {
+			ps = append(ps, fmt.Sprintf("anchor log truncated: %s verified a tree of %d records, the log holds %d", ap.Name, ap.TreeSize, len(lc.Records)))
+		}
+	}
 	name := a.TrailName()
 	ok := uint64(0) // the last position that agrees with the log
 	for _, r := range lc.Records {
