@@ -87,6 +87,10 @@ func (a *Archive) VerifyTrail(ctx context.Context) (int, error) {
 // requests against their entries in the trail. It returns the number of
 // entries and what is wrong.
 func (a *Archive) CheckTrail(ctx context.Context) (int, []string, error) {
+	before, err := a.readTables(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
 	es, err := a.Index.Events(ctx, "", false)
 	if err != nil {
 		return 0, nil, err
@@ -140,7 +144,11 @@ func (a *Archive) CheckTrail(ctx context.Context) (int, []string, error) {
 		}
 		ok = seq
 	}
-	tp, err := a.checkTables(ctx, es)
+	after, err := a.readTables(ctx)
+	if err != nil {
+		return len(es), ps, err
+	}
+	tp, err := a.checkTables(ctx, es, before, after)
 	if err != nil {
 		return len(es), ps, err
 	}
@@ -163,14 +171,62 @@ func parseAnchorText(text []byte, name string) (uint64, string, bool) {
 // maxTableProblems is how many rows checkTables names per table.
 const maxTableProblems = 10
 
+type accessRow struct{ name, action, app, rec string }
+
+type requestRow struct{ kind, by, decidedBy, state string }
+
+// tables is a reading of the rows of accesses and requests.
+type tables struct {
+	accesses map[int64]accessRow
+	requests map[int64]requestRow
+}
+
+func (a *Archive) readTables(ctx context.Context) (*tables, error) {
+	db := a.Index.DB()
+	t := &tables{accesses: map[int64]accessRow{}, requests: map[int64]requestRow{}}
+	rows, err := db.QueryContext(ctx, `SELECT id, name, action, appliance, recording FROM accesses`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var r accessRow
+		if err := rows.Scan(&id, &r.name, &r.action, &r.app, &r.rec); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t.accesses[id] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = db.QueryContext(ctx, `SELECT id, action, requested_by, decided_by, state FROM requests`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var r requestRow
+		if err := rows.Scan(&id, &r.kind, &r.by, &r.decidedBy, &r.state); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t.requests[id] = r
+	}
+	rows.Close()
+	return t, rows.Err()
+}
+
 // checkTables checks the rows of accesses and requests against the
 // trail: every access entry names its row (as it was written, or marked
 // reviewed); every row of accesses since they have entries has one;
 // every filed request and every decision in the trail has its row, with
 // the same person and outcome; every decided request was decided in the
-// trail.
-func (a *Archive) checkTables(ctx context.Context, es []index.Event) ([]string, error) {
-	db := a.Index.DB()
+// trail. Entries are checked against after, read after the trail (every
+// entry's row was written before it); rows against before, read before
+// the trail (a row's entry is written with it, or just after it).
+func (a *Archive) checkTables(ctx context.Context, es []index.Event, before, after *tables) ([]string, error) {
 	var ps []string
 	var nAcc, nReq int
 	addAcc := func(s string) {
@@ -183,50 +239,11 @@ func (a *Archive) checkTables(ctx context.Context, es []index.Event) ([]string, 
 			ps = append(ps, s)
 		}
 	}
-
-	type access struct{ name, action, app, rec string }
-	accesses := map[int64]access{}
-	rows, err := db.QueryContext(ctx, `SELECT id, name, action, appliance, recording FROM accesses`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id int64
-		var r access
-		if err := rows.Scan(&id, &r.name, &r.action, &r.app, &r.rec); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		accesses[id] = r
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	legacy, err := a.Index.LegacyAccesses(ctx)
 	if err != nil {
 		return nil, err
 	}
-
-	type request struct{ kind, by, decidedBy, state string }
-	requests := map[int64]request{}
-	rows, err = db.QueryContext(ctx, `SELECT id, action, requested_by, decided_by, state FROM requests`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id int64
-		var r request
-		if err := rows.Scan(&id, &r.kind, &r.by, &r.decidedBy, &r.state); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		requests[id] = r
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	accesses, requests := after.accesses, after.requests
 
 	seenAcc := map[int64]bool{}
 	filed, decided := map[int64]bool{}, map[int64]bool{}
@@ -271,13 +288,13 @@ func (a *Archive) checkTables(ctx context.Context, es []index.Event) ([]string, 
 			}
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(accesses)) {
+	for _, id := range slices.Sorted(maps.Keys(before.accesses)) {
 		if id > legacy && !seenAcc[id] {
 			addAcc(fmt.Sprintf("accesses row %d is not in the trail (written behind it)", id))
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(requests)) {
-		r := requests[id]
+	for _, id := range slices.Sorted(maps.Keys(before.requests)) {
+		r := before.requests[id]
 		switch {
 		case !filed[id] && r.state != "pending":
 			addReq(fmt.Sprintf("requests row %d is not in the trail (written behind it)", id))

@@ -205,7 +205,8 @@ func TestTrailRewriteDetected(t *testing.T) {
 
 // TestTrailTablesCrossChecked: deleting the row of accesses that says who
 // played a recording, or the row of requests that shows an approved
-// export, fails verify: each is in the chained trail.
+// export, fails verify: each is in the chained trail; so does a row
+// written behind the trail.
 func TestTrailTablesCrossChecked(t *testing.T) {
 	e, accessRow, requestRow := trailEnv(t)
 	cp := copyArchive(t, e)
@@ -216,8 +217,20 @@ func TestTrailTablesCrossChecked(t *testing.T) {
 	if _, err := cp.Index.DB().ExecContext(ctx, `DELETE FROM requests WHERE id = ?`, requestRow); err != nil {
 		t.Fatal(err)
 	}
+	// And rows written behind the trail: an access nobody made, an
+	// export approved by nobody.
+	var fakeAccess, fakeRequest int64
+	if err := cp.Index.DB().QueryRowContext(ctx, `INSERT INTO accesses (time, name, action, appliance, recording) VALUES (?, 'comp', 'play', 'branch-1', 'x') RETURNING id`, time.Now().UTC().Format(time.RFC3339Nano)).Scan(&fakeAccess); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Index.DB().QueryRowContext(ctx, `INSERT INTO requests (action, target, reason, requested_by, requested_at, decided_by, decided_at, state) VALUES ('export', '{}', 'x', 'comp', '', 'dpo', '', 'done') RETURNING id`).Scan(&fakeRequest); err != nil {
+		t.Fatal(err)
+	}
 	p := problems(t, cp)
-	for _, want := range []string{fmt.Sprintf("accesses row %d", accessRow), fmt.Sprintf("requests row %d", requestRow)} {
+	for _, want := range []string{
+		fmt.Sprintf("accesses row %d missing or altered", accessRow), fmt.Sprintf("requests row %d missing or altered", requestRow),
+		fmt.Sprintf("accesses row %d is not in the trail", fakeAccess), fmt.Sprintf("requests row %d is not in the trail", fakeRequest),
+	} {
 		if !strings.Contains(p, want) {
 			t.Fatalf("verify after deleting rows: want %q, got:\n%s", want, p)
 		}
