@@ -66,9 +66,11 @@ func (l *Log) AnchorEvents(ctx context.Context, name string, max int) (int, erro
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n); err != nil {
 		return 0, err
 	}
+	// The batch's own hashes are read back from memory, not the database.
+	rd := cachedReader{hashReader{ctx, tx}, map[int64]tlog.Hash{}}
 	for _, h := range hs {
 		text := wire.AnchorText(name, uint64(h.id), h.hash)
-		hashes, err := tlog.StoredHashes(n, text, hashReader{ctx, tx})
+		hashes, err := tlog.StoredHashes(n, text, rd)
 		if err != nil {
 			return 0, fmt.Errorf("anchor: %w", err)
 		}
@@ -77,6 +79,7 @@ func (l *Log) AnchorEvents(ctx context.Context, name string, max int) (int, erro
 			if _, err := tx.ExecContext(ctx, `INSERT INTO anchor_hashes (idx, hash) VALUES (?, ?)`, base+int64(i), sh[:]); err != nil {
 				return 0, err
 			}
+			rd.m[base+int64(i)] = sh
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO anchor_records (n, appliance, seq, text) VALUES (?, ?, ?, ?)`, n, name, h.id, text); err != nil {
 			return 0, err
@@ -84,6 +87,29 @@ func (l *Log) AnchorEvents(ctx context.Context, name string, max int) (int, erro
 		n++
 	}
 	return len(hs), tx.Commit()
+}
+
+// cachedReader reads hashes from m, else from the database.
+type cachedReader struct {
+	db hashReader
+	m  map[int64]tlog.Hash
+}
+
+func (r cachedReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, ix := range indexes {
+		h, ok := r.m[ix]
+		if !ok {
+			hs, err := r.db.ReadHashes([]int64{ix})
+			if err != nil {
+				return nil, err
+			}
+			h = hs[0]
+			r.m[ix] = h
+		}
+		out[i] = h
+	}
+	return out, nil
 }
 
 // storeCheckpoint keeps a signed tree head, after checking that the log
