@@ -93,6 +93,7 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	go a.sweepPartials(ctx)
+	go a.anchorTrailEvery(ctx, 5*time.Second)
 	done := make(chan struct{})
 	go func() {
 		<-ctx.Done()

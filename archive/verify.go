@@ -23,7 +23,9 @@ type VerifyReport struct {
 
 // Verify re-hashes every stored recording against its address, checks each
 // box's stored audit chain link by link up to its anchored head, and the
-// archive's own trail. Problems are also alerts.
+// archive's own trail against the anchor log and its signed checkpoints,
+// with the accesses and requests it records (CheckTrail). Problems are
+// also alerts.
 func (a *Archive) Verify(ctx context.Context) (*VerifyReport, error) {
 	rep := &VerifyReport{}
 	rs, err := a.Index.Records(ctx, index.Query{Kind: wire.KindRecording})
@@ -71,10 +73,11 @@ func (a *Archive) Verify(ctx context.Context) (*VerifyReport, error) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: stored chain does not end at the anchored head", ap.Name))
 		}
 	}
-	n, err := a.Index.VerifyEvents(ctx)
+	n, ps, err := a.CheckTrail(ctx)
 	if err != nil {
-		rep.Problems = append(rep.Problems, err.Error())
+		return nil, err
 	}
+	rep.Problems = append(rep.Problems, ps...)
 	rep.Events = n
 	for _, p := range rep.Problems {
 		a.Event(ctx, "verify_failed", "verify", "", p, true)

@@ -93,10 +93,11 @@ func (n *notifier) deliver(client *http.Client, a Alert) error {
 }
 
 // accessed notes an access that the insider limits do not count (a
-// view, a link minted, digits revealed); audio is admitted and counted
-// by admit before it is served.
+// view, a link minted, digits revealed): a row of accesses and its entry
+// in the chained trail, in one transaction. Audio is admitted, counted
+// and noted the same way by admit before it is served.
 func (s *Service) accessed(ctx context.Context, who, action, app, rec string) {
-	if _, err := s.db().ExecContext(ctx, `INSERT INTO accesses (time, name, action, appliance, recording) VALUES (?, ?, ?, ?, ?)`, ts(s.now()), who, action, app, rec); err != nil {
+	if _, err := s.A.Index.AddAccess(ctx, s.now(), who, action, app, rec); err != nil {
 		s.A.Logger.Error("access log", "err", err)
 	}
 }

@@ -453,7 +453,7 @@ func (s *Service) apiAudit(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, ss, err)
 		return
 	}
-	n, verr := s.A.Index.VerifyEvents(r.Context())
+	n, verr := s.A.VerifyTrail(r.Context())
 	status := fmt.Sprintf("chain intact over %d entries", n)
 	if verr != nil {
 		status = verr.Error()

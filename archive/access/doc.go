@@ -28,7 +28,10 @@
 //     or written under another key.
 //   - Every sign-in, search, playback, link minted or used, export,
 //     request, decision and command is in the archive's hash-chained
-//     audit trail (anchored in the anchor log with the boxes' heads).
+//     audit trail, each entry anchored in the anchor log with the boxes'
+//     heads; a row of accesses is written in one transaction with its
+//     entry, and archive.CheckTrail (the auditor's page and API) checks
+//     the rows of accesses and requests against the trail.
 //   - Critical actions (export, erasure, hold release, role changes, bulk
 //     erasure) take two people: one requests, a different one whose role
 //     approves that action, within their branches, decides; the action

@@ -111,24 +111,14 @@ func (s *Service) growth(ctx context.Context, b Box, name string, v int64) {
 	s.fleetCondition(ctx, b.Name, name+"_growing", grew, fmt.Sprintf("%s grew from %d to %d", name, prev, v))
 }
 
-// AnchorTrail puts the archive's own audit trail head into the anchor log
-// (beside the boxes' heads), so that rewriting the trail shows. Serve
-// does it every few seconds.
+// AnchorTrail puts the archive's own audit trail into the anchor log
+// (beside the boxes' heads), one record per entry, and signs the log's
+// new head, so that rewriting the trail shows (archive.CheckTrail).
+// Serve does it every few seconds.
 func (s *Service) AnchorTrail(ctx context.Context) {
-	s.anchorMu.Lock() // the background loop and a caller: one append per head
+	s.anchorMu.Lock() // the background loop and a caller: one append per entry
 	defer s.anchorMu.Unlock()
-	var id int64
-	var hash string
-	if err := s.db().QueryRowContext(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&id, &hash); err != nil {
-		return
-	}
-	name := "archive:" + s.A.Config.Name
-	var last sql.NullInt64
-	s.db().QueryRowContext(ctx, `SELECT MAX(seq) FROM anchor_records WHERE appliance = ?`, name).Scan(&last)
-	if last.Valid && last.Int64 >= id {
-		return
-	}
-	if _, err := s.A.Log.Append(ctx, name, uint64(id), wire.AnchorText(name, uint64(id), hash)); err != nil {
+	if err := s.A.AnchorTrail(ctx); err != nil && ctx.Err() == nil {
 		s.A.Logger.Error("anchoring the archive's trail", "err", err)
 	}
 }

@@ -351,7 +351,7 @@ func (s *Service) usersInScope(admin *User, us []*User) []*User {
 // "reviewed" (no recording), after which the insider count starts anew.
 // The accesses before it stay as they were (Art. 15 reports show them).
 func (s *Service) reviewed(ctx context.Context, name, by string) {
-	if _, err := s.db().ExecContext(ctx, `INSERT INTO accesses (time, name, action, appliance, recording) VALUES (?, ?, 'reviewed', '', ?)`, ts(s.now()), name, "by "+by); err != nil {
+	if _, err := s.A.Index.AddAccess(ctx, s.now(), name, "reviewed", "", "by "+by); err != nil {
 		s.A.Logger.Error("access log", "err", err)
 	}
 }

@@ -160,8 +160,7 @@ func (s *Service) admit(ctx context.Context, name, action, app, rec, via string,
 		return fmt.Errorf("%w: suspended pending review: %s", errDenied, why)
 	}
 	if already == 0 || start {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO accesses (time, name, action, appliance, recording, via) VALUES (?, ?, ?, ?, ?, ?)`,
-			ts(now), name, action, app, rec, via); err != nil {
+		if _, err := s.A.Index.AddAccessTx(ctx, tx, now, name, action, app, rec, via); err != nil {
 			return fmt.Errorf("insider limits: %w", err)
 		}
 	}

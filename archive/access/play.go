@@ -200,7 +200,7 @@ func (s *Service) decode(ctx context.Context, rec *index.Record) (*rendered, err
 	if err != nil {
 		return nil, err
 	}
-	res, err := audio.RenderOnly(pkts, export.Explained(&e))
+	res, err := audio.RenderWith(pkts, export.RenderOptions(&e))
 	if err != nil {
 		return nil, err
 	}

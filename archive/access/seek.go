@@ -225,6 +225,9 @@ func (k *seekable) plan() (*audio.Plan, error) {
 	if p.Samples == 0 {
 		return nil, errNotSeekable
 	}
+	if b := export.RenderBound(&k.entry); b > 0 {
+		p.Samples = min(p.Samples, p.SampleAt(p.Start.Add(b)))
+	}
 	return p, nil
 }
 

@@ -306,7 +306,7 @@ func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) 
 
 func (s *Service) webAudit(w http.ResponseWriter, r *http.Request, ss *session) {
 	es, _ := s.A.Index.Events(r.Context(), "", r.URL.Query().Get("alerts") == "1")
-	n, verr := s.A.Index.VerifyEvents(r.Context())
+	n, verr := s.A.VerifyTrail(r.Context())
 	chain := "Chain intact over " + strconv.Itoa(n) + " entries."
 	if verr != nil {
 		chain = verr.Error()

@@ -4,7 +4,11 @@
 //
 // Invariants: records are only appended; each append stores the tlog
 // hashes it creates in the same transaction as the record, so the log and
-// its hashes never disagree. A box keeps the last checkpoint it verified
+// its hashes never disagree. Every checkpoint signed is kept in the index,
+// and none is signed for a log that no longer gives the last one kept
+// (truncated or rewritten underneath). The archive's own trail has a
+// record per entry (AnchorEvents); CheckLog recomputes the tree from the
+// records and checks it against the stored hashes and kept checkpoints. A box keeps the last checkpoint it verified
 // and checks every newer one against it with a consistency proof.
 package anchor
 
@@ -117,7 +121,9 @@ func (l *Log) Append(ctx context.Context, appliance string, seq uint64, text []b
 	return n, tx.Commit()
 }
 
-// Checkpoint returns the signed tree head at the current size.
+// Checkpoint returns the signed tree head at the current size, and keeps
+// it in the index (refusing to sign a log that no longer gives the last
+// head kept).
 func (l *Log) Checkpoint(ctx context.Context) (size int64, hash tlog.Hash, signed []byte, err error) {
 	size, err = l.Size(ctx)
 	if err != nil {
@@ -130,6 +136,10 @@ func (l *Log) Checkpoint(ctx context.Context) (size int64, hash tlog.Hash, signe
 		}
 	}
 	signed, err = note.Sign(&note.Note{Text: string(tlog.FormatTree(tlog.Tree{N: size, Hash: hash}))}, l.signer)
+	if err != nil {
+		return
+	}
+	err = l.storeCheckpoint(ctx, size, hash, signed)
 	return
 }
 

@@ -38,14 +38,23 @@ func (x *Index) AddEvent(ctx context.Context, e Event) (Event, error) {
 		return e, err
 	}
 	defer tx.Rollback()
-	if err := tx.Serialize(ctx, LockEvents); err != nil {
+	if err := x.appendEvent(ctx, tx, &e); err != nil {
 		return e, err
+	}
+	return e, tx.Commit()
+}
+
+// appendEvent appends e to the trail within tx (taking the trail's lock)
+// and fills in its ID, time and hashes.
+func (x *Index) appendEvent(ctx context.Context, tx *Tx, e *Event) error {
+	if err := tx.Serialize(ctx, LockEvents); err != nil {
+		return err
 	}
 	var prev string
 	var last int64
-	err = tx.QueryRowContext(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&last, &prev)
+	err := tx.QueryRowContext(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&last, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return e, err
+		return err
 	}
 	e.ID, e.Prev = last+1, prev
 	if e.Time.IsZero() {
@@ -53,11 +62,9 @@ func (x *Index) AddEvent(ctx context.Context, e Event) (Event, error) {
 	}
 	e.Time = e.Time.UTC()
 	e.Hash = e.hash()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, time, kind, actor, appliance, detail, alert, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, ts(e.Time), e.Kind, e.Actor, e.Appliance, e.Detail, e.Alert, e.Prev, e.Hash); err != nil {
-		return e, err
-	}
-	return e, tx.Commit()
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (id, time, kind, actor, appliance, detail, alert, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, ts(e.Time), e.Kind, e.Actor, e.Appliance, e.Detail, e.Alert, e.Prev, e.Hash)
+	return err
 }
 
 // Events lists the trail, optionally only alerts or one kind.

@@ -60,6 +60,33 @@ type Result struct {
 	Start       time.Time      // capture time of sample 0
 	// Left out: packets of streams RenderOnly was told to leave out.
 	LeftOut int
+	// Jumps counts packets whose RTP timestamp lay more than JumpLimit
+	// away from where their capture time puts them: each started a new
+	// segment of its stream, placed by capture time (an anomaly).
+	Jumps int
+	// Beyond counts packets that lay past the rendering's bound, left out.
+	Beyond int
+}
+
+// Margin is how much longer than its call (or the span of its packets'
+// capture times) a rendering may be: clock drift and jitter.
+const Margin = 10 * time.Second
+
+// JumpLimit is how far a packet's RTP timestamp may put it from its
+// capture time, relative to its stream's anchor, before the stream is
+// anchored again at the packet: a timestamp jump (a sender's restart, a
+// spoofed or corrupt packet) never stretches the call.
+const JumpLimit = 10 * time.Second
+
+// Options are Render's options.
+type Options struct {
+	// Keep, when set, is the streams rendered (see Explained).
+	Keep map[SSRCDir]bool
+	// MaxDuration bounds the rendering: the call's length from its index
+	// entry plus Margin. The rendering is also never longer than the span
+	// of the packets' capture times plus Margin; samples past the bound
+	// are not rendered (Result.Beyond counts their packets).
+	MaxDuration time.Duration
 }
 
 type streamKey struct {
@@ -79,11 +106,23 @@ type streamState struct {
 // re-INVITE starts a new stream) is anchored at the capture time of its first packet and then
 // placed by RTP timestamp, so lost packets leave silence of exactly their
 // length and clock drift between capture and RTP does not shift samples.
+// A timestamp more than JumpLimit away from where the packet's capture
+// time puts it starts a new segment of the stream, anchored at that
+// packet; the rendering is never longer than the span of the packets'
+// capture times plus Margin (see RenderWith).
 func Render(pkts []Packet) (*Result, error) { return RenderOnly(pkts, nil) }
 
 // RenderOnly is Render of the streams in keep (all when keep is nil):
 // see Explained.
 func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
+	return RenderWith(pkts, Options{Keep: keep})
+}
+
+// RenderWith is Render with options. Its output, and what it allocates
+// for it, is bounded by opt.MaxDuration and by the span of the packets'
+// capture times (each plus Margin), whatever their RTP timestamps say.
+func RenderWith(pkts []Packet, opt Options) (*Result, error) {
+	keep := opt.Keep
 	res := &Result{Undecodable: map[string]int{}, Rate: 8000}
 	if keep != nil {
 		kept := pkts[:0:0]
@@ -96,7 +135,7 @@ func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
 		}
 		pkts = kept
 	}
-	var start time.Time
+	var start, last time.Time
 	for _, p := range pkts {
 		k := codecKind(p.Codec, p.PT)
 		if k == "G722" {
@@ -104,6 +143,9 @@ func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
 		}
 		if k != "" && k != "skip" && (start.IsZero() || p.Time.Before(start)) {
 			start = p.Time
+		}
+		if k != "" && k != "skip" && p.Time.After(last) {
+			last = p.Time
 		}
 	}
 	if start.IsZero() {
@@ -115,6 +157,12 @@ func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
 		return res, fmt.Errorf("audio: no packet with a codec decodable here (%s); export a pcap instead", undecodableList(res.Undecodable))
 	}
 	res.Start = start
+	bound := last.Sub(start) + Margin
+	if opt.MaxDuration > 0 {
+		bound = min(bound, opt.MaxDuration)
+	}
+	limit := samplesIn(bound, res.Rate)
+	jump := samplesIn(JumpLimit, res.Rate)
 	sorted := append([]Packet(nil), pkts...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time.Before(sorted[j].Time) })
 	states := map[streamKey]*streamState{}
@@ -146,7 +194,16 @@ func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
 		scale := int64(res.Rate / 8000)
 		anchor := int64(st.first.Sub(start)) * int64(res.Rate) / int64(time.Second)
 		pos := anchor + ext*scale
+		if wall := samplesIn(p.Time.Sub(start), res.Rate); pos-wall > jump || wall-pos > jump {
+			// A timestamp jump: a new segment, placed by capture time.
+			st.first, st.firstTS, pos = p.Time, p.TS, wall
+			res.Jumps++
+		}
 		if pos < 0 {
+			continue
+		}
+		if pos >= limit {
+			res.Beyond++
 			continue
 		}
 		buf = buf[:0]
@@ -173,6 +230,9 @@ func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
 		if p.Left {
 			ch = &res.Left
 		}
+		if rest := limit - pos; int64(len(buf)) > rest {
+			buf = buf[:rest]
+		}
 		end := int(pos) + len(buf)
 		if end > len(*ch) {
 			*ch = append(*ch, make([]int16, end-len(*ch))...)
@@ -184,6 +244,11 @@ func RenderOnly(pkts []Packet, keep map[SSRCDir]bool) (*Result, error) {
 	res.Left = append(res.Left, make([]int16, n-len(res.Left))...)
 	res.Right = append(res.Right, make([]int16, n-len(res.Right))...)
 	return res, nil
+}
+
+// samplesIn is the number of samples d lasts at rate.
+func samplesIn(d time.Duration, rate int) int64 {
+	return int64(d) * int64(rate) / int64(time.Second)
 }
 
 func codecName(p Packet) string {

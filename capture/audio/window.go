@@ -36,7 +36,9 @@ func Kind(codec string, pt uint8) string { return codecKind(codec, pt) }
 
 // Pos is the sample a packet starts at, and its length in samples; ok is
 // false for packets that carry no decodable audio or lie before sample 0.
-// A stream not in the plan is anchored at the packet (its first).
+// A stream not in the plan is anchored at the packet (its first); a
+// packet whose timestamp lies more than JumpLimit from its capture time
+// anchors its stream again, as Render does.
 func (p *Plan) Pos(pk *Packet) (pos int64, n int, ok bool) {
 	k := codecKind(pk.Codec, pk.PT)
 	if k == "" || k == "skip" || (p.Keep != nil && !p.Keep[SSRCDir{pk.SSRC, pk.Left}]) {
@@ -51,6 +53,11 @@ func (p *Plan) Pos(pk *Packet) (pos int64, n int, ok bool) {
 	scale := int64(p.Rate / 8000)
 	anchor := int64(a.First.Sub(p.Start)) * int64(p.Rate) / int64(time.Second)
 	pos = anchor + int64(int32(pk.TS-a.FirstTS))*scale
+	if wall, jump := p.SampleAt(pk.Time), samplesIn(JumpLimit, p.Rate); pos-wall > jump || wall-pos > jump {
+		// A timestamp jump: as Render, a new segment placed by capture time.
+		p.Anchors[sk] = Anchor{First: pk.Time, FirstTS: pk.TS}
+		pos = wall
+	}
 	switch k {
 	case "G722":
 		n = 2 * len(pk.Payload)
@@ -119,6 +126,15 @@ func (w *Window) Add(pk *Packet) {
 		b = append(b[:0], up...)
 	}
 	w.buf = b
+	if n := w.plan.Samples; n > 0 {
+		// Nothing past the call's end (the plan's bound) is laid out.
+		if pos >= n {
+			return
+		}
+		if int64(len(b)) > n-pos {
+			b = b[:n-pos]
+		}
+	}
 	if pos+int64(len(b)) <= w.from {
 		return
 	}

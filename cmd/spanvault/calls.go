@@ -238,7 +238,7 @@ func cmdExport(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: %d packets written to %s%s\n", id, len(frames), *out, note)
 	case ".wav":
-		res, err := audio.RenderOnly(export.AudioPackets(frames, e.Formats), export.Explained(e))
+		res, err := audio.RenderWith(export.AudioPackets(frames, e.Formats), export.RenderOptions(e))
 		if err != nil {
 			return fmt.Errorf("%s: %w (try -o %s)", id, err, strings.TrimSuffix(*out, filepath.Ext(*out))+".pcap")
 		}
@@ -248,6 +248,12 @@ func cmdExport(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: %.1fs of stereo audio at %d Hz written to %s%s\n", id, float64(len(res.Left))/float64(res.Rate), res.Rate, *out, note)
 		if res.LeftOut > 0 {
 			fmt.Fprintf(stdout, "  %d packets of streams overlapping the call's own (spoofed or foreign; anomalies on the call) are left out of the WAV; the pcap export keeps them\n", res.LeftOut)
+		}
+		if res.Jumps > 0 {
+			fmt.Fprintf(stdout, "  %d RTP timestamp jumps (anomalies): the audio after each continues at its capture time\n", res.Jumps)
+		}
+		if res.Beyond > 0 {
+			fmt.Fprintf(stdout, "  %d packets lie past the call's end (plus %s) and are left out of the WAV; the pcap export keeps them\n", res.Beyond, audio.Margin)
 		}
 		for codec, n := range res.Undecodable {
 			fmt.Fprintf(stdout, "  %d packets of %s have no decoder here and are silent in the WAV; export a pcap to keep them\n", n, codec)
