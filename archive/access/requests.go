@@ -46,6 +46,9 @@ type Request struct {
 	DecidedAt   time.Time `json:"decided_at,omitzero"`
 	State       string    `json:"state"`
 	Result      string    `json:"result,omitempty"`
+	// Credentials: an approved reset's new one-time password and TOTP
+	// URL, in the approver's reply only (never stored).
+	Credentials *NewUser `json:"credentials,omitempty"`
 }
 
 // RequestInput is what a user asks for (numbers for a subject erasure are
@@ -265,6 +268,8 @@ func (s *Service) carryOut(ctx context.Context, r *Request) error {
 		res, err := s.eraseSubject(ctx, t.Terms, r.Reason, by)
 		r.Result = res
 		return err
+	case ReqReset:
+		return s.carryOutReset(ctx, r)
 	}
 	return fmt.Errorf("unknown request kind %q", r.Kind)
 }
