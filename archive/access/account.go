@@ -47,7 +47,7 @@ func (s *Service) totpSecret(ctx context.Context, u *User) (string, error) {
 		return u.totp, nil
 	}
 	if s.Keys == nil {
-		return "", errors.New("access: the second factor is sealed: the service needs the archive's identity")
+		return "", fmt.Errorf("%w: the second factor is sealed", errNoKeys)
 	}
 	b, err := base64.RawStdEncoding.DecodeString(sealed)
 	if err != nil {

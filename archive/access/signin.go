@@ -43,16 +43,19 @@ import (
 //     or an administrator unlocks it.
 //   - Refusals before a session exists are aggregated: one audit entry per
 //     source and minute with the count and the reasons (and at most five
-//     well-formed names), for sign-ins and for /l/ link requests alike.
+//     well-formed names), for sign-ins and for /l/ link requests alike;
+//     past maxAggSources sources in a minute, the others share one entry,
+//     so that a flood from many sources writes a bounded trail too.
 const (
-	maxFailures  = 5                // then only known sources, until unlocked
-	freeFailures = 3                // per source and name before the backoff
-	maxBackoff   = 15 * time.Minute // the backoff's ceiling
-	maxSecretLen = 1024             // bytes of password or code read
-	hashWait     = 5 * time.Second  // longest wait for the hash semaphore
-	maxTracked   = 100_000          // sources, names or pairs kept in memory
-	maxNamesInAu = 5                // names an aggregated audit entry lists
-	maxHashers   = 4                // argon2 runs at once (4 × 19 MiB)
+	maxFailures   = 5                // then only known sources, until unlocked
+	freeFailures  = 3                // per source and name before the backoff
+	maxBackoff    = 15 * time.Minute // the backoff's ceiling
+	maxSecretLen  = 1024             // bytes of password or code read
+	hashWait      = 5 * time.Second  // longest wait for the hash semaphore
+	maxTracked    = 100_000          // sources, names or pairs kept in memory
+	maxNamesInAu  = 5                // names an aggregated audit entry lists
+	maxHashers    = 4                // argon2 runs at once (4 × 19 MiB)
+	maxAggSources = 40               // sources with an entry of their own per minute
 )
 
 var (
@@ -93,6 +96,8 @@ func signInStatus(w http.ResponseWriter, err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, errMustChange):
 		return http.StatusForbidden
+	case errors.Is(err, errNoKeys):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrCredentials):
 		return http.StatusUnauthorized
 	}
@@ -337,7 +342,7 @@ func (s *Service) refuse(ctx context.Context, kind, src, reason, name string) {
 	k := aggKey{kind, src}
 	a := g.refused[k]
 	if a == nil {
-		if len(g.refused) >= maxTracked {
+		if len(g.refused) >= maxAggSources {
 			k.source = "other sources"
 			a = g.refused[k]
 		}
