@@ -25,7 +25,7 @@
 //     approves that action decides; the action runs only then.
 //   - Sign-in cannot be turned into a weapon (signin.go): limits per
 //     source and per name are checked before argon2id, which runs behind
-//     a semaphore of at most four; every admitted sign-in hashes exactly
+//     a semaphore of at most two; every admitted sign-in hashes exactly
 //     once (unknown names against a dummy hash); failures and TOTP steps
 //     are counted atomically (one session per code); failures slow their
 //     source down instead of locking the owner out; refusals before a

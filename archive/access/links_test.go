@@ -103,6 +103,7 @@ func TestStreamingLink(t *testing.T) {
 	// first refusal writes the last one's.
 	e.clock.Add(time.Minute)
 	anon.get("/l/next-minute")
+	access.RefusalsWritten(e.svc)
 	if e.events("link_refused", "", "expired 1") != 1 || e.events("link_refused", "", "revoked 1") != 1 {
 		t.Fatal("refused uses not audited with the reason")
 	}

@@ -122,6 +122,7 @@ func TestRoleMatrix(t *testing.T) {
 	}
 	e.clock.Add(time.Minute) // refusals are audited per source and minute
 	anon.do("POST", "/api/v1/session", access.SignIn{Name: "", Password: "x"}, nil)
+	access.RefusalsWritten(e.svc)
 	if e.events("signin_refused", "", "wrong password 1; names u-dpo") != 1 {
 		t.Fatal("failed sign-in not audited")
 	}

@@ -54,7 +54,7 @@ const (
 	hashWait      = 5 * time.Second  // longest wait for the hash semaphore
 	maxTracked    = 100_000          // sources, names or pairs kept in memory
 	maxNamesInAu  = 5                // names an aggregated audit entry lists
-	maxHashers    = 4                // argon2 runs at once (4 × 19 MiB)
+	maxHashers    = 2                // argon2 runs at once: 2 × 19 MiB live, and the garbage (4 made 228 MiB peaks)
 	maxAggSources = 40               // sources with an entry of their own per minute
 )
 
@@ -117,9 +117,11 @@ type guard struct {
 	pairs   map[string]*backoff // source "\x00" name
 	pruned  time.Time
 
-	amu     sync.Mutex
-	minute  int64
-	refused map[aggKey]*agg
+	amu      sync.Mutex
+	minute   int64
+	refused  map[aggKey]*agg
+	writeMu  sync.Mutex     // one minute's entries at a time, in order
+	flushing sync.WaitGroup // entries being written
 }
 
 type limiter struct {
@@ -333,7 +335,7 @@ func (g *guard) prune(now time.Time) {
 
 // refuse records a refusal before any session exists, aggregated per
 // source and minute; the entries of a minute are written when the next
-// minute starts (flushRefusals).
+// minute starts (flushRefusals), off the request's path.
 func (s *Service) refuse(ctx context.Context, kind, src, reason, name string) {
 	g := s.guard
 	s.flushRefusals(ctx, false)
@@ -359,7 +361,8 @@ func (s *Service) refuse(ctx context.Context, kind, src, reason, name string) {
 }
 
 // flushRefusals writes the aggregated refusals of minutes that are over
-// (all of them with force: the service is stopping).
+// in the background (all of them, and waits, with force: the service is
+// stopping).
 func (s *Service) flushRefusals(ctx context.Context, force bool) {
 	g := s.guard
 	now := s.now()
@@ -374,7 +377,29 @@ func (s *Service) flushRefusals(ctx context.Context, force bool) {
 	}
 	out, minute := g.refused, g.minute
 	g.refused, g.minute = map[aggKey]*agg{}, m
+	g.flushing.Add(1)
 	g.amu.Unlock()
+	if len(out) == 0 {
+		g.flushing.Done()
+		if force {
+			g.flushing.Wait()
+		}
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if force {
+		s.writeRefusals(ctx, out, minute)
+		g.flushing.Wait()
+		return
+	}
+	go s.writeRefusals(ctx, out, minute)
+}
+
+func (s *Service) writeRefusals(ctx context.Context, out map[aggKey]*agg, minute int64) {
+	g := s.guard
+	defer g.flushing.Done()
+	g.writeMu.Lock()
+	defer g.writeMu.Unlock()
 	keys := make([]aggKey, 0, len(out))
 	for k := range out {
 		keys = append(keys, k)

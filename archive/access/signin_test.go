@@ -210,6 +210,7 @@ func TestParallelWrongPasswordsCounted(t *testing.T) {
 	// the source and the minute, with the count.
 	e.clock.Add(time.Minute)
 	attacker.post("/api/v1/session", access.SignIn{Name: "", Password: "x"})
+	access.RefusalsWritten(e.svc)
 	if got := e.events("signin_refused", "", "41 refused from 127.0.0.5"); got != 1 {
 		t.Errorf("aggregated refusals of 127.0.0.5: %d entries", got)
 	}
@@ -367,6 +368,7 @@ func TestRefusalsAggregated(t *testing.T) {
 	}
 	e.clock.Add(time.Minute)
 	c.get("/l/garbage-next-minute")
+	access.RefusalsWritten(e.svc)
 	if e.events("signin_refused", "", "10 refused from 127.0.0.1") != 1 || e.events("link_refused", "", "50 refused from 127.0.0.1") != 1 {
 		es, _ := e.a.Index.Events(context.Background(), "", false)
 		for _, ev := range es[base:] {
@@ -392,6 +394,18 @@ func TestSecondFactorSealedAndIndexPrivate(t *testing.T) {
 	legacy := &user{name: "vera", password: nu.Password, secret: secretOf(t, nu.TOTPURL), role: access.Auditor}
 	e.signIn(fresh)
 	e.signIn(legacy)
+	rows, err := e.a.Index.DB().QueryContext(context.Background(), `SELECT name, totp FROM users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name, secret string
+		rows.Scan(&name, &secret)
+		if !strings.HasPrefix(secret, "sealed1:") {
+			t.Errorf("%s's second factor is not sealed in the index", name)
+		}
+	}
+	rows.Close()
 	path := filepath.Join(e.dir, "index.db")
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		b, err := os.ReadFile(p)
