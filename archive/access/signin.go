@@ -512,6 +512,11 @@ func (s *Service) authenticate(ctx context.Context, src, name, password, code st
 		why, alone = "second factor code already used", true
 	}
 	alert := false
+	if u == nil {
+		// The same write a known name's failure costs (a row rewritten
+		// with its own value), so that its time tells nothing either.
+		s.db().ExecContext(ctx, `UPDATE users SET failed = failed WHERE name = (SELECT MIN(name) FROM users)`)
+	}
 	if count {
 		var n int
 		if err := s.db().QueryRowContext(ctx, `UPDATE users SET failed = failed + 1 WHERE name = ? RETURNING failed`, name).Scan(&n); err == nil && n == maxFailures {
