@@ -163,8 +163,10 @@ type ChangePassword struct {
 }
 
 func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxSignInBody)
 	var in ChangePassword
 	if err := decodeBody(r, &in); err != nil {
+		s.refuse(r.Context(), "signin_refused", sourceOf(r), "malformed", "")
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}

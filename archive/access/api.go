@@ -56,8 +56,10 @@ type SignInReply struct {
 }
 
 func (s *Service) apiSignIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxSignInBody)
 	var in SignIn
 	if err := decodeBody(r, &in); err != nil {
+		s.refuse(r.Context(), "signin_refused", sourceOf(r), "malformed", "")
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}

@@ -51,6 +51,7 @@ const (
 	freeFailures  = 3                // per source and name before the backoff
 	maxBackoff    = 15 * time.Minute // the backoff's ceiling
 	maxSecretLen  = 1024             // bytes of password or code read
+	maxSignInBody = 8 << 10          // bytes of a sign-in request read
 	hashWait      = 5 * time.Second  // longest wait for the hash semaphore
 	maxTracked    = 100_000          // sources, names or pairs kept in memory
 	maxNamesInAu  = 5                // names an aggregated audit entry lists

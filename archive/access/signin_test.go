@@ -328,7 +328,8 @@ func TestSignInCostSameForEveryName(t *testing.T) {
 	}
 }
 
-// TestRefusalsAggregated (finding 11): sign-ins with 1 MiB names and
+// TestRefusalsAggregated (finding 11): sign-ins with 1 MiB (and 4 KiB)
+// names on the API and the web form, and
 // garbage /l/ requests are refused before anything is audited; the trail
 // gets one entry per source and minute, with the count.
 func TestRefusalsAggregated(t *testing.T) {
@@ -354,6 +355,20 @@ func TestRefusalsAggregated(t *testing.T) {
 			t.Fatal("signed in")
 		}
 	}
+	for range 5 { // within the API's sign-in body limit, past the name's
+		if st, _, _ := c.post("/api/v1/session", access.SignIn{Name: strings.Repeat("b", 4<<10), Password: "x", TOTP: "123456"}); st != http.StatusBadRequest {
+			t.Fatalf("4 KiB name: %d", st)
+		}
+	}
+	for range 2 { // the web form
+		resp, err := c.http.PostForm(e.web+"/signin", url.Values{"name": {huge}, "password": {"x"}, "totp": {"123456"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if readAll(resp); resp.StatusCode == http.StatusSeeOther {
+			t.Fatal("web sign-in with a 1 MiB name")
+		}
+	}
 	for i := range 50 {
 		resp, _ := c.get("/l/garbage-" + strconv.Itoa(i))
 		if resp.StatusCode == 200 {
@@ -361,7 +376,7 @@ func TestRefusalsAggregated(t *testing.T) {
 		}
 	}
 	if got := trail(); got > base {
-		t.Fatalf("the trail grew by %d entries during the minute of 10 huge sign-in names and 50 garbage links", got-base)
+		t.Fatalf("the trail grew by %d entries during the minute of 17 huge sign-in names and 50 garbage links", got-base)
 	}
 	if grew := len(e.logs.String()) - logs; grew > 64<<10 {
 		t.Fatalf("the log grew by %d bytes", grew)
@@ -369,7 +384,7 @@ func TestRefusalsAggregated(t *testing.T) {
 	e.clock.Add(time.Minute)
 	c.get("/l/garbage-next-minute")
 	access.RefusalsWritten(e.svc)
-	if e.events("signin_refused", "", "10 refused from 127.0.0.1") != 1 || e.events("link_refused", "", "50 refused from 127.0.0.1") != 1 {
+	if e.events("signin_refused", "", "17 refused from 127.0.0.1") != 1 || e.events("link_refused", "", "50 refused from 127.0.0.1") != 1 {
 		es, _ := e.a.Index.Events(context.Background(), "", false)
 		for _, ev := range es[base:] {
 			t.Logf("%s %q %.200s", ev.Kind, ev.Actor[:min(len(ev.Actor), 40)], ev.Detail)
