@@ -476,9 +476,9 @@ func (s *Service) authenticate(ctx context.Context, src, name, password, code st
 	case !ok:
 		why, count = "wrong password", true
 	case u.Disabled != "":
-		why, alone = "account disabled", true
+		why = "account disabled"
 	case u.Failures >= maxFailures && !known:
-		why, alone = fmt.Sprintf("%d failures: sign-in from a new source refused until the owner signs in from a known one or an administrator unlocks the account", u.Failures), true
+		why = "locked for new sources"
 	default:
 		secret, err := s.totpSecret(ctx, u)
 		if err != nil {
@@ -513,12 +513,15 @@ func (s *Service) authenticate(ctx context.Context, src, name, password, code st
 		why, alone = "second factor code already used", true
 	}
 	alert := false
-	if u == nil {
-		// The same write a known name's failure costs (a row rewritten
-		// with its own value), so that its time tells nothing either.
+	switch {
+	case u == nil:
+		// Every refusal after the hash writes once, like a counted
+		// failure (here a row rewritten with its own value), so that its
+		// time tells nothing about the name either.
 		s.db().ExecContext(ctx, `UPDATE users SET failed = failed WHERE name = (SELECT MIN(name) FROM users)`)
-	}
-	if count {
+	case !count:
+		s.db().ExecContext(ctx, `UPDATE users SET failed = failed WHERE name = ?`, name)
+	default:
 		var n int
 		if err := s.db().QueryRowContext(ctx, `UPDATE users SET failed = failed + 1 WHERE name = ? RETURNING failed`, name).Scan(&n); err == nil && n == maxFailures {
 			why += fmt.Sprintf("; %d failures: sign-ins only from known sources until the owner signs in or an administrator unlocks", n)
