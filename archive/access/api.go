@@ -59,14 +59,16 @@ type SignInReply struct {
 }
 
 func (s *Service) apiSignIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxSignInBody)
 	var in SignIn
 	if err := decodeBody(r, &in); err != nil {
+		s.refuseUnauth(r.Context(), "signin_refused", sourceOf(r), "malformed", "")
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	u, err := s.authenticate(r.Context(), in.Name, in.Password, in.TOTP)
+	u, err := s.signInRequest(r, in.Name, in.Password, in.TOTP, forSession)
 	if err != nil {
-		jsonError(w, http.StatusUnauthorized, err.Error())
+		jsonError(w, signInStatus(w, err), err.Error())
 		return
 	}
 	tok, csrf, err := s.newSession(r.Context(), u)

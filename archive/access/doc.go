@@ -63,4 +63,19 @@
 //     them for one call, with a reason, audited.
 //   - Streaming links are built on access.public_url (never a request's
 //     Host); without it no link is minted.
+//   - Sign-in cannot be turned into a weapon (signin.go): limits per
+//     source and per name are checked before argon2id, which runs behind
+//     a semaphore of at most two; every admitted sign-in hashes exactly
+//     once (unknown names against a dummy hash); failures and TOTP steps
+//     are counted atomically (one session per code); failures slow their
+//     source down instead of locking the owner out; refusals before a
+//     session are audited once per source and minute, with a count.
+//   - Accounts (account.go): TOTP secrets are sealed under a key the
+//     keyring derives (clear ones from older indexes are sealed when the
+//     service starts, while it runs and at first use); the one-time
+//     password only sets a new password; changing a password takes the
+//     current one and a code and ends every session of the user; an
+//     administrator disables (signed out at once), enables and unlocks a
+//     user at once, and resets one's password and second factor with a
+//     second administrator's approval (the CLI does all of it directly).
 package access

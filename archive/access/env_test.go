@@ -246,11 +246,12 @@ func (e *env) sync(b *box) {
 type user struct {
 	name, password, secret string
 	role                   access.Role
+	set                    bool // the one-time password is replaced
 }
 
 func (e *env) addUser(name string, role access.Role, branches ...string) *user {
 	e.t.Helper()
-	nu, err := access.AddUser(context.Background(), e.a.Index.DB(), e.clock.Now(), name, role, branches)
+	nu, err := access.AddUser(context.Background(), e.a.Index.DB(), e.clock.Now(), name, role, branches, e.keys)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -283,13 +284,21 @@ func (e *env) httpClient() *http.Client {
 }
 
 // signIn signs u in through the API (moving the clock to a fresh TOTP
-// step: a code is good once).
+// step: a code is good once); the first time, it replaces the one-time
+// password (POST /api/v1/password), which signs in too.
 func (e *env) signIn(u *user) *api {
 	e.t.Helper()
 	e.clock.Add(31 * time.Second)
 	c := &api{e: e, http: e.httpClient()}
 	var rep access.SignInReply
-	st, body := c.do("POST", "/api/v1/session", access.SignIn{Name: u.name, Password: u.password, TOTP: e.code(u)}, &rep)
+	path, in := "/api/v1/session", any(access.SignIn{Name: u.name, Password: u.password, TOTP: e.code(u)})
+	if !u.set {
+		path, in = "/api/v1/password", access.ChangePassword{Name: u.name, Password: u.password, TOTP: e.code(u), NewPassword: "a long new password " + u.name}
+	}
+	st, body := c.do("POST", path, in, &rep)
+	if st == 200 && !u.set {
+		u.password, u.set = "a long new password "+u.name, true
+	}
 	if st != 200 {
 		e.t.Fatalf("sign in %s: %d %s", u.name, st, body)
 	}

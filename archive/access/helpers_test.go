@@ -41,8 +41,10 @@ func webSignIn(t *testing.T, e *env, c *http.Client, u *user) string {
 		resp, _ = c.Get(e.web + "/password")
 		page := readAll(resp)
 		csrf := between(page, `name="csrf" value="`, `"`)
-		u.password = "a long new password " + u.name
-		resp, err = c.PostForm(e.web+"/password", url.Values{"csrf": {csrf}, "password": {u.password}})
+		e.clock.Add(31 * time.Second) // a fresh code
+		current := u.password
+		u.password, u.set = "a long new password "+u.name, true
+		resp, err = c.PostForm(e.web+"/password", url.Values{"csrf": {csrf}, "current": {current}, "totp": {e.code(u)}, "password": {u.password}})
 		if err != nil {
 			t.Fatal(err)
 		}

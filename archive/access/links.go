@@ -98,7 +98,7 @@ func (s *Service) streamLink(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	id, sig, ok := strings.Cut(tok, ".")
 	deny := func(why string) {
-		s.audit(ctx, "link_refused", "", "", fmt.Sprintf("link %.16s from %s: %s", id, remoteIP(r), why), false)
+		s.refuseUnauth(ctx, "link_refused", sourceOf(r), why, linkRef(id))
 		jsonError(w, http.StatusForbidden, "this link is not valid")
 	}
 	if !ok || s.Keys == nil {

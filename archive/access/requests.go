@@ -67,6 +67,9 @@ type Request struct {
 	Used    time.Time `json:"used,omitzero"`
 	// Plan: what approving it will do, as far as the reader's branches go.
 	Plan *Plan `json:"plan,omitempty"`
+	// Credentials: an approved reset's new one-time password and TOTP
+	// URL, in the approver's reply only (never stored).
+	Credentials *NewUser `json:"credentials,omitempty"`
 }
 
 // RequestInput is what a user asks for (numbers for a subject erasure are
@@ -330,6 +333,8 @@ func (s *Service) carryOut(ctx context.Context, approver *User, r *Request) erro
 		res, err := s.eraseSubject(ctx, r.ID, t.Terms, branches, r.Reason, by)
 		r.Result = res
 		return err
+	case ReqReset:
+		return s.carryOutReset(ctx, r)
 	}
 	return fmt.Errorf("unknown request kind %q", r.Kind)
 }

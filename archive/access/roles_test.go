@@ -129,7 +129,10 @@ func TestRoleMatrix(t *testing.T) {
 	if st, _ := anon.do("POST", "/api/v1/session", access.SignIn{Name: "u-dpo", Password: "wrong", TOTP: "000000"}, nil); st != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d", st)
 	}
-	if e.events("signin_failed", "u-dpo", "wrong password") != 1 {
+	e.clock.Add(time.Minute) // refusals are audited per source and minute
+	anon.do("POST", "/api/v1/session", access.SignIn{Name: "", Password: "x"}, nil)
+	access.RefusalsWritten(e.svc)
+	if e.events("signin_refused", "", "wrong password 1; names u-dpo") != 1 {
 		t.Fatal("failed sign-in not audited")
 	}
 

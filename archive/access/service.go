@@ -36,11 +36,12 @@ type Service struct {
 	backfill sync.Once
 	anchorMu sync.Mutex
 	insider  insiderState
+	guard    *guard // sign-in limits (signin.go)
 }
 
 // New makes the access service of an open archive. keys may be nil.
 func New(a *archive.Archive, keys *keyring.Keyring) *Service {
-	s := &Service{A: a, Keys: keys, cfg: a.Config.Access}
+	s := &Service{A: a, Keys: keys, cfg: a.Config.Access, guard: newGuard()}
 	s.cache = newAudioCache(int64(s.cfg.PlaybackCacheMiB) << 20)
 	s.notify = newNotifier(s.cfg, a.Logger)
 	prev := a.OnAlert
@@ -116,6 +117,10 @@ func (s *Service) session(r *http.Request) (*session, error) {
 	if err != nil {
 		return nil, errNoSession
 	}
+	if u.Disabled != "" {
+		s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name)
+		return nil, errNoSession
+	}
 	s.db().ExecContext(ctx, `UPDATE sessions SET seen_at = ? WHERE token = ?`, ts(now), tokenHash(tok))
 	return &session{user: u, token: tok, csrf: csrf, bearer: bearer}, nil
 }
@@ -136,6 +141,14 @@ func (s *Service) need(act Action, h handler) http.HandlerFunc {
 				jsonError(w, http.StatusUnauthorized, err.Error())
 			} else {
 				http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			}
+			return
+		}
+		if ss.user.MustChange && !mayWhileMustChange(r) {
+			if isAPI(r) {
+				jsonError(w, http.StatusForbidden, errMustChange.Error())
+			} else {
+				http.Redirect(w, r, "/password", http.StatusSeeOther)
 			}
 			return
 		}
@@ -194,6 +207,8 @@ func (s *Service) Handler() http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /api/v1/session", s.apiSignIn)
 	m.HandleFunc("DELETE /api/v1/session", s.need("", s.apiSignOut))
+	m.HandleFunc("POST /api/v1/password", s.apiChangePassword)
+	m.HandleFunc("POST /api/v1/users/{name}/{op}", s.need(ActUsers, s.apiAccount))
 	m.HandleFunc("GET /api/v1/recordings", s.need(ActSearch, s.apiRecordings))
 	m.HandleFunc("GET /api/v1/recordings/{app}/{id}", s.need(ActSearch, s.apiRecording))
 	m.HandleFunc("GET /api/v1/recordings/{app}/{id}/audio", s.need(ActPlay, s.apiAudio))
@@ -252,9 +267,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(discardTLSNoise{s}, "", 0),
 	}
+	s.sealPending(ctx)
 	go s.background(ctx)
 	go func() {
 		<-ctx.Done()
+		s.flushRefusals(context.Background(), true)
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if srv.Shutdown(sctx) != nil {
@@ -285,6 +302,8 @@ func (s *Service) background(ctx context.Context) {
 		}
 		s.WatchFleet(ctx)
 		s.AnchorTrail(ctx)
+		s.sealPending(ctx)
+		s.flushRefusals(ctx, false)
 		select {
 		case <-ctx.Done():
 			return

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/archive/keyring"
 )
 
 // User is an account of the access service.
@@ -25,16 +26,22 @@ type User struct {
 	Name     string   `json:"name"`
 	Role     Role     `json:"role"`
 	Branches []string `json:"branches"` // nil: every branch
-	// MustChange: the one-time password from "user add" is still in use
-	// (the web page asks for a new one; the API accepts it).
+	// MustChange: the one-time password from "user add" (or a reset) is
+	// still in use: it signs in to nothing but setting a new password.
 	MustChange  bool      `json:"must_change"`
 	Suspended   string    `json:"suspended,omitempty"` // why playback is suspended
 	LockedUntil time.Time `json:"locked_until,omitzero"`
+	// Disabled says why and since when an administrator disabled the
+	// account ("" while enabled): no session, no sign-in.
+	Disabled string `json:"disabled,omitempty"`
+	// Failures counts failed sign-ins since the last successful one;
+	// from maxFailures on, only sources the user signed in from before
+	// are accepted until an administrator unlocks the account.
+	Failures int `json:"failures"`
 
 	password string
-	totp     string
+	totp     string // clear base32 (older indexes) or sealedPrefix...
 	totpStep int64
-	failed   int
 }
 
 // AllBranches reports whether the user's scope is every branch.
@@ -88,17 +95,19 @@ func newSecret(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// NewUser is what AddUser prints once.
+// NewUser is what AddUser (and a reset) prints once.
 type NewUser struct {
-	Password string // one-time: change it at first sign-in
-	TOTPURL  string // otpauth:// URL of the second factor
+	Password string `json:"password"` // one-time: it only sets a new password
+	TOTPURL  string `json:"totp_url"` // otpauth:// URL of the second factor
 }
 
 // AddUser creates a user with a one-time password and a TOTP secret.
 // Roles that may hear nothing still get a second factor: every role signs
 // in with it. Supervisor, compliance and crm users must be scoped to
-// branches; the others see every branch unless branches are given.
-func AddUser(ctx context.Context, db *index.DB, now time.Time, name string, role Role, branches []string) (*NewUser, error) {
+// branches; the others see every branch unless branches are given. With
+// keys, the TOTP secret is stored sealed at once; without, the access
+// service seals it when it next runs (SealSecrets).
+func AddUser(ctx context.Context, db *index.DB, now time.Time, name string, role Role, branches []string, keys ...*keyring.Keyring) (*NewUser, error) {
 	if !userRe.MatchString(name) {
 		return nil, fmt.Errorf("access: user name %q: lower-case letters, digits, '.', '_' and '-'", name)
 	}
@@ -116,12 +125,18 @@ func AddUser(ctx context.Context, db *index.DB, now time.Time, name string, role
 		return nil, fmt.Errorf("access: %w", err)
 	}
 	pw := newSecret(15)
+	secret := key.Secret()
+	if len(keys) > 0 && keys[0] != nil {
+		if secret, err = sealTOTP(keys[0], name, secret); err != nil {
+			return nil, fmt.Errorf("access: %w", err)
+		}
+	}
 	scope := "*"
 	if len(branches) > 0 {
 		scope = strings.Join(branches, ",")
 	}
 	_, err = db.ExecContext(ctx, `INSERT INTO users (name, role, branches, password, totp, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		name, string(role), scope, hashPassword(pw), key.Secret(), now.UTC().Format(time.RFC3339Nano))
+		name, string(role), scope, hashPassword(pw), secret, now.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		if u, _ := getUser(ctx, db, name); u != nil {
 			return nil, fmt.Errorf("access: user %s exists", name)
@@ -137,8 +152,8 @@ var ErrNoUser = errors.New("access: no such user")
 func getUser(ctx context.Context, db *index.DB, name string) (*User, error) {
 	u := &User{Name: name}
 	var role, scope, set, locked string
-	err := db.QueryRowContext(ctx, `SELECT role, branches, password, totp, totp_step, password_set_at, suspended, failed, locked_until FROM users WHERE name = ?`, name).
-		Scan(&role, &scope, &u.password, &u.totp, &u.totpStep, &set, &u.Suspended, &u.failed, &locked)
+	err := db.QueryRowContext(ctx, `SELECT role, branches, password, totp, totp_step, password_set_at, suspended, failed, locked_until, disabled FROM users WHERE name = ?`, name).
+		Scan(&role, &scope, &u.password, &u.totp, &u.totpStep, &set, &u.Suspended, &u.Failures, &locked, &u.Disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoUser
 	}
@@ -193,69 +208,25 @@ func totpMatch(secret, code string, now time.Time) int64 {
 	return -1
 }
 
-// Sign-in lockout: this many failures lock the account for lockFor.
-const (
-	maxFailures = 5
-	lockFor     = 15 * time.Minute
-)
-
-// ErrCredentials is every sign-in failure's answer (which part was
-// wrong is in the audit trail, not in the reply).
-var ErrCredentials = errors.New("wrong name, password or code")
-
-// authenticate checks a password and a TOTP code (each code once).
-func (s *Service) authenticate(ctx context.Context, name, password, code string) (*User, error) {
-	now := s.now()
-	u, err := getUser(ctx, s.db(), name)
-	if err != nil {
-		checkPassword(hashPassword("x"), password) // same cost for unknown names
-		s.audit(ctx, "signin_failed", name, "", "unknown user", false)
-		return nil, ErrCredentials
-	}
-	if now.Before(u.LockedUntil) {
-		s.audit(ctx, "signin_failed", name, "", "account locked after repeated failures", false)
-		return nil, ErrCredentials
-	}
-	why := ""
-	step := int64(-1)
-	switch {
-	case !checkPassword(u.password, password):
-		why = "wrong password"
-	default:
-		if step = totpMatch(u.totp, code, now); step < 0 {
-			why = "wrong second factor"
-		} else if step <= u.totpStep {
-			why = "second factor code already used"
-		}
-	}
-	if why != "" {
-		u.failed++
-		locked := ""
-		alert := false
-		if u.failed >= maxFailures {
-			locked, alert = now.Add(lockFor).UTC().Format(time.RFC3339Nano), true
-			why += fmt.Sprintf("; %d failures: locked for %s", u.failed, lockFor)
-		}
-		s.db().ExecContext(ctx, `UPDATE users SET failed = ?, locked_until = CASE WHEN ? = '' THEN locked_until ELSE ? END WHERE name = ?`, u.failed, locked, locked, name)
-		s.audit(ctx, "signin_failed", name, "", why, alert)
-		return nil, ErrCredentials
-	}
-	if _, err := s.db().ExecContext(ctx, `UPDATE users SET failed = 0, totp_step = ? WHERE name = ?`, step, name); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-// SetPassword replaces a user's password (the one-time one included).
+// SetPassword replaces a user's password (the one-time one included) and
+// ends every session of the user. It checks no current password: users
+// change theirs through changePassword (POST /api/v1/password, the web's
+// /password), which does.
 func (s *Service) SetPassword(ctx context.Context, name, password string) error {
-	if len(password) < 12 {
-		return errors.New("a password needs at least 12 characters")
+	if err := checkNewPassword(password); err != nil {
+		return err
 	}
-	_, err := s.db().ExecContext(ctx, `UPDATE users SET password = ?, password_set_at = ? WHERE name = ?`, hashPassword(password), s.now().UTC().Format(time.RFC3339Nano), name)
-	if err == nil {
-		s.audit(ctx, "password_changed", name, "", "", false)
+	h, err := s.hashNew(ctx, password)
+	if err != nil {
+		return err
 	}
-	return err
+	_, err = s.db().ExecContext(ctx, `UPDATE users SET password = ?, password_set_at = ?, failed = 0 WHERE name = ?`, h, s.now().UTC().Format(time.RFC3339Nano), name)
+	if err != nil {
+		return err
+	}
+	s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name)
+	s.audit(ctx, "password_changed", name, "", "every session ended", false)
+	return nil
 }
 
 func (s *Service) setRole(ctx context.Context, name string, role Role, branches []string) error {

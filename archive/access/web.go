@@ -74,6 +74,7 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /audit", s.web(ActAudit, s.webAudit))
 	m.HandleFunc("GET /users", s.web(ActUsers, s.webUsers))
 	m.HandleFunc("POST /web/clear/{name}", s.web(ActClear, s.webClear))
+	m.HandleFunc("POST /web/users/{name}/{op}", s.web(ActUsers, s.webAccount))
 }
 
 // staticOnly serves files, never directory listings.
@@ -101,9 +102,10 @@ func (s *Service) web(act Action, h handler) http.HandlerFunc {
 }
 
 func (s *Service) webSignIn(w http.ResponseWriter, r *http.Request) {
-	u, err := s.authenticate(r.Context(), r.FormValue("name"), r.FormValue("password"), r.FormValue("totp"))
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	u, err := s.signInRequest(r, r.FormValue("name"), r.FormValue("password"), r.FormValue("totp"), forPassword)
 	if err != nil {
-		w.WriteHeader(http.StatusUnauthorized)
+		w.WriteHeader(signInStatus(w, err))
 		s.page(w, r, nil, "signin", map[string]any{"Error": err.Error()})
 		return
 	}
@@ -131,11 +133,18 @@ type discardStatus struct{ http.ResponseWriter }
 func (discardStatus) WriteHeader(int) {}
 
 func (s *Service) webPassword(w http.ResponseWriter, r *http.Request, ss *session) {
-	if err := s.SetPassword(r.Context(), ss.user.Name, r.FormValue("password")); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
+	u, err := s.changePassword(r, ss.user.Name, r.FormValue("current"), r.FormValue("totp"), r.FormValue("password"))
+	if err != nil {
+		w.WriteHeader(signInStatus(w, err))
 		s.page(w, r, ss, "password", map[string]any{"Error": err.Error()})
 		return
 	}
+	tok, _, err := s.newSession(r.Context(), u)
+	if err != nil {
+		http.Error(w, "session: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	setCookie(w, tok)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

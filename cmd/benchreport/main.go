@@ -97,6 +97,9 @@ func main() {
 	sOut += s3Out + pgOut
 	aRes, aOut := runBench("./archive/access", "SubjectLookup|SeekMinute55", "1x")
 	sOut += aOut
+	// Sign-in runs on every core the access service has.
+	siRes, siOut := runBenchCPU("./archive/access", "SignIn$", "1x", strconv.Itoa(runtime.NumCPU()))
+	sOut += siOut
 	proc := processFigures()
 	if *raw {
 		fmt.Println(capOut)
@@ -179,6 +182,15 @@ func main() {
 		fmt.Sprintf("p50 %.3f ms, p99 %.3f ms; opening every sealed record instead: %.0f s; ratio %.1e", sl["p50-ms"], sl["p99-ms"], sl["scan-s"], sl["ratio"]), "")
 	row("first audio byte of a Range request at minute 55 of a 60-minute call (HTTPS, loopback): never played / played before", fmt.Sprintf("%.1f ms / %.1f ms", sk["cold-ms"], sk["warm-ms"]), "< 100 ms")
 	row("playback CPU per minute of audio (decrypt, parse, decode, render, TLS both ends)", fmt.Sprintf("%.1f ms", sk["CPU-ms/min"]), "")
+	si := siRes["BenchmarkSignIn"]
+	row("refused sign-in's cost for an unknown / a known / a locked name (p50; p99; one argon2id run each)",
+		fmt.Sprintf("%.1f / %.1f / %.1f ms; %.1f / %.1f / %.1f ms; spread %.1f %%; %.1f %%", si["unknown-p50-ms"], si["known-p50-ms"], si["locked-p50-ms"], si["unknown-p99-ms"], si["known-p99-ms"], si["locked-p99-ms"], si["p50-spread-%"], si["p99-spread-%"]), "equal within 10 %")
+	legit := "failed"
+	if si["legit-ok"] == 1 {
+		legit = fmt.Sprintf("signed in (%.0f ms)", si["legit-ms"])
+	}
+	row(fmt.Sprintf("sign-ins per second under a flood of bogus ones from ever new sources (64 at once, %d cores); the owner meanwhile", runtime.NumCPU()),
+		fmt.Sprintf("%.0f/s hashed, %.0f/s answered (%.0f/s shed with 503); owner %s", si["flood-hashed/s"], si["flood-answered/s"], si["flood-shed/s"], legit), "the owner signs in")
 }
 
 var floodLine = regexp.MustCompile(`lost nothing .*: (\d+)/s`)

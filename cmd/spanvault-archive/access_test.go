@@ -99,10 +99,21 @@ func TestUserAddAndServeWeb(t *testing.T) {
 	if resp, _ := signIn("000000"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong code: %d", resp.StatusCode)
 	}
+	// The one-time password signs in to nothing but a new password.
 	code2, _ := totp.GenerateCode(key.Secret(), time.Now())
-	resp, m := signIn(code2)
+	if resp, m := signIn(code2); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("one-time password for a session: %d %v", resp.StatusCode, m)
+	}
+	b, _ := json.Marshal(map[string]string{"name": "clara", "password": password, "totp": code2, "new_password": "clara's own long password"})
+	resp, err := c.Post(web+"/api/v1/password", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
 	if resp.StatusCode != 200 || m["token"] == "" || len(resp.Cookies()) == 0 || !resp.Cookies()[0].Secure || !resp.Cookies()[0].HttpOnly {
-		t.Fatalf("sign in: %d %v %v", resp.StatusCode, m, resp.Cookies())
+		t.Fatalf("new password: %d %v %v", resp.StatusCode, m, resp.Cookies())
 	}
 	req, _ := http.NewRequest("GET", web+"/api/v1/recordings", nil)
 	if r, err := c.Do(req); err != nil || r.StatusCode != http.StatusUnauthorized {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -43,7 +44,7 @@ var commands = map[string]command{
 	"release":    {"release a recording's legal hold, here and on its box", cmdQueue(wire.CmdRelease)},
 	"commands":   {"list commands and their life (issued, delivered, applied or refused)", cmdCommands},
 	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
-	"user":       {"manage the access service's users: user add -name NAME -role ROLE [-branches A,B], user list", cmdUser},
+	"user":       {"manage the access service's users: user add -name NAME -role ROLE [-branches A,B], user list, user disable|enable|unlock|reset -name NAME", cmdUser},
 	"verify":     {"re-hash every stored recording and check every box's anchored audit chain", cmdVerify},
 }
 
@@ -444,19 +445,52 @@ func cmdVerify(args []string, stdout io.Writer) error {
 }
 
 func cmdUser(args []string, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		return errors.New("usage: user add -dir DIR -name NAME -role ROLE [-branches A,B] | user list -dir DIR")
+	if len(args) == 0 || !slices.Contains([]string{"add", "list", "disable", "enable", "unlock", "reset"}, args[0]) {
+		return errors.New("usage: user add -dir DIR -name NAME -role ROLE [-branches A,B] | user list -dir DIR | user disable -dir DIR -name NAME -reason WHY | user enable|unlock|reset -dir DIR -name NAME")
 	}
 	fs, dir := flags("user " + args[0])
 	name := fs.String("name", "", "user name")
 	role := fs.String("role", "", "admin, auditor, supervisor, compliance, dpo or crm")
 	branches := fs.String("branches", "", "comma-separated appliances the user is scoped to (default: all, for admin, auditor and dpo)")
+	reason := fs.String("reason", "", "why (user disable)")
+	identity := fs.String("identity", "", "the archive's age identity file, to seal the second factor at once (user add, user reset); default: $"+keyring.EnvVar+"; without it the access service seals it when it next runs")
 	a, err := parseOpen(fs, dir, args[1:], "dir")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	ctx := context.Background()
+	var keys *keyring.Keyring
+	if (args[0] == "add" || args[0] == "reset") && (*identity != "" || os.Getenv(keyring.EnvVar) != "") {
+		if keys, err = keyring.Load(*identity); err != nil {
+			return err
+		}
+	}
+	switch args[0] {
+	case "disable", "enable", "unlock", "reset":
+		if *name == "" {
+			return errors.New("-name is required")
+		}
+		var nu *access.NewUser
+		switch args[0] {
+		case "disable":
+			err = access.DisableUser(ctx, a.Index.DB(), a.Now(), *name, *reason)
+		case "enable":
+			err = access.EnableUser(ctx, a.Index.DB(), *name)
+		case "unlock":
+			err = access.UnlockUser(ctx, a.Index.DB(), *name)
+		case "reset":
+			nu, err = access.ResetUser(ctx, a.Index.DB(), *name, keys)
+		}
+		if err != nil {
+			return err
+		}
+		a.Event(ctx, access.OpEvent(args[0]), "cli", "", fmt.Sprintf("user %s: %s", *name, *reason), args[0] == "disable")
+		if nu != nil {
+			fmt.Fprintf(stdout, "password: %s\ntotp: %s\n", nu.Password, nu.TOTPURL)
+		}
+		return nil
+	}
 	if args[0] == "list" {
 		us, err := access.ListUsers(ctx, a.Index.DB())
 		if err != nil {
@@ -467,7 +501,7 @@ func cmdUser(args []string, stdout io.Writer) error {
 			if !u.AllBranches() {
 				scope = strings.Join(u.Branches, ",")
 			}
-			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", u.Name, u.Role, scope, u.Suspended)
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, scope, u.Suspended, u.Disabled)
 		}
 		return nil
 	}
@@ -484,7 +518,7 @@ func cmdUser(args []string, stdout io.Writer) error {
 			bs = append(bs, strings.TrimSpace(b))
 		}
 	}
-	nu, err := access.AddUser(ctx, a.Index.DB(), a.Now(), *name, r, bs)
+	nu, err := access.AddUser(ctx, a.Index.DB(), a.Now(), *name, r, bs, keys)
 	if err != nil {
 		return err
 	}
