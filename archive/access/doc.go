@@ -52,9 +52,10 @@
 //     an alert; a second person within the user's branches lifts it (a
 //     "reviewed" mark from which the count starts anew; the access
 //     history is not rewritten). A link dies when its minter is
-//     suspended, loses the role or the branch. A suspended user gets no
-//     personal data (search, recordings, audio, subject reports, links),
-//     only their own requests.
+//     suspended, loses the role or the branch; a crm user revokes its own
+//     links, a DPO or admin any within their branches. A suspended user
+//     gets no personal data (search, recordings, audio, subject reports,
+//     links) and files no export, only keeps their own requests.
 //   - Viewing (a page or its JSON), playing, streaming and exporting are
 //     different actions in the access log and the Art. 15 report; the page
 //     fetches audio only when played.

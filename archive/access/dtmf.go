@@ -55,8 +55,9 @@ func (s *Service) revealDTMF(ctx context.Context, u *User, app, id, reason strin
 	if reason == "" || len(reason) > maxReason {
 		return nil, fmt.Errorf("revealing key presses needs a reason (at most %d characters)", maxReason)
 	}
-	if !u.InScope(app) {
-		return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, app)
+	// Another branch's call is answered like an unknown one (404).
+	if err := s.authorize(ctx, u, ActDTMF, s.recordingObject(ctx, app, id)); err != nil {
+		return nil, err
 	}
 	rec, err := s.recording(ctx, app, id)
 	if err != nil {
@@ -122,6 +123,9 @@ func (s *Service) webRevealDTMF(w http.ResponseWriter, r *http.Request, ss *sess
 	app, id := r.PathValue("app"), r.PathValue("id")
 	out, err := s.revealDTMF(r.Context(), ss.user, app, id, r.FormValue("reason"))
 	if err != nil {
+		if s.refuse(w, r, ss, err) {
+			return
+		}
 		if errors.Is(err, errDenied) {
 			s.deny(w, r, ss, err.Error())
 			return

@@ -215,19 +215,26 @@ func TestInsiderParallelPlays(t *testing.T) {
 }
 
 // TestInsiderSuspendedSeesNothing: a suspended user keeps no personal
-// data: no search, no recording page (numbers, digits), no audio; their
-// own requests stay listed.
+// data: no search, no recording page (numbers, digits), no audio, no new
+// export request; the requests they filed before stay listed.
 func TestInsiderSuspendedSeesNothing(t *testing.T) {
 	e := newEnv(t, func(c *archive.Config) { c.Access.InsiderMaxPlays = 1 })
 	e.addBox("branch-1", synth.Config{Calls: 2, Duration: 3 * time.Second, Start: e.clock.Now().Add(-time.Hour), DTMF: "4711"})
 	recs := e.recordings("branch-1")
 	u := e.addUser("greedy", access.Compliance, "branch-1")
 	c := e.signIn(u)
+	if st, body := c.do("POST", "/api/v1/requests", access.RequestInput{Kind: "export", Appliance: "branch-1", Recording: recs[0], Reason: "case 9"}, nil); st != http.StatusAccepted {
+		t.Fatalf("filing a request before the suspension: %d %s", st, body)
+	}
 	c.get("/api/v1/recordings/branch-1/" + recs[0] + "/audio")
 	c.get("/api/v1/recordings/branch-1/" + recs[1] + "/audio")
 	waitAlert(t, e, "insider_suspended")
-	if st, body := c.do("POST", "/api/v1/requests", access.RequestInput{Kind: "export", Appliance: "branch-1", Recording: recs[0], Reason: "case 9"}, nil); st != http.StatusAccepted {
-		t.Fatalf("a suspended user files a request: %d %s", st, body)
+	denied := e.events("denied", "greedy", "")
+	if st, body := c.do("POST", "/api/v1/requests", access.RequestInput{Kind: "export", Appliance: "branch-1", Recording: recs[1], Reason: "case 10"}, nil); st != http.StatusForbidden || !strings.Contains(body, "suspended") {
+		t.Fatalf("a suspended user files an export request: %d %s, want 403 suspended pending review", st, body)
+	}
+	if e.events("denied", "greedy", "") == denied {
+		t.Fatal("the suspended user's export request was refused without an audit entry")
 	}
 	for _, p := range []string{
 		"/api/v1/recordings",
@@ -242,8 +249,8 @@ func TestInsiderSuspendedSeesNothing(t *testing.T) {
 		}
 	}
 	resp, body := c.get("/api/v1/requests")
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "case 9") {
-		t.Fatalf("a suspended user's own requests: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "case 9") || strings.Contains(string(body), "case 10") {
+		t.Fatalf("a suspended user's own requests (case 9 filed before the suspension, case 10 refused): %d %s", resp.StatusCode, body)
 	}
 }
 

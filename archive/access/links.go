@@ -67,8 +67,15 @@ func (s *Service) mintLink(ctx context.Context, u *User, app, rec string, ttl ti
 	return &Link{ID: id, URL: base + "/l/" + id + "." + sig, Appliance: app, Recording: rec, Expires: exp, Network: network}, nil
 }
 
-// revokeLink ends a link now.
+// revokeLink ends a link now: a role that may neither revoke nor mint
+// links is refused (403) whatever the link; then a link that does not
+// exist or lies outside u's branches is 404 alike; a crm user revokes
+// only its own links (403 for another's), a DPO or admin any in its
+// branches.
 func (s *Service) revokeLink(ctx context.Context, u *User, id string) error {
+	if !Allowed(u.Role, ActRevoke) && !Allowed(u.Role, ActLink) {
+		return forbidden(fmt.Sprintf("role %s may not revoke links", u.Role))
+	}
 	var app, by string
 	err := s.db().QueryRowContext(ctx, `SELECT appliance, by FROM links WHERE id = ?`, id).Scan(&app, &by)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -77,10 +84,7 @@ func (s *Service) revokeLink(ctx context.Context, u *User, id string) error {
 	if aerr := s.authorize(ctx, u, "", Object{Kind: "link", Name: id, Branches: []string{app}, Missing: err != nil}); aerr != nil {
 		return aerr
 	}
-	switch {
-	case Allowed(u.Role, ActRevoke):
-	case Allowed(u.Role, ActLink) && by == u.Name:
-	default:
+	if !Allowed(u.Role, ActRevoke) && by != u.Name {
 		return forbidden(fmt.Sprintf("role %s may revoke only its own links", u.Role))
 	}
 	if _, err := s.db().ExecContext(ctx, `UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at = ''`, ts(s.now()), id); err != nil {

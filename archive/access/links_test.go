@@ -219,7 +219,8 @@ func TestLinkMinterLosesRole(t *testing.T) {
 }
 
 // TestLinkRevokeAny: a DPO (API) and an admin (web page) revoke any
-// user's links; a supervisor cannot; each revocation is audited.
+// user's links; a supervisor cannot, another crm user cannot; each
+// revocation is audited.
 func TestLinkRevokeAny(t *testing.T) {
 	e := newEnv(t, nil)
 	e.addBox("branch-1", synth.Config{Calls: 2, Duration: time.Second, Start: e.clock.Now().Add(-time.Hour)})
@@ -230,6 +231,11 @@ func TestLinkRevokeAny(t *testing.T) {
 	sup := e.signIn(e.addUser("sup", access.Supervisor, "branch-1"))
 	if st, _ := sup.do("DELETE", "/api/v1/links/"+l0.ID, nil, nil); st != http.StatusForbidden {
 		t.Fatalf("supervisor revokes a link: %d", st)
+	}
+	// Another crm user of the same branch: only its own links.
+	crm2 := e.signIn(e.addUser("crm2", access.CRM, "branch-1"))
+	if st, body := crm2.do("DELETE", "/api/v1/links/"+l0.ID, nil, nil); st != http.StatusForbidden {
+		t.Fatalf("a crm user revokes another crm user's link: %d %s", st, body)
 	}
 	dpo := e.signIn(e.addUser("dpo", access.DPO))
 	var list struct{ Links []access.LinkInfo }

@@ -2,12 +2,15 @@ package access_test
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"regexp"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +145,7 @@ func routeTable() []routeSpec {
 	user := map[string]string{"in": "t-victim1", "out": "h2-victim", "unknown": "nobody"}
 	searchers := []access.Role{access.Supervisor, access.Compliance, access.DPO}
 	deciders := []access.Role{access.Admin, access.Compliance, access.DPO}
+	revokers := []access.Role{access.Admin, access.DPO, access.CRM}
 	link := func(f *routeFixture, r access.Role, tgt string) string {
 		var l access.Link
 		switch tgt {
@@ -215,8 +219,16 @@ func routeTable() []routeSpec {
 			_, id := rec(f, tgt)
 			return cell{method: "POST", path: "/api/v1/links", json: access.MintLink{Recording: id, TTL: "5m"}}
 		}},
-		{pattern: "DELETE /api/v1/links/{id}", roles: []access.Role{access.CRM}, ok: http.StatusNoContent, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+		// crm revokes its own links, a DPO or admin any in its branches
+		// (in: a link the crm user of branch-1 minted).
+		{pattern: "DELETE /api/v1/links/{id}", roles: revokers, ok: http.StatusNoContent, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "DELETE", path: "/api/v1/links/" + link(f, r, tgt)}
+		}},
+		// The live links: a crm user's own, a DPO's or admin's branches'.
+		{pattern: "GET /api/v1/links", roles: revokers, ok: 200, make: get("/api/v1/links")},
+		{pattern: "POST /api/v1/recordings/{app}/{id}/dtmf", roles: []access.Role{access.Compliance}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			return cell{method: "POST", path: "/api/v1/recordings/" + app + "/" + id + "/dtmf", json: access.RevealDTMF{Reason: "table"}}
 		}},
 		{pattern: "GET /l/{token}", public: true, ok: http.StatusForbidden, make: get("/l/garbage.garbage")},
 		{pattern: "POST /api/v1/requests", roles: deciders, ok: http.StatusAccepted, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
@@ -288,24 +300,63 @@ func routeTable() []routeSpec {
 		{pattern: "GET /fleet", web: true, roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/fleet")},
 		{pattern: "GET /audit", web: true, roles: []access.Role{access.Auditor}, ok: 200, make: get("/audit")},
 		{pattern: "GET /users", web: true, roles: []access.Role{access.Admin}, ok: 200, make: get("/users")},
+		{pattern: "GET /links/manage", web: true, roles: revokers, ok: 200, make: get("/links/manage")},
+		{pattern: "POST /web/links/{id}/revoke", web: true, roles: revokers, ok: http.StatusSeeOther, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/web/links/" + link(f, r, tgt) + "/revoke", form: url.Values{}}
+		}},
+		{pattern: "POST /web/dtmf/{app}/{id}", web: true, roles: []access.Role{access.Compliance}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			return cell{method: "POST", path: "/web/dtmf/" + app + "/" + id, form: url.Values{"reason": {"table"}}}
+		}},
 		{pattern: "POST /web/clear/{name}", web: true, roles: []access.Role{access.Admin, access.DPO}, ok: http.StatusSeeOther, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "POST", path: "/web/clear/" + user[tgt], form: url.Values{}}
 		}},
 	}
 }
 
-// muxRoutes reads every pattern the service registers from its source.
+// muxRoutes reads every pattern the service registers from its source:
+// every call of a Handle or HandleFunc method in every non-test file of
+// the package, wherever it is, so that a route added in any file fails
+// the table until the table has its row. A pattern that is not a string
+// literal cannot be checked and fails the test.
 func muxRoutes(t *testing.T) []string {
-	re := regexp.MustCompile(`m\.Handle(?:Func)?\("([^"]+)"`)
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
 	var out []string
-	for _, f := range []string{"service.go", "web.go"} {
-		b, err := os.ReadFile(f)
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-			out = append(out, m[1])
-		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") || len(call.Args) == 0 {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				t.Fatalf("%s: a route registered with a pattern that is not a string literal: the table cannot check it", fset.Position(call.Pos()))
+			}
+			p, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatalf("%s: %v", fset.Position(lit.Pos()), err)
+			}
+			out = append(out, p)
+			return true
+		})
+	}
+	if len(out) == 0 {
+		t.Fatal("no route found in the package's source")
 	}
 	slices.Sort(out)
 	return out
@@ -358,7 +409,18 @@ func TestRouteTable(t *testing.T) {
 	}
 	slices.Sort(patterns)
 	if mux := muxRoutes(t); !slices.Equal(mux, patterns) {
-		t.Fatalf("the table does not cover the mux exactly:\nmux:   %q\ntable: %q", mux, patterns)
+		var norow, noroute []string
+		for _, p := range mux {
+			if !slices.Contains(patterns, p) {
+				norow = append(norow, p)
+			}
+		}
+		for _, p := range patterns {
+			if !slices.Contains(mux, p) {
+				noroute = append(noroute, p)
+			}
+		}
+		t.Fatalf("the table does not cover the mux exactly: routes without a row %q; rows without a route %q (or a pattern registered twice)", norow, noroute)
 	}
 	cells := 0
 	for _, rs := range table {
