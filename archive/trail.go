@@ -175,6 +175,17 @@ type accessRow struct{ name, action, app, rec string }
 
 type requestRow struct{ kind, by, decidedBy, state string }
 
+// approvedState: the states a request reaches only through an approval
+// (archive/access: approved, applying on the boxes, done, failed, an
+// export expired unused).
+func approvedState(s string) bool {
+	switch s {
+	case "approved", "applying", "done", "failed", "expired":
+		return true
+	}
+	return false
+}
+
 // tables is a reading of the rows of accesses and requests.
 type tables struct {
 	accesses map[int64]accessRow
@@ -278,7 +289,7 @@ func (a *Archive) checkTables(ctx context.Context, es []index.Event, before, aft
 				bad = bad || r.by != e.Actor || r.kind != kind
 			case "request_approved":
 				decided[id] = true
-				bad = bad || r.decidedBy != e.Actor || (r.state != "done" && r.state != "failed")
+				bad = bad || r.decidedBy != e.Actor || !approvedState(r.state)
 			case "request_rejected":
 				decided[id] = true
 				bad = bad || r.decidedBy != e.Actor || r.state != "rejected"
@@ -296,9 +307,9 @@ func (a *Archive) checkTables(ctx context.Context, es []index.Event, before, aft
 	for _, id := range slices.Sorted(maps.Keys(before.requests)) {
 		r := before.requests[id]
 		switch {
-		case !filed[id] && r.state != "pending":
+		case !filed[id] && r.state != "pending" && r.state != "filed":
 			addReq(fmt.Sprintf("requests row %d is not in the trail (written behind it)", id))
-		case !decided[id] && (r.state == "done" || r.state == "failed" || r.state == "rejected"):
+		case !decided[id] && (approvedState(r.state) || r.state == "rejected"):
 			addReq(fmt.Sprintf("requests row %d is %s but the trail has no decision on it", id, r.state))
 		}
 	}

@@ -297,13 +297,12 @@ func adminCovers(admin, target *User) bool {
 // account runs op on the account name for admin u. Disable, enable and
 // unlock take effect at once; reset files a four-eyes request.
 func (s *Service) account(ctx context.Context, u *User, name, op, reason string) (*Request, error) {
-	t, err := getUser(ctx, s.db(), name)
-	if err != nil {
+	// A user in another branch is answered like one that does not exist.
+	o, t := s.userObject(ctx, name)
+	if err := s.authorize(ctx, u, ActUsers, o); err != nil {
 		return nil, err
 	}
-	if !adminCovers(u, t) {
-		return nil, fmt.Errorf("%w: %s has branches outside your scope", errDenied, name)
-	}
+	var err error
 	switch op {
 	case OpDisable:
 		if name == u.Name {
