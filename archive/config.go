@@ -12,7 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/spanvault/spanvault/archive/store"
-	"github.com/spanvault/spanvault/vault/retention"
+	"github.com/spanvault/spanvault/internal/units"
 )
 
 // Config is the archive's one configuration file (DIR/archive.toml),
@@ -36,13 +36,13 @@ type Config struct {
 	// CertLifetime is an appliance certificate's lifetime; boxes renew at
 	// two thirds of it. RenewAfterExpiry bounds how long after expiry a
 	// box may still renew (a box offline for weeks).
-	CertLifetime     retention.Duration `toml:"cert_lifetime"`
-	RenewAfterExpiry retention.Duration `toml:"renew_after_expiry"`
+	CertLifetime     units.Duration `toml:"cert_lifetime"`
+	RenewAfterExpiry units.Duration `toml:"renew_after_expiry"`
 	// MaxClockSkew: a box whose clock differs more is told so and alerted.
-	MaxClockSkew retention.Duration `toml:"max_clock_skew"`
+	MaxClockSkew units.Duration `toml:"max_clock_skew"`
 	// PartialTTL: partial uploads that received no byte for this long
 	// are removed (a day by default).
-	PartialTTL retention.Duration `toml:"partial_ttl"`
+	PartialTTL units.Duration `toml:"partial_ttl"`
 	// MaxRecording bounds one sealed recording: an upload declaring a
 	// larger Upload-Length is refused (413) before any byte is written
 	// ("2GiB" by default).
@@ -58,12 +58,12 @@ type Config struct {
 	// request that brings less is cut (an upload with 408, keeping the
 	// bytes that arrived), so that a stalled box holds no connection,
 	// partial or handler for long.
-	UploadStall   retention.Duration `toml:"upload_stall"`
-	UploadMinRate Size               `toml:"upload_min_rate"`
+	UploadStall   units.Duration `toml:"upload_stall"`
+	UploadMinRate Size           `toml:"upload_min_rate"`
 	// Retention per class at the archive (from the call's start);
 	// classes not listed keep DefaultRetention.
-	DefaultRetention retention.Duration            `toml:"default_retention"`
-	Retention        map[string]retention.Duration `toml:"retention"`
+	DefaultRetention units.Duration            `toml:"default_retention"`
+	Retention        map[string]units.Duration `toml:"retention"`
 	// LegalRetention lists the classes a law requires to be kept (MiFID
 	// II, for instance): locked in COMPLIANCE mode, and an erasure request
 	// is refused until the date (GDPR Art. 17(3)(b)). Other classes are
@@ -78,17 +78,17 @@ type Config struct {
 type AccessConfig struct {
 	// IdleTimeout ends a session unused this long; SessionLifetime ends
 	// any session this long after sign-in.
-	IdleTimeout     retention.Duration `toml:"idle_timeout"`
-	SessionLifetime retention.Duration `toml:"session_lifetime"`
+	IdleTimeout     units.Duration `toml:"idle_timeout"`
+	SessionLifetime units.Duration `toml:"session_lifetime"`
 	// InsiderMaxPlays distinct recordings played, exported or streamed
 	// (through the user's links) within InsiderWindow are the most one
 	// user gets: the next is refused and suspends the user until a second
 	// person clears it. Access outside WorkingHours ("07:00-20:00", the
 	// default; "22:00-06:00" runs over midnight; "00:00-24:00": any hour)
 	// on WorkingDays is refused and suspends too.
-	InsiderMaxPlays int                `toml:"insider_max_plays"`
-	InsiderWindow   retention.Duration `toml:"insider_window"`
-	WorkingHours    string             `toml:"working_hours"`
+	InsiderMaxPlays int            `toml:"insider_max_plays"`
+	InsiderWindow   units.Duration `toml:"insider_window"`
+	WorkingHours    string         `toml:"working_hours"`
 	// Alerts go to the data-protection officer: a webhook (JSON POST)
 	// and e-mail through an SMTP relay (host:port) from SMTPFrom to
 	// AlertEmail. Empty fields are not used.
@@ -98,10 +98,10 @@ type AccessConfig struct {
 	SMTPFrom     string `toml:"smtp_from"`
 	// FleetSilentAfter: a box not checked in for this long is an alert;
 	// so is a certificate expiring within FleetCertWarn.
-	FleetSilentAfter retention.Duration `toml:"fleet_silent_after"`
-	FleetCertWarn    retention.Duration `toml:"fleet_cert_warn"`
+	FleetSilentAfter units.Duration `toml:"fleet_silent_after"`
+	FleetCertWarn    units.Duration `toml:"fleet_cert_warn"`
 	// MaxLinkTTL bounds a streaming link's lifetime.
-	MaxLinkTTL retention.Duration `toml:"max_link_ttl"`
+	MaxLinkTTL units.Duration `toml:"max_link_ttl"`
 	// PublicURL is the access service's address as the CRM reaches it
 	// (https://HOST[:PORT], no query): streaming links are built on it,
 	// never on a request's Host header. Empty: no link can be minted.
@@ -117,9 +117,9 @@ type AccessConfig struct {
 
 // defaults fills what an older configuration file does not set.
 func (c *AccessConfig) defaults() {
-	set := func(d *retention.Duration, v time.Duration) {
+	set := func(d *units.Duration, v time.Duration) {
 		if *d == 0 {
-			*d = retention.Duration(v)
+			*d = units.Duration(v)
 		}
 	}
 	set(&c.IdleTimeout, 15*time.Minute)
@@ -168,12 +168,12 @@ func defaultConfig(name, listen string) Config {
 		Listen:           listen,
 		Store:            "store",
 		Index:            "index.db",
-		CertLifetime:     retention.Duration(30 * 24 * time.Hour),
-		RenewAfterExpiry: retention.Duration(60 * 24 * time.Hour),
-		MaxClockSkew:     retention.Duration(2 * time.Minute),
-		PartialTTL:       retention.Duration(24 * time.Hour),
-		DefaultRetention: retention.Duration(7 * 365 * 24 * time.Hour),
-		Retention:        map[string]retention.Duration{},
+		CertLifetime:     units.Duration(30 * 24 * time.Hour),
+		RenewAfterExpiry: units.Duration(60 * 24 * time.Hour),
+		MaxClockSkew:     units.Duration(2 * time.Minute),
+		PartialTTL:       units.Duration(24 * time.Hour),
+		DefaultRetention: units.Duration(7 * 365 * 24 * time.Hour),
+		Retention:        map[string]units.Duration{},
 	}
 	c.Access.defaults()
 	c.ingestDefaults()
@@ -204,7 +204,7 @@ func (c *Config) Validate() error {
 	if c.Index == "" {
 		errs = append(errs, errors.New("index: empty"))
 	}
-	if c.CertLifetime < retention.Duration(time.Hour) {
+	if c.CertLifetime < units.Duration(time.Hour) {
 		errs = append(errs, fmt.Errorf("cert_lifetime: %s is shorter than an hour", time.Duration(c.CertLifetime)))
 	}
 	if c.RenewAfterExpiry < 0 {
@@ -218,7 +218,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateIngest()...)
 	ac := &c.Access
-	if ac.IdleTimeout < retention.Duration(time.Minute) {
+	if ac.IdleTimeout < units.Duration(time.Minute) {
 		errs = append(errs, errors.New("access.idle_timeout: shorter than a minute"))
 	}
 	if ac.SessionLifetime < ac.IdleTimeout {

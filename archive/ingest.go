@@ -20,8 +20,8 @@ import (
 	"github.com/spanvault/spanvault/archive/ca"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/store"
+	"github.com/spanvault/spanvault/record/auditchain"
 	"github.com/spanvault/spanvault/sync/wire"
-	"github.com/spanvault/spanvault/vault/audit"
 )
 
 // Refusal texts (both sides show them; tests assert them).
@@ -307,7 +307,7 @@ func (a *Archive) checkHead(ctx context.Context, name string, h wire.Head) strin
 	if err != nil || ap.AnchoredSeq == 0 {
 		return ""
 	}
-	if len(ap.AuditKey) == ed25519.PublicKeySize && !ed25519.Verify(ed25519.PublicKey(ap.AuditKey), audit.HeadMessage(h), h.Signature) {
+	if len(ap.AuditKey) == ed25519.PublicKeySize && !ed25519.Verify(ed25519.PublicKey(ap.AuditKey), auditchain.HeadMessage(h), h.Signature) {
 		return "audit head signed by a key other than the one pinned for this appliance"
 	}
 	switch {
@@ -387,7 +387,7 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := audit.CheckLinks(ap.AnchoredHash, ap.AnchoredSeq+1, m.Entries, m.Head, ed25519.PublicKey(pinned)); err != nil {
+	if err := auditchain.CheckLinks(ap.AnchoredHash, ap.AnchoredSeq+1, m.Entries, m.Head, ed25519.PublicKey(pinned)); err != nil {
 		msg := "audit chain does not extend the anchored one (rewritten, truncated or forked): " + err.Error()
 		a.Event(ctx, "audit_tampered", name, name, msg, true)
 		fail(w, http.StatusConflict, msg)

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spanvault/spanvault/vault/retention"
+	"github.com/spanvault/spanvault/internal/units"
 )
 
 // Size is a byte count in the configuration: "2GiB", "512MB", "1048576".
@@ -50,7 +50,7 @@ func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(in
 // does not set.
 func (c *Config) ingestDefaults() {
 	if c.PartialTTL == 0 {
-		c.PartialTTL = retention.Duration(24 * time.Hour)
+		c.PartialTTL = units.Duration(24 * time.Hour)
 	}
 	if c.MaxRecording == 0 {
 		c.MaxRecording = 2 << 30
@@ -59,7 +59,7 @@ func (c *Config) ingestDefaults() {
 		c.PartialQuota = 8 << 30
 	}
 	if c.UploadStall == 0 {
-		c.UploadStall = retention.Duration(30 * time.Second)
+		c.UploadStall = units.Duration(30 * time.Second)
 	}
 	if c.UploadMinRate == 0 {
 		c.UploadMinRate = 1 << 10
@@ -68,7 +68,7 @@ func (c *Config) ingestDefaults() {
 
 func (c *Config) validateIngest() []error {
 	var errs []error
-	if c.PartialTTL < retention.Duration(time.Hour) {
+	if c.PartialTTL < units.Duration(time.Hour) {
 		errs = append(errs, fmt.Errorf("partial_ttl: %s is shorter than an hour", time.Duration(c.PartialTTL)))
 	}
 	if c.MaxRecording < 1<<10 {
@@ -77,7 +77,7 @@ func (c *Config) validateIngest() []error {
 	if c.PartialQuota < c.MaxRecording {
 		errs = append(errs, fmt.Errorf("partial_quota: %d bytes is less than max_recording (%d): no recording could be uploaded", c.PartialQuota, c.MaxRecording))
 	}
-	if c.UploadStall < retention.Duration(time.Millisecond) {
+	if c.UploadStall < units.Duration(time.Millisecond) {
 		errs = append(errs, errors.New("upload_stall: must be positive"))
 	}
 	if c.UploadMinRate < 1 {

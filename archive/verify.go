@@ -9,8 +9,8 @@ import (
 	"io"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/record/auditchain"
 	"github.com/spanvault/spanvault/sync/wire"
-	"github.com/spanvault/spanvault/vault/audit"
 )
 
 // VerifyReport says what Verify checked and found.
@@ -62,7 +62,7 @@ func (a *Archive) Verify(ctx context.Context) (*VerifyReport, error) {
 			if err != nil {
 				return nil, err
 			}
-			var ae audit.Entry
+			var ae auditchain.Entry
 			if !ok || json.Unmarshal([]byte(e.Entry), &ae) != nil || ae.SelfHash() != ae.Hash || ae.Prev != prev {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: stored audit entry %d missing or altered", ap.Name, seq))
 				break

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault/agefile"
 	"github.com/spanvault/spanvault/vault/audit"
 	"github.com/spanvault/spanvault/vault/retention"
@@ -672,22 +672,4 @@ func personalOf(c *calls.Call) *Personal {
 // NormalizeNumber reduces a phone number or SIP user to the form used for
 // subject matching: digits only (a leading '+' and separators dropped);
 // a user part that is not a number is kept lower-cased.
-func NormalizeNumber(s string) string {
-	s = strings.TrimSpace(s)
-	var b strings.Builder
-	digits := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-			digits++
-		case r == '+' || r == '-' || r == ' ' || r == '(' || r == ')' || r == '.':
-		default:
-			return strings.ToLower(s)
-		}
-	}
-	if digits == 0 {
-		return strings.ToLower(s)
-	}
-	return b.String()
-}
+func NormalizeNumber(s string) string { return record.NormalizeNumber(s) }

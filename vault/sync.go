@@ -153,9 +153,6 @@ func (v *Vault) ReleaseRecording(id, reason, by string) (int, error) {
 	return n, nil
 }
 
-// Held reports whether the entry is under any hold.
-func (e *Entry) Held() bool { return len(e.Holds) > 0 }
-
 // AcknowledgeMany acknowledges several entries in one transaction (one
 // fsync for a whole batch of the archive's acks).
 func (v *Vault) AcknowledgeMany(ids []string, at time.Time) error {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
-	"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/record"
 )
 
 // DTMF digits are card numbers and PINs (PCI DSS): every view of a call
@@ -20,7 +20,7 @@ import (
 // (dtmf_revealed) and in the recording's access history.
 
 // maskDTMF removes the digit of every key press, keeping its time and side.
-func maskDTMF(p *vault.Personal) {
+func maskDTMF(p *record.Personal) {
 	for i := range p.Events {
 		if p.Events[i].Kind == "dtmf" {
 			p.Events[i].Digit = ""
@@ -72,7 +72,7 @@ func (s *Service) revealDTMF(ctx context.Context, u *User, app, id, reason strin
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s: sealed metadata: %w", app, id, err)
 		}
-		var p vault.Personal
+		var p record.Personal
 		if err := json.Unmarshal(b, &p); err != nil {
 			return nil, fmt.Errorf("%s/%s: sealed metadata: %w", app, id, err)
 		}
@@ -91,7 +91,7 @@ func (s *Service) revealDTMF(ctx context.Context, u *User, app, id, reason strin
 // audioStart is the time of the WAV's first sample (as timeline places
 // events).
 func audioStart(rec *index.Record) time.Time {
-	var e vault.Entry
+	var e record.Entry
 	json.Unmarshal([]byte(rec.Entry), &e)
 	start := e.Answer
 	for _, st := range e.Streams {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/audio"
+	"github.com/spanvault/spanvault/record"
+	"github.com/spanvault/spanvault/record/media"
 	"github.com/spanvault/spanvault/sync/wire"
-	"github.com/spanvault/spanvault/vault"
-	"github.com/spanvault/spanvault/vault/export"
 	"github.com/spanvault/spanvault/vault/sealed"
 )
 
@@ -172,9 +172,9 @@ func (s *Service) readFrames(ctx context.Context, rec *index.Record, fn func(*se
 			return false, nil
 		}
 		if err != nil {
-			var e vault.Entry
+			var e record.Entry
 			json.Unmarshal([]byte(rec.Entry), &e)
-			if e.State == vault.StateTruncated {
+			if e.State == record.StateTruncated {
 				return true, nil
 			}
 			return true, fmt.Errorf("%s/%s: %w", rec.Appliance, rec.ID, err)
@@ -186,10 +186,10 @@ func (s *Service) readFrames(ctx context.Context, rec *index.Record, fn func(*se
 }
 
 func (s *Service) decode(ctx context.Context, rec *index.Record) (*rendered, error) {
-	var e vault.Entry
+	var e record.Entry
 	json.Unmarshal([]byte(rec.Entry), &e)
 	// One copy of each audio payload; other frames are not kept.
-	ar := export.NewAudioReader(e.Formats)
+	ar := media.NewAudioReader(e.Formats)
 	var pkts []audio.Packet
 	truncated, err := s.readFrames(ctx, rec, func(f *sealed.Frame) {
 		if p, ok := ar.Packet(f); ok {
@@ -200,7 +200,7 @@ func (s *Service) decode(ctx context.Context, rec *index.Record) (*rendered, err
 	if err != nil {
 		return nil, err
 	}
-	res, err := audio.RenderWith(pkts, export.RenderOptions(&e))
+	res, err := audio.RenderWith(pkts, media.RenderOptions(&e))
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (s *Service) pcap(ctx context.Context, rec *index.Record, w io.Writer) erro
 	}); err != nil {
 		return err
 	}
-	return export.WritePcap(w, frames)
+	return media.WritePcap(w, frames)
 }
 
 // TimelineEvent is a call event placed on the player's timeline.
@@ -239,7 +239,7 @@ type TimelineEvent struct {
 // for a user who may hear the call: the sealed events when the identity
 // is here, the clear ones otherwise.
 func (s *Service) timeline(rec *index.Record) []TimelineEvent {
-	var e vault.Entry
+	var e record.Entry
 	json.Unmarshal([]byte(rec.Entry), &e)
 	// Sample 0 of the WAV is the first media packet.
 	start := e.Answer

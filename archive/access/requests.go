@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
-	"github.com/spanvault/spanvault/vault"
 )
 
 // Request states: filed, then approved (an export: ready to download
@@ -121,7 +121,7 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 			return nil, errors.New("bulk_erase needs numbers")
 		}
 		for _, n := range in.Numbers {
-			t.Terms = append(t.Terms, s.Keys.Term(termNumber, vault.NormalizeNumber(n)))
+			t.Terms = append(t.Terms, s.Keys.Term(termNumber, record.NormalizeNumber(n)))
 		}
 		scope, err := s.subjectScope(ctx, t.Terms, u)
 		if err != nil {

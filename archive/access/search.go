@@ -9,8 +9,8 @@ import (
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
-	"github.com/spanvault/spanvault/vault"
 )
 
 // Blind index term kinds.
@@ -71,7 +71,7 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 			return total, err
 		}
 		for _, p := range ps {
-			var e vault.Entry
+			var e record.Entry
 			json.Unmarshal([]byte(p.entry), &e)
 			terms := map[string]bool{}
 			if len(p.subject) > 0 {
@@ -85,7 +85,7 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 						sub.Numbers = append(sub.Numbers, sub.Number)
 					}
 					for _, n := range sub.Numbers {
-						if n = vault.NormalizeNumber(n); n != "" {
+						if n = record.NormalizeNumber(n); n != "" {
 							terms[s.Keys.Term(termNumber, n)] = true
 						}
 					}
@@ -93,7 +93,7 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 			}
 			if pers := s.personal(p.sealed); pers != nil {
 				for _, n := range pers.Numbers {
-					if n = vault.NormalizeNumber(n); n != "" {
+					if n = record.NormalizeNumber(n); n != "" {
 						terms[s.Keys.Term(termNumber, n)] = true
 					}
 				}
@@ -128,7 +128,7 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 }
 
 // personal opens a record's sealed metadata (nil when it cannot).
-func (s *Service) personal(sealed []byte) *vault.Personal {
+func (s *Service) personal(sealed []byte) *record.Personal {
 	if s.Keys == nil || len(sealed) == 0 {
 		return nil
 	}
@@ -136,7 +136,7 @@ func (s *Service) personal(sealed []byte) *vault.Personal {
 	if err != nil {
 		return nil
 	}
-	var p vault.Personal
+	var p record.Personal
 	if json.Unmarshal(b, &p) != nil {
 		return nil
 	}
@@ -146,9 +146,9 @@ func (s *Service) personal(sealed []byte) *vault.Personal {
 
 // extensions are the agent's side of a call: the callee of an inbound
 // call, the caller of an outbound one, both when the box did not know.
-func extensions(direction string, p *vault.Personal) []string {
-	from := vault.NormalizeNumber(string(sip.User([]byte(p.From))))
-	to := vault.NormalizeNumber(string(sip.User([]byte(p.To))))
+func extensions(direction string, p *record.Personal) []string {
+	from := record.NormalizeNumber(string(sip.User([]byte(p.From))))
+	to := record.NormalizeNumber(string(sip.User([]byte(p.To))))
 	var out []string
 	switch direction {
 	case "inbound":
@@ -185,9 +185,9 @@ type Search struct {
 // opened for a user whose role may hear the recording.
 type Hit struct {
 	index.Record
-	Direction string          `json:"direction,omitempty"`
-	Duration  float64         `json:"duration_s"`
-	Personal  *vault.Personal `json:"personal,omitempty"`
+	Direction string           `json:"direction,omitempty"`
+	Duration  float64          `json:"duration_s"`
+	Personal  *record.Personal `json:"personal,omitempty"`
 }
 
 // search runs a query within the user's branches. The number, extension
@@ -235,7 +235,7 @@ func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) 
 	if q.MaxDuration > 0 {
 		add("f.duration_ms <= ?", q.MaxDuration.Milliseconds())
 	}
-	for _, t := range []struct{ kind, v string }{{termNumber, vault.NormalizeNumber(q.Number)}, {termExt, vault.NormalizeNumber(q.Ext)}, {termTag, strings.ToLower(strings.TrimSpace(q.Tag))}} {
+	for _, t := range []struct{ kind, v string }{{termNumber, record.NormalizeNumber(q.Number)}, {termExt, record.NormalizeNumber(q.Ext)}, {termTag, strings.ToLower(strings.TrimSpace(q.Tag))}} {
 		if t.v == "" {
 			continue
 		}
@@ -295,10 +295,10 @@ func (s *Service) describe(q Search) string {
 	}
 	if s.Keys != nil {
 		if q.Number != "" {
-			fmt.Fprintf(&b, "number term %s ", s.Keys.Term(termNumber, vault.NormalizeNumber(q.Number))[:12])
+			fmt.Fprintf(&b, "number term %s ", s.Keys.Term(termNumber, record.NormalizeNumber(q.Number))[:12])
 		}
 		if q.Ext != "" {
-			fmt.Fprintf(&b, "extension term %s ", s.Keys.Term(termExt, vault.NormalizeNumber(q.Ext))[:12])
+			fmt.Fprintf(&b, "extension term %s ", s.Keys.Term(termExt, record.NormalizeNumber(q.Ext))[:12])
 		}
 		if q.Tag != "" {
 			fmt.Fprintf(&b, "tag term %s ", s.Keys.Term(termTag, strings.ToLower(strings.TrimSpace(q.Tag)))[:12])

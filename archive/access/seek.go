@@ -18,8 +18,8 @@ import (
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/audio"
-	"github.com/spanvault/spanvault/vault"
-	"github.com/spanvault/spanvault/vault/export"
+	"github.com/spanvault/spanvault/record"
+	"github.com/spanvault/spanvault/record/media"
 	"github.com/spanvault/spanvault/vault/sealed"
 )
 
@@ -40,7 +40,7 @@ type seekable struct {
 	pt      io.ReaderAt // the plaintext (decrypted chunk by chunk)
 	size    int64
 	closer  io.Closer
-	entry   vault.Entry
+	entry   record.Entry
 	formats map[uint8]string
 }
 
@@ -118,7 +118,7 @@ func (k *seekable) each(from time.Time, fn func(p *audio.Packet, t time.Time) bo
 	if err != nil {
 		return err
 	}
-	ar := export.NewAudioReader(k.formats)
+	ar := media.NewAudioReader(k.formats)
 	var f sealed.Frame
 	for {
 		kind, _, err := r.Next(&f)
@@ -126,7 +126,7 @@ func (k *seekable) each(from time.Time, fn func(p *audio.Packet, t time.Time) bo
 			return nil
 		}
 		if err != nil {
-			if k.entry.State == vault.StateTruncated {
+			if k.entry.State == record.StateTruncated {
 				return nil
 			}
 			return err
@@ -151,7 +151,7 @@ func (k *seekable) each(from time.Time, fn func(p *audio.Packet, t time.Time) bo
 // stream that begins early was seen, around each later stream's start
 // (the index entry says when), and the end.
 func (k *seekable) plan() (*audio.Plan, error) {
-	p := &audio.Plan{Rate: 8000, Anchors: map[audio.StreamKey]audio.Anchor{}, Keep: export.Explained(&k.entry)}
+	p := &audio.Plan{Rate: 8000, Anchors: map[audio.StreamKey]audio.Anchor{}, Keep: media.Explained(&k.entry)}
 	var last time.Time
 	for _, st := range k.entry.Streams {
 		if audio.Kind(st.Codec, st.PayloadType) == "G722" {
@@ -225,7 +225,7 @@ func (k *seekable) plan() (*audio.Plan, error) {
 	if p.Samples == 0 {
 		return nil, errNotSeekable
 	}
-	if b := export.RenderBound(&k.entry); b > 0 {
+	if b := media.RenderBound(&k.entry); b > 0 {
 		p.Samples = min(p.Samples, p.SampleAt(p.Start.Add(b)))
 	}
 	return p, nil

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
-	"github.com/spanvault/spanvault/vault"
 )
 
 // SubjectReport answers a data-subject access request (GDPR Art. 15) for
@@ -25,21 +25,21 @@ type SubjectReport struct {
 
 // SubjectItem is one record in a report.
 type SubjectItem struct {
-	Appliance   string          `json:"branch"`
-	ID          string          `json:"id"`
-	Kind        string          `json:"kind"`
-	Start       time.Time       `json:"start"`
-	Class       string          `json:"class"`
-	RetainUntil time.Time       `json:"retain_until,omitzero"`
-	Hold        bool            `json:"hold"`
-	Recorded    bool            `json:"recorded"`
-	Direction   string          `json:"direction,omitempty"`
-	Duration    float64         `json:"duration_s"`
-	DeletedAt   time.Time       `json:"deleted_at,omitzero"`
-	Reason      string          `json:"deletion_reason,omitempty"`
-	DeletedBy   string          `json:"deleted_by,omitempty"`
-	Personal    *vault.Personal `json:"personal,omitempty"`
-	Accesses    []AccessEntry   `json:"accesses"`
+	Appliance   string           `json:"branch"`
+	ID          string           `json:"id"`
+	Kind        string           `json:"kind"`
+	Start       time.Time        `json:"start"`
+	Class       string           `json:"class"`
+	RetainUntil time.Time        `json:"retain_until,omitzero"`
+	Hold        bool             `json:"hold"`
+	Recorded    bool             `json:"recorded"`
+	Direction   string           `json:"direction,omitempty"`
+	Duration    float64          `json:"duration_s"`
+	DeletedAt   time.Time        `json:"deleted_at,omitzero"`
+	Reason      string           `json:"deletion_reason,omitempty"`
+	DeletedBy   string           `json:"deleted_by,omitempty"`
+	Personal    *record.Personal `json:"personal,omitempty"`
+	Accesses    []AccessEntry    `json:"accesses"`
 }
 
 // AccessEntry is one access to a recording. Action is view (the page or
@@ -61,7 +61,7 @@ func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) 
 	rep := &SubjectReport{Generated: s.now().UTC(), By: u.Name, Numbers: numbers, Items: []SubjectItem{}, Deleted: []SubjectItem{}, Erasures: []index.Command{}}
 	var terms []string
 	for _, n := range numbers {
-		terms = append(terms, s.Keys.Term(termNumber, vault.NormalizeNumber(n)))
+		terms = append(terms, s.Keys.Term(termNumber, record.NormalizeNumber(n)))
 	}
 	recs, err := s.byTerms(ctx, terms)
 	if err != nil {
@@ -86,12 +86,12 @@ func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) 
 		if r.Kind != wire.KindTombstone && tomb[r.Appliance+"/"+r.ID] && !live[r.Appliance+"/"+r.ID] {
 			continue // its tombstone says it all
 		}
-		var e vault.Entry
+		var e record.Entry
 		json.Unmarshal([]byte(r.Entry), &e)
 		it := SubjectItem{Appliance: r.Appliance, ID: r.ID, Kind: r.Kind, Start: r.Start, Class: r.Class, RetainUntil: r.RetainUntil,
 			Hold: r.Hold, Recorded: r.Recorded, Direction: e.Direction, Duration: e.Duration, DeletedAt: r.DeletedAt, Personal: s.personal(r.Sealed)}
 		if r.Kind == wire.KindTombstone {
-			var t vault.Tombstone
+			var t record.Tombstone
 			json.Unmarshal([]byte(r.Entry), &t)
 			it.Reason, it.DeletedBy, it.DeletedAt = t.Reason, t.By, t.DeletedAt
 			if it.DeletedAt.IsZero() {
@@ -158,7 +158,7 @@ func (s *Service) SubjectRecords(ctx context.Context, numbers []string) ([]index
 	}
 	var terms []string
 	for _, n := range numbers {
-		terms = append(terms, s.Keys.Term(termNumber, vault.NormalizeNumber(n)))
+		terms = append(terms, s.Keys.Term(termNumber, record.NormalizeNumber(n)))
 	}
 	return s.byTerms(ctx, terms)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/rtpstream"
+	"github.com/spanvault/spanvault/record"
 )
 
 // State is where an INVITE dialog ended up (or is now).
@@ -39,30 +40,25 @@ const (
 	External Direction = "external" // neither side is local: transit traffic
 )
 
-// Dir is the direction of one packet within a call.
-type Dir uint8
+// Dir is the direction of one packet within a call (record.Dir: it is
+// stored in every sealed frame).
+type Dir = record.Dir
 
 // Packet directions. A is the caller (sender of the initial INVITE).
 const (
-	AtoB Dir = iota // caller to callee
-	BtoA            // callee to caller
+	AtoB = record.AtoB // caller to callee
+	BtoA = record.BtoA // callee to caller
 )
 
-func (d Dir) String() string {
-	if d == AtoB {
-		return "caller->callee"
-	}
-	return "callee->caller"
-}
-
-// Kind says what a recorded frame carries.
-type Kind uint8
+// Kind says what a recorded frame carries (record.Kind: it is stored in
+// every sealed frame).
+type Kind = record.Kind
 
 // Frame kinds.
 const (
-	KindSIP Kind = iota + 1
-	KindRTP
-	KindRTCP
+	KindSIP  = record.KindSIP
+	KindRTP  = record.KindRTP
+	KindRTCP = record.KindRTCP
 )
 
 // Frame is one captured frame handed to a Recording. Data is only valid
@@ -77,16 +73,9 @@ type Frame struct {
 	Flow      uint16 // 0 for SIP; for media the call's flow number (1, 2, ...)
 }
 
-// Event is something that happened during a call worth telling an auditor:
-// DTMF digits, holds, pauses, consent, and the gaps found when the call's
-// signalling is reconciled with its media.
-type Event struct {
-	Time     time.Time     `json:"time"`
-	Kind     string        `json:"kind"`
-	Detail   string        `json:"detail,omitempty"`
-	Digit    string        `json:"digit,omitempty"`
-	Duration time.Duration `json:"duration_ns,omitempty"`
-}
+// Event is something that happened during a call worth telling an auditor
+// (record.Event: the vault seals it with the call's personal record).
+type Event = record.Event
 
 // Event kinds that report a gap between signalling and media.
 const (

@@ -175,7 +175,11 @@ type Record struct {
 	// Tombstone is a tombstone's kind: TombstoneRemoved or
 	// TombstoneErased (empty, from boxes before it: a removal).
 	Tombstone string `json:"tombstone,omitempty"`
-	// Entry is the box's clear index entry (or tombstone) as it is.
+	// Entry is the box's clear index entry (a record.Entry; for a
+	// tombstone, its record.Tombstone) as the box encoded it. It stays
+	// raw: the archive stores it byte for byte, and decoding it typed
+	// under Decode's refusal of unknown fields would refuse a tombstone
+	// ("reason") and every field a newer box adds.
 	Entry json.RawMessage `json:"entry"`
 	// Sealed is the personal metadata sealed to the archive's recipient.
 	Sealed []byte `json:"sealed,omitempty"`

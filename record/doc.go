@@ -1,0 +1,32 @@
+// Package record is the contract between the box and the archive: what a
+// call leaves behind once it is recorded, in the form both ends read. It
+// holds the clear index entry (Entry, with its stream figures and clear
+// events), the sealed personal part (Personal, with the call's events),
+// the tombstone a deletion leaves, the frame kinds and packet directions a
+// sealed recording's frames carry, and the normalisation of phone numbers
+// that subject lookups match on.
+//
+// The box writes these (vault, from what the call tracker saw) and sends
+// them to the archive (sync/wire carries an Entry or Tombstone as JSON);
+// the archive reads them back to search, play and report. The package
+// imports nothing of either side: linking it pulls in neither bbolt and
+// the capture engine nor the archive's databases.
+//
+// The format is read for seven years. A recording's entry, personal record
+// and tombstone are stored as their JSON encoding, on the box and in the
+// archive's index, and the frame kind and direction are bytes in every
+// sealed frame. So:
+//   - a JSON name, a state or kind string, or a constant's value never
+//     changes meaning; a field is only ever added, with omitempty or
+//     omitzero, and its absence means what it meant before it existed
+//     (see Tombstone.KindOf);
+//   - readers accept what older writers wrote: nothing here rejects an
+//     unknown or missing field;
+//   - NormalizeNumber's output is stored (in sealed personal records and
+//     the archive's search terms): it must map a given input to the same
+//     string forever.
+//
+// The frozen vectors that prove it live with their readers (the vault's
+// index in cmd/spanvault, the archive's index in archive/index, the wire
+// messages in sync/wire, the sealed format in vault/sealed).
+package record
