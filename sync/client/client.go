@@ -58,7 +58,7 @@ type Config struct {
 // Client syncs one vault.
 type Client struct {
 	cfg     Config
-	v       *vault.Vault
+	v       Vault
 	http    *http.Client
 	limiter *rate.Limiter
 	vkey    string
@@ -105,7 +105,7 @@ var (
 )
 
 // New makes a client. It loads the certificate, key and CA.
-func New(cfg Config, v *vault.Vault) (*Client, error) {
+func New(cfg Config, v Vault) (*Client, error) {
 	if cfg.Name == "" || len(cfg.Archives) == 0 {
 		return nil, errors.New("sync: name and archives are required")
 	}
