@@ -143,3 +143,12 @@ func (r *hybrid) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, error)
 }
 
 var _ age.RecipientWithLabels = (*hybrid)(nil)
+
+// Check reports whether rs can seal a file together: at least one, and
+// hybrid post-quantum recipients never mixed with classical ones (age
+// refuses that mix: the file would be no stronger than its weakest
+// stanza). It wraps a throw-away key once per recipient.
+func Check(rs []age.Recipient) error {
+	_, err := header(make([]byte, fileKeySize), rs)
+	return err
+}
