@@ -47,6 +47,8 @@ func (a *Archive) TLSConfig() (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequestClientCert,
+		// The hybrid post-quantum key exchange only (wire.KeyExchanges).
+		CurvePreferences: wire.KeyExchanges(),
 		// HTTP/1.1 only: when a link is cut mid-upload the handler still
 		// reads every byte that arrived (HTTP/2 drops a stream's buffered
 		// data on a connection error, and the box would resend it).
