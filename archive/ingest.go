@@ -526,6 +526,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && in.Complete {
 		owner, err = a.Index.ClaimObject(ctx, sum, name, length, a.Now())
+		a.noteSealing(ctx, sum) // hybrid or classical (reseal.go)
 		if err == nil && owner != name {
 			fail(w, http.StatusConflict, a.ownershipConflict(ctx, name, owner, sum, "uploads"))
 			return

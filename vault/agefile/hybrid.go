@@ -152,3 +152,13 @@ func Check(rs []age.Recipient) error {
 	_, err := header(make([]byte, fileKeySize), rs)
 	return err
 }
+
+// Header returns an age header wrapping fileKey to rs, as age.Encrypt
+// writes it (stanzas and MAC); the archive's re-seal job re-wraps a
+// stored file's key with it.
+func Header(fileKey []byte, rs []age.Recipient) ([]byte, error) {
+	if len(fileKey) != fileKeySize {
+		return nil, fmt.Errorf("agefile: file key of %d bytes, want %d", len(fileKey), fileKeySize)
+	}
+	return header(fileKey, rs)
+}
