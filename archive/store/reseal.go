@@ -1,12 +1,18 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // Resealer is a store that can replace an object's age header (the file
@@ -77,3 +83,49 @@ func (d *Dir) isResealed(sum string) bool {
 }
 
 var _ Resealer = (*Dir)(nil)
+
+func resealedKey(sum string) string { return "reseal/" + sum }
+
+// Reseal implements Resealer on S3: the new header is written as
+// reseal/<sum> (GOVERNANCE-locked to the payload's date, with its legal
+// hold), then every version of header/<sum> is removed with the
+// governance bypass, as erasure removes it. The payload object, however
+// it is locked, is not touched. Until header/<sum> is gone the recording
+// reads with the box's header; after, with the new one.
+func (s *S3) Reseal(ctx context.Context, sum string, oldLen int64, hdr []byte) error {
+	_, po, err := s.ours(ctx, sum)
+	if err != nil {
+		if notFound(err) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("store: s3 stat %s: %w", sum, err)
+	}
+	// A re-seal interrupted before: its header is replaced by this one.
+	if err := s.removeAll(ctx, resealedKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	_, until, hold := lockOf(po)
+	if floor := time.Now().Add(s.Provisional).UTC(); until.Before(floor) {
+		until = floor
+	}
+	cs := sha256.Sum256(hdr)
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", Mode: minio.Governance, RetainUntilDate: until, DisableMultipart: true,
+		UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:]), "spanvault-object": sum}}
+	ui, err := s.c.PutObject(ctx, s.bucket, resealedKey(sum), bytes.NewReader(hdr), int64(len(hdr)), opts)
+	if err != nil {
+		return fmt.Errorf("store: s3 put %s: %w", resealedKey(sum), err)
+	}
+	if hold {
+		status := minio.LegalHoldEnabled
+		if err := s.c.PutObjectLegalHold(ctx, s.bucket, resealedKey(sum), minio.PutObjectLegalHoldOptions{Status: &status, VersionID: ui.VersionID}); err != nil {
+			return fmt.Errorf("store: s3 legal hold %s: %w", resealedKey(sum), err)
+		}
+	}
+	if err := s.removeAll(ctx, headerKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: s3 reseal %s: the new header is written, the old one not removed: %w", sum, err)
+	}
+	s.chosen.Delete(sum)
+	return nil
+}
+
+var _ Resealer = (*S3)(nil)
