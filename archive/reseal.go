@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 
@@ -74,36 +75,42 @@ func (a *Archive) noteSealing(ctx context.Context, sum string) {
 }
 
 // rehash reads a stored object and returns the SHA-256 it proves: of the
-// whole file, or, for a re-sealed object, of the box's original header
-// (its SHA-256 state, kept by the index) followed by the stored payload,
-// after checking the stored header against the hash kept at re-sealing.
-// It also says whether the object is classical-only, and notes it.
+// whole file, or, for a re-sealed object whose header is the one it was
+// re-sealed with, of the box's original header (its SHA-256 state, kept
+// by the index) followed by the stored payload. It also says whether the
+// object is classical-only (a file it cannot read as age counts as one),
+// and notes it in the index.
 func (a *Archive) rehash(ctx context.Context, sum string, r io.Reader) (got string, classical bool, err error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	hdr, st, err := readHeader(br)
-	if err != nil {
-		return "", false, err
-	}
-	classical = !hybridOnly(st)
-	a.Index.NoteSealing(ctx, sum, !classical)
-	h := sha256.New()
-	hsum, mid, resealed, err := a.Index.Resealing(ctx, sum)
-	if err != nil {
-		return "", classical, err
-	}
-	if resealed {
-		if s := sha256.Sum256(hdr); hex.EncodeToString(s[:]) != hsum {
-			h.Write(hdr) // not the header it was re-sealed with: hash the file as it is
-		} else if state, err := hex.DecodeString(mid); err != nil || h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state) != nil {
-			return "", classical, fmt.Errorf("the state kept at re-sealing is unreadable")
+	whole := sha256.New() // every byte read from r, exactly once
+	br := bufio.NewReaderSize(io.TeeReader(r, whole), 64<<10)
+	hdr, st, herr := readHeader(br)
+	classical = herr != nil || !hybridOnly(st)
+	var after hash.Hash // the box's header state, then the payload
+	if herr == nil {
+		a.Index.NoteSealing(ctx, sum, !classical)
+		hsum, mid, resealed, err := a.Index.Resealing(ctx, sum)
+		if err != nil {
+			return "", classical, err
 		}
-	} else {
-		h.Write(hdr)
+		if s := sha256.Sum256(hdr); resealed && hex.EncodeToString(s[:]) == hsum {
+			state, err := hex.DecodeString(mid)
+			after = sha256.New()
+			if err != nil || after.(encoding.BinaryUnmarshaler).UnmarshalBinary(state) != nil {
+				return "", classical, errors.New("the SHA-256 state kept at re-sealing is unreadable")
+			}
+		}
 	}
-	if _, err := io.Copy(h, br); err != nil {
+	dst := io.Discard
+	if after != nil {
+		dst = after
+	}
+	if _, err := io.Copy(dst, br); err != nil {
 		return "", classical, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), classical, nil
+	if after != nil {
+		return hex.EncodeToString(after.Sum(nil)), classical, nil
+	}
+	return hex.EncodeToString(whole.Sum(nil)), classical, nil
 }
 
 // ResealReport says what Reseal did.
