@@ -117,6 +117,7 @@ func (a *Archive) rehash(ctx context.Context, sum string, r io.Reader) (got stri
 type ResealReport struct {
 	Resealed  int      // headers re-wrapped now
 	Hybrid    int      // objects already sealed to hybrid recipients only
+	Metadata  int      // records' sealed metadata and subjects re-wrapped now (in the index)
 	Problems  []string // objects left as they were, and why
 	Remaining int      // classical-only objects after the run
 }
@@ -158,6 +159,9 @@ func (a *Archive) Reseal(ctx context.Context, ids []age.Identity, to age.Recipie
 		default:
 			rep.Hybrid++
 		}
+	}
+	if err := a.resealMetadata(ctx, ids, to, by, rep); err != nil {
+		return rep, err
 	}
 	counts, err := a.Index.ClassicalOnly(ctx)
 	if err != nil {
@@ -232,4 +236,69 @@ func errSuffix(err error) string {
 		return ""
 	}
 	return " (" + err.Error() + ")"
+}
+
+// resealMetadata re-wraps, the same way, the sealed personal metadata and
+// subjects the index holds (age files the box sealed: numbers, names,
+// addresses), page by page; one trail entry says how many.
+func (a *Archive) resealMetadata(ctx context.Context, ids []age.Identity, to age.Recipient, by string, rep *ResealReport) error {
+	var after index.SealedMetadata
+	for {
+		ms, err := a.Index.SealedMetadataAfter(ctx, after, 500)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 0 {
+			break
+		}
+		for _, m := range ms {
+			for _, f := range []struct {
+				subject bool
+				blob    []byte
+			}{{false, m.Sealed}, {true, m.Subject}} {
+				nb, err := resealBlob(f.blob, ids, to)
+				if err != nil {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("%s/%s (%s): sealed metadata: %v", m.Appliance, m.ID, m.Kind, err))
+					continue
+				}
+				if nb == nil {
+					continue
+				}
+				if err := a.Index.ResealMetadata(ctx, m, f.subject, f.blob, nb); err != nil {
+					return err
+				}
+				rep.Metadata++
+			}
+		}
+		after = ms[len(ms)-1]
+	}
+	if rep.Metadata > 0 {
+		a.Event(ctx, "resealed_metadata", by, "", fmt.Sprintf("%d sealed metadata and subjects in the index re-wrapped to %s", rep.Metadata, HybridStanza), false)
+	}
+	return nil
+}
+
+// resealBlob returns an age file (held whole) with its file key
+// re-wrapped to to, or nil when it is empty or hybrid already.
+func resealBlob(blob []byte, ids []age.Identity, to age.Recipient) ([]byte, error) {
+	if len(blob) == 0 {
+		return nil, nil
+	}
+	hdr, st, err := readHeader(bufio.NewReader(bytes.NewReader(blob)))
+	if err != nil {
+		return nil, err
+	}
+	if hybridOnly(st) {
+		return nil, nil
+	}
+	fileKey, err := age.DecryptHeader(hdr, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("open the header: %w", err)
+	}
+	defer clear(fileKey)
+	nh, err := agefile.Header(fileKey, []age.Recipient{to})
+	if err != nil {
+		return nil, err
+	}
+	return append(nh, blob[len(hdr):]...), nil
 }

@@ -94,3 +94,47 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// SealedMetadata is a record's sealed personal metadata and subject (age
+// files the box sealed to the archive's recipients).
+type SealedMetadata struct {
+	Appliance, ID, Kind string
+	Sealed, Subject     []byte
+}
+
+// SealedMetadataAfter lists up to n records holding sealed metadata or a
+// sealed subject, in key order after the given one (zero: from the
+// start).
+func (x *Index) SealedMetadataAfter(ctx context.Context, after SealedMetadata, n int) ([]SealedMetadata, error) {
+	rows, err := x.db.QueryContext(ctx, `SELECT appliance, id, kind, sealed, subject FROM records
+		WHERE (sealed IS NOT NULL OR subject IS NOT NULL)
+		AND (appliance > ? OR (appliance = ? AND (id > ? OR (id = ? AND kind > ?))))
+		ORDER BY appliance, id, kind LIMIT ?`, after.Appliance, after.Appliance, after.ID, after.ID, after.Kind, n)
+	if err != nil {
+		return nil, fmt.Errorf("index: sealed metadata: %w", err)
+	}
+	defer rows.Close()
+	var out []SealedMetadata
+	for rows.Next() {
+		var m SealedMetadata
+		if err := rows.Scan(&m.Appliance, &m.ID, &m.Kind, &m.Sealed, &m.Subject); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ResealMetadata replaces a record's sealed metadata (subject false) or
+// sealed subject (subject true) by its re-sealed form, unless it changed
+// since it was read (an erasure dropping it meanwhile stays dropped).
+func (x *Index) ResealMetadata(ctx context.Context, m SealedMetadata, subject bool, old, resealed []byte) error {
+	q := `UPDATE records SET sealed = ? WHERE appliance = ? AND id = ? AND kind = ? AND sealed = ?`
+	if subject {
+		q = `UPDATE records SET subject = ? WHERE appliance = ? AND id = ? AND kind = ? AND subject = ?`
+	}
+	if _, err := x.db.ExecContext(ctx, q, resealed, m.Appliance, m.ID, m.Kind, old); err != nil {
+		return fmt.Errorf("index: reseal metadata of %s/%s: %w", m.Appliance, m.ID, err)
+	}
+	return nil
+}

@@ -118,6 +118,15 @@ func TestArchiveHoldsHybridFiles(t *testing.T) {
 		openWithTool(t, f, id)
 		break
 	}
+	blobs := e.sealedMetadata(t)
+	if len(blobs) == 0 {
+		t.Fatal("no sealed metadata in the index")
+	}
+	for i, b := range blobs {
+		if st := stanzaTypes(t, b); len(st) != 1 || st[0] != "mlkem768x25519" {
+			t.Fatalf("sealed metadata %d: stanzas %v", i, st)
+		}
+	}
 	rep, err := e.arch.Verify(context.Background())
 	if err != nil || len(rep.Problems) > 0 || rep.Classical != 0 || rep.Objects != len(files) {
 		t.Fatalf("verify: %+v %v", rep, err)
@@ -184,7 +193,38 @@ func TestResealClassicalArchive(t *testing.T) {
 	if err != nil || len(evs) != len(before) {
 		t.Fatalf("%d resealed entries in the trail, want %d (%v)", len(evs), len(before), err)
 	}
-	if rs, err := e.arch.Reseal(ctx, ids, pq.Recipient(), "test"); err != nil || rs.Resealed != 0 || rs.Hybrid != len(before) {
+	// The sealed personal metadata and subjects in the index too.
+	blobs := e.sealedMetadata(t)
+	if len(blobs) == 0 || rs.Metadata != len(blobs) {
+		t.Fatalf("%d sealed metadata in the index, %d re-sealed", len(blobs), rs.Metadata)
+	}
+	for i, b := range blobs {
+		if st := stanzaTypes(t, b); len(st) != 1 || st[0] != "mlkem768x25519" {
+			t.Fatalf("sealed metadata %d: stanzas %v after re-sealing", i, st)
+		}
+		if _, err := age.Decrypt(bytes.NewReader(b), pq); err != nil {
+			t.Fatalf("sealed metadata %d: %v", i, err)
+		}
+	}
+	if rs, err := e.arch.Reseal(ctx, ids, pq.Recipient(), "test"); err != nil || rs.Resealed != 0 || rs.Metadata != 0 || rs.Hybrid != len(before) {
 		t.Fatalf("second run: %+v %v", rs, err)
 	}
+}
+
+// sealedMetadata returns every sealed metadata and subject the index holds.
+func (e *env) sealedMetadata(t *testing.T) [][]byte {
+	t.Helper()
+	ms, err := e.arch.Index.SealedMetadataAfter(context.Background(), index.SealedMetadata{}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range ms {
+		for _, b := range [][]byte{m.Sealed, m.Subject} {
+			if len(b) > 0 {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
 }
