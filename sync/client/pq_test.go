@@ -127,12 +127,13 @@ func TestArchiveHoldsHybridFiles(t *testing.T) {
 			t.Fatalf("sealed metadata %d: stanzas %v", i, st)
 		}
 	}
+	// The index learnt each object's stanzas at upload.
+	if n, _ := e.arch.Index.ClassicalOnly(context.Background()); n[e.box] != 0 {
+		t.Fatalf("index counts %d classical-only after the upload", n[e.box])
+	}
 	rep, err := e.arch.Verify(context.Background())
 	if err != nil || len(rep.Problems) > 0 || rep.Classical != 0 || rep.Objects != len(files) {
 		t.Fatalf("verify: %+v %v", rep, err)
-	}
-	if n, _ := e.arch.Index.ClassicalOnly(context.Background()); n[e.box] != 0 {
-		t.Fatalf("index counts %d classical-only", n[e.box])
 	}
 }
 
