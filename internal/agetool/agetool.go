@@ -8,6 +8,7 @@ package agetool
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,36 +44,11 @@ func supportsHybrid(tool string) bool {
 	if e != nil {
 		return false
 	}
-	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 	var major, minor int
-	if n, _ := sscan(v, &major, &minor); n != 2 {
+	if n, _ := fmt.Sscanf(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), "%d.%d", &major, &minor); n != 2 {
 		return false
 	}
 	return major > 1 || major == 1 && minor >= 3
-}
-
-func sscan(v string, major, minor *int) (int, error) {
-	parts := strings.SplitN(v, ".", 3)
-	n := 0
-	for i, p := range parts[:min(2, len(parts))] {
-		x := 0
-		for _, c := range p {
-			if c < '0' || c > '9' {
-				return n, nil
-			}
-			x = x*10 + int(c-'0')
-		}
-		if p == "" {
-			return n, nil
-		}
-		if i == 0 {
-			*major = x
-		} else {
-			*minor = x
-		}
-		n++
-	}
-	return n, nil
 }
 
 func find() {
@@ -104,7 +80,7 @@ func find() {
 	// Built in the module's own directory, with its own go.sum (its
 	// command needs modules this project does not), to a temporary name
 	// renamed into place: tests of several packages may build at once.
-	tmp := bin + ".tmp" + strings.TrimPrefix(filepath.Base(os.Args[0]), ".")
+	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
 	cmd := exec.Command("go", "build", "-o", tmp, "./cmd/age")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false", "GOWORK=off")
