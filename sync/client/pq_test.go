@@ -210,6 +210,16 @@ func TestResealClassicalArchive(t *testing.T) {
 	if rs, err := e.arch.Reseal(ctx, ids, pq.Recipient(), "test"); err != nil || rs.Resealed != 0 || rs.Metadata != 0 || rs.Hybrid != len(before) {
 		t.Fatalf("second run: %+v %v", rs, err)
 	}
+	// Erasing a re-sealed recording destroys its re-sealed header too.
+	recs, _ := e.arch.Index.Records(ctx, index.Query{Kind: wire.KindRecording})
+	sum := recs[0].SHA256
+	if err := e.arch.Store.Erase(ctx, sum, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if rc, _, err := e.arch.Store.Open(ctx, sum); err == nil {
+		rc.Close()
+		t.Fatal("an erased re-sealed recording still opens")
+	}
 }
 
 // sealedMetadata returns every sealed metadata and subject the index holds.
