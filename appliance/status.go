@@ -93,6 +93,10 @@ type DiskStatus struct {
 	Recordings    int     `json:"recordings"`
 	BytesPerDay   float64 `json:"bytes_per_day"`
 	DaysUntilFull float64 `json:"days_until_full"` // -1: no forecast yet
+	// ClassicalOnly counts the recordings kept whose file key is wrapped
+	// to classical (X25519) recipients only (sealed before the box's
+	// recipients were hybrid post-quantum ones).
+	ClassicalOnly int `json:"classical_only"`
 }
 
 // RetentionStat describes retention.
@@ -143,6 +147,11 @@ type indexCounts struct {
 	at                        time.Time
 	recordings, backlog, held int
 	lastDay                   int64
+	// classical counts recordings sealed to classical (X25519)
+	// recipients only; classicalOf remembers each file's answer (a
+	// file's header never changes on the box).
+	classical   int
+	classicalOf map[string]bool
 }
 
 // indexStats walks the index at most once a minute: a busy branch holds
@@ -155,11 +164,26 @@ func (a *Appliance) indexStats(now time.Time) indexCounts {
 	if !cached.at.IsZero() && now.Sub(cached.at) < time.Minute {
 		return cached
 	}
-	c := indexCounts{at: now}
+	c := indexCounts{at: now, classicalOf: map[string]bool{}}
 	es, _ := a.v.List()
 	for _, e := range es {
 		if e.Recorded {
 			c.recordings++
+			cl, ok := cached.classicalOf[e.ID]
+			if !ok {
+				var err error
+				if cl, err = a.v.ClassicalOnly(e.ID); err != nil {
+					cl = false // not readable now: asked again next time
+				} else {
+					ok = true
+				}
+			}
+			if ok {
+				c.classicalOf[e.ID] = cl
+			}
+			if cl {
+				c.classical++
+			}
 			if now.Sub(e.Start) < 24*time.Hour {
 				c.lastDay += e.Size
 			}
@@ -259,7 +283,7 @@ func (a *Appliance) refresh() {
 		go a.alert(*attackAlert)
 	}
 
-	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1}
+	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1, ClassicalOnly: vs.classical}
 	if up := now.Sub(a.start); lastDay > 0 {
 		span := min(up, 24*time.Hour)
 		if span < time.Hour {
@@ -405,6 +429,7 @@ th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;paddi
 <tr><th>Recordings use</th><td id="disk-used">{{gb .Disk.Used}}</td></tr>
 <tr><th>{{if .Disk.Quota}}Quota{{else}}Disk{{end}}</th><td id="disk-fill">{{pct .Disk.Fraction}} full of {{gb .Disk.Limit}}</td></tr>
 <tr><th>Recordings kept</th><td id="recordings">{{.Disk.Recordings}}</td></tr>
+<tr><th>Classical-only (X25519)</th><td id="classical-only">{{.Disk.ClassicalOnly}}</td></tr>
 <tr><th>Full in</th><td id="days-until-full">{{if lt .Disk.DaysUntilFull 0.0}}no forecast yet{{else}}{{f1 .Disk.DaysUntilFull}} days at the last day's rate{{end}}</td></tr>
 {{if .Disk.Refusing}}<tr><th>Refusing</th><td id="refusing" class="bad">Disk full and nothing may be deleted: new calls are NOT being recorded</td></tr>{{end}}
 </table></div>

@@ -47,6 +47,8 @@ func (a *Archive) TLSConfig() (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequestClientCert,
+		// The hybrid post-quantum key exchange only (wire.KeyExchanges).
+		CurvePreferences: wire.KeyExchanges(),
 		// HTTP/1.1 only: when a link is cut mid-upload the handler still
 		// reads every byte that arrived (HTTP/2 drops a stream's buffered
 		// data on a connection error, and the box would resend it).
@@ -524,6 +526,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && in.Complete {
 		owner, err = a.Index.ClaimObject(ctx, sum, name, length, a.Now())
+		a.noteSealing(ctx, sum) // hybrid or classical (reseal.go)
 		if err == nil && owner != name {
 			fail(w, http.StatusConflict, a.ownershipConflict(ctx, name, owner, sum, "uploads"))
 			return

@@ -6,7 +6,9 @@
 // # Transport and identity
 //
 // HTTPS (HTTP/1.1, so that a cut upload leaves the archive every byte that
-// arrived) over TLS 1.3 only, the box connecting out to the
+// arrived) over TLS 1.3 only, with the hybrid post-quantum key exchange
+// X25519MLKEM768 only (wire.KeyExchanges, both ends), the box connecting
+// out to the
 // first reachable address of its [sync] archives list. The archive's
 // server certificate and the box's client certificate come from the
 // archive's private CA (spanvault-archive init / enroll). The box's

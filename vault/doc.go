@@ -14,7 +14,10 @@
 //
 // The box holds only public age recipients (the archive's and, optionally,
 // a recovery key kept by the data-protection officer). Each recording is
-// sealed as an age file (X25519, ChaCha20-Poly1305 STREAM in 64 KiB chunks,
+// sealed as an age file (to hybrid post-quantum recipients, ML-KEM-768 +
+// X25519, by default: spanvault keygen makes them; X25519 ones still
+// work, never mixed with hybrid ones in one file: Open refuses such a
+// set; ChaCha20-Poly1305 STREAM in 64 KiB chunks,
 // fast on a Raspberry Pi 4 without AES instructions; written by
 // vault/agefile with one buffer per open recording, sealed in place) as it
 // is written, so the box can never read back what it wrote; the standard age tool decrypts a

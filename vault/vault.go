@@ -164,6 +164,11 @@ func Open(opt Options) (*Vault, error) {
 	}
 	// The same recipients, sealing with less CPU (agefile.Fast).
 	opt.Recipients = agefile.Fast(opt.Recipients)
+	if len(opt.Recipients) > 0 {
+		if err := agefile.Check(opt.Recipients); err != nil {
+			return nil, fmt.Errorf("vault: the recipients cannot seal together (hybrid age1pq1 and X25519 age1 keys are never mixed): %w", err)
+		}
+	}
 	if opt.HighWater <= 0 {
 		opt.HighWater = 0.90
 	}

@@ -22,6 +22,10 @@ type Box struct {
 	Silent      bool        `json:"silent"`
 	CertSoon    bool        `json:"cert_expiring"`
 	Alerts      []string    `json:"alerts,omitempty"`
+	// ClassicalOnly counts the box's recordings held here whose file key
+	// is wrapped to classical (X25519) recipients only: what the re-seal
+	// job (spanvault-archive reseal) has yet to re-wrap.
+	ClassicalOnly int `json:"classical_only"`
 }
 
 // Fleet lists every box.
@@ -30,10 +34,14 @@ func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
 	if err != nil {
 		return nil, err
 	}
+	classical, err := s.A.Index.ClassicalOnly(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	out := []Box{}
 	for _, a := range as {
-		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn}
+		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn, ClassicalOnly: classical[a.Name]}
 		json.Unmarshal([]byte(a.Health), &b.Health)
 		since := a.LastCheckIn
 		if since.IsZero() {

@@ -223,6 +223,16 @@ func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err
 		return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: v.VersionID})
 	}
 	if len(hv) == 0 {
+		// Re-sealed (reseal.go): the header the archive wrote in its place.
+		if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
+			return ho, po, err
+		} else if len(rv) > 0 {
+			if ho, err = stat(resealedKey(sum), rv[0]); err != nil {
+				return ho, po, err
+			}
+			po, err = stat(payloadKey(sum), pv[0])
+			return ho, po, err
+		}
 		po, err = stat(payloadKey(sum), pv[0])
 		if err == nil {
 			err = errHeaderGone
@@ -408,7 +418,11 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		}
 		return nil
 	}
-	if err := put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr))); err != nil {
+	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
+		return Info{}, err
+	} else if len(rv) > 0 {
+		// Re-sealed: the box's (classical) header is not put back.
+	} else if err := put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr))); err != nil {
 		return Info{}, err
 	}
 	if _, err := f.Seek(int64(len(hdr)), io.SeekStart); err != nil {
@@ -453,7 +467,7 @@ func (s *S3) Open(ctx context.Context, sum string) (io.ReadCloser, int64, error)
 	case err != nil:
 		return nil, 0, fmt.Errorf("store: s3 open %s: %w", sum, err)
 	}
-	h, err := s.c.GetObject(ctx, s.bucket, headerKey(sum), minio.GetObjectOptions{VersionID: ho.VersionID})
+	h, err := s.c.GetObject(ctx, s.bucket, ho.Key, minio.GetObjectOptions{VersionID: ho.VersionID})
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: s3 get %s header: %w", sum, err)
 	}
@@ -533,6 +547,7 @@ func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
 				continue // erased: nothing to lock
 			}
 			oi = ho
+			o.key = ho.Key // header/ or, re-sealed, reseal/
 		}
 		if cm, cu, _ := lockOf(oi); cm == o.mode && until.Unix() == cu.Unix() {
 			// Unchanged: a server may refuse any retention call on a
@@ -611,6 +626,9 @@ func (s *S3) Delete(ctx context.Context, sum string, now time.Time) error {
 	if err := s.removeAll(ctx, headerKey(sum), false); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	if err := s.removeAll(ctx, resealedKey(sum), false); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
 	return s.removeAll(ctx, payloadKey(sum), false)
 }
 
@@ -631,6 +649,9 @@ func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
 		return fmt.Errorf("%w: until %s", ErrLegal, r.Until.UTC().Format(time.RFC3339))
 	}
 	if err := s.removeAll(ctx, headerKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := s.removeAll(ctx, resealedKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	s.chosen.Delete(sum)

@@ -270,7 +270,7 @@ func (d *Dir) seal(part, sum string, length int64, got string) (Info, error) {
 		return in, nil
 	}
 	dst := d.objPath(sum)
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == length {
+	if fi, err := os.Stat(dst); err == nil && (fi.Size() == length || d.isResealed(sum)) {
 		os.Remove(part)
 		return Info{Complete: true, Offset: length, Size: length}, nil
 	}
@@ -393,6 +393,7 @@ func (d *Dir) remove(sum string) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	os.Remove(d.retPath(sum))
+	os.Remove(d.resealedPath(sum))
 	return syncDir(filepath.Dir(d.objPath(sum)))
 }
 

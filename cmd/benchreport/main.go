@@ -100,6 +100,10 @@ func main() {
 	// Sign-in runs on every core the access service has.
 	siRes, siOut := runBenchCPU("./archive/access", "SignIn$", "1x", strconv.Itoa(runtime.NumCPU()))
 	sOut += siOut
+	// Sealing per call and per call record, X25519 vs hybrid post-quantum
+	// recipients (issue 25), and the key wrap per file.
+	pqRes, pqOut := runBench("./vault/agefile", "SealPerCall|Wrap", "2000x")
+	vOut += pqOut
 	proc := processFigures()
 	if *raw {
 		fmt.Println(capOut)
@@ -152,6 +156,16 @@ func main() {
 	row("retention sweep over 1,000,000 entries (half expired)", fmt.Sprintf("%.0f entries examined/s, %.0f deleted/s", sw["examined/s"], sw["deleted/s"]), "")
 	row("bbolt file before / after the sweep", fmt.Sprintf("%.0f / %.0f MiB (tombstones and audit entries added; bbolt never shrinks)", sw["db-MiB-before"], sw["db-MiB-after"]), "")
 
+	for _, w := range []string{"call", "record"} {
+		x, hy := pqRes["BenchmarkSealPerCall/x25519/"+w], pqRes["BenchmarkSealPerCall/hybrid/"+w]
+		what := "a call (3 files: recording, personal metadata, subject)"
+		if w == "record" {
+			what = "a call record without a recording (2 files)"
+		}
+		row("sealing CPU for "+what+", 1 core: X25519 vs hybrid post-quantum recipient (agefile.Fast both)", fmt.Sprintf("%.0f vs %.0f µs: ratio %.2f", x["µs/"+w], hy["µs/"+w], hy["µs/"+w]/x["µs/"+w]), "")
+	}
+	row("key wrap per file, age's recipient vs agefile.Fast: X25519; hybrid (ML-KEM-768 + X25519)", fmt.Sprintf("%.0f vs %.0f µs; %.0f vs %.0f µs", pqRes["BenchmarkWrap/age"]["ns/op"]/1e3, pqRes["BenchmarkWrap/fast"]["ns/op"]/1e3,
+		pqRes["BenchmarkWrapHybrid/age"]["ns/op"]/1e3, pqRes["BenchmarkWrapHybrid/fast"]["ns/op"]/1e3), "")
 	proc.print(row)
 	kt, fl := kRes["BenchmarkSubjectTagBruteForce"], kRes["BenchmarkFloodCapturePath"]
 	row("subject-hold tag (argon2id, box-wide salt): a thief's cost per candidate number, and for 10^9", fmt.Sprintf("%.1f ms; %.2f CPU-years", kt["ms/candidate"], kt["CPU-years/1e9"]), ">= 1 CPU-year")

@@ -46,6 +46,7 @@ var commands = map[string]command{
 	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
 	"user":       {"manage the access service's users: user add -name NAME -role ROLE [-branches A,B], user list, user disable|enable|unlock|reset -name NAME", cmdUser},
 	"verify":     {"re-hash every stored recording and check every box's anchored audit chain", cmdVerify},
+	"reseal":     {"re-wrap classical (X25519) recordings' file keys to the identity's hybrid post-quantum recipient", cmdReseal},
 }
 
 func main() {
@@ -114,6 +115,8 @@ func cmdInit(args []string, stdout io.Writer) error {
 	hosts := fs.String("hosts", "", "extra names and addresses for the server certificate, comma-separated")
 	storeURL := fs.String("store", "", "where recordings live: a directory (default DIR/store) or s3://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET[?tls=false] (Object Lock; created if missing)")
 	indexURL := fs.String("index", "", "the index: a SQLite file (default DIR/index.db) or a postgres:// URL (libpq form; a unix socket allowed) shared by several front-ends")
+	identity := fs.String("identity", "", "also write a new age identity for the access service to this file (0600, must not exist; keep it off the ingest host) and print its recipient for the boxes")
+	classical := fs.Bool("x25519", false, "with -identity: a classical X25519 identity instead of a hybrid post-quantum one")
 	if err := parse(fs, args, "dir"); err != nil {
 		return err
 	}
@@ -125,6 +128,13 @@ func cmdInit(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "archive %q created in %s; boxes connect to %s\n", *name, *dir, *listen)
+	if *identity != "" {
+		pub, err := writeIdentity(*identity, *classical)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "identity for the access service in %s; the boxes' recipient: %s\n", *identity, pub)
+	}
 	return nil
 }
 
@@ -435,6 +445,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d recordings re-hashed, %d boxes' audit chains checked, archive trail %d entries\n", rep.Objects, rep.Appliances, rep.Events)
+	fmt.Fprintf(stdout, "%d classical-only (X25519) recordings\n", rep.Classical)
 	for _, p := range rep.Problems {
 		fmt.Fprintln(stdout, "PROBLEM:", p)
 	}

@@ -29,21 +29,34 @@ func init() {
 func cmdKeygen(args []string, stdout io.Writer) error {
 	fs := newFlags("keygen")
 	out := fs.String("o", "", "identity file to write (must not exist)")
+	classical := fs.Bool("x25519", false, "make a classical X25519 identity (age1...) instead of a hybrid post-quantum one (age1pq1...)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := need(fs, "o"); err != nil {
 		return err
 	}
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		return err
+	// A hybrid identity (ML-KEM-768 + X25519) by default: recordings are
+	// kept for years, longer than X25519 may resist a quantum computer.
+	var id, pub fmt.Stringer
+	if *classical {
+		x, err := age.GenerateX25519Identity()
+		if err != nil {
+			return err
+		}
+		id, pub = x, x.Recipient()
+	} else {
+		h, err := age.GenerateHybridIdentity()
+		if err != nil {
+			return err
+		}
+		id, pub = h, h.Recipient()
 	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f, "# created by spanvault keygen\n# public key: %s\n%s\n", id.Recipient(), id)
+	fmt.Fprintf(f, "# created by spanvault keygen\n# public key: %s\n%s\n", pub, id)
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
@@ -51,7 +64,7 @@ func cmdKeygen(args []string, stdout io.Writer) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, id.Recipient())
+	fmt.Fprintln(stdout, pub)
 	return nil
 }
 
@@ -102,8 +115,16 @@ func parseTarget(name string, args []string, what string) (*target, error) {
 	// A subject hold seals the number for the archive: to the identity's
 	// own recipient when no other is given (it was failing with "no
 	// recipients configured: cannot seal").
+	// (The first identity's only: hybrid and X25519 recipients are never
+	// mixed in one file.)
 	for _, i := range t.ids {
-		if x, ok := i.(*age.X25519Identity); ok && *recipPath == "" {
+		if *recipPath != "" || len(recips) > 0 {
+			break
+		}
+		switch x := i.(type) {
+		case *age.X25519Identity:
+			recips = append(recips, x.Recipient())
+		case *age.HybridIdentity:
 			recips = append(recips, x.Recipient())
 		}
 	}

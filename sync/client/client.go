@@ -134,6 +134,8 @@ func New(cfg Config, v Vault) (*Client, error) {
 	tc := &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		RootCAs:    pool,
+		// The hybrid post-quantum key exchange only (wire.KeyExchanges).
+		CurvePreferences: wire.KeyExchanges(),
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()

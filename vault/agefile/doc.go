@@ -27,7 +27,13 @@
 // the ephemeral share taken from the Edwards curve's precomputed
 // base-point table instead of a second Montgomery ladder: the box seals
 // three files a call and two per call record, and X25519 was most of what
-// sealing a burst of call records cost.
+// sealing a burst of call records cost. It does the same for hybrid
+// post-quantum recipients (age1pq1..., "mlkem768x25519": HPKE with
+// MLKEM768-X25519), whose per-recipient work (the ML-KEM-768 key's
+// matrix, the HPKE key schedule's constants) is done once; per file
+// remain an ML-KEM encapsulation, the X25519 share from the table, one
+// ladder and the key schedule. Header builds a header for a given file
+// key (the archive's re-seal job).
 //
 // Buffers is a pool of chunk buffers kept outside the Go heap (anonymous
 // memory mappings on Linux): they do not count towards the garbage

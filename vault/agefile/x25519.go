@@ -24,14 +24,21 @@ import (
 // the key is made: age's wrap runs four ladders): the same key, the same
 // stanza, about a third of the CPU per file. A box seals three files a
 // call and two per call record, so this is most of what a burst of call
-// records costs. Other recipients, and any X25519 recipient it cannot
-// read, are kept as they are.
+// records costs. Each hybrid post-quantum recipient (age1pq1...) is
+// replaced the same way (hybrid: its X25519 half from the table, its
+// ML-KEM-768 key expanded once per recipient). Other recipients, and any
+// it cannot read, are kept as they are.
 func Fast(rs []age.Recipient) []age.Recipient {
 	out := make([]age.Recipient, len(rs))
 	for i, r := range rs {
 		out[i] = r
-		if x, ok := r.(*age.X25519Recipient); ok {
+		switch x := r.(type) {
+		case *age.X25519Recipient:
 			if f, err := newX25519(x.String()); err == nil {
+				out[i] = f
+			}
+		case *age.HybridRecipient:
+			if f, err := newHybrid(x.String()); err == nil {
 				out[i] = f
 			}
 		}
