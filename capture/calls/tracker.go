@@ -85,6 +85,10 @@ type Config struct {
 	// them packets are still stored but counted as anomalies, not tracked.
 	MaxStreamsPerCall int
 	MaxEventsPerCall  int
+	// MaxUnexplainedStored bounds the RTP packets stored per call from
+	// sources the call's signalling does not explain (see explain.go);
+	// beyond it they are counted, not stored. Negative: store none.
+	MaxUnexplainedStored int
 	// LocalNets and Extensions tell which party is local, for the call's
 	// direction and for agent-only recording. Extensions are patterns on
 	// the user part of From/To: digits, 'x' for any digit, a trailing '*'.
@@ -129,6 +133,9 @@ func (c *Config) defaults() {
 	if c.MaxEventsPerCall <= 0 {
 		c.MaxEventsPerCall = 512
 	}
+	if c.MaxUnexplainedStored == 0 {
+		c.MaxUnexplainedStored = DefaultMaxUnexplainedStored
+	}
 }
 
 // Stats counts what the tracker did. Fields only grow.
@@ -150,9 +157,15 @@ type Stats struct {
 	// live call with two-way media (a hijack attempt, or a misconfigured
 	// PBX): the live call kept its flows.
 	MediaClaimsRefused uint64
-	// Anomalies counts packets beyond a call's stream or event bounds.
-	Anomalies    uint64
-	RecordErrors uint64
+	// Anomalies counts packets beyond a call's stream or event bounds,
+	// and unexplained RTP.
+	Anomalies uint64
+	// Unexplained counts RTP packets from sources their call's signalling
+	// does not explain; UnexplainedNotStored those of them beyond the
+	// per-call bound (counted only).
+	Unexplained          uint64
+	UnexplainedNotStored uint64
+	RecordErrors         uint64
 	// DetailsShed counts call detail records the recorder shed at its
 	// bound (ErrDetailShed): attack state, not a recording error.
 	DetailsShed     uint64
@@ -686,13 +699,14 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	owners := t.endpoints[k.dst]
 	for i := len(owners) - 1; i >= 0; i-- {
 		o := &owners[i]
-		score := 2
+		// A contested claim never beats an uncontested one; among the
+		// rest, the call whose signalling explains the source wins (an
+		// SDP bomb naming a call's port is not its sender's dialog).
+		score := 8
 		if o.contested {
 			score = 1
 		}
-		if o.call.hasEndpoint(k.src) {
-			score++
-		}
+		score += o.call.explainScore(o.side, k.src)
 		if score > bestScore {
 			best, bestScore, dir = o, score, o.side
 		}
@@ -801,7 +815,13 @@ func (t *Tracker) media(p *decode.Packet) bool {
 		var h rtpHeader
 		if h.parse(pl) {
 			hdr += h.len
-			t.rtp(c, f, p, &h)
+			store, explained := t.rtp(c, f, p, &h)
+			if !store {
+				return true
+			}
+			if !explained {
+				break
+			}
 			c.lastMedia[f.dir] = p.Time
 			if c.firstMedia[f.dir].IsZero() {
 				c.firstMedia[f.dir] = p.Time
@@ -882,13 +902,18 @@ func (h *rtpHeader) parse(b []byte) bool {
 	return true
 }
 
-func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
+// rtp accounts one RTP packet of flow f; it reports whether the packet
+// may be stored and whether the call's signalling explains it.
+func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) (store, explained bool) {
 	var s *Stream
 	for _, st := range f.streams {
 		if st.Stats.SSRC == h.ssrc {
 			s = st
 			break
 		}
+	}
+	if s != nil && s.foreign {
+		return t.unexplained(c, s, f.dir, p, h), !s.foreign
 	}
 	if s == nil {
 		// One stream per SSRC and direction in a call, whatever flows
@@ -904,6 +929,10 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 			}
 		}
 	}
+	if s == nil && c.explainScore(f.dir, p.Src) == 0 {
+		s = t.foreignStream(c, f, p, h)
+		return t.unexplained(c, s, f.dir, p, h), s != nil && !s.foreign
+	}
 	if s == nil && len(c.Streams) >= t.cfg.MaxStreamsPerCall {
 		// Spoofed RTP into a live port: the packet stays in the
 		// recording (pcap export), flagged; no stream is grown for it.
@@ -912,7 +941,7 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 		}
 		c.Anomalies++
 		t.Stats.Anomalies++
-		return
+		return true, true
 	}
 	if s == nil {
 		s = &Stream{Src: p.Src, Dst: p.Dst, Dir: f.dir, Flow: f.id, PT: h.pt}
@@ -939,6 +968,7 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 		fl |= rtpstream.ComfortNoise
 	}
 	s.Stats.Add(p.Time, h.seq, h.ts, len(payload), fl)
+	return true, true
 }
 
 func (c *Call) codecName(d Dir, pt uint8) string {
@@ -1413,7 +1443,10 @@ const (
 // Event kinds for attacks seen on a call.
 const (
 	EventMediaClaim = "media_claim" // another dialog's SDP named this call's media address
-	EventAnomaly    = "anomaly"     // more streams or events than a call can have
+	EventAnomaly    = "anomaly"     // more streams or events than a call can have, unexplained RTP
+	// EventNATSource: media from an address no signalling named was taken
+	// as a party's NAT source (see explain.go).
+	EventNATSource = "nat_source"
 	// EventMediaMoved: a flow latched by its source moved to the call
 	// whose SDP named its destination (not an attack: a shared sending
 	// port and a late or lost SDP).
