@@ -74,7 +74,9 @@ type Capture struct {
 	// MaxUnexplainedPackets bounds the RTP packets stored per call from
 	// sources its signalling does not explain (spoofed RTP sprayed at a
 	// call's ports): beyond it they are counted, not stored; 0 stores
-	// none. 32 by default, at most 4096.
+	// none (nor the first packets of a NAT'd party's media, before the
+	// box takes its unknown address as the party's). 32 by default, at
+	// most 4096.
 	MaxUnexplainedPackets int `toml:"max_unexplained_packets"`
 }
 

@@ -222,6 +222,7 @@ type Call struct {
 	foreign           []*Stream
 	foreignMore       [2]bool
 	unexplainedStored int
+	unexplainedEvent  int // index of the anomaly event in Events
 	natSrc            [2]netip.AddrPort
 }
 

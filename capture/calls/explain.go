@@ -27,10 +27,10 @@ import (
 // exception keeps NAT calls whole: when a direction has no explained
 // stream and exactly one unexplained one was ever seen in it, that one
 // is taken as the party's NAT source once it has shown itself to be
-// the party's media: minPromote packets in sequence, without
-// duplicates, in a payload type the SDPs negotiated. A spray of several
-// SSRCs is never promoted: under it a NAT'd party whose address no
-// signalling shows stays unexplained.
+// the party's media: minPromote packets whose sequence numbers advance
+// (few duplicates, losses or reorderings), in payload types the SDPs
+// negotiated. A spray of several SSRCs is never promoted: under it a
+// NAT'd party whose address no signalling shows stays unexplained.
 
 // minPromote is the packets an unexplained stream must show in sequence
 // before it is taken as a NAT'd party's media.
@@ -120,9 +120,8 @@ func (c *Call) explainedSSRC(d Dir, ssrc uint32) bool {
 // whether it may be stored.
 func (t *Tracker) unexplained(c *Call, s *Stream, d Dir, p *decode.Packet, h *rtpHeader) bool {
 	if c.Unexplained == 0 {
-		bound := max(t.cfg.MaxUnexplainedStored, 0)
-		c.Events = append(c.Events, Event{Time: p.Time, Kind: EventAnomaly,
-			Detail: fmt.Sprintf("RTP from %s, a source the call's signalling does not explain (spoofed RTP?): kept out of the audio, at most %d such packets stored", p.Src, bound)})
+		c.unexplainedEvent = len(c.Events)
+		c.Events = append(c.Events, Event{Time: p.Time, Kind: EventAnomaly})
 	}
 	c.Unexplained++
 	c.Anomalies++
@@ -147,7 +146,10 @@ func (t *Tracker) unexplained(c *Call, s *Stream, d Dir, p *decode.Packet, h *rt
 // when it is the only candidate (see the comment at the top of the file).
 func (t *Tracker) promote(c *Call, s *Stream, d Dir) bool {
 	st := &s.Stats
-	if st.Packets < minPromote || st.Duplicates > 0 || st.OutOfOrder > 0 || st.Expected() != int64(st.Packets) {
+	// Sequence numbers that advance (a constant or random field would
+	// not), a loss or a reordering here and there.
+	n := int64(st.Packets)
+	if n < minPromote || st.Duplicates*8 > st.Packets || st.OutOfOrder*8 > st.Packets || st.Expected() > n+n/4 {
 		return false
 	}
 	if c.explainedIn(d) || len(c.Streams) >= t.cfg.MaxStreamsPerCall || !c.negotiated(s) {
@@ -176,10 +178,10 @@ func (t *Tracker) promote(c *Call, s *Stream, d Dir) bool {
 }
 
 // negotiated reports whether every payload type s carried is one the
-// call's SDPs named.
+// call's SDPs named (or comfort noise, which SDPs often leave out).
 func (c *Call) negotiated(s *Stream) bool {
 	for _, p := range s.PayloadTypes {
-		if c.codecs[AtoB][p.PT] == "" && c.codecs[BtoA][p.PT] == "" {
+		if p.PT != 13 && c.codecs[AtoB][p.PT] == "" && c.codecs[BtoA][p.PT] == "" {
 			return false
 		}
 	}
@@ -212,3 +214,18 @@ func (t *Tracker) foreignStream(c *Call, f *flow, p *decode.Packet, h *rtpHeader
 // Config.MaxUnexplainedStored: enough to show an auditor what was sprayed
 // at a call, not enough to fill a recording with it.
 const DefaultMaxUnexplainedStored = 32
+
+// explainDone writes the count of a call's unexplained packets into its
+// anomaly event, when the call ends.
+func (t *Tracker) explainDone(c *Call) {
+	if c.Unexplained == 0 || c.unexplainedEvent >= len(c.Events) || c.Events[c.unexplainedEvent].Kind != EventAnomaly {
+		return
+	}
+	srcs := len(c.foreign)
+	more := ""
+	if c.foreignMore[AtoB] || c.foreignMore[BtoA] {
+		more = " or more"
+	}
+	c.Events[c.unexplainedEvent].Detail = fmt.Sprintf("%d RTP packets in %d%s streams from sources the call's signalling does not explain (spoofed RTP?): kept out of the audio and DTMF, %d of them stored (bound %d)",
+		c.Unexplained, srcs, more, c.unexplainedStored, max(t.cfg.MaxUnexplainedStored, 0))
+}

@@ -671,15 +671,6 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 	t.noteEndpoint(ep)
 }
 
-func (c *Call) hasEndpoint(ep netip.AddrPort) bool {
-	for _, e := range c.endpoints {
-		if e.ep == ep {
-			return true
-		}
-	}
-	return false
-}
-
 // associate finds the call a new media flow belongs to: the call whose
 // SDP names its destination (a call that named both ends beats one that
 // named one; the newest offer wins among calls that named the same
@@ -801,6 +792,7 @@ func (t *Tracker) media(p *decode.Packet) bool {
 		}
 	}
 	c := f.call
+	seen := c.lastSeen
 	c.lastSeen = p.Time
 	t.Stats.MediaPackets++
 	pl := p.Payload
@@ -816,6 +808,10 @@ func (t *Tracker) media(p *decode.Packet) bool {
 		if h.parse(pl) {
 			hdr += h.len
 			store, explained := t.rtp(c, f, p, &h)
+			if !explained {
+				// Spoofed RTP keeps no call alive.
+				c.lastSeen = seen
+			}
 			if !store {
 				return true
 			}
@@ -1289,6 +1285,7 @@ func (t *Tracker) finish(c *Call, reason string) {
 		}
 	}
 	t.reconcile(c)
+	t.explainDone(c)
 	delete(t.calls, c.CallID)
 	if c.unans != nil {
 		t.unanswered.Remove(c.unans)
