@@ -46,13 +46,15 @@ const (
 
 // TestSpoofedStreamsAndDTMF: 40 live sipp calls; an attacker on the path
 // sees each 200 OK and, as the call starts (before the caller's first
-// RTP packet, usually), sprays 16 SSRCs from a foreign address at the
-// callee's advertised port; once every call is up, 14,000 forged RFC 4733
-// digits follow into the callees' ports on the sprayed SSRCs. Against an
-// independent capture (dumpcap) of the legitimate traffic: every call's
-// WAV, as the export renders it, equals what the wire carried of its own
-// two flows, sample for sample; at most the configured number of foreign
-// packets is stored per call; no forged digit is stored.
+// RTP packet, usually), sends an SDP bomb naming the callee's media port
+// and its neighbours' and sprays 16 SSRCs from a foreign address at the
+// port; once every call is up, 14,000 forged RFC 4733 digits follow into
+// the callees' ports on the sprayed SSRCs. Against an independent capture
+// (dumpcap) of the legitimate traffic: every call's WAV, as the export
+// renders it, equals what the wire carried of its own two flows, sample
+// for sample; at most the configured number of foreign packets is stored
+// per call; no forged digit is stored; no attacker dialog holds any of
+// the calls' media.
 func TestSpoofedStreamsAndDTMF(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -172,7 +174,7 @@ func checkSpoofedCalls(t *testing.T, b *box, ref string) {
 	}
 	dec := decode.New(decode.Options{})
 	var p decode.Packet
-	var bad, storedForeign, maxForeign, digits int
+	var bad, storedForeign, maxForeign, digits, stolen int
 	checked := map[string]bool{}
 	for _, e := range es {
 		pers, err := v.Personal(e.ID, ids)
@@ -181,6 +183,23 @@ func checkSpoofedCalls(t *testing.T, b *box, ref string) {
 		}
 		want, ok := wire[pers.CallID]
 		if !ok {
+			// An attacker's dialog (the SDP bombs): none of the calls'
+			// media.
+			if !e.Recorded {
+				continue
+			}
+			frames, _, err := export.Frames(v, e.ID, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range frames {
+				f := &frames[i]
+				if ok, err := dec.Decode(f.Data, decode.LinkType(f.LinkType), f.Time, &p); err == nil && ok && p.Transport == decode.UDP && p.Src.Addr() == legit {
+					if _, media := owner[p.Dst.String()]; media {
+						stolen++
+					}
+				}
+			}
 			continue
 		}
 		checked[pers.CallID] = true
@@ -231,11 +250,14 @@ func checkSpoofedCalls(t *testing.T, b *box, ref string) {
 	if digits != 0 {
 		t.Errorf("%d forged digits stored, want 0", digits)
 	}
+	if stolen > 0 {
+		t.Errorf("%d of the calls' media packets stored in the attacker's dialogs", stolen)
+	}
 	if storedForeign == 0 {
 		t.Errorf("none of the sprayer's packets reached a recording: the spray missed the calls")
 	}
-	t.Logf("%d calls: %d channels differ from the wire; %d of the sprayer's packets stored (at most %d in a call, bound %d); %d forged digits",
-		len(checked), bad, storedForeign, maxForeign, unexplainedKept, digits)
+	t.Logf("%d calls: %d channels differ from the wire; %d of the sprayer's packets stored (at most %d in a call, bound %d); %d forged digits; %d media packets in attacker dialogs",
+		len(checked), bad, storedForeign, maxForeign, unexplainedKept, digits, stolen)
 }
 
 // sniffAnswers reads the namespace's loopback through a packet socket
@@ -314,6 +336,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // with its own SSRC per target port.
 type spray struct {
 	socks []*net.UDPConn
+	sip   *net.UDPConn // the SDP bomb's
 	mu    sync.Mutex
 	// streams: per target port, the sprayed SSRCs and their next
 	// sequence numbers (the forged digits continue them).
@@ -337,6 +360,12 @@ func newSpray(t *testing.T, ns *ringtest.Netns) (*spray, error) {
 		c.SetWriteBuffer(1 << 20)
 		s.socks = append(s.socks, c)
 	}
+	c, err := udpFrom(t, ns, netip.AddrPortFrom(sprayer, 5060))
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.sip = c
 	return s, nil
 }
 
@@ -344,11 +373,32 @@ func (s *spray) close() {
 	for _, c := range s.socks {
 		c.Close()
 	}
+	if s.sip != nil {
+		s.sip.Close()
+	}
 }
 
-// spray sends sprayPackets PCMA packets of random noise on each of
+// bomb sends an INVITE of the attacker's whose SDP names port and the 15
+// even ports around it on the callees' address: the newest offer for
+// the answered call's port, and an older one for the ports of calls
+// still to come.
+func (s *spray) bomb(port uint16) error {
+	var sdp strings.Builder
+	sdp.WriteString("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n")
+	for i := -8; i < 8; i++ {
+		fmt.Fprintf(&sdp, "m=audio %d RTP/AVP 8\r\n", int(port)+2*i)
+	}
+	_, err := s.sip.WriteToUDP(invite(int(port), "2500", sprayer.String(), 5060, sdp.String()), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5097})
+	return err
+}
+
+// spray sends an SDP bomb naming the callee's port (and its
+// neighbours'), then sprayPackets PCMA packets of random noise on each of
 // spraySSRCs SSRCs at the callee's port, the first of them at once.
 func (s *spray) spray(port uint16) error {
+	if err := s.bomb(port); err != nil {
+		return err
+	}
 	var st [spraySSRCs]sprayStream
 	rnd := make([]byte, 4*spraySSRCs)
 	rand.Read(rnd)

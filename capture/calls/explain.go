@@ -84,6 +84,46 @@ func (c *Call) explainScore(d Dir, src netip.AddrPort) int {
 	return 0
 }
 
+// weakClaim reports whether a new flow's best owner o (the media flows in
+// direction d, explain its explainScore) should wait for the hold window
+// before the flow is given to it: o's signalling does not explain the
+// source beyond its signalling host, the party that would send it gave
+// no SDP at all (a one-sided dialog: an INVITE and nothing else) and o
+// has no explained audio in that direction yet. An SDP bomb naming a
+// callee's port, seen before the callee's own 200 OK (the rings deliver
+// out of order), would otherwise get the caller's first packets; held,
+// they go to the call whose SDP then explains them, or to o after the
+// window. Spoofed RTP into a call whose two sides gave their SDPs is not
+// held: it is that call's, unexplained.
+func (t *Tracker) weakClaim(o *epOwner, explain int, d Dir) bool {
+	if explain >= 2 || !o.rtp || t.cfg.MaxHeldMedia < 0 || o.call.explainedIn(d) {
+		return false
+	}
+	for _, e := range o.call.endpoints {
+		if e.side != d {
+			return false // the sending party's SDP was seen
+		}
+	}
+	return true
+}
+
+// relatch returns c's earlier flow of the 5-tuple k in direction d, when
+// another dialog's SDP naming one of its addresses had made the tracker
+// forget it (see register) and it comes back to c: the flow keeps its
+// number, so the audio renders it as the one stream it is, and a flood
+// of SDPs naming the address does not grow c's flows.
+func (c *Call) relatch(k flowKey, d Dir, bySource bool) *flow {
+	if bySource {
+		return nil
+	}
+	for _, f := range c.flows {
+		if f.key == k && f.dir == d && !f.bySource {
+			return f
+		}
+	}
+	return nil
+}
+
 // explained reports whether the flow carries an explained stream.
 func (f *flow) explained() bool {
 	for _, s := range f.streams {

@@ -154,7 +154,7 @@ func TestSDPBombOverlappingMediaPorts(t *testing.T) {
 		d.tr.SIP(&m, d.now, bombSrc, callee, "udp", nil)
 	}
 	// Four real calls; the callees' media ports are 10.0.0.2:6000.. 6006,
-	// the callers' 10.0.0.1:4000.. 4006.
+	// the callers' 10.0.0.1:4000.. 4006 (a fifth below).
 	callerMedia := func(k int) netip.AddrPort { return netip.AddrPortFrom(mediaA.Addr(), uint16(4000+2*k)) }
 	calleeMedia := func(k int) netip.AddrPort { return netip.AddrPortFrom(mediaB.Addr(), uint16(6000+2*k)) }
 	sipMsg := func(k int, from, to netip.AddrPort, first, cseq, toTag, body string) {
@@ -197,7 +197,17 @@ func TestSDPBombOverlappingMediaPorts(t *testing.T) {
 			n++
 		}
 	}
-	for k := 0; k < 4; k++ {
+	// A fifth call whose caller's first packets come before the callee's
+	// 200 OK (it travelled on another capture ring), while a bomb names
+	// the callee's port: they wait for the 200 OK, not go to the bomb.
+	sipMsg(4, caller, callee, "INVITE sip:2001@example.com SIP/2.0", "1 INVITE", "", sdpBody("10.0.0.1", 4008, "sendrecv"))
+	bomb(n)
+	d.send(netip.AddrPortFrom(mediaA.Addr(), 3999), calleeMedia(4), 3, 8, 0, 0x104)
+	sipMsg(4, callee, caller, "SIP/2.0 200 OK", "1 INVITE", ";tag=tt", sdpBody("10.0.0.2", 6008, "sendrecv"))
+	sipMsg(4, caller, callee, "ACK sip:2001@example.com SIP/2.0", "1 ACK", ";tag=tt", "")
+	d.send(netip.AddrPortFrom(mediaA.Addr(), 3999), calleeMedia(4), 27, 8, 0, 0x104)
+	d.send(netip.AddrPortFrom(mediaB.Addr(), 5999), callerMedia(4), 30, 8, 1, 0x204)
+	for k := 0; k < 5; k++ {
 		sipMsg(k, caller, callee, "BYE sip:2001@example.com SIP/2.0", "2 BYE", ";tag=tt", "")
 	}
 	d.tr.Close("capture ended")
@@ -218,7 +228,7 @@ func TestSDPBombOverlappingMediaPorts(t *testing.T) {
 			t.Errorf("call %s kept %d packets in %d streams, want 60 in 2", c.CallID, pkts, len(c.Streams))
 		}
 	}
-	if real != 4 {
+	if real != 5 {
 		t.Fatalf("%d real calls", real)
 	}
 }

@@ -684,7 +684,7 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 // wrong call for good).
 func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	var best *epOwner
-	bestScore := 0
+	bestScore, bestExplain := 0, 0
 	var dir Dir
 	fromSource := false
 	owners := t.endpoints[k.dst]
@@ -692,15 +692,24 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 		o := &owners[i]
 		// A contested claim never beats an uncontested one; among the
 		// rest, the call whose signalling explains the source wins (an
-		// SDP bomb naming a call's port is not its sender's dialog).
-		score := 8
+		// SDP bomb naming a call's port is not its sender's dialog), then
+		// an answered, confirmed call (spoofed RTP belongs on the call it
+		// was aimed at, not on a bomb naming its port), then the newest.
+		score := 16
 		if o.contested {
 			score = 1
 		}
-		score += o.call.explainScore(o.side, k.src)
-		if score > bestScore {
-			best, bestScore, dir = o, score, o.side
+		explain := o.call.explainScore(o.side, k.src)
+		score += 2 * explain
+		if o.call.State.Answered() && o.call.confirmed() {
+			score++
 		}
+		if score > bestScore {
+			best, bestScore, bestExplain, dir = o, score, explain, o.side
+		}
+	}
+	if best != nil && !bySource && t.weakClaim(best, bestExplain, dir) {
+		return nil // held: the SDP that explains it may be on its way
 	}
 	if best == nil && bySource {
 		owners = t.endpoints[k.src]
@@ -715,6 +724,11 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 		return nil
 	}
 	c := best.call
+	if f := c.relatch(k, dir, fromSource); f != nil {
+		f.rtp, f.rtcp = best.rtp, best.rtcp
+		t.flows[k] = f
+		return f
+	}
 	c.nextFlow++
 	f := &flow{key: k, call: c, dir: dir, id: c.nextFlow, rtp: best.rtp, rtcp: best.rtcp, bySource: fromSource}
 	c.flows = append(c.flows, f)
