@@ -140,6 +140,17 @@ func TestForgedDTMFNoDigits(t *testing.T) {
 func TestSDPBombOverlappingMediaPorts(t *testing.T) {
 	t.Parallel()
 	d, _ := recDialog(t, calls.Config{})
+	flows := map[uint32]map[uint16]bool{} // SSRC -> the flows its frames were stored on
+	d.tr = calls.NewTracker(calls.Config{Extensions: []string{"2xxx"}}, &memRec{onWrite: func(f *calls.Frame) {
+		if f.Kind == calls.KindRTP && len(f.Data) >= 12 {
+			ssrc := binary.BigEndian.Uint32(f.Data[8:12])
+			if flows[ssrc] == nil {
+				flows[ssrc] = map[uint16]bool{}
+			}
+			flows[ssrc][f.Flow] = true
+		}
+	}}, nil)
+	d.tr.Done = func(c *calls.Call) { d.done = append(d.done, c) }
 	bombSrc := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.10"), 5060)
 	bomb := func(i int) {
 		body := "v=0\r\no=x 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
@@ -187,6 +198,12 @@ func TestSDPBombOverlappingMediaPorts(t *testing.T) {
 		for k := 0; k < 4; k++ {
 			d.send(netip.AddrPortFrom(mediaA.Addr(), 3999), calleeMedia(k), 1, 8, 0, uint32(0x100+k))
 			d.seq[0]--
+			if i < 2 {
+				// Media one way only so far: the bomb makes the tracker
+				// forget the call's flow to the port it names.
+				bomb(n)
+				n++
+			}
 			d.send(netip.AddrPortFrom(mediaB.Addr(), 5999), callerMedia(k), 1, 8, 1, uint32(0x200+k))
 			d.seq[1]--
 		}
@@ -230,5 +247,13 @@ func TestSDPBombOverlappingMediaPorts(t *testing.T) {
 	}
 	if real != 5 {
 		t.Fatalf("%d real calls", real)
+	}
+	// Each stream on one flow: the audio renders it as one (a new flow
+	// number each time a bomb made the tracker forget the flow once
+	// shifted its samples).
+	for ssrc, fs := range flows {
+		if len(fs) != 1 {
+			t.Errorf("stream 0x%x stored on %d flows", ssrc, len(fs))
+		}
 	}
 }
