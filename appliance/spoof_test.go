@@ -77,7 +77,8 @@ func TestSpoofedStreamsAndDTMF(t *testing.T) {
 	// The attacker's view of the wire: the callees' media ports as their
 	// 200 OKs name them.
 	answers := make(chan uint16, 4*spoofCalls)
-	stopSniff := sniffAnswers(t, ns, answers)
+	offers := make(chan uint16, 4*spoofCalls)
+	stopSniff := sniffSDPs(t, ns, answers, offers)
 	t.Cleanup(stopSniff)
 	time.Sleep(time.Second)
 
@@ -116,8 +117,20 @@ func TestSpoofedStreamsAndDTMF(t *testing.T) {
 			t.Fatalf("saw %d of %d answers", len(seen), spoofCalls)
 		}
 	}
+	callers := map[uint16]bool{}
+	for len(callers) < spoofCalls {
+		select {
+		case port := <-offers:
+			callers[port] = true
+		case <-deadline:
+			t.Fatalf("saw %d of %d offers", len(callers), spoofCalls)
+		}
+	}
 	stopSniff()
 	sprays.Wait()
+	for port := range callers {
+		sp.target(port)
+	}
 	if err := sp.dtmf(forgedDTMF); err != nil {
 		t.Fatalf("forged DTMF: %v", err)
 	}
@@ -181,6 +194,11 @@ func checkSpoofedCalls(t *testing.T, b *box, ref string) {
 		if err != nil {
 			t.Fatalf("%s: %v", e.ID, err)
 		}
+		for _, ev := range pers.Events { // any call's, the attacker's too
+			if ev.Kind == "dtmf" {
+				digits++
+			}
+		}
 		want, ok := wire[pers.CallID]
 		if !ok {
 			// An attacker's dialog (the SDP bombs): none of the calls'
@@ -203,11 +221,6 @@ func checkSpoofedCalls(t *testing.T, b *box, ref string) {
 			continue
 		}
 		checked[pers.CallID] = true
-		for _, ev := range pers.Events {
-			if ev.Kind == "dtmf" {
-				digits++
-			}
-		}
 		frames, _, err := export.Frames(v, e.ID, ids)
 		if err != nil {
 			t.Fatal(err)
@@ -260,10 +273,11 @@ func checkSpoofedCalls(t *testing.T, b *box, ref string) {
 		len(checked), bad, storedForeign, maxForeign, unexplainedKept, digits, stolen)
 }
 
-// sniffAnswers reads the namespace's loopback through a packet socket
-// (the attacker on the path) and sends the media port of every 200 OK
-// with SDP to ch. The returned func stops it.
-func sniffAnswers(t *testing.T, ns *ringtest.Netns, ch chan<- uint16) func() {
+// sniffSDPs reads the namespace's loopback through a packet socket (the
+// attacker on the path) and sends the media port of every 200 OK with SDP
+// (the callee's) to answers, of every INVITE (the caller's) to offers.
+// The returned func stops it.
+func sniffSDPs(t *testing.T, ns *ringtest.Netns, answers, offers chan<- uint16) func() {
 	t.Helper()
 	var fd int
 	var err error
@@ -303,11 +317,22 @@ func sniffAnswers(t *testing.T, ns *ringtest.Netns, ch chan<- uint16) func() {
 				continue
 			}
 			ihl := int(pkt[0]&0x0f) * 4
-			if len(pkt) < ihl+8 || binary.BigEndian.Uint16(pkt[ihl:]) != 5070 {
+			if len(pkt) < ihl+8 {
 				continue
 			}
 			pl := pkt[ihl+8:]
-			if !bytes.HasPrefix(pl, []byte("SIP/2.0 200")) || !bytes.Contains(pl, []byte("CSeq: 1 INVITE")) {
+			var ch chan<- uint16
+			switch binary.BigEndian.Uint16(pkt[ihl:]) {
+			case 5070:
+				if bytes.HasPrefix(pl, []byte("SIP/2.0 200")) && bytes.Contains(pl, []byte("CSeq: 1 INVITE")) {
+					ch = answers
+				}
+			case 6070:
+				if bytes.HasPrefix(pl, []byte("INVITE ")) {
+					ch = offers
+				}
+			}
+			if ch == nil {
 				continue
 			}
 			i := bytes.Index(pl, []byte("m=audio "))
@@ -428,9 +453,23 @@ func (s *spray) spray(port uint16) error {
 	return nil
 }
 
+// target adds a port to forge digits into on fresh SSRCs (a caller's).
+func (s *spray) target(port uint16) {
+	var st [spraySSRCs]sprayStream
+	rnd := make([]byte, 4*spraySSRCs)
+	rand.Read(rnd)
+	for j := range st {
+		st[j] = sprayStream{ssrc: binary.BigEndian.Uint32(rnd[4*j:]), seq: uint16(j * 1000), ts: uint32(j) * 1 << 20}
+	}
+	s.mu.Lock()
+	s.streams[port] = &st
+	s.mu.Unlock()
+}
+
 // dtmf sends n forged RFC 4733 digits (each a new event: its own
-// timestamp, end bit set) into the sprayed ports, on the sprayed SSRCs,
-// with the payload type the calls negotiated for telephone-events (101).
+// timestamp, end bit set) into the sprayed ports on the sprayed SSRCs
+// and into the callers' ports on fresh ones, with the payload type the
+// calls negotiated for telephone-events (101).
 func (s *spray) dtmf(n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
