@@ -257,3 +257,26 @@ func TestSDPBombOverlappingMediaPorts(t *testing.T) {
 		}
 	}
 }
+
+// Spoofed RTP into a call whose parties went silent (no BYE seen) keeps
+// it no longer than its media timeout: an attacker cannot hold dialogs
+// open with packets the call's signalling does not explain.
+func TestSprayKeepsNoCallAlive(t *testing.T) {
+	t.Parallel()
+	d, _ := recDialog(t, calls.Config{MediaTimeout: 10 * time.Second})
+	d.answer()
+	d.rtp(mediaA, mediaB, 20, 8, 0)
+	d.rtp(mediaB, mediaA, 20, 8, 1)
+	last := d.now
+	src := netip.AddrPortFrom(spoofer, 30001)
+	for i := 0; i < 30; i++ { // 30 s of spray, one packet a second
+		d.sprayPacket(src, mediaB, 8, uint16(i), 0xbad00001, make([]byte, 160))
+		d.advance(time.Second)
+	}
+	if len(d.done) != 1 || d.done[0].EndReason != "media timeout" {
+		t.Fatalf("the call is still up after 30 s of spoofed RTP alone (%d ended)", len(d.done))
+	}
+	if c := d.done[0]; c.End.Sub(last) > time.Second {
+		t.Fatalf("the call ended at %v, its media at %v", c.End, last)
+	}
+}

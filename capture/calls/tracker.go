@@ -672,9 +672,10 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 }
 
 // associate finds the call a new media flow belongs to: the call whose
-// SDP names its destination (a call that named both ends beats one that
-// named one; the newest offer wins among calls that named the same
-// address); with bySource, also the call whose SDP names its source (the
+// SDP names its destination (a call whose signalling explains the source
+// beats one that does not, see explainScore; the newest offer wins among
+// equals; without bySource, a one-sided dialog that does not explain the
+// source is not given the flow yet, see weakClaim); with bySource, also the call whose SDP names its source (the
 // NAT case, where the far end sends to an address no SDP named). The
 // source rule is the weaker one: a sender that uses one port for many
 // calls (a media server, sipp's rtp_stream) names one call's address as
