@@ -212,6 +212,10 @@ func (a *Appliance) Run(ctx context.Context) error {
 	tcfg := calls.Config{
 		MediaTimeout: time.Duration(a.cfg.Capture.MediaTimeout), DialogTimeout: time.Duration(a.cfg.Capture.DialogTimeout),
 		LocalNets: a.cfg.LocalPrefixes(), Extensions: a.cfg.Capture.Extensions,
+		MaxUnexplainedStored: a.cfg.Capture.MaxUnexplainedPackets,
+	}
+	if tcfg.MaxUnexplainedStored == 0 {
+		tcfg.MaxUnexplainedStored = -1 // none stored (0 is the tracker's default)
 	}
 	budget := capture.Budget(a.cfg.Capture.MemoryBudget)
 	budget.Tracker(&tcfg)

@@ -71,6 +71,13 @@ type Capture struct {
 	// default, so that on a busy box capture is scheduled before anything
 	// else and its rings do not overflow while it waits; 0 leaves it.
 	Nice int `toml:"nice"`
+	// MaxUnexplainedPackets bounds the RTP packets stored per call from
+	// sources its signalling does not explain (spoofed RTP sprayed at a
+	// call's ports): beyond it they are counted, not stored; 0 stores
+	// none (nor the first packets of a NAT'd party's media, before the
+	// box takes its unknown address as the party's). 32 by default, at
+	// most 4096.
+	MaxUnexplainedPackets int `toml:"max_unexplained_packets"`
 }
 
 // Status configures the local web status page.
@@ -214,7 +221,8 @@ func Default() *Config {
 			HighWater: 0.90, LowWater: 0.80, MinFree: 256 << 20, SweepEvery: retention.Duration(time.Hour)},
 		Capture: Capture{Blocks: 256, BlockSize: 256 << 10,
 			MediaTimeout: retention.Duration(60 * time.Second), DialogTimeout: retention.Duration(180 * time.Second),
-			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute), MemoryBudget: 256 << 20, Nice: -10},
+			DedupWindow: retention.Duration(5 * time.Millisecond), NoSIPWarning: retention.Duration(15 * time.Minute), MemoryBudget: 256 << 20, Nice: -10,
+			MaxUnexplainedPackets: 32},
 		Retention: *retention.DefaultPolicy(),
 		Status:    Status{Listen: ":8080", MaxConns: 256, MaxConnsPerIP: 32},
 		API:       API{Listen: ":8443"},
@@ -296,6 +304,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Capture.MemoryBudget < 16<<20 {
 		return fmt.Errorf("config: capture.memory_budget: %d bytes (need at least 16 MiB)", c.Capture.MemoryBudget)
+	}
+	if c.Capture.MaxUnexplainedPackets < 0 || c.Capture.MaxUnexplainedPackets > 4096 {
+		return fmt.Errorf("config: capture.max_unexplained_packets: %d is outside 0..4096", c.Capture.MaxUnexplainedPackets)
 	}
 	if c.Capture.Nice < -20 || c.Capture.Nice > 19 {
 		return fmt.Errorf("config: capture.nice: %d is outside -20..19", c.Capture.Nice)

@@ -37,6 +37,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{minimal + "\n[capture]\nmedia_timeout = \"1s\"", "capture.media_timeout"},
 		{minimal + "\n[capture]\nblock_size = \"100KB\"", "capture.block_size"},
 		{minimal + "\n[capture]\nnice = -30", "capture.nice"},
+		{minimal + "\n[capture]\nmax_unexplained_packets = -1", "capture.max_unexplained_packets"},
 		{minimal + "\n[capture]\nmedia_timeout = \"soon\"", "media_timeout"},
 		{minimal + "\n[capture]\nbogus = 1", "capture.bogus"},
 		{minimal + "\n[retention]\ndefault_class = \"x\"\n[[retention.class]]\nname = \"y\"\nrecord = true\nmax_age = \"90d\"", "retention.default_class"},

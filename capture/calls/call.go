@@ -94,6 +94,9 @@ type Stream struct {
 	Codec        string    // encoding name of the main payload type
 	PT           uint8     // main payload type
 	Stats        rtpstream.Stats
+	// foreign: the call's signalling does not explain the stream's
+	// source (see explain.go); it is not one of the call's Streams.
+	foreign bool
 }
 
 // PTCount is how many packets of one payload type a stream carried.
@@ -157,7 +160,12 @@ type Call struct {
 	// Anomalies counts packets beyond the call's stream or event bounds
 	// (spoofed RTP, forged DTMF); they are stored, not tracked.
 	Anomalies uint64
-	Holds     []Hold
+	// Unexplained counts the RTP packets towards the call's ports from
+	// sources its signalling does not explain (see explain.go): part of
+	// Anomalies, kept out of Streams, DTMF and audio, stored only up to
+	// the tracker's MaxUnexplainedStored.
+	Unexplained uint64
+	Holds       []Hold
 
 	RTCPPackets uint64
 	SIPMessages int
@@ -197,6 +205,14 @@ type Call struct {
 	// ...); a dialog known only from responses is not confirmed until
 	// then, or until media flows both ways.
 	requestSeen bool
+	// Unexplained media (explain.go): the streams (bounded), whether more
+	// were seen than kept per direction, the packets stored, and the NAT
+	// source latched per direction.
+	foreign           []*Stream
+	foreignMore       [2]bool
+	unexplainedStored int
+	unexplainedEvent  int // index of the anomaly event in Events
+	natSrc            [2]netip.AddrPort
 }
 
 // pauseSpan is one pause of recording; to is zero while it lasts.

@@ -10,7 +10,14 @@
 // guess: it moves to the first call whose SDP then names its destination
 // (a media server sending every call from one port). A flow latched by
 // destination to a live call with media both ways stays with it against
-// other dialogs' SDPs (a hijack). Each call's frames go to a Recording as they arrive, so a
+// other dialogs' SDPs (a hijack). Among dialogs whose SDPs name one
+// destination, the one whose signalling explains the source wins.
+//
+// Only the streams a call's signalling explains (explain.go: the sending
+// party's SDP host, signalling host or latched NAT source) are its
+// Streams, its audio and its DTMF, whatever arrived first; RTP from
+// elsewhere is counted (Unexplained, Anomalies) and stored only up to
+// MaxUnexplainedStored packets per call. Each call's frames go to a Recording as they arrive, so a
 // crash loses only the last moments of calls in progress; SIP frames seen
 // before the first media packet are held (bounded) and written first.
 //

@@ -85,6 +85,10 @@ type Config struct {
 	// them packets are still stored but counted as anomalies, not tracked.
 	MaxStreamsPerCall int
 	MaxEventsPerCall  int
+	// MaxUnexplainedStored bounds the RTP packets stored per call from
+	// sources the call's signalling does not explain (see explain.go);
+	// beyond it they are counted, not stored. Negative: store none.
+	MaxUnexplainedStored int
 	// LocalNets and Extensions tell which party is local, for the call's
 	// direction and for agent-only recording. Extensions are patterns on
 	// the user part of From/To: digits, 'x' for any digit, a trailing '*'.
@@ -129,6 +133,9 @@ func (c *Config) defaults() {
 	if c.MaxEventsPerCall <= 0 {
 		c.MaxEventsPerCall = 512
 	}
+	if c.MaxUnexplainedStored == 0 {
+		c.MaxUnexplainedStored = DefaultMaxUnexplainedStored
+	}
 }
 
 // Stats counts what the tracker did. Fields only grow.
@@ -150,9 +157,15 @@ type Stats struct {
 	// live call with two-way media (a hijack attempt, or a misconfigured
 	// PBX): the live call kept its flows.
 	MediaClaimsRefused uint64
-	// Anomalies counts packets beyond a call's stream or event bounds.
-	Anomalies    uint64
-	RecordErrors uint64
+	// Anomalies counts packets beyond a call's stream or event bounds,
+	// and unexplained RTP.
+	Anomalies uint64
+	// Unexplained counts RTP packets from sources their call's signalling
+	// does not explain; UnexplainedNotStored those of them beyond the
+	// per-call bound (counted only).
+	Unexplained          uint64
+	UnexplainedNotStored uint64
+	RecordErrors         uint64
 	// DetailsShed counts call detail records the recorder shed at its
 	// bound (ErrDetailShed): attack state, not a recording error.
 	DetailsShed     uint64
@@ -658,19 +671,11 @@ func (t *Tracker) register(c *Call, ep netip.AddrPort, side Dir, rtp, rtcp bool)
 	t.noteEndpoint(ep)
 }
 
-func (c *Call) hasEndpoint(ep netip.AddrPort) bool {
-	for _, e := range c.endpoints {
-		if e.ep == ep {
-			return true
-		}
-	}
-	return false
-}
-
 // associate finds the call a new media flow belongs to: the call whose
-// SDP names its destination (a call that named both ends beats one that
-// named one; the newest offer wins among calls that named the same
-// address); with bySource, also the call whose SDP names its source (the
+// SDP names its destination (a call whose signalling explains the source
+// beats one that does not, see explainScore; the newest offer wins among
+// equals; without bySource, a one-sided dialog that does not explain the
+// source is not given the flow yet, see weakClaim); with bySource, also the call whose SDP names its source (the
 // NAT case, where the far end sends to an address no SDP named). The
 // source rule is the weaker one: a sender that uses one port for many
 // calls (a media server, sipp's rtp_stream) names one call's address as
@@ -680,22 +685,32 @@ func (c *Call) hasEndpoint(ep netip.AddrPort) bool {
 // wrong call for good).
 func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 	var best *epOwner
-	bestScore := 0
+	bestScore, bestExplain := 0, 0
 	var dir Dir
 	fromSource := false
 	owners := t.endpoints[k.dst]
 	for i := len(owners) - 1; i >= 0; i-- {
 		o := &owners[i]
-		score := 2
+		// A contested claim never beats an uncontested one; among the
+		// rest, the call whose signalling explains the source wins (an
+		// SDP bomb naming a call's port is not its sender's dialog), then
+		// an answered, confirmed call (spoofed RTP belongs on the call it
+		// was aimed at, not on a bomb naming its port), then the newest.
+		score := 16
 		if o.contested {
 			score = 1
 		}
-		if o.call.hasEndpoint(k.src) {
+		explain := o.call.explainScore(o.side, k.src)
+		score += 2 * explain
+		if o.call.State.Answered() && o.call.confirmed() {
 			score++
 		}
 		if score > bestScore {
-			best, bestScore, dir = o, score, o.side
+			best, bestScore, bestExplain, dir = o, score, explain, o.side
 		}
+	}
+	if best != nil && !bySource && t.weakClaim(best, bestExplain, dir) {
+		return nil // held: the SDP that explains it may be on its way
 	}
 	if best == nil && bySource {
 		owners = t.endpoints[k.src]
@@ -710,6 +725,11 @@ func (t *Tracker) associate(k flowKey, bySource bool) *flow {
 		return nil
 	}
 	c := best.call
+	if f := c.relatch(k, dir, fromSource); f != nil {
+		f.rtp, f.rtcp = best.rtp, best.rtcp
+		t.flows[k] = f
+		return f
+	}
 	c.nextFlow++
 	f := &flow{key: k, call: c, dir: dir, id: c.nextFlow, rtp: best.rtp, rtcp: best.rtcp, bySource: fromSource}
 	c.flows = append(c.flows, f)
@@ -787,6 +807,7 @@ func (t *Tracker) media(p *decode.Packet) bool {
 		}
 	}
 	c := f.call
+	seen := c.lastSeen
 	c.lastSeen = p.Time
 	t.Stats.MediaPackets++
 	pl := p.Payload
@@ -801,7 +822,17 @@ func (t *Tracker) media(p *decode.Packet) bool {
 		var h rtpHeader
 		if h.parse(pl) {
 			hdr += h.len
-			t.rtp(c, f, p, &h)
+			store, explained := t.rtp(c, f, p, &h)
+			if !explained {
+				// Spoofed RTP keeps no call alive.
+				c.lastSeen = seen
+			}
+			if !store {
+				return true
+			}
+			if !explained {
+				break
+			}
 			c.lastMedia[f.dir] = p.Time
 			if c.firstMedia[f.dir].IsZero() {
 				c.firstMedia[f.dir] = p.Time
@@ -882,13 +913,18 @@ func (h *rtpHeader) parse(b []byte) bool {
 	return true
 }
 
-func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
+// rtp accounts one RTP packet of flow f; it reports whether the packet
+// may be stored and whether the call's signalling explains it.
+func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) (store, explained bool) {
 	var s *Stream
 	for _, st := range f.streams {
 		if st.Stats.SSRC == h.ssrc {
 			s = st
 			break
 		}
+	}
+	if s != nil && s.foreign {
+		return t.unexplained(c, s, f.dir, p, h), !s.foreign
 	}
 	if s == nil {
 		// One stream per SSRC and direction in a call, whatever flows
@@ -904,6 +940,10 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 			}
 		}
 	}
+	if s == nil && c.explainScore(f.dir, p.Src) == 0 {
+		s = t.foreignStream(c, f, p, h)
+		return t.unexplained(c, s, f.dir, p, h), s != nil && !s.foreign
+	}
 	if s == nil && len(c.Streams) >= t.cfg.MaxStreamsPerCall {
 		// Spoofed RTP into a live port: the packet stays in the
 		// recording (pcap export), flagged; no stream is grown for it.
@@ -912,7 +952,7 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 		}
 		c.Anomalies++
 		t.Stats.Anomalies++
-		return
+		return true, true
 	}
 	if s == nil {
 		s = &Stream{Src: p.Src, Dst: p.Dst, Dir: f.dir, Flow: f.id, PT: h.pt}
@@ -939,6 +979,7 @@ func (t *Tracker) rtp(c *Call, f *flow, p *decode.Packet, h *rtpHeader) {
 		fl |= rtpstream.ComfortNoise
 	}
 	s.Stats.Add(p.Time, h.seq, h.ts, len(payload), fl)
+	return true, true
 }
 
 func (c *Call) codecName(d Dir, pt uint8) string {
@@ -1259,6 +1300,7 @@ func (t *Tracker) finish(c *Call, reason string) {
 		}
 	}
 	t.reconcile(c)
+	t.explainDone(c)
 	delete(t.calls, c.CallID)
 	if c.unans != nil {
 		t.unanswered.Remove(c.unans)
@@ -1413,7 +1455,10 @@ const (
 // Event kinds for attacks seen on a call.
 const (
 	EventMediaClaim = "media_claim" // another dialog's SDP named this call's media address
-	EventAnomaly    = "anomaly"     // more streams or events than a call can have
+	EventAnomaly    = "anomaly"     // more streams or events than a call can have, unexplained RTP
+	// EventNATSource: media from an address no signalling named was taken
+	// as a party's NAT source (see explain.go).
+	EventNATSource = "nat_source"
 	// EventMediaMoved: a flow latched by its source moved to the call
 	// whose SDP named its destination (not an attack: a shared sending
 	// port and a late or lost SDP).
