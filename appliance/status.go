@@ -253,6 +253,7 @@ func (a *Appliance) refresh() {
 		signAnomaly: ts.Anomalies,
 		signConns:   st.Capture.StatusConnsRefused,
 		signFlood:   a.v.FloodDialogs(),
+		signEvicted: a.v.UnansweredEvicted(),
 	}, ts.Anomalies)
 	st.Attack = attack
 	if attackAlert != nil {
