@@ -244,6 +244,9 @@ func (a *Appliance) refresh() {
 	}
 	if a.conns != nil {
 		st.Capture.StatusConnsRefused = a.conns.Refused()
+		if a.apiConns != nil {
+			st.Capture.StatusConnsRefused += a.apiConns.Refused()
+		}
 	}
 	sh := c.Shed
 	attack, attackAlert := a.attack.observe(now, map[string]uint64{

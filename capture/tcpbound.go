@@ -108,9 +108,7 @@ func (p *Pipeline) boundStreams() {
 // half; once both are closed gopacket calls ReassemblyComplete and frees
 // the connection.
 func (p *Pipeline) closeStream(s *tcpStream) {
-	if s.half[0].held > 0 || s.half[1].held > 0 {
-		p.Stats.TCPShed++
-	}
+	p.Stats.TCPShed++ // capture state shed: an attack sign
 	s.evicting = true
 	saved := p.ctx
 	p.ctx.pkt = nil
