@@ -64,7 +64,7 @@ func TestTCPStreamBound(t *testing.T) {
 			peakHeap = max(peakHeap, heap()-base)
 		}
 	}
-	share := int64(budget) / 20 + int64(budget) / 10 // the streams' and the held bytes' shares
+	share := int64(budget)/20 + int64(budget)/10 // the streams' and the held bytes' shares
 	t.Logf("%d one-segment connections: at most %d streams tracked (bound %d), %d evicted; heap +%.1f MiB (%d bytes a stream); shed %+v",
 		conns, peak, p.MaxTCPStreams, p.Stats.TCPStreamsEvicted, float64(peakHeap)/(1<<20), peakHeap/int64(max(1, peak)), p.Shed())
 	if peak > p.MaxTCPStreams {
