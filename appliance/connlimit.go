@@ -15,7 +15,8 @@ import (
 // and per source address, fairly, with room kept for authenticated API
 // clients:
 //
-//   - A connection over the per-source bound is closed as soon as it is
+//   - A connection over the per-source bound (authenticated ones not
+//     counted) is closed as soon as it is
 //     accepted (never left in the kernel's queue), so that idle
 //     connections cannot use up the descriptors recording needs.
 //   - When all max slots are taken, a new connection takes the slot of an
@@ -48,9 +49,10 @@ type limitListener struct {
 
 // connSource is one source address's connections.
 type connSource struct {
-	ip   netip.Addr
-	n    int
-	idle list.List // of *limitConn that may be taken, oldest first
+	ip     netip.Addr
+	n      int       // connections not kept as authenticated: what fairness counts
+	authed int       // connections kept as authenticated
+	idle   list.List // of *limitConn that may be taken, oldest first
 }
 
 func newLimitListener(ln net.Listener, max, perIP int) *limitListener {
@@ -138,7 +140,12 @@ func (l *limitListener) release(c *limitConn) {
 		c.src.idle.Remove(c.elem)
 		c.elem = nil
 	}
-	if c.src.n--; c.src.n <= 0 {
+	if c.authed {
+		c.src.authed--
+	} else {
+		c.src.n--
+	}
+	if c.src.n <= 0 && c.src.authed <= 0 {
 		delete(l.byIP, c.src.ip)
 	}
 }
@@ -181,6 +188,8 @@ func (l *limitListener) authenticated(c *limitConn) {
 	}
 	c.authed = true
 	l.auth++
+	c.src.n--
+	c.src.authed++
 	if c.elem != nil {
 		c.src.idle.Remove(c.elem)
 		c.elem = nil
