@@ -83,6 +83,10 @@ func TestFloodToExtensionAggregated(t *testing.T) {
 	}
 }
 
+// noFloodLimits: tests that fill an index with call records of
+// unanswered dialogs at a flood's rate, to test something else.
+var noFloodLimits = vault.FloodLimits{PerSource: 1 << 30, PerExtension: 1 << 30, Overall: 1 << 30}
+
 // unansweredCall is an unanswered dialog from src to number, starting at.
 func unansweredCall(i int, src netip.Addr, number string, at time.Time) *calls.Call {
 	return &calls.Call{CallID: fmt.Sprintf("u-%d", i), From: "sip:x@" + src.String(), To: "sip:" + number + "@10.2.0.1",
@@ -179,7 +183,7 @@ func TestEvictUnansweredRecordsFirst(t *testing.T) {
 	clk := &fakeClock{t: start, synced: true}
 	dir := t.TempDir()
 	opt := vault.Options{Dir: dir, Recipients: recips, Policy: testPolicy(), Now: clk.Now, ClockSynced: clk.Synced,
-		Floods: vault.FloodLimits{PerSource: 1 << 20, PerExtension: 1 << 20, Overall: 1 << 20}}
+		Floods: noFloodLimits}
 	v, err := vault.Open(opt)
 	if err != nil {
 		t.Fatal(err)
