@@ -101,7 +101,9 @@ func TestExtensionFlood(t *testing.T) {
 	// Phase 1: the flood beside 40 concurrent calls. In full size the
 	// calls start 10 s into the flood (sipp's 60 s timeout).
 	done := make(chan error, 1)
-	go func() { done <- extensionFlood(t, ns, "2999", extFloodRate, int(floodFor.Seconds())*extFloodRate, 5060) }()
+	go func() {
+		done <- extensionFlood(t, ns, "2999", extFloodRate, int(floodFor.Seconds())*extFloodRate, 5060)
+	}()
 	if fullFlood() {
 		time.Sleep(10 * time.Second)
 	} else {
