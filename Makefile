@@ -137,9 +137,13 @@ load: deps build
 
 # The highest INVITE flood rate (distinct Call-IDs) beside which 40
 # concurrent sipp calls lose no packet, checked call by call against
-# dumpcap (issue 8's figure; make bench prints it too).
+# dumpcap (issue 8's figure; make bench prints it too); the same aimed at
+# a configured extension, with the index's growth per INVITE; and issue
+# 21's live floods at full size (make test runs them shorter).
 flood: deps build
 	$(GO) run ./cmd/loadtest -bin $(BUILD)/spanvault -levels 40 -hold 8s -flood-rates 5000,10000,20000,40000
+	$(GO) run ./cmd/loadtest -bin $(BUILD)/spanvault -levels 40 -hold 8s -flood-rates 5000,10000,20000 -flood-to 2999
+	SPANVAULT_FLOOD_FULL=1 SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 20m -run '^(TestExtensionFlood|TestConnectionFlood)$$' -v ./appliance
 
 clean:
 	rm -rf $(BUILD)

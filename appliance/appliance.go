@@ -78,8 +78,8 @@ type Appliance struct {
 	sync Syncer
 	// writer seals finished calls off the capture path.
 	writer *vault.Async
-	// conns bounds the status server's connections.
-	conns *limitListener
+	// conns bounds the status server's connections, apiConns the API's.
+	conns, apiConns *limitListener
 	// The local API's TLS listener and certificate.
 	apiLn          net.Listener
 	apiCert        tls.Certificate
@@ -160,6 +160,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		Dir: a.cfg.Vault.Dir, Recipients: recips, Policy: &a.cfg.Retention,
 		ClockSynced: a.clockOK.Load, QuotaBytes: int64(a.cfg.Vault.Quota),
 		AggregateFloods: len(a.cfg.Capture.Extensions) > 0 || len(a.cfg.Capture.LocalNets) > 0,
+		Floods:          vault.FloodLimits{PerSource: a.cfg.Vault.UnansweredPerSource, PerExtension: a.cfg.Vault.UnansweredPerExtension, Overall: a.cfg.Vault.UnansweredPerMinute},
 		HighWater:       a.cfg.Vault.HighWater, LowWater: a.cfg.Vault.LowWater, MinFreeBytes: int64(a.cfg.Vault.MinFree),
 		Alert: a.alert,
 	})
@@ -293,17 +294,25 @@ func (a *Appliance) Run(ctx context.Context) error {
 	// descriptor and silenced recording.
 	a.conns = newLimitListener(ln, a.cfg.Status.MaxConns, a.cfg.Status.MaxConnsPerIP)
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
+		ConnState: a.conns.connState, ConnContext: connContext}
+	// The API's connections: the same bounds, tokens served from reserved
+	// capacity (connlimit.go).
+	apiConns := newLimitListener(a.apiLn, a.cfg.Status.MaxConns, a.cfg.Status.MaxConnsPerIP)
 	var wg sync.WaitGroup
 	capCtx, stopCapture := context.WithCancel(context.Background())
 	errc := make(chan error, 4)
 	wg.Add(1)
 	go func() { defer wg.Done(); errc <- a.live.Run(capCtx) }()
 	go srv.Serve(a.conns)
-	apiSrv := &http.Server{Handler: a.APIHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	apiSrv := &http.Server{Handler: a.reserveAuthenticated(a.APIHandler()), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
+		ConnState: apiConns.connState, ConnContext: connContext,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{a.apiCert}}}
-	go apiSrv.ServeTLS(newLimitListener(a.apiLn, a.cfg.Status.MaxConns, a.cfg.Status.MaxConnsPerIP), "", "")
+	a.mu.Lock()
+	a.apiConns = apiConns
+	a.mu.Unlock()
+	go apiSrv.ServeTLS(apiConns, "", "")
 	ledCtx, stopLED := context.WithCancel(context.Background())
 	if a.led != nil {
 		wg.Add(1)

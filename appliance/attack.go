@@ -40,6 +40,7 @@ const (
 	signAnomaly = "RTP or DTMF beyond a call's bounds (spoofed media)"
 	signConns   = "connections to the status page refused at the bounds"
 	signFlood   = "unanswered INVITE flood (counted per hour, no record each)"
+	signEvicted = "call records of unanswered dialogs evicted to make room for recordings"
 )
 
 // attackWatch remembers, per sign, the counter's last value and when it

@@ -17,6 +17,15 @@
 // goes on recording. Neither the page nor /api/status nor /metrics holds
 // a number, a name, a Call-ID or an address.
 //
+// Connections to the page and the API are bounded overall and per source
+// (status.max_conns, status.max_conns_per_ip), fairly: when all slots are
+// taken a newcomer takes the oldest idle connection of the heaviest
+// source, if that source holds more than the newcomer's; a connection
+// whose first request carries a valid API token is served from reserved
+// capacity (half of max_conns) and never taken, so that idle connections
+// from many sources cannot keep an agent's desk from pausing a recording
+// (connlimit.go).
+//
 // Sync to the central archive runs behind the Syncer interface; without
 // it the status page says "not configured" and no figure about sync is
 // invented.

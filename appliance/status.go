@@ -268,6 +268,9 @@ func (a *Appliance) refresh() {
 	}
 	if a.conns != nil {
 		st.Capture.StatusConnsRefused = a.conns.Refused()
+		if a.apiConns != nil {
+			st.Capture.StatusConnsRefused += a.apiConns.Refused()
+		}
 	}
 	sh := c.Shed
 	attack, attackAlert := a.attack.observe(now, map[string]uint64{
@@ -277,6 +280,7 @@ func (a *Appliance) refresh() {
 		signAnomaly: ts.Anomalies,
 		signConns:   st.Capture.StatusConnsRefused,
 		signFlood:   a.v.FloodDialogs(),
+		signEvicted: a.v.UnansweredEvicted(),
 	}, ts.Anomalies)
 	st.Attack = attack
 	if attackAlert != nil {

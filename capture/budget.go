@@ -7,13 +7,14 @@ import (
 
 // Budget is the memory the capture state may grow to: what packets make
 // the box hold (dialogs, SIP held before media, fragments of datagrams
-// not yet whole, SIP over TCP not yet parsed). One figure, configured
+// not yet whole, SIP over TCP not yet parsed, the TCP streams themselves). One figure, configured
 // (capture.memory_budget), divided here among the structures, each with
 // its own bound and its own count of what it shed. Shedding takes attack
 // state first: the least recently seen unanswered dialog (and dialogs
 // known only from forged-looking responses), SIP held for calls whose
 // media never started, the oldest incomplete datagram, the TCP half that
-// never completes a message. Answered calls with media are the last to go.
+// never completes a message, the least recently seen TCP stream that never
+// carried one. Answered calls with media are the last to go.
 // The capture rings and the sealing buffers are outside it (they are
 // fixed by configuration).
 type Budget int64
@@ -32,7 +33,8 @@ const (
 	shareDialogs   = 0.30
 	sharePending   = 0.20
 	shareFragments = 0.15
-	shareTCP       = 0.15
+	shareTCP       = 0.10
+	shareTCPStream = 0.05 // TCP streams themselves (tcpbound.go)
 	shareTCPPages  = 0.10 // gopacket's out-of-order segment pages
 	shareWriter    = 0.10 // ended dialogs waiting for the vault's writer
 	tcpPageBytes   = 2048
@@ -60,6 +62,7 @@ func (b Budget) Decoder(o *decode.Options) {
 // Pipeline sets the pipeline's bounds from the budget.
 func (b Budget) Pipeline(p *Pipeline) {
 	p.MaxTCPBytes = max(1<<20, int(float64(b)*shareTCP))
+	p.MaxTCPStreams = max(1024, int(float64(b)*shareTCPStream)/TCPStreamBytes)
 	p.SetMaxBufferedPages(max(256, int(float64(b)*shareTCPPages)/tcpPageBytes))
 }
 

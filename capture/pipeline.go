@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"container/list"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -25,9 +26,12 @@ type Stats struct {
 	TLSConnections  uint64 // TCP connections to or from port 5061 carrying TLS: SIP the box cannot read
 	TCPNotSIP       uint64 // TCP connections recognised as something else
 	TCPShed         uint64 // TCP halves whose held bytes were dropped to stay within MaxTCPBytes
-	DecodeErrors    uint64
-	LastSIP         time.Time
-	LastDecodeError string
+	// TCPStreamsEvicted counts TCP streams closed to stay within
+	// MaxTCPStreams (tcpbound.go).
+	TCPStreamsEvicted uint64
+	DecodeErrors      uint64
+	LastSIP           time.Time
+	LastDecodeError   string
 }
 
 // Pipeline turns frames into calls: decode, TCP reassembly, SIP parsing,
@@ -51,6 +55,10 @@ type Pipeline struct {
 	// never completes a message is attack state).
 	MaxTCPBytes int
 	tcpHeld     int
+	// MaxTCPStreams bounds the TCP streams tracked (tcpbound.go); 0: no
+	// bound.
+	MaxTCPStreams int
+	streams       streamLRU
 }
 
 // NewPipeline returns a pipeline feeding tracker.
@@ -61,6 +69,7 @@ func NewPipeline(dec *decode.Decoder, tracker *calls.Tracker) *Pipeline {
 	p.asm.AssemblerOptions.MaxBufferedPagesPerConnection = 256
 	p.asm.AssemblerOptions.MaxBufferedPagesTotal = 16384
 	p.MaxTCPBytes = 32 << 20
+	p.MaxTCPStreams = 16384
 	return p
 }
 
@@ -188,6 +197,7 @@ func (p *Pipeline) tcp(pkt *decode.Packet) {
 	p.ctx.pkt = pkt
 	p.asm.AssembleWithContext(flow, pkt.TCP, &p.ctx)
 	p.ctx.pkt = nil
+	p.boundStreams()
 	if pkt.Time.Sub(p.lastFlush) > 10*time.Second {
 		p.lastFlush = pkt.Time
 		p.asm.FlushCloseOlderThan(pkt.Time.Add(-2 * time.Minute))
@@ -226,7 +236,8 @@ func (p *Pipeline) Run(src Source) error {
 type streamFactory struct{ p *Pipeline }
 
 func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
-	s := &tcpStream{p: f.p}
+	s := &tcpStream{p: f.p, netFlow: netFlow, sport: uint16(tcp.SrcPort), dport: uint16(tcp.DstPort)}
+	f.p.streams.add(s)
 	if c, ok := ac.(*asmContext); ok && c.pkt != nil {
 		s.client, s.server = c.pkt.Src, c.pkt.Dst
 		if c.pkt.Src.Port() == 5061 || c.pkt.Dst.Port() == 5061 {
@@ -281,10 +292,24 @@ type tcpStream struct {
 	maybeTLS       bool
 	decided        bool
 	notSIP         bool
+	// Its place among the pipeline's streams and what closing it needs
+	// (tcpbound.go).
+	elem         *list.Element
+	proven       bool // carried a whole SIP message
+	netFlow      gopacket.Flow
+	sport, dport uint16 // of the packet that made it (gopacket's client to server)
+	evicting     bool
+	probed       bool
+	probeSeq     uint32
+	complete     bool
 }
 
 func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
+	if s.evicting {
+		return s.evictAccept(tcp, nextSeq, start)
+	}
 	*start = true // streams seen mid-connection are still read
+	s.p.streams.touch(s)
 	if s.notSIP {
 		return false
 	}
@@ -311,7 +336,7 @@ func dirIndex(d reassembly.TCPFlowDirection) int {
 }
 
 func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
-	if s.notSIP {
+	if s.notSIP || s.evicting {
 		return
 	}
 	dir, _, _, skip := sg.Info()
@@ -373,6 +398,7 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 			at = frames[len(frames)-1].Time
 		}
 		s.p.Tracker.SIP(&s.p.msg, at, src, dst, "tcp", frames)
+		s.p.streams.prove(s)
 		s.consume(h, n)
 	}
 	if len(h.buf) > sip.MaxMessage {
@@ -445,5 +471,7 @@ func resync(b []byte) int {
 func (s *tcpStream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	s.shed(&s.half[0])
 	s.shed(&s.half[1])
+	s.complete = true
+	s.p.streams.remove(s)
 	return true
 }

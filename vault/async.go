@@ -269,21 +269,20 @@ func (a *Async) run() {
 }
 
 // DetailMany stores several call detail records in one transaction.
-// With AggregateFloods set, unanswered dialogs without a local party are
-// counted per hour instead (see flood.go).
+// Unanswered dialogs at a flood's rate (floodrate.go), and with
+// AggregateFloods set those without a local party, are counted per hour
+// instead (see flood.go).
 func (v *Vault) DetailMany(cs []*calls.Call) error {
 	var flood []*calls.Call
-	if v.opt.AggregateFloods {
-		kept := cs[:0:0]
-		for _, c := range cs {
-			if aggregatable(c) {
-				flood = append(flood, c)
-			} else {
-				kept = append(kept, c)
-			}
+	kept := cs[:0:0]
+	for _, c := range cs {
+		if v.aggregatable(c) {
+			flood = append(flood, c)
+		} else {
+			kept = append(kept, c)
 		}
-		cs = kept
 	}
+	cs = kept
 	var salt []byte
 	if len(flood) > 0 {
 		var err error
@@ -294,7 +293,7 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 	var newHours []time.Time
 	defer func() {
 		for _, h := range newHours {
-			v.alert(AlertFlood, "unanswered dialogs without a local party from "+h.Format("2006-01-02 15:00")+" are counted per hour (INVITE flood or scanner)")
+			v.alert(AlertFlood, "unanswered dialogs from "+h.Format("2006-01-02 15:00")+" are counted per hour, not recorded one by one (INVITE flood or scanner)")
 		}
 	}()
 	type prepared struct {
@@ -354,12 +353,18 @@ func (v *Vault) DetailMany(cs []*calls.Call) error {
 	})
 	if err == nil {
 		v.floods.Add(uint64(len(flood)))
+		for _, c := range cs {
+			if unanswered(c) {
+				v.changed() // something eviction may remove first (evictunans.go)
+				break
+			}
+		}
 	}
 	return err
 }
 
-// FloodDialogs counts the unanswered dialogs without a local party this
-// vault has counted per hour instead of keeping a record each, since it
+// FloodDialogs counts the unanswered dialogs (without a local party, or at
+// a flood's rate) this vault has counted per hour instead of keeping a record each, since it
 // was opened.
 func (v *Vault) FloodDialogs() uint64 { return v.floods.Load() }
 

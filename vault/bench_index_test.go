@@ -79,7 +79,7 @@ func BenchmarkRetentionSweep1M(b *testing.B) {
 // BenchmarkFinishRecording: ops per second for ending a call into the
 // index (one transaction with fsync each, as in production).
 func BenchmarkFinishRecording(b *testing.B) {
-	v, err := Open(Options{Dir: b.TempDir()})
+	v, err := Open(Options{Dir: b.TempDir(), Floods: FloodLimits{PerSource: 1 << 30, PerExtension: 1 << 30, Overall: 1 << 30}})
 	if err != nil {
 		b.Fatal(err)
 	}

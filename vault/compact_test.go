@@ -26,7 +26,7 @@ func TestCompactAfterSweep(t *testing.T) {
 		{Name: "default", Record: true, MaxAge: retention.Duration(10 * day)},
 	}}
 	dir := t.TempDir()
-	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips, Policy: pol, Now: clk.Now, ClockSynced: clk.Synced})
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips, Policy: pol, Now: clk.Now, ClockSynced: clk.Synced, Floods: noFloodLimits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestCallRecordsGiveWayToRecordings(t *testing.T) {
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 	clk := &fakeClock{t: start, synced: true}
 	dir := t.TempDir()
-	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced})
+	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced, Floods: noFloodLimits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestCallRecordsGiveWayToRecordings(t *testing.T) {
 	// Reopen with a quota the index alone fills to 95 %.
 	quota := v.Usage().Index * 100 / 95
 	v.Close()
-	v, err = vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced,
+	v, err = vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced, Floods: noFloodLimits,
 		QuotaBytes: quota, HighWater: 0.9, LowWater: 0.85})
 	if err != nil {
 		t.Fatal(err)

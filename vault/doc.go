@@ -82,10 +82,15 @@
 // # Disk quota
 //
 // The quota counts the recordings and the index (vault.db's blocks on
-// disk). Above the high watermark the vault deletes what the retention
-// policy allows (synced first, oldest first) down to the low watermark,
-// then call records without media (archived ones first): recording beats
-// call-record keeping. When nothing may lawfully go, new recordings are
+// disk). Above the high watermark the vault deletes, down to the low
+// watermark, the call records of unanswered dialogs first (a flood's, if
+// any got through: they never keep a recording out), then what the
+// retention policy allows (synced first, oldest first), then other call
+// records without media (archived ones first): recording beats
+// call-record keeping. Unanswered dialogs, whatever their parties, are
+// counted per minute per source, per dialled number and overall; beyond
+// Options.Floods they are counted per hour instead of recorded one by one,
+// which bounds the index's growth under any flood. When nothing may lawfully go, new recordings are
 // refused loudly (an error state and an alert) and existing ones stay.
 // The index is compacted (bbolt's Compact into a new file, fsynced, then
 // renamed over vault.db) when a sweep or an eviction leaves an eighth of

@@ -20,7 +20,9 @@ import (
 // once filled a vault and locked legitimate calls out. With aggregation on
 // (the box knows its local numbers or networks), they become one record
 // per hour: a count and a few sources, each source as a keyed hash (an
-// address is personal data; the key is the box's subject salt).
+// address is personal data; the key is the box's subject salt). So do
+// unanswered dialogs with a local party while their rate is anomalous
+// (floodrate.go).
 
 var bFloods = []byte("floods")
 
@@ -38,9 +40,14 @@ const maxFloodSources = 32
 const AlertFlood = "invite_flood"
 
 // aggregatable reports whether a call is an unanswered dialog without a
-// local party.
-func aggregatable(c *calls.Call) bool {
-	return !c.State.Answered() && !c.Recorded && c.Direction == calls.External
+// local party (with AggregateFloods), or one whose source, dialled number
+// or kind is flooding (floodrate.go). Every unanswered dialog is counted.
+func (v *Vault) aggregatable(c *calls.Call) bool {
+	if !unanswered(c) {
+		return false
+	}
+	flood := v.meter.anomalous(c)
+	return flood || (v.opt.AggregateFloods && c.Direction == calls.External)
 }
 
 // addFloods counts aggregated dialogs inside tx.
@@ -84,7 +91,7 @@ func (v *Vault) addFloods(tx *bolt.Tx, cs []*calls.Call, salt []byte, trail *aud
 	}
 	for _, h := range newHours {
 		if _, err := trail.Add(audit.Entry{Time: v.opt.Now(), Action: "flood_aggregated", Actor: "capture",
-			Detail: "unanswered dialogs without a local party, from " + h.Format("2006-01-02 15:00") + ", counted per hour instead of recorded one by one"}); err != nil {
+			Detail: "unanswered dialogs (without a local party, or at a flood's rate), from " + h.Format("2006-01-02 15:00") + ", counted per hour instead of recorded one by one"}); err != nil {
 			return nil, err
 		}
 	}

@@ -250,8 +250,10 @@ func (v *Vault) Refusing() bool {
 	return v.refusing
 }
 
-// Evict deletes what the policy allows, synced first, oldest first, until
-// usage is below the low watermark. It returns how many it deleted.
+// Evict deletes, until usage is below the low watermark: call records of
+// unanswered dialogs (oldest first, evictunans.go), then what the policy
+// allows (synced first, oldest first), then other call records. It returns
+// how many it deleted.
 func (v *Vault) Evict() (int, error) {
 	type cand struct {
 		e      Entry
@@ -260,10 +262,15 @@ func (v *Vault) Evict() (int, error) {
 	}
 	var cands []cand
 	var records []cand // call records without media
+	var unans []Entry  // call records of unanswered dialogs: the first to go
 	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			var e Entry
 			if json.Unmarshal(val, &e) != nil {
+				return nil
+			}
+			if unansweredRecord(&e) {
+				unans = append(unans, e)
 				return nil
 			}
 			if !e.Recorded && e.State == StateCDR && len(e.Holds) == 0 {
@@ -301,7 +308,10 @@ func (v *Vault) Evict() (int, error) {
 		u := v.Usage()
 		return u.Fraction < v.opt.LowWater && (u.FSSize == 0 || u.FSFree >= v.opt.MinFreeBytes)
 	}
-	n := 0
+	n, err := v.evictUnanswered(unans, below)
+	if err != nil {
+		return n, err
+	}
 	for _, c := range cands {
 		if below() {
 			return n, nil

@@ -95,6 +95,10 @@ type Options struct {
 	// box knows its local numbers or networks (capture.extensions or
 	// capture.local_nets): otherwise every call looks external.
 	AggregateFloods bool
+	// Floods are the rates of unanswered dialogs, whatever their
+	// parties, beyond which they are counted per hour instead of
+	// recorded one by one (floodrate.go); zero fields take the defaults.
+	Floods FloodLimits
 }
 
 // Alert is raised for conditions the data-protection officer or the branch
@@ -143,9 +147,13 @@ type Vault struct {
 	erasures   []time.Time
 	lastAlert  map[string]time.Time
 	floods     atomic.Uint64 // dialogs aggregated since Open (FloodDialogs)
-	stop       chan struct{}
-	done       chan struct{}
-	closeOnce  sync.Once
+	meter      *floodMeter   // unanswered dialogs per minute (floodrate.go)
+	// unansEvicted counts call records of unanswered dialogs quota
+	// eviction removed since Open (UnansweredEvicted).
+	unansEvicted atomic.Uint64
+	stop         chan struct{}
+	done         chan struct{}
+	closeOnce    sync.Once
 }
 
 // Open opens or creates the vault in opt.Dir.
@@ -208,7 +216,7 @@ func Open(opt Options) (*Vault, error) {
 		}
 		return nil, fmt.Errorf("vault: open index %s: %w", dbPath, err)
 	}
-	v := &Vault{opt: opt, db: db, dir: opt.Dir, open: map[string]*recording{}, lastAlert: map[string]time.Time{},
+	v := &Vault{opt: opt, meter: newFloodMeter(opt.Floods), db: db, dir: opt.Dir, open: map[string]*recording{}, lastAlert: map[string]time.Time{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	key, err := loadKey(filepath.Join(opt.Dir, "appliance.key"), !opt.ReadOnly)
 	if err != nil {

@@ -46,6 +46,13 @@ type Vault struct {
 	MinFree    Size    `toml:"min_free"`
 	// SweepEvery is how often retention runs.
 	SweepEvery retention.Duration `toml:"sweep_every"`
+	// Unanswered dialogs a minute (per source address, per dialled
+	// number, overall) beyond which they are counted per hour instead of
+	// recorded one by one, whatever their parties; 0 takes the defaults
+	// (120, 20, 300). Overall bounds the index's growth under any flood.
+	UnansweredPerSource    int `toml:"unanswered_per_source"`
+	UnansweredPerExtension int `toml:"unanswered_per_extension"`
+	UnansweredPerMinute    int `toml:"unanswered_per_minute"`
 }
 
 // Capture configures live capture and call tracking.
@@ -292,6 +299,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Vault.LowWater <= 0 || c.Vault.LowWater >= c.Vault.HighWater {
 		return fmt.Errorf("config: vault.low_water: %v must be above 0 and below high_water %v", c.Vault.LowWater, c.Vault.HighWater)
+	}
+	if c.Vault.UnansweredPerSource < 0 || c.Vault.UnansweredPerExtension < 0 || c.Vault.UnansweredPerMinute < 0 {
+		return errors.New("config: vault.unanswered_*: negative")
 	}
 	if c.Vault.Quota < 0 {
 		return errors.New("config: vault.quota: negative")

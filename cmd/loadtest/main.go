@@ -42,6 +42,7 @@ func main() {
 	flood := flag.Int("flood", 0, "also send this many unanswered INVITEs per second (distinct Call-IDs) while each level's calls run")
 	floodRates := flag.String("flood-rates", "", "instead of rising concurrency: the first level's calls beside each of these INVITE flood rates (per second)")
 	floodChild := flag.Int("flood-child", 0, "internal: send INVITEs at this rate until killed (run inside the namespace)")
+	flag.StringVar(&floodTo, "flood-to", "", "aim the flood at this number, made one of the box's extensions (capture.extensions), instead of numbers that are not the box's (extflood.go)")
 	flag.Parse()
 	if *floodChild > 0 {
 		floodINVITEs(*floodChild)
@@ -62,12 +63,14 @@ func main() {
 	sum := sha256.Sum256([]byte("load"))
 	cfg := fmt.Sprintf("[vault]\ndir = %q\nrecipients = %q\nmin_free = \"64MiB\"\n[capture]\ninterface = \"lo\"\nfanout = 2\nblocks = 512\n[status]\nlisten = \"127.0.0.1:18090\"\n[clock]\nrequire_sync = false\n[[api.token]]\nname = \"load\"\nrole = \"agent\"\nsha256 = %q\n[log]\nlevel = \"warn\"\n",
 		filepath.Join(dir, "vault"), filepath.Join(dir, "recipients.txt"), hex.EncodeToString(sum[:]))
+	cfg = extensionConfig(cfg)
 	os.WriteFile(filepath.Join(dir, "c.toml"), []byte(cfg), 0o600)
 	d := exec.Command("ip", "netns", "exec", ns, *bin, "run", "-config", filepath.Join(dir, "c.toml"))
 	d.Stderr = os.Stderr
 	must(d.Start(), "daemon")
 	defer d.Process.Kill()
 	time.Sleep(2 * time.Second)
+	index0 := indexBytes(filepath.Join(dir, "vault"))
 
 	raw := filepath.Join(dir, "g711a.raw")
 	must(rawALaw("/usr/share/sip-tester/g711a.pcap", raw), "sample audio")
@@ -140,7 +143,7 @@ func main() {
 		floodStart := time.Now()
 		if stp.flood > 0 {
 			self, _ := os.Executable()
-			flooder = exec.Command("ip", "netns", "exec", ns, self, "-flood-child", fmt.Sprint(stp.flood))
+			flooder = exec.Command("ip", "netns", "exec", ns, self, "-flood-child", fmt.Sprint(stp.flood), "-flood-to", floodTo)
 			flooder.Stderr = os.Stderr
 			flooder.Stdout = &floodOut
 			floodIn, _ = flooder.StdinPipe()
@@ -191,6 +194,7 @@ func main() {
 	// call with its streams (addresses need the identity).
 	d.Process.Signal(os.Interrupt)
 	d.Wait()
+	indexGrowth := indexBytes(filepath.Join(dir, "vault")) - index0
 	out, err := exec.Command(*bin, "calls", "-vault", filepath.Join(dir, "vault"), "-json", "-identity", filepath.Join(dir, "id.txt")).Output()
 	must(err, "calls -json")
 	var calls []callJSON
@@ -263,6 +267,11 @@ func main() {
 	}
 	if *floodRates != "" {
 		fmt.Printf("highest sustained unanswered-INVITE rate (sent, measured) at which %d concurrent calls lost nothing (no kernel drop, every call recorded, every sampled packet recorded): %d/s\n", steps[0].n, bestFlood)
+		sent := 0
+		for _, lv := range done {
+			sent += lv.floodSent
+		}
+		printIndexGrowth(indexGrowth, sent)
 		return
 	}
 	fmt.Printf("highest concurrency with zero kernel drops, zero lost recordings and every packet the wire carried recorded: %d calls\n", best)
@@ -422,8 +431,12 @@ func floodINVITEs(rate int) {
 		}
 		for k := 0; k < per; k++ {
 			i++
-			msg = fmt.Appendf(msg[:0], "INVITE sip:%d@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKscan%d\r\nFrom: <sip:scanner@203.0.113.9>;tag=s%d\r\nTo: <sip:%d@127.0.0.1>\r\nCall-ID: scan-%d@203.0.113.9\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
-				100+i%900, port, i, i, 100+i%900, i)
+			to := floodTo
+			if to == "" {
+				to = strconv.Itoa(100 + i%900)
+			}
+			msg = fmt.Appendf(msg[:0], "INVITE sip:%s@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKscan%d\r\nFrom: <sip:scanner@203.0.113.9>;tag=s%d\r\nTo: <sip:%s@127.0.0.1>\r\nCall-ID: scan-%d@203.0.113.9\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+				to, port, i, i, to, i)
 			if _, err := conn.WriteToUDP(msg, dst); err == nil {
 				sent++
 			}
