@@ -21,6 +21,7 @@ import (
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/keyring"
+	"github.com/spanvault/spanvault/internal/httperr"
 )
 
 // Service is the access service of one archive.
@@ -180,19 +181,13 @@ func (s *Service) deny(w http.ResponseWriter, r *http.Request, ss *session, why 
 		actor = ss.user.Name
 	}
 	s.audit(r.Context(), "denied", actor, "", fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, why), false)
-	if isAPI(r) || strings.HasPrefix(r.URL.Path, "/l/") {
-		jsonError(w, http.StatusForbidden, why)
-		return
-	}
-	w.WriteHeader(http.StatusForbidden)
-	s.page(w, r, ss, "message", map[string]any{"Title": "Not allowed", "Message": why})
+	s.writeError(w, r, ss, httperr.Forbidden(why))
 }
 
+// jsonError answers status and msg as JSON ({"error": msg}), through the
+// one error writer.
 func jsonError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	httperr.Writer{JSONOnly: true}.Write(w, nil, httperr.New(status, msg))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -231,6 +226,11 @@ func (s *Service) Handler() http.Handler {
 	return securityHeaders(m)
 }
 
+// CSP is every reply's Content-Security-Policy: scripts and styles only
+// from the archive's static files (no inline script, no inline style),
+// nothing framed, forms posted only here.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
 // securityHeaders: nothing is cached or framed, scripts only from here.
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +239,7 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Content-Security-Policy", "default-src 'self'; media-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		hd.Set("Content-Security-Policy", CSP)
 		if hd.Get("Cache-Control") == "" {
 			hd.Set("Cache-Control", "no-store")
 		}

@@ -12,6 +12,7 @@
 package httperr
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,8 +117,8 @@ type Writer struct {
 	JSONOnly bool
 	// HTML decides whether r gets a page; nil: by its Accept header.
 	HTML func(r *http.Request) bool
-	// Page renders e for a browser into w (the status is already
-	// written); nil: a minimal page of its own.
+	// Page answers e for a browser: it writes the status (e.Code) and
+	// the page (Content-Type is set); nil: a minimal page of its own.
 	Page func(w http.ResponseWriter, r *http.Request, e *Error)
 	// Before, when set, runs after the headers are set and before the
 	// status is written (a WWW-Authenticate challenge, for one).
@@ -156,16 +157,18 @@ func (wr Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if !wr.JSONOnly && r != nil && wr.wantsHTML(r) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(e.Code)
 		if wr.Page != nil {
 			wr.Page(w, r, &Error{Code: e.Code, Msg: msg})
 			return
 		}
-		page.Execute(w, struct {
+		var b bytes.Buffer
+		page.Execute(&b, struct {
 			Code   int
 			Status string
 			Msg    string
 		}{e.Code, http.StatusText(e.Code), msg})
+		w.WriteHeader(e.Code)
+		w.Write(b.Bytes())
 		return
 	}
 	h.Set("Content-Type", "application/json")
