@@ -20,6 +20,7 @@ import (
 	"github.com/spanvault/spanvault/archive/ca"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/store"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/record/auditchain"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -204,12 +205,16 @@ func (a *Archive) identify(r *http.Request) (name string, renewOnly bool, status
 
 func applianceOf(r *http.Request) string { s, _ := r.Context().Value(ctxKey{}).(string); return s }
 
+// fail answers the sync protocol's way (sync/doc.go): status, the text in
+// the Spanvault-Error header and {"error": text} as the body (the shape
+// of wire.ErrorReply), through the one error writer of both products.
 func fail(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(wire.HeaderError, msg)
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(wire.ErrorReply{Error: msg})
+	syncErrors.Write(w, nil, httperr.New(status, msg))
 }
+
+// syncErrors writes the sync protocol's refusals: JSON whatever the
+// client accepts, the text in the Spanvault-Error header too.
+var syncErrors = httperr.Writer{Header: wire.HeaderError, JSONOnly: true}
 
 func reply(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
