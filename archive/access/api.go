@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -228,11 +229,7 @@ func (s *Service) apiAudio(w http.ResponseWriter, r *http.Request, ss *session) 
 	}
 	s.audit(r.Context(), "play", ss.user.Name, app, fmt.Sprintf("recording %s range %q", id, r.Header.Get("Range")), false)
 	if err := s.serveAudio(w, r, rec); err != nil {
-		if errors.Is(err, errNoKeys) {
-			s.fail(w, r, ss, err)
-			return
-		}
-		jsonError(w, http.StatusUnprocessableEntity, err.Error())
+		s.fail(w, r, ss, unplayable(err))
 	}
 }
 
@@ -254,7 +251,7 @@ func (s *Service) apiHold(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	cid, err := s.A.Command(r.Context(), app, wire.CmdHold, id, false, in.Reason, ss.user.Name)
 	if err != nil {
-		jsonError(w, http.StatusConflict, err.Error())
+		s.fail(w, r, ss, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"command": cid})
@@ -284,7 +281,7 @@ func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 	if in.Appliance != "" {
 		o = s.recordingObject(r.Context(), in.Appliance, in.Recording)
 	} else if o, err = s.recordingByID(r.Context(), ss.user, in.Recording); err != nil {
-		jsonError(w, http.StatusConflict, err.Error())
+		s.fail(w, r, ss, err)
 		return
 	}
 	if !s.check(w, r, ss, ActLink, o) {
@@ -293,7 +290,7 @@ func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 	app := o.Branches[0]
 	base, err := s.linkBase()
 	if err != nil {
-		jsonError(w, http.StatusServiceUnavailable, err.Error())
+		s.fail(w, r, ss, err)
 		return
 	}
 	l, err := s.mintLink(r.Context(), ss.user, app, in.Recording, ttl, in.Network, base)
@@ -374,7 +371,7 @@ func (s *Service) apiExport(w http.ResponseWriter, r *http.Request, ss *session)
 	var out *rendered
 	if r.URL.Query().Get("format") != "pcap" {
 		if out, err = s.render(r.Context(), rec); err != nil {
-			jsonError(w, http.StatusUnprocessableEntity, err.Error())
+			s.fail(w, r, ss, unplayable(err))
 			return
 		}
 	}
@@ -456,18 +453,36 @@ func (s *Service) apiClear(w http.ResponseWriter, r *http.Request, ss *session) 
 }
 
 func (s *Service) apiAudit(w http.ResponseWriter, r *http.Request, ss *session) {
-	es, err := s.A.Index.Events(r.Context(), r.URL.Query().Get("kind"), r.URL.Query().Get("alerts") == "1")
+	tr, err := s.readTrail(r.Context(), ss.user, r.URL.Query().Get("kind"), r.URL.Query().Get("alerts") == "1", "")
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
 	}
-	n, verr := s.A.VerifyTrail(r.Context())
-	status := fmt.Sprintf("chain intact over %d entries", n)
-	if verr != nil {
-		status = verr.Error()
+	status := fmt.Sprintf("chain intact over %d entries", tr.Entries)
+	if tr.Broken != nil {
+		status = tr.Broken.Error()
 	}
-	s.audit(r.Context(), "audit_read", ss.user.Name, "", "", false)
-	writeJSON(w, http.StatusOK, map[string]any{"chain": status, "events": es})
+	writeJSON(w, http.StatusOK, map[string]any{"chain": status, "events": tr.Events})
+}
+
+// trailView is the audit trail as its readers see it.
+type trailView struct {
+	Events  []index.Event
+	Entries int   // entries the chain verification covered
+	Broken  error // the verification's finding; nil: intact
+}
+
+// readTrail is the audit trail read of the API and the page alike: the
+// events (of a kind, or alerts only), the chain verified, the read
+// audited (via: how it was read, for the audit entry).
+func (s *Service) readTrail(ctx context.Context, u *User, kind string, alertsOnly bool, via string) (trailView, error) {
+	es, err := s.A.Index.Events(ctx, kind, alertsOnly)
+	if err != nil {
+		return trailView{}, err
+	}
+	n, verr := s.A.VerifyTrail(ctx)
+	s.audit(ctx, "audit_read", u.Name, "", via, false)
+	return trailView{Events: es, Entries: n, Broken: verr}, nil
 }
 
 func (s *Service) apiFleet(w http.ResponseWriter, r *http.Request, ss *session) {

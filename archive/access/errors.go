@@ -104,3 +104,15 @@ func shown(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// unplayable is a recording that could not be opened or rendered as the
+// client reads it: what errors.go knows keeps its answer; anything else
+// is 422 with a generic message (the cause, a store or format fault, is
+// logged).
+func unplayable(err error) error {
+	var e *httperr.Error
+	if classify(err) != nil || errors.As(err, &e) {
+		return err
+	}
+	return httperr.Wrap(http.StatusUnprocessableEntity, "the recording cannot be played", err)
+}

@@ -85,7 +85,10 @@ func (s *Service) newSession(ctx context.Context, u *User) (token, csrf string, 
 	return token, csrf, err
 }
 
-var errNoSession = errors.New("sign in first")
+var (
+	errNoSession      = errors.New("sign in first")
+	errSessionExpired = errors.New("session expired: sign in again")
+)
 
 // session finds the request's session (cookie or bearer token), ends it
 // when idle or too old, and marks it used.
@@ -112,7 +115,7 @@ func (s *Service) session(r *http.Request) (*session, error) {
 	if now.Sub(parseTS(seen)) > time.Duration(s.cfg.IdleTimeout) || now.Sub(parseTS(created)) > time.Duration(s.cfg.SessionLifetime) {
 		s.db().ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, tokenHash(tok))
 		s.audit(ctx, "session_expired", name, "", "idle or too old", false)
-		return nil, errors.New("session expired: sign in again")
+		return nil, errSessionExpired
 	}
 	u, err := getUser(ctx, s.db(), name)
 	if err != nil {
@@ -138,6 +141,10 @@ func (s *Service) need(act Action, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ss, err := s.session(r)
 		if err != nil {
+			if !errors.Is(err, errNoSession) && !errors.Is(err, errSessionExpired) {
+				s.writeError(w, r, nil, err) // the sessions table failed: 500
+				return
+			}
 			if isAPI(r) {
 				jsonError(w, http.StatusUnauthorized, err.Error())
 			} else {

@@ -296,20 +296,19 @@ func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) 
 }
 
 func (s *Service) webAudit(w http.ResponseWriter, r *http.Request, ss *session) {
-	es, err := s.A.Index.Events(r.Context(), "", r.URL.Query().Get("alerts") == "1")
+	tr, err := s.readTrail(r.Context(), ss.user, "", r.URL.Query().Get("alerts") == "1", "web")
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
 	}
-	n, verr := s.A.VerifyTrail(r.Context())
-	chain := "Chain intact over " + strconv.Itoa(n) + " entries."
-	if verr != nil {
-		chain = verr.Error()
+	chain := "Chain intact over " + strconv.Itoa(tr.Entries) + " entries."
+	if tr.Broken != nil {
+		chain = tr.Broken.Error()
 	}
+	es := tr.Events
 	if len(es) > 500 {
 		es = es[len(es)-500:]
 	}
-	s.audit(r.Context(), "audit_read", ss.user.Name, "", "web", false)
 	s.page(w, r, ss, "audit", auditPage{Chain: chain, Events: es})
 }
 
