@@ -250,7 +250,7 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	for _, res := range m.Results {
 		ok, err := a.Index.Done(ctx, name, res.ID, res.Result, res.Reason, now)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 		if ok {
@@ -262,12 +262,12 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	}
 	hj, _ := json.Marshal(m.Health)
 	if err := a.Index.CheckedIn(ctx, name, now, string(hj), m.TreeSize); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	cmds, err := a.Index.Commands(ctx, name, true)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	var ids []int64
@@ -277,25 +277,25 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Index.Delivered(ctx, ids, now)
 	if out.RefusedErasures, err = a.refusalsFor(ctx, name); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	ap, err := a.Index.Appliance(ctx, name)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	out.AnchoredSeq = ap.AnchoredSeq
 	cp, err := a.checkpoint(ctx)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	out.Checkpoint = cp
 	if m.TreeSize > 0 && m.TreeSize <= cp.Size {
 		p, err := a.Log.ProveTree(ctx, cp.Size, m.TreeSize)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 		for _, h := range p {
@@ -363,7 +363,7 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	pinned, err := a.Index.PinKey(ctx, name, m.Key)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	if string(pinned) != string(m.Key) {
@@ -374,7 +374,7 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	ap, err := a.Index.Appliance(ctx, name)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	// A chain shorter than what was anchored was truncated.
@@ -404,23 +404,23 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 		es[i] = index.AuditEntry{Seq: e.Seq, Hash: e.Hash, Prev: e.Prev, Entry: string(b)}
 	}
 	if err := a.Index.AddAudit(ctx, name, es, m.Head.Seq, m.Head.Hash); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	text := wire.AnchorText(name, m.Head.Seq, m.Head.Hash)
 	n, err := a.Log.Append(ctx, name, m.Head.Seq, text)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	cp, err := a.checkpoint(ctx)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	p, err := a.Log.ProveRecord(ctx, cp.Size, n)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	out := wire.AuditReply{Index: n, Checkpoint: cp}
@@ -442,19 +442,19 @@ func (a *Archive) objectHead(w http.ResponseWriter, r *http.Request) {
 	}
 	owner, err := a.Index.ObjectOwner(ctx, sum)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	var in store.Info
 	if owner == name {
 		if in, err = a.Store.Stat(ctx, sum); err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 	}
 	if !in.Complete {
 		if in, err = a.Store.Partial(ctx, name, sum); err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 	}
@@ -496,7 +496,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	owner, err := a.Index.ObjectOwner(ctx, sum)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	if owner != "" && owner != name {
@@ -519,7 +519,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	defer release()
@@ -547,7 +547,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	case stalled(err):
 		fail(w, http.StatusRequestTimeout, fmt.Sprintf("upload stalled: fewer than %d bytes per second over %s; the %d bytes received are kept", int64(a.Config.UploadMinRate), time.Duration(a.Config.UploadStall), in.Offset))
 	case err != nil:
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 	case in.Complete:
 		w.Header().Set(wire.HeaderComplete, "1")
 		w.WriteHeader(http.StatusCreated)
@@ -594,7 +594,7 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 		okIdx = append(okIdx, i)
 	}
 	if err := a.Index.PutRecords(ctx, rows); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	recs := 0
@@ -627,7 +627,7 @@ func (a *Archive) renew(w http.ResponseWriter, r *http.Request) {
 	}
 	der, err := a.CA.Issue(ca.Client, name, nil, csr.PublicKey, time.Duration(a.Config.CertLifetime))
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	// The new certificate is pinned before it is handed out.

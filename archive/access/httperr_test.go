@@ -3,6 +3,7 @@ package access_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/internal/httperr"
+	"github.com/spanvault/spanvault/sync/client"
 )
 
 // A database fault under a running service reaches the client as a 500
@@ -49,5 +51,27 @@ func TestDatabaseFaultIs500WithoutItsText(t *testing.T) {
 	// The cause is in the log.
 	if !strings.Contains(e.logs.String(), "search_facts") {
 		t.Errorf("the log lacks the cause: %s", e.logs.String())
+	}
+}
+
+// A fault of the archive's own during a box's sync reaches the box as a
+// 500 with the generic message (in the body and the Spanvault-Error
+// header the box reads): the cause goes to the archive's log, not to the
+// box, whose status page shows what it was told.
+func TestIngestFaultIs500WithoutItsText(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.addBox("branch-1", synth.Config{})
+	if _, err := e.a.Index.DB().ExecContext(context.Background(), `DROP TABLE commands`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := b.c.Pass(ctx, client.Options{Upload: true, Health: b.health})
+	var re *client.RemoteError
+	if !errors.As(err, &re) || re.Status != http.StatusInternalServerError || re.Msg != httperr.GenericMessage {
+		t.Fatalf("sync over a broken index: %v, want 500 %q", err, httperr.GenericMessage)
+	}
+	if !strings.Contains(e.logs.String(), "commands") {
+		t.Errorf("the archive's log lacks the cause: %s", e.logs.String())
 	}
 }
