@@ -15,6 +15,7 @@ import (
 	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/internal/httperr"
 )
 
 // The local API lets agent desktops and the CRM act on calls in progress:
@@ -57,13 +58,16 @@ type apiResponse struct {
 }
 
 func apiError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	if code == http.StatusUnauthorized {
+	apiErrors.Write(w, nil, httperr.New(code, msg))
+}
+
+// apiErrors writes the API's errors ({"error": text}) through the one
+// error writer of both products; a 401 carries its Bearer challenge.
+var apiErrors = httperr.Writer{JSONOnly: true, Before: func(w http.ResponseWriter, e *httperr.Error) {
+	if e.Code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="spanvault"`)
 	}
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
-}
+}}
 
 // authenticate returns the token the request carries, comparing hashes in
 // constant time.

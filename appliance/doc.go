@@ -29,4 +29,10 @@
 // Sync to the central archive runs behind the Syncer interface; without
 // it the status page says "not configured" and no figure about sync is
 // invented.
+//
+// The status page is an embedded template (status.html, styled by
+// status.css) over the Status, rendered into a buffer first, under a CSP
+// that allows its own style sheet and nothing else (no script, no inline
+// style). The API's errors are written by internal/httperr, the archive's
+// writer too: {"error": text}.
 package appliance

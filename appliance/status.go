@@ -1,6 +1,8 @@
 package appliance
 
 import (
+	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -16,6 +18,7 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/ring"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/vault"
 )
 
@@ -351,6 +354,10 @@ func (a *Appliance) Status() Status {
 func (a *Appliance) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("GET /status.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Write(statusCSS)
+	})
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
 		a.refresh()
 		w.Header().Set("Content-Type", "application/json")
@@ -373,13 +380,19 @@ func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("X-Frame-Options", "DENY")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", statusCSP)
 		w.Header().Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
 	})
 }
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+// The status page: status.html with the Status as its data, styled by
+// status.css (no inline style or script: the page's CSP allows neither).
+//
+//go:embed status.html status.css
+var statusFiles embed.FS
+
+var pageTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
 	"gb":  func(b int64) string { return formatBytes(b) },
 	"pct": func(f float64) string { return template.HTMLEscapeString(trimFloat(f*100, 1)) + "%" },
 	"f1":  func(f float64) string { return trimFloat(f, 1) },
@@ -389,77 +402,26 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="10">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>spanvault: {{if .Healthy}}recording{{else}}attention{{end}}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5em;max-width:60em;color:#222}
-h1{font-size:1.4em}.ok{color:#176b2c}.bad{color:#a31515}.warn{color:#8a5a00}
-table{border-collapse:collapse;margin-bottom:1.2em}td,th{padding:3px 12px 3px 0;text-align:left;vertical-align:top}
-th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;margin-bottom:1em}
-</style></head><body>
-<h1 id="overall" class="{{if .Healthy}}ok{{else}}bad{{end}}">{{if .Healthy}}Recording normally{{else if eq .LED "attack"}}Recording, under attack{{else}}Needs attention{{end}}</h1>
-<p>LED: <b id="led">{{.LED}}</b>. Page updated {{t .Time}}, refreshes every 10 seconds. Up {{.Uptime}}.</p>
+}).ParseFS(statusFiles, "status.html"))
 
-<div class="box"><h2>Capture</h2><table>
-<tr><th>Mirror port</th><td id="iface">{{.Capture.Interface}}</td></tr>
-<tr><th>State</th><td id="capture-state" class="{{if .Capture.Healthy}}ok{{else}}bad{{end}}">{{if .Capture.Healthy}}healthy{{else}}not healthy{{end}}</td></tr>
-{{if .Capture.NoSIPWarning}}<tr><th>Warning</th><td id="nosip" class="warn">No SIP seen for {{.Capture.NoSIPFor}}: is the switch mirroring the phones' port to this box?</td></tr>{{end}}
-<tr><th>Packets per second</th><td id="pps">{{f1 .Capture.PacketsPerSec}}</td></tr>
-<tr><th>SIP messages per second</th><td id="sips">{{f1 .Capture.SIPPerSec}}</td></tr>
-<tr><th>Packets captured</th><td id="frames">{{.Capture.Frames}}</td></tr>
-<tr><th>SIP messages</th><td id="sip">{{.Capture.SIPMessages}}</td></tr>
-<tr><th>Kernel drops</th><td id="drops" class="{{if .Capture.KernelDrops}}bad{{else}}ok{{end}}">{{.Capture.KernelDrops}}</td></tr>
-<tr><th>SIP over TLS (not readable)</th><td id="tls">{{.Capture.SIPOverTLS}}</td></tr>
-<tr><th>Shed to stay within the memory budget</th><td id="shed">{{with .Capture.Shed}}{{.Dialogs}} dialogs, {{.SIPHeld}} SIP messages, {{.Fragments}} incomplete datagrams, {{.TCP}} TCP streams{{end}}</td></tr>
-<tr><th>Last SIP message</th><td>{{t .Capture.LastSIP}}</td></tr>
-</table></div>
+// statusCSS is the page's style sheet, served at /status.css.
+var statusCSS, _ = statusFiles.ReadFile("status.css")
 
-{{if .Attack.Seen}}<div class="box"><h2 class="warn">Attack traffic</h2><p id="attack" class="warn">Since {{t .Attack.Since}}, last sign {{t .Attack.Last}}. The box bounded it and goes on recording; tell whoever runs the network.</p>
-<ul id="attack-signs">{{range .Attack.Signs}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
+// statusCSP is the status page's Content-Security-Policy: nothing but its
+// own style sheet; no script, no inline style, never framed.
+const statusCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-<div class="box"><h2>Calls</h2><table>
-<tr><th>In progress</th><td id="in-progress">{{.Calls.InProgress}}</td></tr>
-<tr><th>Recorded today</th><td id="recorded-today">{{.Calls.RecordedToday}}</td></tr>
-<tr><th>Calls ended today</th><td id="calls-today">{{.Calls.Today}}</td></tr>
-<tr><th>Packets beyond a call's bounds (spoofed media, kept out of the audio)</th><td id="anomalies">{{.Attack.Anomalies}}</td></tr>
-<tr><th>SDPs refused the media of a live call</th><td id="claims">{{.Calls.MediaClaimsRefused}}</td></tr>
-<tr><th>Recording errors</th><td id="record-errors" class="{{if .Calls.RecordErrors}}bad{{else}}ok{{end}}">{{.Calls.RecordErrors}}</td></tr>
-</table></div>
-
-<div class="box"><h2>Storage</h2><table>
-<tr><th>Recordings use</th><td id="disk-used">{{gb .Disk.Used}}</td></tr>
-<tr><th>{{if .Disk.Quota}}Quota{{else}}Disk{{end}}</th><td id="disk-fill">{{pct .Disk.Fraction}} full of {{gb .Disk.Limit}}</td></tr>
-<tr><th>Recordings kept</th><td id="recordings">{{.Disk.Recordings}}</td></tr>
-<tr><th>Classical-only (X25519)</th><td id="classical-only">{{.Disk.ClassicalOnly}}</td></tr>
-<tr><th>Full in</th><td id="days-until-full">{{if lt .Disk.DaysUntilFull 0.0}}no forecast yet{{else}}{{f1 .Disk.DaysUntilFull}} days at the last day's rate{{end}}</td></tr>
-{{if .Disk.Refusing}}<tr><th>Refusing</th><td id="refusing" class="bad">Disk full and nothing may be deleted: new calls are NOT being recorded</td></tr>{{end}}
-</table></div>
-
-<div class="box"><h2>Retention</h2><table>
-<tr><th>Last sweep</th><td>{{t .Retention.LastSweep}} ({{.Retention.Deleted}} deleted)</td></tr>
-<tr><th>Backlog</th><td id="backlog">{{.Retention.Backlog}} past their time (held or awaiting the sweep)</td></tr>
-<tr><th>On legal hold</th><td id="held">{{.Retention.Held}}</td></tr>
-{{if .Retention.Skipped}}<tr><th>Note</th><td class="warn">{{.Retention.Skipped}}</td></tr>{{end}}
-</table></div>
-
-<div class="box"><h2>Archive sync</h2><p id="sync">{{if .Sync.Configured}}{{.Sync.State}}, {{.Sync.Pending}} waiting ({{.Sync.PendingBytes}} bytes); last success {{if .Sync.LastSuccess.IsZero}}never{{else}}{{.Sync.LastSuccess.Format "2006-01-02 15:04"}}{{end}}; window {{.Sync.Window}}; certificate until {{.Sync.CertNotAfter.Format "2006-01-02"}}{{if .Sync.LastError}}; last error: {{.Sync.LastError}}{{end}}{{else}}not configured{{end}}</p></div>
-
-<div class="box"><h2>Audit trail</h2><p id="audit" class="{{if .Audit.OK}}ok{{else}}bad{{end}}">{{if .Audit.OK}}verified: {{.Audit.Entries}} entries, {{t .Audit.LastVerified}}{{else}}VERIFICATION FAILED: {{.Audit.Error}}{{end}}</p></div>
-
-<div class="box"><h2>Local API</h2><p id="api">HTTPS on {{.API.Listen}}; certificate SHA-256 <code>{{.API.Fingerprint}}</code></p></div>
-<div class="box"><h2>Clock</h2><p id="clock" class="{{if .Clock.Synced}}ok{{else}}warn{{end}}">{{if .Clock.Synced}}synchronised{{else}}not synchronised: recordings are flagged and retention waits{{end}}</p></div>
-
-<div class="box"><h2>Alerts</h2>{{if .Alerts}}<ul id="alerts">{{range .Alerts}}<li>{{t .Time}} {{.Kind}}: {{.Detail}}</li>{{end}}</ul>{{else}}<p id="alerts">none</p>{{end}}</div>
-</body></html>
-`))
-
+// page renders the status page into a buffer first: a template error is
+// a 500 (and a log line), never half a page.
 func (a *Appliance) page(w http.ResponseWriter, r *http.Request) {
 	a.refresh()
+	var b bytes.Buffer
+	if err := pageTmpl.Execute(&b, a.Status()); err != nil {
+		httperr.Writer{Logger: a.log}.Write(w, r, fmt.Errorf("status page: %w", err))
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	pageTmpl.Execute(w, a.Status())
+	w.Write(b.Bytes())
 }
 
 func formatBytes(b int64) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/spanvault/spanvault/archive/ca"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/store"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/record/auditchain"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -206,12 +207,16 @@ func (a *Archive) identify(r *http.Request) (name string, renewOnly bool, status
 
 func applianceOf(r *http.Request) string { s, _ := r.Context().Value(ctxKey{}).(string); return s }
 
+// fail answers the sync protocol's way (sync/doc.go): status, the text in
+// the Spanvault-Error header and {"error": text} as the body (the shape
+// of wire.ErrorReply), through the one error writer of both products.
 func fail(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(wire.HeaderError, msg)
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(wire.ErrorReply{Error: msg})
+	syncErrors.Write(w, nil, httperr.New(status, msg))
 }
+
+// syncErrors writes the sync protocol's refusals: JSON whatever the
+// client accepts, the text in the Spanvault-Error header too.
+var syncErrors = httperr.Writer{Header: wire.HeaderError, JSONOnly: true}
 
 func reply(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -247,7 +252,7 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	for _, res := range m.Results {
 		ok, err := a.Index.Done(ctx, name, res.ID, res.Result, res.Reason, now)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 		if ok {
@@ -259,12 +264,12 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	}
 	hj, _ := json.Marshal(m.Health)
 	if err := a.Index.CheckedIn(ctx, name, now, string(hj), m.TreeSize); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	cmds, err := a.Index.Commands(ctx, name, true)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	var ids []int64
@@ -274,25 +279,25 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Index.Delivered(ctx, ids, now)
 	if out.RefusedErasures, err = a.refusalsFor(ctx, name); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	ap, err := a.Index.Appliance(ctx, name)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	out.AnchoredSeq = ap.AnchoredSeq
 	cp, err := a.checkpoint(ctx)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	out.Checkpoint = cp
 	if m.TreeSize > 0 && m.TreeSize <= cp.Size {
 		p, err := a.Log.ProveTree(ctx, cp.Size, m.TreeSize)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 		for _, h := range p {
@@ -360,7 +365,7 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	pinned, err := a.Index.PinKey(ctx, name, m.Key)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	if string(pinned) != string(m.Key) {
@@ -371,7 +376,7 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	ap, err := a.Index.Appliance(ctx, name)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	// A chain shorter than what was anchored was truncated.
@@ -401,23 +406,23 @@ func (a *Archive) auditUpload(w http.ResponseWriter, r *http.Request) {
 		es[i] = index.AuditEntry{Seq: e.Seq, Hash: e.Hash, Prev: e.Prev, Entry: string(b)}
 	}
 	if err := a.Index.AddAudit(ctx, name, es, m.Head.Seq, m.Head.Hash); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	text := wire.AnchorText(name, m.Head.Seq, m.Head.Hash)
 	n, err := a.Log.Append(ctx, name, m.Head.Seq, text)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	cp, err := a.checkpoint(ctx)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	p, err := a.Log.ProveRecord(ctx, cp.Size, n)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	out := wire.AuditReply{Index: n, Checkpoint: cp}
@@ -439,19 +444,19 @@ func (a *Archive) objectHead(w http.ResponseWriter, r *http.Request) {
 	}
 	owner, err := a.Index.ObjectOwner(ctx, sum)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	var in store.Info
 	if owner == name {
 		if in, err = a.Store.Stat(ctx, sum); err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 	}
 	if !in.Complete {
 		if in, err = a.Store.Partial(ctx, name, sum); err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			a.internal(w, r, err)
 			return
 		}
 	}
@@ -493,7 +498,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	owner, err := a.Index.ObjectOwner(ctx, sum)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	if owner != "" && owner != name {
@@ -516,7 +521,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	defer release()
@@ -545,7 +550,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	case stalled(err):
 		fail(w, http.StatusRequestTimeout, fmt.Sprintf("upload stalled: fewer than %d bytes per second over %s; the %d bytes received are kept", int64(a.Config.UploadMinRate), time.Duration(a.Config.UploadStall), in.Offset))
 	case err != nil:
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 	case in.Complete:
 		w.Header().Set(wire.HeaderComplete, "1")
 		w.WriteHeader(http.StatusCreated)
@@ -592,7 +597,7 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 		okIdx = append(okIdx, i)
 	}
 	if err := a.Index.PutRecords(ctx, rows); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	recs := 0
@@ -625,7 +630,7 @@ func (a *Archive) renew(w http.ResponseWriter, r *http.Request) {
 	}
 	der, err := a.CA.Issue(ca.Client, name, nil, csr.PublicKey, time.Duration(a.Config.CertLifetime))
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		a.internal(w, r, err)
 		return
 	}
 	// The new certificate is pinned before it is handed out.

@@ -27,8 +27,10 @@
 // ("appliance name does not match the certificate"). Refusals are 401/403
 // with {"error": text} and the same text in the Spanvault-Error header,
 // and an entry in the archive's audit trail (an alert when the
-// certificate names a box). A certificate expired within the bound may
-// only renew. Headers must arrive within 10 s and every body at the
+// certificate names a box). A fault of the archive's own (index, store)
+// is a 500 in the same shape with the text "internal server error": its
+// cause is in the archive's log, never sent to the box. A certificate
+// expired within the bound may only renew. Headers must arrive within 10 s and every body at the
 // archive's upload_min_rate, measured over every upload_stall (1 KiB/s
 // over 30 s by default), or the request is cut: a stalled box holds a
 // connection of its own for that long and nothing else.

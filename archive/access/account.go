@@ -16,6 +16,7 @@ import (
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/keyring"
+	"github.com/spanvault/spanvault/internal/httperr"
 )
 
 // Accounts: a TOTP secret is stored sealed under a key the keyring
@@ -172,12 +173,12 @@ func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.changePassword(r, in.Name, in.Password, in.TOTP, in.NewPassword)
 	if err != nil {
-		jsonError(w, signInStatus(w, err), err.Error())
+		s.writeError(w, r, nil, signInError(w, err))
 		return
 	}
 	tok, csrf, err := s.newSession(r.Context(), u)
 	if err != nil {
-		jsonError(w, http.StatusInternalServerError, "session: "+err.Error())
+		s.writeError(w, r, nil, fmt.Errorf("session: %w", err))
 		return
 	}
 	s.audit(r.Context(), "signin", u.Name, "", "new password, from "+remoteIP(r), false)
@@ -198,7 +199,7 @@ func mayWhileMustChange(r *http.Request) bool {
 // DisableUser disables an account and ends its sessions at once.
 func DisableUser(ctx context.Context, db *index.DB, now time.Time, name, reason string) error {
 	if strings.TrimSpace(reason) == "" {
-		return errors.New("access: disabling a user needs a reason")
+		return httperr.BadRequest("access: disabling a user needs a reason")
 	}
 	d := fmt.Sprintf("%s (since %s)", strings.TrimSpace(reason), now.UTC().Format(time.RFC3339))
 	if err := updateUser(ctx, db, `UPDATE users SET disabled = ? WHERE name = ?`, d, name); err != nil {
@@ -318,7 +319,7 @@ func (s *Service) account(ctx context.Context, u *User, name, op, reason string)
 	case OpReset:
 		return s.requestReset(ctx, u, t, reason)
 	default:
-		return nil, fmt.Errorf("unknown account operation %q (disable, enable, unlock, reset)", op)
+		return nil, httperr.BadRequestf("unknown account operation %q (disable, enable, unlock, reset)", op)
 	}
 	if err != nil {
 		return nil, err
@@ -329,7 +330,7 @@ func (s *Service) account(ctx context.Context, u *User, name, op, reason string)
 
 func (s *Service) requestReset(ctx context.Context, u, t *User, reason string) (*Request, error) {
 	if strings.TrimSpace(reason) == "" {
-		return nil, errors.New("a request needs a reason")
+		return nil, httperr.BadRequest("a request needs a reason")
 	}
 	tg := Target{User: t.Name, Role: t.Role, Branches: t.Branches}
 	tj, _ := json.Marshal(tg)

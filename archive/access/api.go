@@ -1,6 +1,7 @@
 package access
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
@@ -17,29 +20,23 @@ func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("malformed request: %w", err)
+		return httperr.BadRequest("malformed request: " + err.Error())
 	}
 	return nil
 }
 
-// fail maps an error to its status: denials 403 (audited), unknown 404,
-// everything else 400 or 500.
+// fail answers an error: refusals and denials 403 or 404 (audited), the
+// rest as errors.go's classify says (JSON for the API, a page for the
+// web); unknown errors 500 with a generic message and the cause logged.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, ss *session, err error) {
 	if s.refuse(w, r, ss, err) {
 		return
 	}
-	switch {
-	case errors.Is(err, errDenied):
+	if errors.Is(err, errDenied) {
 		s.deny(w, r, ss, err.Error())
-	case errors.Is(err, errNotFound), errors.Is(err, ErrNoUser):
-		jsonError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, errErased):
-		jsonError(w, http.StatusGone, err.Error())
-	case errors.Is(err, errNoKeys):
-		jsonError(w, http.StatusServiceUnavailable, err.Error())
-	default:
-		jsonError(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	s.writeError(w, r, ss, err)
 }
 
 // SignIn is POST /api/v1/session's body.
@@ -68,12 +65,12 @@ func (s *Service) apiSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.signInRequest(r, in.Name, in.Password, in.TOTP, forSession)
 	if err != nil {
-		jsonError(w, signInStatus(w, err), err.Error())
+		s.writeError(w, r, nil, signInError(w, err))
 		return
 	}
 	tok, csrf, err := s.newSession(r.Context(), u)
 	if err != nil {
-		jsonError(w, http.StatusInternalServerError, "session: "+err.Error())
+		s.writeError(w, r, nil, fmt.Errorf("session: %w", err))
 		return
 	}
 	s.audit(r.Context(), "signin", u.Name, "", "from "+remoteIP(r), false)
@@ -109,7 +106,7 @@ func parseSearch(v map[string][]string) (Search, error) {
 		if s := get(f.k); s != "" {
 			if *f.t, err = time.Parse(time.RFC3339, s); err != nil {
 				if *f.t, err = time.Parse("2006-01-02", s); err != nil {
-					return q, fmt.Errorf("%s: %q is not a date or RFC 3339 time", f.k, s)
+					return q, httperr.BadRequestf("%s: %q is not a date or RFC 3339 time", f.k, s)
 				}
 			}
 		}
@@ -124,7 +121,7 @@ func parseSearch(v map[string][]string) (Search, error) {
 	}{{"min_duration", &q.MinDuration}, {"max_duration", &q.MaxDuration}} {
 		if s := get(f.k); s != "" {
 			if *f.d, err = time.ParseDuration(s); err != nil {
-				return q, fmt.Errorf("%s: %q is not a duration (90s, 5m)", f.k, s)
+				return q, httperr.BadRequestf("%s: %q is not a duration (90s, 5m)", f.k, s)
 			}
 		}
 	}
@@ -141,28 +138,38 @@ func mayHear(u *User) bool { return Allowed(u.Role, ActPlay) || u.Role == DPO }
 
 func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request, ss *session) {
 	q, err := parseSearch(r.URL.Query())
+	if err == nil {
+		var hits []Hit
+		if hits, err = s.searchRecordings(r.Context(), ss.user, q); err == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"recordings": hits})
+			return
+		}
+	}
+	s.fail(w, r, ss, err)
+}
+
+// searchRecordings is the search of the API and of the page alike: the
+// branch filter authorized, the hits found, their sealed metadata opened
+// for who may hear, the search audited. Numbers never travel in a URL to
+// be logged by a proxy: lookups go through the query string over TLS
+// only, and the audit entry names the blind term.
+func (s *Service) searchRecordings(ctx context.Context, u *User, q Search) ([]Hit, error) {
+	if len(q.Branches) > 0 {
+		if err := s.authorize(ctx, u, ActSearch, s.branchObject(ctx, q.Branches)); err != nil {
+			return nil, err
+		}
+	}
+	hits, err := s.search(ctx, u, q)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
-		return
+		return nil, err
 	}
-	if len(q.Branches) > 0 && !s.check(w, r, ss, ActSearch, s.branchObject(r.Context(), q.Branches)) {
-		return
-	}
-	// Numbers never travel in a URL to be logged by a proxy: POST-style
-	// lookups go through the query string over TLS only, and the audit
-	// entry names the blind term.
-	hits, err := s.search(r.Context(), ss.user, q)
-	if err != nil {
-		s.fail(w, r, ss, err)
-		return
-	}
-	if mayHear(ss.user) {
+	if mayHear(u) {
 		for i := range hits {
 			hits[i].Personal = s.personal(hits[i].Sealed)
 		}
 	}
-	s.audit(r.Context(), "search", ss.user.Name, "", fmt.Sprintf("%s: %d results", s.describe(q), len(hits)), false)
-	writeJSON(w, http.StatusOK, map[string]any{"recordings": hits})
+	s.audit(ctx, "search", u.Name, "", fmt.Sprintf("%s: %d results", s.describe(q), len(hits)), false)
+	return hits, nil
 }
 
 // RecordingView is one recording with its timeline.
@@ -222,11 +229,7 @@ func (s *Service) apiAudio(w http.ResponseWriter, r *http.Request, ss *session) 
 	}
 	s.audit(r.Context(), "play", ss.user.Name, app, fmt.Sprintf("recording %s range %q", id, r.Header.Get("Range")), false)
 	if err := s.serveAudio(w, r, rec); err != nil {
-		if errors.Is(err, errNoKeys) {
-			s.fail(w, r, ss, err)
-			return
-		}
-		jsonError(w, http.StatusUnprocessableEntity, err.Error())
+		s.fail(w, r, ss, unplayable(err))
 	}
 }
 
@@ -248,7 +251,7 @@ func (s *Service) apiHold(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	cid, err := s.A.Command(r.Context(), app, wire.CmdHold, id, false, in.Reason, ss.user.Name)
 	if err != nil {
-		jsonError(w, http.StatusConflict, err.Error())
+		s.fail(w, r, ss, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"command": cid})
@@ -278,7 +281,7 @@ func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 	if in.Appliance != "" {
 		o = s.recordingObject(r.Context(), in.Appliance, in.Recording)
 	} else if o, err = s.recordingByID(r.Context(), ss.user, in.Recording); err != nil {
-		jsonError(w, http.StatusConflict, err.Error())
+		s.fail(w, r, ss, err)
 		return
 	}
 	if !s.check(w, r, ss, ActLink, o) {
@@ -287,7 +290,7 @@ func (s *Service) apiMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 	app := o.Branches[0]
 	base, err := s.linkBase()
 	if err != nil {
-		jsonError(w, http.StatusServiceUnavailable, err.Error())
+		s.fail(w, r, ss, err)
 		return
 	}
 	l, err := s.mintLink(r.Context(), ss.user, app, in.Recording, ttl, in.Network, base)
@@ -368,7 +371,7 @@ func (s *Service) apiExport(w http.ResponseWriter, r *http.Request, ss *session)
 	var out *rendered
 	if r.URL.Query().Get("format") != "pcap" {
 		if out, err = s.render(r.Context(), rec); err != nil {
-			jsonError(w, http.StatusUnprocessableEntity, err.Error())
+			s.fail(w, r, ss, unplayable(err))
 			return
 		}
 	}
@@ -450,18 +453,36 @@ func (s *Service) apiClear(w http.ResponseWriter, r *http.Request, ss *session) 
 }
 
 func (s *Service) apiAudit(w http.ResponseWriter, r *http.Request, ss *session) {
-	es, err := s.A.Index.Events(r.Context(), r.URL.Query().Get("kind"), r.URL.Query().Get("alerts") == "1")
+	tr, err := s.readTrail(r.Context(), ss.user, r.URL.Query().Get("kind"), r.URL.Query().Get("alerts") == "1", "")
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
 	}
-	n, verr := s.A.VerifyTrail(r.Context())
-	status := fmt.Sprintf("chain intact over %d entries", n)
-	if verr != nil {
-		status = verr.Error()
+	status := fmt.Sprintf("chain intact over %d entries", tr.Entries)
+	if tr.Broken != nil {
+		status = tr.Broken.Error()
 	}
-	s.audit(r.Context(), "audit_read", ss.user.Name, "", "", false)
-	writeJSON(w, http.StatusOK, map[string]any{"chain": status, "events": es})
+	writeJSON(w, http.StatusOK, map[string]any{"chain": status, "events": tr.Events})
+}
+
+// trailView is the audit trail as its readers see it.
+type trailView struct {
+	Events  []index.Event
+	Entries int   // entries the chain verification covered
+	Broken  error // the verification's finding; nil: intact
+}
+
+// readTrail is the audit trail read of the API and the page alike: the
+// events (of a kind, or alerts only), the chain verified, the read
+// audited (via: how it was read, for the audit entry).
+func (s *Service) readTrail(ctx context.Context, u *User, kind string, alertsOnly bool, via string) (trailView, error) {
+	es, err := s.A.Index.Events(ctx, kind, alertsOnly)
+	if err != nil {
+		return trailView{}, err
+	}
+	n, verr := s.A.VerifyTrail(ctx)
+	s.audit(ctx, "audit_read", u.Name, "", via, false)
+	return trailView{Events: es, Entries: n, Broken: verr}, nil
 }
 
 func (s *Service) apiFleet(w http.ResponseWriter, r *http.Request, ss *session) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
@@ -132,16 +133,7 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, ss *session, er
 		actor = ss.user.Name
 	}
 	s.audit(r.Context(), "denied", actor, "", fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, rf.why), false)
-	if isAPI(r) || strings.HasPrefix(r.URL.Path, "/l/") {
-		jsonError(w, rf.status, rf.public)
-		return true
-	}
-	title := "Not allowed"
-	if rf.status == http.StatusNotFound {
-		title = "Not found"
-	}
-	w.WriteHeader(rf.status)
-	s.page(w, r, ss, "message", map[string]any{"Title": title, "Message": rf.public})
+	s.writeError(w, r, ss, rf)
 	return true
 }
 
@@ -187,7 +179,7 @@ func (s *Service) recordingByID(ctx context.Context, u *User, id string) (Object
 	case 1:
 		return Object{Kind: "recording", Name: mine[0] + "/" + id, Branches: mine}, nil
 	}
-	return Object{}, errors.New("recording ID exists in several branches: give appliance")
+	return Object{}, httperr.Conflict("recording ID exists in several branches: give appliance")
 }
 
 // branchObject names branches (a search filter): every one must exist.

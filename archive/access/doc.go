@@ -79,4 +79,16 @@
 //     administrator disables (signed out at once), enables and unlocks a
 //     user at once, and resets one's password and second factor with a
 //     second administrator's approval (the CLI does all of it directly).
+//   - Errors at the edge (errors.go): every handler answers an error
+//     through one writer (internal/httperr), JSON for the API and links, a
+//     page for the web. Refusals and the package's sentinels keep their
+//     status and text; input errors are 400 with what to fix; anything
+//     else (a database or store fault) is 500 with a generic message, its
+//     cause in the log only. Web and API share one function per action
+//     (search, view, requests, the trail) and differ only in rendering.
+//   - Pages are embedded templates (web/) with a data type per page
+//     (pages.go), rendered into a buffer first (a template error is a
+//     500, never half a page), under a CSP (CSP) that allows scripts and
+//     styles only from web/'s files: the pages carry no inline script or
+//     style.
 package access

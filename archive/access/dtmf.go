@@ -3,13 +3,13 @@ package access
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/record"
 )
 
@@ -53,7 +53,7 @@ const maxReason = 500
 func (s *Service) revealDTMF(ctx context.Context, u *User, app, id, reason string) (*RevealedDTMF, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > maxReason {
-		return nil, fmt.Errorf("revealing key presses needs a reason (at most %d characters)", maxReason)
+		return nil, httperr.BadRequestf("revealing key presses needs a reason (at most %d characters)", maxReason)
 	}
 	// Another branch's call is answered like an unknown one (404).
 	if err := s.authorize(ctx, u, ActDTMF, s.recordingObject(ctx, app, id)); err != nil {
@@ -123,16 +123,12 @@ func (s *Service) webRevealDTMF(w http.ResponseWriter, r *http.Request, ss *sess
 	app, id := r.PathValue("app"), r.PathValue("id")
 	out, err := s.revealDTMF(r.Context(), ss.user, app, id, r.FormValue("reason"))
 	if err != nil {
-		if s.refuse(w, r, ss, err) {
+		if msg, ok := shown(err); ok {
+			s.renderPage(w, r, ss, http.StatusBadRequest, "message", messagePage{pageHead: pageHead{Title: "Key presses"}, Message: msg})
 			return
 		}
-		if errors.Is(err, errDenied) {
-			s.deny(w, r, ss, err.Error())
-			return
-		}
-		w.WriteHeader(http.StatusBadRequest)
-		s.page(w, r, ss, "message", map[string]any{"Title": "Key presses", "Message": err.Error()})
+		s.fail(w, r, ss, err)
 		return
 	}
-	s.page(w, r, ss, "dtmf", map[string]any{"Title": "Key presses", "Appliance": app, "ID": id, "Keys": out.Keys})
+	s.page(w, r, ss, "dtmf", dtmfPage{pageHead: pageHead{Title: "Key presses"}, Appliance: app, ID: id, Keys: out.Keys})
 }

@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
@@ -36,7 +36,7 @@ func (s *Service) checkGrant(ctx context.Context, by, target *User, role Role, b
 	if len(branches) == 0 {
 		switch {
 		case slices.Contains(scopedRoles, role):
-			return fmt.Errorf("role %s must be scoped to branches", role)
+			return httperr.BadRequestf("role %s must be scoped to branches", role)
 		case target != nil && !target.AllBranches():
 			return forbidden(fmt.Sprintf("user %s is scoped to branches: a scoped user is never made unscoped", target.Name))
 		case !by.AllBranches():
@@ -56,14 +56,14 @@ func (s *Service) checkGrant(ctx context.Context, by, target *User, role Role, b
 func branchesExist(ctx context.Context, db *index.DB, branches []string) error {
 	for i, b := range branches {
 		if b == "" || slices.Contains(branches[:i], b) {
-			return fmt.Errorf("branches %q: empty or repeated", strings.Join(branches, ","))
+			return httperr.BadRequestf("branches %q: empty or repeated", strings.Join(branches, ","))
 		}
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM appliances WHERE name = ?`, b).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("branch %s: no such appliance", b)
+			return httperr.BadRequestf("branch %s: no such appliance", b)
 		}
 	}
 	return nil
@@ -310,7 +310,7 @@ func (s *Service) exportable(ctx context.Context, u *User, id int64) (*Request, 
 	}
 	switch {
 	case req.Kind != ReqExport:
-		return nil, errors.New("not an export request")
+		return nil, httperr.BadRequest("not an export request")
 	case req.RequestedBy != u.Name:
 		return nil, forbidden("only the requester downloads an approved export")
 	case req.State == StateDone || req.State == StateExpired:

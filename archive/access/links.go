@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/spanvault/spanvault/internal/httperr"
 )
 
 // Streaming links: a URL /l/ID.SIG where ID names a row (recording,
@@ -42,11 +44,11 @@ func (s *Service) mintLink(ctx context.Context, u *User, app, rec string, ttl ti
 		return nil, errNoPublicURL
 	}
 	if ttl <= 0 || ttl > time.Duration(s.cfg.MaxLinkTTL) {
-		return nil, fmt.Errorf("ttl %s: between 1s and %s", ttl, time.Duration(s.cfg.MaxLinkTTL))
+		return nil, httperr.BadRequestf("ttl %s: between 1s and %s", ttl, time.Duration(s.cfg.MaxLinkTTL))
 	}
 	if network != "" {
 		if _, err := netip.ParsePrefix(network); err != nil {
-			return nil, fmt.Errorf("network %q: not an address prefix (10.1.0.0/16)", network)
+			return nil, httperr.BadRequestf("network %q: not an address prefix (10.1.0.0/16)", network)
 		}
 	}
 	if !u.InScope(app) {

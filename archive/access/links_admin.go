@@ -87,11 +87,7 @@ func (s *Service) webLinks(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.deny(w, r, ss, "role "+string(ss.user.Role)+" may not list links")
 		return
 	}
-	data := map[string]any{"Title": "Live streaming links", "Links": ls}
-	if e := r.URL.Query().Get("error"); e != "" {
-		data["Error"] = e
-	}
-	s.page(w, r, ss, "linkadmin", data)
+	s.page(w, r, ss, "linkadmin", linkAdminPage{pageHead: pageHead{Title: "Live streaming links", Error: r.URL.Query().Get("error")}, Links: ls})
 }
 
 func (s *Service) webRevokeLink(w http.ResponseWriter, r *http.Request, ss *session) {

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/audio"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/record/media"
 	"github.com/spanvault/spanvault/sync/wire"
@@ -205,7 +207,7 @@ func (s *Service) decode(ctx context.Context, rec *index.Record) (*rendered, err
 		return nil, err
 	}
 	if res.Decoded == 0 {
-		return nil, fmt.Errorf("no audio this archive can decode (codecs: %v): use the pcap export", res.Undecodable)
+		return nil, httperr.New(http.StatusUnprocessableEntity, fmt.Sprintf("no audio this archive can decode (codecs: %v): use the pcap export", res.Undecodable))
 	}
 	var buf bytes.Buffer
 	buf.Grow(44 + 4*len(res.Left))

@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -90,13 +90,13 @@ type RequestInput struct {
 func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Request, error) {
 	act, ok := requesters[in.Kind]
 	if !ok {
-		return nil, fmt.Errorf("unknown request kind %q (export, erase, release, role, bulk_erase)", in.Kind)
+		return nil, httperr.BadRequestf("unknown request kind %q (export, erase, release, role, bulk_erase)", in.Kind)
 	}
 	if err := s.authorize(ctx, u, act, Object{}); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
-		return nil, errors.New("a request needs a reason")
+		return nil, httperr.BadRequest("a request needs a reason")
 	}
 	t := Target{Appliance: in.Appliance, Recording: in.Recording}
 	switch in.Kind {
@@ -110,7 +110,7 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 		}
 		if in.Kind == ReqErase {
 			if why := s.eraseRefusal(rec); why != "" {
-				return nil, errors.New(why)
+				return nil, httperr.BadRequest(why)
 			}
 		}
 	case ReqBulk:
@@ -118,7 +118,7 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 			return nil, errNoKeys
 		}
 		if len(in.Numbers) == 0 {
-			return nil, errors.New("bulk_erase needs numbers")
+			return nil, httperr.BadRequest("bulk_erase needs numbers")
 		}
 		for _, n := range in.Numbers {
 			t.Terms = append(t.Terms, s.Keys.Term(termNumber, record.NormalizeNumber(n)))
@@ -243,7 +243,7 @@ func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (
 	}
 	switch {
 	case r.State != StatePending:
-		return nil, fmt.Errorf("request %d is %s already", id, r.State)
+		return nil, httperr.BadRequestf("request %d is %s already", id, r.State)
 	case r.RequestedBy == u.Name:
 		return nil, forbidden("four eyes: the requester may not decide their own request")
 	case !s.mayDecide(u, r):
@@ -271,7 +271,7 @@ func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("request %d was decided by someone else just now", id)
+		return nil, httperr.BadRequestf("request %d was decided by someone else just now", id)
 	}
 	r.DecidedBy, r.DecidedAt = u.Name, s.now().UTC()
 	if !approve {
@@ -309,7 +309,7 @@ func (s *Service) carryOut(ctx context.Context, approver *User, r *Request) erro
 			return err
 		}
 		if why := s.eraseRefusal(rec); why != "" {
-			return errors.New(why)
+			return httperr.BadRequest(why)
 		}
 		s.cache.drop(rec.SHA256)
 		cid, err := s.A.Command(ctx, t.Appliance, wire.CmdErase, t.Recording, false, r.Reason, by)
@@ -336,7 +336,7 @@ func (s *Service) carryOut(ctx context.Context, approver *User, r *Request) erro
 	case ReqReset:
 		return s.carryOutReset(ctx, r)
 	}
-	return fmt.Errorf("unknown request kind %q", r.Kind)
+	return httperr.BadRequestf("unknown request kind %q", r.Kind)
 }
 
 // eraseSubject erases every recording of a subject on the given branches

@@ -1,8 +1,9 @@
 package access
 
 import (
-	"fmt"
 	"slices"
+
+	"github.com/spanvault/spanvault/internal/httperr"
 )
 
 // Role is what a user is for. Every role is scoped to branches.
@@ -25,7 +26,7 @@ var Roles = []Role{Admin, Auditor, Supervisor, Compliance, DPO, CRM}
 func ParseRole(s string) (Role, error) {
 	r := Role(s)
 	if !slices.Contains(Roles, r) {
-		return "", fmt.Errorf("unknown role %q (one of admin, auditor, supervisor, compliance, dpo, crm)", s)
+		return "", httperr.BadRequestf("unknown role %q (one of admin, auditor, supervisor, compliance, dpo, crm)", s)
 	}
 	return r, nil
 }

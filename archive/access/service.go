@@ -21,6 +21,7 @@ import (
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/keyring"
+	"github.com/spanvault/spanvault/internal/httperr"
 )
 
 // Service is the access service of one archive.
@@ -84,7 +85,10 @@ func (s *Service) newSession(ctx context.Context, u *User) (token, csrf string, 
 	return token, csrf, err
 }
 
-var errNoSession = errors.New("sign in first")
+var (
+	errNoSession      = errors.New("sign in first")
+	errSessionExpired = errors.New("session expired: sign in again")
+)
 
 // session finds the request's session (cookie or bearer token), ends it
 // when idle or too old, and marks it used.
@@ -111,7 +115,7 @@ func (s *Service) session(r *http.Request) (*session, error) {
 	if now.Sub(parseTS(seen)) > time.Duration(s.cfg.IdleTimeout) || now.Sub(parseTS(created)) > time.Duration(s.cfg.SessionLifetime) {
 		s.db().ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, tokenHash(tok))
 		s.audit(ctx, "session_expired", name, "", "idle or too old", false)
-		return nil, errors.New("session expired: sign in again")
+		return nil, errSessionExpired
 	}
 	u, err := getUser(ctx, s.db(), name)
 	if err != nil {
@@ -137,6 +141,10 @@ func (s *Service) need(act Action, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ss, err := s.session(r)
 		if err != nil {
+			if !errors.Is(err, errNoSession) && !errors.Is(err, errSessionExpired) {
+				s.writeError(w, r, nil, err) // the sessions table failed: 500
+				return
+			}
 			if isAPI(r) {
 				jsonError(w, http.StatusUnauthorized, err.Error())
 			} else {
@@ -180,19 +188,13 @@ func (s *Service) deny(w http.ResponseWriter, r *http.Request, ss *session, why 
 		actor = ss.user.Name
 	}
 	s.audit(r.Context(), "denied", actor, "", fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, why), false)
-	if isAPI(r) || strings.HasPrefix(r.URL.Path, "/l/") {
-		jsonError(w, http.StatusForbidden, why)
-		return
-	}
-	w.WriteHeader(http.StatusForbidden)
-	s.page(w, r, ss, "message", map[string]any{"Title": "Not allowed", "Message": why})
+	s.writeError(w, r, ss, httperr.Forbidden(why))
 }
 
+// jsonError answers status and msg as JSON ({"error": msg}), through the
+// one error writer.
 func jsonError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	httperr.Writer{JSONOnly: true}.Write(w, nil, httperr.New(status, msg))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -231,6 +233,11 @@ func (s *Service) Handler() http.Handler {
 	return securityHeaders(m)
 }
 
+// CSP is every reply's Content-Security-Policy: scripts and styles only
+// from the archive's static files (no inline script, no inline style),
+// nothing framed, forms posted only here.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
 // securityHeaders: nothing is cached or framed, scripts only from here.
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +246,7 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Content-Security-Policy", "default-src 'self'; media-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		hd.Set("Content-Security-Policy", CSP)
 		if hd.Get("Cache-Control") == "" {
 			hd.Set("Cache-Control", "no-store")
 		}

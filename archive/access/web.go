@@ -2,7 +2,7 @@ package access
 
 import (
 	"embed"
-	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -32,24 +32,10 @@ var titles = map[string]string{
 	"fleet": "Fleet", "audit": "Audit trail", "users": "Users", "message": "",
 }
 
-// page renders a template. Errors for the user come in data as pageError.
+// page renders a template with its typed data (pages.go), status 200.
+// Errors for the user come in the data's pageHead.
 func (s *Service) page(w http.ResponseWriter, r *http.Request, ss *session, name string, data any) {
-	pd := pageData{Title: titles[name], Data: data}
-	if m, ok := data.(map[string]any); ok {
-		if t, ok := m["Title"].(string); ok {
-			pd.Title = t
-		}
-		if e, ok := m["Error"].(string); ok {
-			pd.Error = e
-		}
-	}
-	if ss != nil {
-		pd.User, pd.CSRF = ss.user, ss.csrf
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, name, pd); err != nil {
-		s.A.Logger.Error("page", "name", name, "err", err)
-	}
+	s.renderPage(w, r, ss, 0, name, data)
 }
 
 func (s *Service) webRoutes(m *http.ServeMux) {
@@ -63,7 +49,7 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /{$}", s.web("", s.webHome))
 	m.HandleFunc("GET /search", s.web(ActSearch, s.webSearch))
 	m.HandleFunc("GET /r/{app}/{id}", s.web(ActSearch, s.webRecording))
-	m.HandleFunc("GET /links", s.web(ActLink, func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "links", map[string]any{}) }))
+	m.HandleFunc("GET /links", s.web(ActLink, func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "links", linksPage{}) }))
 	m.HandleFunc("POST /links", s.web(ActLink, s.webMintLink))
 	m.HandleFunc("GET /requests", s.web("", s.webRequests))
 	m.HandleFunc("POST /web/request", s.web("", s.webRequest))
@@ -105,13 +91,17 @@ func (s *Service) webSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	u, err := s.signInRequest(r, r.FormValue("name"), r.FormValue("password"), r.FormValue("totp"), forPassword)
 	if err != nil {
-		w.WriteHeader(signInStatus(w, err))
-		s.page(w, r, nil, "signin", map[string]any{"Error": err.Error()})
+		st := signInStatus(w, err)
+		if st == http.StatusInternalServerError {
+			s.writeError(w, r, nil, err)
+			return
+		}
+		s.renderPage(w, r, nil, st, "signin", messagePage{pageHead: pageHead{Error: err.Error()}})
 		return
 	}
 	tok, _, err := s.newSession(r.Context(), u)
 	if err != nil {
-		http.Error(w, "session: "+err.Error(), http.StatusInternalServerError)
+		s.writeError(w, r, nil, fmt.Errorf("session: %w", err))
 		return
 	}
 	s.audit(r.Context(), "signin", u.Name, "", "web, from "+remoteIP(r), false)
@@ -135,13 +125,17 @@ func (discardStatus) WriteHeader(int) {}
 func (s *Service) webPassword(w http.ResponseWriter, r *http.Request, ss *session) {
 	u, err := s.changePassword(r, ss.user.Name, r.FormValue("current"), r.FormValue("totp"), r.FormValue("password"))
 	if err != nil {
-		w.WriteHeader(signInStatus(w, err))
-		s.page(w, r, ss, "password", map[string]any{"Error": err.Error()})
+		st := signInStatus(w, err)
+		if st == http.StatusInternalServerError {
+			s.writeError(w, r, ss, err)
+			return
+		}
+		s.renderPage(w, r, ss, st, "password", messagePage{pageHead: pageHead{Error: err.Error()}})
 		return
 	}
 	tok, _, err := s.newSession(r.Context(), u)
 	if err != nil {
-		http.Error(w, "session: "+err.Error(), http.StatusInternalServerError)
+		s.writeError(w, r, ss, fmt.Errorf("session: %w", err))
 		return
 	}
 	setCookie(w, tok)
@@ -166,63 +160,48 @@ func (s *Service) webSearch(w http.ResponseWriter, r *http.Request, ss *session)
 	for k, v := range r.URL.Query() {
 		qv[k] = v[0]
 	}
-	data := map[string]any{"Q": qv}
+	data := searchPage{Q: qv}
 	q, err := parseSearch(r.URL.Query())
-	if err != nil {
-		data["Error"] = err.Error()
-		s.page(w, r, ss, "search", data)
-		return
+	if err == nil {
+		data.Hits, err = s.searchRecordings(r.Context(), ss.user, q)
 	}
-	if len(q.Branches) > 0 && !s.check(w, r, ss, ActSearch, s.branchObject(r.Context(), q.Branches)) {
-		return
-	}
-	hits, err := s.search(r.Context(), ss.user, q)
 	if err != nil {
-		if errors.Is(err, errDenied) {
-			s.deny(w, r, ss, err.Error())
+		msg, ok := shown(err)
+		if !ok {
+			s.fail(w, r, ss, err)
 			return
 		}
-		data["Error"] = err.Error()
+		data.Error = msg
 	}
-	if mayHear(ss.user) {
-		for i := range hits {
-			hits[i].Personal = s.personal(hits[i].Sealed)
-		}
-	}
-	s.audit(r.Context(), "search", ss.user.Name, "", s.describe(q)+": "+strconv.Itoa(len(hits))+" results", false)
-	data["Hits"] = hits
 	s.page(w, r, ss, "search", data)
 }
 
 func (s *Service) webRecording(w http.ResponseWriter, r *http.Request, ss *session) {
 	v, err := s.view(r, ss)
 	if err != nil {
-		if s.refuse(w, r, ss, err) {
-			return
-		}
-		if errors.Is(err, errDenied) {
-			s.deny(w, r, ss, err.Error())
-			return
-		}
-		w.WriteHeader(http.StatusNotFound)
-		s.page(w, r, ss, "message", map[string]any{"Title": "Recording", "Message": err.Error()})
+		s.fail(w, r, ss, err)
 		return
 	}
-	s.page(w, r, ss, "recording", map[string]any{"V": v})
+	s.page(w, r, ss, "recording", recordingPage{V: v})
 }
 
 func (s *Service) webMintLink(w http.ResponseWriter, r *http.Request, ss *session) {
 	ttl, err := time.ParseDuration(r.FormValue("ttl"))
-	data := map[string]any{}
+	var data linksPage
 	if err != nil {
-		data["Error"] = "valid for: " + err.Error()
+		data.Error = "valid for: " + err.Error()
 		s.page(w, r, ss, "links", data)
 		return
 	}
 	rec := r.FormValue("recording")
 	o, err := s.recordingByID(r.Context(), ss.user, rec)
 	if err != nil {
-		data["Error"] = err.Error()
+		msg, ok := shown(err)
+		if !ok {
+			s.fail(w, r, ss, err)
+			return
+		}
+		data.Error = msg
 		s.page(w, r, ss, "links", data)
 		return
 	}
@@ -233,15 +212,24 @@ func (s *Service) webMintLink(w http.ResponseWriter, r *http.Request, ss *sessio
 	base, _ := s.linkBase() // mintLink refuses without it
 	l, err := s.mintLink(r.Context(), ss.user, app, rec, ttl, r.FormValue("network"), base)
 	if err != nil {
-		data["Error"] = err.Error()
+		msg, ok := shown(err)
+		if !ok {
+			s.fail(w, r, ss, err)
+			return
+		}
+		data.Error = msg
 	} else {
-		data["Link"] = l
+		data.Link = l
 	}
 	s.page(w, r, ss, "links", data)
 }
 
 func (s *Service) webRequests(w http.ResponseWriter, r *http.Request, ss *session) {
-	rs, _ := s.requests(r.Context(), 0)
+	rs, err := s.requests(r.Context(), 0)
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
 	var out []*Request
 	for _, q := range rs {
 		if s.maysee(ss.user, q) {
@@ -249,25 +237,17 @@ func (s *Service) webRequests(w http.ResponseWriter, r *http.Request, ss *sessio
 			out = append(out, q)
 		}
 	}
-	data := map[string]any{"Requests": out}
-	if e := r.URL.Query().Get("error"); e != "" {
-		data["Error"] = e
-	}
-	s.page(w, r, ss, "requests", data)
+	s.page(w, r, ss, "requests", requestsPage{pageHead: pageHead{Error: r.URL.Query().Get("error")}, Requests: out})
 }
 
 func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session) {
 	in := RequestInput{Kind: r.FormValue("kind"), Appliance: r.FormValue("appliance"), Recording: r.FormValue("recording"), Reason: r.FormValue("reason")}
 	if _, err := s.request(r.Context(), ss.user, in); err != nil {
-		if s.refuse(w, r, ss, err) {
+		if msg, ok := shown(err); ok {
+			s.renderPage(w, r, ss, http.StatusBadRequest, "message", messagePage{pageHead: pageHead{Title: "Request refused"}, Message: msg})
 			return
 		}
-		if errors.Is(err, errDenied) {
-			s.deny(w, r, ss, err.Error())
-			return
-		}
-		w.WriteHeader(http.StatusBadRequest)
-		s.page(w, r, ss, "message", map[string]any{"Title": "Request refused", "Message": err.Error()})
+		s.fail(w, r, ss, err)
 		return
 	}
 	http.Redirect(w, r, "/requests", http.StatusSeeOther)
@@ -276,14 +256,12 @@ func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session
 func (s *Service) webDecide(w http.ResponseWriter, r *http.Request, ss *session) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if _, err := s.decide(r.Context(), ss.user, id, r.FormValue("approve") == "1"); err != nil {
-		if s.refuse(w, r, ss, err) {
+		msg, ok := shown(err)
+		if !ok {
+			s.fail(w, r, ss, err)
 			return
 		}
-		if errors.Is(err, errDenied) {
-			s.deny(w, r, ss, err.Error())
-			return
-		}
-		http.Redirect(w, r, "/requests?error="+template.URLQueryEscaper(err.Error()), http.StatusSeeOther)
+		http.Redirect(w, r, "/requests?error="+template.URLQueryEscaper(msg), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/requests", http.StatusSeeOther)
@@ -298,7 +276,11 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 	}
 	rep, err := s.subjectReport(r.Context(), ss.user, nums)
 	if err != nil {
-		s.page(w, r, ss, "subject", map[string]any{"Error": err.Error()})
+		if msg, ok := shown(err); ok {
+			s.page(w, r, ss, "subject", messagePage{pageHead: pageHead{Error: msg}})
+			return
+		}
+		s.fail(w, r, ss, err)
 		return
 	}
 	s.page(w, r, ss, "subject_report", rep)
@@ -306,30 +288,37 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 
 func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) {
 	bs, err := s.Fleet(r.Context())
-	data := map[string]any{"Boxes": bs}
 	if err != nil {
-		data["Error"] = err.Error()
+		s.fail(w, r, ss, err)
+		return
 	}
-	s.page(w, r, ss, "fleet", data)
+	s.page(w, r, ss, "fleet", fleetPage{Boxes: bs})
 }
 
 func (s *Service) webAudit(w http.ResponseWriter, r *http.Request, ss *session) {
-	es, _ := s.A.Index.Events(r.Context(), "", r.URL.Query().Get("alerts") == "1")
-	n, verr := s.A.VerifyTrail(r.Context())
-	chain := "Chain intact over " + strconv.Itoa(n) + " entries."
-	if verr != nil {
-		chain = verr.Error()
+	tr, err := s.readTrail(r.Context(), ss.user, "", r.URL.Query().Get("alerts") == "1", "web")
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
 	}
+	chain := "Chain intact over " + strconv.Itoa(tr.Entries) + " entries."
+	if tr.Broken != nil {
+		chain = tr.Broken.Error()
+	}
+	es := tr.Events
 	if len(es) > 500 {
 		es = es[len(es)-500:]
 	}
-	s.audit(r.Context(), "audit_read", ss.user.Name, "", "web", false)
-	s.page(w, r, ss, "audit", map[string]any{"Chain": chain, "Events": es})
+	s.page(w, r, ss, "audit", auditPage{Chain: chain, Events: es})
 }
 
 func (s *Service) webUsers(w http.ResponseWriter, r *http.Request, ss *session) {
-	us, _ := ListUsers(r.Context(), s.db())
-	s.page(w, r, ss, "users", map[string]any{"Users": s.usersInScope(ss.user, us)})
+	us, err := ListUsers(r.Context(), s.db())
+	if err != nil {
+		s.fail(w, r, ss, err)
+		return
+	}
+	s.page(w, r, ss, "users", usersPage{Users: s.usersInScope(ss.user, us)})
 }
 
 func (s *Service) webClear(w http.ResponseWriter, r *http.Request, ss *session) {
