@@ -167,7 +167,9 @@ func (a *Appliance) Run(ctx context.Context) error {
 		return err
 	}
 	defer a.v.Close()
-	a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started")
+	if err := a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started"); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
 	if a.cfg.Sync.Configured() {
 		sc, err := NewSyncClient(a.cfg, a.v)
 		if err != nil {
@@ -347,7 +349,10 @@ loop:
 	cancel()
 	stopLED()
 	wg.Wait()
-	a.v.Audit("daemon_stopped", "appliance", "", "clean shutdown")
+	if err := a.v.Audit("daemon_stopped", "appliance", "", "clean shutdown"); err != nil {
+		a.log.Error("audit: daemon_stopped not written", "err", err)
+		runErr = errors.Join(runErr, fmt.Errorf("audit: %w", err))
+	}
 	return runErr
 }
 

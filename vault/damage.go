@@ -101,7 +101,9 @@ func (v *Vault) replaceIndex(cause error) error {
 	v.computeUsed()
 	detail := fmt.Sprintf("%v; moved to %s while recording, recording goes on with a fresh index", cause, filepath.Base(aside))
 	v.alert(AlertIndexDamaged, detail)
-	v.Audit("index_replaced", "vault", "", detail)
+	if err := v.Audit("index_replaced", "vault", "", detail); err != nil {
+		return fmt.Errorf("vault: auditing the replaced index: %w", err)
+	}
 	return nil
 }
 
@@ -230,6 +232,9 @@ func OpenOrReplace(opt Options) (*Vault, error) {
 	v.watching.Store(true)
 	detail := fmt.Sprintf("%v; moved to %s, recording goes on with a fresh index", err, filepath.Base(aside))
 	v.alert(AlertIndexDamaged, detail)
-	v.Audit("index_replaced", "vault", "", detail)
+	if aerr := v.Audit("index_replaced", "vault", "", detail); aerr != nil {
+		v.Close()
+		return nil, fmt.Errorf("%w; auditing the replaced index failed: %v", err, aerr)
+	}
 	return v, nil
 }

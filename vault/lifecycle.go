@@ -208,11 +208,15 @@ func (v *Vault) ensureRoom() error {
 	v.mu.Lock()
 	v.futileGen, v.futileUsed, v.futileAt = v.gen, u.Used, v.opt.Now()
 	v.mu.Unlock()
+	var aerr error
 	if !v.setRefusing(true) {
 		// First refusal of this episode: audit it.
-		v.Audit(audit.QuotaRefusal, "vault", "", fmt.Sprintf("disk at %.0f%%, %d bytes free; nothing may lawfully be deleted", u.Fraction*100, u.FSFree))
+		aerr = v.Audit(audit.QuotaRefusal, "vault", "", fmt.Sprintf("disk at %.0f%%, %d bytes free; nothing may lawfully be deleted", u.Fraction*100, u.FSFree))
 	}
 	v.alert(AlertQuotaRefusal, "recording refused: disk full and nothing may be deleted")
+	if aerr != nil {
+		return errors.Join(ErrRefused, aerr)
+	}
 	return ErrRefused
 }
 

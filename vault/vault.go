@@ -400,11 +400,16 @@ func (v *Vault) audit(tx *bolt.Tx, e audit.Entry) error {
 }
 
 // Audit records an action taken outside the vault (API calls, logins,
-// configuration changes) in the audit trail.
+// configuration changes) in the audit trail. A write that fails raises
+// AlertDiskError as well as returning the error.
 func (v *Vault) Audit(action, actor, recording, detail string) error {
-	return v.update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		return v.audit(tx, audit.Entry{Action: action, Actor: actor, Recording: recording, Detail: detail})
 	})
+	if err != nil {
+		v.alert(AlertDiskError, fmt.Sprintf("audit trail: %s not written: %v", action, err))
+	}
+	return err
 }
 
 // VerifyAudit checks the audit chain; a failure raises an alert.

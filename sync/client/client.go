@@ -391,7 +391,9 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	c.state.AnchoredSeq = rep.AnchoredSeq
 	c.mu.Unlock()
 	if rep.ClockSkew != 0 {
-		c.v.Audit("clock_skew", "sync", "", fmt.Sprintf("the archive says this box's clock is off by %.0f s", rep.ClockSkew))
+		if err := c.v.Audit("clock_skew", "sync", "", fmt.Sprintf("the archive says this box's clock is off by %.0f s", rep.ClockSkew)); err != nil {
+			return fmt.Errorf("sync: auditing the clock skew: %w", err)
+		}
 	}
 	for _, cmd := range rep.Commands {
 		c.apply(cmd)
@@ -480,7 +482,7 @@ func (c *Client) apply(cmd wire.Command) {
 				c.pullOne[cmd.Recording] = true
 			}
 			c.mu.Unlock()
-			c.v.Audit("sync_pull", by, cmd.Recording, "pull requested by the archive")
+			err = c.v.Audit("sync_pull", by, cmd.Recording, "pull requested by the archive")
 		}
 	}
 	if err != nil {
@@ -578,7 +580,9 @@ func (c *Client) Renew(ctx context.Context) error {
 	if err := os.Rename(c.cfg.Cert+".new", c.cfg.Cert); err != nil {
 		return err
 	}
-	c.v.Audit("cert_renewed", "sync", "", "certificate renewed until "+cert.NotAfter.UTC().Format(time.RFC3339))
+	if err := c.v.Audit("cert_renewed", "sync", "", "certificate renewed until "+cert.NotAfter.UTC().Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("sync: auditing the renewed certificate: %w", err)
+	}
 	if err := c.loadCert(); err != nil {
 		return err
 	}
