@@ -297,15 +297,28 @@ func (a *Appliance) Run(ctx context.Context) error {
 	errc := make(chan error, 4)
 	wg.Add(1)
 	go func() { defer wg.Done(); errc <- a.live.Run(capCtx) }()
-	go srv.Serve(a.conns)
+	go func() {
+		if err := srv.Serve(a.conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("status page stopped", "err", err)
+		}
+	}()
 	apiSrv := &http.Server{Handler: a.APIHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{a.apiCert}}}
-	go apiSrv.ServeTLS(newLimitListener(a.apiLn, a.cfg.Status.MaxConns, a.cfg.Status.MaxConnsPerIP), "", "")
+	go func() {
+		if err := apiSrv.ServeTLS(newLimitListener(a.apiLn, a.cfg.Status.MaxConns, a.cfg.Status.MaxConnsPerIP), "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("API stopped", "err", err)
+		}
+	}()
 	ledCtx, stopLED := context.WithCancel(context.Background())
 	if a.led != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); a.led.Run(ledCtx) }()
+		go func() {
+			defer wg.Done()
+			if err := a.led.Run(ledCtx); err != nil {
+				a.log.Warn("status LED", "err", err)
+			}
+		}()
 	}
 	a.verifyAudit()
 	a.refresh()
@@ -344,8 +357,12 @@ loop:
 	a.live.Mu.Unlock()
 	a.writer.Close() // every call ended above is sealed before the vault closes
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	srv.Shutdown(sctx)
-	apiSrv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Warn("status page shutdown", "err", err)
+	}
+	if err := apiSrv.Shutdown(sctx); err != nil {
+		a.log.Warn("API shutdown", "err", err)
+	}
 	cancel()
 	stopLED()
 	wg.Wait()
@@ -514,7 +531,7 @@ func prepareMirror(iface string) error {
 	if iface == "lo" {
 		return nil
 	}
-	os.WriteFile("/proc/sys/net/ipv6/conf/"+iface+"/disable_ipv6", []byte("1"), 0)
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+iface+"/disable_ipv6", []byte("1"), 0) // best effort: a kernel or port without IPv6 has no such file
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -547,7 +564,9 @@ func (a *Appliance) raiseFileLimit() {
 	}
 	if rl.Cur < rl.Max {
 		rl.Cur = rl.Max
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+			a.log.Warn("raising the open file limit", "err", err)
+		}
 	}
 	a.log.Info("open file limit", "limit", rl.Cur)
 }

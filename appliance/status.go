@@ -430,7 +430,9 @@ th{font-weight:600;color:#555}.box{border:1px solid #ccc;border-radius:6px;paddi
 func (a *Appliance) page(w http.ResponseWriter, r *http.Request) {
 	a.refresh()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	pageTmpl.Execute(w, a.Status())
+	if err := pageTmpl.Execute(w, a.Status()); err != nil {
+		a.log.Warn("status page", "err", err)
+	}
 }
 
 func formatBytes(b int64) string {

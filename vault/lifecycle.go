@@ -51,7 +51,9 @@ func (v *Vault) recover() error {
 			if err := os.Rename(part, final); err != nil {
 				return fmt.Errorf("vault: recover %s: %w", id, err)
 			}
-			syncDir(filepath.Dir(final))
+			if err := syncDir(filepath.Dir(final)); err != nil {
+				return fmt.Errorf("vault: recover %s: %w", id, err)
+			}
 		} else if _, err := os.Stat(final); err != nil {
 			note = "interrupted before any media reached the disk"
 			noFile = true
@@ -799,7 +801,7 @@ func (v *Vault) Release(hid, reason, by string) (int, error) {
 			return err
 		}
 		var touched []*Entry
-		tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
+		if err := tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			if !bytes.Contains(val, []byte(hid)) {
 				return nil
 			}
@@ -808,7 +810,9 @@ func (v *Vault) Release(hid, reason, by string) (int, error) {
 				touched = append(touched, &e)
 			}
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
 		for _, old := range touched {
 			e := *old
 			e.Holds = slices.DeleteFunc(slices.Clone(e.Holds), func(s string) bool { return s == hid })

@@ -290,13 +290,13 @@ func (v *Vault) Close() error {
 		<-v.done
 		v.mu.Lock()
 		for _, r := range v.open {
-			r.f.Sync()
+			err = errors.Join(err, r.f.Sync())
 			r.f.Close()
 		}
 		v.open = map[string]*recording{}
 		v.mu.Unlock()
 		v.dbmu.Lock()
-		err = v.db.Close()
+		err = errors.Join(err, v.db.Close())
 		v.dbmu.Unlock()
 		if v.key != nil {
 			clear(v.key)

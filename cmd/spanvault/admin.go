@@ -43,7 +43,10 @@ func cmdKeygen(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f, "# created by spanvault keygen\n# public key: %s\n%s\n", id.Recipient(), id)
+	if _, err := fmt.Fprintf(f, "# created by spanvault keygen\n# public key: %s\n%s\n", id.Recipient(), id); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err

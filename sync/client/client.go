@@ -255,7 +255,7 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 		if resp.StatusCode >= 400 {
 			defer resp.Body.Close()
 			var er wire.ErrorReply
-			json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&er)
+			_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&er) // an error reply that is not JSON falls back to the header below
 			if er.Error == "" {
 				er.Error = resp.Header.Get(wire.HeaderError)
 			}
