@@ -168,7 +168,8 @@ func (a *Appliance) Run(ctx context.Context) error {
 	}
 	defer a.v.Close()
 	if err := a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started"); err != nil {
-		return fmt.Errorf("audit: %w", err)
+		// Alerted by the vault (disk_error); the box records on.
+		a.log.Error("audit: daemon_started not written", "err", err)
 	}
 	if a.cfg.Sync.Configured() {
 		sc, err := NewSyncClient(a.cfg, a.v)

@@ -195,7 +195,7 @@ func (s *stallReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if s.got += int64(n); s.got >= s.need {
 		s.got = 0
-		if derr := s.rc.SetReadDeadline(time.Now().Add(s.window)); derr != nil && err == nil {
+		if derr := s.rc.SetReadDeadline(time.Now().Add(s.window)); derr != nil && err == nil && !errors.Is(derr, http.ErrNotSupported) {
 			err = derr
 		}
 	}

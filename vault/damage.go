@@ -236,9 +236,8 @@ func OpenOrReplace(opt Options) (*Vault, error) {
 	v.watching.Store(true)
 	detail := fmt.Sprintf("%v; moved to %s, recording goes on with a fresh index", err, filepath.Base(aside))
 	v.alert(AlertIndexDamaged, detail)
-	if aerr := v.Audit("index_replaced", "vault", "", detail); aerr != nil {
-		v.Close()
-		return nil, fmt.Errorf("%w; auditing the replaced index failed: %v", err, aerr)
-	}
+	// An audit write that fails raises AlertDiskError (Audit); the box
+	// records on rather than refuse to start.
+	_ = v.Audit("index_replaced", "vault", "", detail)
 	return v, nil
 }

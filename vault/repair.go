@@ -60,9 +60,8 @@ func openLost(opt Options, detail string) (*Vault, error) {
 	v.watching.Store(true)
 	msg := fmt.Sprintf("%s; %s, recording goes on (spanvault fsck -repair re-indexes the recordings)", detail, where)
 	v.alert(AlertIndexDamaged, msg)
-	if err := v.Audit("index_replaced", "vault", "", msg); err != nil {
-		v.Close()
-		return nil, fmt.Errorf("vault: %s; auditing it failed: %w", msg, err)
-	}
+	// An audit write that fails raises AlertDiskError (Audit); the box
+	// records on rather than refuse to start.
+	_ = v.Audit("index_replaced", "vault", "", msg)
 	return v, nil
 }

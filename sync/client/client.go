@@ -390,16 +390,17 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	c.state.ClockSkew = rep.ClockSkew
 	c.state.AnchoredSeq = rep.AnchoredSeq
 	c.mu.Unlock()
+	var aerr error
 	if rep.ClockSkew != 0 {
 		if err := c.v.Audit("clock_skew", "sync", "", fmt.Sprintf("the archive says this box's clock is off by %.0f s", rep.ClockSkew)); err != nil {
-			return fmt.Errorf("sync: auditing the clock skew: %w", err)
+			aerr = fmt.Errorf("sync: auditing the clock skew: %w", err) // after the commands: they are applied all the same
 		}
 	}
 	for _, cmd := range rep.Commands {
 		c.apply(cmd)
 	}
 	c.refusedErasures(rep.RefusedErasures)
-	return nil
+	return aerr
 }
 
 // verifyCheckpoint checks the archive's signed checkpoint and that it
