@@ -168,7 +168,10 @@ func (a *Appliance) Run(ctx context.Context) error {
 		return err
 	}
 	defer a.v.Close()
-	a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started")
+	if err := a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started"); err != nil {
+		// Alerted by the vault (disk_error); the box records on.
+		a.log.Error("audit: daemon_started not written", "err", err)
+	}
 	if a.cfg.Sync.Configured() {
 		sc, err := NewSyncClient(a.cfg, a.v)
 		if err != nil {
@@ -304,7 +307,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 	errc := make(chan error, 4)
 	wg.Add(1)
 	go func() { defer wg.Done(); errc <- a.live.Run(capCtx) }()
-	go srv.Serve(a.conns)
+	go func() {
+		if err := srv.Serve(a.conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("status page stopped", "err", err)
+		}
+	}()
 	apiSrv := &http.Server{Handler: a.reserveAuthenticated(a.APIHandler()), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
 		ConnState: apiConns.connState, ConnContext: connContext,
@@ -312,11 +319,20 @@ func (a *Appliance) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.apiConns = apiConns
 	a.mu.Unlock()
-	go apiSrv.ServeTLS(apiConns, "", "")
+	go func() {
+		if err := apiSrv.ServeTLS(apiConns, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("API stopped", "err", err)
+		}
+	}()
 	ledCtx, stopLED := context.WithCancel(context.Background())
 	if a.led != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); a.led.Run(ledCtx) }()
+		go func() {
+			defer wg.Done()
+			if err := a.led.Run(ledCtx); err != nil {
+				a.log.Warn("status LED", "err", err)
+			}
+		}()
 	}
 	a.verifyAudit()
 	a.refresh()
@@ -355,12 +371,19 @@ loop:
 	a.live.Mu.Unlock()
 	a.writer.Close() // every call ended above is sealed before the vault closes
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	srv.Shutdown(sctx)
-	apiSrv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Warn("status page shutdown", "err", err)
+	}
+	if err := apiSrv.Shutdown(sctx); err != nil {
+		a.log.Warn("API shutdown", "err", err)
+	}
 	cancel()
 	stopLED()
 	wg.Wait()
-	a.v.Audit("daemon_stopped", "appliance", "", "clean shutdown")
+	if err := a.v.Audit("daemon_stopped", "appliance", "", "clean shutdown"); err != nil {
+		a.log.Error("audit: daemon_stopped not written", "err", err)
+		runErr = errors.Join(runErr, fmt.Errorf("audit: %w", err))
+	}
 	return runErr
 }
 
@@ -522,7 +545,7 @@ func prepareMirror(iface string) error {
 	if iface == "lo" {
 		return nil
 	}
-	os.WriteFile("/proc/sys/net/ipv6/conf/"+iface+"/disable_ipv6", []byte("1"), 0)
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+iface+"/disable_ipv6", []byte("1"), 0) // best effort: a kernel or port without IPv6 has no such file
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -555,7 +578,9 @@ func (a *Appliance) raiseFileLimit() {
 	}
 	if rl.Cur < rl.Max {
 		rl.Cur = rl.Max
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+			a.log.Warn("raising the open file limit", "err", err)
+		}
 	}
 	a.log.Info("open file limit", "limit", rl.Cur)
 }

@@ -102,7 +102,14 @@ func (a *Appliance) request(w http.ResponseWriter, r *http.Request, action strin
 	if action == "erase" {
 		rec = target
 	}
-	a.v.Audit(action+"_requested", "api:"+tok.Name, rec, "awaiting a second approver; request "+p.ID)
+	if err := a.v.Audit(action+"_requested", "api:"+tok.Name, rec, "awaiting a second approver; request "+p.ID); err != nil {
+		a.log.Error("audit: approval request not written", "action", action, "request", p.ID, "err", err)
+		a.appr.mu.Lock()
+		delete(a.appr.reqs, p.ID) // an unaudited request cannot be approved
+		a.appr.mu.Unlock()
+		apiError(w, http.StatusInternalServerError, "the audit trail could not be written")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	json.NewEncoder(w).Encode(p)

@@ -421,7 +421,9 @@ func (a *Appliance) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(b.Bytes())
+	if _, err := w.Write(b.Bytes()); err != nil {
+		a.log.Debug("status page: client went away", "err", err)
+	}
 }
 
 func formatBytes(b int64) string {

@@ -133,7 +133,10 @@ func Init(dir string, opt InitOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f, "# spanvault archive configuration (see README.md).\n")
+	if _, err := fmt.Fprintf(f, "# spanvault archive configuration (see README.md).\n"); err != nil {
+		f.Close()
+		return err
+	}
 	if err := toml.NewEncoder(f).Encode(cfg); err != nil {
 		f.Close()
 		return err

@@ -128,7 +128,9 @@ func (a *Archive) ingestTombstone(ctx context.Context, name string, rec *wire.Re
 	var t struct {
 		By string `json:"by"`
 	}
-	json.Unmarshal(rec.Entry, &t)
+	if err := json.Unmarshal(rec.Entry, &t); err != nil {
+		return fmt.Errorf("archive: tombstone %s from %s: %w", rec.ID, name, err)
+	}
 	by := "box " + name
 	if t.By != "" && len(t.By) <= 128 {
 		by = t.By + " on box " + name

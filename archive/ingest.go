@@ -277,7 +277,9 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		out.Commands = append(out.Commands, wire.Command{ID: c.ID, Kind: c.Kind, Recording: c.Recording, All: c.All, Reason: c.Reason, By: c.By})
 		ids = append(ids, c.ID)
 	}
-	a.Index.Delivered(ctx, ids, now)
+	if err := a.Index.Delivered(ctx, ids, now); err != nil {
+		a.Logger.Error("marking commands delivered (they go out again)", "appliance", name, "err", err)
+	}
 	if out.RefusedErasures, err = a.refusalsFor(ctx, name); err != nil {
 		a.internal(w, r, err)
 		return
@@ -527,7 +529,9 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	in, n, err := a.Store.AppendFor(ctx, name, sum, off, length, a.stallReader(w, r.Body))
 	if n > 0 {
-		a.Index.AddBytes(ctx, name, n)
+		if err := a.Index.AddBytes(ctx, name, n); err != nil {
+			a.Logger.Error("counting received bytes", "appliance", name, "err", err)
+		}
 	}
 	if err == nil && in.Complete {
 		owner, err = a.Index.ClaimObject(ctx, sum, name, length, a.Now())

@@ -70,7 +70,9 @@ func (a *Archive) noteSealing(ctx context.Context, sum string) {
 	}
 	defer rc.Close()
 	if _, st, err := readHeader(bufio.NewReaderSize(io.LimitReader(rc, maxHeader), 4096)); err == nil {
-		a.Index.NoteSealing(ctx, sum, hybridOnly(st))
+		if err := a.Index.NoteSealing(ctx, sum, hybridOnly(st)); err != nil {
+			a.Logger.Warn("noting an object's sealing", "sha256", sum, "err", err)
+		}
 	}
 }
 
@@ -87,7 +89,9 @@ func (a *Archive) rehash(ctx context.Context, sum string, r io.Reader) (got stri
 	classical = herr != nil || !hybridOnly(st)
 	var after hash.Hash // the box's header state, then the payload
 	if herr == nil {
-		a.Index.NoteSealing(ctx, sum, !classical)
+		if err := a.Index.NoteSealing(ctx, sum, !classical); err != nil {
+			return "", classical, err
+		}
 		hsum, mid, resealed, err := a.Index.Resealing(ctx, sum)
 		if err != nil {
 			return "", classical, err

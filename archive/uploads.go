@@ -185,7 +185,9 @@ func (a *Archive) stallReader(w http.ResponseWriter, r io.ReadCloser) *stallRead
 	window := time.Duration(a.Config.UploadStall)
 	need := max(int64(float64(a.Config.UploadMinRate)*window.Seconds()), 1)
 	s := &stallReader{r: r, rc: http.NewResponseController(w), window: window, need: need}
-	s.rc.SetReadDeadline(time.Now().Add(window))
+	if err := s.rc.SetReadDeadline(time.Now().Add(window)); err != nil {
+		a.Logger.Warn("upload: no stall detection on this connection", "err", err)
+	}
 	return s
 }
 
@@ -193,7 +195,9 @@ func (s *stallReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if s.got += int64(n); s.got >= s.need {
 		s.got = 0
-		s.rc.SetReadDeadline(time.Now().Add(s.window))
+		if derr := s.rc.SetReadDeadline(time.Now().Add(s.window)); derr != nil && err == nil && !errors.Is(derr, http.ErrNotSupported) {
+			err = derr
+		}
 	}
 	return n, err
 }

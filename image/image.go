@@ -232,7 +232,9 @@ func run(log io.Writer, name string, args ...string) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("image: %s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
 	}
-	log.Write(out.Bytes())
+	if _, err := log.Write(out.Bytes()); err != nil {
+		return fmt.Errorf("image: %s log: %w", name, err)
+	}
 	return nil
 }
 
@@ -318,7 +320,9 @@ func (o *Options) stageRoot(root, kernel string) error {
 		if err := os.WriteFile(filepath.Join(root, p), f.data, f.mode); err != nil {
 			return err
 		}
-		os.Chmod(filepath.Join(root, p), f.mode)
+		if err := os.Chmod(filepath.Join(root, p), f.mode); err != nil {
+			return err
+		}
 	}
 	if ca, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt"); err == nil {
 		if err := os.WriteFile(filepath.Join(root, "etc/ssl/ca-bundle.pem"), ca, 0o644); err != nil {
@@ -366,7 +370,9 @@ func (o *Options) stageRoot(root, kernel string) error {
 		if err := os.WriteFile(dst, b, 0o600); err != nil {
 			return err
 		}
-		os.Chmod(dst, 0o600)
+		if err := os.Chmod(dst, 0o600); err != nil {
+			return err
+		}
 	}
 	// Kernel modules for this kernel.
 	if _, err := os.Stat(filepath.Join(kernel, "lib", "modules")); err == nil {

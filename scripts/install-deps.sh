@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (tshark as the reference decoder, sipp for live
-# calls, chromium for the status page, qemu and filesystem tools for the image, PostgreSQL for
+# calls, chromium for the status page, qemu and filesystem tools for the image, qemu-user for
+# the box's unit tests on arm64, PostgreSQL for
 # the archive's shared index, age to open recordings with the standard tool, stress-ng to run
 # the live tests with the machine kept busy: README, Tests). Idempotent:
 # packages already present are not fetched again.
 set -euo pipefail
-pkgs=(tshark sip-tester chromium ffmpeg iproute2 squashfs-tools mtools dosfstools fdisk e2fsprogs file qemu-system-arm age postgresql stress-ng)
+pkgs=(tshark sip-tester chromium ffmpeg iproute2 squashfs-tools mtools dosfstools fdisk e2fsprogs file qemu-system-arm qemu-user-static age postgresql stress-ng)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -112,21 +112,25 @@ func (v *Vault) Compact() (CompactResult, error) {
 		if rerr := os.Rename(keep, path); rerr != nil {
 			return res, fmt.Errorf("vault: compact: the new index would not open (%v) and the old one could not be put back (%v): it is kept as %s", err, rerr, keep)
 		}
-		syncDir(v.dir)
-		return res, fmt.Errorf("vault: compact: the new index would not open, the old one is back: %w", err)
+		return res, errors.Join(fmt.Errorf("vault: compact: the new index would not open, the old one is back: %w", err), syncDir(v.dir))
 	}
 	old := v.db
 	v.db = db
 	old.Close()
 	os.Remove(keep)
-	syncDir(v.dir)
+	if err := syncDir(v.dir); err != nil {
+		return res, fmt.Errorf("vault: compact: the new index is in place but not yet durable: %w", err)
+	}
 	if fi, err := os.Stat(path); err == nil {
 		res.After = fi.Size()
 	}
 	// Audited inside the new index (the lock is held: straight to bbolt).
-	v.db.Update(func(tx *bolt.Tx) error {
+	if err := v.db.Update(func(tx *bolt.Tx) error {
 		return v.audit(tx, audit.Entry{Action: "index_compacted", Actor: "vault",
 			Detail: fmt.Sprintf("%d -> %d bytes", res.Before, res.After)})
-	})
+	}); err != nil {
+		v.alert(AlertDiskError, "audit trail: index_compacted not written: "+err.Error())
+		return res, fmt.Errorf("vault: compact: auditing: %w", err)
+	}
 	return res, nil
 }

@@ -80,7 +80,7 @@ func (v *Vault) replaceIndex(cause error) error {
 	aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405.000Z"))
 	v.dbmu.Lock()
 	func() {
-		defer func() { recover() }()
+		defer func() { _ = recover() }()
 		v.db.Close()
 	}()
 	if err := os.Rename(path, aside); err != nil {
@@ -97,11 +97,17 @@ func (v *Vault) replaceIndex(cause error) error {
 	if err := v.init(); err != nil {
 		return err
 	}
-	v.noteKey()
-	v.computeUsed()
+	if err := v.noteKey(); err != nil {
+		return err
+	}
+	if err := v.computeUsed(); err != nil {
+		return err
+	}
 	detail := fmt.Sprintf("%v; moved to %s while recording, recording goes on with a fresh index", cause, filepath.Base(aside))
 	v.alert(AlertIndexDamaged, detail)
-	v.Audit("index_replaced", "vault", "", detail)
+	if err := v.Audit("index_replaced", "vault", "", detail); err != nil {
+		return fmt.Errorf("vault: auditing the replaced index: %w", err)
+	}
 	return nil
 }
 
@@ -230,6 +236,8 @@ func OpenOrReplace(opt Options) (*Vault, error) {
 	v.watching.Store(true)
 	detail := fmt.Sprintf("%v; moved to %s, recording goes on with a fresh index", err, filepath.Base(aside))
 	v.alert(AlertIndexDamaged, detail)
-	v.Audit("index_replaced", "vault", "", detail)
+	// An audit write that fails raises AlertDiskError (Audit); the box
+	// records on rather than refuse to start.
+	_ = v.Audit("index_replaced", "vault", "", detail)
 	return v, nil
 }

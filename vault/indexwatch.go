@@ -35,7 +35,9 @@ func (v *Vault) watchIndex() {
 		}
 		detail += "; restored from the open index, nothing lost"
 		v.alert(AlertIndexDamaged, detail)
-		v.Audit("index_restored", "vault", "", detail)
+		if err := v.Audit("index_restored", "vault", "", detail); err != nil {
+			v.alert(AlertIndexDamaged, "index restored but not audited: "+err.Error())
+		}
 	case err == nil && st.Size() == 0:
 		if rerr := v.replaceIndex(fmt.Errorf("vault: index %s was emptied while the vault ran", path)); rerr != nil {
 			v.alert(AlertIndexDamaged, rerr.Error())
@@ -71,7 +73,9 @@ func (v *Vault) restoreIndex(path string) (err error) {
 		os.Remove(tmp)
 		return err
 	}
-	syncPath(v.dir)
+	if err := syncPath(v.dir); err != nil {
+		return fmt.Errorf("syncing the restored index: %w", err)
+	}
 	db, err := openDB(path, false)
 	if err != nil {
 		return fmt.Errorf("reopening the restored index: %w", err)
@@ -79,7 +83,7 @@ func (v *Vault) restoreIndex(path string) (err error) {
 	old := v.db
 	v.db = db
 	func() {
-		defer func() { recover() }()
+		defer func() { _ = recover() }()
 		old.Close()
 	}()
 	return nil

@@ -51,7 +51,9 @@ func (v *Vault) recover() error {
 			if err := os.Rename(part, final); err != nil {
 				return fmt.Errorf("vault: recover %s: %w", id, err)
 			}
-			syncDir(filepath.Dir(final))
+			if err := syncDir(filepath.Dir(final)); err != nil {
+				return fmt.Errorf("vault: recover %s: %w", id, err)
+			}
 		} else if _, err := os.Stat(final); err != nil {
 			note = "interrupted before any media reached the disk"
 			noFile = true
@@ -208,11 +210,15 @@ func (v *Vault) ensureRoom() error {
 	v.mu.Lock()
 	v.futileGen, v.futileUsed, v.futileAt = v.gen, u.Used, v.opt.Now()
 	v.mu.Unlock()
+	var aerr error
 	if !v.setRefusing(true) {
 		// First refusal of this episode: audit it.
-		v.Audit(audit.QuotaRefusal, "vault", "", fmt.Sprintf("disk at %.0f%%, %d bytes free; nothing may lawfully be deleted", u.Fraction*100, u.FSFree))
+		aerr = v.Audit(audit.QuotaRefusal, "vault", "", fmt.Sprintf("disk at %.0f%%, %d bytes free; nothing may lawfully be deleted", u.Fraction*100, u.FSFree))
 	}
 	v.alert(AlertQuotaRefusal, "recording refused: disk full and nothing may be deleted")
+	if aerr != nil {
+		return errors.Join(ErrRefused, aerr)
+	}
 	return ErrRefused
 }
 
@@ -805,7 +811,7 @@ func (v *Vault) Release(hid, reason, by string) (int, error) {
 			return err
 		}
 		var touched []*Entry
-		tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
+		if err := tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
 			if !bytes.Contains(val, []byte(hid)) {
 				return nil
 			}
@@ -814,7 +820,9 @@ func (v *Vault) Release(hid, reason, by string) (int, error) {
 				touched = append(touched, &e)
 			}
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
 		for _, old := range touched {
 			e := *old
 			e.Holds = slices.DeleteFunc(slices.Clone(e.Holds), func(s string) bool { return s == hid })

@@ -379,7 +379,7 @@ func (r *recording) fail(err error, kept bool) {
 // call detail record (the tracker writes no second one: Start's error
 // wraps calls.ErrDetailKept).
 func (v *Vault) abort(id string, cause error) {
-	v.update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, id)
 		if err != nil {
 			return err
@@ -392,6 +392,9 @@ func (v *Vault) abort(id string, cause error) {
 		}
 		return v.audit(tx, audit.Entry{Action: "recording_aborted", Actor: "vault", Recording: id, Detail: cause.Error()})
 	})
+	if err != nil {
+		v.alert(AlertDiskError, fmt.Sprintf("vault: %s: the aborted recording could not be noted: %v", id, err))
+	}
 }
 
 // Write implements calls.Recording.

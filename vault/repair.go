@@ -27,7 +27,7 @@ func lostIndex(dir string) (detail string, lost bool) {
 		return "", false
 	}
 	n := 0
-	filepath.WalkDir(filepath.Join(dir, "rec"), func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(filepath.Join(dir, "rec"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".age") || strings.HasSuffix(p, ".age.part")) {
 			n++
 		}
@@ -60,6 +60,8 @@ func openLost(opt Options, detail string) (*Vault, error) {
 	v.watching.Store(true)
 	msg := fmt.Sprintf("%s; %s, recording goes on (spanvault fsck -repair re-indexes the recordings)", detail, where)
 	v.alert(AlertIndexDamaged, msg)
-	v.Audit("index_replaced", "vault", "", msg)
+	// An audit write that fails raises AlertDiskError (Audit); the box
+	// records on rather than refuse to start.
+	_ = v.Audit("index_replaced", "vault", "", msg)
 	return v, nil
 }

@@ -155,7 +155,9 @@ func (r *FsckReport) Clean() bool { return len(r.Problems) == 0 && r.AuditOK }
 func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 	rep := &FsckReport{Problems: []string{}, Repaired: []string{}}
 	if repair && !v.opt.ReadOnly {
-		v.salvage(rep)
+		if err := v.salvage(rep); err != nil {
+			return nil, err
+		}
 	}
 	es, bad, err := v.listAll()
 	if err != nil {
@@ -265,7 +267,9 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 		}
 		if repair {
 			lf := filepath.Join(v.dir, "lost+found")
-			os.MkdirAll(lf, 0o700)
+			if err := os.MkdirAll(lf, 0o700); err != nil {
+				return err
+			}
 			if err := os.Rename(path, filepath.Join(lf, name)); err != nil {
 				return err
 			}
@@ -282,7 +286,9 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 		rep.AuditOK = true
 	}
 	if repair && len(rep.Repaired) > 0 && !v.opt.ReadOnly {
-		v.Audit("fsck_repair", "fsck", "", strings.Join(rep.Repaired, "; "))
+		if err := v.Audit("fsck_repair", "fsck", "", strings.Join(rep.Repaired, "; ")); err != nil {
+			return rep, fmt.Errorf("vault: fsck: auditing the repairs: %w", err)
+		}
 	}
 	return rep, nil
 }
@@ -301,7 +307,9 @@ func (v *Vault) markLost(e *Entry) error {
 			}
 		}
 		if !e.Expiry.IsZero() {
-			tx.Bucket(bExpiry).Delete(expiryKey(e.Expiry, e.ID))
+			if err := tx.Bucket(bExpiry).Delete(expiryKey(e.Expiry, e.ID)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

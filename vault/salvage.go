@@ -55,11 +55,11 @@ func salvageKey(name string) []byte { return []byte("salvaged:" + name) }
 
 func (v *Vault) salvagedBefore(name string) bool {
 	done := false
-	v.view(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		done = tx.Bucket(bMeta).Get(salvageKey(name)) != nil
 		return nil
 	})
-	return done
+	return done && err == nil
 }
 
 func (v *Vault) salvageFile(path string) (n int, err error) {
@@ -114,8 +114,7 @@ func (v *Vault) salvageFile(path string) (n int, err error) {
 	if err != nil {
 		return n, err
 	}
-	v.computeUsed()
-	return n, nil
+	return n, v.computeUsed()
 }
 
 // hasFile reports whether a recording file (sealed or being written)

@@ -107,7 +107,7 @@ func (v *Vault) subjectTags(c *calls.Call) [][]byte {
 
 func (v *Vault) hasKDFHolds() bool {
 	found := false
-	v.view(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bHolds).ForEach(func(k, val []byte) error {
 			var h HoldRecord
 			if json.Unmarshal(val, &h) == nil && h.KDF == subjectKDF {
@@ -116,14 +116,14 @@ func (v *Vault) hasKDFHolds() bool {
 			return nil
 		})
 	})
-	return found
+	return found || err != nil // a hold list that cannot be read is assumed to hold
 }
 
 // matchSubjectHolds lists the subject holds a call falls under: KDF holds
 // by the precomputed tags, legacy holds by their HMAC.
 func (v *Vault) matchSubjectHolds(tx *bolt.Tx, p *Personal, tags [][]byte) []string {
 	var out []string
-	tx.Bucket(bHolds).ForEach(func(k, val []byte) error {
+	_ = tx.Bucket(bHolds).ForEach(func(k, val []byte) error { // the function returns no error
 		var h HoldRecord
 		if json.Unmarshal(val, &h) != nil || h.Tag == nil {
 			return nil

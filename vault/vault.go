@@ -303,13 +303,13 @@ func (v *Vault) Close() error {
 		<-v.done
 		v.mu.Lock()
 		for _, r := range v.open {
-			r.f.Sync()
+			err = errors.Join(err, r.f.Sync())
 			r.f.Close()
 		}
 		v.open = map[string]*recording{}
 		v.mu.Unlock()
 		v.dbmu.Lock()
-		err = v.db.Close()
+		err = errors.Join(err, v.db.Close())
 		v.dbmu.Unlock()
 		if v.key != nil {
 			clear(v.key)
@@ -413,11 +413,16 @@ func (v *Vault) audit(tx *bolt.Tx, e audit.Entry) error {
 }
 
 // Audit records an action taken outside the vault (API calls, logins,
-// configuration changes) in the audit trail.
+// configuration changes) in the audit trail. A write that fails raises
+// AlertDiskError as well as returning the error.
 func (v *Vault) Audit(action, actor, recording, detail string) error {
-	return v.update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		return v.audit(tx, audit.Entry{Action: action, Actor: actor, Recording: recording, Detail: detail})
 	})
+	if err != nil {
+		v.alert(AlertDiskError, fmt.Sprintf("audit trail: %s not written: %v", action, err))
+	}
+	return err
 }
 
 // VerifyAudit checks the audit chain; a failure raises an alert.

@@ -2,6 +2,7 @@ package led
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -205,8 +206,8 @@ func bytesTrim(b []byte) []byte {
 }
 
 // Run blinks until ctx ends, then turns the LED off.
-func (d *Driver) Run(ctx context.Context) error {
-	defer d.set(false)
+func (d *Driver) Run(ctx context.Context) (err error) {
+	defer func() { err = errors.Join(err, d.set(false)) }()
 pattern:
 	for {
 		select {

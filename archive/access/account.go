@@ -43,7 +43,9 @@ func (s *Service) totpSecret(ctx context.Context, u *User) (string, error) {
 	sealed, ok := strings.CutPrefix(u.totp, sealedPrefix)
 	if !ok {
 		if s.Keys != nil {
-			SealSecrets(ctx, s.db(), s.Keys)
+			if _, err := SealSecrets(ctx, s.db(), s.Keys); err != nil {
+				s.A.Logger.Error("sealing TOTP secrets", "err", err)
+			}
 		}
 		return u.totp, nil
 	}
@@ -112,7 +114,9 @@ func SealSecrets(ctx context.Context, db *index.DB, keys *keyring.Keyring) (int,
 		}
 	}
 	if !db.Postgres() {
-		conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			return n, fmt.Errorf("access: checkpoint after sealing: %w", err)
+		}
 	}
 	return n, nil
 }
@@ -148,7 +152,9 @@ func (s *Service) changePassword(r *http.Request, name, current, code, newPasswo
 	if _, err := s.db().ExecContext(ctx, `UPDATE users SET password = ?, password_set_at = ?, failed = 0 WHERE name = ?`, h, ts(s.now()), name); err != nil {
 		return nil, err
 	}
-	s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name)
+	if _, err := s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name); err != nil {
+		return nil, fmt.Errorf("access: ending %s's sessions: %w", name, err)
+	}
 	s.audit(ctx, "password_changed", name, "", "current password and code checked; every session ended; from "+sourceOf(r), false)
 	u.MustChange = false
 	return u, nil

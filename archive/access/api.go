@@ -83,7 +83,9 @@ func setCookie(w http.ResponseWriter, tok string) {
 }
 
 func (s *Service) apiSignOut(w http.ResponseWriter, r *http.Request, ss *session) {
-	s.db().ExecContext(r.Context(), `DELETE FROM sessions WHERE token = ?`, tokenHash(ss.token))
+	if _, err := s.db().ExecContext(r.Context(), `DELETE FROM sessions WHERE token = ?`, tokenHash(ss.token)); err != nil {
+		s.A.Logger.Error("sign-out: ending the session", "user", ss.user.Name, "err", err)
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", Secure: true, HttpOnly: true, MaxAge: -1})
 	s.audit(r.Context(), "signout", ss.user.Name, "", "", false)
 	w.WriteHeader(http.StatusNoContent)
@@ -201,7 +203,9 @@ func (s *Service) view(r *http.Request, ss *session) (*RecordingView, error) {
 		Direction string  `json:"direction"`
 		Duration  float64 `json:"duration_s"`
 	}
-	json.Unmarshal([]byte(rec.Entry), &e)
+	if err := storedEntry(rec, &e); err != nil {
+		return nil, err
+	}
 	v := &RecordingView{Hit: Hit{Record: *rec, Direction: e.Direction, Duration: e.Duration}, AudioURL: fmt.Sprintf("/api/v1/recordings/%s/%s/audio", app, id)}
 	if mayHear(ss.user) {
 		v.Personal = s.personal(rec.Sealed)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -92,7 +93,9 @@ func (s *Service) revealDTMF(ctx context.Context, u *User, app, id, reason strin
 // events).
 func audioStart(rec *index.Record) time.Time {
 	var e record.Entry
-	json.Unmarshal([]byte(rec.Entry), &e)
+	if err := storedEntry(rec, &e); err != nil {
+		slog.Error("access: DTMF timeline", "err", err)
+	}
 	start := e.Answer
 	for _, st := range e.Streams {
 		if !st.First.IsZero() && (start.IsZero() || st.First.Before(start)) {

@@ -42,7 +42,11 @@ func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
 	out := []Box{}
 	for _, a := range as {
 		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn, ClassicalOnly: classical[a.Name]}
-		json.Unmarshal([]byte(a.Health), &b.Health)
+		if a.Health != "" {
+			if err := json.Unmarshal([]byte(a.Health), &b.Health); err != nil {
+				s.A.Logger.Error("fleet: stored health unreadable", "appliance", a.Name, "err", err)
+			}
+		}
 		since := a.LastCheckIn
 		if since.IsZero() {
 			since = a.EnrolledAt
@@ -103,13 +107,19 @@ func (s *Service) growth(ctx context.Context, b Box, name string, v int64) {
 	key := "last_" + name
 	var last string
 	err := s.db().QueryRowContext(ctx, `SELECT raised_at FROM fleet_alerts WHERE appliance = ? AND kind = ?`, b.Name, key).Scan(&last)
-	s.db().ExecContext(ctx, `DELETE FROM fleet_alerts WHERE appliance = ? AND kind = ?`, b.Name, key)
-	s.db().ExecContext(ctx, `INSERT INTO fleet_alerts (appliance, kind, raised_at) VALUES (?, ?, ?)`, b.Name, key, fmt.Sprint(v))
+	if _, err := s.db().ExecContext(ctx, `DELETE FROM fleet_alerts WHERE appliance = ? AND kind = ?`, b.Name, key); err != nil {
+		s.A.Logger.Error("fleet alert level", "appliance", b.Name, "kind", key, "err", err)
+	}
+	if _, err := s.db().ExecContext(ctx, `INSERT INTO fleet_alerts (appliance, kind, raised_at) VALUES (?, ?, ?)`, b.Name, key, fmt.Sprint(v)); err != nil {
+		s.A.Logger.Error("fleet alert level", "appliance", b.Name, "kind", key, "err", err)
+	}
 	if errors.Is(err, sql.ErrNoRows) || err != nil {
 		return
 	}
 	var prev int64
-	fmt.Sscan(last, &prev)
+	if _, err := fmt.Sscan(last, &prev); err != nil {
+		s.A.Logger.Error("fleet alert level unreadable", "appliance", b.Name, "kind", key, "err", err)
+	}
 	// Drops alert on any growth; a backlog only when it grows by more
 	// than a day's sync would clear (it rises between nightly syncs).
 	grew := v > prev

@@ -111,7 +111,10 @@ func (s *Service) noteCommand(ctx context.Context, reqID, cmdID int64, app strin
 // its box: the recording is no longer served meanwhile.
 func (s *Service) erasing(ctx context.Context, app, id string) bool {
 	var n int
-	s.db().QueryRowContext(ctx, `SELECT COUNT(*) FROM commands WHERE appliance = ? AND recording = ? AND kind = ? AND done_at = ''`, app, id, wire.CmdErase).Scan(&n)
+	if err := s.db().QueryRowContext(ctx, `SELECT COUNT(*) FROM commands WHERE appliance = ? AND recording = ? AND kind = ? AND done_at = ''`, app, id, wire.CmdErase).Scan(&n); err != nil {
+		s.A.Logger.Error("pending erasures", "appliance", app, "id", id, "err", err)
+		return true // not served while it cannot be told
+	}
 	return n > 0
 }
 

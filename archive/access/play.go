@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"container/list"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -175,7 +174,9 @@ func (s *Service) readFrames(ctx context.Context, rec *index.Record, fn func(*se
 		}
 		if err != nil {
 			var e record.Entry
-			json.Unmarshal([]byte(rec.Entry), &e)
+			if uerr := storedEntry(rec, &e); uerr != nil {
+				return false, errors.Join(err, uerr)
+			}
 			if e.State == record.StateTruncated {
 				return true, nil
 			}
@@ -189,7 +190,9 @@ func (s *Service) readFrames(ctx context.Context, rec *index.Record, fn func(*se
 
 func (s *Service) decode(ctx context.Context, rec *index.Record) (*rendered, error) {
 	var e record.Entry
-	json.Unmarshal([]byte(rec.Entry), &e)
+	if err := storedEntry(rec, &e); err != nil {
+		return nil, err
+	}
 	// One copy of each audio payload; other frames are not kept.
 	ar := media.NewAudioReader(e.Formats)
 	var pkts []audio.Packet
@@ -242,7 +245,9 @@ type TimelineEvent struct {
 // is here, the clear ones otherwise.
 func (s *Service) timeline(rec *index.Record) []TimelineEvent {
 	var e record.Entry
-	json.Unmarshal([]byte(rec.Entry), &e)
+	if err := storedEntry(rec, &e); err != nil {
+		s.A.Logger.Error("timeline", "err", err)
+	}
 	// Sample 0 of the WAV is the first media packet.
 	start := e.Answer
 	for _, st := range e.Streams {
@@ -266,8 +271,6 @@ func (s *Service) timeline(rec *index.Record) []TimelineEvent {
 	}
 	return out
 }
-
-func indexQuery(id string) index.Query { return index.Query{ID: id, Kind: wire.KindRecording} }
 
 // DropCache forgets every decoded call and every plan (they are made
 // again on demand).

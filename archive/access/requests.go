@@ -217,7 +217,9 @@ func (s *Service) requests(ctx context.Context, id int64) ([]*Request, error) {
 		if err := rows.Scan(&r.ID, &r.Kind, &tj, &r.Reason, &r.RequestedBy, &ra, &r.DecidedBy, &da, &r.State, &r.Result, &ex, &us); err != nil {
 			return nil, err
 		}
-		json.Unmarshal([]byte(tj), &r.Target)
+		if err := json.Unmarshal([]byte(tj), &r.Target); err != nil {
+			return nil, fmt.Errorf("access: request %d: stored target: %w", r.ID, err)
+		}
 		r.RequestedAt, r.DecidedAt, r.Expires, r.Used = parseTS(ra), parseTS(da), parseTS(ex), parseTS(us)
 		out = append(out, r)
 	}
@@ -289,7 +291,9 @@ func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (
 	if err := s.carryOut(ctx, u, r); err != nil {
 		r.State, r.Result = StateFailed, err.Error()
 	}
-	s.db().ExecContext(ctx, `UPDATE requests SET state = ?, result = ?, expires_at = ? WHERE id = ?`, r.State, r.Result, tsOrEmpty(r.Expires), id)
+	if _, err := s.db().ExecContext(ctx, `UPDATE requests SET state = ?, result = ?, expires_at = ? WHERE id = ?`, r.State, r.Result, tsOrEmpty(r.Expires), id); err != nil {
+		return nil, fmt.Errorf("access: request %d: %w", id, err)
+	}
 	s.progress(ctx, r)
 	s.audit(ctx, "request_approved", u.Name, r.Target.Appliance, fmt.Sprintf("request %d %s by %s: %s %s", id, r.Kind, r.RequestedBy, r.State, r.Result), false)
 	return r, nil

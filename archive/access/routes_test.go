@@ -36,7 +36,6 @@ type routeFixture struct {
 	read1   string
 	read2   string
 	pool1   []string // erasable recordings of branch-1, each used once
-	pool2   []string
 	unknown string
 }
 

@@ -72,7 +72,11 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 		}
 		for _, p := range ps {
 			var e record.Entry
-			json.Unmarshal([]byte(p.entry), &e)
+			if p.entry != "" {
+				if err := json.Unmarshal([]byte(p.entry), &e); err != nil {
+					s.A.Logger.Error("search index: stored entry unreadable", "appliance", p.app, "id", p.id, "err", err)
+				}
+			}
 			terms := map[string]bool{}
 			if len(p.subject) > 0 {
 				if b, err := s.Keys.Decrypt(p.subject); err == nil {
@@ -80,7 +84,9 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 						Numbers []string `json:"numbers"`
 						Number  string   `json:"number"`
 					}
-					json.Unmarshal(b, &sub)
+					if err := json.Unmarshal(b, &sub); err != nil {
+						s.A.Logger.Error("search index: sealed subject unreadable", "appliance", p.app, "id", p.id, "err", err)
+					}
 					if sub.Number != "" {
 						sub.Numbers = append(sub.Numbers, sub.Number)
 					}

@@ -3,7 +3,6 @@ package access
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +63,10 @@ func (s *Service) openSeekable(ctx context.Context, rec *index.Record) (*seekabl
 		return nil, errNotSeekable
 	}
 	k := &seekable{pt: pt, size: psize, closer: rc}
-	json.Unmarshal([]byte(rec.Entry), &k.entry)
+	if err := storedEntry(rec, &k.entry); err != nil {
+		rc.Close()
+		return nil, err
+	}
 	k.formats = k.entry.Formats
 	return k, nil
 }

@@ -113,7 +113,9 @@ func (s *Service) session(r *http.Request) (*session, error) {
 	}
 	now := s.now()
 	if now.Sub(parseTS(seen)) > time.Duration(s.cfg.IdleTimeout) || now.Sub(parseTS(created)) > time.Duration(s.cfg.SessionLifetime) {
-		s.db().ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, tokenHash(tok))
+		if _, err := s.db().ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, tokenHash(tok)); err != nil {
+			s.A.Logger.Error("ending an expired session", "user", name, "err", err)
+		}
 		s.audit(ctx, "session_expired", name, "", "idle or too old", false)
 		return nil, errSessionExpired
 	}
@@ -122,10 +124,14 @@ func (s *Service) session(r *http.Request) (*session, error) {
 		return nil, errNoSession
 	}
 	if u.Disabled != "" {
-		s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name)
+		if _, err := s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name); err != nil {
+			s.A.Logger.Error("ending a session", "user", name, "err", err)
+		}
 		return nil, errNoSession
 	}
-	s.db().ExecContext(ctx, `UPDATE sessions SET seen_at = ? WHERE token = ?`, ts(now), tokenHash(tok))
+	if _, err := s.db().ExecContext(ctx, `UPDATE sessions SET seen_at = ? WHERE token = ?`, ts(now), tokenHash(tok)); err != nil {
+		return nil, fmt.Errorf("access: session: %w", err)
+	}
 	return &session{user: u, token: tok, csrf: csrf, bearer: bearer}, nil
 }
 

@@ -518,9 +518,9 @@ func (s *Service) authenticate(ctx context.Context, src, name, password, code st
 		// Every refusal after the hash writes once, like a counted
 		// failure (here a row rewritten with its own value), so that its
 		// time tells nothing about the name either.
-		s.db().ExecContext(ctx, `UPDATE users SET failed = failed WHERE name = (SELECT MIN(name) FROM users)`)
+		_, _ = s.db().ExecContext(ctx, `UPDATE users SET failed = failed WHERE name = (SELECT MIN(name) FROM users)`) // for its time only: it changes nothing
 	case !count:
-		s.db().ExecContext(ctx, `UPDATE users SET failed = failed WHERE name = ?`, name)
+		_, _ = s.db().ExecContext(ctx, `UPDATE users SET failed = failed WHERE name = ?`, name) // for its time only: it changes nothing
 	default:
 		var n int
 		if err := s.db().QueryRowContext(ctx, `UPDATE users SET failed = failed + 1 WHERE name = ? RETURNING failed`, name).Scan(&n); err == nil && n == maxFailures {
@@ -544,7 +544,9 @@ func (s *Service) knownSource(ctx context.Context, name, src string) bool {
 }
 
 func (s *Service) trustSource(ctx context.Context, name, src string) {
-	s.db().ExecContext(ctx, `INSERT INTO signin_sources (name, source, last_ok) VALUES (?, ?, ?) ON CONFLICT (name, source) DO UPDATE SET last_ok = excluded.last_ok`, name, src, ts(s.now()))
+	if _, err := s.db().ExecContext(ctx, `INSERT INTO signin_sources (name, source, last_ok) VALUES (?, ?, ?) ON CONFLICT (name, source) DO UPDATE SET last_ok = excluded.last_ok`, name, src, ts(s.now())); err != nil {
+		s.A.Logger.Error("remembering a sign-in source", "user", name, "err", err)
+	}
 }
 
 // signInRequest reads a sign-in's source and checks it: the user or an

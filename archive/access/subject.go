@@ -87,12 +87,16 @@ func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) 
 			continue // its tombstone says it all
 		}
 		var e record.Entry
-		json.Unmarshal([]byte(r.Entry), &e)
+		if err := storedEntry(&r, &e); err != nil {
+			return nil, err
+		}
 		it := SubjectItem{Appliance: r.Appliance, ID: r.ID, Kind: r.Kind, Start: r.Start, Class: r.Class, RetainUntil: r.RetainUntil,
 			Hold: r.Hold, Recorded: r.Recorded, Direction: e.Direction, Duration: e.Duration, DeletedAt: r.DeletedAt, Personal: s.personal(r.Sealed)}
 		if r.Kind == wire.KindTombstone {
 			var t record.Tombstone
-			json.Unmarshal([]byte(r.Entry), &t)
+			if err := storedEntry(&r, &t); err != nil {
+				return nil, err
+			}
 			it.Reason, it.DeletedBy, it.DeletedAt = t.Reason, t.By, t.DeletedAt
 			if it.DeletedAt.IsZero() {
 				it.DeletedAt = r.DeletedAt
@@ -142,7 +146,10 @@ func (s *Service) accessesOf(ctx context.Context, app, id string) []AccessEntry 
 	for rows.Next() {
 		var a AccessEntry
 		var t string
-		rows.Scan(&t, &a.Who, &a.Action, &a.Via)
+		if err := rows.Scan(&t, &a.Who, &a.Action, &a.Via); err != nil {
+			s.A.Logger.Error("access trail of a recording", "appliance", app, "id", id, "err", err)
+			break
+		}
 		a.Time = parseTS(t)
 		a.What = accessWords(a.Action, a.Via)
 		out = append(out, a)

@@ -177,7 +177,9 @@ func ListUsers(ctx context.Context, db *index.DB) ([]*User, error) {
 	var names []string
 	for rows.Next() {
 		var n string
-		rows.Scan(&n)
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
 		names = append(names, n)
 	}
 	rows.Close()
@@ -224,7 +226,9 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	if err != nil {
 		return err
 	}
-	s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name)
+	if _, err := s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name); err != nil {
+		return fmt.Errorf("access: ending %s's sessions: %w", name, err)
+	}
 	s.audit(ctx, "password_changed", name, "", "every session ended", false)
 	return nil
 }
@@ -241,13 +245,10 @@ func (s *Service) setRole(ctx context.Context, name string, role Role, branches 
 	if n, _ := r.RowsAffected(); n == 0 {
 		return ErrNoUser
 	}
-	s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name) // new rights, new sign-in
+	if _, err := s.db().ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name); err != nil { // new rights, new sign-in
+		return fmt.Errorf("access: ending %s's sessions: %w", name, err)
+	}
 	return nil
-}
-
-func (s *Service) suspend(ctx context.Context, name, why string) error {
-	_, err := s.db().ExecContext(ctx, `UPDATE users SET suspended = ? WHERE name = ? AND suspended = ''`, why, name)
-	return err
 }
 
 func (s *Service) unsuspend(ctx context.Context, name string) error {

@@ -244,7 +244,9 @@ func (x *Index) Appliances(ctx context.Context) ([]*Appliance, error) {
 	var names []string
 	for rows.Next() {
 		var n string
-		rows.Scan(&n)
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
 		names = append(names, n)
 	}
 	rows.Close()

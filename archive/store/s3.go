@@ -258,7 +258,7 @@ func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err
 		}{{headerKey(sum), hv, pick[0]}, {payloadKey(sum), pv, pick[1]}} {
 			for _, v := range o.vs {
 				if v.VersionID != o.mine {
-					s.c.RemoveObject(ctx, s.bucket, o.key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true})
+					_ = s.c.RemoveObject(ctx, s.bucket, o.key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true}) // a stale version left is only garbage: readers take ours by its version ID
 				}
 			}
 		}

@@ -214,7 +214,10 @@ func (d *Dir) AppendFor(ctx context.Context, box, sum string, offset, length int
 	n, cerr := io.Copy(f, src)
 	if offset+n > length {
 		// Keep only the declared length; the client sent too much.
-		f.Truncate(length)
+		if err := f.Truncate(length); err != nil {
+			f.Close()
+			return Info{}, 0, fmt.Errorf("store: trimming an upload sent past its length: %w", err)
+		}
 		f.Close()
 		return Info{Offset: length}, length - offset, ErrTooLarge
 	}
@@ -356,7 +359,7 @@ func (d *Dir) readRetention(sum string) Retention {
 		return Retention{}
 	}
 	var ts, h, mode string
-	fmt.Sscan(string(b), &ts, &h, &mode)
+	_, _ = fmt.Sscan(string(b), &ts, &h, &mode) // a file from before the mode field has two: Sscan stops there
 	t, _ := time.Parse(time.RFC3339Nano, ts)
 	return Retention{Until: t, Hold: h == "1", Mode: mode}
 }

@@ -459,7 +459,7 @@ func (g *Generator) udp(src, dst netip.AddrPort, ipID *uint16, payload []byte) [
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, Id: *ipID, Flags: layers.IPv4DontFragment,
 		SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
 	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
-	udp.SetNetworkLayerForChecksum(ip)
+	_ = udp.SetNetworkLayerForChecksum(ip) // fails only for a layer that is not IPv4/IPv6
 	ls := []gopacket.SerializableLayer{eth}
 	if g.cfg.VLAN != 0 {
 		eth.EthernetType = layers.EthernetTypeDot1Q

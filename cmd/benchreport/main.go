@@ -1,6 +1,8 @@
 // Command benchreport runs the project's benchmarks (go test -bench) and
 // prints the figures the issues ask for as one table, with tshark timed on
-// the same capture as the reference decoder. It is what "make bench" runs.
+// the same capture as the reference decoder. It is what "make bench" runs;
+// with -o it also writes the table, with the date and the machine, into
+// the generated section of that document (docs/benchmarks.md).
 package main
 
 import (
@@ -61,8 +63,12 @@ func runBenchCPU(pkg, pattern, benchtime, cpu string, env ...string) (map[string
 func main() {
 	raw := flag.Bool("raw", false, "also print the go test output")
 	only := flag.Bool("process", false, "print only the whole-process figures of spanvault record (issue 13)")
+	doc := flag.String("o", "", "also write the table into this document's generated section (between "+beginMarker+" and "+endMarker+")")
 	flag.Parse()
-	os.MkdirAll("build", 0o755)
+	if err := os.MkdirAll("build", 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
 	if *only {
 		fmt.Println("| figure | value | target |")
 		fmt.Println("|---|---|---|")
@@ -135,9 +141,8 @@ func main() {
 	fin := vRes["BenchmarkFinishRecording"]
 	sw := vRes["BenchmarkRetentionSweep1M"]
 
-	fmt.Println("| figure | value | target |")
-	fmt.Println("|---|---|---|")
-	row := func(name, val, target string) { fmt.Printf("| %s | %s | %s |\n", name, val, target) }
+	var tb table
+	row := tb.row
 	row("offline pipeline, pcap to recorder (200 concurrent G.711 calls, 1 core)", fmt.Sprintf("%.0f packets/s", p["pkts/s"]), ">= 1,000,000 packets/s")
 	row("RTP packet in steady state (decode, associate, stats, hand-over)", fmt.Sprintf("%.0f ns, %.0f allocs, %.0f B", s["ns/op"], s["allocs/op"], s["B/op"]), "0 allocs")
 	if tsharkTime > 0 {
@@ -206,6 +211,18 @@ func main() {
 	}
 	row(fmt.Sprintf("sign-ins per second under a flood of bogus ones from ever new sources (64 at once, %d cores); the owner meanwhile", runtime.NumCPU()),
 		fmt.Sprintf("%.0f/s hashed, %.0f/s answered (%.0f/s shed with 503); owner %s", si["flood-hashed/s"], si["flood-answered/s"], si["flood-shed/s"], legit), "the owner signs in")
+
+	if err := tb.write(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+	if *doc != "" {
+		if err := writeSection(*doc, section(&tb, time.Now(), machine())); err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "benchreport: table written into", *doc)
+	}
 }
 
 var floodLine = regexp.MustCompile(`lost nothing .*: (\d+)/s`)

@@ -109,7 +109,9 @@ func (pf *procFigures) measure() error {
 	if err != nil {
 		return fmt.Errorf("keygen: %v", err)
 	}
-	os.WriteFile(rcpt, out, 0o600)
+	if err := os.WriteFile(rcpt, out, 0o600); err != nil {
+		return err
+	}
 
 	capture := func(calls, concurrent int) (string, int, error) {
 		path := filepath.Join(dir, fmt.Sprintf("c%d-%d.pcap", calls, concurrent))

@@ -52,19 +52,19 @@ func main() {
 	defer os.RemoveAll(dir)
 	// A run that died before its deferred cleanup (must exits) left its
 	// namespace behind: the name is this tool's own.
-	exec.Command("ip", "netns", "del", ns).Run()
+	_ = exec.Command("ip", "netns", "del", ns).Run() // none, unless a killed run left it
 	must(exec.Command("ip", "netns", "add", ns).Run(), "ip netns add")
-	defer exec.Command("ip", "netns", "del", ns).Run()
+	defer func() { must(exec.Command("ip", "netns", "del", ns).Run(), "ip netns del") }()
 	must(exec.Command("ip", "-n", ns, "link", "set", "lo", "up").Run(), "lo up")
 
 	keyOut, err := exec.Command(*bin, "keygen", "-o", filepath.Join(dir, "id.txt")).Output()
 	must(err, "keygen")
-	os.WriteFile(filepath.Join(dir, "recipients.txt"), keyOut, 0o600)
+	must(os.WriteFile(filepath.Join(dir, "recipients.txt"), keyOut, 0o600), "recipients")
 	sum := sha256.Sum256([]byte("load"))
 	cfg := fmt.Sprintf("[vault]\ndir = %q\nrecipients = %q\nmin_free = \"64MiB\"\n[capture]\ninterface = \"lo\"\nfanout = 2\nblocks = 512\n[status]\nlisten = \"127.0.0.1:18090\"\n[clock]\nrequire_sync = false\n[[api.token]]\nname = \"load\"\nrole = \"agent\"\nsha256 = %q\n[log]\nlevel = \"warn\"\n",
 		filepath.Join(dir, "vault"), filepath.Join(dir, "recipients.txt"), hex.EncodeToString(sum[:]))
 	cfg = extensionConfig(cfg)
-	os.WriteFile(filepath.Join(dir, "c.toml"), []byte(cfg), 0o600)
+	must(os.WriteFile(filepath.Join(dir, "c.toml"), []byte(cfg), 0o600), "config")
 	d := exec.Command("ip", "netns", "exec", ns, *bin, "run", "-config", filepath.Join(dir, "c.toml"))
 	d.Stderr = os.Stderr
 	must(d.Start(), "daemon")
@@ -130,13 +130,13 @@ func main() {
 		rate := fmt.Sprint(max(1, n*1000/int((*hold).Milliseconds())))
 		uas := exec.Command("ip", "netns", "exec", ns, "sipp", "-sf", uasScen, "-i", "127.0.0.1", "-p", "5070",
 			"-mi", "127.0.0.1", "-mp", "20000", "-m", ls, "-nostdin", "-timeout", "600s", "-max_socket", "60000")
-		uas.Start()
+		must(uas.Start(), "sipp uas")
 		uasDone := make(chan struct{})
 		go func() { uas.Wait(); close(uasDone) }()
 		time.Sleep(300 * time.Millisecond)
 		c := exec.Command("ip", "netns", "exec", ns, "sipp", "127.0.0.1:5070", "-sf", uac, "-i", "127.0.0.1", "-p", "6070",
 			"-mi", "127.0.0.1", "-mp", "40000", "-m", ls, "-l", ls, "-r", rate, "-nostdin", "-timeout", "600s", "-max_socket", "60000")
-		c.Start()
+		must(c.Start(), "sipp uac")
 		var flooder *exec.Cmd
 		var floodIn io.WriteCloser
 		var floodOut bytes.Buffer
@@ -348,7 +348,7 @@ func scenario(dir, name, raw string, hold time.Duration) string {
 	b, err := os.ReadFile(filepath.Join("capture", "testdata", "sipp", name))
 	must(err, "scenario")
 	p := filepath.Join(dir, name)
-	os.WriteFile(p, []byte(sipptest.Streaming(string(b), raw, hold)), 0o644)
+	must(os.WriteFile(p, []byte(sipptest.Streaming(string(b), raw, hold)), 0o644), "scenario")
 	return p
 }
 
@@ -416,7 +416,7 @@ func floodINVITEs(rate int) {
 	must(err, "flood socket")
 	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5099}
 	stop := make(chan struct{})
-	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stop) }() // stdin closed or failed: either way, stop
 	tick := time.NewTicker(10 * time.Millisecond)
 	per := max(1, rate/100)
 	port := conn.LocalAddr().(*net.UDPAddr).Port

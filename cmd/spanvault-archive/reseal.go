@@ -34,7 +34,10 @@ func writeIdentity(path string, classical bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(f, "# created by spanvault-archive init\n# public key: %s\n%s\n", pub, id)
+	if _, err := fmt.Fprintf(f, "# created by spanvault-archive init\n# public key: %s\n%s\n", pub, id); err != nil {
+		f.Close()
+		return "", err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return "", err

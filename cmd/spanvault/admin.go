@@ -56,7 +56,10 @@ func cmdKeygen(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f, "# created by spanvault keygen\n# public key: %s\n%s\n", pub, id)
+	if _, err := fmt.Fprintf(f, "# created by spanvault keygen\n# public key: %s\n%s\n", pub, id); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err

@@ -134,7 +134,7 @@ func printSummary(w io.Writer, path string, p *capture.Pipeline, done []callLine
 	for _, u := range unassoc {
 		fmt.Fprintf(w, "  unassociated RTP: ssrc 0x%08x %s, %d packets, %d lost\n", u.Stats.SSRC, u.Codec, u.Stats.Packets, u.Stats.Lost())
 	}
-	os.Stdout.Sync()
+	_ = os.Stdout.Sync() // a terminal or pipe cannot be synced; a file can
 }
 
 // callLine is what the summary prints of a finished call.

@@ -36,7 +36,9 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	os.MkdirAll(filepath.Dir(*out), 0o755)
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		fail(err)
+	}
 	repo, _ := os.Getwd()
 	res, err := image.Build(image.Options{
 		Instance: in, ConfigDir: dir, Target: image.Target(*target), Out: *out,

@@ -162,11 +162,16 @@ func (wr Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		var b bytes.Buffer
-		page.Execute(&b, struct {
+		if err := page.Execute(&b, struct {
 			Code   int
 			Status string
 			Msg    string
-		}{e.Code, http.StatusText(e.Code), msg})
+		}{e.Code, http.StatusText(e.Code), msg}); err != nil {
+			// The built-in page cannot fail on these fields; should it,
+			// the status still goes out, with the message as text.
+			b.Reset()
+			b.WriteString(msg)
+		}
 		w.WriteHeader(e.Code)
 		w.Write(b.Bytes())
 		return

@@ -257,7 +257,7 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 		if resp.StatusCode >= 400 {
 			defer resp.Body.Close()
 			var er wire.ErrorReply
-			json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&er)
+			_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&er) // an error reply that is not JSON falls back to the header below
 			if er.Error == "" {
 				er.Error = resp.Header.Get(wire.HeaderError)
 			}
@@ -392,14 +392,17 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	c.state.ClockSkew = rep.ClockSkew
 	c.state.AnchoredSeq = rep.AnchoredSeq
 	c.mu.Unlock()
+	var aerr error
 	if rep.ClockSkew != 0 {
-		c.v.Audit("clock_skew", "sync", "", fmt.Sprintf("the archive says this box's clock is off by %.0f s", rep.ClockSkew))
+		if err := c.v.Audit("clock_skew", "sync", "", fmt.Sprintf("the archive says this box's clock is off by %.0f s", rep.ClockSkew)); err != nil {
+			aerr = fmt.Errorf("sync: auditing the clock skew: %w", err) // after the commands: they are applied all the same
+		}
 	}
 	for _, cmd := range rep.Commands {
 		c.apply(cmd)
 	}
 	c.refusedErasures(rep.RefusedErasures)
-	return nil
+	return aerr
 }
 
 // verifyCheckpoint checks the archive's signed checkpoint and that it
@@ -482,7 +485,7 @@ func (c *Client) apply(cmd wire.Command) {
 				c.pullOne[cmd.Recording] = true
 			}
 			c.mu.Unlock()
-			c.v.Audit("sync_pull", by, cmd.Recording, "pull requested by the archive")
+			err = c.v.Audit("sync_pull", by, cmd.Recording, "pull requested by the archive")
 		}
 	}
 	if err != nil {
@@ -580,7 +583,9 @@ func (c *Client) Renew(ctx context.Context) error {
 	if err := os.Rename(c.cfg.Cert+".new", c.cfg.Cert); err != nil {
 		return err
 	}
-	c.v.Audit("cert_renewed", "sync", "", "certificate renewed until "+cert.NotAfter.UTC().Format(time.RFC3339))
+	if err := c.v.Audit("cert_renewed", "sync", "", "certificate renewed until "+cert.NotAfter.UTC().Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("sync: auditing the renewed certificate: %w", err)
+	}
 	if err := c.loadCert(); err != nil {
 		return err
 	}

@@ -20,7 +20,11 @@ func (c *Client) refusedErasures(rs []wire.RefusedErasure) {
 		if len(reason) > maxRefusalText {
 			reason = reason[:maxRefusalText]
 		}
-		c.v.Audit(AuditErasureRefused, "archive", r.ID, "the archive keeps its copy: "+reason)
+		if err := c.v.Audit(AuditErasureRefused, "archive", r.ID, "the archive keeps its copy: "+reason); err != nil {
+			c.mu.Lock()
+			c.state.LastError = "auditing a refused erasure: " + err.Error()
+			c.mu.Unlock()
+		}
 		c.mu.Lock()
 		c.state.RefusedErasures++
 		c.mu.Unlock()

@@ -76,7 +76,9 @@ func Start(t testing.TB) string {
 	}
 	data := filepath.Join(dir, "data")
 	t.Cleanup(func() {
-		as("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+		if err := as("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"); err != nil {
+			t.Errorf("pgtest: stopping PostgreSQL: %v", err)
+		}
 		os.RemoveAll(dir)
 	})
 	if err := as("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"); err != nil {

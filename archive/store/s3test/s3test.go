@@ -76,12 +76,12 @@ func Start(t testing.TB) store.S3Config {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-done:
+		case <-done: // stopped by our signal: its exit status says only that
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-done

@@ -111,17 +111,23 @@ func Start(t testing.TB) *Cluster {
 	ip := []string{"-ip=127.0.0.1", "-ip.bind=127.0.0.1"}
 	master := freePort(t)
 	mdir := filepath.Join(c.dir, "master")
-	os.MkdirAll(mdir, 0o700)
+	if err := os.MkdirAll(mdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	c.start("master", append([]string{"master", "-port=" + strconv.Itoa(master), "-mdir=" + mdir, "-defaultReplication=001", "-volumeSizeLimitMB=64", "-telemetry=false"}, ip...)...)
 	maddr := fmt.Sprintf("127.0.0.1:%d", master)
 	for i := 0; i < 3; i++ {
 		vdir := filepath.Join(c.dir, fmt.Sprintf("volume%d", i))
-		os.MkdirAll(vdir, 0o700)
+		if err := os.MkdirAll(vdir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		c.Volumes = append(c.Volumes, c.start(fmt.Sprintf("volume%d", i), append([]string{"volume", "-port=" + strconv.Itoa(freePort(t)), "-dir=" + vdir, "-max=30", "-mserver=" + maddr}, ip...)...))
 	}
 	filer := freePort(t)
 	fdir := filepath.Join(c.dir, "filer")
-	os.MkdirAll(fdir, 0o700)
+	if err := os.MkdirAll(fdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	c.start("filer", append([]string{"filer", "-port=" + strconv.Itoa(filer), "-master=" + maddr, "-defaultStoreDir=" + fdir}, ip...)...)
 	s3cfg := map[string]any{"identities": []any{map[string]any{
 		"name":        "archive",
@@ -130,7 +136,9 @@ func Start(t testing.TB) *Cluster {
 	}}}
 	b, _ := json.Marshal(s3cfg)
 	cfgFile := filepath.Join(c.dir, "s3.json")
-	os.WriteFile(cfgFile, b, 0o600)
+	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s3 := freePort(t)
 	c.start("s3", "s3", "-ip.bind=127.0.0.1", "-port="+strconv.Itoa(s3), fmt.Sprintf("-filer=127.0.0.1:%d", filer), "-config="+cfgFile)
 	c.S3.Endpoint = fmt.Sprintf("127.0.0.1:%d", s3)
@@ -167,7 +175,9 @@ func (c *Cluster) volumesUp(master string) int {
 			}
 		}
 	}
-	json.NewDecoder(resp.Body).Decode(&st)
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0 // not up yet: asked again
+	}
 	n := 0
 	for _, dc := range st.Topology.DataCenters {
 		for _, r := range dc.Racks {

@@ -28,11 +28,15 @@ func NewNetns(t testing.TB, name string) *Netns {
 		t.Skip("needs root to create network namespaces and open packet sockets")
 	}
 	ns := &Netns{Name: fmt.Sprintf("%s%d", name, os.Getpid())}
-	exec.Command("ip", "netns", "del", ns.Name).Run()
+	_ = exec.Command("ip", "netns", "del", ns.Name).Run() // a namespace left by a killed run, if any
 	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns.Name).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del: %v: %s", err, out)
+		}
+	})
 	if out, err := exec.Command("ip", "-n", ns.Name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("lo up: %v: %s", err, out)
 	}
