@@ -26,8 +26,9 @@ import (
 	"github.com/spanvault/spanvault/vault"
 )
 
-// Issue 21's floods at full size run under `make flood`
-// (SPANVAULT_FLOOD_FULL=1); make test runs them shorter, the same way.
+// Issue 21's floods run at the acceptance's full size under make test
+// and make flood (SPANVAULT_FLOOD_FULL=1); a plain go test runs them
+// shorter, the same way.
 func fullFlood() bool { return os.Getenv("SPANVAULT_FLOOD_FULL") != "" }
 
 const (
