@@ -44,6 +44,11 @@ type User struct {
 	totpStep int64
 }
 
+// Locked reports whether the user failed to sign in often enough that
+// only sources they signed in from before are accepted until they sign
+// in or an administrator unlocks them.
+func (u *User) Locked() bool { return u.Failures >= maxFailures }
+
 // AllBranches reports whether the user's scope is every branch.
 func (u *User) AllBranches() bool { return u.Branches == nil }
 
