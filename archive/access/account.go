@@ -182,14 +182,7 @@ func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, nil, signInError(w, err))
 		return
 	}
-	tok, csrf, err := s.newSession(r.Context(), u)
-	if err != nil {
-		s.writeError(w, r, nil, fmt.Errorf("session: %w", err))
-		return
-	}
-	s.audit(r.Context(), "signin", u.Name, "", "new password, from "+remoteIP(r), false)
-	setCookie(w, tok)
-	writeJSON(w, http.StatusOK, SignInReply{Token: tok, CSRF: csrf, Role: u.Role})
+	s.openSession(w, r, u, "new password, from "+remoteIP(r), false)
 }
 
 // mayWhileMustChange: what a session opened with the one-time password

@@ -68,14 +68,21 @@ func (s *Service) apiSignIn(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, nil, signInError(w, err))
 		return
 	}
+	s.openSession(w, r, u, "from "+remoteIP(r), u.MustChange)
+}
+
+// openSession ends a successful API sign-in (or password change): a new
+// session, its audit entry (detail says how), the cookie and the reply
+// with the bearer token.
+func (s *Service) openSession(w http.ResponseWriter, r *http.Request, u *User, detail string, mustChange bool) {
 	tok, csrf, err := s.newSession(r.Context(), u)
 	if err != nil {
 		s.writeError(w, r, nil, fmt.Errorf("session: %w", err))
 		return
 	}
-	s.audit(r.Context(), "signin", u.Name, "", "from "+remoteIP(r), false)
+	s.audit(r.Context(), "signin", u.Name, "", detail, false)
 	setCookie(w, tok)
-	writeJSON(w, http.StatusOK, SignInReply{Token: tok, CSRF: csrf, Role: u.Role, MustChange: u.MustChange})
+	writeJSON(w, http.StatusOK, SignInReply{Token: tok, CSRF: csrf, Role: u.Role, MustChange: mustChange})
 }
 
 func setCookie(w http.ResponseWriter, tok string) {
