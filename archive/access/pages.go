@@ -89,8 +89,11 @@ func (s *Service) renderPage(w http.ResponseWriter, r *http.Request, ss *session
 	if ss != nil {
 		pd.User, pd.CSRF = ss.user, ss.csrf
 	}
+	lang := readerLanguage(r)
+	pd.Lang = lang.String()
+	pd.Title, pd.Error = translate(lang, pd.Title), translate(lang, pd.Error)
 	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, name, pd); err != nil {
+	if err := pageSets[lang].ExecuteTemplate(&b, name, pd); err != nil {
 		s.A.Logger.Error("page", "name", name, "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)

@@ -16,9 +16,11 @@ var webFiles embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"can": func(u *User, a string) bool { return u != nil && Allowed(u.Role, Action(a)) },
+	"T":   func(key string, args ...any) string { return key }, // replaced per language (i18n.go)
 }).ParseFS(webFiles, "web/*.html"))
 
 type pageData struct {
+	Lang  string // BCP 47 tag of the reader's language (i18n.go)
 	Title string
 	User  *User
 	CSRF  string
