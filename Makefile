@@ -12,7 +12,7 @@ BUILD   := build
 FUZZSCALE ?= 1
 FUZZMIN   := -fuzzminimizetime 1000x
 
-.PHONY: flood cluster all build check test test-go test-arm64 fuzz bench bench-index cross demo deps image image-vm image-test load clean
+.PHONY: flood cluster all build check test test-go test-arm64 fuzz bench bench-index cross demo deps image image-vm image-test load clean screens
 
 all: build
 
@@ -128,6 +128,14 @@ fuzz:
 cluster: deps
 	bash scripts/install-seaweedfs.sh >/dev/null
 	SPANVAULT_CLUSTER=1 SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 60m -run '^TestSeaweedCluster$$' -v ./sync/client | grep -v '^=== RUN'
+
+# Screenshots of every page of the browser journeys, in English and in
+# German, into build/screens/ (NAME-en.png, NAME-de.png).
+screens:
+	rm -rf build/screens
+	for l in en de; do SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_SCREENS=$(CURDIR)/build/screens SPANVAULT_SCREEN_LANG=$$l \
+		$(GO) test -count=1 -p 1 -run 'Browser|Journey' ./archive/access || exit 1; done
+	@ls build/screens | wc -l | xargs echo "screens written to build/screens:"
 
 bench: build
 	$(GO) run ./cmd/benchreport -o docs/benchmarks.md

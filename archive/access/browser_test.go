@@ -41,6 +41,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("lang", screenLang()), chromedp.Flag("accept-lang", screenLang()),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 1000))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
@@ -74,7 +75,9 @@ func js[T any](t *testing.T, ctx context.Context, expr string, opts ...chromedp.
 	return v
 }
 
-// shot keeps a screenshot under build/artifacts.
+// shot keeps a screenshot under build/artifacts, and under
+// $SPANVAULT_SCREENS (make screens) as NAME-LANG.png, LANG being the
+// journey's language ($SPANVAULT_SCREEN_LANG, default en).
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, time.Minute)
@@ -88,6 +91,23 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(dir, "archive-"+name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if screens := os.Getenv("SPANVAULT_SCREENS"); screens != "" {
+		if err := os.MkdirAll(screens, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(screens, name+"-"+screenLang()+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// screenLang is the language journeys run in: the browser's
+// Accept-Language (browser), "en" unless $SPANVAULT_SCREEN_LANG says.
+func screenLang() string {
+	if l := os.Getenv("SPANVAULT_SCREEN_LANG"); l != "" {
+		return l
+	}
+	return "en"
 }
 
 func location(t *testing.T, ctx context.Context) string {
