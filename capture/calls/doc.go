@@ -30,4 +30,13 @@
 // once is capped (MaxCalls), and so are unassociated flows and the SIP
 // bytes held per call. Time comes only from packet timestamps, so a
 // capture file replays the same way every time.
+//
+// The Tracker's work is split by concern: tracker.go holds its
+// configuration, counters and controls; dialog.go the SIP dialog machine
+// and SDP; flows.go the flow table (the media-association maps and the
+// rules that fill them); media.go the per-packet RTP work and dtmf.go the
+// telephone-events; explain.go which sources a call's signalling
+// explains; held.go media held for an SDP still on its way; unassoc.go
+// streams no call explains; recording.go the frames handed to the
+// Recorder; end.go the end of calls; parties.go which party is local.
 package calls

@@ -1,0 +1,73 @@
+package calls
+
+// Which party is local: the call's direction and the agent's side.
+
+import (
+	"net/netip"
+
+	"github.com/spanvault/spanvault/capture/sip"
+)
+
+func (t *Tracker) direction(c *Call) Direction {
+	callerLocal := t.isLocal(c.From, c.Caller.Addr())
+	calleeLocal := t.isLocal(c.To, c.Callee.Addr())
+	switch {
+	case callerLocal && calleeLocal:
+		return Internal
+	case callerLocal:
+		return Outbound
+	case calleeLocal:
+		return Inbound
+	}
+	return External
+}
+
+func (t *Tracker) agentSide(c *Call) Dir {
+	// Media flowing from the agent: AtoB when the caller is the agent.
+	if c.Direction == Outbound || c.Direction == Internal {
+		return AtoB
+	}
+	return BtoA
+}
+
+func (t *Tracker) isLocal(uri string, addr netip.Addr) bool {
+	user := string(sip.User([]byte(uri)))
+	for _, p := range t.cfg.Extensions {
+		if MatchPattern(p, user) {
+			return true
+		}
+	}
+	if len(t.cfg.Extensions) > 0 {
+		return false
+	}
+	for _, n := range t.cfg.LocalNets {
+		if n.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchPattern matches a dial pattern: digits and letters match themselves,
+// 'x' or 'X' any digit, and a trailing '*' any rest.
+func MatchPattern(pattern, s string) bool {
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == '*' && i == len(pattern)-1 {
+			return true
+		}
+		if i >= len(s) {
+			return false
+		}
+		switch p := pattern[i]; p {
+		case 'x', 'X':
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		default:
+			if p != s[i] {
+				return false
+			}
+		}
+	}
+	return len(s) == len(pattern)
+}
