@@ -83,6 +83,7 @@ check:
 	$(GO) tool errcheck -ignoretests -exclude .errcheck-excludes ./...
 	$(GO) test -count=1 -run '^TestBoxDependencies$$' ./cmd/spanvault
 	$(GO) test -count=1 -run '^TestArchiveDependencies$$' ./cmd/spanvault-archive
+	$(GO) test -count=1 -run '^TestVaultDependencies$$' ./vault
 	$(GO) test -count=1 -short $(CHECK_PKGS)
 
 # SPANVAULT_REQUIRE_TOOLS: a test that needs an installed tool (age,

@@ -17,20 +17,21 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/record"
 )
 
 // discard is a Recorder that keeps nothing but counts, so that benchmarks
 // measure the pipeline up to the hand-over to the vault.
 type discard struct{ frames, bytes int }
 
-func (d *discard) Start(*calls.Call) (calls.Recording, error) { return d, nil }
-func (d *discard) Detail(*calls.Call) error                   { return nil }
+func (d *discard) Start(*record.Draft) (calls.Recording, error) { return d, nil }
+func (d *discard) Detail(*record.Draft) error                   { return nil }
 func (d *discard) Write(f *calls.Frame) error {
 	d.frames++
 	d.bytes += len(f.Data)
 	return nil
 }
-func (d *discard) Finish(*calls.Call) error { return nil }
+func (d *discard) Finish(*record.Draft) error { return nil }
 
 var benchPcap struct {
 	once sync.Once

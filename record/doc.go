@@ -6,6 +6,13 @@
 // sealed recording's frames carry, and the normalisation of phone numbers
 // that subject lookups match on.
 //
+// It also holds the hand-over from the capture engine to the vault: the
+// call tracker gives a Recorder (the vault) a Draft of each call, finished
+// on the capture side (numbers normalised, codecs named, streams
+// summarised), and the Frames of its recording; the recording policy
+// decides on a Setup. So the vault reads calls without linking the
+// capture engine, and data flows one way.
+//
 // The box writes these (vault, from what the call tracker saw) and sends
 // them to the archive (sync/wire carries an Entry or Tombstone as JSON);
 // the archive reads them back to search, play and report. The package

@@ -10,12 +10,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault/audit"
 	"github.com/spanvault/spanvault/vault/retention"
 )
 
-// Async is the vault as the capture path sees it: a calls.Recorder whose
+// Async is the vault as the capture path sees it: a record.Recorder whose
 // Start, Detail and Finish hand the call to a writer goroutine and return
 // at once, so that the goroutine reading packets never waits for the
 // disk. The writer opens new recordings in batches (one bbolt transaction,
@@ -38,7 +38,7 @@ type Async struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	starts  []*recording
-	details []*calls.Call
+	details []*record.Draft
 	fins    []finishJob
 	closed  bool
 	done    chan struct{}
@@ -79,7 +79,7 @@ func (a *Async) wait() bool {
 
 type finishJob struct {
 	r *recording
-	c *calls.Call
+	d *record.Draft
 }
 
 // NewAsync starts the writer; limit bounds the call detail records waiting
@@ -99,7 +99,7 @@ func newAsync(v *Vault, limit int, hold chan struct{}) *Async {
 }
 
 // ErrShed is returned by Detail when the queue is full.
-var ErrShed = fmt.Errorf("vault: writer queue full: %w", calls.ErrDetailShed)
+var ErrShed = fmt.Errorf("vault: writer queue full: %w", record.ErrDetailShed)
 
 // Start prepares a recording and queues its opening (index entry, file,
 // directory fsync) for the writer, which opens every recording queued
@@ -109,8 +109,8 @@ var ErrShed = fmt.Errorf("vault: writer queue full: %w", calls.ErrDetailShed)
 // in milliseconds) and go out when the file exists. A recording that
 // cannot be opened is counted in Failed and alerted; its call is kept as
 // a call detail record when it ends.
-func (a *Async) Start(c *calls.Call) (calls.Recording, error) {
-	r, err := a.v.prepare(c)
+func (a *Async) Start(d *record.Draft) (record.Recording, error) {
+	r, err := a.v.prepare(d)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (a *Async) opened(rs []*recording) {
 }
 
 // Detail queues a call detail record.
-func (a *Async) Detail(c *calls.Call) error {
+func (a *Async) Detail(d *record.Draft) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
@@ -154,7 +154,7 @@ func (a *Async) Detail(c *calls.Call) error {
 		}
 		return ErrShed
 	}
-	a.details = append(a.details, c)
+	a.details = append(a.details, d)
 	a.cond.Signal()
 	return nil
 }
@@ -186,14 +186,14 @@ type asyncRecording struct {
 }
 
 // Finish queues the recording for sealing.
-func (r *asyncRecording) Finish(c *calls.Call) error {
+func (r *asyncRecording) Finish(d *record.Draft) error {
 	a := r.a
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
-		return r.recording.Finish(c)
+		return r.recording.Finish(d)
 	}
-	a.fins = append(a.fins, finishJob{r.recording, c})
+	a.fins = append(a.fins, finishJob{r.recording, d})
 	a.cond.Signal()
 	return nil
 }
@@ -239,7 +239,7 @@ func (a *Async) run() {
 			}
 		}
 		n := min(len(a.details), size)
-		batch := append([]*calls.Call(nil), a.details[:n]...)
+		batch := append([]*record.Draft(nil), a.details[:n]...)
 		a.details = a.details[n:]
 		if len(a.details) == 0 {
 			a.details = nil // let the backing array go after a flood
@@ -250,7 +250,7 @@ func (a *Async) run() {
 			a.opened(starts)
 		}
 		for _, f := range fins {
-			if err := f.r.Finish(f.c); err != nil {
+			if err := f.r.Finish(f.d); err != nil {
 				a.Failed.Add(1)
 				a.v.alert(AlertDiskError, err.Error())
 			} else if f.r.openErr == nil {
@@ -272,8 +272,8 @@ func (a *Async) run() {
 // Unanswered dialogs at a flood's rate (floodrate.go), and with
 // AggregateFloods set those without a local party, are counted per hour
 // instead (see flood.go).
-func (v *Vault) DetailMany(cs []*calls.Call) error {
-	var flood []*calls.Call
+func (v *Vault) DetailMany(cs []*record.Draft) error {
+	var flood []*record.Draft
 	kept := cs[:0:0]
 	for _, c := range cs {
 		if v.aggregatable(c) {

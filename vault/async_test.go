@@ -432,7 +432,7 @@ func TestAsyncStartAndFinishWhileYielding(t *testing.T) {
 	})
 	// A call record wakes the writer: it finds nothing to open and
 	// yields (capture is "behind").
-	if err := a.Detail(&calls.Call{CallID: "wake@x", Start: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}); err != nil {
+	if err := a.Detail((&calls.Call{CallID: "wake@x", Start: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}).Draft()); err != nil {
 		t.Fatal(err)
 	}
 	<-yielding
@@ -482,7 +482,7 @@ func BenchmarkCaptureStart(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				c := &calls.Call{CallID: fmt.Sprintf("bench-%d@x", i), From: "<sip:+4930111@x>", To: "<sip:2001@x>", Start: at, State: calls.Answered}
 				t0 := time.Now()
-				r, err := rec.Start(c)
+				r, err := rec.Start(c.Draft())
 				d := time.Since(t0)
 				if err != nil {
 					b.Fatal(err)
@@ -493,7 +493,7 @@ func BenchmarkCaptureStart(b *testing.B) {
 				if len(open) == 200 {
 					b.StopTimer()
 					for j, r := range open {
-						r.Finish(started[j])
+						r.Finish(started[j].Draft())
 					}
 					open, started = open[:0], started[:0]
 					b.StartTimer()
@@ -501,7 +501,7 @@ func BenchmarkCaptureStart(b *testing.B) {
 			}
 			b.StopTimer()
 			for j, r := range open {
-				r.Finish(started[j])
+				r.Finish(started[j].Draft())
 			}
 			if a != nil {
 				a.Close()

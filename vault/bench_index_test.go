@@ -88,7 +88,7 @@ func BenchmarkFinishRecording(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.Start = c.Start.Add(time.Second)
-		if err := v.Detail(c); err != nil {
+		if err := v.Detail(c.Draft()); err != nil {
 			b.Fatal(err)
 		}
 	}

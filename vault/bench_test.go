@@ -8,6 +8,7 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault"
 )
 
@@ -17,14 +18,14 @@ type statRec struct {
 	all []interface{ Stats() vault.WriteStats }
 }
 
-func (s *statRec) Start(c *calls.Call) (calls.Recording, error) {
-	r, err := s.v.Start(c)
+func (s *statRec) Start(d *record.Draft) (calls.Recording, error) {
+	r, err := s.v.Start(d)
 	if err == nil {
 		s.all = append(s.all, r.(interface{ Stats() vault.WriteStats }))
 	}
 	return r, err
 }
-func (s *statRec) Detail(c *calls.Call) error { return s.v.Detail(c) }
+func (s *statRec) Detail(d *record.Draft) error { return s.v.Detail(d) }
 
 // BenchmarkSealG711: G.711 calls through the pipeline into the vault on
 // one core. Reports the storage ratio against the raw pcap of the same

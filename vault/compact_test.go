@@ -37,7 +37,7 @@ func TestCompactAfterSweep(t *testing.T) {
 		cs = append(cs, &calls.Call{CallID: fmt.Sprintf("old-%d@test", i), From: "<sip:+4930111@x>", To: "<sip:2001@x>",
 			State: calls.Rejected, Start: start.Add(time.Duration(i) * time.Second)})
 	}
-	if err := v.DetailMany(cs); err != nil {
+	if err := v.DetailMany(drafts(cs...)); err != nil {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "vault.db")
@@ -98,7 +98,7 @@ func TestCallRecordsGiveWayToRecordings(t *testing.T) {
 		cs = append(cs, &calls.Call{CallID: fmt.Sprintf("cdr-%d@test", i), From: "<sip:+4930111@x>", To: "<sip:2001@x>",
 			State: calls.Rejected, Start: start.Add(time.Duration(i) * time.Second)})
 	}
-	if err := v.DetailMany(cs); err != nil {
+	if err := v.DetailMany(drafts(cs...)); err != nil {
 		t.Fatal(err)
 	}
 	es, _ := v.List()

@@ -10,6 +10,11 @@
 //	DIR/rec/xx/ID.age.part  a recording still being written
 //	DIR/appliance.key       Ed25519 key that signs the audit chain head
 //
+// The vault is the call tracker's record.Recorder: it is handed a
+// record.Draft of each call (numbers normalised, codecs named, streams
+// summarised by the tracker) and the call's frames, and links nothing of
+// the capture engine (TestVaultDependencies).
+//
 // # Sealing
 //
 // The box holds only public age recipients (the archive's and, optionally,

@@ -3,7 +3,7 @@ package vault
 import (
 	"sort"
 
-	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault/audit"
 )
 
@@ -21,7 +21,7 @@ func unansweredRecord(e *Entry) bool {
 	if e.Recorded || e.State != StateCDR || len(e.Holds) > 0 {
 		return false
 	}
-	return e.CallState != "" && !calls.State(e.CallState).Answered()
+	return e.CallState != "" && !record.AnsweredState(e.CallState)
 }
 
 // evictUnanswered removes call records of unanswered dialogs, oldest

@@ -11,7 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault/audit"
 )
 
@@ -42,16 +42,16 @@ const AlertFlood = "invite_flood"
 // aggregatable reports whether a call is an unanswered dialog without a
 // local party (with AggregateFloods), or one whose source, dialled number
 // or kind is flooding (floodrate.go). Every unanswered dialog is counted.
-func (v *Vault) aggregatable(c *calls.Call) bool {
+func (v *Vault) aggregatable(c *record.Draft) bool {
 	if !unanswered(c) {
 		return false
 	}
 	flood := v.meter.anomalous(c)
-	return flood || (v.opt.AggregateFloods && c.Direction == calls.External)
+	return flood || (v.opt.AggregateFloods && c.Direction == record.External)
 }
 
 // addFloods counts aggregated dialogs inside tx.
-func (v *Vault) addFloods(tx *bolt.Tx, cs []*calls.Call, salt []byte, trail *audit.Batch) (newHours []time.Time, err error) {
+func (v *Vault) addFloods(tx *bolt.Tx, cs []*record.Draft, salt []byte, trail *audit.Batch) (newHours []time.Time, err error) {
 	b, err := tx.CreateBucketIfNotExists(bFloods)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func (v *Vault) addFloods(tx *bolt.Tx, cs []*calls.Call, salt []byte, trail *aud
 		}
 		fh.Dialogs++
 		m := hmac.New(sha256.New, salt)
-		m.Write([]byte(c.Caller.Addr().String()))
+		m.Write([]byte(c.CallerAddr.String()))
 		src := hex.EncodeToString(m.Sum(nil)[:8])
 		if !slices.Contains(fh.Sources, src) {
 			if len(fh.Sources) < maxFloodSources {

@@ -145,7 +145,7 @@ func TestUnansweredAccounting(t *testing.T) {
 		for i := 0; i < tc.n; i++ {
 			batch = append(batch, tc.gen(i))
 			if len(batch) == 50 || i == tc.n-1 {
-				if err := v.DetailMany(batch); err != nil {
+				if err := v.DetailMany(drafts(batch...)); err != nil {
 					t.Fatal(err)
 				}
 				batch = nil
@@ -159,17 +159,17 @@ func TestUnansweredAccounting(t *testing.T) {
 	// in between ends it.
 	v := open()
 	for i := 0; i < 20; i++ {
-		v.DetailMany([]*calls.Call{unansweredCall(i, ip(1), "2500", t0.Add(time.Duration(i)*time.Second))})
+		v.DetailMany(drafts(unansweredCall(i, ip(1), "2500", t0.Add(time.Duration(i)*time.Second))))
 	}
-	v.DetailMany([]*calls.Call{unansweredCall(100, ip(1), "2500", t0.Add(70*time.Second))})
-	v.DetailMany([]*calls.Call{unansweredCall(101, ip(1), "2500", t0.Add(190*time.Second))})
+	v.DetailMany(drafts(unansweredCall(100, ip(1), "2500", t0.Add(70*time.Second))))
+	v.DetailMany(drafts(unansweredCall(101, ip(1), "2500", t0.Add(190*time.Second))))
 	if got := records(v); got != 6 {
 		t.Errorf("flood then a quiet minute: %d records, want 6 (5 of the flood's minute, 0 of the next, 1 after a quiet minute)", got)
 	}
 	// Answered calls are never counted or aggregated.
 	ans := unansweredCall(200, ip(1), "2500", t0.Add(71*time.Second))
 	ans.State = calls.Ended
-	v.DetailMany([]*calls.Call{ans})
+	v.DetailMany(drafts(ans))
 	if got := records(v); got != 7 {
 		t.Errorf("an answered call's record was aggregated: %d records, want 7", got)
 	}
@@ -195,7 +195,7 @@ func TestEvictUnansweredRecordsFirst(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		batch = append(batch, unansweredCall(i, netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), "2999", start.Add(time.Hour+time.Duration(i)*time.Millisecond)))
 		if len(batch) == 500 {
-			if err := v.DetailMany(batch); err != nil {
+			if err := v.DetailMany(drafts(batch...)); err != nil {
 				t.Fatal(err)
 			}
 			batch = nil

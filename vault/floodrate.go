@@ -2,12 +2,10 @@ package vault
 
 import (
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/spanvault/spanvault/capture/calls"
-	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/record"
 )
 
 // One accounting for unanswered dialogs, whatever their parties. A SIP
@@ -82,17 +80,15 @@ func newFloodMeter(l FloodLimits) *floodMeter {
 
 // unanswered reports whether a call is an unanswered dialog: never
 // answered, nothing stored.
-func unanswered(c *calls.Call) bool { return !c.State.Answered() && !c.Recorded }
+func unanswered(c *record.Draft) bool { return !c.Answered && !c.Recorded }
 
 // dialled is the number a dialog was sent to.
-func dialled(c *calls.Call) string {
-	return strings.ToLower(string(sip.User([]byte(c.To))))
-}
+func dialled(c *record.Draft) string { return c.Dialled }
 
 // anomalous counts an unanswered dialog and reports whether its source,
 // its dialled number or all unanswered dialogs together are over their
 // limits this minute or were the minute before.
-func (m *floodMeter) anomalous(c *calls.Call) bool {
+func (m *floodMeter) anomalous(c *record.Draft) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	min := c.Start.UTC().Truncate(time.Minute)
@@ -101,7 +97,7 @@ func (m *floodMeter) anomalous(c *calls.Call) bool {
 	}
 	// A dialog starting in an earlier minute (they end out of order) is
 	// counted in the current one.
-	src := c.Caller.Addr().Unmap()
+	src := c.CallerAddr.Unmap()
 	ext := dialled(c)
 	m.all++
 	if n, ok := m.src[src]; ok || len(m.src) < maxFloodKeys {

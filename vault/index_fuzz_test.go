@@ -122,7 +122,7 @@ func FuzzIndexFile(f *testing.F) {
 		}
 		c := &calls.Call{CallID: "fuzz@test", State: calls.Rejected, Start: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 		atOpen := replaced
-		if err := v.Detail(c); err != nil {
+		if err := v.Detail(c.Draft()); err != nil {
 			t.Fatalf("the daemon's vault does not take a call record: %v", err)
 		}
 		after, _ := v.List()

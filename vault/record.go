@@ -11,15 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/spanvault/spanvault/capture/calls"
-	"github.com/spanvault/spanvault/capture/sip"
 	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault/agefile"
 	"github.com/spanvault/spanvault/vault/audit"
@@ -201,11 +198,11 @@ type WriteStats struct {
 	Syncs    int64
 }
 
-// Start implements calls.Recorder: it opens the sealed file of a call
-// that has media and returns once the file and its index entry exist.
+// Start implements record.Recorder (capture/calls.Recorder): it opens
+// the sealed file of a call that has media and returns once the file and its index entry exist.
 // (Async.Start returns at once and leaves the opening to its writer.)
-func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
-	r, err := v.prepare(c)
+func (v *Vault) Start(d *record.Draft) (record.Recording, error) {
+	r, err := v.prepare(d)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +210,7 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 	if r.openErr != nil {
 		r.release()
 		if r.kept {
-			return nil, fmt.Errorf("vault: start %s: %w (%w)", r.id, r.openErr, calls.ErrDetailKept)
+			return nil, fmt.Errorf("vault: start %s: %w (%w)", r.id, r.openErr, record.ErrDetailKept)
 		}
 		return nil, fmt.Errorf("vault: start %s: %w", r.id, r.openErr)
 	}
@@ -223,16 +220,16 @@ func (v *Vault) Start(c *calls.Call) (calls.Recording, error) {
 // prepare makes a recording without touching the disk: its ID, its index
 // entry and personal record (not yet committed), and the sealing writer,
 // whose age header and first record wait in memory for the file.
-func (v *Vault) prepare(c *calls.Call) (*recording, error) {
+func (v *Vault) prepare(d *record.Draft) (*recording, error) {
 	if len(v.opt.Recipients) == 0 {
 		return nil, errors.New("vault: no recipients configured: refusing to record in clear")
 	}
-	class := v.classOf(c)
-	id := newID(c.Start)
-	r := &recording{v: v, id: id, start: c.Start, class: class, unsynced: !v.opt.ClockSynced(),
-		pers: personalOf(c), opened: make(chan struct{})}
+	class := v.classOf(d)
+	id := newID(d.Start)
+	r := &recording{v: v, id: id, start: d.Start, class: class, unsynced: !v.opt.ClockSynced(),
+		pers: personalOf(d), opened: make(chan struct{})}
 	r.entry = &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
-	fillEntry(r.entry, c, class)
+	fillEntry(r.entry, d, class)
 	r.entry.ClockUnsynced = r.unsynced
 	r.cw = &countingWriter{v: v, h: sha256.New()}
 	var err error
@@ -377,7 +374,7 @@ func (r *recording) fail(err error, kept bool) {
 
 // abort turns the entry of a recording that could not be opened into a
 // call detail record (the tracker writes no second one: Start's error
-// wraps calls.ErrDetailKept).
+// wraps record.ErrDetailKept).
 func (v *Vault) abort(id string, cause error) {
 	err := v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, id)
@@ -397,8 +394,8 @@ func (v *Vault) abort(id string, cause error) {
 	}
 }
 
-// Write implements calls.Recording.
-func (r *recording) Write(f *calls.Frame) error {
+// Write implements record.Recording.
+func (r *recording) Write(f *record.Frame) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -417,19 +414,19 @@ func (r *recording) Stats() WriteStats {
 	return WriteStats{Captured: r.raw, Written: r.cw.n.Load(), Writes: r.cw.writes.Load(), Syncs: r.cw.syncs.Load()}
 }
 
-// Finish implements calls.Recording: seal, fsync, rename, index.
-func (r *recording) Finish(c *calls.Call) error {
+// Finish implements record.Recording: seal, fsync, rename, index.
+func (r *recording) Finish(d *record.Draft) error {
 	v := r.v
 	<-r.opened
 	if r.openErr != nil {
-		return r.finishUnopened(c)
+		return r.finishUnopened(d)
 	}
 	v.mu.Lock()
 	delete(v.open, r.id)
 	v.mu.Unlock()
 	state := StateComplete
 	note := ""
-	pers := personalOf(c)
+	pers := personalOf(d)
 	if r.err == nil {
 		meta, _ := json.Marshal(struct {
 			ID       string    `json:"id"`
@@ -473,7 +470,7 @@ func (r *recording) Finish(c *calls.Call) error {
 	if err != nil {
 		return fmt.Errorf("vault: seal %s: %w", r.id, err)
 	}
-	tags := v.subjectTags(c) // argon2id, outside the transaction
+	tags := v.subjectTags(d) // argon2id, outside the transaction
 	err = v.update(func(tx *bolt.Tx) error {
 		old, err := getEntry(tx, r.id)
 		if errors.Is(err, ErrNotFound) {
@@ -485,7 +482,7 @@ func (r *recording) Finish(c *calls.Call) error {
 			return err
 		}
 		e := *old
-		fillEntry(&e, c, r.class)
+		fillEntry(&e, d, r.class)
 		for _, h := range v.matchSubjectHolds(tx, pers, tags) {
 			if !slices.Contains(e.Holds, h) {
 				e.Holds = append(slices.Clone(e.Holds), h)
@@ -524,11 +521,11 @@ func (r *recording) Finish(c *calls.Call) error {
 // finishUnopened keeps what is known of a call whose recording could not
 // be opened: its entry, already a call detail record, gets the call's
 // final state; without an entry, a call detail record is written.
-func (r *recording) finishUnopened(c *calls.Call) error {
+func (r *recording) finishUnopened(d *record.Draft) error {
 	r.release()
 	v := r.v
 	if !r.kept {
-		if err := v.DetailMany([]*calls.Call{c}); err != nil {
+		if err := v.DetailMany([]*record.Draft{d}); err != nil {
 			return fmt.Errorf("vault: %s: recording not opened (%v), call detail record: %w", r.id, r.openErr, err)
 		}
 		return nil
@@ -539,7 +536,7 @@ func (r *recording) finishUnopened(c *calls.Call) error {
 			return err
 		}
 		e := *old
-		fillEntry(&e, c, r.class)
+		fillEntry(&e, d, r.class)
 		e.State, e.Recorded, e.Sync = StateCDR, false, SyncNotRequired
 		return putEntry(tx, &e, old)
 	})
@@ -565,14 +562,14 @@ func (r *recording) Lost() bool { return r.lost.Load() }
 // ID returns the recording's ID.
 func (r *recording) ID() string { return r.id }
 
-// Detail implements calls.Recorder: a call detail record for a dialog
+// Detail implements record.Recorder: a call detail record for a dialog
 // without stored media.
-func (v *Vault) Detail(c *calls.Call) error {
-	return v.DetailMany([]*calls.Call{c})
+func (v *Vault) Detail(d *record.Draft) error {
+	return v.DetailMany([]*record.Draft{d})
 }
 
-func (v *Vault) classOf(c *calls.Call) retention.Class {
-	name := c.Policy.Class
+func (v *Vault) classOf(d *record.Draft) retention.Class {
+	name := d.Class
 	if name == "" {
 		name = v.opt.Policy.DefaultClass
 	}
@@ -583,93 +580,57 @@ func (v *Vault) classOf(c *calls.Call) retention.Class {
 	return cl
 }
 
-// Decide implements calls.Policy from the retention rules.
-func (v *Vault) Decide(c *calls.Call) calls.Decision {
+// Decide implements capture/calls.Policy from the retention rules.
+func (v *Vault) Decide(s record.Setup) record.Decision {
 	ch := v.opt.Policy.Choose(retention.CallFacts{
-		CallID:    c.CallID,
-		FromUser:  string(sip.User([]byte(c.From))),
-		ToUser:    string(sip.User([]byte(c.To))),
-		Direction: string(c.Direction),
+		CallID:    s.CallID,
+		FromUser:  s.FromUser,
+		ToUser:    s.ToUser,
+		Direction: s.Direction,
 	})
-	return calls.Decision{Record: ch.Record, Class: ch.Class.Name, AgentOnly: ch.AgentOnly}
+	return record.Decision{Record: ch.Record, Class: ch.Class.Name, AgentOnly: ch.AgentOnly}
 }
 
-func fillEntry(e *Entry, c *calls.Call, class retention.Class) {
-	e.CallState = string(c.State)
-	e.EndReason = c.EndReason
-	e.Direction = string(c.Direction)
-	e.Start = c.Start.UTC()
-	e.Answer = c.Answer.UTC()
-	if !c.End.IsZero() && c.State != calls.Answered {
-		e.End = c.End.UTC()
+// fillEntry sets what a call's draft says in its index entry; the events
+// that are personal (digits, tags, pauses, consent) stay sealed only.
+func fillEntry(e *Entry, d *record.Draft, class retention.Class) {
+	e.CallState = d.CallState
+	e.EndReason = d.EndReason
+	e.Direction = d.Direction
+	e.Start = d.Start.UTC()
+	e.Answer = d.Answer.UTC()
+	if !d.End.IsZero() {
+		e.End = d.End.UTC()
 	}
-	if d := c.Duration(); d > 0 {
-		e.Duration = d.Seconds()
+	if d.Duration > 0 {
+		e.Duration = d.Duration.Seconds()
 	}
-	e.Codecs = c.Codecs()
-	e.Formats = c.PayloadNames()
+	e.Codecs = d.Codecs
+	e.Formats = d.Formats
 	e.Class = class.Name
-	e.AgentOnly = c.Policy.AgentOnly && !c.Consented
+	e.AgentOnly = d.AgentOnly
 	if e.Expiry.IsZero() {
-		e.Expiry = retention.Expiry(class, c.Start)
+		e.Expiry = retention.Expiry(class, d.Start)
 	}
-	e.Streams = e.Streams[:0]
-	for _, s := range c.Streams {
-		e.Streams = append(e.Streams, StreamStats{
-			SSRC:        fmt.Sprintf("0x%08x", s.Stats.SSRC),
-			PayloadType: s.PT,
-			Codec:       s.Codec,
-			Dir:         s.Dir.String(),
-			Packets:     s.Stats.Packets,
-			Lost:        s.Stats.Lost(),
-			Duplicates:  s.Stats.Duplicates,
-			OutOfOrder:  s.Stats.OutOfOrder,
-			JitterMS:    float64(s.Stats.Jitter()) / 1e6,
-			MaxJitterMS: float64(s.Stats.MaxJitter()) / 1e6,
-			MOS:         s.Stats.MOS(),
-			First:       s.Stats.First.UTC(),
-			Last:        s.Stats.Last.UTC(),
-		})
-	}
+	e.Streams = append(e.Streams[:0], d.Streams...)
 	e.Events = e.Events[:0]
-	for _, ev := range c.Events {
+	for _, ev := range d.Personal.Events {
 		switch ev.Kind {
 		case "dtmf", "tag", "pause", "resume", "consent":
 			// Sealed only, times included: the times of key presses give
 			// away a PIN's length and rhythm, and when a call was paused
 			// or tagged is personal too. The box needs none of them.
-		case "record_error":
-			e.Events = append(e.Events, ClearEvent{Time: ev.Time.UTC(), Kind: ev.Kind, Detail: ev.Detail})
 		default:
 			e.Events = append(e.Events, ClearEvent{Time: ev.Time.UTC(), Kind: ev.Kind, Detail: ev.Detail})
 		}
 	}
 }
 
-func personalOf(c *calls.Call) *Personal {
-	p := &Personal{
-		CallID: c.CallID, From: c.From, FromName: c.FromName, To: c.To, PAI: c.PAI,
-		Events: append([]calls.Event(nil), c.Events...), Tags: append([]string(nil), c.Tags...),
-	}
-	if c.Caller.IsValid() {
-		p.Caller = c.Caller.String()
-	}
-	if c.Callee.IsValid() {
-		p.Callee = c.Callee.String()
-	}
-	seen := map[string]bool{}
-	for _, uri := range []string{c.From, c.To, c.PAI} {
-		n := NormalizeNumber(string(sip.User([]byte(uri))))
-		if n != "" && !seen[n] {
-			seen[n] = true
-			p.Numbers = append(p.Numbers, n)
-		}
-	}
-	sort.Strings(p.Numbers)
-	for _, s := range c.Streams {
-		p.Streams = append(p.Streams, StreamAddrs{Src: s.Src.String(), Dst: s.Dst.String()})
-	}
-	return p
+// personalOf is the sealed half of a call's record: the draft's, copied
+// (the vault keeps it while the call runs).
+func personalOf(d *record.Draft) *Personal {
+	p := d.Personal
+	return &p
 }
 
 // NormalizeNumber reduces a phone number or SIP user to the form used for

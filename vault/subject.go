@@ -8,11 +8,9 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/spanvault/spanvault/record"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
-
-	"github.com/spanvault/spanvault/capture/calls"
-	"github.com/spanvault/spanvault/capture/sip"
 )
 
 // Subject holds match later calls without the number in clear: a hold
@@ -69,26 +67,9 @@ func (v *Vault) subjectSalt() ([]byte, error) {
 	return salt, err
 }
 
-// externalNumbers are the numbers a subject hold is checked against: the
-// external party's, both for an internal call.
-func externalNumbers(c *calls.Call) []string {
-	from := NormalizeNumber(string(sip.User([]byte(c.From))))
-	to := NormalizeNumber(string(sip.User([]byte(c.To))))
-	switch c.Direction {
-	case calls.Inbound:
-		return []string{from}
-	case calls.Outbound:
-		return []string{to}
-	}
-	if from == to {
-		return []string{from}
-	}
-	return []string{from, to}
-}
-
 // subjectTags computes, outside any transaction, the tags of a call's
 // external numbers, or nothing when no subject hold uses the KDF.
-func (v *Vault) subjectTags(c *calls.Call) [][]byte {
+func (v *Vault) subjectTags(c *record.Draft) [][]byte {
 	if c == nil || !v.hasKDFHolds() {
 		return nil
 	}
@@ -97,7 +78,7 @@ func (v *Vault) subjectTags(c *calls.Call) [][]byte {
 		return nil
 	}
 	var tags [][]byte
-	for _, n := range externalNumbers(c) {
+	for _, n := range c.ExternalNumbers() {
 		if n != "" {
 			tags = append(tags, SubjectTag(salt, n))
 		}

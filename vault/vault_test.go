@@ -19,6 +19,7 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/export"
 	"github.com/spanvault/spanvault/vault/retention"
@@ -39,7 +40,6 @@ func newKey(t testing.TB) (*age.X25519Identity, []age.Recipient, []age.Identity)
 type tee struct {
 	v      *vault.Vault
 	frames map[string][]sealed.Frame
-	ids    map[*calls.Call]string
 }
 
 type teeRec struct {
@@ -49,27 +49,26 @@ type teeRec struct {
 }
 
 func newTee(v *vault.Vault) *tee {
-	return &tee{v: v, frames: map[string][]sealed.Frame{}, ids: map[*calls.Call]string{}}
+	return &tee{v: v, frames: map[string][]sealed.Frame{}}
 }
 
-func (t *tee) Start(c *calls.Call) (calls.Recording, error) {
-	r, err := t.v.Start(c)
+func (t *tee) Start(d *record.Draft) (calls.Recording, error) {
+	r, err := t.v.Start(d)
 	if err != nil {
 		return nil, err
 	}
 	id := r.(interface{ ID() string }).ID()
-	t.ids[c] = id
 	return &teeRec{t: t, id: id, rec: r}, nil
 }
 
-func (t *tee) Detail(c *calls.Call) error { return t.v.Detail(c) }
+func (t *tee) Detail(d *record.Draft) error { return t.v.Detail(d) }
 
 func (r *teeRec) Write(f *calls.Frame) error {
 	r.t.frames[r.id] = append(r.t.frames[r.id], sealed.Frame{Time: f.Time, Data: bytes.Clone(f.Data), LinkType: uint16(f.LinkType), Kind: uint8(f.Kind), Dir: uint8(f.Dir), Flow: f.Flow})
 	return r.rec.Write(f)
 }
 
-func (r *teeRec) Finish(c *calls.Call) error { return r.rec.Finish(c) }
+func (r *teeRec) Finish(d *record.Draft) error { return r.rec.Finish(d) }
 
 func corpusPcaps(t testing.TB) []string {
 	t.Helper()

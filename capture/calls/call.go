@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/rtpstream"
 	"github.com/spanvault/spanvault/record"
 )
@@ -34,10 +33,10 @@ type Direction string
 
 // Call directions.
 const (
-	Inbound  Direction = "inbound"
-	Outbound Direction = "outbound"
-	Internal Direction = "internal"
-	External Direction = "external" // neither side is local: transit traffic
+	Inbound  Direction = record.Inbound
+	Outbound Direction = record.Outbound
+	Internal Direction = record.Internal
+	External Direction = record.External // neither side is local: transit traffic
 )
 
 // Dir is the direction of one packet within a call (record.Dir: it is
@@ -61,17 +60,10 @@ const (
 	KindRTCP = record.KindRTCP
 )
 
-// Frame is one captured frame handed to a Recording. Data is only valid
-// during the call to Write: the recording copies what it keeps.
-type Frame struct {
-	Time      time.Time
-	Data      []byte
-	LinkType  decode.LinkType
-	HeaderLen int  // frame bytes before the SIP message or RTP payload
-	Kind      Kind //
-	Dir       Dir
-	Flow      uint16 // 0 for SIP; for media the call's flow number (1, 2, ...)
-}
+// Frame is one captured frame handed to a Recording (record.Frame). Data
+// is only valid during the call to Write: the recording copies what it
+// keeps.
+type Frame = record.Frame
 
 // Event is something that happened during a call worth telling an auditor
 // (record.Event: the vault seals it with the call's personal record).
@@ -288,13 +280,8 @@ func (c *Call) Duration() time.Duration {
 	return c.End.Sub(c.Answer)
 }
 
-// Decision is what the recording policy says about a call.
-type Decision struct {
-	Record    bool   // store media at all
-	Class     string // retention class name
-	AgentOnly bool   // record only the agent's side until consent
-	AgentSide Dir    // which side is the agent (the local party)
-}
+// Decision is what the recording policy says about a call (record.Decision).
+type Decision = record.Decision
 
 // setCodec names payload type pt for the side that receives it.
 func (c *Call) setCodec(recv Dir, pt uint8, name string) {

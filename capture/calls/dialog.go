@@ -98,7 +98,7 @@ func (t *Tracker) newCall(m *sip.Message, at time.Time, src, dst netip.AddrPort,
 	}
 	c.Direction = t.direction(c)
 	if t.policy != nil {
-		c.Policy = t.policy.Decide(c)
+		c.Policy = t.policy.Decide(c.setup())
 	} else {
 		c.Policy = Decision{Record: true, Class: "default"}
 	}

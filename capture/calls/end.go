@@ -148,12 +148,12 @@ func (t *Tracker) finish(c *Call, reason string) {
 	}
 	t.forgetCall(c, t.now)
 	if c.rec != nil {
-		if err := c.rec.Finish(c); err != nil {
+		if err := c.rec.Finish(c.Draft()); err != nil {
 			t.Stats.RecordErrors++
 			c.Events = append(c.Events, Event{Time: c.End, Kind: "record_error", Detail: err.Error()})
 		}
 	} else if t.rec != nil && !c.detailKept {
-		if err := t.rec.Detail(c); errors.Is(err, ErrDetailShed) {
+		if err := t.rec.Detail(c.Draft()); errors.Is(err, ErrDetailShed) {
 			t.Stats.DetailsShed++
 		} else if err != nil {
 			t.Stats.RecordErrors++

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/record"
 )
 
 func (t *Tracker) direction(c *Call) Direction {
@@ -49,25 +50,5 @@ func (t *Tracker) isLocal(uri string, addr netip.Addr) bool {
 }
 
 // MatchPattern matches a dial pattern: digits and letters match themselves,
-// 'x' or 'X' any digit, and a trailing '*' any rest.
-func MatchPattern(pattern, s string) bool {
-	for i := 0; i < len(pattern); i++ {
-		if pattern[i] == '*' && i == len(pattern)-1 {
-			return true
-		}
-		if i >= len(s) {
-			return false
-		}
-		switch p := pattern[i]; p {
-		case 'x', 'X':
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		default:
-			if p != s[i] {
-				return false
-			}
-		}
-	}
-	return len(s) == len(pattern)
-}
+// 'x' or 'X' any digit, and a trailing '*' any rest (record.MatchPattern).
+func MatchPattern(pattern, s string) bool { return record.MatchPattern(pattern, s) }

@@ -17,7 +17,7 @@ func (t *Tracker) write(c *Call, f *Frame, isSIP bool) {
 			}
 			return
 		}
-		rec, err := t.rec.Start(c)
+		rec, err := t.rec.Start(c.Draft())
 		if err != nil {
 			c.recordErr = err
 			c.detailKept = errors.Is(err, ErrDetailKept)

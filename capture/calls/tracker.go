@@ -2,44 +2,36 @@ package calls
 
 import (
 	"container/list"
-	"errors"
 	"net/netip"
 	"time"
 
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/record"
 )
 
-// Recorder stores what the tracker finds. The vault implements it; the
-// tracker calls it from its own goroutine only.
-type Recorder interface {
-	// Start opens the recording of a call whose first media packet has
-	// arrived. The SIP frames seen so far follow through Write.
-	Start(c *Call) (Recording, error)
-	// Detail stores the call detail record of a dialog that never had
-	// media stored (rejected, cancelled, unanswered, or not to record).
-	Detail(c *Call) error
-}
+// Recorder stores what the tracker finds (record.Recorder). The vault
+// implements it; the tracker calls it from its own goroutine only, and
+// hands it a record.Draft of the call (Call.Draft) that it does not change
+// afterwards: the recorder needs nothing of this package to read it.
+type Recorder = record.Recorder
 
-// Recording receives the frames of one call as they arrive.
-type Recording interface {
-	Write(f *Frame) error
-	// Finish seals the recording with the call's final metadata.
-	Finish(c *Call) error
-}
+// Recording receives the frames of one call as they arrive
+// (record.Recording).
+type Recording = record.Recording
 
 // ErrDetailKept is wrapped by a Recorder's Start error when it failed after
 // storing the call's detail record itself: the tracker then does not call
 // Detail for the call (which once left two index entries).
-var ErrDetailKept = errors.New("calls: the call's detail record is already kept")
+var ErrDetailKept = record.ErrDetailKept
 
 // ErrDetailShed is wrapped by a Recorder's Detail error when it gave the
 // record up at a bound it documents (an INVITE flood outrunning the disk):
 // counted as shed, not as a recording error.
-var ErrDetailShed = errors.New("calls: call detail record shed at the recorder's bound")
+var ErrDetailShed = record.ErrDetailShed
 
 // Policy decides, when a call is first seen, whether and how to record it.
 type Policy interface {
-	Decide(c *Call) Decision
+	Decide(s record.Setup) Decision
 }
 
 // Config tunes the tracker. Zero fields take the defaults below.

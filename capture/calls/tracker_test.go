@@ -10,6 +10,7 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/record"
 )
 
 var (
@@ -311,10 +312,10 @@ func TestPauseByCaptureTime(t *testing.T) {
 
 type memRec struct{ onWrite func(*calls.Frame) }
 
-func (m *memRec) Start(*calls.Call) (calls.Recording, error) { return m, nil }
-func (m *memRec) Detail(*calls.Call) error                   { return nil }
-func (m *memRec) Write(f *calls.Frame) error                 { m.onWrite(f); return nil }
-func (m *memRec) Finish(*calls.Call) error                   { return nil }
+func (m *memRec) Start(*record.Draft) (calls.Recording, error) { return m, nil }
+func (m *memRec) Detail(*record.Draft) error                   { return nil }
+func (m *memRec) Write(f *calls.Frame) error                   { m.onWrite(f); return nil }
+func (m *memRec) Finish(*record.Draft) error                   { return nil }
 
 func TestMatchPattern(t *testing.T) {
 	t.Parallel()

@@ -11,11 +11,14 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/ip4defrag"
 	"github.com/google/gopacket/layers"
+
+	"github.com/spanvault/spanvault/record"
 )
 
 // LinkType is a pcap link-layer header type (LINKTYPE_*). gopacket v1.1.19
 // keeps link types in a byte, which cannot hold LINKTYPE_LINUX_SLL2 (276).
-type LinkType uint16
+// It is record.LinkType: a recorded frame stores it.
+type LinkType = record.LinkType
 
 // The link types a SPAN feed or a capture file may carry.
 const (

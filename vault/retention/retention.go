@@ -5,8 +5,8 @@ import (
 	"hash/fnv"
 	"time"
 
-	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/internal/units"
+	"github.com/spanvault/spanvault/record"
 )
 
 // Duration is a time.Duration that also reads days ("90d") and years
@@ -161,7 +161,7 @@ func (r *Rule) matches(f CallFacts) bool {
 		return true
 	}
 	for _, pat := range r.Numbers {
-		if calls.MatchPattern(pat, f.FromUser) || calls.MatchPattern(pat, f.ToUser) {
+		if record.MatchPattern(pat, f.FromUser) || record.MatchPattern(pat, f.ToUser) {
 			return true
 		}
 	}
