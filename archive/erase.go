@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -125,11 +124,9 @@ func (a *Archive) ingestTombstone(ctx context.Context, name string, rec *wire.Re
 	if rec.TombstoneKind() != wire.TombstoneErased {
 		return nil
 	}
-	var t struct {
-		By string `json:"by"`
-	}
-	if err := json.Unmarshal(rec.Entry, &t); err != nil {
-		return fmt.Errorf("archive: tombstone %s from %s: %w", rec.ID, name, err)
+	t := rec.Entry.Tombstone
+	if t == nil {
+		return fmt.Errorf("archive: tombstone %s from %s: no tombstone entry", rec.ID, name)
 	}
 	by := "box " + name
 	if t.By != "" && len(t.By) <= 128 {

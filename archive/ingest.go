@@ -582,7 +582,7 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		row := index.Record{Appliance: name, ID: rec.ID, Kind: rec.Kind, Start: rec.Start, Class: rec.Class, Hold: rec.Hold, Recorded: rec.Recorded,
-			Size: rec.Size, SHA256: rec.SHA256, DeletedAt: rec.DeletedAt, Entry: string(rec.Entry), Sealed: rec.Sealed, Subject: rec.Subject, ReceivedAt: now}
+			Size: rec.Size, SHA256: rec.SHA256, DeletedAt: rec.DeletedAt, Entry: string(rec.Entry.Raw()), Sealed: rec.Sealed, Subject: rec.Subject, ReceivedAt: now}
 		if rec.Kind != wire.KindTombstone {
 			row.RetainUntil = rec.Start.Add(a.Config.retentionOf(rec.Class))
 		} else if err := a.ingestTombstone(ctx, name, rec, &row); err != nil {

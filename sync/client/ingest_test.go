@@ -195,7 +195,7 @@ func (e *env) alerted(kind, text string) bool {
 
 func recordOf(en *vault.Entry, id string) wire.Record {
 	return wire.Record{ID: id, Kind: wire.KindRecording, Start: en.Start, Class: en.Class, Recorded: true,
-		Size: en.Size, SHA256: en.SHA256, Entry: json.RawMessage(`{}`)}
+		Size: en.Size, SHA256: en.SHA256, Entry: wire.RawEntry(wire.KindRecording, []byte(`{}`))}
 }
 
 // Issue 19 finding 4 (a, c): box A cannot make box B's object its own:
@@ -446,7 +446,7 @@ func TestIngestStalledUploadIsCut(t *testing.T) {
 		t.Fatalf("after the cut the archive holds %d of the %d bytes that arrived", off, half)
 	}
 	// A message sent half and stalled is cut the same way.
-	body, _ := json.Marshal(wire.Records{Records: []wire.Record{{ID: "x1", Kind: wire.KindCDR, Entry: json.RawMessage(`{}`)}}})
+	body, _ := json.Marshal(wire.Records{Records: []wire.Record{{ID: "x1", Kind: wire.KindCDR, Entry: wire.RawEntry(wire.KindCDR, []byte(`{}`))}}})
 	pr2, pw2 := io.Pipe()
 	defer pw2.Close()
 	go func() {

@@ -305,7 +305,7 @@ func TestHeldErasureRefusedAtArchive(t *testing.T) {
 			continue
 		}
 		raw, _ := json.Marshal(tb)
-		acks := e.postRecords(t, []wire.Record{{ID: tb.ID, Kind: wire.KindTombstone, Tombstone: tb.KindOf(), Start: tb.Start, Class: tb.Class, DeletedAt: tb.DeletedAt, Entry: raw, Subject: tb.Subject}})
+		acks := e.postRecords(t, []wire.Record{{ID: tb.ID, Kind: wire.KindTombstone, Tombstone: tb.KindOf(), Start: tb.Start, Class: tb.Class, DeletedAt: tb.DeletedAt, Entry: wire.RawEntry(wire.KindTombstone, raw), Subject: tb.Subject}})
 		if !acks[0].OK {
 			t.Fatalf("the repeated erasure: %+v", acks[0])
 		}
@@ -356,7 +356,7 @@ func TestTombstoneKindsAtIngest(t *testing.T) {
 	a, b := es[0], es[1]
 	tomb := func(en *vault.Entry, kind, reason string) wire.Record {
 		raw, _ := json.Marshal(vault.Tombstone{ID: en.ID, Start: en.Start, Class: en.Class, DeletedAt: e.clock.Now(), Reason: reason, By: "dpo"})
-		return wire.Record{ID: en.ID, Kind: wire.KindTombstone, Tombstone: kind, Start: en.Start, Class: en.Class, DeletedAt: e.clock.Now(), Entry: raw}
+		return wire.Record{ID: en.ID, Kind: wire.KindTombstone, Tombstone: kind, Start: en.Start, Class: en.Class, DeletedAt: e.clock.Now(), Entry: wire.RawEntry(wire.KindTombstone, raw)}
 	}
 	acks := e.postRecords(t, []wire.Record{tomb(a, "shredded", "erasure"), tomb(b, "", "erasure")})
 	if acks[0].OK || !strings.Contains(acks[0].Error, "unknown tombstone kind") {

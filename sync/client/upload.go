@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +96,7 @@ func (c *Client) upload(ctx context.Context) error {
 				continue
 			}
 			batch = append(batch, recs[i])
-			size += len(recs[i].Entry) + len(recs[i].Sealed) + len(recs[i].Subject)
+			size += len(recs[i].Entry.Raw()) + len(recs[i].Sealed) + len(recs[i].Subject)
 			if size >= batchBytes {
 				if err := flush(); err != nil {
 					return err
@@ -130,7 +129,7 @@ func (c *Client) upload(ctx context.Context) error {
 }
 
 func (c *Client) recordOf(e *vault.Entry) (wire.Record, error) {
-	raw, err := json.Marshal(e)
+	entry, err := wire.ClearEntry(e)
 	if err != nil {
 		return wire.Record{}, err
 	}
@@ -139,7 +138,7 @@ func (c *Client) recordOf(e *vault.Entry) (wire.Record, error) {
 		return wire.Record{}, err
 	}
 	r := wire.Record{ID: e.ID, Kind: wire.KindCDR, Start: e.Start, Class: e.Class, Expiry: e.Expiry, Hold: e.Held(),
-		Recorded: e.Recorded, Entry: raw, Sealed: meta, Subject: subject}
+		Recorded: e.Recorded, Entry: entry, Sealed: meta, Subject: subject}
 	if e.Recorded && e.State != vault.StateCDR {
 		if !wire.ValidHash(e.SHA256) || e.Size <= 0 {
 			return r, fmt.Errorf("sync: %s: no hash or size in the index (run spanvault fsck)", e.ID)
@@ -247,8 +246,11 @@ func (c *Client) uploadTombstones(ctx context.Context) error {
 		n := min(len(ts), batchRecords)
 		var batch []wire.Record
 		for _, t := range ts[:n] {
-			raw, _ := json.Marshal(t)
-			batch = append(batch, wire.Record{ID: t.ID, Kind: wire.KindTombstone, Tombstone: t.KindOf(), Start: t.Start, Class: t.Class, DeletedAt: t.DeletedAt, Entry: raw, Subject: t.Subject})
+			entry, err := wire.TombstoneEntry(&t)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, wire.Record{ID: t.ID, Kind: wire.KindTombstone, Tombstone: t.KindOf(), Start: t.Start, Class: t.Class, DeletedAt: t.DeletedAt, Entry: entry, Subject: t.Subject})
 		}
 		var rep wire.RecordsReply
 		if err := c.post(ctx, wire.PathRecords, wire.Records{Records: batch}, &rep); err != nil {

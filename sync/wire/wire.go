@@ -160,7 +160,7 @@ type AuditReply struct {
 
 // Record is one index record of the box: a recording, a call detail
 // record, or a tombstone. The archive indexes the clear fields and stores
-// Entry and Sealed as they came.
+// Entry (its bytes) and Sealed as they came.
 type Record struct {
 	ID        string    `json:"id"`
 	Kind      string    `json:"kind"` // recording, cdr, tombstone
@@ -176,11 +176,9 @@ type Record struct {
 	// TombstoneErased (empty, from boxes before it: a removal).
 	Tombstone string `json:"tombstone,omitempty"`
 	// Entry is the box's clear index entry (a record.Entry; for a
-	// tombstone, its record.Tombstone) as the box encoded it. It stays
-	// raw: the archive stores it byte for byte, and decoding it typed
-	// under Decode's refusal of unknown fields would refuse a tombstone
-	// ("reason") and every field a newer box adds.
-	Entry json.RawMessage `json:"entry"`
+	// tombstone, its record.Tombstone), typed, with the bytes the box
+	// encoded (see Entry).
+	Entry Entry `json:"entry"`
 	// Sealed is the personal metadata sealed to the archive's recipient.
 	Sealed []byte `json:"sealed,omitempty"`
 	// Subject is the sealed subject minimum (numbers) kept with tombstones.
@@ -285,8 +283,8 @@ func (r *Record) Validate() error {
 	default:
 		return fmt.Errorf("record %s: unknown kind %q", r.ID, r.Kind)
 	}
-	if len(r.Entry) == 0 || !json.Valid(r.Entry) {
-		return fmt.Errorf("record %s: entry is not JSON", r.ID)
+	if err := r.Entry.validate(); err != nil {
+		return fmt.Errorf("record %s: %w", r.ID, err)
 	}
 	if len(r.Class) > 64 {
 		return fmt.Errorf("record %s: class too long", r.ID)

@@ -33,7 +33,7 @@ func TestDecodeRefuses(t *testing.T) {
 func TestRecordValidate(t *testing.T) {
 	t.Parallel()
 	sum := strings.Repeat("ab", 32)
-	ok := wire.Record{ID: "06abc", Kind: wire.KindRecording, SHA256: sum, Size: 10, Entry: json.RawMessage(`{}`)}
+	ok := wire.Record{ID: "06abc", Kind: wire.KindRecording, SHA256: sum, Size: 10, Entry: wire.RawEntry(wire.KindRecording, []byte(`{}`))}
 	for _, tc := range []struct {
 		name string
 		mut  func(r *wire.Record)
@@ -44,7 +44,7 @@ func TestRecordValidate(t *testing.T) {
 		{"upper-case hash", func(r *wire.Record) { r.SHA256 = strings.ToUpper(sum) }, "not a hex SHA-256"},
 		{"no size", func(r *wire.Record) { r.Size = 0 }, "size"},
 		{"unknown kind", func(r *wire.Record) { r.Kind = "x" }, "unknown kind"},
-		{"entry not JSON", func(r *wire.Record) { r.Entry = json.RawMessage(`{`) }, "not JSON"},
+		{"entry not JSON", func(r *wire.Record) { r.Entry = wire.RawEntry(r.Kind, []byte(`{`)) }, "not JSON"},
 		{"cdr needs no hash", func(r *wire.Record) { r.Kind, r.SHA256, r.Size = wire.KindCDR, "", 0 }, ""},
 		{"removal", func(r *wire.Record) { r.Kind, r.Tombstone = wire.KindTombstone, wire.TombstoneRemoved }, ""},
 		{"erasure", func(r *wire.Record) { r.Kind, r.Tombstone = wire.KindTombstone, wire.TombstoneErased }, ""},
@@ -108,7 +108,7 @@ func FuzzMessages(f *testing.F) {
 		wire.CheckInReply{Commands: []wire.Command{{ID: 1, Kind: wire.CmdErase, Recording: "06a"}}, RefusedErasures: []wire.RefusedErasure{{ID: "06a", Reason: "on legal hold at the archive"}}},
 		wire.AuditUpload{Entries: []wire.AuditEntry{{Seq: 1, Action: "x"}}},
 		wire.AuditReply{Index: 1, Inclusion: [][]byte{{1}}},
-		wire.Records{Records: []wire.Record{{ID: "06a", Kind: "cdr", Entry: json.RawMessage(`{}`)}, {ID: "06b", Kind: "tombstone", Tombstone: "erased", Entry: json.RawMessage(`{}`)}}},
+		wire.Records{Records: []wire.Record{{ID: "06a", Kind: "cdr", Entry: wire.RawEntry("cdr", []byte(`{}`))}, {ID: "06b", Kind: "tombstone", Tombstone: "erased", Entry: wire.RawEntry("tombstone", []byte(`{}`))}}},
 		wire.RecordsReply{Acks: []wire.Ack{{ID: "06a", OK: true}}},
 		wire.RenewRequest{CSR: []byte{1, 2}},
 		wire.RenewReply{Cert: []byte{1}},
