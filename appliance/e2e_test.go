@@ -28,6 +28,7 @@ import (
 	"github.com/spanvault/spanvault/capture/audio"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/ring/ringtest"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/export"
 )
@@ -734,22 +735,7 @@ func chromium(t *testing.T, ns *ringtest.Netns, url string) (string, string) {
 
 // lockedBuffer collects a child's output; exec copies into it from its own
 // goroutine while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testkit.LockedBuffer
 
 // apiClient talks to the local API over TLS inside the namespace, trusting
 // the self-signed certificate the daemon made in its vault directory.

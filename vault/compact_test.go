@@ -9,6 +9,7 @@ import (
 
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/retention"
 )
@@ -20,7 +21,7 @@ import (
 func TestCompactAfterSweep(t *testing.T) {
 	_, recips, ids := newKey(t)
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start, synced: true}
+	clk := testkit.NewClock(start)
 	day := 24 * time.Hour
 	pol := &retention.Policy{DefaultClass: "default", Classes: []retention.Class{
 		{Name: "default", Record: true, MaxAge: retention.Duration(10 * day)},
@@ -43,7 +44,7 @@ func TestCompactAfterSweep(t *testing.T) {
 	db := filepath.Join(dir, "vault.db")
 	fi, _ := os.Stat(db)
 	before := fi.Size()
-	clk.t = start.Add(11 * day) // the records are due, the recordings not
+	clk.Set(start.Add(11 * day)) // the records are due, the recordings not
 	res, err := v.Sweep()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestCompactAfterSweep(t *testing.T) {
 	if tb, _ := v.Tombstones(); len(tb) != 6000 {
 		t.Fatalf("%d tombstones", len(tb))
 	}
-	recordSynth(t, v, synth.Config{Calls: 1, Duration: time.Second, Start: clk.t, Seed: 9})
+	recordSynth(t, v, synth.Config{Calls: 1, Duration: time.Second, Start: clk.Now(), Seed: 9})
 	if es, _ := v.List(); len(es) != 3 {
 		t.Fatalf("recording after compaction: %d entries", len(es))
 	}
@@ -87,7 +88,7 @@ func TestCompactAfterSweep(t *testing.T) {
 func TestCallRecordsGiveWayToRecordings(t *testing.T) {
 	_, recips, _ := newKey(t)
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start, synced: true}
+	clk := testkit.NewClock(start)
 	dir := t.TempDir()
 	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced, Floods: noFloodLimits})
 	if err != nil {
@@ -124,8 +125,8 @@ func TestCallRecordsGiveWayToRecordings(t *testing.T) {
 	if u.Fraction < 0.9 {
 		t.Fatalf("the call records fill %.2f of the quota; the test needs them over the high watermark", u.Fraction)
 	}
-	clk.t = start.Add(2 * time.Hour)
-	recordSynth(t, v, synth.Config{Calls: 1, Duration: 2 * time.Second, Start: clk.t, Seed: 3})
+	clk.Set(start.Add(2 * time.Hour))
+	recordSynth(t, v, synth.Config{Calls: 1, Duration: 2 * time.Second, Start: clk.Now(), Seed: 3})
 	es, _ = v.List()
 	recorded, left := 0, map[string]bool{}
 	for _, e := range es {

@@ -13,6 +13,7 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/audit"
 	"github.com/spanvault/spanvault/vault/export"
@@ -23,7 +24,7 @@ func TestEraseAndSubjectReport(t *testing.T) {
 	_, _, wrong := newKey(t)
 	dir := t.TempDir()
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start, synced: true}
+	clk := testkit.NewClock(start)
 	v, err := vault.Open(vault.Options{Dir: dir, Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced, ErasureBurst: 3})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/sip"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/audit"
 )
@@ -180,7 +181,7 @@ func TestUnansweredAccounting(t *testing.T) {
 func TestEvictUnansweredRecordsFirst(t *testing.T) {
 	_, recips, _ := newKey(t)
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start, synced: true}
+	clk := testkit.NewClock(start)
 	dir := t.TempDir()
 	opt := vault.Options{Dir: dir, Recipients: recips, Policy: testPolicy(), Now: clk.Now, ClockSynced: clk.Synced,
 		Floods: noFloodLimits}

@@ -2,43 +2,19 @@ package vault_test
 
 import (
 	"errors"
-
-	"github.com/spanvault/spanvault/capture"
-	"github.com/spanvault/spanvault/capture/calls"
-	"github.com/spanvault/spanvault/capture/decode"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spanvault/spanvault/capture"
+	"github.com/spanvault/spanvault/capture/calls"
+	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/audit"
 )
-
-type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	synced bool
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Synced() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.synced
-}
 
 var day = 24 * time.Hour
 
@@ -75,7 +51,7 @@ func auditedDeletes(t *testing.T, v *vault.Vault) map[string]audit.Entry {
 func TestRetentionWithFakeClock(t *testing.T) {
 	_, recips, _ := newKey(t)
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start, synced: true}
+	clk := testkit.NewClock(start)
 	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: recips, Policy: testPolicy(), Now: clk.Now, ClockSynced: clk.Synced})
 	if err != nil {
 		t.Fatal(err)
@@ -127,15 +103,11 @@ func TestRetentionWithFakeClock(t *testing.T) {
 		t.Fatalf("day 9: deleted %d, acked still there: %v", r.Deleted, exists(acked.ID))
 	}
 	// While the clock is not synchronised, nothing is deleted at all.
-	clk.mu.Lock()
-	clk.synced = false
-	clk.mu.Unlock()
+	clk.SetSynced(false)
 	if r := sweep(start.Add(400 * day)); r.Deleted != 0 || r.Skipped == "" {
 		t.Fatalf("unsynchronised clock: %+v", r)
 	}
-	clk.mu.Lock()
-	clk.synced = true
-	clk.mu.Unlock()
+	clk.SetSynced(true)
 	// Day 31: scratch (30 days) and internal call records go, never synced.
 	sweep(start.Add(31 * day))
 	for _, e := range append(cl["scratch"], cl["internal"]...) {
@@ -203,7 +175,7 @@ func TestRetentionWithFakeClock(t *testing.T) {
 func TestQuotaEvictionOrderAndRefusal(t *testing.T) {
 	_, recips, _ := newKey(t)
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start, synced: true}
+	clk := testkit.NewClock(start)
 	// Measure one call's size first.
 	probe, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: recips})
 	if err != nil {
@@ -361,7 +333,8 @@ func countErrors(t *testing.T, v *vault.Vault) int {
 // synchronised say so, and retention deletes nothing meanwhile.
 func TestUnsynchronisedClockFlagged(t *testing.T) {
 	_, recips, _ := newKey(t)
-	clk := &fakeClock{t: time.Unix(0, 0), synced: false} // a Pi booted without its uplink
+	clk := testkit.NewClock(time.Unix(0, 0)) // a Pi booted without its uplink
+	clk.SetSynced(false)
 	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced})
 	if err != nil {
 		t.Fatal(err)

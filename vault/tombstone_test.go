@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/vault"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestTombstoneKinds(t *testing.T) {
 	_, recips, _ := newKey(t)
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start, synced: true}
+	clk := testkit.NewClock(start)
 	v, err := vault.Open(vault.Options{Dir: t.TempDir(), Recipients: recips, Now: clk.Now, ClockSynced: clk.Synced, QuotaBytes: 1 << 40})
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +26,7 @@ func TestTombstoneKinds(t *testing.T) {
 	if err := v.Erase(es[0].ID, "Art. 17", "dpo"); err != nil {
 		t.Fatal(err)
 	}
-	clk.t = start.Add(400 * 24 * time.Hour) // past the default class's maximum age
+	clk.Set(start.Add(400 * 24 * time.Hour)) // past the default class's maximum age
 	if _, err := v.Sweep(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 package testkit_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/spanvault/spanvault/internal/testkit"
 )
@@ -43,5 +45,33 @@ func TestNeedToolSkipsWithoutTheTool(t *testing.T) {
 	})
 	if !skipped {
 		t.Fatal("a missing tool did not skip the test")
+	}
+}
+
+func TestClock(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	c := testkit.NewClock(t0)
+	for _, tc := range []struct {
+		step   func()
+		want   time.Time
+		synced bool
+	}{
+		{func() {}, t0, true},
+		{func() { c.Add(time.Hour) }, t0.Add(time.Hour), true},
+		{func() { c.Set(t0.Add(-time.Minute)) }, t0.Add(-time.Minute), true},
+		{func() { c.SetSynced(false) }, t0.Add(-time.Minute), false},
+		{func() { c.SetSynced(true); c.Add(time.Second) }, t0.Add(-time.Minute + time.Second), true},
+	} {
+		tc.step()
+		if !c.Now().Equal(tc.want) || c.Synced() != tc.synced {
+			t.Errorf("clock %v synced %v, want %v %v", c.Now(), c.Synced(), tc.want, tc.synced)
+		}
+	}
+	var b testkit.LockedBuffer
+	done := make(chan struct{})
+	go func() { fmt.Fprint(&b, "from another goroutine"); close(done) }()
+	<-done
+	if b.String() != "from another goroutine" {
+		t.Errorf("buffer %q", b.String())
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/spanvault/spanvault/archive/index/pgtest"
 	"github.com/spanvault/spanvault/archive/store/seaweedtest"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
@@ -123,7 +124,7 @@ func TestSeaweedCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ee := &env{t: t, v: v, clock: &clock{t: time.Now().UTC()}}
+		ee := &env{t: t, v: v, clock: testkit.NewClock(time.Now().UTC())}
 		ee.record(synth.Config{Calls: 12, Concurrent: 12, Duration: time.Minute, Seed: uint64(i + 1), Start: start})
 		es, _ := v.PendingSync(0)
 		for _, en := range es {

@@ -19,23 +19,14 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/retention"
 )
 
-// clock is a movable clock shared by the box and the archive.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the movable clock the box and the archive share.
+type clock = testkit.Clock
 
 // env is an archive serving on loopback with real TLS, and one enrolled
 // box with a real vault.
@@ -73,7 +64,7 @@ func newEnv(t *testing.T) *env { return newEnvTB(t) }
 
 func newEnvTB(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC()}, dir: filepath.Join(t.TempDir(), "archive"), box: "branch-1", policy: testPolicy()}
+	e := &env{t: t, clock: testkit.NewClock(time.Now().UTC()), dir: filepath.Join(t.TempDir(), "archive"), box: "branch-1", policy: testPolicy()}
 	opt := archive.InitOptions{Name: "test-archive", Listen: "127.0.0.1:0"}
 	if os.Getenv("SPANVAULT_TEST_STORE") == "s3" {
 		// The same acceptance tests against the S3 backend on a real
@@ -237,23 +228,7 @@ func (e *env) startArchiveOnly(t testing.TB) {
 	t.Cleanup(func() { a.Close() })
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
-}
+type lockedBuffer = testkit.LockedBuffer
 
 // reopenArchive opens the archive directory (not serving).
 func (e *env) reopenArchive(t testing.TB) *archive.Archive {
