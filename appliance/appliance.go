@@ -31,8 +31,9 @@ import (
 	"github.com/spanvault/spanvault/vault/audit"
 )
 
-// Syncer is where the nightly sync to the central archive plugs in (a
-// later issue). Nil means not configured.
+// Syncer is what the status page asks of the sync to the central archive
+// (sync.go: the sync/client.Client the configuration's [sync] section
+// starts). Nil means not configured.
 type Syncer interface {
 	// State describes the last sync for the status page.
 	State() SyncState

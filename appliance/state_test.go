@@ -61,7 +61,7 @@ func TestStatusDrivesLED(t *testing.T) {
 		t.Fatalf("broken chain: %s", st.LED)
 	}
 	if st := a.Status(); st.Sync.State != "not configured" || st.Sync.Configured {
-		t.Fatalf("sync shown as %+v before the sync issue", st.Sync)
+		t.Fatalf("sync shown as %+v without a sync configured", st.Sync)
 	}
 }
 

@@ -11,7 +11,7 @@ const (
 	StateErased    = "erased"    // deleted; only a tombstone remains
 )
 
-// Sync states (the sync issue drives them; the vault only stores them).
+// Sync states (the sync client drives them; the vault only stores them).
 const (
 	SyncPending     = "pending"
 	SyncAcked       = "acked"

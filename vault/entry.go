@@ -15,7 +15,7 @@ const (
 	StateErased    = record.StateErased    // deleted; only a tombstone remains
 )
 
-// Sync states (the sync issue drives them; the vault only stores them).
+// Sync states (the sync client drives them; the vault only stores them).
 const (
 	SyncPending     = record.SyncPending
 	SyncAcked       = record.SyncAcked

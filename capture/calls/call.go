@@ -128,8 +128,10 @@ type Hold struct {
 	End   time.Time `json:"end,omitzero"`
 }
 
-// Call is one INVITE dialog. The tracker owns it; a Recorder may read it
-// during Start, Detail and Finish, when the tracker does not change it.
+// Call is one INVITE dialog. The tracker owns it and changes it from its
+// own goroutine; a Recorder is handed a record.Draft of it (Draft), never
+// the Call. Done, Calls and Lookup give it to code on the tracker's
+// goroutine.
 type Call struct {
 	CallID    string
 	From, To  string // URIs

@@ -264,12 +264,8 @@ func (t *Tracker) sdp(c *Call, body []byte, recv Dir, at time.Time) {
 			}
 		}
 	}
-	// A side that offers sendonly/inactive (or 0.0.0.0) puts the other on hold.
-	holder := AtoB
-	if recv == AtoB {
-		holder = BtoA
-	}
-	_ = holder
+	// A side that offers sendonly/inactive (or 0.0.0.0) puts the other on
+	// hold: the hold is by the side that sent the SDP.
 	sender := BtoA
 	if recv == BtoA {
 		sender = AtoB

@@ -16,7 +16,6 @@ func (t *Tracker) dtmf(c *Call, d Dir, h *rtpHeader, payload []byte, at time.Tim
 		return
 	}
 	ev := int(payload[0])
-	end := payload[1]&0x80 != 0
 	dur := binary.BigEndian.Uint16(payload[2:4])
 	if c.dtmf == nil {
 		c.dtmf = map[uint32]*dtmfState{}
@@ -44,5 +43,4 @@ func (t *Tracker) dtmf(c *Call, d Dir, h *rtpHeader, payload []byte, at time.Tim
 	if st.event < len(c.Events) {
 		c.Events[st.event].Duration = time.Duration(dur) * time.Second / time.Duration(rate)
 	}
-	_ = end
 }

@@ -9,8 +9,9 @@
 //   - Cutting entries off the end is caught by the signed head, which names
 //     the sequence number and hash of the last entry.
 //   - Someone who holds the box can re-sign a rewritten chain with the
-//     box's key. The archive keeps every signed head it receives (sync
-//     issue), so a rewrite is detected there against the heads it saw.
+//     box's key. The archive keeps every signed head it receives (in its
+//     anchor log, archive/anchor, under signed checkpoints the box
+//     checks), so a rewrite is detected there against the heads it saw.
 //   - Entries hold no personal data in clear: recording IDs, actions,
 //     actors (role names) and counts only.
 //
