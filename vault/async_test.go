@@ -493,7 +493,9 @@ func BenchmarkCaptureStart(b *testing.B) {
 				if len(open) == 200 {
 					b.StopTimer()
 					for j, r := range open {
-						r.Finish(started[j].Draft())
+						if err := r.Finish(started[j].Draft()); err != nil {
+							b.Fatal(err)
+						}
 					}
 					open, started = open[:0], started[:0]
 					b.StartTimer()
@@ -501,7 +503,9 @@ func BenchmarkCaptureStart(b *testing.B) {
 			}
 			b.StopTimer()
 			for j, r := range open {
-				r.Finish(started[j].Draft())
+				if err := r.Finish(started[j].Draft()); err != nil {
+					b.Fatal(err)
+				}
 			}
 			if a != nil {
 				a.Close()

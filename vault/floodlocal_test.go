@@ -160,17 +160,24 @@ func TestUnansweredAccounting(t *testing.T) {
 	// in between ends it.
 	v := open()
 	for i := 0; i < 20; i++ {
-		v.DetailMany(drafts(unansweredCall(i, ip(1), "2500", t0.Add(time.Duration(i)*time.Second))))
+		if err := v.DetailMany(drafts(unansweredCall(i, ip(1), "2500", t0.Add(time.Duration(i)*time.Second)))); err != nil {
+			t.Fatal(err)
+		}
 	}
-	v.DetailMany(drafts(unansweredCall(100, ip(1), "2500", t0.Add(70*time.Second))))
-	v.DetailMany(drafts(unansweredCall(101, ip(1), "2500", t0.Add(190*time.Second))))
+	for _, c := range []*calls.Call{unansweredCall(100, ip(1), "2500", t0.Add(70*time.Second)), unansweredCall(101, ip(1), "2500", t0.Add(190*time.Second))} {
+		if err := v.DetailMany(drafts(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if got := records(v); got != 6 {
 		t.Errorf("flood then a quiet minute: %d records, want 6 (5 of the flood's minute, 0 of the next, 1 after a quiet minute)", got)
 	}
 	// Answered calls are never counted or aggregated.
 	ans := unansweredCall(200, ip(1), "2500", t0.Add(71*time.Second))
 	ans.State = calls.Ended
-	v.DetailMany(drafts(ans))
+	if err := v.DetailMany(drafts(ans)); err != nil {
+		t.Fatal(err)
+	}
 	if got := records(v); got != 7 {
 		t.Errorf("an answered call's record was aggregated: %d records, want 7", got)
 	}

@@ -279,7 +279,9 @@ func TestQuotaEvictionOrderAndRefusal(t *testing.T) {
 	es, _ = v.List()
 	for _, e := range es {
 		if e.Recorded {
-			v.Acknowledge(e.ID, start.Add(20*time.Hour))
+			if err := v.Acknowledge(e.ID, start.Add(20*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	gen(60, 1, start.Add(21*time.Hour))

@@ -154,8 +154,9 @@ func TestRoundTripCorpus(t *testing.T) {
 		}
 		if errA == nil {
 			var wa, wb bytes.Buffer
-			ra.WriteWAV(&wa)
-			rb.WriteWAV(&wb)
+			if err := errors.Join(ra.WriteWAV(&wa), rb.WriteWAV(&wb)); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
 			if !bytes.Equal(wa.Bytes(), wb.Bytes()) {
 				t.Fatalf("%s: WAV differs", id)
 			}
@@ -282,7 +283,9 @@ func TestStandardAgeDecrypts(t *testing.T) {
 	es, _ := v.List()
 	v.Close()
 	idFile := filepath.Join(t.TempDir(), "id.txt")
-	os.WriteFile(idFile, []byte(key.String()+"\n"), 0o600)
+	if err := os.WriteFile(idFile, []byte(key.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "rec", es[0].ID[:2], es[0].ID+".age")
 	out, err := exec.Command(ageBin, "-d", "-i", idFile, path).Output()
 	if err != nil {

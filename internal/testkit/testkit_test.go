@@ -69,7 +69,7 @@ func TestClock(t *testing.T) {
 	}
 	var b testkit.LockedBuffer
 	done := make(chan struct{})
-	go func() { fmt.Fprint(&b, "from another goroutine"); close(done) }()
+	go func() { _, _ = fmt.Fprint(&b, "from another goroutine"); close(done) }()
 	<-done
 	if b.String() != "from another goroutine" {
 		t.Errorf("buffer %q", b.String())
