@@ -5,6 +5,7 @@ package calls
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,6 +29,7 @@ func (c *Call) setup() record.Setup {
 // when it hands the call over (Recorder.Start and Detail,
 // Recording.Finish); a tool reading a call (tests, cmd) may call it too.
 func (c *Call) Draft() *record.Draft {
+	fromUser, toUser := string(sip.User([]byte(c.From))), string(sip.User([]byte(c.To)))
 	d := &record.Draft{
 		CallState:  string(c.State),
 		Answered:   c.State.Answered(),
@@ -41,9 +43,9 @@ func (c *Call) Draft() *record.Draft {
 		Class:      c.Policy.Class,
 		AgentOnly:  c.Policy.AgentOnly && !c.Consented,
 		Recorded:   c.Recorded,
-		FromNumber: record.NormalizeNumber(string(sip.User([]byte(c.From)))),
-		ToNumber:   record.NormalizeNumber(string(sip.User([]byte(c.To)))),
-		Dialled:    strings.ToLower(string(sip.User([]byte(c.To)))),
+		FromNumber: record.NormalizeNumber(fromUser),
+		ToNumber:   record.NormalizeNumber(toUser),
+		Dialled:    strings.ToLower(toUser),
 		CallerAddr: c.Caller.Addr(),
 	}
 	if !c.End.IsZero() && c.State != Answered {
@@ -80,11 +82,13 @@ func (c *Call) Draft() *record.Draft {
 	if c.Callee.IsValid() {
 		p.Callee = c.Callee.String()
 	}
-	seen := map[string]bool{}
-	for _, uri := range []string{c.From, c.To, c.PAI} {
-		n := record.NormalizeNumber(string(sip.User([]byte(uri))))
-		if n != "" && !seen[n] {
-			seen[n] = true
+	// The numbers of From, To and PAI, each once, sorted.
+	pai := ""
+	if c.PAI != "" {
+		pai = record.NormalizeNumber(string(sip.User([]byte(c.PAI))))
+	}
+	for _, n := range [3]string{d.FromNumber, d.ToNumber, pai} {
+		if n != "" && !slices.Contains(p.Numbers, n) {
 			p.Numbers = append(p.Numbers, n)
 		}
 	}
