@@ -2,6 +2,7 @@ package access
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/text/language"
 
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
@@ -194,4 +196,24 @@ func (s *Service) art15PDF(d art15Doc, lang language.Tag) ([]byte, error) {
 		return nil, fmt.Errorf("access: the report as PDF: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// erasureReason is why a tombstone's recording was deleted: for an
+// erasure, the free text its box sealed for the archive ("erasure: ..."
+// when the keys open it), otherwise the clear reason.
+func (s *Service) erasureReason(t *record.Tombstone) string {
+	if len(t.SealedReason) == 0 || s.Keys == nil {
+		return t.Reason
+	}
+	b, err := s.Keys.Decrypt(t.SealedReason)
+	if err != nil {
+		return t.Reason
+	}
+	var v struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(b, &v) != nil || v.Reason == "" {
+		return t.Reason
+	}
+	return t.Reason + ": " + v.Reason
 }

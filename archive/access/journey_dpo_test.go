@@ -2,6 +2,8 @@ package access_test
 
 import (
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -68,8 +70,9 @@ func TestJourneyDPO(t *testing.T) {
 	}
 
 	// Art. 15 from the web.
+	do(t, ctx, "subject form", chromedp.Navigate(e.web+"/subject"), chromedp.WaitVisible(chromedp.CSS(`form[action="/subject"] textarea`)))
+	shot(t, ctx, "dpo-subject")
 	do(t, ctx, "subject report",
-		chromedp.Navigate(e.web+"/subject"),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/subject"] textarea`), x),
 		chromedp.Click(chromedp.CSS(`form[action="/subject"] button`)),
 		chromedp.WaitVisible(chromedp.ID("art15")))
@@ -91,6 +94,9 @@ func TestJourneyDPO(t *testing.T) {
 	pdf, err := base64.StdEncoding.DecodeString(data)
 	if err != nil || ct != "application/pdf" || !strings.HasPrefix(string(pdf), "%PDF-") {
 		t.Fatalf("the PDF download: %s, %.20q, %v", ct, pdf, err)
+	}
+	if dir := os.Getenv("SPANVAULT_SCREENS"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "dpo-art15-"+screenLang()+".pdf"), pdf, 0o644)
 	}
 	txt := pdfText(pdf)
 	for _, want := range []string{x, "Caller 12", "20012", "7s", "carla"} {
@@ -120,6 +126,19 @@ func TestJourneyDPO(t *testing.T) {
 	}
 	if slices.Contains(e.recordings("branch-1"), rec) {
 		t.Fatal("the archive still holds the erased recording")
+	}
+	// The report now says what was deleted, when, by whom and why.
+	do(t, ctx, "subject report after the erasure",
+		chromedp.Navigate(e.web+"/subject"),
+		chromedp.SendKeys(chromedp.CSS(`form[action="/subject"] textarea`), x),
+		chromedp.Click(chromedp.CSS(`form[action="/subject"] button`)),
+		chromedp.WaitVisible(chromedp.ID("art15")))
+	shot(t, ctx, "dpo-art15-deleted")
+	gone := js[string](t, ctx, `[...document.querySelectorAll("#art15 .why")].map(e => e.closest(".art15-item").innerText).join("\n")`)
+	for _, want := range []string{"Art. 17 request of the customer", "dora", "dieter", "carla"} {
+		if !strings.Contains(gone, want) {
+			t.Fatalf("the report's deletion lacks %q: %q", want, gone)
+		}
 	}
 	do(t, ctx, "progress", chromedp.Navigate(e.web+"/inbox"), chromedp.WaitVisible(chromedp.ID("inbox-subjects")))
 	shot(t, ctx, "dpo-inbox-progress")

@@ -87,8 +87,10 @@ func (s *Service) webInbox(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, ss, err)
 		return
 	}
+	loc := s.zone()
 	for i := len(es) - 1; i >= 0 && len(p.Alerts) < maxInboxAlerts; i-- {
 		if s.alertInScope(u, es[i], byName) {
+			es[i].Time = es[i].Time.In(loc)
 			p.Alerts = append(p.Alerts, es[i])
 		}
 	}

@@ -312,3 +312,32 @@ func TestWebTrailBrowser(t *testing.T) {
 		t.Fatalf("after a row was changed, the trail browser says: %.2000s", page)
 	}
 }
+
+// TestArt15ErasureReason: the Art. 15 report says why a recording was
+// erased, as the person who erased it wrote it (the box seals the free
+// text for the archive). Old code: the report said only "erasure".
+func TestArt15ErasureReason(t *testing.T) {
+	e := newEnv(t, nil)
+	b1 := e.addBox("branch-1", synth.Config{Calls: 14, Concurrent: 4, Duration: 2 * time.Second, Start: e.clock.Now().Add(-time.Hour)})
+	x := number(12)
+	held, _ := e.boxTruth(t, x)
+	if len(held) != 1 {
+		t.Fatalf("the box holds %v of %s", held, x)
+	}
+	if err := b1.v.Erase(strings.TrimPrefix(held[0], "branch-1/"), "the customer objected on 2026-11-30", "branch-dpo"); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(b1)
+	dpo := e.signIn(e.addUser("dora", access.DPO))
+	var rep access.SubjectReport
+	if st, body := dpo.do("POST", "/api/v1/subject", access.SubjectQuery{Numbers: []string{x}}, &rep); st != 200 {
+		t.Fatalf("report: %d %s", st, body)
+	}
+	if len(rep.Deleted) == 0 || !strings.Contains(rep.Deleted[0].Reason, "the customer objected on 2026-11-30") {
+		t.Fatalf("the report's deletion does not say why: %+v", rep.Deleted)
+	}
+	_, _, page, _ := e.web1(t, e.addUser("dieter", access.DPO)).post("/subject", url.Values{"numbers": {x}})
+	if !strings.Contains(page, "the customer objected on 2026-11-30") {
+		t.Fatal("the web report's deletion does not say why")
+	}
+}
