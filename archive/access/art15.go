@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/text/language"
 
 	"github.com/spanvault/spanvault/record"
@@ -98,30 +100,35 @@ func (s *Service) art15(r *http.Request, rep *SubjectReport) art15Doc {
 	return d
 }
 
-// art15PDF renders the document as a PDF (A4, the core Helvetica with
-// the Windows-1252 encoding, which covers German).
+// pdfFont is the family the PDF is set in.
+const pdfFont = "go"
+
+// art15PDF renders the document as a PDF (A4) in the Go fonts (embedded
+// in the binary, subset into the PDF): names print as they are in any
+// Latin, Greek or Cyrillic script, not only in Windows-1252.
 func (s *Service) art15PDF(d art15Doc, lang language.Tag) ([]byte, error) {
 	T := func(v string) string { return translate(lang, v) }
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetTitle("Art. 15", true)
 	pdf.SetCreator("spanvault archive", true)
 	pdf.SetAutoPageBreak(true, 15)
-	tr := pdf.UnicodeTranslatorFromDescriptor("")
+	pdf.AddUTF8FontFromBytes(pdfFont, "", goregular.TTF)
+	pdf.AddUTF8FontFromBytes(pdfFont, "B", gobold.TTF)
 	pdf.AliasNbPages("")
 	pdf.SetFooterFunc(func() {
 		pdf.SetY(-12)
-		pdf.SetFont("Helvetica", "", 8)
-		pdf.CellFormat(0, 5, tr(fmt.Sprintf("%s %d/{nb}", T("Page"), pdf.PageNo())), "", 0, "C", false, 0, "")
+		pdf.SetFont(pdfFont, "", 8)
+		pdf.CellFormat(0, 5, fmt.Sprintf("%s %d/{nb}", T("Page"), pdf.PageNo()), "", 0, "C", false, 0, "")
 	})
 	pdf.AddPage()
 	h := func(size float64, text string) {
-		pdf.SetFont("Helvetica", "B", size)
-		pdf.MultiCell(0, size*0.5, tr(text), "", "L", false)
+		pdf.SetFont(pdfFont, "B", size)
+		pdf.MultiCell(0, size*0.5, text, "", "L", false)
 		pdf.Ln(2)
 	}
 	p := func(text string) {
-		pdf.SetFont("Helvetica", "", 10)
-		pdf.MultiCell(0, 5, tr(text), "", "L", false)
+		pdf.SetFont(pdfFont, "", 10)
+		pdf.MultiCell(0, 5, text, "", "L", false)
 	}
 	h(16, T("Information about the recordings of your calls (GDPR Art. 15)"))
 	p(fmt.Sprintf("%s: %s. %s: %s. %s: %s.", T("Made"), d.Generated, T("By"), d.By, T("Times in"), d.Zone))
@@ -132,8 +139,8 @@ func (s *Service) art15PDF(d art15Doc, lang language.Tag) ([]byte, error) {
 			if pdf.GetY() > 250 {
 				pdf.AddPage()
 			}
-			pdf.SetFont("Helvetica", "B", 11)
-			pdf.MultiCell(0, 6, tr(fmt.Sprintf("%s, %s %s", x.Start, T("branch"), x.Branch)), "T", "L", false)
+			pdf.SetFont(pdfFont, "B", 11)
+			pdf.MultiCell(0, 6, fmt.Sprintf("%s, %s %s", x.Start, T("branch"), x.Branch), "T", "L", false)
 			var lines []string
 			lines = append(lines, fmt.Sprintf("%s: %s", T("What"), x.Kind))
 			if x.From != "" || x.To != "" {

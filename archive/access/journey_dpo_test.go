@@ -98,7 +98,7 @@ func TestJourneyDPO(t *testing.T) {
 	if dir := os.Getenv("SPANVAULT_SCREENS"); dir != "" {
 		os.WriteFile(filepath.Join(dir, "dpo-art15-"+screenLang()+".pdf"), pdf, 0o644)
 	}
-	txt := pdfText(pdf)
+	txt := access.PDFText(pdf)
 	for _, want := range []string{x, "Caller 12", "20012", "7s", "carla"} {
 		if !strings.Contains(txt, want) {
 			t.Fatalf("the PDF lacks %q", want)

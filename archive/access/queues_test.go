@@ -1,14 +1,11 @@
 package access_test
 
 import (
-	"bytes"
-	"compress/zlib"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -117,21 +114,6 @@ func TestWebInbox(t *testing.T) {
 	}
 }
 
-// pdfText inflates a PDF's streams (fpdf compresses them) and returns
-// everything readable.
-func pdfText(b []byte) string {
-	var out strings.Builder
-	out.Write(b)
-	re := regexp.MustCompile(`(?s)stream\r?\n(.*?)\r?\nendstream`)
-	for _, m := range re.FindAllSubmatch(b, -1) {
-		if r, err := zlib.NewReader(bytes.NewReader(m[1])); err == nil {
-			x, _ := io.ReadAll(r)
-			out.Write(x)
-		}
-	}
-	return out.String()
-}
-
 // TestWebArt15Document: the web report for a number carries what the
 // JSON has (the caller's number and name, the number called, the
 // duration) and who accessed the recording, and downloads as a PDF and
@@ -169,7 +151,7 @@ func TestWebArt15Document(t *testing.T) {
 	if st != 200 || hd.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(body, "%PDF-") {
 		t.Fatalf("the report as PDF: %d %s %.20q", st, hd.Get("Content-Type"), body)
 	}
-	txt := pdfText([]byte(body))
+	txt := access.PDFText([]byte(body))
 	for _, want := range []string{x, "Caller 12", "20012", "7s", "sven", "played the recording"} {
 		if !strings.Contains(txt, want) {
 			t.Fatalf("the PDF lacks %q", want)
