@@ -45,6 +45,9 @@ func TestJourneyAdmin(t *testing.T) {
 	shot(t, ctx, "admin-requests")
 	do(t, ctx, "approve", chromedp.Click(chromedp.CSS("#requests button.approve")), chromedp.WaitVisible(chromedp.ID("onetime")))
 	shot(t, ctx, "admin-credentials")
+	if !js[bool](t, ctx, `document.getElementById("totpqr").naturalWidth > 0`) {
+		t.Fatal("the second factor's QR code does not show")
+	}
 	nina := &user{name: "nina", role: access.Supervisor,
 		password: js[string](t, ctx, `document.getElementById("onetime").textContent`),
 		secret:   secretOf(t, js[string](t, ctx, `document.getElementById("totpurl").textContent`))}

@@ -259,7 +259,7 @@ func (s *Service) webDecide(w http.ResponseWriter, r *http.Request, ss *session)
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	req, err := s.decide(r.Context(), ss.user, id, r.FormValue("approve") == "1")
 	if err == nil && req.Credentials != nil {
-		s.page(w, r, ss, "credentials", credentialsPage{pageHead: pageHead{Title: "Credentials to hand over"}, Req: req}) // shown once: never stored
+		s.page(w, r, ss, "credentials", credentialsFor(req)) // shown once: never stored
 		return
 	}
 	if err != nil {
