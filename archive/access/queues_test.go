@@ -165,6 +165,11 @@ func TestWebArt15Document(t *testing.T) {
 	if e.events("subject_report_document", "dora", "pdf") != 1 {
 		t.Fatal("the PDF is not audited")
 	}
+	// The API's HTML is the same document.
+	api := e.signIn(e.addUser("dirk", access.DPO))
+	if st, body := api.do("POST", "/api/v1/subject", access.SubjectQuery{Numbers: []string{x}, Format: "html"}, nil); st != 200 || !strings.Contains(body, "Caller 12") {
+		t.Fatalf("the API's HTML report: %d, lacks the caller's name: %.300s", st, body)
+	}
 	// A supervisor may not.
 	if st, _, _, _ := e.web1(t, e.addUser("sue", access.Supervisor, "branch-1")).post("/subject/document", url.Values{"numbers": {x}, "format": {"pdf"}}); st != http.StatusForbidden {
 		t.Fatalf("a supervisor asking for the PDF: %d", st)
