@@ -14,6 +14,7 @@ func init() {
 		"call record (no audio)":               "Verbindungsdatensatz (ohne Ton)",
 		"Information about the recordings of your calls (GDPR Art. 15)": "Auskunft über die Aufzeichnungen Ihrer Gespräche (DSGVO Art. 15)",
 		"QR code of the second factor":                                  "QR-Code des zweiten Faktors",
+		"locked":                                                        "Anmeldung gesperrt",
 		"Page":                                                          "Seite",
 		"Times in":                                                      "Zeiten in",
 		"not yet done":                                                  "noch nicht erledigt",
