@@ -426,7 +426,7 @@ func (s *Service) apiSubject(w http.ResponseWriter, r *http.Request, ss *session
 		return
 	}
 	if in.Format == "html" {
-		s.page(w, r, ss, "subject_report", rep)
+		s.page(w, r, ss, "art15", s.art15(r, rep))
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)

@@ -237,6 +237,8 @@ func (s *Service) mayDecide(u *User, r *Request) bool {
 	switch r.Kind {
 	case ReqBulk:
 		return len(intersect(r.Target.Scope, u)) > 0
+	case ReqAddUser:
+		return covers(u, Object{Branches: r.Target.Branches, AllBranches: len(r.Target.Branches) == 0})
 	case ReqRole:
 		return covers(u, Object{Branches: r.Target.Current, AllBranches: r.Target.CurrentAll}) &&
 			covers(u, Object{Branches: r.Target.Branches, AllBranches: len(r.Target.Branches) == 0})

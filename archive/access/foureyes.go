@@ -297,7 +297,7 @@ func (s *Service) plan(ctx context.Context, u *User, r *Request) *Plan {
 		return &Plan{Summary: fmt.Sprintf("user %s: role %s on branches %s becomes role %s on branches %s; their sessions end",
 			t.User, cur.Role, scopeString(cur.Branches, cur.AllBranches()), t.Role, scopeString(t.Branches, len(t.Branches) == 0))}
 	}
-	return nil
+	return s.planAccount(r)
 }
 
 // errExportUsed: 410, audited like every refusal.

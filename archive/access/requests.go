@@ -339,6 +339,8 @@ func (s *Service) carryOut(ctx context.Context, approver *User, r *Request) erro
 		return err
 	case ReqReset:
 		return s.carryOutReset(ctx, r)
+	case ReqAddUser:
+		return s.carryOutAddUser(ctx, approver, r)
 	}
 	return httperr.BadRequestf("unknown request kind %q", r.Kind)
 }

@@ -318,6 +318,15 @@ func routeTable() []routeSpec {
 		{pattern: "POST /web/users/{name}/{op}", web: true, roles: []access.Role{access.Admin}, ok: http.StatusSeeOther, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "POST", path: "/web/users/" + user[tgt] + "/unlock", form: url.Values{"reason": {"table"}}}
 		}},
+		// Work queues (queues.go).
+		{pattern: "GET /inbox", web: true, roles: []access.Role{access.Admin, access.DPO}, ok: 200, make: get("/inbox")},
+		{pattern: "POST /subject/document", web: true, roles: []access.Role{access.DPO}, ok: 200, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/subject/document", form: url.Values{"numbers": {number(12)}, "format": {"pdf"}}}
+		}},
+		{pattern: "GET /users/new", web: true, roles: []access.Role{access.Admin}, ok: 200, make: get("/users/new")},
+		{pattern: "POST /users/new", web: true, roles: []access.Role{access.Admin}, ok: 200, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/users/new", form: url.Values{"name": {"t-new"}, "role": {"supervisor"}, "branch": {"branch-1"}, "reason": {"table"}}}
+		}},
 		{pattern: "POST /web/clear/{name}", web: true, roles: []access.Role{access.Admin, access.DPO}, ok: http.StatusSeeOther, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "POST", path: "/web/clear/" + user[tgt], form: url.Values{}}
 		}},

@@ -236,6 +236,7 @@ func (s *Service) Handler() http.Handler {
 	m.HandleFunc("GET /api/v1/fleet", s.need(ActFleet, s.apiFleet))
 	s.webRoutes(m)
 	s.insiderRoutes(m)
+	s.queueRoutes(m)
 	return securityHeaders(m)
 }
 

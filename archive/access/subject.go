@@ -97,7 +97,7 @@ func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) 
 			if err := storedEntry(&r, &t); err != nil {
 				return nil, err
 			}
-			it.Reason, it.DeletedBy, it.DeletedAt = t.Reason, t.By, t.DeletedAt
+			it.Reason, it.DeletedBy, it.DeletedAt = s.erasureReason(&t), t.By, t.DeletedAt
 			if it.DeletedAt.IsZero() {
 				it.DeletedAt = r.DeletedAt
 			}

@@ -59,7 +59,7 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /subject", s.web(ActSubject, func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "subject", nil) }))
 	m.HandleFunc("POST /subject", s.web(ActSubject, s.webSubject))
 	m.HandleFunc("GET /fleet", s.web(ActFleet, s.webFleet))
-	m.HandleFunc("GET /audit", s.web(ActAudit, s.webAudit))
+	m.HandleFunc("GET /audit", s.web(ActAudit, s.webTrail))
 	m.HandleFunc("GET /users", s.web(ActUsers, s.webUsers))
 	m.HandleFunc("POST /web/clear/{name}", s.web(ActClear, s.webClear))
 	m.HandleFunc("POST /web/users/{name}/{op}", s.web(ActUsers, s.webAccount))
@@ -243,7 +243,7 @@ func (s *Service) webRequests(w http.ResponseWriter, r *http.Request, ss *sessio
 }
 
 func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session) {
-	in := RequestInput{Kind: r.FormValue("kind"), Appliance: r.FormValue("appliance"), Recording: r.FormValue("recording"), Reason: r.FormValue("reason")}
+	in := RequestInput{Kind: r.FormValue("kind"), Appliance: r.FormValue("appliance"), Recording: r.FormValue("recording"), Reason: r.FormValue("reason"), Numbers: numbersOf(r.FormValue("numbers"))}
 	if _, err := s.request(r.Context(), ss.user, in); err != nil {
 		if msg, ok := shown(err); ok {
 			s.renderPage(w, r, ss, http.StatusBadRequest, "message", messagePage{pageHead: pageHead{Title: "Request refused"}, Message: msg})
@@ -257,7 +257,12 @@ func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session
 
 func (s *Service) webDecide(w http.ResponseWriter, r *http.Request, ss *session) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if _, err := s.decide(r.Context(), ss.user, id, r.FormValue("approve") == "1"); err != nil {
+	req, err := s.decide(r.Context(), ss.user, id, r.FormValue("approve") == "1")
+	if err == nil && req.Credentials != nil {
+		s.page(w, r, ss, "credentials", credentialsFor(req)) // shown once: never stored
+		return
+	}
+	if err != nil {
 		msg, ok := shown(err)
 		if !ok {
 			s.fail(w, r, ss, err)
@@ -276,7 +281,7 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 			nums = append(nums, l)
 		}
 	}
-	rep, err := s.subjectReport(r.Context(), ss.user, nums)
+	rep, err := s.checkedSubjectReport(r.Context(), ss.user, nums)
 	if err != nil {
 		if msg, ok := shown(err); ok {
 			s.page(w, r, ss, "subject", messagePage{pageHead: pageHead{Error: msg}})
@@ -285,7 +290,7 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 		s.fail(w, r, ss, err)
 		return
 	}
-	s.page(w, r, ss, "subject_report", rep)
+	s.page(w, r, ss, "art15", s.art15(r, rep))
 }
 
 func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -328,5 +333,9 @@ func (s *Service) webClear(w http.ResponseWriter, r *http.Request, ss *session) 
 		return
 	}
 	s.apiClear(discardStatus{w}, r, ss)
-	http.Redirect(w, r, "/users", http.StatusSeeOther)
+	back := "/users"
+	if r.FormValue("back") == "/inbox" || !Allowed(ss.user.Role, ActUsers) {
+		back = "/inbox" // a DPO may not open the users page
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -1,0 +1,86 @@
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spanvault/spanvault/internal/httperr"
+)
+
+// ReqAddUser adds a user: an administrator files it, another approves it
+// and receives the one-time password and second factor, once, in the
+// reply (never stored). Both are bound by checkGrant: a scoped role needs
+// branches, every branch within both administrators' scopes. Through the
+// web nobody creates an account they could sign in to themselves.
+const ReqAddUser = "add_user"
+
+func init() {
+	approvers[ReqAddUser] = []Role{Admin}
+	requesters[ReqAddUser] = ActUsers
+}
+
+// requestAddUser files the request to add name with role and branches.
+func (s *Service) requestAddUser(ctx context.Context, u *User, name, role string, branches []string, reason string) (*Request, error) {
+	if err := s.authorize(ctx, u, ActUsers, Object{}); err != nil {
+		return nil, err
+	}
+	name = strings.TrimSpace(name)
+	if !userRe.MatchString(name) {
+		return nil, httperr.BadRequestf("user name %q: 1 to 64 lower-case letters, digits, '.', '_' and '-'", name)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return nil, httperr.BadRequest("a request needs a reason")
+	}
+	rl, err := ParseRole(role)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := getUser(ctx, s.db(), name); err == nil {
+		return nil, httperr.BadRequestf("user %s exists", name)
+	}
+	if err := s.checkGrant(ctx, u, nil, rl, branches); err != nil {
+		return nil, err
+	}
+	t := Target{User: name, Role: rl, Branches: branches}
+	tj, _ := json.Marshal(t)
+	req := &Request{Kind: ReqAddUser, Target: t, Reason: reason, RequestedBy: u.Name, RequestedAt: s.now().UTC(), State: StatePending}
+	err = s.db().QueryRowContext(ctx, `INSERT INTO requests (action, target, reason, requested_by, requested_at, state) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		req.Kind, string(tj), req.Reason, req.RequestedBy, ts(req.RequestedAt), req.State).Scan(&req.ID)
+	if err != nil {
+		return nil, err
+	}
+	req.Plan = s.planAccount(req)
+	s.audit(ctx, "request_filed", u.Name, "", fmt.Sprintf("request %d add user %s as %s on branches %s", req.ID, name, rl, scopeString(branches, len(branches) == 0)), false)
+	return req, nil
+}
+
+// carryOutAddUser runs an approved addition: the approver's own scope
+// is checked again, the credentials go to the approver.
+func (s *Service) carryOutAddUser(ctx context.Context, approver *User, r *Request) error {
+	t := r.Target
+	if err := s.checkGrant(ctx, approver, nil, t.Role, t.Branches); err != nil {
+		return err
+	}
+	nu, err := AddUser(ctx, s.db(), s.now(), t.User, t.Role, t.Branches, s.Keys)
+	if err != nil {
+		return httperr.BadRequest(strings.TrimPrefix(err.Error(), "access: "))
+	}
+	r.Credentials = nu
+	r.Result = "user " + t.User + " added; one-time password and second factor handed to " + r.DecidedBy
+	s.audit(ctx, "user_added", r.DecidedBy, "", fmt.Sprintf("user %s as %s on branches %s, requested by %s", t.User, t.Role, scopeString(t.Branches, len(t.Branches) == 0), r.RequestedBy), false)
+	return nil
+}
+
+// planAccount says what approving an account request will do.
+func (s *Service) planAccount(r *Request) *Plan {
+	t := r.Target
+	switch r.Kind {
+	case ReqAddUser:
+		return &Plan{Summary: fmt.Sprintf("add user %s with role %s on branches %s; you receive the one-time password and the second factor, once, to hand over", t.User, t.Role, scopeString(t.Branches, len(t.Branches) == 0))}
+	case ReqReset:
+		return &Plan{Summary: fmt.Sprintf("user %s gets a new one-time password and a new second factor; their sessions end; you receive both, once, to hand over", t.User)}
+	}
+	return nil
+}
