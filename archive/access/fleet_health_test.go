@@ -118,3 +118,80 @@ func TestFleetPageAgreesWithBox(t *testing.T) {
 		t.Fatal("German fleet page lacks its translations")
 	}
 }
+
+// TestFleetHealthAlerts: the archive keeps each box's health per hour and
+// alerts once per condition: an unsynchronised clock, a backlog that
+// grows for a day without being cleared, a failed update, a refused
+// policy; each clears when it ends; history older than 30 days goes.
+func TestFleetHealthAlerts(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.addBox("branch-h", synth.Config{})
+	watch := func() { e.svc.WatchFleet(t.Context()); e.svc.WatchFleet(t.Context()) }
+
+	b.health.ClockSynced = false
+	e.checkIn(b, false)
+	watch()
+	if n := e.events("fleet_clock_unsynced", "", "clock not synchronised"); n != 1 {
+		t.Fatalf("%d clock alerts for a box reporting an unsynchronised clock", n)
+	}
+	if a := waitAlert(t, e, "fleet_clock_unsynced"); a.Appliance != "branch-h" {
+		t.Fatalf("webhook alert for %q", a.Appliance)
+	}
+	b.health.ClockSynced = true
+	e.checkIn(b, false)
+	watch()
+	if e.events("fleet_clock_unsynced_cleared", "", "") != 1 {
+		t.Fatal("clock alert not cleared")
+	}
+
+	// A backlog that grows every hour for a day and is never cleared.
+	for i := 0; i < 26; i++ {
+		e.clock.Add(time.Hour)
+		e.recordOn(b, synth.Config{Calls: 1, Duration: time.Second, Start: e.clock.Now().Add(-time.Minute), Seed: uint64(100 + i)})
+		e.checkIn(b, false)
+		watch()
+		if i < 23 && e.events("fleet_backlog_growing", "", "") != 0 {
+			t.Fatalf("backlog alert after %d hours of history", i+1)
+		}
+	}
+	if n := e.events("fleet_backlog_growing", "", "in 24 h"); n != 1 {
+		t.Fatalf("%d backlog alerts after a day of growth", n)
+	}
+	// The nightly window clears it.
+	e.clock.Add(time.Hour)
+	e.checkIn(b, true)
+	watch()
+	if e.events("fleet_backlog_growing_cleared", "", "") != 1 {
+		t.Fatal("backlog alert not cleared by an upload")
+	}
+
+	b.health.UpdateFailure = "1.5.0 did not confirm within 10m: booted 1.4.2 again"
+	b.health.PolicyFailure = "policy 7: retention class mifid shorter than legal retention"
+	e.checkIn(b, false)
+	watch()
+	if e.events("fleet_update_failed", "", "booted 1.4.2 again") != 1 || e.events("fleet_policy_refused", "", "policy 7") != 1 {
+		t.Fatal("failed update or refused policy not alerted")
+	}
+
+	// The history: hourly rows, 30 days kept.
+	op := e.signIn(e.addUser("ops", access.Auditor))
+	var fl struct {
+		Boxes []access.Box `json:"boxes"`
+	}
+	if st, body := op.do("GET", "/api/v1/fleet?history=1", nil, &fl); st != 200 || len(fl.Boxes) != 1 {
+		t.Fatal(st, body)
+	}
+	if n := len(fl.Boxes[0].History); n < 4 || fl.Boxes[0].History[n-1].BacklogMin != 0 || fl.Boxes[0].History[n-1].BacklogMax < 26 {
+		t.Fatalf("history %+v", fl.Boxes[0].History)
+	}
+	e.clock.Add(31 * 24 * time.Hour)
+	e.checkIn(b, false)
+	watch()
+	var old, kept int
+	cut := e.clock.Now().Add(-30*24*time.Hour).Unix() / 3600
+	e.a.Index.DB().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM fleet_health WHERE hour < ?`, cut).Scan(&old)
+	e.a.Index.DB().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM fleet_health`).Scan(&kept)
+	if old != 0 || kept != 1 {
+		t.Fatalf("after 31 days: %d rows older than 30 days, %d kept", old, kept)
+	}
+}
