@@ -51,9 +51,10 @@ const (
 	ReasonDisk          = "disk_full"
 )
 
-// fleetDay is every box's hourly health over the last 25 hours.
+// fleetDay is every box's hourly health over the last day: the hour
+// now and the 23 before it.
 func (s *Service) fleetDay(ctx context.Context, now time.Time) (map[string][]index.HealthPoint, error) {
-	return s.A.Index.HealthTrends(ctx, now.Add(-25*time.Hour), 1)
+	return s.A.Index.HealthTrends(ctx, now.Add(-23*time.Hour), 1)
 }
 
 // assess fills b's FleetHealth from its check-in and its last day.
@@ -89,7 +90,7 @@ func (s *Service) assess(b *Box, now time.Time, day []index.HealthPoint) {
 	} else if math.Abs(b.ClockOffset) > skew.Seconds() {
 		add(ReasonClock, "clock off", offsetText(b.ClockOffset))
 	}
-	if grew, stuck, from := backlogGrowing(day, int64(h.Backlog)); grew {
+	if grew, stuck, from := backlogGrowing(day, int64(h.Backlog), index.HourOf(now)); grew {
 		add(ReasonBacklogGrowth, "backlog growing", fmt.Sprintf("%d → %d in 24 h", from, h.Backlog))
 	} else if stuck && h.Backlog > 0 {
 		add(ReasonBacklog, "backlog not cleared in 24 h", fmt.Sprintf("%d (%s)", h.Backlog, Bytes(h.BacklogBytes)))
@@ -110,11 +111,12 @@ func (s *Service) assess(b *Box, now time.Time, day []index.HealthPoint) {
 }
 
 // backlogGrowing: the backlog after the passes was never cleared within
-// the last 24 hours of history (stuck) and is now above where it was 24
-// hours ago (grew). A backlog that rises between nightly windows and
+// the last day of history (stuck: the history reaches back the whole
+// day, and no hour of it saw an empty backlog), and is now above where it
+// was then (grew). A backlog that rises between nightly windows and
 // empties in them is neither.
-func backlogGrowing(day []index.HealthPoint, now int64) (grew, stuck bool, from int64) {
-	if len(day) == 0 || day[len(day)-1].Hour-day[0].Hour < 24 {
+func backlogGrowing(day []index.HealthPoint, now, hour int64) (grew, stuck bool, from int64) {
+	if len(day) == 0 || day[0].Hour > hour-23 {
 		return false, false, 0
 	}
 	for _, p := range day {

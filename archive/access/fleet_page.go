@@ -15,11 +15,11 @@ import (
 // SVG (no script, no inline style: the CSP allows it as is).
 
 // trendDays and trendHours: the page's trends cover 30 days in buckets
-// of six hours (120 points a line).
+// of six hours (121 points a line, the bucket of now the last).
 const (
 	trendDays  = 30
 	trendHours = 6
-	trendSlots = trendDays * 24 / trendHours
+	trendSlots = trendDays*24/trendHours + 1 // the bucket of now too
 )
 
 type fleetView struct {
@@ -40,7 +40,7 @@ type fleetRow struct {
 	Trend   trend
 }
 
-// trend is one box's 30 days as SVG polylines in a 120 x 24 box.
+// trend is one box's 30 days as SVG polylines in a 121 x 24 box.
 type trend struct {
 	Backlog, Disk, Drops string // polyline points
 	Unsynced             []int  // x of the buckets with the clock unsynchronised
