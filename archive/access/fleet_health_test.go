@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -193,5 +194,36 @@ func TestFleetHealthAlerts(t *testing.T) {
 	e.a.Index.DB().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM fleet_health`).Scan(&kept)
 	if old != 0 || kept != 1 {
 		t.Fatalf("after 31 days: %d rows older than 30 days, %d kept", old, kept)
+	}
+}
+
+// TestFleetClockOffset: a box that believes its clock synchronised but
+// runs ten minutes ahead: the archive measures the offset at check-in,
+// the fleet shows it with its sign, and it is an alert like a lost time
+// source.
+func TestFleetClockOffset(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.addBox("branch-fast", synth.Config{})
+	ahead, err := client.New(client.Config{Name: b.name, Archives: []string{e.addr},
+		Cert: filepath.Join(b.enroll, "sync.crt"), Key: filepath.Join(b.enroll, "sync.key"),
+		CA: filepath.Join(b.enroll, "ca.crt"), AnchorKey: filepath.Join(b.enroll, "anchor.vkey"),
+		Now: func() time.Time { return e.clock.Now().Add(10 * time.Minute) }}, b.v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.c = ahead
+	e.clock.Add(time.Hour)
+	e.checkIn(b, false)
+	e.svc.WatchFleet(t.Context())
+	bs, err := e.svc.Fleet(t.Context())
+	if err != nil || len(bs) != 1 {
+		t.Fatal(bs, err)
+	}
+	got := bs[0]
+	if got.ClockOffset != 600 || !got.Health.ClockSynced || !got.Attention || got.Reasons[0].Kind != access.ReasonClock || got.Reasons[0].Detail != "+600 s" {
+		t.Fatalf("box ten minutes ahead: offset %v, reasons %+v", got.ClockOffset, got.Reasons)
+	}
+	if e.events("fleet_clock_unsynced", "", "clock off: +600 s") != 1 {
+		t.Fatal("clock offset not alerted")
 	}
 }

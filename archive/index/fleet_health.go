@@ -85,13 +85,13 @@ func (x *Index) PruneHealth(ctx context.Context, now time.Time) (int64, error) {
 
 // HealthTrends returns every box's health since from, in buckets of
 // `hours` hours (1: the stored rows), oldest first: per bucket the
-// largest backlog and disk use, the last drop count, the widest clock
-// offset, and whether the clock was synchronised throughout.
+// largest backlog and disk use, the highest drop count, the widest clock
+// offset (with its sign), and whether the clock was synchronised throughout.
 func (x *Index) HealthTrends(ctx context.Context, from time.Time, hours int64) (map[string][]HealthPoint, error) {
 	if hours < 1 {
 		hours = 1
 	}
-	rows, err := x.db.QueryContext(ctx, `SELECT appliance, hour / ? AS b, MAX(at), MAX(backlog), MIN(backlog_min), MAX(backlog_max), MAX(backlog_bytes), MAX(disk_used), MAX(disk_total), MAX(kernel_drops), MIN(clock_synced), MAX(ABS(clock_offset)), SUM(checkins)
+	rows, err := x.db.QueryContext(ctx, `SELECT appliance, hour / ? AS b, MAX(at), MAX(backlog), MIN(backlog_min), MAX(backlog_max), MAX(backlog_bytes), MAX(disk_used), MAX(disk_total), MAX(kernel_drops), MIN(clock_synced), MIN(clock_offset), MAX(clock_offset), SUM(checkins)
 FROM fleet_health WHERE hour >= ? GROUP BY appliance, b ORDER BY appliance, b`, hours, HourOf(from))
 	if err != nil {
 		return nil, err
@@ -102,8 +102,13 @@ FROM fleet_health WHERE hour >= ? GROUP BY appliance, b ORDER BY appliance, b`, 
 		var name, at string
 		var p HealthPoint
 		var synced int64
-		if err := rows.Scan(&name, &p.Hour, &at, &p.Backlog, &p.BacklogMin, &p.BacklogMax, &p.BacklogBytes, &p.DiskUsed, &p.DiskTotal, &p.KernelDrops, &synced, &p.ClockOffset, &p.CheckIns); err != nil {
+		var lo, hi float64
+		if err := rows.Scan(&name, &p.Hour, &at, &p.Backlog, &p.BacklogMin, &p.BacklogMax, &p.BacklogBytes, &p.DiskUsed, &p.DiskTotal, &p.KernelDrops, &synced, &lo, &hi, &p.CheckIns); err != nil {
 			return nil, err
+		}
+		p.ClockOffset = hi
+		if -lo > hi {
+			p.ClockOffset = lo
 		}
 		p.Hour *= hours
 		p.At, p.ClockSynced = parseTS(at), synced == 1
