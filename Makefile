@@ -12,7 +12,7 @@ BUILD   := build
 FUZZSCALE ?= 1
 FUZZMIN   := -fuzzminimizetime 1000x
 
-.PHONY: flood cluster all build check test test-go test-arm64 fuzz bench bench-index cross demo deps image image-vm image-test load clean screens
+.PHONY: flood fleet cluster all build check test test-go test-arm64 fuzz bench bench-index cross demo deps image image-vm image-test load clean screens
 
 all: build
 
@@ -129,6 +129,15 @@ fuzz:
 cluster: deps
 	bash scripts/install-seaweedfs.sh >/dev/null
 	SPANVAULT_CLUSTER=1 SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 60m -run '^TestSeaweedCluster$$' -v ./sync/client | grep -v '^=== RUN'
+
+# The fleet simulation at full size: 500 boxes, each with its own
+# certificate, check in every simulated minute for a simulated day against
+# two front-ends sharing a PostgreSQL index (archive/access BenchmarkFleet;
+# make bench runs it with 50 boxes for an hour and adds this run's line
+# from build/fleet-bench.txt).
+fleet: deps
+	mkdir -p build
+	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_FLEET_BOXES=500 SPANVAULT_FLEET_MINUTES=1440 $(GO) test -count=1 -p 1 -timeout 300m -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x ./archive/access | tee build/fleet-bench.txt
 
 # Screenshots of every page of the browser journeys, in English and in
 # German, into build/screens/ (NAME-en.png, NAME-de.png).

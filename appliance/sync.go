@@ -75,17 +75,7 @@ func (a *Appliance) runSync(ctx context.Context, c *client.Client) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		upload := InWindow(a.cfg.Sync.Window, time.Now())
-		h := a.health()
-		if err := c.Pass(ctx, client.Options{Upload: upload, Health: h}); err != nil && ctx.Err() == nil {
-			a.log.Warn("sync", "err", err)
-		}
-		// A pull delivered at this check-in runs at once.
-		if c.PullRequested() && ctx.Err() == nil {
-			if err := c.Pass(ctx, client.Options{Upload: true, Health: h}); err != nil && ctx.Err() == nil {
-				a.log.Warn("sync", "err", err)
-			}
-		}
+		a.syncOnce(ctx, c, InWindow(a.cfg.Sync.Window, time.Now()))
 		select {
 		case <-ctx.Done():
 			return
@@ -94,15 +84,34 @@ func (a *Appliance) runSync(ctx context.Context, c *client.Client) {
 	}
 }
 
-// health is what the box reports at check-in: no personal data.
+// syncOnce runs one pass (uploading when upload is set) and, when the
+// archive pulled at its check-in, a second one at once. Each check-in
+// reports the box's health as it is when sent.
+func (a *Appliance) syncOnce(ctx context.Context, c *client.Client, upload bool) {
+	if err := c.Pass(ctx, client.Options{Upload: upload, HealthNow: a.health}); err != nil && ctx.Err() == nil {
+		a.log.Warn("sync", "err", err)
+	}
+	// A pull delivered at this check-in runs at once.
+	if c.PullRequested() && ctx.Err() == nil {
+		if err := c.Pass(ctx, client.Options{Upload: true, HealthNow: a.health}); err != nil && ctx.Err() == nil {
+			a.log.Warn("sync", "err", err)
+		}
+	}
+}
+
+// health is what the box reports at check-in: no personal data. Disk and
+// clock are read when it is called (the first check-in runs before the
+// status page's first refresh, whose figures were all zero then); the
+// counters come from the last refresh (every two seconds).
 func (a *Appliance) health() wire.Health {
 	st := a.Status()
+	usage := a.v.Usage()
 	return wire.Health{
 		Version:       Version,
 		KernelDrops:   st.Capture.KernelDrops,
-		DiskUsed:      st.Disk.Used,
-		DiskTotal:     st.Disk.Limit,
-		ClockSynced:   st.Clock.Synced,
+		DiskUsed:      usage.Used,
+		DiskTotal:     usage.Limit,
+		ClockSynced:   a.clockOK.Load(),
 		LED:           st.LED,
 		RecordErrors:  st.Calls.RecordErrors,
 		CallsRecorded: uint64(st.Calls.RecordedToday),

@@ -267,6 +267,7 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
+	a.recordHealth(ctx, name, now, m.Health, skew)
 	cmds, err := a.Index.Commands(ctx, name, true)
 	if err != nil {
 		a.internal(w, r, err)

@@ -51,7 +51,9 @@
 //  1. POST /sync/v1/checkin  CheckIn{appliance, time, health, results, tree_size}
 //     -> CheckInReply{time, commands, clock_skew, checkpoint, consistency, anchored_seq, refused_erasures}.
 //     Every few minutes and at the start and end of every pass. Health
-//     holds no personal data. results answer commands delivered earlier
+//     holds no personal data; its backlog and disk are taken when the
+//     message is sent (after_pass), so the check-in that ends a pass
+//     reports what is still waiting after its uploads. results answer commands delivered earlier
 //     (applied, or refused with the vault's reason). clock_skew is set when
 //     the box's clock differs from the archive's by more than
 //     max_clock_skew: data is still accepted, the skew is alerted at the

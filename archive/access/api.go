@@ -498,6 +498,9 @@ func (s *Service) readTrail(ctx context.Context, u *User, kind string, alertsOnl
 
 func (s *Service) apiFleet(w http.ResponseWriter, r *http.Request, ss *session) {
 	bs, err := s.Fleet(r.Context())
+	if err == nil && r.URL.Query().Get("history") == "1" {
+		err = s.fleetHistory(r.Context(), bs)
+	}
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return

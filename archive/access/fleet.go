@@ -26,6 +26,7 @@ type Box struct {
 	// is wrapped to classical (X25519) recipients only: what the re-seal
 	// job (spanvault-archive reseal) has yet to re-wrap.
 	ClassicalOnly int `json:"classical_only"`
+	FleetHealth
 }
 
 // Fleet lists every box.
@@ -39,6 +40,10 @@ func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
 		return nil, err
 	}
 	now := s.now()
+	day, err := s.fleetDay(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	out := []Box{}
 	for _, a := range as {
 		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn, ClassicalOnly: classical[a.Name]}
@@ -59,6 +64,7 @@ func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
 		if b.CertSoon {
 			b.Alerts = append(b.Alerts, fmt.Sprintf("certificate expires %s", b.Health.CertNotAfter.UTC().Format(time.RFC3339)))
 		}
+		s.assess(&b, now, day[a.Name])
 		out = append(out, b)
 	}
 	return out, nil
@@ -77,8 +83,9 @@ func (s *Service) WatchFleet(ctx context.Context) {
 		s.fleetCondition(ctx, b.Name, "cert_expiring", b.CertSoon, fmt.Sprintf("certificate expires %s", b.Health.CertNotAfter.UTC().Format(time.RFC3339)))
 		s.fleetCondition(ctx, b.Name, "record_errors", b.Health.RecordErrors > 0, fmt.Sprintf("%d record errors reported", b.Health.RecordErrors))
 		s.growth(ctx, b, "kernel_drops", int64(b.Health.KernelDrops))
-		s.growth(ctx, b, "backlog", int64(b.Health.Backlog))
+		s.watchHealth(ctx, b) // the backlog's growth among them, from the history
 	}
+	s.pruneHealth(ctx)
 }
 
 func (s *Service) fleetCondition(ctx context.Context, box, kind string, on bool, detail string) {

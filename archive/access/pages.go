@@ -49,11 +49,6 @@ type requestsPage struct {
 	Requests []*Request
 }
 
-type fleetPage struct {
-	pageHead
-	Boxes []Box
-}
-
 type auditPage struct {
 	pageHead
 	Chain  string

@@ -294,12 +294,12 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 }
 
 func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) {
-	bs, err := s.Fleet(r.Context())
+	v, err := s.fleetView(r.Context())
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
 	}
-	s.page(w, r, ss, "fleet", fleetPage{Boxes: bs})
+	s.page(w, r, ss, "fleet", v)
 }
 
 func (s *Service) webAudit(w http.ResponseWriter, r *http.Request, ss *session) {

@@ -211,6 +211,9 @@ func main() {
 	}
 	row(fmt.Sprintf("sign-ins per second under a flood of bogus ones from ever new sources (64 at once, %d cores); the owner meanwhile", runtime.NumCPU()),
 		fmt.Sprintf("%.0f/s hashed, %.0f/s answered (%.0f/s shed with 503); owner %s", si["flood-hashed/s"], si["flood-answered/s"], si["flood-shed/s"], legit), "the owner signs in")
+	if fOut := fleetFigures(row); *raw {
+		fmt.Println(fOut)
+	}
 
 	if err := tb.write(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)

@@ -291,6 +291,10 @@ type Options struct {
 	Upload bool
 	// Health is reported at check-in.
 	Health wire.Health
+	// HealthNow, when set, is called at each check-in for the box's
+	// health at that moment (Health is then ignored): the check-in that
+	// ends a pass reports the disk as it is then, not as it was before.
+	HealthNow func() wire.Health
 }
 
 // Pass runs one sync: check in (commands), anchor the audit chain, upload
@@ -316,11 +320,18 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 	if err := c.renewIfDue(ctx); err != nil {
 		return err
 	}
-	if err := c.checkIn(ctx, opt.Health); err != nil {
+	health := func() wire.Health {
+		if opt.HealthNow != nil {
+			return opt.HealthNow()
+		}
+		return opt.Health
+	}
+	if err := c.checkIn(ctx, health()); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	anchoredBefore := c.state.AnchoredSeq
+	backlogBefore := c.state.Backlog
 	c.mu.Unlock()
 	if err := c.anchorAudit(ctx); err != nil {
 		return err
@@ -334,11 +345,14 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 	// next check-in.
 	// A second check-in also verifies the log grew consistently with the
 	// head just anchored.
+	// It also reports the backlog after the uploads: the archive's fleet
+	// page shows what is still waiting on the box, not what was.
+	c.updateBacklog()
 	c.mu.Lock()
-	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore
+	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore || c.state.Backlog != backlogBefore
 	c.mu.Unlock()
 	if pending {
-		return c.checkIn(ctx, opt.Health)
+		return c.checkIn(ctx, health())
 	}
 	return nil
 }
@@ -358,6 +372,9 @@ func (c *Client) updateBacklog() {
 }
 
 func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
+	// The backlog as it is now (a box's first check-in, and one after a
+	// pass that uploaded, would otherwise report an older count).
+	c.updateBacklog()
 	c.mu.Lock()
 	results := c.results
 	c.results = nil
@@ -365,6 +382,8 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	h.CertNotAfter = c.state.CertNotAfter
 	h.LastSync = c.state.LastSuccess
 	h.Backlog, h.BacklogBytes = c.state.Backlog, c.state.BacklogBytes
+	h.ClockOffset = c.state.ClockSkew
+	h.AfterPass = true
 	c.mu.Unlock()
 	if h.Version == "" {
 		h.Version = c.cfg.Version

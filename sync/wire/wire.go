@@ -55,6 +55,23 @@ type Health struct {
 	CallsRecorded  uint64    `json:"calls_recorded"`
 	AuditEntries   uint64    `json:"audit_entries"`
 	AuditAnchorSeq uint64    `json:"audit_anchor_seq"`
+	// Fields after here were added after protocol version 1's first
+	// boxes (testdata/v1/checkin_health.json); an older box leaves them
+	// out, which reads as zero.
+
+	// ClockOffset is the box's clock minus the archive's, in seconds, as
+	// the archive measured it at the box's last check-in (0 within the
+	// tolerated skew).
+	ClockOffset float64 `json:"clock_offset_s,omitempty"`
+	// AfterPass says Backlog, BacklogBytes and the disk figures were
+	// taken when the message was sent, after the pass's uploads (boxes
+	// before it reported the backlog from before the pass).
+	AfterPass bool `json:"after_pass,omitempty"`
+	// UpdateFailure is why the box's last firmware update failed (empty:
+	// none failed); PolicyFailure why it refused the archive's last
+	// policy. The archive alerts on either.
+	UpdateFailure string `json:"update_failure,omitempty"`
+	PolicyFailure string `json:"policy_failure,omitempty"`
 }
 
 // CheckIn is the box's periodic message.

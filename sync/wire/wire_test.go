@@ -112,6 +112,8 @@ func FuzzMessages(f *testing.F) {
 		wire.RecordsReply{Acks: []wire.Ack{{ID: "06a", OK: true}}},
 		wire.RenewRequest{CSR: []byte{1, 2}},
 		wire.RenewReply{Cert: []byte{1}},
+		// Kind 8 % 8: a check-in with the health fields added later.
+		wire.CheckIn{Appliance: "b", Health: wire.Health{Backlog: 5, AfterPass: true, ClockOffset: -412.5, PolicyFailure: "refused"}},
 	}
 	for i, s := range seeds {
 		b, _ := json.Marshal(s)

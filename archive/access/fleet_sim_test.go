@@ -1,0 +1,480 @@
+package access_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/access"
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/archive/index/pgtest"
+	"github.com/spanvault/spanvault/archive/keyring"
+	"github.com/spanvault/spanvault/sync/wire"
+)
+
+// The fleet simulation (make fleet; make bench at a reduced size): N
+// boxes, each with its own certificate issued by the archive's CA, check
+// in every simulated minute for a simulated span (compressed time: the
+// archive's clock is injected and moved a minute per round) against two
+// front-ends sharing one PostgreSQL index, with 30 days of history
+// already kept. The boxes run in a child process (TestFleetSimBoxes), so
+// that this process's CPU is the front-ends' own; PostgreSQL's is read
+// from /proc. Then the fleet page is rendered with N boxes and 30 days.
+//
+// SPANVAULT_FLEET_BOXES (default 50) and SPANVAULT_FLEET_MINUTES (default
+// 60) set the size; make fleet runs 500 boxes for 1,440 minutes.
+//
+// Enrollment and update waves are not simulated yet: fleetSim.beforeMinute
+// is where they hook in (zero-touch enrollment and waves, issue 24).
+
+type fleetSimPlan struct {
+	Start time.Time      `json:"start"`
+	Boxes []fleetSimSpec `json:"boxes"`
+}
+
+type fleetSimSpec struct {
+	Name  string `json:"name"`
+	Dir   string `json:"dir"`  // enrollment directory (sync.crt, sync.key, ca.crt)
+	Addr  string `json:"addr"` // the front-end it checks in with
+	Index int    `json:"index"`
+}
+
+// fleetSim is the archive side of the simulation.
+type fleetSim struct {
+	e    *env
+	plan fleetSimPlan
+	// beforeMinute, when set, runs before each simulated minute's
+	// check-ins (the hook for enrollment and update waves).
+	beforeMinute func(minute int)
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func BenchmarkFleet(b *testing.B) {
+	boxes, minutes := envInt("SPANVAULT_FLEET_BOXES", 50), envInt("SPANVAULT_FLEET_MINUTES", 60)
+	for b.Loop() {
+		runFleetSim(b, boxes, minutes)
+	}
+}
+
+func runFleetSim(b *testing.B, nboxes, minutes int) {
+	dsn := pgtest.Start(b)
+	// The simulated day starts at the next midnight (the archive's CA is
+	// made now: its certificates are not valid before).
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	clk := &clock{t: start}
+	dir1 := filepath.Join(b.TempDir(), "fe1")
+	if err := archive.Init(dir1, archive.InitOptions{Name: "fleet", Listen: "127.0.0.1:0", Index: dsn}); err != nil {
+		b.Fatal(err)
+	}
+	dir2 := filepath.Join(b.TempDir(), "fe2")
+	if out, err := exec.Command("cp", "-a", dir1, dir2).CombinedOutput(); err != nil {
+		b.Fatalf("copy archive: %v %s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg gosync.WaitGroup
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var fes []*archive.Archive
+	var addrs []string
+	for _, d := range []string{dir1, dir2} {
+		a, err := archive.Open(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Now, a.Logger = clk.Now, quiet
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); a.Serve(ctx, ln) }()
+		fes, addrs = append(fes, a), append(addrs, ln.Addr().String())
+	}
+	a1 := fes[0]
+	id, _ := age.GenerateX25519Identity()
+	keys, err := keyring.Parse([]byte(id.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := access.New(a1, keys)
+	// The web workspace on its own listener, without its background loop
+	// (the simulation runs the fleet watch itself, timed apart).
+	tc, err := a1.TLSConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	wl, _ := net.Listen("tcp", "127.0.0.1:0")
+	web := &http.Server{Handler: svc.Handler(), TLSConfig: tc, ErrorLog: nil}
+	wg.Add(1)
+	go func() { defer wg.Done(); web.ServeTLS(wl, "", "") }()
+	b.Cleanup(func() {
+		web.Close()
+		cancel()
+		wg.Wait()
+		for _, a := range fes {
+			a.Close()
+		}
+	})
+	ca, err := os.ReadFile(filepath.Join(dir1, "ca", "ca.crt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	e := &env{t: b, clock: clk, dir: dir1, a: a1, svc: svc, addr: addrs[0], web: "https://" + wl.Addr().String(), identity: id, keys: keys, boxes: map[string]*box{}, logs: &lockedBuffer{}, pool: pool}
+	sim := &fleetSim{e: e, plan: fleetSimPlan{Start: start}}
+
+	t0 := time.Now()
+	for i := 0; i < nboxes; i++ {
+		name := fmt.Sprintf("branch-%03d", i)
+		r, err := a1.Enroll(context.Background(), name, filepath.Join(b.TempDir(), name), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sim.plan.Boxes = append(sim.plan.Boxes, fleetSimSpec{Name: name, Dir: r.Dir, Addr: addrs[i%2], Index: i})
+	}
+	enrollTime := time.Since(t0)
+	sim.seedHistory(start)
+	b.Logf("%d boxes enrolled in %v; 30 days of history kept", nboxes, enrollTime.Round(time.Millisecond))
+
+	// The boxes, in a child process.
+	planFile := filepath.Join(b.TempDir(), "plan.json")
+	pj, _ := json.Marshal(sim.plan)
+	if err := os.WriteFile(planFile, pj, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	child := exec.Command(os.Args[0], "-test.run=^TestFleetSimBoxes$", "-test.count=1", "-test.timeout=0")
+	child.Env = append(os.Environ(), "SPANVAULT_FLEET_PLAN="+planFile)
+	stdin, _ := child.StdinPipe()
+	stdout, _ := child.StdoutPipe()
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); child.Wait() })
+	replies := bufio.NewScanner(stdout)
+	pgPID := postmasterPID(dsn)
+
+	var checkins int
+	var feCPU, pgCPU, wall, watchCPU, watchWall time.Duration
+	watches := 0
+	for m := 1; m <= minutes; m++ {
+		clk.Add(time.Minute)
+		if sim.beforeMinute != nil {
+			sim.beforeMinute(m)
+		}
+		c0, p0, w0 := selfCPU(), procTreeCPU(pgPID), time.Now()
+		fmt.Fprintf(stdin, "%d\n", m)
+		var reply string
+		for replies.Scan() {
+			if reply = replies.Text(); strings.HasPrefix(reply, "fleet-done ") {
+				break
+			}
+		}
+		wall += time.Since(w0)
+		feCPU += selfCPU() - c0
+		pgCPU += procTreeCPU(pgPID) - p0
+		var gotM, ok, failed int
+		var first string
+		fmt.Sscanf(reply, "fleet-done %d %d %d", &gotM, &ok, &failed)
+		if i := strings.Index(reply, " err "); i > 0 {
+			first = reply[i+5:]
+		}
+		if gotM != m || failed > 0 || ok != nboxes {
+			b.Fatalf("minute %d: %q (%d of %d boxes checked in, %d failed: %s)", m, reply, ok, nboxes, failed, first)
+		}
+		checkins += ok
+		// The archive's fleet watch, as its background loop runs it.
+		if m%5 == 0 {
+			c0, w0 := selfCPU(), time.Now()
+			svc.WatchFleet(context.Background())
+			watchCPU += selfCPU() - c0
+			watchWall += time.Since(w0)
+			watches++
+		}
+	}
+	stdin.Close()
+	child.Wait()
+
+	// The fleet page with N boxes and 30 days.
+	u := e.addUser("fleetadmin", access.Admin)
+	e.signIn(u) // sets the password the form then uses
+	c := e.httpClient()
+	clk.Add(31 * time.Second)
+	resp, err := c.PostForm(e.web+"/signin", url.Values{"name": {u.name}, "password": {u.password}, "totp": {e.code(u)}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		b.Fatalf("sign in: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	var renders []time.Duration
+	var size int
+	for i := 0; i < 7; i++ {
+		t0 := time.Now()
+		resp, err := c.Get(e.web + "/fleet")
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		renders = append(renders, time.Since(t0))
+		if resp.StatusCode != 200 || strings.Count(string(body), `<tr id="box-`) != nboxes {
+			b.Fatalf("fleet page: %d, %d rows", resp.StatusCode, strings.Count(string(body), `<tr id="box-`))
+		}
+		size = len(body)
+	}
+	sort.Slice(renders, func(i, j int) bool { return renders[i] < renders[j] })
+	var rows int
+	a1.Index.DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM fleet_health`).Scan(&rows)
+
+	b.ReportMetric(float64(nboxes), "boxes")
+	b.ReportMetric(float64(checkins), "checkins")
+	b.ReportMetric(float64(feCPU.Microseconds())/float64(checkins), "fe-cpu-µs/checkin")
+	b.ReportMetric(float64(pgCPU.Microseconds())/float64(checkins), "pg-cpu-µs/checkin")
+	b.ReportMetric(float64(checkins)/wall.Seconds(), "checkins/s")
+	b.ReportMetric(float64(renders[len(renders)/2].Microseconds())/1000, "page-p50-ms")
+	b.ReportMetric(float64(renders[len(renders)-1].Microseconds())/1000, "page-max-ms")
+	b.ReportMetric(float64(size)/1000, "page-kB")
+	b.ReportMetric(float64(rows), "history-rows")
+	if watches > 0 {
+		b.ReportMetric(float64(watchWall.Microseconds())/1000/float64(watches), "watch-ms")
+		b.ReportMetric(float64(watchCPU.Microseconds())/1000/float64(watches), "watch-cpu-ms")
+	}
+	b.ReportMetric(float64(enrollTime.Microseconds())/1000/float64(nboxes), "enroll-ms/box")
+}
+
+// simHealth is what box i reports at minute m of the simulation: calls
+// accumulate from 08:00 to 18:00 and are uploaded in the 01:00-05:00
+// window; every 50th box has lost its time source; every 97th drops
+// packets.
+func simHealth(i int, at time.Time) wire.Health {
+	h := wire.Health{Version: "1.4.2", LED: "recording", ClockSynced: i%50 != 7, AfterPass: true,
+		DiskTotal: 64 << 30, DiskUsed: 8<<30 + int64(i)<<20 + at.Unix()%86400*4096}
+	hr := at.Hour()
+	switch {
+	case hr >= 1 && hr < 5:
+	case hr >= 5:
+		busy := min(max(hr-8, 0), 10)
+		h.Backlog = busy * (2 + i%5)
+	default:
+		h.Backlog = 10 * (2 + i%5)
+	}
+	h.BacklogBytes = int64(h.Backlog) * 350_000
+	if i%97 == 3 {
+		h.KernelDrops = uint64(at.Unix() / 600 % 100000)
+	}
+	h.CertNotAfter = at.Add(20 * 24 * time.Hour)
+	return h
+}
+
+// seedHistory writes 30 days of hourly health for every box, as the
+// archive would have kept them, in batches.
+func (s *fleetSim) seedHistory(now time.Time) {
+	db := s.e.a.Index.DB()
+	ctx := context.Background()
+	first := index.HourOf(now.Add(-index.HealthKeep))
+	const cols = 14
+	var args []any
+	var n int
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+		q := `INSERT INTO fleet_health (appliance, hour, at, backlog, backlog_min, backlog_max, backlog_bytes, disk_used, disk_total, kernel_drops, clock_synced, clock_offset, version, checkins) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			s.e.t.Fatalf("seeding history: %v", err)
+		}
+		args, n = args[:0], 0
+	}
+	for _, bx := range s.plan.Boxes {
+		for h := first; h < index.HourOf(now); h++ {
+			at := time.Unix(h*3600+1800, 0).UTC()
+			hl := simHealth(bx.Index, at)
+			synced := 1
+			if !hl.ClockSynced {
+				synced = 0
+			}
+			args = append(args, bx.Name, h, at.Format(time.RFC3339Nano), hl.Backlog, max(hl.Backlog-3, 0), hl.Backlog+3, hl.BacklogBytes, hl.DiskUsed, hl.DiskTotal, int64(hl.KernelDrops), synced, 0.0, hl.Version, 60)
+			if n++; n == 400 {
+				flush()
+			}
+		}
+	}
+	flush()
+}
+
+// TestFleetSimBoxes is the boxes' side of BenchmarkFleet (a child
+// process; skipped otherwise): for each minute read on stdin, every box
+// checks in over its own mutual-TLS connection, and one line reports it.
+func TestFleetSimBoxes(t *testing.T) {
+	planFile := os.Getenv("SPANVAULT_FLEET_PLAN")
+	if planFile == "" {
+		t.Skip("the boxes of BenchmarkFleet (make fleet)")
+	}
+	var plan fleetSimPlan
+	pj, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(pj, &plan); err != nil {
+		t.Fatal(err)
+	}
+	clients := make([]*http.Client, len(plan.Boxes))
+	for i, bx := range plan.Boxes {
+		cert, err := tls.LoadX509KeyPair(filepath.Join(bx.Dir, "sync.crt"), filepath.Join(bx.Dir, "sync.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, _ := os.ReadFile(filepath.Join(bx.Dir, "ca.crt"))
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		// As the box's sync client: TLS 1.3, the hybrid key exchange,
+		// HTTP/1.1, connections kept between check-ins.
+		clients[i] = &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}, CurvePreferences: wire.KeyExchanges()},
+			TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxIdleConnsPerHost: 1,
+		}}
+	}
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		m, err := strconv.Atoi(in.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := plan.Start.Add(time.Duration(m) * time.Minute)
+		var mu gosync.Mutex
+		ok, failed, first := 0, 0, ""
+		work := make(chan int)
+		var wg gosync.WaitGroup
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range work {
+					err := simCheckIn(clients[i], plan.Boxes[i], at)
+					mu.Lock()
+					if err != nil {
+						failed++
+						if first == "" {
+							first = err.Error()
+						}
+					} else {
+						ok++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		for i := range plan.Boxes {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		fmt.Printf("fleet-done %d %d %d err %s\n", m, ok, failed, strings.ReplaceAll(first, "\n", " "))
+	}
+}
+
+func simCheckIn(c *http.Client, bx fleetSimSpec, at time.Time) error {
+	msg := wire.CheckIn{Appliance: bx.Name, Time: at, Health: simHealth(bx.Index, at)}
+	body, _ := json.Marshal(msg)
+	resp, err := c.Post("https://"+bx.Addr+wire.PathCheckIn, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("%s: %d %s", bx.Name, resp.StatusCode, b)
+	}
+	var rep wire.CheckInReply
+	return wire.Decode(resp.Body, &rep)
+}
+
+// selfCPU is this process's user and system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postmasterPID reads the PostgreSQL server's PID from its data directory
+// (the DSN's host is pgtest's directory).
+func postmasterPID(dsn string) int {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(u.Query().Get("host"), "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	return pid
+}
+
+// procTreeCPU sums the CPU time of pid, its live children and those it
+// reaped (the postmaster and its backends) from /proc.
+func procTreeCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	const tick = 100 // USER_HZ
+	var total int64
+	ents, _ := os.ReadDir("/proc")
+	for _, d := range ents {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if p != pid && ppid != pid {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += ut + st
+		if p == pid {
+			// Backends that ended: reaped by the postmaster.
+			cut, _ := strconv.ParseInt(f[13], 10, 64)
+			cst, _ := strconv.ParseInt(f[14], 10, 64)
+			total += cut + cst
+		}
+	}
+	return time.Duration(total) * time.Second / tick
+}

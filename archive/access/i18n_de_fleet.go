@@ -1,0 +1,41 @@
+package access
+
+func init() {
+	de(map[string]string{
+		"Fleet":                       "Flotte",
+		"Boxes":                       "Geräte",
+		"needing attention":           "brauchen Aufmerksamkeit",
+		"as of":                       "Stand",
+		"Box":                         "Gerät",
+		"State":                       "Zustand",
+		"Last check-in":               "Letzte Meldung",
+		"Backlog after the last pass": "Rückstand nach dem letzten Abgleich",
+		"Backlog":                     "Rückstand",
+		"Disk":                        "Speicher",
+		"Kernel drops":                "Kernel-Verluste",
+		"Clock":                       "Uhr",
+		"Certificate until":           "Zertifikat bis",
+		"Version":                     "Version",
+		"Classical-only":              "Nur klassisch verschlüsselt",
+		"30 days":                     "30 Tage",
+		"revoked":                     "gesperrt",
+		"Needs attention":             "Braucht Aufmerksamkeit",
+		"OK":                          "In Ordnung",
+		"never":                       "nie",
+		"synchronised":                "synchronisiert",
+		"not synchronised":            "nicht synchronisiert",
+		"Trends: 30 days in six-hour steps; shaded: clock not synchronised.": "Verläufe: 30 Tage in Sechs-Stunden-Schritten; schattiert: Uhr nicht synchronisiert.",
+		// Reasons (Reason.Text).
+		"no check-in":                 "keine Meldung",
+		"update failed":               "Update fehlgeschlagen",
+		"policy refused":              "Richtlinie abgelehnt",
+		"clock not synchronised":      "Uhr nicht synchronisiert",
+		"clock off":                   "Uhr geht falsch",
+		"backlog growing":             "Rückstand wächst",
+		"backlog not cleared in 24 h": "Rückstand seit 24 h nicht abgebaut",
+		"kernel drops":                "Kernel-Verluste",
+		"recording errors":            "Aufnahmefehler",
+		"disk nearly full":            "Speicher fast voll",
+		"certificate expires soon":    "Zertifikat läuft bald ab",
+	})
+}
