@@ -614,8 +614,15 @@ func fillEntry(e *Entry, c *calls.Call, class retention.Class) {
 		e.Expiry = retention.Expiry(class, c.Start)
 	}
 	e.Streams = e.Streams[:0]
+	e.Completeness = nil
 	for _, s := range c.Streams {
+		cs := s.Completeness()
+		if e.Completeness == nil {
+			e.Completeness = &record.Completeness{}
+		}
+		e.Completeness.Add(&cs)
 		e.Streams = append(e.Streams, StreamStats{
+			Completeness: &cs,
 			SSRC:        fmt.Sprintf("0x%08x", s.Stats.SSRC),
 			PayloadType: s.PT,
 			Codec:       s.Codec,
