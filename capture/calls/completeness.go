@@ -11,11 +11,22 @@ type rtcpSeen struct {
 	srPackets uint32 // the sender's packet count in the last one
 	srExpect  int64  // the stream's Expected() when it passed
 	rrs       uint64 // reception reports on the stream
-	rrLost    int32  // cumulative lost in the last one
-	rrHighest uint32 // extended highest sequence number in the last one
-	rrExpect  int64  // what our sequence numbers spanned up to rrHighest when it passed
-	rrGot     int64  // the distinct packets we had captured of those
-	rrKnown   bool   // rrExpect and rrGot could be worked out
+	// The last reception report, and the last one whose range the box
+	// had captured to its end when it passed (with what the box's
+	// sequence numbers spanned up to its highest, and the distinct
+	// packets captured of those). A report that overtakes the stream's
+	// last packets (they are still in another ring, or never came) is
+	// weighed when the call ends.
+	last rrSeen
+	snap rrSeen
+}
+
+type rrSeen struct {
+	lost    int32
+	highest uint32
+	expect  int64
+	got     int64
+	weighed bool
 }
 
 // rtcpReports reads a compound RTCP packet that flow f carried in call c
@@ -45,9 +56,13 @@ func (t *Tracker) rtcpReports(c *Call, f *flow, b []byte) {
 				continue
 			}
 			s.rtcp.rrs++
-			s.rtcp.rrLost = blk.CumulativeLost
-			s.rtcp.rrHighest = blk.HighestSeq
-			s.rtcp.rrExpect, s.rtcp.rrGot, s.rtcp.rrKnown = s.Stats.Upto(uint16(blk.HighestSeq))
+			s.rtcp.last = rrSeen{lost: blk.CumulativeLost, highest: blk.HighestSeq}
+			if s.Stats.Reached(uint16(blk.HighestSeq)) {
+				s.rtcp.last.expect, s.rtcp.last.got, s.rtcp.last.weighed = s.Stats.Upto(uint16(blk.HighestSeq))
+				if s.rtcp.last.weighed {
+					s.rtcp.snap = s.rtcp.last
+				}
+			}
 		}
 	}
 }
@@ -80,12 +95,21 @@ func (s *Stream) Completeness() record.StreamCompleteness {
 	out.LostNetwork = lead
 	out.Unattributed = gap
 	if s.rtcp.rrs > 0 {
+		rr := s.rtcp.last
+		if !rr.weighed {
+			// Weighed now, at the call's end: what the receiver had and
+			// the box has not by now, it never will.
+			rr.expect, rr.got, rr.weighed = st.Upto(uint16(rr.highest))
+		}
+		if !rr.weighed {
+			rr = s.rtcp.snap
+		}
 		out.ReceiverReports = s.rtcp.rrs
-		out.ReceiverLost = int64(s.rtcp.rrLost)
-		out.ReceiverHighestSeq = s.rtcp.rrHighest
-		if s.rtcp.rrKnown {
-			covered := min(gap, max(0, s.rtcp.rrExpect-s.rtcp.rrGot))
-			rl := max(0, out.ReceiverLost)
+		out.ReceiverLost = int64(s.rtcp.last.lost)
+		out.ReceiverHighestSeq = s.rtcp.last.highest
+		if rr.weighed {
+			covered := min(gap, max(0, rr.expect-rr.got))
+			rl := max(0, int64(rr.lost))
 			net := min(rl, covered)
 			out.LostNetwork += net
 			out.LostCapture = covered - net

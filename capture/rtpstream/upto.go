@@ -30,3 +30,7 @@ func (s *Stats) Upto(seq uint16) (expected, received int64, ok bool) {
 	}
 	return s.Expected() - int64(back), s.Distinct() - after, true
 }
+
+// Reached reports whether the stream's highest sequence number seen is
+// seq or beyond it (by less than 32768).
+func (s *Stats) Reached(seq uint16) bool { return s.started && s.maxSeq-seq < 0x8000 }
