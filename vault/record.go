@@ -622,7 +622,6 @@ func fillEntry(e *Entry, c *calls.Call, class retention.Class) {
 		}
 		e.Completeness.Add(&cs)
 		e.Streams = append(e.Streams, StreamStats{
-			Completeness: &cs,
 			SSRC:        fmt.Sprintf("0x%08x", s.Stats.SSRC),
 			PayloadType: s.PT,
 			Codec:       s.Codec,
@@ -637,6 +636,7 @@ func fillEntry(e *Entry, c *calls.Call, class retention.Class) {
 			First:       s.Stats.First.UTC(),
 			Last:        s.Stats.Last.UTC(),
 		})
+		e.Streams[len(e.Streams)-1].Completeness = &cs
 	}
 	e.Events = e.Events[:0]
 	for _, ev := range c.Events {
