@@ -65,7 +65,7 @@ func TestCompletenessAttribution(t *testing.T) {
 	t.Parallel()
 	type scenario struct {
 		name                string
-		lead                int    // packets sent before the first the box sees
+		lead                int // packets sent before the first the box sees
 		net, box, after     func(seq uint16) bool
 		noSR, noRR, rrAhead bool
 		want                record.StreamCompleteness
