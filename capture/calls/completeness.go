@@ -9,8 +9,12 @@ import (
 type rtcpSeen struct {
 	srs       uint64 // sender reports on the stream
 	srPackets uint32 // the sender's packet count in the last one
-	srExpect  int64  // the stream's Expected() when it passed
-	rrs       uint64 // reception reports on the stream
+	// srLead is the fewest packets any sender report counted beyond the
+	// span the box had seen when it passed: the packets sent before the
+	// first the box saw (the packets still in flight, or missing at the
+	// end, add to it on some reports but not on all).
+	srLead int64
+	rrs    uint64 // reception reports on the stream
 	// The last reception report, and the last one whose range the box
 	// had captured to its end when it passed (with what the box's
 	// sequence numbers spanned up to its highest, and the distinct
@@ -44,9 +48,12 @@ func (t *Tracker) rtcpReports(c *Call, f *flow, b []byte) {
 		}
 		if p.Type == rtcp.TypeSR {
 			if s := c.streamBySSRC(p.SSRC, f.dir); s != nil {
+				lead := max(0, int64(p.Sender.PacketCount)-s.Stats.Expected())
+				if s.rtcp.srs == 0 || lead < s.rtcp.srLead {
+					s.rtcp.srLead = lead
+				}
 				s.rtcp.srs++
 				s.rtcp.srPackets = p.Sender.PacketCount
-				s.rtcp.srExpect = s.Stats.Expected()
 			}
 		}
 		for i := 0; i < p.Blocks(); i++ {
@@ -84,16 +91,19 @@ func (c *Call) streamBySSRC(ssrc uint32, d Dir) *Stream {
 func (s *Stream) Completeness() record.StreamCompleteness {
 	st := &s.Stats
 	out := record.StreamCompleteness{ExpectedSeq: st.Expected(), Captured: st.Distinct()}
-	gap := max(0, out.ExpectedSeq-out.Captured)
+	// span counts from the first sequence number the box saw to the
+	// highest anyone shows was sent: the box, the receiver's last report,
+	// the sender's last count (less the packets before the box's first).
+	span := out.ExpectedSeq
 	var lead int64
 	if s.rtcp.srs > 0 {
+		lead = s.rtcp.srLead
 		out.SenderReports = s.rtcp.srs
 		out.SenderPackets = s.rtcp.srPackets
-		lead = max(0, int64(s.rtcp.srPackets)-s.rtcp.srExpect)
-		out.ExpectedSR = out.ExpectedSeq + lead
+		out.ExpectedSR = max(out.ExpectedSeq+lead, int64(s.rtcp.srPackets))
+		span = max(span, out.ExpectedSR-lead)
 	}
-	out.LostNetwork = lead
-	out.Unattributed = gap
+	var covered, rl int64
 	if s.rtcp.rrs > 0 {
 		rr := s.rtcp.last
 		if !rr.weighed {
@@ -108,14 +118,15 @@ func (s *Stream) Completeness() record.StreamCompleteness {
 		out.ReceiverLost = int64(s.rtcp.last.lost)
 		out.ReceiverHighestSeq = s.rtcp.last.highest
 		if rr.weighed {
-			covered := min(gap, max(0, rr.expect-rr.got))
-			rl := max(0, int64(rr.lost))
-			net := min(rl, covered)
-			out.LostNetwork += net
-			out.LostCapture = covered - net
-			out.LostAfterMirror = rl - net
-			out.Unattributed = gap - covered
+			span = max(span, rr.expect)
+			covered = min(max(0, span-out.Captured), max(0, rr.expect-rr.got))
+			rl = max(0, int64(rr.lost))
 		}
 	}
+	net := min(rl, covered)
+	out.LostNetwork = lead + net
+	out.LostCapture = covered - net
+	out.LostAfterMirror = rl - net
+	out.Unattributed = max(0, span-out.Captured) - covered
 	return out
 }

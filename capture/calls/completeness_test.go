@@ -68,6 +68,7 @@ func TestCompletenessAttribution(t *testing.T) {
 		lead                int // packets sent before the first the box sees
 		net, box, after     func(seq uint16) bool
 		noSR, noRR, rrAhead bool
+		tail                uint16 // the box misses the last packets
 		want                record.StreamCompleteness
 	}
 	never := func(uint16) bool { return false }
@@ -90,6 +91,8 @@ func TestCompletenessAttribution(t *testing.T) {
 			want: record.StreamCompleteness{ExpectedSeq: 1000, Captured: 930, SenderReports: 5, SenderPackets: 1005, ExpectedSR: 1005, ReceiverReports: 5, ReceiverLost: 50, ReceiverHighestSeq: 1099, LostNetwork: 55, LostCapture: 20}},
 		{name: "no RTCP: nothing to attribute by", noSR: true, noRR: true, net: every(20, 3), box: every(50, 7), after: never,
 			want: record.StreamCompleteness{ExpectedSeq: 1000, Captured: 930, Unattributed: 70}},
+		{name: "the receiver has packets after the last the box saw", tail: 3, net: never, box: never, after: never,
+			want: record.StreamCompleteness{ExpectedSeq: 997, Captured: 997, SenderReports: 5, SenderPackets: 1000, ExpectedSR: 1000, ReceiverReports: 5, ReceiverHighestSeq: 1099, LostCapture: 3}},
 		{name: "reports that overtake the stream's last packets", rrAhead: true, net: every(20, 3), box: every(50, 7), after: never,
 			want: record.StreamCompleteness{ExpectedSeq: 1000, Captured: 930, SenderReports: 5, SenderPackets: 1000, ExpectedSR: 1000, ReceiverReports: 5, ReceiverLost: 50, ReceiverHighestSeq: 1099, LostNetwork: 50, LostCapture: 20}},
 	} {
@@ -104,7 +107,7 @@ func TestCompletenessAttribution(t *testing.T) {
 			for seq := uint16(100); seq < 1100; seq++ {
 				sent++
 				if !sc.net(seq) {
-					if !sc.box(seq) {
+					if !sc.box(seq) && seq < 1100-sc.tail {
 						if sc.rrAhead && seq%200 >= 195 {
 							held = append(held, seq)
 						} else {
