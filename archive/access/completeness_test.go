@@ -97,7 +97,7 @@ func TestSearchIncompleteByUs(t *testing.T) {
 	e := newEnv(t, nil)
 	start := e.clock.Now().Add(-2 * time.Hour).Truncate(time.Hour)
 	opt, missed := lossyCapture(t)
-	e.addBox("branch-1", synth.Config{Calls: 1, Duration: 20 * time.Second, Start: start}, opt)
+	b1 := e.addBox("branch-1", synth.Config{Calls: 1, Duration: 20 * time.Second, Start: start}, opt)
 	e.addBox("branch-2", synth.Config{Calls: 2, Concurrent: 1, Duration: 20 * time.Second, Start: start})
 	want := missed()
 	if want == 0 {
@@ -155,5 +155,19 @@ func TestSearchIncompleteByUs(t *testing.T) {
 	page = readAll(resp)
 	if !strings.Contains(page, fmt.Sprintf("Recorded incomplete by us: %d packets", want)) || !strings.Contains(page, `id="completeness-streams"`) {
 		t.Fatalf("recording page lacks the completeness record:\n%s", page)
+	}
+
+	// The box counts the day's calls recorded incomplete by it and says
+	// so at check-in; the fleet page shows it per box.
+	b1.health.CallsIncompleteByUs = 1
+	e.sync(b1)
+	wa := e.httpClient()
+	webSignIn(t, e, wa, e.addUser("ops", access.Admin))
+	if resp, err = wa.Get(e.web + "/fleet"); err != nil {
+		t.Fatal(err)
+	}
+	page = readAll(resp)
+	if row := between(page, `id="box-branch-1"`, `</tr>`); !strings.Contains(row, `class="incomplete">1<`) {
+		t.Fatalf("fleet row of branch-1 lacks the day's calls recorded incomplete by us: %s", row)
 	}
 }

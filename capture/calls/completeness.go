@@ -130,3 +130,13 @@ func (s *Stream) Completeness() record.StreamCompleteness {
 	out.Unattributed = max(0, span-out.Captured) - covered
 	return out
 }
+
+// Completeness sums the completeness records of the call's streams.
+func (c *Call) Completeness() record.Completeness {
+	var sum record.Completeness
+	for _, s := range c.Streams {
+		cs := s.Completeness()
+		sum.Add(&cs)
+	}
+	return sum
+}

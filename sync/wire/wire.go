@@ -55,6 +55,10 @@ type Health struct {
 	CallsRecorded  uint64    `json:"calls_recorded"`
 	AuditEntries   uint64    `json:"audit_entries"`
 	AuditAnchorSeq uint64    `json:"audit_anchor_seq"`
+
+	// CallsIncompleteByUs: of today's recorded calls, those that miss
+	// packets which crossed the mirrored wire (record.Completeness).
+	CallsIncompleteByUs uint64 `json:"calls_incomplete_by_us,omitempty"`
 }
 
 // CheckIn is the box's periodic message.
