@@ -171,3 +171,30 @@ func TestSearchIncompleteByUs(t *testing.T) {
 		t.Fatalf("fleet row of branch-1 lacks the day's calls recorded incomplete by us: %s", row)
 	}
 }
+
+// TestCompletenessBackfill: records indexed for search before the
+// completeness fact existed (index migration 15 leaves them at -1, not
+// known) get it from their stored entry when the service starts.
+func TestCompletenessBackfill(t *testing.T) {
+	e := newEnv(t, nil)
+	opt, missed := lossyCapture(t)
+	e.addBox("branch-1", synth.Config{Calls: 1, Duration: 20 * time.Second, Start: e.clock.Now().Add(-time.Hour)}, opt)
+	if _, err := e.svc.IndexPending(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db := e.a.Index.DB()
+	if _, err := db.ExecContext(t.Context(), `UPDATE search_facts SET lost_capture = -1`); err != nil {
+		t.Fatal(err)
+	}
+	svc := access.New(e.a, e.keys)
+	if _, err := svc.IndexPending(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var lost int64
+	if err := db.QueryRowContext(t.Context(), `SELECT lost_capture FROM search_facts WHERE appliance = ?`, "branch-1").Scan(&lost); err != nil {
+		t.Fatal(err)
+	}
+	if lost != missed() {
+		t.Fatalf("backfilled lost_capture %d, want %d", lost, missed())
+	}
+}
