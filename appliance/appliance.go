@@ -119,6 +119,9 @@ type dayCount struct {
 	day      string
 	calls    int
 	recorded int
+	// incompleteByUs: recorded calls that miss packets which crossed the
+	// wire (completeness.go).
+	incompleteByUs int
 }
 
 type rateSample struct {
@@ -453,6 +456,7 @@ func (a *Appliance) callDone(c *calls.Call) {
 	a.today.calls++
 	if c.Recorded && !c.RecordingLost() {
 		a.today.recorded++
+		a.today.countCompleteness(c)
 	}
 	// Dialogs that were never answered (a SIP scanner sends thousands a
 	// second) are summarised once a minute instead of a line each.

@@ -87,6 +87,10 @@ type CallsStatus struct {
 	MediaClaimsRefused uint64 `json:"media_claims_refused"`
 	RecordsShed        uint64 `json:"call_records_shed"` // call detail records dropped at the writer's bound
 	WriterBacklog      int    `json:"writer_backlog"`    // finished calls waiting to be written
+
+	// IncompleteByUsToday: calls recorded today that miss packets which
+	// crossed the wire (the box's or the mirror's loss, not the network's).
+	IncompleteByUsToday int `json:"incomplete_by_us_today"`
 }
 
 // DiskStatus describes storage.
@@ -250,6 +254,7 @@ func (a *Appliance) refresh() {
 	}
 	recorded, recErr := a.recordCounts(ts)
 	st.Calls = CallsStatus{InProgress: active, Today: a.today.calls, RecordedToday: a.today.recorded, Recorded: recorded, RecordErrors: recErr}
+	st.Calls.IncompleteByUsToday = a.today.incompleteByUs
 	if a.writer != nil {
 		st.Calls.RecordsShed = a.writer.Shed.Load()
 		st.Calls.WriterBacklog = a.writer.Pending()

@@ -116,5 +116,8 @@ func (a *Appliance) health() wire.Health {
 		RecordErrors:  st.Calls.RecordErrors,
 		CallsRecorded: uint64(st.Calls.RecordedToday),
 		AuditEntries:  st.Audit.Entries,
+
+		// Today's calls recorded incomplete by the box (completeness.go).
+		CallsIncompleteByUs: uint64(st.Calls.IncompleteByUsToday),
 	}
 }

@@ -46,6 +46,8 @@ type Entry struct {
 	Streams       []StreamStats    `json:"streams,omitempty"`
 	Events        []ClearEvent     `json:"events,omitempty"`
 	Note          string           `json:"note,omitempty"`
+	// Completeness sums the streams' completeness (completeness.go).
+	Completeness *Completeness `json:"completeness,omitempty"`
 }
 
 // Held reports whether the entry is under any hold.
@@ -66,6 +68,9 @@ type StreamStats struct {
 	MOS         float64   `json:"mos"`
 	First       time.Time `json:"first,omitzero"`
 	Last        time.Time `json:"last,omitzero"`
+	// Completeness is the stream's (completeness.go); nil in entries
+	// written before it was recorded.
+	Completeness *StreamCompleteness `json:"completeness,omitempty"`
 }
 
 // ClearEvent is a call event without personal content (no digits, no tags).

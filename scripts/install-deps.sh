@@ -6,7 +6,7 @@
 # the live tests with the machine kept busy: README, Tests). Idempotent:
 # packages already present are not fetched again.
 set -euo pipefail
-pkgs=(tshark sip-tester chromium ffmpeg iproute2 squashfs-tools mtools dosfstools fdisk e2fsprogs file qemu-system-arm qemu-user-static age postgresql stress-ng)
+pkgs=(tshark sip-tester chromium ffmpeg iproute2 nftables squashfs-tools mtools dosfstools fdisk e2fsprogs file qemu-system-arm qemu-user-static age postgresql stress-ng)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

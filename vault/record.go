@@ -613,6 +613,15 @@ func fillEntry(e *Entry, d *record.Draft, class retention.Class) {
 		e.Expiry = retention.Expiry(class, d.Start)
 	}
 	e.Streams = append(e.Streams[:0], d.Streams...)
+	e.Completeness = nil
+	for i := range e.Streams {
+		if cs := e.Streams[i].Completeness; cs != nil {
+			if e.Completeness == nil {
+				e.Completeness = &record.Completeness{}
+			}
+			e.Completeness.Add(cs)
+		}
+	}
 	e.Events = e.Events[:0]
 	for _, ev := range d.Personal.Events {
 		switch ev.Kind {

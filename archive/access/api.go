@@ -135,6 +135,11 @@ func parseSearch(v map[string][]string) (Search, error) {
 		}
 	}
 	q.Number, q.Ext, q.Tag = get("number"), get("ext"), get("tag")
+	switch get("incomplete") {
+	case "", "0", "false", "off":
+	default:
+		q.IncompleteByUs = true
+	}
 	if l := get("limit"); l != "" {
 		q.Limit, _ = strconv.Atoi(l)
 	}

@@ -185,6 +185,8 @@ type boxOpt struct {
 	each    func(tr *calls.Tracker, at time.Time)
 	// inject returns extra frames to capture after each one.
 	inject func(tr *calls.Tracker, at time.Time, frame []byte) [][]byte
+	// drop discards a frame between the wire and the box.
+	drop func(frame []byte) bool
 }
 
 // addBox enrolls a box, records calls into its vault and syncs them.
@@ -219,7 +221,9 @@ func (e *env) addBox(name string, cfg synth.Config, opts ...boxOpt) *box {
 			if o.each != nil {
 				o.each(tr, f.Time)
 			}
-			p.Handle(f.Data, decode.LinkEthernet, f.Time)
+			if o.drop == nil || !o.drop(f.Data) {
+				p.Handle(f.Data, decode.LinkEthernet, f.Time)
+			}
 			if o.inject != nil {
 				for _, x := range o.inject(tr, f.Time, f.Data) {
 					p.Handle(x, decode.LinkEthernet, f.Time)

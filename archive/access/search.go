@@ -36,6 +36,9 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 		// queue did): queue whatever has no facts yet, once per start.
 		_, err = s.db().ExecContext(ctx, `INSERT INTO search_queue (appliance, id, kind) SELECT r.appliance, r.id, r.kind FROM records r
 			LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE f.id IS NULL ON CONFLICT DO NOTHING`)
+		if err == nil {
+			err = s.backfillCompleteness(ctx)
+		}
 	})
 	if err != nil {
 		return 0, fmt.Errorf("blind index backfill: %w", err)
@@ -116,8 +119,8 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 					return total, err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO search_facts (appliance, id, kind, direction, duration_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				p.app, p.id, p.kind, e.Direction, int64(e.Duration*1000)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO search_facts (appliance, id, kind, direction, duration_ms, lost_capture) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				p.app, p.id, p.kind, e.Direction, int64(e.Duration*1000), lostCapture(&e)); err != nil {
 				tx.Rollback()
 				return total, err
 			}
@@ -185,6 +188,9 @@ type Search struct {
 	Tag         string
 	Deleted     bool // include tombstones and deleted records
 	Limit       int
+	// IncompleteByUs: only recordings that miss packets which crossed
+	// the mirrored wire (record.Completeness.IncompleteByUs).
+	IncompleteByUs bool
 }
 
 // Hit is a search result: the clear index row, and the sealed parts
@@ -240,6 +246,9 @@ func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) 
 	}
 	if q.MaxDuration > 0 {
 		add("f.duration_ms <= ?", q.MaxDuration.Milliseconds())
+	}
+	if q.IncompleteByUs {
+		add("f.lost_capture > ?", 0)
 	}
 	for _, t := range []struct{ kind, v string }{{termNumber, record.NormalizeNumber(q.Number)}, {termExt, record.NormalizeNumber(q.Ext)}, {termTag, strings.ToLower(strings.TrimSpace(q.Tag))}} {
 		if t.v == "" {
@@ -298,6 +307,9 @@ func (s *Service) describe(q Search) string {
 	}
 	if q.MinDuration > 0 || q.MaxDuration > 0 {
 		fmt.Fprintf(&b, "duration %s..%s ", q.MinDuration, q.MaxDuration)
+	}
+	if q.IncompleteByUs {
+		b.WriteString("recorded incomplete by us ")
 	}
 	if s.Keys != nil {
 		if q.Number != "" {

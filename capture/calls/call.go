@@ -89,6 +89,7 @@ type Stream struct {
 	// foreign: the call's signalling does not explain the stream's
 	// source (see explain.go); it is not one of the call's Streams.
 	foreign bool
+	rtcp    rtcpSeen // what RTCP said of the stream (completeness.go)
 }
 
 // PTCount is how many packets of one payload type a stream carried.

@@ -55,20 +55,22 @@ func (c *Call) Draft() *record.Draft {
 		d.Streams = make([]record.StreamStats, 0, len(c.Streams))
 	}
 	for _, s := range c.Streams {
+		cs := s.Completeness()
 		d.Streams = append(d.Streams, record.StreamStats{
-			SSRC:        fmt.Sprintf("0x%08x", s.Stats.SSRC),
-			PayloadType: s.PT,
-			Codec:       s.Codec,
-			Dir:         s.Dir.String(),
-			Packets:     s.Stats.Packets,
-			Lost:        s.Stats.Lost(),
-			Duplicates:  s.Stats.Duplicates,
-			OutOfOrder:  s.Stats.OutOfOrder,
-			JitterMS:    float64(s.Stats.Jitter()) / 1e6,
-			MaxJitterMS: float64(s.Stats.MaxJitter()) / 1e6,
-			MOS:         s.Stats.MOS(),
-			First:       s.Stats.First.UTC(),
-			Last:        s.Stats.Last.UTC(),
+			SSRC:         fmt.Sprintf("0x%08x", s.Stats.SSRC),
+			PayloadType:  s.PT,
+			Codec:        s.Codec,
+			Dir:          s.Dir.String(),
+			Packets:      s.Stats.Packets,
+			Lost:         s.Stats.Lost(),
+			Duplicates:   s.Stats.Duplicates,
+			OutOfOrder:   s.Stats.OutOfOrder,
+			JitterMS:     float64(s.Stats.Jitter()) / 1e6,
+			MaxJitterMS:  float64(s.Stats.MaxJitter()) / 1e6,
+			MOS:          s.Stats.MOS(),
+			First:        s.Stats.First.UTC(),
+			Last:         s.Stats.Last.UTC(),
+			Completeness: &cs,
 		})
 	}
 	p := &d.Personal

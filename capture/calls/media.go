@@ -57,6 +57,7 @@ func (t *Tracker) media(p *decode.Packet) bool {
 	case isRTCP:
 		kind = KindRTCP
 		c.RTCPPackets++
+		t.rtcpReports(c, f, pl)
 	case f.rtp || f.knownSSRC(pl):
 		var h rtpHeader
 		if h.parse(pl) {

@@ -72,6 +72,10 @@ type Health struct {
 	// policy. The archive alerts on either.
 	UpdateFailure string `json:"update_failure,omitempty"`
 	PolicyFailure string `json:"policy_failure,omitempty"`
+
+	// CallsIncompleteByUs: of today's recorded calls, those that miss
+	// packets which crossed the mirrored wire (record.Completeness).
+	CallsIncompleteByUs uint64 `json:"calls_incomplete_by_us,omitempty"`
 }
 
 // CheckIn is the box's periodic message.
