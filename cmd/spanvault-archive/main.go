@@ -446,6 +446,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d recordings re-hashed, %d boxes' audit chains checked, archive trail %d entries\n", rep.Objects, rep.Appliances, rep.Events)
 	fmt.Fprintf(stdout, "%d classical-only (X25519) recordings\n", rep.Classical)
+	fmt.Fprintf(stdout, "%d coverage ledgers checked against the archive's holdings\n", rep.Ledgers)
 	for _, p := range rep.Problems {
 		fmt.Fprintln(stdout, "PROBLEM:", p)
 	}

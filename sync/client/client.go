@@ -330,6 +330,11 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
+	if opt.Upload {
+		if err := c.sendLedgers(ctx); err != nil {
+			return err
+		}
+	}
 	// Report the results of this pass's commands now rather than at the
 	// next check-in.
 	// A second check-in also verifies the log grew consistently with the

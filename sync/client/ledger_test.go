@@ -1,0 +1,97 @@
+package client_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/sync/wire"
+)
+
+// ledgerDay records calls early on the env's day, syncs them, moves the
+// clock past midnight and syncs again: the box seals and sends the
+// day's coverage ledger. It returns the day and the recordings' IDs.
+func (e *env) ledgerDay(t *testing.T, calls int) (string, []string) {
+	t.Helper()
+	now := e.clock.Now().UTC()
+	start := now.Truncate(24 * time.Hour).Add(time.Minute)
+	if start.Add(time.Hour).After(now) {
+		start = start.Add(-24 * time.Hour)
+	}
+	e.record(synth.Config{Calls: calls, Concurrent: 4, Duration: time.Second, Start: start, Rejected: 1, Seed: 25})
+	c := e.client()
+	if err := e.pass(c); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(day)
+	if err := e.pass(c); err != nil {
+		t.Fatal(err)
+	}
+	d := start.Format(time.DateOnly)
+	var ids []string
+	for _, r := range e.archiveRows() {
+		if r.Kind == wire.KindRecording && r.Start.UTC().Format(time.DateOnly) == d {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("no recordings archived")
+	}
+	return d, ids
+}
+
+func verify(t *testing.T, a *archive.Archive) *archive.VerifyReport {
+	t.Helper()
+	rep, err := a.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestLedgerNamesRecordingRemovedBehindTheArchive (issue 25, acceptance
+// 3): the box's signed ledger of the day is anchored at the archive; a
+// recording then removed from the archive's store and its index row
+// deleted behind the archive's back (nothing else of the archive sees
+// it missing: no row is left to re-hash) makes verify fail and name it.
+func TestLedgerNamesRecordingRemovedBehindTheArchive(t *testing.T) {
+	if os.Getenv("SPANVAULT_TEST_STORE") == "s3" {
+		t.Skip("removes an object from the directory store")
+	}
+	e := newEnv(t)
+	d, ids := e.ledgerDay(t, 6)
+	rep := verify(t, e.arch)
+	if rep.Ledgers != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("intact archive: %d ledgers, problems %q", rep.Ledgers, rep.Problems)
+	}
+	hl, ok, err := e.arch.Index.LedgerOf(context.Background(), e.box, d)
+	if err != nil || !ok || hl.AnchorN < 0 {
+		t.Fatalf("ledger of %s held: %v %v %+v", d, ok, err, hl)
+	}
+
+	gone := ids[0]
+	rows := e.archiveRows()
+	sum := rows[gone+"/"+wire.KindRecording].SHA256
+	if err := os.Remove(filepath.Join(e.dir, "store", "objects", sum[:2], sum)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.arch.Index.DB().ExecContext(context.Background(), `DELETE FROM records WHERE appliance = ? AND id = ?`, e.box, gone); err != nil {
+		t.Fatal(err)
+	}
+	rep = verify(t, e.arch)
+	var named []string
+	for _, p := range rep.Problems {
+		if strings.Contains(p, gone) {
+			named = append(named, p)
+		}
+	}
+	if len(named) != 1 || !strings.Contains(named[0], "not in the archive and no tombstone") {
+		t.Fatalf("verify after %s was removed behind the archive's back: problems %q", gone, rep.Problems)
+	}
+	t.Log(named[0])
+}
