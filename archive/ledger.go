@@ -88,9 +88,15 @@ func (a *Archive) ledgerUpload(w http.ResponseWriter, r *http.Request) {
 	if n < 0 {
 		rs := []anchor.Record{{Appliance: LedgerName(name), Seq: uint64(day.Unix() / 86400), Text: ledger.AnchorText(name, l.Day, hash)}}
 		for _, it := range l.Items {
-			if it.SHA256 != "" {
-				rs = append(rs, anchor.Record{Appliance: RecordingName(name), Seq: uint64(len(rs)), Text: ledger.RecordingText(name, it.ID, it.SHA256)})
+			if it.SHA256 == "" {
+				continue
 			}
+			eh, err := a.entryHash(ctx, name, it.ID, it.SHA256)
+			if err != nil {
+				a.internal(w, r, err)
+				return
+			}
+			rs = append(rs, anchor.Record{Appliance: RecordingName(name), Seq: uint64(len(rs)), Text: ledger.RecordingText(name, it.ID, it.SHA256, eh)})
 		}
 		if n, err = a.Log.AppendBatch(ctx, rs); err != nil {
 			a.internal(w, r, err)
@@ -238,3 +244,18 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// entryHash is the hex SHA-256 of the index entry the archive holds for
+// the box's recording (id, sum), or "" when it holds none.
+func (a *Archive) entryHash(ctx context.Context, box, id, sum string) (string, error) {
+	rs, err := a.Index.Records(ctx, index.Query{Appliance: box, ID: id, Kind: wire.KindRecording})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range rs {
+		if r.SHA256 == sum {
+			return ledger.Hash([]byte(r.Entry)), nil
+		}
+	}
+	return "", nil
+}

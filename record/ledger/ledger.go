@@ -121,9 +121,15 @@ func AnchorText(appliance, day, hash string) []byte {
 }
 
 // RecordingText is the record the archive's log holds for a recording
-// a ledger lists (one per recording, appended with the ledger).
-func RecordingText(appliance, id, sha string) []byte {
-	return fmt.Appendf(nil, "spanvault recording\n%s\n%s\n%s\n", appliance, id, sha)
+// a ledger lists (one per recording, appended with the ledger): its
+// sealed file's SHA-256 and the hex SHA-256 of its index entry as the
+// archive holds it (the box's clear entry, byte for byte as sent), or
+// "-" when the archive did not hold the entry when the ledger came.
+func RecordingText(appliance, id, sha, entrySHA string) []byte {
+	if entrySHA == "" {
+		entrySHA = "-"
+	}
+	return fmt.Appendf(nil, "spanvault recording\n%s\n%s\n%s\n%s\n", appliance, id, sha, entrySHA)
 }
 
 // Sign encodes l and signs it with key.

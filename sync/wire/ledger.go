@@ -1,6 +1,9 @@
 package wire
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spanvault/spanvault/record/ledger"
@@ -34,6 +37,13 @@ func ValidateLedger(m *LedgerUpload) error {
 	}
 	if len(m.Key) != 32 || len(m.Signature) != 64 {
 		return fmt.Errorf("ledger key or signature of the wrong length (%d, %d)", len(m.Key), len(m.Signature))
+	}
+	// The signed bytes are kept and re-sent as they are: only the
+	// encoding json.Marshal writes (compact, HTML characters escaped)
+	// survives being carried inside other JSON unchanged.
+	var c bytes.Buffer
+	if err := json.Compact(&c, m.Ledger); err != nil || !bytes.Equal(c.Bytes(), m.Ledger) || bytes.ContainsAny(m.Ledger, "<>&") {
+		return errors.New("ledger is not compact JSON as json.Marshal writes it")
 	}
 	return nil
 }
