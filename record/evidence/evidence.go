@@ -371,4 +371,3 @@ func parseHead(text []byte, appliance string) (uint64, bool) {
 	}
 	return seq, string(text) == fmt.Sprintf("spanvault audit head\n%s\n%d\n%s\n", appliance, seq, f[3])
 }
-
