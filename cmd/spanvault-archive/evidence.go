@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spanvault/spanvault/archive"
 )
 
 func init() {
@@ -17,6 +20,7 @@ func cmdEvidence(args []string, stdout io.Writer) error {
 	id := fs.String("id", "", "recording ID")
 	out := fs.String("o", "", "file to write (must not exist)")
 	by := fs.String("by", "", "who asks for it (audited; default: the user running the command)")
+	tsa := fs.String("tsa", "", "RFC 3161 time-stamping authority URL for a token over the checkpoint (default: the configuration's [access] timestamp_url; \"none\": no token)")
 	a, err := parseOpen(fs, dir, args, "dir", "appliance", "id", "o")
 	if err != nil {
 		return err
@@ -27,7 +31,13 @@ func cmdEvidence(args []string, stdout io.Writer) error {
 	if who == "" {
 		who = "cli:" + os.Getenv("USER")
 	}
-	b, err := a.Evidence(ctx, *app, *id, nil)
+	var ts archive.Timestamper
+	switch url := cmp.Or(*tsa, a.Config.Access.TimestampURL); url {
+	case "", "none":
+	default:
+		ts = archive.RFC3161(url, nil)
+	}
+	b, err := a.Evidence(ctx, *app, *id, ts)
 	if err != nil {
 		return err
 	}

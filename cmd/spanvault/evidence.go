@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,13 +12,14 @@ import (
 )
 
 func init() {
-	register("verify-evidence", "check an evidence bundle offline (FILE [-identity ID] [-log-key FILE]) and say what it proves", cmdVerifyEvidence)
+	register("verify-evidence", "check an evidence bundle offline (FILE [-identity ID] [-log-key FILE] [-tsa-cert FILE]) and say what it proves", cmdVerifyEvidence)
 }
 
 func cmdVerifyEvidence(args []string, stdout io.Writer) error {
 	fs := newFlags("verify-evidence")
 	idPath := fs.String("identity", "", "age identity file of the archive: also decrypts the recording and reads it through")
 	logKey := fs.String("log-key", "", "the archive's published log verifier key (anchor.vkey): the bundle's checkpoint must be signed with it")
+	tsaCert := fs.String("tsa-cert", "", "PEM certificates of the trusted time-stamping authorities: a bundle's time-stamp token must chain to one")
 	// The bundle may come before or after the flags.
 	var file string
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -29,7 +31,7 @@ func cmdVerifyEvidence(args []string, stdout io.Writer) error {
 	if file == "" && fs.NArg() == 1 {
 		file = fs.Arg(0)
 	} else if file == "" || fs.NArg() != 0 {
-		return usageError{"usage: spanvault verify-evidence FILE [-identity ID] [-log-key FILE]"}
+		return usageError{"usage: spanvault verify-evidence FILE [-identity ID] [-log-key FILE] [-tsa-cert FILE]"}
 	}
 	fi, err := os.Stat(file)
 	if err != nil {
@@ -50,6 +52,18 @@ func cmdVerifyEvidence(args []string, stdout io.Writer) error {
 		}
 		opt.LogKey = string(k)
 	}
+	var roots *x509.CertPool
+	if *tsaCert != "" {
+		pem, err := os.ReadFile(*tsaCert)
+		if err != nil {
+			return err
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s holds no PEM certificate", *tsaCert)
+		}
+	}
+	opt.CheckTimestamp = evidence.RFC3161(roots)
 	rep, err := evidence.Verify(data, opt)
 	for _, p := range rep.Proven {
 		fmt.Fprintln(stdout, "proven:", p)
