@@ -16,14 +16,21 @@ import (
 // ledgerDay records calls early on the env's day, syncs them, moves the
 // clock past midnight and syncs again: the box seals and sends the
 // day's coverage ledger. It returns the day and the recordings' IDs.
-func (e *env) ledgerDay(t *testing.T, calls int) (string, []string) {
+func (e *env) ledgerDay(t testing.TB, calls int) (string, []string) {
+	t.Helper()
+	return e.ledgerDayOf(t, synth.Config{Calls: calls, Concurrent: 4, Duration: time.Second, Rejected: 1, Seed: 25})
+}
+
+// ledgerDayOf is ledgerDay for the calls cfg makes (its Start is set).
+func (e *env) ledgerDayOf(t testing.TB, cfg synth.Config) (string, []string) {
 	t.Helper()
 	now := e.clock.Now().UTC()
 	start := now.Truncate(24 * time.Hour).Add(time.Minute)
 	if start.Add(time.Hour).After(now) {
 		start = start.Add(-24 * time.Hour)
 	}
-	e.record(synth.Config{Calls: calls, Concurrent: 4, Duration: time.Second, Start: start, Rejected: 1, Seed: 25})
+	cfg.Start = start
+	e.record(cfg)
 	c := e.client()
 	if err := e.pass(c); err != nil {
 		t.Fatal(err)

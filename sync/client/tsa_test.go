@@ -27,7 +27,7 @@ import (
 // localTSA is an RFC 3161 time-stamping authority on loopback, built
 // from github.com/digitorus/timestamp: its own root, a time-stamping
 // certificate under it, and a fixed clock.
-func localTSA(t *testing.T, at time.Time) (url string, roots *x509.CertPool) {
+func localTSA(t testing.TB, at time.Time) (url string, roots *x509.CertPool) {
 	t.Helper()
 	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test TSA root"}, NotBefore: at.Add(-time.Hour), NotAfter: at.Add(24 * time.Hour),
