@@ -41,7 +41,12 @@ var LedgerStatus = func(e *Entry) (status, reason string) {
 // counted under "*"). Entries do not carry their line yet.
 var LedgerLine = func(e *Entry) string { return "" }
 
-func ledgerKey(day string) string { return "ledger/" + day }
+// LedgerMetaKey is the sync meta key (SyncMeta) the ledger of day is
+// kept under until the archive acknowledges it; the sync client then
+// empties it.
+func LedgerMetaKey(day string) string { return "ledger/" + day }
+
+func ledgerKey(day string) string { return LedgerMetaKey(day) }
 
 // SealLedger returns the box's signed coverage ledger of day (YYYY-MM-DD,
 // UTC): every dialog that started that day, from its index entry or, once

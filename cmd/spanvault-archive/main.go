@@ -45,7 +45,7 @@ var commands = map[string]command{
 	"commands":   {"list commands and their life (issued, delivered, applied or refused)", cmdCommands},
 	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
 	"user":       {"manage the access service's users: user add -name NAME -role ROLE [-branches A,B], user list, user disable|enable|unlock|reset -name NAME", cmdUser},
-	"verify":     {"re-hash every stored recording and check every box's anchored audit chain", cmdVerify},
+	"verify":     {"re-hash every stored recording, check every box's anchored audit chain and the archive's holdings against the boxes' coverage ledgers", cmdVerify},
 	"reseal":     {"re-wrap classical (X25519) recordings' file keys to the identity's hybrid post-quantum recipient", cmdReseal},
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spanvault/spanvault/record/ledger"
 	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault"
 )
 
 // maxLedgersPerPass bounds the days one pass seals and sends (a box back
@@ -73,8 +74,14 @@ func (c *Client) sendLedgers(ctx context.Context) error {
 			}
 		}
 		d, _ := time.Parse(time.DateOnly, next)
+		done := next
 		next = d.Add(24 * time.Hour).Format(time.DateOnly)
 		if err := c.v.SetSyncMeta(ledgerNext, []byte(next)); err != nil {
+			return err
+		}
+		// The archive holds it now (and the audit chain says it was
+		// sealed, with its hash): the box's copy goes.
+		if err := c.v.SetSyncMeta(vault.LedgerMetaKey(done), nil); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,10 @@ package client_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +14,9 @@ import (
 
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/record/ledger"
 	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault"
 )
 
 // ledgerDay records calls early on the env's day, syncs them, moves the
@@ -80,6 +86,9 @@ func TestLedgerNamesRecordingRemovedBehindTheArchive(t *testing.T) {
 	if err != nil || !ok || hl.AnchorN < 0 {
 		t.Fatalf("ledger of %s held: %v %v %+v", d, ok, err, hl)
 	}
+	if kept, _ := e.v.SyncMeta(vault.LedgerMetaKey(d)); len(kept) != 0 {
+		t.Fatalf("the box still keeps the acknowledged ledger (%d bytes)", len(kept))
+	}
 
 	gone := ids[0]
 	rows := e.archiveRows()
@@ -101,4 +110,55 @@ func TestLedgerNamesRecordingRemovedBehindTheArchive(t *testing.T) {
 		t.Fatalf("verify after %s was removed behind the archive's back: problems %q", gone, rep.Problems)
 	}
 	t.Log(named[0])
+}
+
+// TestLedgerRefusals: the archive takes a box's ledger only signed by
+// the box's pinned audit key, of its own name, once its day is over, and
+// only one per day: a second, different ledger of a day already held
+// (a box rewriting its account of a day after removing a recording) is
+// refused and alerted, and verify still holds the first.
+func TestLedgerRefusals(t *testing.T) {
+	e := newEnv(t)
+	d, _ := e.ledgerDay(t, 2)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(e.enroll, "sync.crt"), filepath.Join(e.enroll, "sync.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	// The box's own key, as a box rewriting its account would use it.
+	seed, err := os.ReadFile(filepath.Join(e.vdir, "appliance.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxKey := ed25519.NewKeyFromSeed(seed)
+	sign := func(l *ledger.Ledger, key ed25519.PrivateKey) *ledger.Signed {
+		s, err := ledger.Sign(l, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	today := e.clock.Now().UTC().Format(time.DateOnly)
+	for _, tc := range []struct {
+		name string
+		msg  *ledger.Signed
+		code int
+		text string
+	}{
+		{"another key", sign(&ledger.Ledger{Version: 1, Appliance: e.box, Day: "2026-01-02"}, other), http.StatusConflict, "signed by a key other than the box's"},
+		{"another name", sign(&ledger.Ledger{Version: 1, Appliance: "branch-9", Day: "2026-01-02"}, boxKey), http.StatusForbidden, "ledger claims \"branch-9\""},
+		{"a day not over", sign(&ledger.Ledger{Version: 1, Appliance: e.box, Day: today}, boxKey), http.StatusBadRequest, "the day is not over"},
+		{"a second ledger of a day", sign(&ledger.Ledger{Version: 1, Appliance: e.box, Day: d}, boxKey), http.StatusConflict, "differs from the one held"},
+	} {
+		code, msg, err := e.rawPost(t, &cert, 0, wire.PathLedger, tc.msg)
+		if err != nil || code != tc.code || !strings.Contains(msg, tc.text) {
+			t.Errorf("%s: %d %q %v, want %d %q", tc.name, code, msg, err, tc.code, tc.text)
+		}
+	}
+	if !e.hasAlert("ledger_refused", "differs from the one held") {
+		t.Error("a second ledger of a day is not alerted")
+	}
+	if rep := verify(t, e.arch); rep.Ledgers != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("after the refusals: %d ledgers, %q", rep.Ledgers, rep.Problems)
+	}
 }
