@@ -92,11 +92,6 @@ type Item struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
-// Held reports whether the item's recording should be at the archive:
-// recorded, and neither erased nor (for an archive that keeps what boxes
-// removed) anything but held.
-func (it *Item) Held() bool { return it.Recorded && it.SHA256 != "" && it.Status != StatusErased }
-
 // Signed is a ledger with the box's signature.
 type Signed struct {
 	Ledger    json.RawMessage `json:"ledger"`
