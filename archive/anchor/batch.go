@@ -64,21 +64,14 @@ func (l *Log) RecordAt(ctx context.Context, n int64) (Record, error) {
 // Find returns the newest record under the name with exactly this text;
 // ok is false when there is none.
 func (l *Log) Find(ctx context.Context, name string, text []byte) (n int64, ok bool, err error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT n, text FROM anchor_records WHERE appliance = ? ORDER BY n DESC`, name)
-	if err != nil {
+	err = l.db.QueryRowContext(ctx, `SELECT n FROM anchor_records WHERE appliance = ? AND text = ? ORDER BY n DESC LIMIT 1`, name, text).Scan(&n)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
 		return 0, false, fmt.Errorf("anchor: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t []byte
-		if err := rows.Scan(&n, &t); err != nil {
-			return 0, false, err
-		}
-		if string(t) == string(text) {
-			return n, true, nil
-		}
-	}
-	return 0, false, rows.Err()
+	return n, true, nil
 }
 
 // Last returns the newest record under the name; ok is false when there
