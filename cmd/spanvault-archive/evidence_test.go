@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,8 +39,9 @@ func (c *testClock) Add(d time.Duration) {
 // TestEvidenceCommand: a box records calls and syncs; the night after it
 // sends the day's coverage ledger; then `spanvault-archive evidence
 // -appliance NAME -id ID -o FILE` writes a bundle (mode 0600, audited)
-// that verifies offline, `verify` reports the ledger checked, and an
-// unknown recording is refused with the reason and no file.
+// that verifies offline, `verify` reports the ledger checked (and,
+// once a recording is removed behind the archive's back, fails naming
+// it), and an unknown recording is refused with the reason and no file.
 func TestEvidenceCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "archive")
 	if _, e, code := run(t, "init", "-dir", dir, "-listen", "127.0.0.1:0"); code != 0 {
@@ -136,6 +139,23 @@ func TestEvidenceCommand(t *testing.T) {
 	if o, _, _ := run(t, "events", "-dir", dir); !strings.Contains(o, "evidence_exported") {
 		t.Fatalf("the export is not in the trail:\n%s", o)
 	}
+	// A recording removed behind the archive's back (its object and its
+	// index row): verify fails and names it, from the day's ledger.
+	a2, err := archive.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := pbSum(t, b)
+	if _, err := a2.Index.DB().ExecContext(context.Background(), `DELETE FROM records WHERE appliance = 'branch-1' AND id = ?`, rec); err != nil {
+		t.Fatal(err)
+	}
+	a2.Close()
+	if err := os.Remove(filepath.Join(dir, "store", "objects", sum[:2], sum)); err != nil {
+		t.Fatal(err)
+	}
+	if o, e, code := run(t, "verify", "-dir", dir); code == 0 || !strings.Contains(o, "PROBLEM: branch-1/"+rec+": listed in the coverage ledger") {
+		t.Fatalf("verify after %s was removed: %d %s %s", rec, code, o, e)
+	}
 	miss := filepath.Join(t.TempDir(), "missing.svev")
 	if _, e, code := run(t, "evidence", "-dir", dir, "-appliance", "branch-1", "-id", "06abc", "-o", miss); code == 0 || !strings.Contains(e, "no recording 06abc from branch-1") {
 		t.Fatalf("evidence of an unknown recording: %d %s", code, e)
@@ -143,4 +163,15 @@ func TestEvidenceCommand(t *testing.T) {
 	if _, err := os.Stat(miss); err == nil {
 		t.Fatal("a refused bundle left a file")
 	}
+}
+
+// pbSum is the SHA-256 of a bundle's recording.
+func pbSum(t *testing.T, b []byte) string {
+	t.Helper()
+	pb, err := evidence.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(pb.Recording)
+	return hex.EncodeToString(s[:])
 }
