@@ -330,10 +330,11 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
+	// A ledger the archive refuses (a clock ahead of the archive's just
+	// after midnight) fails the pass, after the check-in below.
+	var ledgerErr error
 	if opt.Upload {
-		if err := c.sendLedgers(ctx); err != nil {
-			return err
-		}
+		ledgerErr = c.sendLedgers(ctx)
 	}
 	// Report the results of this pass's commands now rather than at the
 	// next check-in.
@@ -343,9 +344,11 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore
 	c.mu.Unlock()
 	if pending {
-		return c.checkIn(ctx, opt.Health)
+		if err := c.checkIn(ctx, opt.Health); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ledgerErr
 }
 
 func (c *Client) updateBacklog() {

@@ -162,3 +162,44 @@ func TestLedgerRefusals(t *testing.T) {
 		t.Fatalf("after the refusals: %d ledgers, %q", rep.Ledgers, rep.Problems)
 	}
 }
+
+// TestLedgerOfADayNotOverAtTheArchive: a box whose clock runs ahead of
+// the archive's past the tolerated skew, just after its midnight, has its
+// ledger refused (the day is not over at the archive); the pass still
+// checks in at its end (the archive sees the box's results and anchored
+// head) and reports the refusal; once the archive's day is over the
+// next pass sends the same ledger.
+func TestLedgerOfADayNotOverAtTheArchive(t *testing.T) {
+	e := newEnv(t)
+	now := e.clock.Now().UTC()
+	start := now.Truncate(24 * time.Hour).Add(time.Minute)
+	if start.Add(time.Hour).After(now) {
+		start = start.Add(-24 * time.Hour)
+	}
+	e.record(synth.Config{Calls: 2, Duration: time.Second, Start: start, Seed: 27})
+	c := e.client()
+	if err := e.pass(c); err != nil {
+		t.Fatal(err)
+	}
+	// The box's next midnight plus one minute; the archive ten minutes
+	// behind.
+	midnight := start.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	e.clock.Add(midnight.Add(time.Minute).Sub(e.clock.Now()))
+	e.arch.Now = func() time.Time { return e.clock.Now().Add(-10 * time.Minute) }
+	err := e.pass(c)
+	if err == nil || !strings.Contains(err.Error(), "the day is not over") {
+		t.Fatalf("a ledger of a day not over at the archive: %v", err)
+	}
+	// The closing check-in verified the log with the head this pass
+	// anchored in it.
+	if size, _ := e.arch.Log.Size(context.Background()); c.State().TreeSize != size {
+		t.Fatalf("the pass did not end with its check-in: the box verified a log of %d records, it holds %d", c.State().TreeSize, size)
+	}
+	e.arch.Now = e.clock.Now
+	if err := e.pass(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := e.arch.Index.LedgerOf(context.Background(), e.box, start.Format(time.DateOnly)); !ok {
+		t.Fatal("the ledger was not sent once the archive's day was over")
+	}
+}
