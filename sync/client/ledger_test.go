@@ -30,11 +30,10 @@ func (e *env) ledgerDay(t testing.TB, calls int) (string, []string) {
 // ledgerDayOf is ledgerDay for the calls cfg makes (its Start is set).
 func (e *env) ledgerDayOf(t testing.TB, cfg synth.Config) (string, []string) {
 	t.Helper()
-	now := e.clock.Now().UTC()
-	start := now.Truncate(24 * time.Hour).Add(time.Minute)
-	if start.Add(time.Hour).After(now) {
-		start = start.Add(-24 * time.Hour)
+	if e.clock.Now().UTC().Hour() < 2 {
+		e.clock.Add(2 * time.Hour) // the calls start today, over an hour ago
 	}
+	start := e.clock.Now().UTC().Truncate(24 * time.Hour).Add(time.Minute)
 	cfg.Start = start
 	e.record(cfg)
 	c := e.client()
