@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spanvault/spanvault/archive/anchor"
@@ -228,7 +229,34 @@ func (a *Archive) CheckLedgers(ctx context.Context) (int, []string, error) {
 		}
 		ps = append(ps, lp...)
 	}
-	return len(ls), ps, nil
+	// Every ledger the log holds is in the index: a ledger row deleted
+	// (with the recordings it would name as missing) shows here.
+	held := map[string]bool{}
+	for _, hl := range ls {
+		held[string(ledger.AnchorText(hl.Appliance, hl.Day, hl.Hash))] = true
+	}
+	rows, err := a.Index.DB().QueryContext(ctx, `SELECT n, appliance, text FROM anchor_records WHERE appliance LIKE 'ledger:%' ORDER BY n`)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n int64
+		var name string
+		var text []byte
+		if err := rows.Scan(&n, &name, &text); err != nil {
+			return 0, nil, err
+		}
+		if !held[string(text)] {
+			f := strings.Split(string(text), "\n")
+			day := "?"
+			if len(f) > 2 {
+				day = f[2]
+			}
+			ps = append(ps, fmt.Sprintf("coverage ledger of %s for %s: in the anchor log (record %d), missing from the index", strings.TrimPrefix(name, "ledger:"), day, n))
+		}
+	}
+	return len(ls), ps, rows.Err()
 }
 
 func errOr(err error, s string) string {

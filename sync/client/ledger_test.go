@@ -5,9 +5,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +111,16 @@ func TestLedgerNamesRecordingRemovedBehindTheArchive(t *testing.T) {
 		t.Fatalf("verify after %s was removed behind the archive's back: problems %q", gone, rep.Problems)
 	}
 	t.Log(named[0])
+
+	// The ledger's row deleted too: the log still holds the ledger.
+	if _, err := e.arch.Index.DB().ExecContext(context.Background(), `DELETE FROM ledgers WHERE appliance = ?`, e.box); err != nil {
+		t.Fatal(err)
+	}
+	rep = verify(t, e.arch)
+	want := fmt.Sprintf("coverage ledger of %s for %s: in the anchor log (record %d), missing from the index", e.box, d, hl.AnchorN)
+	if !slices.Contains(rep.Problems, want) {
+		t.Fatalf("verify after the ledger's row was deleted: problems %q", rep.Problems)
+	}
 }
 
 // TestLedgerRefusals: the archive takes a box's ledger only signed by
