@@ -44,6 +44,15 @@
 //	timestamp         an RFC 3161 time-stamp token (DER) over the SHA-256
 //	                  of the checkpoint section, or empty
 //
+// A time-stamp token is read in one shape only (cms.go): a DER
+// ContentInfo of a SignedData of version 3 holding a TSTInfo, one signer
+// identified by issuer and serial number (the first certificate carried),
+// its digest algorithm the only one listed, signed attributes with the
+// content type and the TSTInfo's digest, no unsigned attributes, no
+// CRLs, and every certificate carried on the authority's chain. The
+// signature is checked over the signed attributes as carried; CMS leaves
+// the rest unsigned, so anything else is refused rather than ignored.
+//
 // # Proofs
 //
 // A proof section is the record's index in the log (8 bytes, big
