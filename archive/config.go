@@ -113,6 +113,10 @@ type AccessConfig struct {
 	TimeZone    string `toml:"time_zone"`
 	// PlaybackCacheMiB bounds the decoded audio kept in memory for seeking.
 	PlaybackCacheMiB int `toml:"playback_cache_mib"`
+	// TimestampURL is an RFC 3161 time-stamping authority (http or
+	// https): evidence bundles then carry its token over their
+	// checkpoint. Empty: bundles carry none.
+	TimestampURL string `toml:"timestamp_url"`
 }
 
 // defaults fills what an older configuration file does not set.

@@ -148,6 +148,7 @@ func (a *Archive) Handler() http.Handler {
 	mux.HandleFunc("PATCH "+wire.PathObjects+"{sum}", a.objectPatch)
 	mux.HandleFunc("POST "+wire.PathRecords, a.records)
 	mux.HandleFunc("POST "+wire.PathRenew, a.renew)
+	mux.HandleFunc("POST "+wire.PathLedger, a.ledgerUpload)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.inflight.Add(1)
 		defer a.inflight.Done()

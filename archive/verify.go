@@ -16,13 +16,15 @@ type VerifyReport struct {
 	Appliances int
 	Events     int
 	Classical  int // recordings whose file key is wrapped to classical (X25519) recipients only
+	Ledgers    int // coverage ledgers checked against the archive's holdings (CheckLedgers)
 	Problems   []string
 }
 
 // Verify re-hashes every stored recording against its address, checks each
 // box's stored audit chain link by link up to its anchored head, and the
 // archive's own trail against the anchor log and its signed checkpoints,
-// with the accesses and requests it records (CheckTrail). Problems are
+// with the accesses and requests it records (CheckTrail), and the
+// archive's holdings against the boxes' coverage ledgers (CheckLedgers). Problems are
 // also alerts.
 func (a *Archive) Verify(ctx context.Context) (*VerifyReport, error) {
 	rep := &VerifyReport{}
@@ -80,6 +82,10 @@ func (a *Archive) Verify(ctx context.Context) (*VerifyReport, error) {
 	}
 	rep.Problems = append(rep.Problems, ps...)
 	rep.Events = n
+	if rep.Ledgers, ps, err = a.CheckLedgers(ctx); err != nil {
+		return nil, err
+	}
+	rep.Problems = append(rep.Problems, ps...)
 	for _, p := range rep.Problems {
 		a.Event(ctx, "verify_failed", "verify", "", p, true)
 	}

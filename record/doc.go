@@ -33,6 +33,11 @@
 //     the archive's search terms): it must map a given input to the same
 //     string forever.
 //
+// Two leaf packages beside it carry the evidence of seven years:
+// record/ledger, a box's signed coverage ledger of a day, and
+// record/evidence, the bundle (format in its doc.go) that proves a
+// recording offline and the verifier spanvault verify-evidence runs.
+//
 // The frozen vectors that prove it live with their readers (the vault's
 // index in cmd/spanvault, the archive's index in archive/index, the wire
 // messages in sync/wire, the sealed format in vault/sealed).

@@ -125,6 +125,24 @@
 //     the new one is first used; then it is retired for good. A pin that
 //     moved meanwhile is 409. Revocation is passive as well as immediate:
 //     a revoked box can neither connect nor renew.
+//  7. POST /sync/v1/ledger  LedgerUpload{ledger, key, signature} ->
+//     LedgerReply{index, inclusion, checkpoint, recordings}. The coverage
+//     ledger (record/ledger) of a finished day (UTC): every dialog that
+//     started that day by recording ID, with its status (complete,
+//     incomplete, not recorded, removed, erased) and reason, the sealed
+//     recording's SHA-256, and the figures per line; no personal data.
+//     The box signs it with its audit key, keeps it, and sends the same
+//     bytes until acknowledged, once every recording of the day is. The
+//     archive refuses a ledger not signed by the pinned key, of another
+//     name, of a day not over, not compact JSON, or differing from the
+//     one it holds for that day (409, alerted); it keeps the ledger byte
+//     for byte and appends to the anchor log "spanvault coverage
+//     ledger\n<name>\n<day>\n<sha256>\n" and, for each recording listed,
+//     "spanvault recording\n<name>\n<id>\n<sha256>\n<sha256 of its
+//     index entry, or ->\n", in one transaction, and proves the ledger's
+//     record under a new checkpoint; the box checks the proof. verify
+//     then checks every recording the archive holds for that day is
+//     listed, and every one listed is held or has a tombstone.
 //
 // # Tombstones
 //
@@ -170,7 +188,8 @@
 // the nightly window, or when the archive pulled: for each pending entry
 // oldest first, upload its object (HEAD, then PATCH from the archive's
 // offset, through a golang.org/x/time/rate limiter), then send its record
-// in batches of 500, then the tombstones; check in again to report
+// in batches of 500, then the tombstones, then the ledgers of finished
+// days (at most 31 a pass); check in again to report
 // results and verify the grown log. Any failure ends the pass; the next
 // one resumes where the archive's state says.
 package sync

@@ -243,6 +243,12 @@ func routeTable() []routeSpec {
 		{pattern: "GET /api/v1/requests/{id}/export", roles: []access.Role{access.Compliance}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "GET", path: "/api/v1/requests/" + export(f, r, tgt) + "/export"}
 		}},
+		// The fixture's boxes have not sent a coverage ledger (their day
+		// is not over): the exporter gets past every right to the
+		// bundle's refusal, and the export is left unused.
+		{pattern: "POST /web/requests/{id}/evidence", web: true, roles: []access.Role{access.Compliance}, ok: http.StatusConflict, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			return cell{method: "POST", path: "/web/requests/" + export(f, r, tgt) + "/evidence", form: url.Values{}}
+		}},
 		{pattern: "POST /api/v1/subject", roles: []access.Role{access.DPO}, ok: 200, make: func(*routeFixture, access.Role, string) cell {
 			return cell{method: "POST", path: "/api/v1/subject", json: access.SubjectQuery{Numbers: []string{number(12)}}}
 		}},

@@ -56,6 +56,7 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /requests", s.web("", s.webRequests))
 	m.HandleFunc("POST /web/request", s.web("", s.webRequest))
 	m.HandleFunc("POST /web/decide/{id}", s.web("", s.webDecide))
+	m.HandleFunc("POST /web/requests/{id}/evidence", s.web(ActExport, s.webEvidence))
 	m.HandleFunc("GET /subject", s.web(ActSubject, func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "subject", nil) }))
 	m.HandleFunc("POST /subject", s.web(ActSubject, s.webSubject))
 	m.HandleFunc("GET /fleet", s.web(ActFleet, s.webFleet))

@@ -1,6 +1,9 @@
 // Package anchor is the archive's append-only Merkle log of the boxes'
 // signed audit heads (golang.org/x/mod/sumdb/tlog, the checksum
-// database's log), with checkpoints signed as sumdb notes.
+// database's log), with checkpoints signed as sumdb notes. Beside the
+// heads it holds the archive's own trail ("archive:NAME"), the boxes'
+// coverage ledgers ("ledger:NAME") and the recordings each ledger lists
+// ("recording:NAME"), whose inclusion proofs evidence bundles carry.
 //
 // Invariants: records are only appended; each append stores the tlog
 // hashes it creates in the same transaction as the record, so the log and

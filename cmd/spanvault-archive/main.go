@@ -45,7 +45,7 @@ var commands = map[string]command{
 	"commands":   {"list commands and their life (issued, delivered, applied or refused)", cmdCommands},
 	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
 	"user":       {"manage the access service's users: user add -name NAME -role ROLE [-branches A,B], user list, user disable|enable|unlock|reset -name NAME", cmdUser},
-	"verify":     {"re-hash every stored recording and check every box's anchored audit chain", cmdVerify},
+	"verify":     {"re-hash every stored recording, check every box's anchored audit chain and the archive's holdings against the boxes' coverage ledgers", cmdVerify},
 	"reseal":     {"re-wrap classical (X25519) recordings' file keys to the identity's hybrid post-quantum recipient", cmdReseal},
 }
 
@@ -446,6 +446,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d recordings re-hashed, %d boxes' audit chains checked, archive trail %d entries\n", rep.Objects, rep.Appliances, rep.Events)
 	fmt.Fprintf(stdout, "%d classical-only (X25519) recordings\n", rep.Classical)
+	fmt.Fprintf(stdout, "%d coverage ledgers checked against the archive's holdings\n", rep.Ledgers)
 	for _, p := range rep.Problems {
 		fmt.Fprintln(stdout, "PROBLEM:", p)
 	}

@@ -341,6 +341,12 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
+	// A ledger the archive refuses (a clock ahead of the archive's just
+	// after midnight) fails the pass, after the check-in below.
+	var ledgerErr error
+	if opt.Upload {
+		ledgerErr = c.sendLedgers(ctx)
+	}
 	// Report the results of this pass's commands now rather than at the
 	// next check-in.
 	// A second check-in also verifies the log grew consistently with the
@@ -352,9 +358,11 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore || c.state.Backlog != backlogBefore
 	c.mu.Unlock()
 	if pending {
-		return c.checkIn(ctx, health())
+		if err := c.checkIn(ctx, health()); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ledgerErr
 }
 
 func (c *Client) updateBacklog() {

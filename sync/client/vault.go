@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/record/auditchain"
+	"github.com/spanvault/spanvault/record/ledger"
 	"github.com/spanvault/spanvault/vault"
 )
 
@@ -35,6 +36,10 @@ type Vault interface {
 	AuditEntries(from uint64, n int) ([]auditchain.Entry, error)
 	AuditHead() (auditchain.Head, error)
 	PublicKey() ed25519.PublicKey
+
+	// The coverage ledger of a finished day, signed and kept (the same
+	// bytes each time it is asked for).
+	SealLedger(appliance, day string) (*ledger.Signed, error)
 
 	// The client's own state (the last verified tree, the last pass).
 	SyncMeta(key string) ([]byte, error)

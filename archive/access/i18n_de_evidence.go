@@ -1,0 +1,7 @@
+package access
+
+func init() {
+	de(map[string]string{
+		"Evidence bundle": "Beweispaket",
+	})
+}

@@ -1,0 +1,86 @@
+package evidence_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/record/evidence"
+)
+
+// testdata/bundle-v1.svev was written once (2026-12-06) by the archive
+// of that day for a recording of a box that sent its coverage ledger
+// (sync/client's TestEvidenceBundleVerifiesOfflineAndEveryByteCounts
+// with SPANVAULT_WRITE_EVIDENCE_VECTOR=1), with its log key and the
+// test identity the recording is sealed to. It is never regenerated: a
+// bundle handed to a court in 2026 must verify with every later
+// verifier.
+func readVector(t *testing.T) ([]byte, string) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/bundle-v1.svev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := os.ReadFile("testdata/log-v1.vkey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, strings.TrimSpace(string(k))
+}
+
+func TestFrozenBundleVerifies(t *testing.T) {
+	b, vkey := readVector(t)
+	rep, err := evidence.Verify(b, evidence.Options{LogKey: vkey})
+	if err != nil {
+		t.Fatalf("the bundle of 2026-12-06 no longer verifies: %v", err)
+	}
+	if rep.Appliance != "branch-1" || rep.ID == "" || rep.Item.Status != "complete" || len(rep.Proven) != 6 {
+		t.Fatalf("report %+v", rep)
+	}
+	f, err := os.Open("testdata/identity-v1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := evidence.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := evidence.Decrypt(pb.Recording, ids)
+	if err != nil || c.Frames == 0 || !c.Complete || c.Meta == 0 {
+		t.Fatalf("decrypting the frozen bundle's recording: %+v %v", c, err)
+	}
+	// Re-encoding gives the same bytes (the framing is canonical).
+	if string(pb.Marshal()) != string(b) {
+		t.Fatal("the bundle does not re-encode to its own bytes")
+	}
+}
+
+func TestBundleRefusesOtherKeysAndFraming(t *testing.T) {
+	b, vkey := readVector(t)
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		opt   evidence.Options
+		proof string
+	}{
+		{"another log key", b, evidence.Options{LogKey: strings.Replace(vkey, "+", "x+", 1)}, "checkpoint signature"},
+		{"truncated", b[:len(b)-1], evidence.Options{}, "framing"},
+		{"trailing byte", append(append([]byte(nil), b...), '\n'), evidence.Options{}, "framing"},
+		{"leading zero in a length", []byte(strings.Replace(string(b), "\ncheckpoint ", "\ncheckpoint 0", 1)), evidence.Options{}, "framing"},
+		{"another box key", b, evidence.Options{BoxKey: make([]byte, 32)}, "ledger signature"},
+	} {
+		_, err := evidence.Verify(tc.data, tc.opt)
+		var be *evidence.BrokenError
+		if !errors.As(err, &be) || be.Proof != tc.proof {
+			t.Errorf("%s: %v, want the %s broken", tc.name, err, tc.proof)
+		}
+	}
+}
