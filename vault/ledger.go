@@ -12,14 +12,17 @@ import (
 	"github.com/spanvault/spanvault/vault/audit"
 )
 
-// LedgerStatus is an entry's status and reason in the coverage ledger.
-// Today it follows the entry's state (a truncated recording is
-// incomplete, a call detail record not recorded); a per-call completeness
-// record, where the entry carries one, decides complete or incomplete
-// instead (the hook for it is here and only here).
-var LedgerStatus = func(e *Entry) (status, reason string) {
+// LedgerStatus is an entry's status and reason in the coverage ledger:
+// it follows the entry's state (a truncated recording is incomplete, a
+// call detail record not recorded), and a recording the box wrote whole is
+// still incomplete when its completeness record says the capture missed
+// packets that crossed the mirrored wire (record.Completeness).
+func LedgerStatus(e *Entry) (status, reason string) {
 	switch e.State {
 	case StateComplete:
+		if e.Completeness.IncompleteByUs() {
+			return ledger.StatusIncomplete, fmt.Sprintf("recorded incomplete by us: the capture missed %d packets that crossed the wire", e.Completeness.LostCapture)
+		}
 		return ledger.StatusComplete, ""
 	case StateTruncated:
 		return ledger.StatusIncomplete, "truncated"
@@ -38,8 +41,9 @@ var LedgerStatus = func(e *Entry) (status, reason string) {
 }
 
 // LedgerLine is the line or extension an entry is counted under ("" is
-// counted under "*"). Entries do not carry their line yet.
-var LedgerLine = func(e *Entry) string { return "" }
+// counted under "*"). Entries do not carry their line yet, so every
+// entry is counted under "*".
+func LedgerLine(e *Entry) string { return "" }
 
 // LedgerMetaKey is the sync meta key (SyncMeta) the ledger of day is
 // kept under until the archive acknowledges it; the sync client then
