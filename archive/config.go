@@ -113,6 +113,12 @@ type AccessConfig struct {
 	TimeZone    string `toml:"time_zone"`
 	// PlaybackCacheMiB bounds the decoded audio kept in memory for seeking.
 	PlaybackCacheMiB int `toml:"playback_cache_mib"`
+	// PhoneRegion ("DE") is how a number written without its country
+	// code is read in searches and the index (config_search.go);
+	// Extensions are the branches' dial patterns ("2xxx"), from which a
+	// call the box could not place gets its direction.
+	PhoneRegion string   `toml:"phone_region"`
+	Extensions  []string `toml:"extensions"`
 }
 
 // defaults fills what an older configuration file does not set.
@@ -252,6 +258,7 @@ func (c *Config) Validate() error {
 	if ac.FleetSilentAfter <= 0 || ac.FleetCertWarn <= 0 || ac.MaxLinkTTL <= 0 {
 		errs = append(errs, errors.New("access.fleet_silent_after, fleet_cert_warn, max_link_ttl: must be positive"))
 	}
+	errs = append(errs, ac.validateSearch()...)
 	if ac.PlaybackCacheMiB < 1 {
 		errs = append(errs, errors.New("access.playback_cache_mib: must be at least 1"))
 	}
