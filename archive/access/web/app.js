@@ -20,3 +20,20 @@ document.addEventListener("click", function (e) {
     }
   } catch (e) {}
 })();
+
+// A player that cannot play says why (a suspension, an erasure, a
+// session that ended) instead of showing a greyed 0:00: the audio
+// address is asked once more for the reason, as JSON.
+document.addEventListener("error", function (e) {
+  var a = e.target;
+  if (!a || a.id !== "player") return;
+  var box = document.getElementById("playerror");
+  if (!box) return;
+  fetch(a.currentSrc || a.src, { headers: { Accept: "application/json", Range: "bytes=0-0" }, credentials: "same-origin" })
+    .then(function (r) { return r.ok ? null : r.json().catch(function () { return { error: r.status + " " + r.statusText }; }); })
+    .then(function (j) {
+      if (!j) return;
+      box.textContent = (box.getAttribute("data-prefix") || "") + " " + (j.error || "");
+      box.hidden = false;
+    }).catch(function () {});
+}, true);
