@@ -230,7 +230,7 @@ func (v *Vault) prepare(c *calls.Call) (*recording, error) {
 	class := v.classOf(c)
 	id := newID(c.Start)
 	r := &recording{v: v, id: id, start: c.Start, class: class, unsynced: !v.opt.ClockSynced(),
-		pers: personalOf(c), opened: make(chan struct{})}
+		pers: v.personal(c), opened: make(chan struct{})}
 	r.entry = &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
 	fillEntry(r.entry, c, class)
 	r.entry.ClockUnsynced = r.unsynced
@@ -429,7 +429,7 @@ func (r *recording) Finish(c *calls.Call) error {
 	v.mu.Unlock()
 	state := StateComplete
 	note := ""
-	pers := personalOf(c)
+	pers := v.personal(c)
 	if r.err == nil {
 		meta, _ := json.Marshal(struct {
 			ID       string    `json:"id"`

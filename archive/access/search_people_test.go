@@ -62,6 +62,12 @@ func TestSearchPeopleCanUse(t *testing.T) {
 	if n := e.events("search", "comp", ": 12 results"); n == 0 {
 		t.Error("searches with their total are not audited")
 	}
+	// A subject access report by the national form finds the call too.
+	dpo := e.signIn(e.addUser("dora", access.DPO))
+	var rep access.SubjectReport
+	if st, body := dpo.do("POST", "/api/v1/subject", access.SubjectQuery{Numbers: []string{"030 5550002"}}, &rep); st != 200 || len(rep.Items) != 1 {
+		t.Errorf("subject report for 030 5550002: %d, %d items, want 1: %s", st, len(rep.Items), body)
+	}
 	// The page: the count in words, the branches in scope only.
 	resp, body := c.get("/search?to=" + day)
 	page := string(body)

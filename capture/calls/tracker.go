@@ -16,6 +16,7 @@ import (
 	"github.com/spanvault/spanvault/capture/rtpstream"
 	"github.com/spanvault/spanvault/capture/sdp"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/record"
 )
 
 // Recorder stores what the tracker finds. The vault implements it; the
@@ -1423,28 +1424,9 @@ func (t *Tracker) isLocal(uri string, addr netip.Addr) bool {
 }
 
 // MatchPattern matches a dial pattern: digits and letters match themselves,
-// 'x' or 'X' any digit, and a trailing '*' any rest.
-func MatchPattern(pattern, s string) bool {
-	for i := 0; i < len(pattern); i++ {
-		if pattern[i] == '*' && i == len(pattern)-1 {
-			return true
-		}
-		if i >= len(s) {
-			return false
-		}
-		switch p := pattern[i]; p {
-		case 'x', 'X':
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		default:
-			if p != s[i] {
-				return false
-			}
-		}
-	}
-	return len(s) == len(pattern)
-}
+// 'x' or 'X' any digit, and a trailing '*' any rest (record.MatchExtension,
+// which the archive uses too, so that box and archive place a call alike).
+func MatchPattern(pattern, s string) bool { return record.MatchExtension(pattern, s) }
 
 // Bounds on what one SDP can register.
 const (
