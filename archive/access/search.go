@@ -36,6 +36,9 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 		// queue did): queue whatever has no facts yet, once per start.
 		_, err = s.db().ExecContext(ctx, `INSERT INTO search_queue (appliance, id, kind) SELECT r.appliance, r.id, r.kind FROM records r
 			LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE f.id IS NULL ON CONFLICT DO NOTHING`)
+		if err == nil {
+			err = s.replaceDirections(ctx) // search_direction.go
+		}
 	})
 	if err != nil {
 		return 0, fmt.Errorf("blind index backfill: %w", err)

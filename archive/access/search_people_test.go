@@ -75,3 +75,33 @@ func TestSearchPeopleCanUse(t *testing.T) {
 		t.Errorf("search page: %d, want the total, branch-1 and not branch-2 offered:\n%s", resp.StatusCode, between(page, "<main", "</main>"))
 	}
 }
+
+// TestDirectionReplacedWhenExtensionsSet: calls indexed before
+// access.extensions were set (all "external": their box had none) are
+// placed once the archive is told the branch's extensions.
+func TestDirectionReplacedWhenExtensionsSet(t *testing.T) {
+	e := newEnv(t, nil)
+	e.addBox("branch-1", synth.Config{Calls: 3, Duration: 2 * time.Second, Start: e.clock.Now().Add(-time.Hour)})
+	c := e.signIn(e.addUser("comp", access.Compliance, "branch-1"))
+	count := func(q string) int {
+		t.Helper()
+		var out struct {
+			Recordings []access.Hit `json:"recordings"`
+		}
+		if st, body := c.do("GET", "/api/v1/recordings?"+q, nil, &out); st != 200 {
+			t.Fatalf("%s: %d %s", q, st, body)
+		}
+		return len(out.Recordings)
+	}
+	if n := count("direction=external"); n != 3 {
+		t.Fatalf("before: %d external, want 3", n)
+	}
+	// The archive restarts with the branch's extensions configured.
+	e.a.Config.Access.Extensions = []string{"2xxxx"}
+	if _, err := access.New(e.a, e.keys).IndexPending(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("direction=inbound"); n != 3 {
+		t.Errorf("after setting access.extensions: %d inbound, want 3", n)
+	}
+}
