@@ -98,3 +98,24 @@ func TestErrorsThatHelp(t *testing.T) {
 		t.Errorf("suspended user's recording page: want the reason and no player:\n%s", between(page, "<main", "</main>"))
 	}
 }
+
+// TestLanguageSwitch: the switch sets the lang cookie and returns to the
+// page (never elsewhere); the pages then speak German.
+func TestLanguageSwitch(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.httpClient()
+	for next, want := range map[string]string{"/signin?next=%2Fsearch": "/signin?next=%2Fsearch", "//evil.example": "/"} {
+		resp, err := c.Get(e.web + "/lang?to=de&next=" + url.QueryEscape(next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(resp)
+		if loc := resp.Header.Get("Location"); loc != want && !(want == "/signin?next=%2Fsearch" && loc == "/signin?next=/search") {
+			t.Errorf("switch with next=%q goes to %q, want %q", next, loc, want)
+		}
+	}
+	resp, _ := c.Get(e.web + "/signin")
+	if page := readAll(resp); !strings.Contains(page, ">Anmelden</button>") || !strings.Contains(page, `lang="de"`) {
+		t.Errorf("after switching to German the sign-in page reads:\n%s", between(page, "<main", "</main>"))
+	}
+}

@@ -44,7 +44,7 @@ func localPath(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return ""
 	}
-	if u.Path == "/signin" || u.Path == "/signout" || u.Path == "/lang" {
+	if u.Path == "/signout" || u.Path == "/lang" {
 		return ""
 	}
 	return next
