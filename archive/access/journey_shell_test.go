@@ -104,6 +104,13 @@ func TestJourneyComplianceOfficer(t *testing.T) {
 	if d := js[string](t, ctx, `document.querySelector("#results tbody tr td:nth-child(3)").textContent`); d != say("inbound", "eingehend") {
 		t.Errorf("direction shown as %q", d)
 	}
+	// On a tablet the form and the table still fit the width.
+	do(t, ctx, "tablet", chromedp.EmulateViewport(820, 1180))
+	if w := js[int](t, ctx, `document.documentElement.scrollWidth`); w > 820 {
+		t.Errorf("on a tablet the page is %d px wide, more than the screen", w)
+	}
+	shot(t, ctx, "compliance-search-tablet")
+	do(t, ctx, "laptop", chromedp.EmulateReset())
 	// The times carry their zone.
 	if z := text(t, ctx, "zone"); z == "" {
 		t.Error("the page does not say which zone its times are in")

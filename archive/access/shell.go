@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/spanvault/spanvault/capture/sip"
 )
 
 // The workspace's shell: the language switch, times in the reader's
@@ -75,4 +77,13 @@ func (s *Service) webLang(w http.ResponseWriter, r *http.Request) {
 		next = "/"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// party is a SIP address as a person reads it: its user part (the
+// number or extension), the address itself when it has none.
+func party(uri string) string {
+	if u := string(sip.User([]byte(uri))); u != "" {
+		return u
+	}
+	return uri
 }

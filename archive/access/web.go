@@ -15,11 +15,12 @@ import (
 var webFiles embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"can":  func(u *User, a string) bool { return u != nil && Allowed(u.Role, Action(a)) },
-	"T":    func(key string, args ...any) string { return key }, // replaced per language (i18n.go)
-	"at":   formatAt,
-	"day":  formatDay,
-	"list": func(xs ...string) []string { return xs },
+	"can":   func(u *User, a string) bool { return u != nil && Allowed(u.Role, Action(a)) },
+	"T":     func(key string, args ...any) string { return key }, // replaced per language (i18n.go)
+	"at":    formatAt,
+	"day":   formatDay,
+	"list":  func(xs ...string) []string { return xs },
+	"party": party,
 }).ParseFS(webFiles, "web/*.html"))
 
 type pageData struct {
