@@ -141,7 +141,9 @@ func (s *Service) searchRecordingsTotal(ctx context.Context, u *User, q Search) 
 	}
 	if mayHear(u) {
 		for i := range hits {
-			hits[i].Personal = s.personal(hits[i].Sealed)
+			if hits[i].DeletedAt.IsZero() && hits[i].Kind != wire.KindTombstone { // nothing of an erased call
+				hits[i].Personal = s.personal(hits[i].Sealed)
+			}
 		}
 	}
 	s.audit(ctx, "search", u.Name, "", fmt.Sprintf("%s: %d results", s.describe(q), total), false)

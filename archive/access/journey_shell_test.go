@@ -159,3 +159,27 @@ func TestJourneyLinkUser(t *testing.T) {
 		t.Error("the expired link's page has no way back")
 	}
 }
+
+// TestBrowserSuspendedPlayerSaysWhy: a player whose audio is refused (the
+// user was suspended by this very play) says why, instead of a greyed
+// 0:00.
+func TestBrowserSuspendedPlayerSaysWhy(t *testing.T) {
+	e := newEnv(t, func(c *archive.Config) { c.Access.InsiderMaxPlays = 1 })
+	e.addBox("branch-1", synth.Config{Calls: 2, Duration: 10 * time.Second, Start: e.clock.Now().Add(-time.Hour)})
+	recs := e.recordings("branch-1")
+	ctx := browser(t)
+	comp := e.addUser("cora", access.Compliance, "branch-1")
+	signInBrowser(t, ctx, e, comp)
+	for i, id := range recs {
+		do(t, ctx, "open a recording", chromedp.Navigate(e.web+"/r/branch-1/"+id), chromedp.WaitVisible(chromedp.ID("player")))
+		js[bool](t, ctx, `document.getElementById("player").play().catch(function(){}); true`)
+		if i == 0 {
+			waitJS(t, ctx, `document.getElementById("player").currentTime > 0.3`, "the first recording to play")
+		}
+	}
+	waitJS(t, ctx, `!document.getElementById("playerror").hidden`, "the player to say why it cannot play")
+	shot(t, ctx, "compliance-suspended-player")
+	if m := text(t, ctx, "playerror"); !strings.Contains(m, "suspended pending review") || !strings.Contains(m, say("cannot be played", "kann nicht abgespielt")) {
+		t.Errorf("the player says %q", m)
+	}
+}

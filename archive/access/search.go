@@ -9,6 +9,7 @@ import (
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -280,6 +281,11 @@ func (s *Service) searchWhere(u *User, q Search) (string, []any, error) {
 	var sqlq string
 	var args []any
 	add := func(cond string, v ...any) { sqlq += " AND " + cond; args = append(args, v...) }
+	if (q.Show == "erased" || q.Show == "all") && (q.Number != "" || q.Ext != "" || q.Tag != "") {
+		// What an erasure took stays out of reach: an erased call is not
+		// found by its number, nor shown with it (searchRecordingsTotal).
+		return "", nil, httperr.BadRequest("erased recordings cannot be searched by number, extension or tag")
+	}
 	switch {
 	case q.Deleted || q.Show == "all":
 	case q.Show == "erased":

@@ -62,6 +62,13 @@ func TestSearchPeopleCanUse(t *testing.T) {
 	if n := e.events("search", "comp", ": 12 results"); n == 0 {
 		t.Error("searches with their total are not audited")
 	}
+	// Erased calls are listed, never found by their number.
+	if st, body := c.do("GET", "/api/v1/recordings?show=erased&number="+url.QueryEscape("030 5550002"), nil, nil); st != 400 {
+		t.Errorf("erased recordings by number: %d %s, want 400", st, body)
+	}
+	if st, body := c.do("GET", "/api/v1/recordings?show=erased", nil, nil); st != 200 {
+		t.Errorf("erased recordings: %d %s", st, body)
+	}
 	// A subject access report by the national form finds the call too.
 	dpo := e.signIn(e.addUser("dora", access.DPO))
 	var rep access.SubjectReport

@@ -53,16 +53,27 @@ func localPath(next string) string {
 }
 
 // signinURL is the sign-in page, remembering the page asked for when it
-// is one a browser navigates to (GET).
+// is one a browser navigates to (GET). The filters that name a person
+// (a number, an extension, a tag) are left out: a redirect to someone not
+// signed in carries no personal data.
 func signinURL(r *http.Request) string {
 	if r.Method != http.MethodGet {
 		return "/signin"
 	}
-	if next := localPath(r.URL.RequestURI()); next != "" && next != "/" {
+	u := *r.URL
+	q := u.Query()
+	for _, k := range personalParams {
+		q.Del(k)
+	}
+	u.RawQuery = q.Encode()
+	if next := localPath(u.RequestURI()); next != "" && next != "/" {
 		return "/signin?next=" + url.QueryEscape(next)
 	}
 	return "/signin"
 }
+
+// personalParams are the query parameters that carry personal data.
+var personalParams = []string{"number", "numbers", "ext", "tag"}
 
 // webLang switches the language: the "lang" cookie (a year), then back
 // to the page the reader was on.
