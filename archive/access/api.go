@@ -111,7 +111,7 @@ func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request, ss *sess
 		var hits []Hit
 		var total int
 		if hits, total, err = s.searchRecordingsTotal(r.Context(), ss.user, q); err == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"recordings": hits, "total": total, "offset": q.Offset})
+			writeJSON(w, http.StatusOK, map[string]any{"recordings": hits, "total": total, "more": total > maxCount, "offset": q.Offset}) // more: total counted to maxCount+1 only
 			return
 		}
 	}

@@ -227,8 +227,10 @@ func (s *Service) searchTotal(ctx context.Context, u *User, q Search) ([]Hit, in
 	if err != nil {
 		return nil, 0, err
 	}
+	// The count stops at maxCount+1: "more than 10,000" is what a person
+	// needs, and counting ten million rows is not.
 	var total int
-	if err := s.db().QueryRowContext(ctx, `SELECT COUNT(*)`+from+where, args...).Scan(&total); err != nil {
+	if err := s.db().QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1`+from+where+` LIMIT %d) n`, maxCount+1), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("search count: %w", err)
 	}
 	limit := q.Limit
@@ -262,6 +264,10 @@ func (s *Service) searchTotal(ctx context.Context, u *User, q Search) ([]Hit, in
 	}
 	return out, total, rows.Err()
 }
+
+// maxCount is where a search stops counting: a total above it is
+// reported as maxCount+1 ("more than maxCount").
+const maxCount = 10000
 
 // sortOrders are the orders a search may ask for (key: the "sort"
 // parameter); anything else is the default, newest first.
