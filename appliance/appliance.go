@@ -162,7 +162,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 	a.raiseFileLimit()
 	a.v, err = vault.OpenOrReplace(vault.Options{
 		Dir: a.cfg.Vault.Dir, Recipients: recips, Policy: &a.cfg.Retention,
-		ClockSynced: a.clockOK.Load, QuotaBytes: int64(a.cfg.Vault.Quota),
+		ClockSynced: a.clockOK.Load, QuotaBytes: int64(a.cfg.Vault.Quota), PhoneRegion: a.cfg.Capture.PhoneRegion,
 		AggregateFloods: len(a.cfg.Capture.Extensions) > 0 || len(a.cfg.Capture.LocalNets) > 0,
 		Floods:          vault.FloodLimits{PerSource: a.cfg.Vault.UnansweredPerSource, PerExtension: a.cfg.Vault.UnansweredPerExtension, Overall: a.cfg.Vault.UnansweredPerMinute},
 		HighWater:       a.cfg.Vault.HighWater, LowWater: a.cfg.Vault.LowWater, MinFreeBytes: int64(a.cfg.Vault.MinFree),

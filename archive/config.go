@@ -117,6 +117,12 @@ type AccessConfig struct {
 	// https): evidence bundles then carry its token over their
 	// checkpoint. Empty: bundles carry none.
 	TimestampURL string `toml:"timestamp_url"`
+	// PhoneRegion ("DE") is how a number written without its country
+	// code is read in searches and the index (config_search.go);
+	// Extensions are the branches' dial patterns ("2xxx"), from which a
+	// call the box could not place gets its direction.
+	PhoneRegion string   `toml:"phone_region"`
+	Extensions  []string `toml:"extensions"`
 }
 
 // defaults fills what an older configuration file does not set.
@@ -256,6 +262,7 @@ func (c *Config) Validate() error {
 	if ac.FleetSilentAfter <= 0 || ac.FleetCertWarn <= 0 || ac.MaxLinkTTL <= 0 {
 		errs = append(errs, errors.New("access.fleet_silent_after, fleet_cert_warn, max_link_ttl: must be positive"))
 	}
+	errs = append(errs, ac.validateSearch()...)
 	if ac.PlaybackCacheMiB < 1 {
 		errs = append(errs, errors.New("access.playback_cache_mib: must be at least 1"))
 	}

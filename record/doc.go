@@ -3,8 +3,11 @@
 // holds the clear index entry (Entry, with its stream figures and clear
 // events), the sealed personal part (Personal, with the call's events),
 // the tombstone a deletion leaves, the frame kinds and packet directions a
-// sealed recording's frames carry, and the normalisation of phone numbers
-// that subject lookups match on.
+// sealed recording's frames carry, the normalisation of phone numbers
+// that subject lookups and searches match on (NormalizeNumber, and
+// NumberForms with github.com/nyaruka/phonenumbers: every form a number
+// may be stored under), and the dial-pattern rule that places a call
+// (DirectionOf), so that box and archive decide both alike.
 //
 // It also holds the hand-over from the capture engine to the vault: the
 // call tracker gives a Recorder (the vault) a Draft of each call, finished
@@ -29,9 +32,10 @@
 //     (see Tombstone.KindOf);
 //   - readers accept what older writers wrote: nothing here rejects an
 //     unknown or missing field;
-//   - NormalizeNumber's output is stored (in sealed personal records and
-//     the archive's search terms): it must map a given input to the same
-//     string forever.
+//   - NormalizeNumber's and CanonicalNumber's outputs are stored (in
+//     sealed personal records and the archive's search terms): each must
+//     map a given input to the same string forever (NumberForms keeps
+//     NormalizeNumber's form among its forms for records stored before).
 //
 // Two leaf packages beside it carry the evidence of seven years:
 // record/ledger, a box's signed coverage ledger of a day, and

@@ -305,7 +305,7 @@ func (v *Vault) DetailMany(cs []*record.Draft) error {
 	ps := make([]prepared, len(cs))
 	for i, c := range cs {
 		class := v.classOf(c)
-		p := prepared{e: &Entry{ID: newID(c.Start), State: StateCDR, Sync: SyncNotRequired}, pers: personalOf(c), tags: v.subjectTags(c)}
+		p := prepared{e: &Entry{ID: newID(c.Start), State: StateCDR, Sync: SyncNotRequired}, pers: v.personal(c), tags: v.subjectTags(c)}
 		fillEntry(p.e, c, class)
 		p.e.Expiry = retention.Expiry(class, c.Start)
 		if p.e.Expiry.IsZero() {

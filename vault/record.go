@@ -227,7 +227,7 @@ func (v *Vault) prepare(d *record.Draft) (*recording, error) {
 	class := v.classOf(d)
 	id := newID(d.Start)
 	r := &recording{v: v, id: id, start: d.Start, class: class, unsynced: !v.opt.ClockSynced(),
-		pers: personalOf(d), opened: make(chan struct{})}
+		pers: v.personal(d), opened: make(chan struct{})}
 	r.entry = &Entry{ID: id, State: StateRecording, Recorded: true, Sync: SyncPending}
 	fillEntry(r.entry, d, class)
 	r.entry.ClockUnsynced = r.unsynced
@@ -426,7 +426,7 @@ func (r *recording) Finish(d *record.Draft) error {
 	v.mu.Unlock()
 	state := StateComplete
 	note := ""
-	pers := personalOf(d)
+	pers := v.personal(d)
 	if r.err == nil {
 		meta, _ := json.Marshal(struct {
 			ID       string    `json:"id"`

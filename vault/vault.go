@@ -65,6 +65,9 @@ type Options struct {
 	// ClockSynced reports whether the system clock is trustworthy; while
 	// it is not, recordings are flagged and retention deletes nothing.
 	ClockSynced func() bool
+	// PhoneRegion ("DE") reads national numbers for their canonical form
+	// in the sealed metadata (phone.go); empty: only international ones.
+	PhoneRegion string
 	// QuotaBytes caps the space recordings may use; 0 means only the file
 	// system's free space counts.
 	QuotaBytes int64

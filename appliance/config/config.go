@@ -16,6 +16,7 @@ import (
 	"filippo.io/age"
 	"github.com/BurntSushi/toml"
 
+	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/vault/retention"
 )
 
@@ -85,6 +86,9 @@ type Capture struct {
 	// box takes its unknown address as the party's). 32 by default, at
 	// most 4096.
 	MaxUnexplainedPackets int `toml:"max_unexplained_packets"`
+	// PhoneRegion ("DE") is how a number without its country code is
+	// read, for the canonical form the archive searches (record.NumberForms).
+	PhoneRegion string `toml:"phone_region"`
 }
 
 // Status configures the local web status page.
@@ -337,6 +341,9 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParsePrefix(n); err != nil {
 			return fmt.Errorf("config: capture.local_nets[%d]: %q is not a prefix like 10.0.0.0/8", i, n)
 		}
+	}
+	if err := record.CheckRegion(c.Capture.PhoneRegion); err != nil {
+		return fmt.Errorf("config: capture.phone_region: %w", err)
 	}
 	for i, e := range c.Capture.Extensions {
 		if e == "" || strings.ContainsAny(e, " \t") {

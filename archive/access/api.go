@@ -99,63 +99,19 @@ func (s *Service) apiSignOut(w http.ResponseWriter, r *http.Request, ss *session
 }
 
 // parseSearch reads search filters from a query string.
-func parseSearch(v map[string][]string) (Search, error) {
-	get := func(k string) string {
-		if x := v[k]; len(x) > 0 {
-			return strings.TrimSpace(x[0])
-		}
-		return ""
-	}
-	var q Search
-	var err error
-	for _, f := range []struct {
-		k string
-		t *time.Time
-	}{{"from", &q.From}, {"to", &q.To}} {
-		if s := get(f.k); s != "" {
-			if *f.t, err = time.Parse(time.RFC3339, s); err != nil {
-				if *f.t, err = time.Parse("2006-01-02", s); err != nil {
-					return q, httperr.BadRequestf("%s: %q is not a date or RFC 3339 time", f.k, s)
-				}
-			}
-		}
-	}
-	if b := get("branch"); b != "" {
-		q.Branches = strings.Split(b, ",")
-	}
-	q.Direction = get("direction")
-	for _, f := range []struct {
-		k string
-		d *time.Duration
-	}{{"min_duration", &q.MinDuration}, {"max_duration", &q.MaxDuration}} {
-		if s := get(f.k); s != "" {
-			if *f.d, err = time.ParseDuration(s); err != nil {
-				return q, httperr.BadRequestf("%s: %q is not a duration (90s, 5m)", f.k, s)
-			}
-		}
-	}
-	q.Number, q.Ext, q.Tag = get("number"), get("ext"), get("tag")
-	switch get("incomplete") {
-	case "", "0", "false", "off":
-	default:
-		q.IncompleteByUs = true
-	}
-	if l := get("limit"); l != "" {
-		q.Limit, _ = strconv.Atoi(l)
-	}
-	return q, nil
-}
+func parseSearch(v map[string][]string) (Search, error) { return parseSearchIn(v, time.UTC) }
 
 // mayHear: supervisors and compliance see the sealed metadata of what
 // they may hear; the DPO sees it for subject work.
 func mayHear(u *User) bool { return Allowed(u.Role, ActPlay) || u.Role == DPO }
 
 func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request, ss *session) {
-	q, err := parseSearch(r.URL.Query())
+	q, err := parseSearchIn(r.URL.Query(), s.readerZone(r))
 	if err == nil {
 		var hits []Hit
-		if hits, err = s.searchRecordings(r.Context(), ss.user, q); err == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"recordings": hits})
+		var total int
+		if hits, total, err = s.searchRecordingsTotal(r.Context(), ss.user, q); err == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"recordings": hits, "total": total, "more": total > maxCount, "offset": q.Offset}) // more: total counted to maxCount+1 only
 			return
 		}
 	}
@@ -168,22 +124,30 @@ func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request, ss *sess
 // be logged by a proxy: lookups go through the query string over TLS
 // only, and the audit entry names the blind term.
 func (s *Service) searchRecordings(ctx context.Context, u *User, q Search) ([]Hit, error) {
+	hits, _, err := s.searchRecordingsTotal(ctx, u, q)
+	return hits, err
+}
+
+// searchRecordingsTotal is searchRecordings with the query's total count.
+func (s *Service) searchRecordingsTotal(ctx context.Context, u *User, q Search) ([]Hit, int, error) {
 	if len(q.Branches) > 0 {
 		if err := s.authorize(ctx, u, ActSearch, s.branchObject(ctx, q.Branches)); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	hits, err := s.search(ctx, u, q)
+	hits, total, err := s.searchTotal(ctx, u, q)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if mayHear(u) {
 		for i := range hits {
-			hits[i].Personal = s.personal(hits[i].Sealed)
+			if hits[i].DeletedAt.IsZero() && hits[i].Kind != wire.KindTombstone { // nothing of an erased call
+				hits[i].Personal = s.personal(hits[i].Sealed)
+			}
 		}
 	}
-	s.audit(ctx, "search", u.Name, "", fmt.Sprintf("%s: %d results", s.describe(q), len(hits)), false)
-	return hits, nil
+	s.audit(ctx, "search", u.Name, "", fmt.Sprintf("%s: %d results", s.describe(q), total), false)
+	return hits, total, nil
 }
 
 // RecordingView is one recording with its timeline.

@@ -47,9 +47,10 @@ func classify(err error) *httperr.Error {
 	return nil
 }
 
-// wantsPage: everything but the API and streaming links is a page.
+// wantsPage: everything but the API and streaming links is a page; a
+// browser's navigation (Accept: text/html) gets a page everywhere.
 func wantsPage(r *http.Request) bool {
-	return !isAPI(r) && !strings.HasPrefix(r.URL.Path, "/l/")
+	return httperr.WantsHTML(r) || !isAPI(r) && !strings.HasPrefix(r.URL.Path, "/l/")
 }
 
 // errs is the service's error writer for a request of session ss (nil:
@@ -60,14 +61,7 @@ func (s *Service) errs(ss *session) httperr.Writer {
 		Classify: classify,
 		HTML:     wantsPage,
 		Page: func(w http.ResponseWriter, r *http.Request, e *httperr.Error) {
-			title := http.StatusText(e.Code)
-			switch e.Code {
-			case http.StatusForbidden:
-				title = "Not allowed"
-			case http.StatusNotFound:
-				title = "Not found"
-			}
-			s.renderPage(w, r, ss, e.Code, "message", messagePage{pageHead: pageHead{Title: title}, Message: e.Msg})
+			s.failurePage(w, r, ss, e) // errors_web.go
 		},
 	}
 }

@@ -105,7 +105,7 @@ func (s *Service) streamLink(w http.ResponseWriter, r *http.Request) {
 	id, sig, ok := strings.Cut(tok, ".")
 	deny := func(why string) {
 		s.refuseUnauth(ctx, "link_refused", sourceOf(r), why, linkRef(id))
-		jsonError(w, http.StatusForbidden, "this link is not valid")
+		s.writeError(w, r, nil, httperr.New(http.StatusForbidden, "this link is not valid")) // a page for a browser
 	}
 	if !ok || s.Keys == nil {
 		deny("malformed")

@@ -21,10 +21,13 @@ func (h pageHead) head() pageHead { return h }
 
 type headed interface{ head() pageHead }
 
-// messagePage: a sentence (a refusal, an error).
+// messagePage: a sentence (a refusal, an error), what to do about it
+// (Hint, errors_web.go) and the way back (Back: a local path, or "").
 type messagePage struct {
 	pageHead
 	Message string
+	Hint    string
+	Back    string
 }
 
 // searchPage: the filters as typed (by query key) and the hits.
@@ -32,6 +35,15 @@ type searchPage struct {
 	pageHead
 	Q    map[string]string
 	Hits []Hit
+	// Total hits of the query; First and Last number the ones shown;
+	// Prev and Next link to the neighbouring pages ("" at the ends).
+	Total, First, Last int
+	Prev, Next         string
+	// Branches and Classes the reader may pick; Zone the dates are read
+	// in; FromDay and ToDay the days searched, both included.
+	Branches, Classes []string
+	Zone              string
+	FromDay, ToDay    string
 }
 
 type recordingPage struct {
@@ -71,6 +83,12 @@ type dtmfPage struct {
 	Keys          []RevealedKey
 }
 
+// signinPage: the page to return to after signing in (a local path).
+type signinPage struct {
+	pageHead
+	Next string
+}
+
 // renderPage answers the page name with data and status (0: 200): into
 // a buffer, then onto w; a template that fails is a 500 and a log line.
 func (s *Service) renderPage(w http.ResponseWriter, r *http.Request, ss *session, status int, name string, data any) {
@@ -86,6 +104,11 @@ func (s *Service) renderPage(w http.ResponseWriter, r *http.Request, ss *session
 	}
 	lang := readerLanguage(r)
 	pd.Lang = lang.String()
+	pd.Loc = s.readerZone(r)
+	if r != nil && r.Method == http.MethodGet && status < 300 {
+		// Not on an error page: a refusal reads the same whatever was asked.
+		pd.Path = localPath(r.URL.RequestURI())
+	}
 	pd.Title, pd.Error = translate(lang, pd.Title), translate(lang, pd.Error)
 	var b bytes.Buffer
 	if err := pageSets[lang].ExecuteTemplate(&b, name, pd); err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/internal/httperr"
-	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
@@ -121,7 +120,7 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 			return nil, httperr.BadRequest("bulk_erase needs numbers")
 		}
 		for _, n := range in.Numbers {
-			t.Terms = append(t.Terms, s.Keys.Term(termNumber, record.NormalizeNumber(n)))
+			t.Terms = append(t.Terms, s.numberTerms(n)...) // every form (search.go)
 		}
 		scope, err := s.subjectScope(ctx, t.Terms, u)
 		if err != nil {

@@ -270,6 +270,7 @@ func routeTable() []routeSpec {
 		// The pages.
 		{pattern: "GET /static/", web: true, public: true, ok: 200, make: get("/static/style.css")},
 		{pattern: "GET /signin", web: true, public: true, ok: 200, make: get("/signin")},
+		{pattern: "GET /lang", web: true, public: true, ok: http.StatusSeeOther, make: get("/lang?to=de&next=/search")},
 		{pattern: "POST /signin", web: true, public: true, ok: http.StatusUnauthorized, make: func(*routeFixture, access.Role, string) cell {
 			return cell{method: "POST", path: "/signin", form: url.Values{"name": {"nobody"}, "password": {"wrong"}, "totp": {"000000"}}}
 		}},

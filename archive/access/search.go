@@ -9,6 +9,7 @@ import (
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/sip"
+	"github.com/spanvault/spanvault/internal/httperr"
 	"github.com/spanvault/spanvault/record"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -38,6 +39,9 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 			LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE f.id IS NULL ON CONFLICT DO NOTHING`)
 		if err == nil {
 			err = s.backfillCompleteness(ctx)
+		}
+		if err == nil {
+			err = s.replaceDirections(ctx) // search_direction.go
 		}
 	})
 	if err != nil {
@@ -94,18 +98,19 @@ func (s *Service) IndexPending(ctx context.Context) (int, error) {
 						sub.Numbers = append(sub.Numbers, sub.Number)
 					}
 					for _, n := range sub.Numbers {
-						if n = record.NormalizeNumber(n); n != "" {
-							terms[s.Keys.Term(termNumber, n)] = true
+						for _, t := range s.numberTerms(n) {
+							terms[t] = true
 						}
 					}
 				}
 			}
 			if pers := s.personal(p.sealed); pers != nil {
 				for _, n := range pers.Numbers {
-					if n = record.NormalizeNumber(n); n != "" {
-						terms[s.Keys.Term(termNumber, n)] = true
+					for _, t := range s.numberTerms(n) {
+						terms[t] = true
 					}
 				}
+				e.Direction = s.direction(e.Direction, pers)
 				for _, x := range extensions(e.Direction, pers) {
 					terms[s.Keys.Term(termExt, x)] = true
 				}
@@ -191,6 +196,14 @@ type Search struct {
 	// IncompleteByUs: only recordings that miss packets which crossed
 	// the mirrored wire (record.Completeness.IncompleteByUs).
 	IncompleteByUs bool
+	// Offset skips that many hits (pagination); Sort orders them
+	// (sortOrders, default newest first); Class, Hold ("yes", "no") and
+	// Show ("", "erased", "removed", "all": see search_page.go) filter.
+	Offset int
+	Sort   string
+	Class  string
+	Hold   string
+	Show   string
 }
 
 // Hit is a search result: the clear index row, and the sealed parts
@@ -205,15 +218,93 @@ type Hit struct {
 // search runs a query within the user's branches. The number, extension
 // and tag are looked up through the blind index: one indexed query.
 func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) {
+	hits, _, err := s.searchTotal(ctx, u, q)
+	return hits, err
+}
+
+// searchTotal is search with the number of hits of the query as a whole
+// (not only the page of Limit hits from Offset).
+func (s *Service) searchTotal(ctx context.Context, u *User, q Search) ([]Hit, int, error) {
 	if _, err := s.IndexPending(ctx); err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	from := ` FROM records r LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE 1=1`
+	where, args, err := s.searchWhere(u, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	// The count stops at maxCount+1: "more than 10,000" is what a person
+	// needs, and counting ten million rows is not.
+	var total int
+	if err := s.db().QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1`+from+where+` LIMIT %d) n`, maxCount+1), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("search count: %w", err)
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	offset := max(q.Offset, 0)
+	order, ok := sortOrders[q.Sort]
+	if !ok {
+		order = sortOrders[""]
 	}
 	sqlq := `SELECT r.appliance, r.id, r.kind, r.start, r.class, r.retain_until, r.hold, r.recorded, r.size, r.sha256, r.deleted_at, r.entry, r.sealed, r.received_at,
-		COALESCE(f.direction, ''), COALESCE(f.duration_ms, 0), r.removed_from_box_at
-		FROM records r LEFT JOIN search_facts f ON f.appliance = r.appliance AND f.id = r.id AND f.kind = r.kind WHERE 1=1`
+		COALESCE(f.direction, ''), COALESCE(f.duration_ms, 0), r.removed_from_box_at` + from + where +
+		fmt.Sprintf(" ORDER BY %s, r.appliance, r.id LIMIT %d OFFSET %d", order, limit, offset)
+	rows, err := s.db().QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []Hit
+	for rows.Next() {
+		var h Hit
+		var st, ru, del, rec, rm string
+		var ms int64
+		if err := rows.Scan(&h.Appliance, &h.ID, &h.Kind, &st, &h.Class, &ru, &h.Hold, &h.Recorded, &h.Size, &h.SHA256, &del, &h.Entry, &h.Sealed, &rec, &h.Direction, &ms, &rm); err != nil {
+			return nil, 0, err
+		}
+		h.Start, h.RetainUntil, h.DeletedAt, h.ReceivedAt, h.RemovedFromBoxAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec), parseTS(rm)
+		h.Duration = float64(ms) / 1000
+		out = append(out, h)
+	}
+	return out, total, rows.Err()
+}
+
+// maxCount is where a search stops counting: a total above it is
+// reported as maxCount+1 ("more than maxCount").
+const maxCount = 10000
+
+// sortOrders are the orders a search may ask for (key: the "sort"
+// parameter); anything else is the default, newest first.
+var sortOrders = map[string]string{
+	"":             "r.start DESC",
+	"newest":       "r.start DESC",
+	"oldest":       "r.start ASC",
+	"longest":      "COALESCE(f.duration_ms, 0) DESC, r.start DESC",
+	"shortest":     "COALESCE(f.duration_ms, 0) ASC, r.start DESC",
+	"branch":       "r.appliance ASC, r.start DESC",
+	"retain_until": "r.retain_until ASC, r.start DESC",
+}
+
+// searchWhere is a search's conditions (after "WHERE 1=1") and their
+// arguments, within the user's branches.
+func (s *Service) searchWhere(u *User, q Search) (string, []any, error) {
+	var sqlq string
 	var args []any
 	add := func(cond string, v ...any) { sqlq += " AND " + cond; args = append(args, v...) }
-	if !q.Deleted {
+	if (q.Show == "erased" || q.Show == "all") && (q.Number != "" || q.Ext != "" || q.Tag != "") {
+		// What an erasure took stays out of reach: an erased call is not
+		// found by its number, nor shown with it (searchRecordingsTotal).
+		return "", nil, httperr.BadRequest("erased recordings cannot be searched by number, extension or tag")
+	}
+	switch {
+	case q.Deleted || q.Show == "all":
+	case q.Show == "erased":
+		add("(r.kind = ? OR r.deleted_at <> '')", wire.KindTombstone)
+	case q.Show == "removed":
+		add("r.kind <> ? AND r.deleted_at = '' AND r.removed_from_box_at <> ''", wire.KindTombstone)
+	default:
 		// Only an erasure sets deleted_at: recordings their box let go
 		// (removed_from_box_at) are the archive's to serve.
 		add("r.kind <> ? AND r.deleted_at = ''", wire.KindTombstone)
@@ -225,7 +316,7 @@ func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) 
 		}
 		for _, b := range branches {
 			if !u.InScope(b) {
-				return nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, b)
+				return "", nil, fmt.Errorf("%w: branch %s is outside your scope", errDenied, b)
 			}
 		}
 	}
@@ -250,38 +341,58 @@ func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) 
 	if q.IncompleteByUs {
 		add("f.lost_capture > ?", 0)
 	}
-	for _, t := range []struct{ kind, v string }{{termNumber, record.NormalizeNumber(q.Number)}, {termExt, record.NormalizeNumber(q.Ext)}, {termTag, strings.ToLower(strings.TrimSpace(q.Tag))}} {
+	if q.Class != "" {
+		add("r.class = ?", q.Class)
+	}
+	switch q.Hold {
+	case "yes":
+		add("r.hold")
+	case "no":
+		add("NOT r.hold")
+	}
+	if q.Number != "" {
+		if s.Keys == nil {
+			return "", nil, errNoKeys
+		}
+		if ts := s.numberTerms(q.Number); len(ts) > 0 {
+			add("EXISTS (SELECT 1 FROM search_terms t WHERE t.term IN (?"+strings.Repeat(", ?", len(ts)-1)+") AND t.appliance = r.appliance AND t.id = r.id AND t.kind = r.kind)", toAny(ts)...)
+		}
+	}
+	for _, t := range []struct{ kind, v string }{{termExt, record.NormalizeNumber(q.Ext)}, {termTag, strings.ToLower(strings.TrimSpace(q.Tag))}} {
 		if t.v == "" {
 			continue
 		}
 		if s.Keys == nil {
-			return nil, errNoKeys
+			return "", nil, errNoKeys
 		}
 		add("EXISTS (SELECT 1 FROM search_terms t WHERE t.term = ? AND t.appliance = r.appliance AND t.id = r.id AND t.kind = r.kind)", s.Keys.Term(t.kind, t.v))
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 200
+	return sqlq, args, nil
+}
+
+// numberTerms are the blind terms of every form a number may be stored
+// under (record.NumberForms, read in access.phone_region): the index
+// writes them all for a record's numbers, a lookup asks for any.
+func (s *Service) numberTerms(n string) []string {
+	if s.Keys == nil {
+		return nil
 	}
-	sqlq += fmt.Sprintf(" ORDER BY r.start DESC, r.appliance, r.id LIMIT %d", limit)
-	rows, err := s.db().QueryContext(ctx, sqlq, args...)
-	if err != nil {
-		return nil, err
+	var out []string
+	for _, f := range record.NumberForms(n, s.cfg.PhoneRegion) {
+		out = append(out, s.Keys.Term(termNumber, f))
 	}
-	defer rows.Close()
-	var out []Hit
-	for rows.Next() {
-		var h Hit
-		var st, ru, del, rec, rm string
-		var ms int64
-		if err := rows.Scan(&h.Appliance, &h.ID, &h.Kind, &st, &h.Class, &ru, &h.Hold, &h.Recorded, &h.Size, &h.SHA256, &del, &h.Entry, &h.Sealed, &rec, &h.Direction, &ms, &rm); err != nil {
-			return nil, err
-		}
-		h.Start, h.RetainUntil, h.DeletedAt, h.ReceivedAt, h.RemovedFromBoxAt = parseTS(st), parseTS(ru), parseTS(del), parseTS(rec), parseTS(rm)
-		h.Duration = float64(ms) / 1000
-		out = append(out, h)
+	return out
+}
+
+// direction is a record's direction for the index: the box's, unless the
+// box could not place the call (no extensions configured there: every
+// call "external") and access.extensions can (record.DirectionOf, the
+// box's own rule).
+func (s *Service) direction(boxSaid string, p *record.Personal) string {
+	if len(s.cfg.Extensions) == 0 || (boxSaid != "" && boxSaid != record.DirExternal) || p == nil {
+		return boxSaid
 	}
-	return out, rows.Err()
+	return record.DirectionOf(string(sip.User([]byte(p.From))), string(sip.User([]byte(p.To))), s.cfg.Extensions)
 }
 
 func toAny(ss []string) []any {

@@ -103,7 +103,7 @@ func TestSessions(t *testing.T) {
 	e.clock.Add(16 * time.Minute)
 	resp, _ = c.Get(e.web + "/requests")
 	readAll(resp)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin?next=%2Frequests" {
 		t.Fatalf("after 16 idle minutes: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// A code is good once.

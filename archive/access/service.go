@@ -37,7 +37,8 @@ type Service struct {
 	backfill sync.Once
 	anchorMu sync.Mutex
 	insider  insiderState
-	guard    *guard // sign-in limits (signin.go)
+	guard    *guard  // sign-in limits (signin.go)
+	pick     pickers // the search page's branch and class pickers (search_page.go)
 }
 
 // New makes the access service of an open archive. keys may be nil.
@@ -154,7 +155,7 @@ func (s *Service) need(act Action, h handler) http.HandlerFunc {
 			if isAPI(r) {
 				jsonError(w, http.StatusUnauthorized, err.Error())
 			} else {
-				http.Redirect(w, r, "/signin", http.StatusSeeOther)
+				http.Redirect(w, r, signinURL(r), http.StatusSeeOther)
 			}
 			return
 		}

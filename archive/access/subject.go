@@ -61,7 +61,7 @@ func (s *Service) subjectReport(ctx context.Context, u *User, numbers []string) 
 	rep := &SubjectReport{Generated: s.now().UTC(), By: u.Name, Numbers: numbers, Items: []SubjectItem{}, Deleted: []SubjectItem{}, Erasures: []index.Command{}}
 	var terms []string
 	for _, n := range numbers {
-		terms = append(terms, s.Keys.Term(termNumber, record.NormalizeNumber(n)))
+		terms = append(terms, s.numberTerms(n)...) // every form (search.go)
 	}
 	recs, err := s.byTerms(ctx, terms)
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *Service) SubjectRecords(ctx context.Context, numbers []string) ([]index
 	}
 	var terms []string
 	for _, n := range numbers {
-		terms = append(terms, s.Keys.Term(termNumber, record.NormalizeNumber(n)))
+		terms = append(terms, s.numberTerms(n)...) // every form (search.go)
 	}
 	return s.byTerms(ctx, terms)
 }

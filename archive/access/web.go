@@ -15,12 +15,18 @@ import (
 var webFiles embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"can": func(u *User, a string) bool { return u != nil && Allowed(u.Role, Action(a)) },
-	"T":   func(key string, args ...any) string { return key }, // replaced per language (i18n.go)
+	"can":   func(u *User, a string) bool { return u != nil && Allowed(u.Role, Action(a)) },
+	"T":     func(key string, args ...any) string { return key }, // replaced per language (i18n.go)
+	"at":    formatAt,
+	"day":   formatDay,
+	"list":  func(xs ...string) []string { return xs },
+	"party": party,
 }).ParseFS(webFiles, "web/*.html"))
 
 type pageData struct {
-	Lang  string // BCP 47 tag of the reader's language (i18n.go)
+	Lang  string         // BCP 47 tag of the reader's language (i18n.go)
+	Loc   *time.Location // the reader's zone (shell.go); times are shown in it
+	Path  string         // the page's path and query, for the language switch
 	Title string
 	User  *User
 	CSRF  string
@@ -43,7 +49,10 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request, ss *session, name
 func (s *Service) webRoutes(m *http.ServeMux) {
 	static, _ := fs.Sub(webFiles, "web")
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticOnly(http.FileServerFS(static))))
-	m.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { s.page(w, r, nil, "signin", nil) })
+	m.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
+		s.page(w, r, nil, "signin", signinPage{Next: localPath(r.URL.Query().Get("next"))})
+	})
+	m.HandleFunc("GET /lang", s.webLang)
 	m.HandleFunc("POST /signin", s.webSignIn)
 	m.HandleFunc("POST /signout", s.need("", s.apiSignOutWeb))
 	m.HandleFunc("GET /password", s.need("", func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "password", nil) }))
@@ -99,7 +108,7 @@ func (s *Service) webSignIn(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, nil, err)
 			return
 		}
-		s.renderPage(w, r, nil, st, "signin", messagePage{pageHead: pageHead{Error: err.Error()}})
+		s.renderPage(w, r, nil, st, "signin", signinPage{pageHead: pageHead{Error: err.Error()}, Next: localPath(r.FormValue("next"))})
 		return
 	}
 	tok, _, err := s.newSession(r.Context(), u)
@@ -113,7 +122,11 @@ func (s *Service) webSignIn(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/password", http.StatusSeeOther)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	next := localPath(r.FormValue("next"))
+	if next == "" {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Service) apiSignOutWeb(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -159,15 +172,7 @@ func (s *Service) webHome(w http.ResponseWriter, r *http.Request, ss *session) {
 }
 
 func (s *Service) webSearch(w http.ResponseWriter, r *http.Request, ss *session) {
-	qv := map[string]string{}
-	for k, v := range r.URL.Query() {
-		qv[k] = v[0]
-	}
-	data := searchPage{Q: qv}
-	q, err := parseSearch(r.URL.Query())
-	if err == nil {
-		data.Hits, err = s.searchRecordings(r.Context(), ss.user, q)
-	}
+	data, err := s.searchPageOf(r, ss.user)
 	if err != nil {
 		msg, ok := shown(err)
 		if !ok {
@@ -180,6 +185,10 @@ func (s *Service) webSearch(w http.ResponseWriter, r *http.Request, ss *session)
 }
 
 func (s *Service) webRecording(w http.ResponseWriter, r *http.Request, ss *session) {
+	if cdr := s.callRecord(r.Context(), r.PathValue("app"), r.PathValue("id")); cdr != nil {
+		s.webCallRecord(w, r, ss, cdr)
+		return
+	}
 	v, err := s.view(r, ss)
 	if err != nil {
 		s.fail(w, r, ss, err)

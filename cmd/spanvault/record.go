@@ -53,6 +53,7 @@ func cmdRecord(args []string, stdout io.Writer) error {
 	policy := retention.DefaultPolicy()
 	tcfg := calls.Config{}
 	dopt := decode.DefaultOptions
+	region := ""
 	if *cfgPath != "" {
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
@@ -60,9 +61,10 @@ func cmdRecord(args []string, stdout io.Writer) error {
 		}
 		policy = &cfg.Retention
 		tcfg = trackerConfig(cfg)
+		region = cfg.Capture.PhoneRegion
 		dopt.DuplicateWindow = time.Duration(cfg.Capture.DedupWindow)
 	}
-	v, err := vault.Open(vault.Options{Dir: *dir, Recipients: recipients, Policy: policy})
+	v, err := vault.Open(vault.Options{Dir: *dir, Recipients: recipients, Policy: policy, PhoneRegion: region})
 	if err != nil {
 		return err
 	}
