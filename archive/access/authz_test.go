@@ -352,3 +352,19 @@ func TestNoExistenceOracle(t *testing.T) {
 		t.Fatalf("play after the suspension was cleared: %d", resp.StatusCode)
 	}
 }
+
+// TestBulkErasureBounded: an erasure by subject through the API names at
+// most as many numbers as a report may; each number costs index lookups
+// in every one of its forms before anyone approves.
+func TestBulkErasureBounded(t *testing.T) {
+	e := twoBranches(t, nil)
+	d1 := e.signIn(e.addUser("dpo-a", access.DPO, "branch-1"))
+	nums := make([]string, 21)
+	for i := range nums {
+		nums[i] = number(100 + i)
+	}
+	st, body := d1.do("POST", "/api/v1/requests", access.RequestInput{Kind: access.ReqBulk, Numbers: nums, Reason: "Art. 17"}, nil)
+	if st != 400 || !strings.Contains(body, "at most 20 numbers") {
+		t.Fatalf("an erasure by subject of 21 numbers: %d %s, want 400 naming the bound", st, body)
+	}
+}

@@ -267,8 +267,12 @@ func (s *Service) plan(ctx context.Context, u *User, r *Request) *Plan {
 		for _, b := range bs {
 			p.Branches = append(p.Branches, *per[b])
 		}
+		numbers := t.Numbers
+		if numbers == 0 { // filed before Numbers was kept
+			numbers = len(t.Terms)
+		}
 		p.Summary = fmt.Sprintf("erase %d recordings of %d numbers on %d branches (%s), on each box at its next check-in and at the archive; %d refused (legal hold or retention duty); %d call records without audio stay",
-			total, len(t.Terms), len(bs), strings.Join(bs, ", "), refused, cdrs)
+			total, numbers, len(bs), strings.Join(bs, ", "), refused, cdrs)
 		return p
 	case ReqErase, ReqExport, ReqRelease:
 		if !u.InScope(t.Appliance) {

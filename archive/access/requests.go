@@ -34,9 +34,12 @@ type Target struct {
 	Appliance string   `json:"appliance,omitempty"`
 	Recording string   `json:"recording,omitempty"`
 	Terms     []string `json:"terms,omitempty"`
-	User      string   `json:"user,omitempty"`
-	Role      Role     `json:"role,omitempty"`
-	Branches  []string `json:"branches,omitempty"`
+	// Numbers: for a subject, how many numbers were given (Terms holds
+	// each one's every form).
+	Numbers  int      `json:"numbers,omitempty"`
+	User     string   `json:"user,omitempty"`
+	Role     Role     `json:"role,omitempty"`
+	Branches []string `json:"branches,omitempty"`
 	// Scope: for a subject, the branches holding its records within the
 	// requester's scope when it was filed.
 	Scope []string `json:"scope,omitempty"`
@@ -119,6 +122,10 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 		if len(in.Numbers) == 0 {
 			return nil, httperr.BadRequest("bulk_erase needs numbers")
 		}
+		if len(in.Numbers) > maxSubjectNumbers {
+			return nil, httperr.BadRequestf("bulk_erase takes at most %d numbers; file several requests", maxSubjectNumbers)
+		}
+		t.Numbers = len(in.Numbers)
 		for _, n := range in.Numbers {
 			t.Terms = append(t.Terms, s.numberTerms(n)...) // every form (search.go)
 		}
