@@ -112,6 +112,7 @@ type Appliance struct {
 	listener      net.Listener
 	appr          approvals
 	idx           indexCounts
+	enroll        *client.EnrollState // zero-touch enrollment until approved
 }
 
 type dayCount struct {
@@ -171,6 +172,9 @@ func (a *Appliance) Run(ctx context.Context) error {
 	if err := a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started"); err != nil {
 		// Alerted by the vault (disk_error); the box records on.
 		a.log.Error("audit: daemon_started not written", "err", err)
+	}
+	if err := a.prepareEnroll(ctx); err != nil {
+		return err
 	}
 	if a.cfg.Sync.Configured() {
 		sc, err := NewSyncClient(a.cfg, a.v)

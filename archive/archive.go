@@ -49,6 +49,8 @@ type Archive struct {
 
 	inflight sync.WaitGroup // ingest requests being handled
 	uploads  uploadTracker  // uploads in progress per box (the partial quota)
+
+	enrollLimit enrollLimiter // enrollment requests (enrollcode.go)
 }
 
 // InitOptions configure a new archive.

@@ -71,6 +71,9 @@ type Config struct {
 	LegalRetention []string `toml:"legal_retention"`
 	// Access configures the access service (spanvault-archive serve -web).
 	Access AccessConfig `toml:"access"`
+	// Enroll is the sync settings a box enrolled without touching it
+	// receives at its approval (enrollcode.go).
+	Enroll EnrollConfig `toml:"enroll"`
 }
 
 // AccessConfig is the [access] section: sessions, the insider alert,

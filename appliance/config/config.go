@@ -33,6 +33,7 @@ type Config struct {
 	Alerts    Alerts           `toml:"alerts"`
 	Clock     Clock            `toml:"clock"`
 	Sync      Sync             `toml:"sync"`
+	Enroll    Enroll           `toml:"enroll"`
 	Log       Log              `toml:"log"`
 }
 
@@ -236,6 +237,7 @@ func Default() *Config {
 		LED:       LED{Root: "/sys/class/leds"},
 		Clock:     Clock{RequireSync: true},
 		Log:       Log{Level: "info"},
+		Enroll:    Enroll{Dir: "/perm/spanvault/enroll"},
 	}
 }
 
@@ -275,7 +277,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 			c.Retention.DefaultClass = def.DefaultClass
 		}
 	}
-	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.API.Cert, &c.API.Key} {
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.API.Cert, &c.API.Key, &c.Enroll.Dir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -350,6 +352,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: status.max_conns_per_ip: %d is outside 1..max_conns", c.Status.MaxConnsPerIP)
 	}
 	if err := c.Sync.validate(); err != nil {
+		return err
+	}
+	if err := c.Enroll.validate(); err != nil {
 		return err
 	}
 	if err := c.Retention.Validate(); err != nil {
