@@ -25,15 +25,18 @@ func (a *Archive) policyKey() (ed25519.PrivateKey, error) {
 		if _, err := rand.Read(seed); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			_, err = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
-			if cerr := f.Close(); err == nil {
-				err = cerr
+		f, werr := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if werr == nil {
+			_, werr = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
+			if cerr := f.Sync(); werr == nil {
+				werr = cerr
+			}
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
 			}
 		}
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("archive: policy key: %w", err)
+		if werr != nil && !errors.Is(werr, os.ErrExist) {
+			return nil, fmt.Errorf("archive: policy key: %w", werr)
 		}
 		b, err = os.ReadFile(p) // another process may have made it first
 	}
