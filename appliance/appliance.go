@@ -177,7 +177,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		return err
 	}
 	if a.cfg.Sync.Configured() {
-		sc, err := NewSyncClient(a.cfg, a.v)
+		sc, err := a.newSyncClient()
 		if err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}

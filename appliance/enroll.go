@@ -93,7 +93,7 @@ func (a *Appliance) startEnrolledSync(ctx context.Context) error {
 	if !ok {
 		return errors.New("enroll: no enrolled sync section written")
 	}
-	sc, err := NewSyncClient(a.cfg, a.v)
+	sc, err := a.newSyncClientLocked()
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}

@@ -291,6 +291,10 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
+	if out.Policy, err = a.policyCheckIn(ctx, name, m.Policy); err != nil {
+		a.internal(w, r, err)
+		return
+	}
 	ap, err := a.Index.Appliance(ctx, name)
 	if err != nil {
 		a.internal(w, r, err)

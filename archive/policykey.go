@@ -59,3 +59,12 @@ func (a *Archive) PolicyPublicKey() (string, error) {
 	}
 	return base64.StdEncoding.EncodeToString(k.Public().(ed25519.PublicKey)), nil
 }
+
+// writePolicyPub writes the policy public key for a box (enroll).
+func (a *Archive) writePolicyPub(path string) error {
+	pk, err := a.PolicyPublicKey()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(pk+"\n"), 0o644)
+}

@@ -293,7 +293,7 @@ func (v *Vault) Evict() (int, error) {
 			if !e.Recorded || e.Size == 0 || (e.State != StateComplete && e.State != StateTruncated) {
 				return nil
 			}
-			cl, _ := v.opt.Policy.Class(e.Class)
+			cl, _ := v.policy().Class(e.Class)
 			tier, reason := retention.Evictable(cl, retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0})
 			if tier > 0 {
 				cands = append(cands, cand{e, tier, reason})
@@ -395,7 +395,7 @@ func (v *Vault) Sweep() (SweepResult, error) {
 			if err != nil {
 				continue
 			}
-			cl, _ := v.opt.Policy.Class(e.Class)
+			cl, _ := v.policy().Class(e.Class)
 			r := retention.Due(cl, retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0}, now)
 			if r == retention.Keep && e.State == StateCDR && !e.Expiry.After(now) && len(e.Holds) == 0 {
 				r = retention.MaxAge
@@ -442,7 +442,7 @@ func (v *Vault) Acknowledge(id string, at time.Time) error {
 		e := *old
 		e.Sync = SyncAcked
 		e.AckedAt = at.UTC()
-		cl, _ := v.opt.Policy.Class(e.Class)
+		cl, _ := v.policy().Class(e.Class)
 		if g := at.Add(time.Duration(cl.Grace)); e.Expiry.IsZero() || g.Before(e.Expiry) {
 			e.Expiry = g
 		}

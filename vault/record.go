@@ -574,18 +574,18 @@ func (v *Vault) Detail(c *calls.Call) error {
 func (v *Vault) classOf(c *calls.Call) retention.Class {
 	name := c.Policy.Class
 	if name == "" {
-		name = v.opt.Policy.DefaultClass
+		name = v.policy().DefaultClass
 	}
-	cl, ok := v.opt.Policy.Class(name)
+	cl, ok := v.policy().Class(name)
 	if !ok {
-		cl, _ = v.opt.Policy.Class(v.opt.Policy.DefaultClass)
+		cl, _ = v.policy().Class(v.policy().DefaultClass)
 	}
 	return cl
 }
 
 // Decide implements calls.Policy from the retention rules.
 func (v *Vault) Decide(c *calls.Call) calls.Decision {
-	ch := v.opt.Policy.Choose(retention.CallFacts{
+	ch := v.policy().Choose(retention.CallFacts{
 		CallID:    c.CallID,
 		FromUser:  string(sip.User([]byte(c.From))),
 		ToUser:    string(sip.User([]byte(c.To))),

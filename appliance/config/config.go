@@ -159,6 +159,9 @@ type Sync struct {
 	AnchorKey string   `toml:"anchor_key"` // the archive's checkpoint verifier key
 	APICert   string   `toml:"api_cert"`   // the local API's certificate, issued at enrollment
 	APIKey    string   `toml:"api_key"`
+	// PolicyKey is the archive's policy signing key (policy.pub): central
+	// policies it signed are applied (without it every one is refused).
+	PolicyKey string `toml:"policy_key"`
 	// Window is the nightly upload window in local time, "01:00-05:00".
 	Window string `toml:"window"`
 	// Rate caps upload bandwidth ("1MB" per second); 0: no cap.
@@ -277,7 +280,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 			c.Retention.DefaultClass = def.DefaultClass
 		}
 	}
-	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.API.Cert, &c.API.Key, &c.Enroll.Dir} {
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.Sync.PolicyKey, &c.API.Cert, &c.API.Key, &c.Enroll.Dir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS policies (
 	set_by TEXT NOT NULL,
 	PRIMARY KEY (target, version)
 );
+CREATE UNIQUE INDEX IF NOT EXISTS policies_version ON policies (version);
 ALTER TABLE appliances ADD COLUMN policy_group TEXT NOT NULL DEFAULT '';
 ALTER TABLE appliances ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE appliances ADD COLUMN policy_refused TEXT NOT NULL DEFAULT ''`)

@@ -306,9 +306,9 @@ func writeEnrolled(cfg EnrollConfig, k *keys, rep *wire.EnrollReply, fingerprint
 		}
 		fmt.Fprintf(&b, "%q", ad)
 	}
-	fmt.Fprintf(&b, "]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\napi_cert = %q\napi_key = %q\n",
+	fmt.Fprintf(&b, "]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\napi_cert = %q\napi_key = %q\npolicy_key = %q\n",
 		filepath.Join(abs, "sync.crt"), filepath.Join(abs, "sync.key"), filepath.Join(abs, "ca.crt"),
-		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"))
+		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"), filepath.Join(abs, PolicyKeyFile))
 	if rep.Sync.Window != "" {
 		fmt.Fprintf(&b, "window = %q\n", rep.Sync.Window)
 	}
