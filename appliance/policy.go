@@ -27,7 +27,7 @@ func (a *Appliance) applyPolicyLocked(d *wire.PolicyDoc) ([]string, error) {
 		return nil, err
 	}
 	ret := nc.Retention // the vault's own copy: nobody changes it afterwards
-	if err := a.v.SetPolicy(&ret); err != nil {
+	if _, err := a.v.SetPolicy(&ret); err != nil {
 		return nil, err
 	}
 	a.cfg.Retention = nc.Retention

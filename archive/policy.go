@@ -113,7 +113,7 @@ func (a *Archive) policyCheckIn(ctx context.Context, name string, rep *wire.Poli
 	if rep != nil {
 		r = *rep
 		refused := ""
-		if r.Refused != 0 {
+		if r.Refused != 0 || r.Reason != "" {
 			refused = strconv.FormatUint(r.Refused, 10) + " " + r.Reason
 		}
 		if r.Applied != st.Version || refused != st.Refused {

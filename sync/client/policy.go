@@ -89,6 +89,14 @@ func (c *Client) handlePolicy(sp *wire.SignedPolicy) (bool, error) {
 	var version uint64
 	if d != nil {
 		version = d.Version
+	} else {
+		// The number it claims, to report which one was refused (nothing
+		// else of an unverified document is used).
+		var claimed struct {
+			Version uint64 `json:"version"`
+		}
+		_ = json.Unmarshal(sp.Doc, &claimed) // a document that does not decode is reported as version 0
+		version = claimed.Version
 	}
 	switch {
 	case err != nil:
