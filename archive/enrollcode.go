@@ -298,6 +298,9 @@ func (a *Archive) Approve(ctx context.Context, code, name, by, replace string) e
 // EnrollConfig is the [enroll] section: the sync settings an approved box
 // receives (empty: window 01:00-05:00, rate 1MB, check-in every 5m).
 type EnrollConfig struct {
+	// FourEyes: an approval by one admin is filed, and a second, other
+	// admin's approval of the same code and name approves it.
+	FourEyes     bool           `toml:"four_eyes"`
 	Window       string         `toml:"window"`
 	Rate         Size           `toml:"rate"`
 	CheckInEvery units.Duration `toml:"check_in_every"`
@@ -315,4 +318,48 @@ func (c EnrollConfig) wire() wire.EnrollSync {
 		s.CheckInEvery = 300
 	}
 	return s
+}
+
+// ApproveFourEyes is Approve under the four-eyes rule when [enroll]
+// four_eyes is set: the first admin's approval is filed (audited); the
+// approval of a second admin for the same code, name and replacement
+// approves it. The same admin twice, or another name, approves nothing.
+// It reports whether the request is approved now.
+func (a *Archive) ApproveFourEyes(ctx context.Context, code, name, by, replace string) (bool, error) {
+	if !a.Config.Enroll.FourEyes {
+		return true, a.Approve(ctx, code, name, by, replace)
+	}
+	c := wire.NormalizeCode(code)
+	var e *index.Enrollment
+	var err error
+	if c != "" {
+		e, err = a.Index.Enrollment(ctx, c)
+	}
+	switch {
+	case c == "" || errors.Is(err, index.ErrNoEnrollment):
+		a.Event(ctx, "enroll_refused", by, name, fmt.Sprintf("approval of code %q for %s: %s", code, name, ErrTextNoCode), false)
+		return false, ErrEnrollCode
+	case err != nil:
+		return false, err
+	case !wire.ValidName(name):
+		return false, fmt.Errorf("archive: appliance name %q: use lower-case letters, digits, dots and dashes", name)
+	}
+	if e.FiledBy == "" || e.FiledName != name || e.FiledReplace != replace {
+		if err := a.enrollable(ctx, name, replace != ""); err != nil {
+			return false, err
+		}
+		ok, err := a.Index.FileEnrollment(ctx, c, name, by, replace, a.Now())
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, fmt.Errorf("archive: the enrollment request with code %s was approved or expired meanwhile", c)
+		}
+		a.Event(ctx, "enroll_filed", by, name, fmt.Sprintf("approval of enrollment code %s as %s filed: a second admin confirms it", c, name), false)
+		return false, nil
+	}
+	if e.FiledBy == by {
+		return false, fmt.Errorf("archive: %s filed this approval: a second admin confirms it (four-eyes)", by)
+	}
+	return true, a.Approve(ctx, c, name, by+" (filed by "+e.FiledBy+")", replace)
 }

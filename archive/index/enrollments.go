@@ -36,7 +36,10 @@ CREATE TABLE IF NOT EXISTS enrollments (
 	approved_at TEXT NOT NULL DEFAULT '',
 	approved_by TEXT NOT NULL DEFAULT '',
 	cert TEXT NOT NULL DEFAULT '',
-	api_cert TEXT NOT NULL DEFAULT ''
+	api_cert TEXT NOT NULL DEFAULT '',
+	filed_by TEXT NOT NULL DEFAULT '',
+	filed_name TEXT NOT NULL DEFAULT '',
+	filed_replace TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS enrollments_expires ON enrollments (expires_at);
 CREATE TABLE IF NOT EXISTS policies (
@@ -66,6 +69,9 @@ type Enrollment struct {
 	ApprovedBy  string
 	Cert        string // base64 DER, set at approval
 	APICert     string
+	// FiledBy, FiledName, FiledReplace: under four-eyes, the first
+	// admin's approval, which a second one confirms.
+	FiledBy, FiledName, FiledReplace string
 }
 
 // ErrNoEnrollment: no request has that code.
@@ -75,8 +81,8 @@ var ErrNoEnrollment = errors.New("index: no enrollment request with that code")
 func (x *Index) Enrollment(ctx context.Context, code string) (*Enrollment, error) {
 	e := &Enrollment{Code: code}
 	var req, exp, appr string
-	err := x.db.QueryRowContext(ctx, `SELECT csr, api_csr, hosts, source, requested_at, expires_at, name, approved_at, approved_by, cert, api_cert FROM enrollments WHERE code = ?`, code).
-		Scan(&e.CSR, &e.APICSR, &e.Hosts, &e.Source, &req, &exp, &e.Name, &appr, &e.ApprovedBy, &e.Cert, &e.APICert)
+	err := x.db.QueryRowContext(ctx, `SELECT csr, api_csr, hosts, source, requested_at, expires_at, name, approved_at, approved_by, cert, api_cert, filed_by, filed_name, filed_replace FROM enrollments WHERE code = ?`, code).
+		Scan(&e.CSR, &e.APICSR, &e.Hosts, &e.Source, &req, &exp, &e.Name, &appr, &e.ApprovedBy, &e.Cert, &e.APICert, &e.FiledBy, &e.FiledName, &e.FiledReplace)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoEnrollment
 	}
@@ -169,4 +175,16 @@ func (x *Index) SweepEnrollments(ctx context.Context, now time.Time, keep time.D
 		return 0, fmt.Errorf("index: enrollments: %w", err)
 	}
 	return r.RowsAffected()
+}
+
+// FileEnrollment records a first admin's approval under four-eyes (a
+// pending, unexpired request only; false otherwise).
+func (x *Index) FileEnrollment(ctx context.Context, code, name, by, replace string, at time.Time) (bool, error) {
+	r, err := x.db.ExecContext(ctx, `UPDATE enrollments SET filed_by = ?, filed_name = ?, filed_replace = ? WHERE code = ? AND approved_at = '' AND expires_at >= ?`,
+		by, name, replace, code, ts(at))
+	if err != nil {
+		return false, err
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
 }

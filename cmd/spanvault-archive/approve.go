@@ -53,8 +53,13 @@ func cmdApprove(args []string, stdout io.Writer) error {
 	if *replace {
 		rs = *reason
 	}
-	if err := a.Approve(ctx, *code, *name, *by, rs); err != nil {
+	ok, err := a.ApproveFourEyes(ctx, *code, *name, *by, rs)
+	if err != nil {
 		return err
+	}
+	if !ok {
+		fmt.Fprintf(stdout, "filed the approval of %s as %s by %s: a second admin confirms it (four-eyes)\n", *code, *name, *by)
+		return nil
 	}
 	fmt.Fprintf(stdout, "approved %s as %s: the box receives its certificates at its next request\n", *code, *name)
 	return nil

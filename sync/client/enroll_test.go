@@ -210,3 +210,35 @@ func TestEnrollRateLimited(t *testing.T) {
 		t.Fatal("30 requests at once from one address were all served")
 	}
 }
+
+// TestEnrollFourEyes: with [enroll] four_eyes, one admin's approval is
+// filed and approves nothing; the same admin again approves nothing; a
+// second admin's approval of the same code and name approves.
+func TestEnrollFourEyes(t *testing.T) {
+	e := newEnv(t)
+	e.arch.Config.Enroll.FourEyes = true
+	cfg := e.enrollConfig(t)
+	st, err := enrollOnce(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if ok, err := e.arch.ApproveFourEyes(ctx, st.Code, "branch-4e", "alice", ""); ok || err != nil {
+		t.Fatalf("first admin: %v %v", ok, err)
+	}
+	if ok, err := e.arch.ApproveFourEyes(ctx, st.Code, "branch-4e", "alice", ""); ok || err == nil {
+		t.Fatalf("the same admin twice: %v %v", ok, err)
+	}
+	if got, err := enrollOnce(t, cfg); err != nil || got.State != wire.EnrollPending {
+		t.Fatalf("after one admin: %+v %v", got, err)
+	}
+	if _, err := e.arch.Index.Appliance(ctx, "branch-4e"); !errors.Is(err, index.ErrUnknown) {
+		t.Fatalf("one admin enrolled the name: %v", err)
+	}
+	if ok, err := e.arch.ApproveFourEyes(ctx, st.Code, "branch-4e", "bob", ""); !ok || err != nil {
+		t.Fatalf("second admin: %v %v", ok, err)
+	}
+	if got, err := enrollOnce(t, cfg); err != nil || got.State != "approved" || got.Name != "branch-4e" {
+		t.Fatalf("after two admins: %+v %v", got, err)
+	}
+}
