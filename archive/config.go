@@ -263,6 +263,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("retention.%s: must be positive", k))
 		}
 	}
+	if err := c.Enroll.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -363,3 +363,19 @@ func (a *Archive) ApproveFourEyes(ctx context.Context, code, name, by, replace s
 	}
 	return true, a.Approve(ctx, c, name, by+" (filed by "+e.FiledBy+")", replace)
 }
+
+func (c EnrollConfig) validate() error {
+	if c.Window != "" {
+		var h1, m1, h2, m2 int
+		if _, err := fmt.Sscanf(c.Window, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || h1 < 0 || h1 > 23 || h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 {
+			return fmt.Errorf("enroll.window: %q is not a window like 01:00-05:00", c.Window)
+		}
+	}
+	if c.Rate < 0 {
+		return errors.New("enroll.rate: negative")
+	}
+	if c.CheckInEvery != 0 && time.Duration(c.CheckInEvery) < 10*time.Second {
+		return errors.New("enroll.check_in_every: below 10s")
+	}
+	return nil
+}
