@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +127,10 @@ func (a *Archive) enrollRequest(w http.ResponseWriter, r *http.Request) {
 	now := a.Now()
 	e, err := a.Index.Enrollment(ctx, code)
 	if errors.Is(err, index.ErrNoEnrollment) {
+		if _, err := a.Index.SweepEnrollments(ctx, now, enrollKeep); err != nil {
+			a.internal(w, r, err)
+			return
+		}
 		n, err := a.Index.CountPendingEnrollments(ctx, now)
 		if err != nil {
 			a.internal(w, r, err)
@@ -270,9 +275,9 @@ func (a *Archive) Approve(ctx context.Context, code, name, by, replace string) e
 	if err != nil {
 		return err
 	}
-	var hosts []string
-	if e.Hosts != "" {
-		hosts = strings.Split(e.Hosts, ",")
+	hosts, err := a.apiHosts(e.Hosts)
+	if err != nil {
+		return err
 	}
 	api, err := a.CA.Issue(ca.Server, name, hosts, apiCSR.PublicKey, lifetime)
 	if err != nil {
@@ -378,4 +383,39 @@ func (c EnrollConfig) validate() error {
 		return errors.New("enroll.check_in_every: below 10s")
 	}
 	return nil
+}
+
+// apiHosts are the addresses a box asked to have in its API certificate
+// that it may have: IP addresses only (a name is the box's own, its
+// certificate's first), and none the archive's own server certificate
+// names or its configuration advertises: a box's API certificate is a
+// server certificate of the same CA, and must not pass for the archive.
+func (a *Archive) apiHosts(asked string) ([]string, error) {
+	if asked == "" {
+		return nil, nil
+	}
+	own := map[string]bool{}
+	srv, err := ca.ReadCert(filepath.Join(a.Dir, serverCert))
+	if err != nil {
+		return nil, fmt.Errorf("archive: server certificate: %w", err)
+	}
+	for _, ip := range srv.IPAddresses {
+		own[ip.String()] = true
+	}
+	for _, ad := range append(append([]string{}, a.Config.Advertise...), a.Config.Listen) {
+		if h, _, err := net.SplitHostPort(ad); err == nil {
+			if ip := net.ParseIP(h); ip != nil {
+				own[ip.String()] = true
+			}
+		}
+	}
+	var out []string
+	for _, h := range strings.Split(asked, ",") {
+		ip := net.ParseIP(h)
+		if ip == nil || own[ip.String()] || ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() {
+			continue
+		}
+		out = append(out, ip.String())
+	}
+	return out, nil
 }

@@ -29,7 +29,8 @@ type Enroll struct {
 	Dir string `toml:"dir"`
 	// PollEvery is how often a pending box asks again (default 30s).
 	PollEvery retention.Duration `toml:"poll_every"`
-	// Hosts are extra names and addresses for the API certificate.
+	// Hosts are IP addresses for the API certificate (the archive issues
+	// it for the box's name and these, none of the archive's own).
 	Hosts []string `toml:"hosts"`
 }
 

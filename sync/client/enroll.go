@@ -37,7 +37,7 @@ type EnrollConfig struct {
 	// Dir keeps the keys made at first boot and, once approved, the
 	// certificates and the sync section (EnrolledFile). 0700.
 	Dir string
-	// Hosts are extra names and addresses for the API certificate.
+	// Hosts are IP addresses for the API certificate.
 	Hosts []string
 }
 

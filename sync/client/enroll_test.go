@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/ca"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/client"
@@ -50,6 +51,9 @@ func (e *env) enrolledClient(t *testing.T, dir, name string) *client.Client {
 func TestEnrollApproveSync(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.enrollConfig(t)
+	// The box may not have the archive's own address or a name of its
+	// choosing in its API certificate (a server certificate of the CA).
+	cfg.Hosts = []string{"127.0.0.1", "10.9.8.7", "archive.example"}
 	st, err := enrollOnce(t, cfg)
 	if err != nil || st.State != wire.EnrollPending || wire.NormalizeCode(st.Code) != st.Code {
 		t.Fatalf("first request: %+v %v", st, err)
@@ -87,6 +91,10 @@ func TestEnrollApproveSync(t *testing.T) {
 	got, err := enrollOnce(t, cfg)
 	if err != nil || got.State != "approved" || got.Name != "branch-new" {
 		t.Fatalf("after approval: %+v %v", got, err)
+	}
+	api, err := ca.ReadCert(filepath.Join(cfg.Dir, "api.crt"))
+	if err != nil || strings.Join(api.DNSNames, ",") != "branch-new" || len(api.IPAddresses) != 1 || api.IPAddresses[0].String() != "10.9.8.7" {
+		t.Fatalf("API certificate for %v %v (%v)", api.DNSNames, api.IPAddresses, err)
 	}
 	b, err := os.ReadFile(filepath.Join(cfg.Dir, client.EnrolledFile))
 	if err != nil || !strings.Contains(string(b), `name = "branch-new"`) || !strings.Contains(string(b), e.addr) {

@@ -26,8 +26,8 @@ const (
 // EnrollRequest is a new box's request for its certificates: PKCS#10
 // requests (DER) for its sync key, whose public key the enrollment code
 // is derived from (EnrollCode), and for its local API's key. Each is
-// signed by its key. Hosts are extra names and addresses for the API
-// certificate.
+// signed by its key. Hosts are IP addresses the box asks to have in its
+// API certificate (the archive keeps only addresses that are not its own).
 type EnrollRequest struct {
 	CSR    []byte   `json:"csr"`
 	APICSR []byte   `json:"api_csr"`
