@@ -113,6 +113,7 @@ type Appliance struct {
 	appr          approvals
 	idx           indexCounts
 	enroll        *client.EnrollState // zero-touch enrollment until approved
+	policyBase    *policyBase         // what central policies apply over (policy.go)
 }
 
 type dayCount struct {

@@ -1,8 +1,10 @@
 package appliance
 
 import (
+	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault/retention"
 )
 
 // Central policy on the running box (sync/client/policy.go verifies it):
@@ -22,16 +24,26 @@ func (a *Appliance) applyPolicy(d *wire.PolicyDoc) ([]string, error) {
 }
 
 func (a *Appliance) applyPolicyLocked(d *wire.PolicyDoc) ([]string, error) {
-	nc, restart, err := a.cfg.ApplyPolicy(d)
+	// A policy is whole: what it leaves out is the box's own
+	// configuration, not what an earlier policy set.
+	if a.policyBase == nil {
+		base := policyBase{retention: a.cfg.Retention, extensions: a.cfg.Capture.Extensions, window: a.cfg.Sync.Window, rate: a.cfg.Sync.Rate}
+		a.policyBase = &base
+	}
+	cur := *a.cfg
+	cur.Retention, cur.Capture.Extensions = a.policyBase.retention, a.policyBase.extensions
+	cur.Sync.Window, cur.Sync.Rate = a.policyBase.window, a.policyBase.rate
+	nc, restart, err := cur.ApplyPolicy(d)
 	if err != nil {
 		return nil, err
 	}
-	ret := nc.Retention // the vault's own copy: nobody changes it afterwards
+	// The vault takes its own copy; a.cfg.Retention, which the vault read
+	// until now, is left as it is.
+	ret := nc.Retention
 	if _, err := a.v.SetPolicy(&ret); err != nil {
 		return nil, err
 	}
-	a.cfg.Retention = nc.Retention
-	a.cfg.Capture.Extensions = nc.Capture.Extensions
+	a.cfg.Capture.Extensions = nc.Capture.Extensions // read at the next start
 	a.cfg.Sync.Window, a.cfg.Sync.Rate = nc.Sync.Window, nc.Sync.Rate
 	if s, ok := a.sync.(*syncer); ok {
 		s.window = nc.Sync.Window
@@ -39,6 +51,14 @@ func (a *Appliance) applyPolicyLocked(d *wire.PolicyDoc) ([]string, error) {
 	}
 	a.log.Info("central policy applied", "version", d.Version, "target", d.Target, "window", nc.Sync.Window, "restart", restart)
 	return restart, nil
+}
+
+// policyBase is the box's own configuration of what a policy may set.
+type policyBase struct {
+	retention  retention.Policy
+	extensions []string
+	window     string
+	rate       config.Size
 }
 
 // syncWindow is the upload window in force.

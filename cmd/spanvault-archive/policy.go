@@ -71,12 +71,12 @@ func cmdPolicy(args []string, stdout io.Writer) error {
 			return err
 		}
 		defer a.Close()
-		var p *index.Policy
 		var sp *wire.SignedPolicy
 		switch {
 		case *box != "":
-			p, sp, err = a.PolicyFor(ctx, *box)
+			_, sp, err = a.PolicyFor(ctx, *box)
 		case *target != "":
+			var p *index.Policy
 			p, err = a.Index.LatestPolicy(ctx, *target)
 			if err == nil {
 				sp = new(wire.SignedPolicy)
