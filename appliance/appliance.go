@@ -113,6 +113,8 @@ type Appliance struct {
 	listener      net.Listener
 	appr          approvals
 	idx           indexCounts
+	enroll        *client.EnrollState // zero-touch enrollment until approved
+	policyBase    *policyBase         // what central policies apply over (policy.go)
 }
 
 type dayCount struct {
@@ -176,8 +178,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 		// Alerted by the vault (disk_error); the box records on.
 		a.log.Error("audit: daemon_started not written", "err", err)
 	}
+	if err := a.prepareEnroll(ctx); err != nil {
+		return err
+	}
 	if a.cfg.Sync.Configured() {
-		sc, err := NewSyncClient(a.cfg, a.v)
+		sc, err := a.newSyncClient()
 		if err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}

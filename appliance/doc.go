@@ -28,7 +28,13 @@
 //
 // Sync to the central archive runs behind the Syncer interface; without
 // it the status page says "not configured" and no figure about sync is
-// invented.
+// invented. A box built for an archive ([enroll]: its addresses and CA
+// fingerprint, no [sync] section) enrolls itself (enroll.go): it shows its
+// enrollment code on the page (enroll) and spells it on the LED
+// (led.Enrolling) until approved, then syncs without a restart and keeps
+// the approval in enroll.dir. Central policies from the archive
+// (policy.go) change retention at once, the sync window and rate at the
+// next pass, capture.extensions at the next start.
 //
 // The status page is an embedded template (status.html, styled by
 // status.css) over the Status, rendered into a buffer first, under a CSP

@@ -19,6 +19,7 @@ import (
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/ring"
 	"github.com/spanvault/spanvault/internal/httperr"
+	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/vault"
 )
 
@@ -39,6 +40,9 @@ type Status struct {
 	Alerts    []vault.Alert `json:"alerts"`
 	API       APIStatus     `json:"api"`
 	Attack    AttackStatus  `json:"attack"`
+	// Enroll is zero-touch enrollment's state while the box is not
+	// enrolled: the code an admin approves at the archive.
+	Enroll *client.EnrollState `json:"enroll,omitempty"`
 }
 
 // APIStatus says where the local API answers and which certificate it
@@ -338,6 +342,14 @@ func (a *Appliance) refresh() {
 		SyncFailing: a.sync != nil && a.sync.State().Failing,
 		Attack:      attack.Seen,
 		Running:     true,
+		Enrolling:   a.enroll != nil && a.enroll.State != "approved",
+	}
+	if a.enroll != nil {
+		e := *a.enroll
+		st.Enroll = &e
+		if a.led != nil {
+			a.led.SetCode(e.Code)
+		}
 	}
 	p := led.Choose(cond)
 	st.LED = p.String()

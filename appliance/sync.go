@@ -21,7 +21,7 @@ func NewSyncClient(cfg *config.Config, v *vault.Vault) (*client.Client, error) {
 	s := cfg.Sync
 	return client.New(client.Config{
 		Name: s.Name, Archives: s.Archives, Cert: s.Cert, Key: s.Key, CA: s.CA, AnchorKey: s.AnchorKey,
-		Rate: int64(s.Rate), Version: Version,
+		Rate: int64(s.Rate), Version: Version, PolicyKey: s.PolicyKey,
 	}, v)
 }
 
@@ -75,7 +75,7 @@ func (a *Appliance) runSync(ctx context.Context, c *client.Client) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		a.syncOnce(ctx, c, InWindow(a.cfg.Sync.Window, time.Now()))
+		a.syncOnce(ctx, c, InWindow(a.syncWindow(), time.Now()))
 		select {
 		case <-ctx.Done():
 			return

@@ -49,6 +49,8 @@ type Archive struct {
 
 	inflight sync.WaitGroup // ingest requests being handled
 	uploads  uploadTracker  // uploads in progress per box (the partial quota)
+
+	enrollLimit enrollLimiter // enrollment requests (enrollcode.go)
 }
 
 // InitOptions configure a new archive.
@@ -302,6 +304,7 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 		{"api.crt", func(p string) error { return ca.WriteCert(p, apiDER) }},
 		{"ca.crt", func(p string) error { return ca.WriteCert(p, a.CA.Cert.Raw) }},
 		{"anchor.vkey", func(p string) error { return os.WriteFile(p, []byte(a.Log.VerifierKey()+"\n"), 0o644) }},
+		{"policy.pub", func(p string) error { return a.writePolicyPub(p) }},
 	} {
 		if err := w.do(filepath.Join(out, w.path)); err != nil {
 			return nil, fmt.Errorf("archive: enroll: %w", err)
@@ -321,9 +324,9 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 		}
 		fmt.Fprintf(&b, "%q", ad)
 	}
-	fmt.Fprintf(&b, "]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\napi_cert = %q\napi_key = %q\n",
+	fmt.Fprintf(&b, "]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\napi_cert = %q\napi_key = %q\npolicy_key = %q\n",
 		filepath.Join(abs, "sync.crt"), filepath.Join(abs, "sync.key"), filepath.Join(abs, "ca.crt"),
-		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"))
+		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"), filepath.Join(abs, "policy.pub"))
 	fmt.Fprintf(&b, "window = \"01:00-05:00\"\nrate = \"1MB\"\ncheck_in_every = \"5m\"\n")
 	if err := os.WriteFile(filepath.Join(out, "sync.toml"), []byte(b.String()), 0o600); err != nil {
 		return nil, err

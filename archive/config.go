@@ -71,6 +71,9 @@ type Config struct {
 	LegalRetention []string `toml:"legal_retention"`
 	// Access configures the access service (spanvault-archive serve -web).
 	Access AccessConfig `toml:"access"`
+	// Enroll is the sync settings a box enrolled without touching it
+	// receives at its approval (enrollcode.go).
+	Enroll EnrollConfig `toml:"enroll"`
 }
 
 // AccessConfig is the [access] section: sessions, the insider alert,
@@ -270,6 +273,9 @@ func (c *Config) Validate() error {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("retention.%s: must be positive", k))
 		}
+	}
+	if err := c.Enroll.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

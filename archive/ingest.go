@@ -44,6 +44,9 @@ func (a *Archive) TLSConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: server certificate: %w", err)
 	}
+	// The chain ends with the CA: a box not enrolled yet knows only its
+	// fingerprint (zero-touch enrollment, enrollcode.go).
+	cert.Certificate = append(cert.Certificate, a.CA.Cert.Raw)
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
@@ -152,6 +155,10 @@ func (a *Archive) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.inflight.Add(1)
 		defer a.inflight.Done()
+		if r.URL.Path == wire.PathEnroll { // the one path without a client certificate
+			a.enrollRequest(w, r)
+			return
+		}
 		name, renewOnly, status, why := a.identify(r)
 		if status != 0 {
 			a.Event(r.Context(), "refused", name, name, fmt.Sprintf("%s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, why), status == http.StatusForbidden && name != "")
@@ -283,6 +290,10 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		a.Logger.Error("marking commands delivered (they go out again)", "appliance", name, "err", err)
 	}
 	if out.RefusedErasures, err = a.refusalsFor(ctx, name); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if out.Policy, err = a.policyCheckIn(ctx, name, m.Policy); err != nil {
 		a.internal(w, r, err)
 		return
 	}

@@ -182,6 +182,59 @@
 // the access service's approved requests) decide about the archive's copy
 // otherwise.
 //
+// # Enrollment (zero-touch)
+//
+// POST /sync/v1/enroll  EnrollRequest{csr, api_csr, hosts} -> EnrollReply
+// is the one path served without a client certificate. A box built for an
+// archive knows its addresses and the SHA-256 of its CA certificate
+// ([enroll] ca_fingerprint; spanvault-archive ca-fingerprint prints it);
+// the archive's TLS chain ends with the CA, and the box accepts the
+// connection only when that CA has the pinned fingerprint and issued the
+// server certificate for the address. The box makes its sync and API
+// keys in its persistent directory (0600) and sends a CSR for each; its
+// enrollment code is the first 80 bits of SHA-256("spanvault enroll\n" ||
+// its sync key's SubjectPublicKeyInfo) in Crockford base 32
+// (wire.EnrollCode, "7K2M-9QXA-..."), shown on its status page and
+// spelled by its LED. The archive rate-limits the path per source and
+// overall before it reads the body (429), bounds the body
+// (wire.MaxEnrollMessage) and the requests pending (503), checks both
+// CSR signatures (P-256 or Ed25519 keys only), and records the request
+// under its code: 202 {state: pending, code, expires_at}. An admin
+// approves the code as a name (spanvault-archive approve -code CODE -name
+// NAME, or the fleet's enrollment page; with [enroll] four_eyes, a second
+// admin confirms): the archive issues the sync and API certificates, pins
+// the sync one exactly like enroll, and hands them out at the box's next
+// request with the CA, the anchor and policy keys and the sync settings
+// ([enroll] window, rate, check_in_every); the box writes them and its
+// [sync] section (enrolled.toml) and starts syncing without a restart. A
+// code that names no pending request approves nothing; a request not
+// approved within a day expires (410: the box starts over with a new key
+// and code); an enrolled name is refused unless the approval is the
+// explicit replacement (approve -replace -reason WHY, as enroll -replace).
+//
+// # Policy
+//
+// A box's policy (retention classes and rules, legal retention, capture
+// extensions, sync window and rate) is a signed, versioned document
+// (wire.PolicyDoc: the box's own configuration syntax for those sections)
+// for the box (box:NAME) or its group (group:NAME), set with
+// spanvault-archive policy set; versions are unique across the archive
+// and only grow, and a box's own policy comes before its group's. Every
+// check-in carries the box's PolicyReport (the version applied, the last
+// refusal and why, the settings waiting for a restart); the reply carries
+// the policy in force when it is newer than the one applied and was not
+// refused. The box verifies the Ed25519 signature (over "spanvault policy
+// v1\n" || doc) with the key it pinned at enrollment (sync.policy_key),
+// refuses a version not above the one applied or one for another box,
+// validates the settings with its own configuration validation and
+// applies them at once (retention, with every stored recording's expiry
+// computed again; window and rate at the next pass) or at its next start
+// (capture.extensions, reported). It keeps the applied document and
+// applies it again at start. Applications and refusals are in the box's
+// audit chain (policy_applied, policy_refused) and in the archive's trail
+// (policy_applied; policy_refused as an alert). Boxes that send no report
+// (older ones) are sent no policy.
+//
 // # A pass
 //
 // renew if due; check in (apply commands); anchor the audit chain; inside

@@ -22,7 +22,7 @@ func (v *Vault) Acknowledge(id string, at time.Time) error {
 		e := *old
 		e.Sync = SyncAcked
 		e.AckedAt = at.UTC()
-		cl, _ := v.opt.Policy.Class(e.Class)
+		cl, _ := v.policy().Class(e.Class)
 		if g := at.Add(time.Duration(cl.Grace)); e.Expiry.IsZero() || g.Before(e.Expiry) {
 			e.Expiry = g
 		}

@@ -49,7 +49,7 @@ func (v *Vault) Evict() (int, error) {
 			if !e.Recorded || e.Size == 0 || (e.State != StateComplete && e.State != StateTruncated) {
 				return nil
 			}
-			cl, _ := v.opt.Policy.Class(e.Class)
+			cl, _ := v.policy().Class(e.Class)
 			tier, reason := retention.Evictable(cl, retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0})
 			if tier > 0 {
 				cands = append(cands, cand{e, tier, reason})

@@ -571,18 +571,18 @@ func (v *Vault) Detail(d *record.Draft) error {
 func (v *Vault) classOf(d *record.Draft) retention.Class {
 	name := d.Class
 	if name == "" {
-		name = v.opt.Policy.DefaultClass
+		name = v.policy().DefaultClass
 	}
-	cl, ok := v.opt.Policy.Class(name)
+	cl, ok := v.policy().Class(name)
 	if !ok {
-		cl, _ = v.opt.Policy.Class(v.opt.Policy.DefaultClass)
+		cl, _ = v.policy().Class(v.policy().DefaultClass)
 	}
 	return cl
 }
 
 // Decide implements capture/calls.Policy from the retention rules.
 func (v *Vault) Decide(s record.Setup) record.Decision {
-	ch := v.opt.Policy.Choose(retention.CallFacts{
+	ch := v.policy().Choose(retention.CallFacts{
 		CallID:    s.CallID,
 		FromUser:  s.FromUser,
 		ToUser:    s.ToUser,

@@ -159,7 +159,7 @@ func (v *Vault) reindex(id, path string) error {
 	if err != nil {
 		return err
 	}
-	class, _ := v.opt.Policy.Class(v.opt.Policy.DefaultClass)
+	class, _ := v.policy().Class(v.policy().DefaultClass)
 	e := &Entry{ID: id, State: StateComplete, CallState: "unknown", Start: start, Recorded: true, Size: size, SHA256: sum,
 		Class: class.Name, Sync: SyncPending, Note: "re-indexed by fsck from its file (the call's metadata is sealed inside it)"}
 	e.Expiry = retention.Expiry(class, start)

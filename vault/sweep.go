@@ -46,7 +46,7 @@ func (v *Vault) Sweep() (SweepResult, error) {
 			if err != nil {
 				continue
 			}
-			cl, _ := v.opt.Policy.Class(e.Class)
+			cl, _ := v.policy().Class(e.Class)
 			r := retention.Due(cl, retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0}, now)
 			if r == retention.Keep && e.State == StateCDR && !e.Expiry.After(now) && len(e.Holds) == 0 {
 				r = retention.MaxAge

@@ -178,7 +178,7 @@ func (v *Vault) AcknowledgeMany(ids []string, at time.Time) error {
 			if e.State != StateCDR {
 				// The local copy may go after the class's grace period; a
 				// call record keeps its own expiry.
-				cl, _ := v.opt.Policy.Class(e.Class)
+				cl, _ := v.policy().Class(e.Class)
 				if g := at.Add(time.Duration(cl.Grace)); e.Expiry.IsZero() || g.Before(e.Expiry) {
 					e.Expiry = g
 				}

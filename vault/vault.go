@@ -157,6 +157,9 @@ type Vault struct {
 	stop         chan struct{}
 	done         chan struct{}
 	closeOnce    sync.Once
+
+	// livePolicy is set by SetPolicy (policy.go).
+	livePolicy atomic.Pointer[retention.Policy]
 }
 
 // Open opens or creates the vault in opt.Dir.

@@ -34,6 +34,7 @@ type Config struct {
 	Alerts    Alerts           `toml:"alerts"`
 	Clock     Clock            `toml:"clock"`
 	Sync      Sync             `toml:"sync"`
+	Enroll    Enroll           `toml:"enroll"`
 	Log       Log              `toml:"log"`
 }
 
@@ -162,6 +163,9 @@ type Sync struct {
 	AnchorKey string   `toml:"anchor_key"` // the archive's checkpoint verifier key
 	APICert   string   `toml:"api_cert"`   // the local API's certificate, issued at enrollment
 	APIKey    string   `toml:"api_key"`
+	// PolicyKey is the archive's policy signing key (policy.pub): central
+	// policies it signed are applied (without it every one is refused).
+	PolicyKey string `toml:"policy_key"`
 	// Window is the nightly upload window in local time, "01:00-05:00".
 	Window string `toml:"window"`
 	// Rate caps upload bandwidth ("1MB" per second); 0: no cap.
@@ -240,6 +244,7 @@ func Default() *Config {
 		LED:       LED{Root: "/sys/class/leds"},
 		Clock:     Clock{RequireSync: true},
 		Log:       Log{Level: "info"},
+		Enroll:    Enroll{Dir: "/perm/spanvault/enroll"},
 	}
 }
 
@@ -279,7 +284,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 			c.Retention.DefaultClass = def.DefaultClass
 		}
 	}
-	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.API.Cert, &c.API.Key} {
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.Sync.PolicyKey, &c.API.Cert, &c.API.Key, &c.Enroll.Dir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -357,6 +362,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: status.max_conns_per_ip: %d is outside 1..max_conns", c.Status.MaxConnsPerIP)
 	}
 	if err := c.Sync.validate(); err != nil {
+		return err
+	}
+	if err := c.Enroll.validate(); err != nil {
 		return err
 	}
 	if err := c.Retention.Validate(); err != nil {

@@ -23,10 +23,14 @@ const (
 	NoSIP
 	DiskFull
 	AuditFailed
+	// Enrolling: not enrolled yet; the pattern spells the start of the
+	// enrollment code (EnrollSteps). Chosen above Recording and
+	// SyncFailing, below every failure.
+	Enrolling
 )
 
 func (p Pattern) String() string {
-	return [...]string{"off", "recording", "sync-failing", "attack", "no-sip", "disk-full", "audit-failed"}[p]
+	return [...]string{"off", "recording", "sync-failing", "attack", "no-sip", "disk-full", "audit-failed", "enrolling"}[p]
 }
 
 // Step is one phase of a pattern.
@@ -66,6 +70,8 @@ type Conditions struct {
 	// refused claims, spoofed media); the box still records.
 	Attack  bool
 	Running bool
+	// Enrolling: waiting for the archive to approve the enrollment code.
+	Enrolling bool
 }
 
 // Choose returns the most urgent pattern for the conditions.
@@ -79,6 +85,8 @@ func Choose(c Conditions) Pattern {
 		return NoSIP
 	case c.Attack:
 		return Attack
+	case c.Enrolling:
+		return Enrolling
 	case c.SyncFailing:
 		return SyncFailing
 	case c.Running:
@@ -98,6 +106,7 @@ type Driver struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	on    bool
 	init  bool
+	code  string // the enrollment code Enrolling spells (SetCode)
 }
 
 // Find returns the directory of the named LED under root, or of the first
@@ -215,7 +224,7 @@ pattern:
 		default:
 		}
 		p := d.Pattern()
-		for _, s := range p.Steps() {
+		for _, s := range d.steps(p) {
 			if err := d.set(s.On); err != nil {
 				return err
 			}

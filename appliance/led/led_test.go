@@ -152,3 +152,33 @@ func TestFindMissing(t *testing.T) {
 		t.Fatal("found an LED in an empty directory")
 	}
 }
+
+// TestEnrollSteps: a box waiting for approval spells the first two
+// characters of its code (ten bits, long for 1, short for 0), above
+// recording and below every failure.
+func TestEnrollSteps(t *testing.T) {
+	steps := led.EnrollSteps("Z1AB-CDEF-GHJK-MNPQ") // Z = 31, 1 = 1: 1111100001
+	if len(steps) != 20 {
+		t.Fatalf("%d steps", len(steps))
+	}
+	var bits []byte
+	for i := 0; i < 20; i += 2 {
+		if !steps[i].On || steps[i+1].On {
+			t.Fatalf("step %d", i)
+		}
+		if steps[i].For > 300*time.Millisecond {
+			bits = append(bits, '1')
+		} else {
+			bits = append(bits, '0')
+		}
+	}
+	if string(bits) != "1111100001" {
+		t.Fatalf("spelled %s", bits)
+	}
+	if led.Choose(led.Conditions{Running: true, Enrolling: true}) != led.Enrolling || led.Choose(led.Conditions{Running: true, Enrolling: true, DiskFull: true}) != led.DiskFull {
+		t.Fatal("precedence")
+	}
+	if led.Enrolling.String() != "enrolling" {
+		t.Fatal(led.Enrolling.String())
+	}
+}

@@ -27,6 +27,8 @@ type Box struct {
 	// job (spanvault-archive reseal) has yet to re-wrap.
 	ClassicalOnly int `json:"classical_only"`
 	FleetHealth
+	// Policy: the central policy in force and applied (fleet_policy.go).
+	Policy *BoxPolicy `json:"policy,omitempty"`
 }
 
 // Fleet lists every box.
@@ -47,6 +49,7 @@ func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
 	out := []Box{}
 	for _, a := range as {
 		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn, ClassicalOnly: classical[a.Name]}
+		b.Policy = s.boxPolicy(ctx, a.Name)
 		if a.Health != "" {
 			if err := json.Unmarshal([]byte(a.Health), &b.Health); err != nil {
 				s.A.Logger.Error("fleet: stored health unreadable", "appliance", a.Name, "err", err)

@@ -50,14 +50,15 @@ const (
 	ActClear   Action = "clear"   // lift an insider suspension (of someone else)
 	ActRevoke  Action = "revoke"  // list and revoke anyone's streaming links (within its branches)
 	ActDTMF    Action = "dtmf"    // reveal a call's DTMF digits, with a reason (masked otherwise)
+	ActEnroll  Action = "enroll"  // list boxes waiting for enrollment and approve their codes
 )
 
 // Actions lists every action (the role matrix test walks it).
-var Actions = []Action{ActUsers, ActAudit, ActFleet, ActSearch, ActPlay, ActExport, ActSubject, ActErase, ActHold, ActRelease, ActLink, ActClear, ActRevoke, ActDTMF}
+var Actions = []Action{ActUsers, ActAudit, ActFleet, ActSearch, ActPlay, ActExport, ActSubject, ActErase, ActHold, ActRelease, ActLink, ActClear, ActRevoke, ActDTMF, ActEnroll}
 
 // matrix is least privilege: what is not listed is refused.
 var matrix = map[Role][]Action{
-	Admin:      {ActUsers, ActFleet, ActClear, ActRevoke},
+	Admin:      {ActUsers, ActFleet, ActClear, ActRevoke, ActEnroll},
 	Auditor:    {ActAudit, ActFleet},
 	Supervisor: {ActSearch, ActPlay},
 	Compliance: {ActSearch, ActPlay, ActExport, ActDTMF},

@@ -36,9 +36,10 @@ func TestRoleMatrix(t *testing.T) {
 	type attempt func(c *api, i int) (int, string)
 	rec := func(i int) string { return recs[12+i] }
 	actions := map[access.Action]attempt{
-		access.ActUsers: func(c *api, i int) (int, string) { return c.do("GET", "/api/v1/users", nil, nil) },
-		access.ActAudit: func(c *api, i int) (int, string) { return c.do("GET", "/api/v1/audit", nil, nil) },
-		access.ActFleet: func(c *api, i int) (int, string) { return c.do("GET", "/api/v1/fleet", nil, nil) },
+		access.ActUsers:  func(c *api, i int) (int, string) { return c.do("GET", "/api/v1/users", nil, nil) },
+		access.ActAudit:  func(c *api, i int) (int, string) { return c.do("GET", "/api/v1/audit", nil, nil) },
+		access.ActFleet:  func(c *api, i int) (int, string) { return c.do("GET", "/api/v1/fleet", nil, nil) },
+		access.ActEnroll: func(c *api, i int) (int, string) { return c.do("GET", "/api/v1/enrollments", nil, nil) },
 		access.ActSearch: func(c *api, i int) (int, string) {
 			return c.do("GET", "/api/v1/recordings?branch=branch-1", nil, nil)
 		},

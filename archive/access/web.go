@@ -73,6 +73,7 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /users", s.web(ActUsers, s.webUsers))
 	m.HandleFunc("POST /web/clear/{name}", s.web(ActClear, s.webClear))
 	m.HandleFunc("POST /web/users/{name}/{op}", s.web(ActUsers, s.webAccount))
+	s.enrollRoutes(m)
 }
 
 // staticOnly serves files, never directory listings.

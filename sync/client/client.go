@@ -13,6 +13,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -53,6 +54,12 @@ type Config struct {
 	// BeforeAck, when set, runs between the archive's acknowledgement of a
 	// batch and the vault's: the crash tests kill the box there.
 	BeforeAck func() error
+	// PolicyKey is the archive's policy signing key (policy.pub); without
+	// it every central policy is refused. OnPolicy validates and applies
+	// a verified policy, returning the settings that wait for a restart
+	// (policy.go).
+	PolicyKey string
+	OnPolicy  func(*wire.PolicyDoc) (restart []string, err error)
 }
 
 // Client syncs one vault.
@@ -72,6 +79,9 @@ type Client struct {
 	pullOne  map[string]bool
 	results  []wire.CommandResult
 	treeSize int64
+
+	policyKey   ed25519.PublicKey // policy.go
+	policyDirty bool              // the policy state changed since the last check-in
 
 	// beforeAck, when set (tests), runs between the archive's ack and the
 	// vault's acknowledgement: a crash there must lose nothing.
@@ -116,6 +126,9 @@ func New(cfg Config, v Vault) (*Client, error) {
 	if err := c.loadCert(); err != nil {
 		return nil, err
 	}
+	if err := c.loadPolicyKey(); err != nil {
+		return nil, err
+	}
 	caPEM, err := os.ReadFile(cfg.CA)
 	if err != nil {
 		return nil, fmt.Errorf("sync: ca: %w", err)
@@ -154,6 +167,8 @@ func New(cfg Config, v Vault) (*Client, error) {
 	if cfg.Rate > 0 {
 		burst := int(min(cfg.Rate, 64<<10))
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), burst)
+	} else {
+		c.limiter = rate.NewLimiter(rate.Inf, 64<<10) // no cap; a policy may set one (SetRate)
 	}
 	if b, err := v.SyncMeta("tree_size"); err == nil && len(b) > 0 {
 		c.treeSize, _ = strconv.ParseInt(string(b), 10, 64)
@@ -355,7 +370,7 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 	// page shows what is still waiting on the box, not what was.
 	c.updateBacklog()
 	c.mu.Lock()
-	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore || c.state.Backlog != backlogBefore
+	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore || c.state.Backlog != backlogBefore || c.policyDirty
 	c.mu.Unlock()
 	if pending {
 		if err := c.checkIn(ctx, health()); err != nil {
@@ -405,6 +420,8 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	if head.Seq > 0 {
 		msg.Head = &head
 	}
+	pr := c.PolicyReport()
+	msg.Policy = &pr
 	err = c.post(ctx, wire.PathCheckIn, msg, &rep)
 	if err != nil {
 		c.mu.Lock()
@@ -416,6 +433,7 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 		return err
 	}
 	c.mu.Lock()
+	c.policyDirty = false // the archive has the report
 	c.state.ClockSkew = rep.ClockSkew
 	c.state.AnchoredSeq = rep.AnchoredSeq
 	c.mu.Unlock()
@@ -429,7 +447,13 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 		c.apply(cmd)
 	}
 	c.refusedErasures(rep.RefusedErasures)
-	return aerr
+	changed, perr := c.handlePolicy(rep.Policy)
+	if changed {
+		c.mu.Lock()
+		c.policyDirty = true // reported at the pass's closing check-in
+		c.mu.Unlock()
+	}
+	return errors.Join(aerr, perr)
 }
 
 // verifyCheckpoint checks the archive's signed checkpoint and that it

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	gosync "sync"
 
+	"golang.org/x/time/rate"
+
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
 )
@@ -272,7 +274,7 @@ func (c *Client) uploadTombstones(ctx context.Context) error {
 
 // limited wraps r in the bandwidth cap.
 func (c *Client) limited(ctx context.Context, r io.Reader) io.Reader {
-	if c.limiter == nil {
+	if c.limiter.Limit() == rate.Inf {
 		return r
 	}
 	return &rateReader{ctx: ctx, r: r, l: c}

@@ -90,6 +90,8 @@ type CheckIn struct {
 	// Head is the box's signed audit head: the archive compares it with
 	// what it anchored (a chain rewritten to the same length shows here).
 	Head *Head `json:"head,omitempty"`
+	// Policy is the box's central policy state (policy.go).
+	Policy *PolicyReport `json:"policy,omitempty"`
 }
 
 // CheckInReply is the archive's answer.
@@ -107,6 +109,9 @@ type CheckInReply struct {
 	// RefusedErasures are this box's erasures the archive refused to
 	// apply to its own copy since the last reply (see RefusedErasure).
 	RefusedErasures []RefusedErasure `json:"refused_erasures,omitempty"`
+	// Policy is the box's policy in force when it is newer than the one
+	// the box reported applying (policy.go).
+	Policy *SignedPolicy `json:"policy,omitempty"`
 }
 
 // Command kinds.
