@@ -15,7 +15,17 @@ import (
 func TestVerifyEvidenceSaysWhatIsProven(t *testing.T) {
 	td := filepath.Join("..", "..", "record", "evidence", "testdata")
 	bundle := filepath.Join(td, "bundle-v1.svev")
-	out, errOut, code := runCLI(t, "verify-evidence", bundle, "-identity", filepath.Join(td, "identity-v1.txt"), "-log-key", filepath.Join(td, "log-v1.vkey"))
+	// A checkout leaves the identity readable by others, which the
+	// command refuses: it reads a private copy.
+	idb, err := os.ReadFile(filepath.Join(td, "identity-v1.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := filepath.Join(t.TempDir(), "identity.txt")
+	if err := os.WriteFile(identity, idb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "verify-evidence", bundle, "-identity", identity, "-log-key", filepath.Join(td, "log-v1.vkey"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
