@@ -34,11 +34,6 @@ type searchPage struct {
 	Hits []Hit
 }
 
-type recordingPage struct {
-	pageHead
-	V *RecordingView
-}
-
 type linksPage struct {
 	pageHead
 	Link *Link
