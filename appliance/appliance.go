@@ -112,6 +112,7 @@ type Appliance struct {
 	listener      net.Listener
 	appr          approvals
 	idx           indexCounts
+	trend         trendRing // the last day's samples (trends.go)
 }
 
 type dayCount struct {
