@@ -92,7 +92,7 @@ func (r *trendRing) trends(now time.Time) []Trend {
 		top := 0.0
 		for i := 1; i < len(r.pts); i++ {
 			v := s.v(r.pts[i-1], r.pts[i])
-			xs = append(xs, 600-float64(now.Sub(r.pts[i].At))/float64(trendSpan)*600)
+			xs = append(xs, trendW-float64(now.Sub(r.pts[i].At))/float64(trendSpan)*trendW)
 			ys = append(ys, v)
 			top = max(top, v)
 		}
@@ -106,26 +106,30 @@ func (r *trendRing) trends(now time.Time) []Trend {
 	return out
 }
 
-// trendSVG is one chart, 600 by 80, the last day left to right.
+// trendW is a chart's width in its own units (its text is 11 of them:
+// legible at the page's width).
+const trendW = 300.0
+
+// trendSVG is one chart, trendW by 80, the last day left to right.
 func trendSVG(id, title string, xs, ys []float64, top float64, samples int) template.HTML {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="%s" class="trend" viewBox="0 0 600 100" role="img" aria-label="%s, last 24 hours">`, id, template.HTMLEscapeString(title))
-	b.WriteString(`<rect class="plot" x="0" y="0" width="600" height="80"></rect>`)
+	fmt.Fprintf(&b, `<svg id="%s" class="trend" viewBox="0 0 300 100" role="img" aria-label="%s, last 24 hours">`, id, template.HTMLEscapeString(title))
+	b.WriteString(`<rect class="plot" x="0" y="0" width="300" height="80"></rect>`)
 	for _, g := range []struct {
 		x     float64
 		label string
-	}{{0, "-24 h"}, {150, "-18 h"}, {300, "-12 h"}, {450, "-6 h"}, {600, "now"}} {
+	}{{0, "-24 h"}, {75, "-18 h"}, {150, "-12 h"}, {225, "-6 h"}, {trendW, "now"}} {
 		anchor := "middle"
 		switch g.x {
 		case 0:
 			anchor = "start"
-		case 600:
+		case trendW:
 			anchor = "end"
 		}
 		fmt.Fprintf(&b, `<line class="grid" x1="%.0f" y1="0" x2="%.0f" y2="80"></line><text x="%.0f" y="96" text-anchor="%s">%s</text>`, g.x, g.x, g.x, anchor, g.label)
 	}
 	if len(ys) == 0 {
-		fmt.Fprintf(&b, `<text class="empty" x="300" y="45" text-anchor="middle">collecting: %d sample(s) so far, one every %s</text>`, samples, trendEvery)
+		fmt.Fprintf(&b, `<text class="empty" x="150" y="45" text-anchor="middle">collecting: %d of %d samples</text>`, samples, trendSlots)
 	} else {
 		var pts strings.Builder
 		for i := range ys {
