@@ -145,7 +145,20 @@ func mayReadHistory(u *User) bool { return Allowed(u.Role, ActAudit) || u.Role =
 func (s *Service) webRecording(w http.ResponseWriter, r *http.Request, ss *session) {
 	app, id := r.PathValue("app"), r.PathValue("id")
 	var data recordingPage
+	// The route admits any signed-in user: the right is checked here
+	// as need would (the auditor's is ActAudit), suspension included.
+	act := ActSearch
 	if !Allowed(ss.user.Role, ActSearch) && Allowed(ss.user.Role, ActAudit) {
+		act = ActAudit
+	}
+	if !s.check(w, r, ss, act, Object{}) {
+		return
+	}
+	if suspendedFrom(ss.user, act) {
+		s.deny(w, r, ss, "suspended pending review: "+ss.user.Suspended)
+		return
+	}
+	if act == ActAudit {
 		// The auditor: the recording's record and its history, nothing
 		// personal.
 		if !s.check(w, r, ss, ActAudit, s.recordingObject(r.Context(), app, id)) {
