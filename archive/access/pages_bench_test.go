@@ -117,7 +117,7 @@ func BenchmarkPages(b *testing.B) {
 				[]any{term(num), app, id, "recording"}
 		})
 	}
-	b.Logf("%d recordings indexed in %v", n, time.Since(load))
+	b.Logf("%d recordings indexed in %v (entry %d bytes, sealed metadata %d bytes each)", n, time.Since(load), len(entry), len(sealed[0]))
 
 	ctx := browser(b)
 	scope := []string{"branch-000"}
