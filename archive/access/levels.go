@@ -244,7 +244,7 @@ func (s *Service) webLevels(w http.ResponseWriter, r *http.Request, ss *session)
 		return
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Header().Set("Cache-Control", "no-store") // gone from the browser once the call is erased
 	w.Write(l.svg())
 }
 
