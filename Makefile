@@ -12,7 +12,7 @@ BUILD   := build
 FUZZSCALE ?= 1
 FUZZMIN   := -fuzzminimizetime 1000x
 
-.PHONY: flood fleet cluster all build check test test-go test-arm64 fuzz bench bench-index cross demo deps image image-vm image-test load clean screens
+.PHONY: flood fleet cluster all build check test test-go test-arm64 fuzz bench bench-index bench-pages cross demo deps image image-vm image-test load clean screens
 
 all: build
 
@@ -156,6 +156,12 @@ bench: build
 INDEX_ROWS ?= 10000000
 bench-index:
 	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_INDEX_ROWS=$(INDEX_ROWS) $(GO) test -run '^$$' -bench IndexQueries -benchtime 1x -timeout 120m ./archive/index
+
+# Page weight and time to first render of the search and recording pages
+# in chromium, the index in PostgreSQL holding INDEX_ROWS recordings
+# (p50/p99 of the first contentful paint; see BenchmarkPages).
+bench-pages:
+	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_TEST_INDEX=postgres SPANVAULT_INDEX_ROWS=$(INDEX_ROWS) $(GO) test -run '^$$' -bench Pages -benchtime 1x -timeout 120m ./archive/access
 
 cross:
 	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(BUILD)/arm64/spanvault ./cmd/spanvault

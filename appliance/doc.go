@@ -39,6 +39,10 @@
 // The status page is an embedded template (status.html, styled by
 // status.css) over the Status, rendered into a buffer first, under a CSP
 // that allows its own style sheet and nothing else (no script, no inline
-// style). The API's errors are written by internal/httperr, the archive's
+// style). It draws the last day of calls, packets, kernel drops and disk
+// as inline SVG from the box's counters, sampled every five minutes into
+// a bounded ring in memory (trends.go; a restart begins anew), and says
+// how old each count from the index is (the index is walked at most once
+// a minute). The API's errors are written by internal/httperr, the archive's
 // writer too: {"error": text}.
 package appliance

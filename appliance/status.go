@@ -43,6 +43,9 @@ type Status struct {
 	// Enroll is zero-touch enrollment's state while the box is not
 	// enrolled: the code an admin approves at the archive.
 	Enroll *client.EnrollState `json:"enroll,omitempty"`
+	// Trends: the last day of calls, packets, drops and disk, drawn on
+	// the page (trends.go).
+	Trends []Trend `json:"-"`
 }
 
 // APIStatus says where the local API answers and which certificate it
@@ -108,6 +111,9 @@ type DiskStatus struct {
 	// to classical (X25519) recipients only (sealed before the box's
 	// recipients were hybrid post-quantum ones).
 	ClassicalOnly int `json:"classical_only"`
+	// CountedAt is when Recordings and ClassicalOnly were counted: the
+	// index is walked at most once a minute (indexStats).
+	CountedAt time.Time `json:"counted_at,omitzero"`
 }
 
 // RetentionStat describes retention.
@@ -299,7 +305,7 @@ func (a *Appliance) refresh() {
 		go a.alert(*attackAlert)
 	}
 
-	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1, ClassicalOnly: vs.classical}
+	st.Disk = DiskStatus{Usage: usage, Quota: a.cfg.Vault.Quota > 0, Recordings: recs, DaysUntilFull: -1, ClassicalOnly: vs.classical, CountedAt: vs.at}
 	if up := now.Sub(a.start); lastDay > 0 {
 		span := min(up, 24*time.Hour)
 		if span < time.Hour {
@@ -333,6 +339,8 @@ func (a *Appliance) refresh() {
 	}
 	st.Audit = AuditStatus{OK: a.auditOK, Entries: a.auditN, LastVerified: a.auditAt, Error: a.auditErr}
 	st.Clock = ClockStatus{Synced: a.clockOK.Load()}
+	a.trend.observe(trendPoint{At: now, Calls: ts.Calls, Packets: ds.Frames, Drops: rs.Drops, DiskUsed: usage.Used})
+	st.Trends = a.trend.trends(now)
 	st.Alerts = append([]vault.Alert(nil), a.alerts...)
 	st.API = APIStatus{Listen: a.cfg.API.Listen, Fingerprint: a.apiFingerprint}
 	cond := led.Conditions{
@@ -413,6 +421,17 @@ var pageTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
 	"gb":  func(b int64) string { return formatBytes(b) },
 	"pct": func(f float64) string { return template.HTMLEscapeString(trimFloat(f*100, 1)) + "%" },
 	"f1":  func(f float64) string { return trimFloat(f, 1) },
+	// ago says how old a figure counted at from is at now ("40 s ago").
+	"ago": func(now, from time.Time) string {
+		if from.IsZero() {
+			return "not yet counted"
+		}
+		d := max(now.Sub(from), 0).Truncate(time.Second)
+		if d < time.Minute {
+			return strconv.Itoa(int(d/time.Second)) + " s ago"
+		}
+		return d.Truncate(time.Minute).String() + " ago"
+	},
 	"t": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"

@@ -22,7 +22,7 @@ import (
 // archive's certificate is issued by its own CA, which this throwaway
 // profile does not trust, so certificate errors are ignored here (the API
 // tests pin the CA instead).
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	bin := ""
 	for _, c := range []string{"chromium", "chromium-browser"} {
@@ -54,7 +54,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // do runs browser steps with a bound on each batch.
-func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+func do(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -64,7 +64,7 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 }
 
 // js evaluates an expression in the page.
-func js[T any](t *testing.T, ctx context.Context, expr string, opts ...chromedp.EvaluateOption) T {
+func js[T any](t testing.TB, ctx context.Context, expr string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -78,7 +78,7 @@ func js[T any](t *testing.T, ctx context.Context, expr string, opts ...chromedp.
 // shot keeps a screenshot under build/artifacts, and under
 // $SPANVAULT_SCREENS (make screens) as NAME-LANG.png, LANG being the
 // journey's language ($SPANVAULT_SCREEN_LANG, default en).
-func shot(t *testing.T, ctx context.Context, name string) {
+func shot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -110,13 +110,13 @@ func screenLang() string {
 	return "en"
 }
 
-func location(t *testing.T, ctx context.Context) string {
+func location(t testing.TB, ctx context.Context) string {
 	return js[string](t, ctx, `location.pathname`)
 }
 
 // signInBrowser fills the sign-in form (with the code of a fresh TOTP
 // step) and, at first sign-in, sets a password of the user's own.
-func signInBrowser(t *testing.T, ctx context.Context, e *env, u *user) {
+func signInBrowser(t testing.TB, ctx context.Context, e *env, u *user) {
 	t.Helper()
 	e.clock.Add(31 * time.Second)
 	do(t, ctx, "sign in "+u.name,
@@ -150,7 +150,7 @@ func signOutBrowser(t *testing.T, ctx context.Context) {
 
 // waitJS polls a JavaScript condition. While the page is being replaced
 // an evaluation can fail (its document is gone): that counts as not yet.
-func waitJS(t *testing.T, ctx context.Context, cond, what string) {
+func waitJS(t testing.TB, ctx context.Context, cond, what string) {
 	t.Helper()
 	var last error
 	for i := 0; i < 600; i++ {

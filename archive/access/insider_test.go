@@ -242,6 +242,7 @@ func TestInsiderSuspendedSeesNothing(t *testing.T) {
 		"/api/v1/recordings/branch-1/" + recs[0],
 		"/search?number=" + url.QueryEscape(number(0)),
 		"/r/branch-1/" + recs[0],
+		"/r/branch-1/" + recs[0] + "/levels.svg", // the call's talk pattern
 	} {
 		resp, body := c.get(p)
 		if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "+4930") || strings.Contains(string(body), `"digit"`) {

@@ -46,11 +46,6 @@ type searchPage struct {
 	FromDay, ToDay    string
 }
 
-type recordingPage struct {
-	pageHead
-	V *RecordingView
-}
-
 type linksPage struct {
 	pageHead
 	Link *Link

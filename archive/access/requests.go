@@ -322,6 +322,7 @@ func (s *Service) carryOut(ctx context.Context, approver *User, r *Request) erro
 			return httperr.BadRequest(why)
 		}
 		s.cache.drop(rec.SHA256)
+		levelsOf.drop(rec.SHA256)
 		cid, err := s.A.Command(ctx, t.Appliance, wire.CmdErase, t.Recording, false, r.Reason, by)
 		if err != nil {
 			return err
@@ -378,6 +379,7 @@ func (s *Service) eraseSubject(ctx context.Context, reqID int64, terms []string,
 			continue
 		}
 		s.cache.drop(rec.SHA256)
+		levelsOf.drop(rec.SHA256)
 		cid, err := s.A.Command(ctx, rec.Appliance, wire.CmdErase, rec.ID, false, reason, by)
 		if err != nil {
 			c.refused++

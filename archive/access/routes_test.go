@@ -285,9 +285,15 @@ func routeTable() []routeSpec {
 		{pattern: "GET /search", web: true, roles: searchers, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "GET", path: "/search?branch=" + branch[tgt]}
 		}},
-		{pattern: "GET /r/{app}/{id}", web: true, roles: searchers, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+		// The auditor reads the record and its access history (recording.go).
+		{pattern: "GET /r/{app}/{id}", web: true, roles: append([]access.Role{access.Auditor}, searchers...), ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			app, id := rec(f, tgt)
 			return cell{method: "GET", path: "/r/" + app + "/" + id}
+		}},
+		// The level picture: who sees the call's events (levels.go).
+		{pattern: "GET /r/{app}/{id}/levels.svg", web: true, roles: searchers, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
+			app, id := rec(f, tgt)
+			return cell{method: "GET", path: "/r/" + app + "/" + id + "/levels.svg"}
 		}},
 		{pattern: "GET /links", web: true, roles: []access.Role{access.CRM}, ok: 200, make: get("/links")},
 		{pattern: "POST /links", web: true, roles: []access.Role{access.CRM}, ok: 200, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {

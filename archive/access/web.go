@@ -59,7 +59,8 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /password", s.need("", s.webPassword))
 	m.HandleFunc("GET /{$}", s.web("", s.webHome))
 	m.HandleFunc("GET /search", s.web(ActSearch, s.webSearch))
-	m.HandleFunc("GET /r/{app}/{id}", s.web(ActSearch, s.webRecording))
+	m.HandleFunc("GET /r/{app}/{id}", s.web("", s.webRecording)) // searchers and the auditor (recording.go)
+	m.HandleFunc("GET /r/{app}/{id}/levels.svg", s.web(ActSearch, s.webLevels))
 	m.HandleFunc("GET /links", s.web(ActLink, func(w http.ResponseWriter, r *http.Request, ss *session) { s.page(w, r, ss, "links", linksPage{}) }))
 	m.HandleFunc("POST /links", s.web(ActLink, s.webMintLink))
 	m.HandleFunc("GET /requests", s.web("", s.webRequests))
@@ -183,19 +184,6 @@ func (s *Service) webSearch(w http.ResponseWriter, r *http.Request, ss *session)
 		data.Error = msg
 	}
 	s.page(w, r, ss, "search", data)
-}
-
-func (s *Service) webRecording(w http.ResponseWriter, r *http.Request, ss *session) {
-	if cdr := s.callRecord(r.Context(), r.PathValue("app"), r.PathValue("id")); cdr != nil {
-		s.webCallRecord(w, r, ss, cdr)
-		return
-	}
-	v, err := s.view(r, ss)
-	if err != nil {
-		s.fail(w, r, ss, err)
-		return
-	}
-	s.page(w, r, ss, "recording", recordingPage{V: v})
 }
 
 func (s *Service) webMintLink(w http.ResponseWriter, r *http.Request, ss *session) {

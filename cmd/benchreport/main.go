@@ -103,6 +103,14 @@ func main() {
 	sOut += s3Out + pgOut
 	aRes, aOut := runBench("./archive/access", "SubjectLookup|SeekMinute55", "1x")
 	sOut += aOut
+	// The search and recording pages in chromium against 10,000,000
+	// recordings in PostgreSQL (issue 23; SPANVAULT_INDEX_ROWS to change).
+	pageRows := os.Getenv("SPANVAULT_INDEX_ROWS")
+	if pageRows == "" {
+		pageRows = "10000000"
+	}
+	pgPages, pOut := runBench("./archive/access", "Pages", "1x", "SPANVAULT_TEST_INDEX=postgres", "SPANVAULT_INDEX_ROWS="+pageRows)
+	sOut += pOut
 	// Sign-in runs on every core the access service has.
 	siRes, siOut := runBenchCPU("./archive/access", "SignIn$", "1x", strconv.Itoa(runtime.NumCPU()))
 	sOut += siOut
@@ -208,6 +216,14 @@ func main() {
 		fmt.Sprintf("p50 %.3f ms, p99 %.3f ms; opening every sealed record instead: %.0f s; ratio %.1e", sl["p50-ms"], sl["p99-ms"], sl["scan-s"], sl["ratio"]), "")
 	row("first audio byte of a Range request at minute 55 of a 60-minute call (HTTPS, loopback): never played / played before", fmt.Sprintf("%.1f ms / %.1f ms", sk["cold-ms"], sk["warm-ms"]), "< 100 ms")
 	row("playback CPU per minute of audio (decrypt, parse, decode, render, TLS both ends)", fmt.Sprintf("%.1f ms", sk["CPU-ms/min"]), "")
+	if pg := pgPages["BenchmarkPages"]; pg != nil {
+		for _, p := range []struct{ key, what string }{{"search-number", "search by number (about 5 hits)"}, {"search-day", "search of a branch's day (up to 200 hits)"}, {"recording", "a recording's page"}} {
+			row(fmt.Sprintf("%s at %.0f recordings (PostgreSQL), chromium: first contentful paint p50 / p99; page / with its style, script and picture", p.what, pg["recordings"]),
+				fmt.Sprintf("%.0f / %.0f ms; %.1f / %.1f KiB", pg[p.key+"-p50-ms"], pg[p.key+"-p99-ms"], pg[p.key+"-html-KiB"], pg[p.key+"-total-KiB"]), "")
+		}
+	} else {
+		row("search and recording pages at 10,000,000 recordings (PostgreSQL)", "not measured", "")
+	}
 	si := siRes["BenchmarkSignIn"]
 	row("refused sign-in's cost for an unknown / a known / a locked name (p50; p99; one argon2id run each)",
 		fmt.Sprintf("%.1f / %.1f / %.1f ms; %.1f / %.1f / %.1f ms; spread %.1f %%; %.1f %%", si["unknown-p50-ms"], si["known-p50-ms"], si["locked-p50-ms"], si["unknown-p99-ms"], si["known-p99-ms"], si["locked-p99-ms"], si["p50-spread-%"], si["p99-spread-%"]), "equal within 10 %")
