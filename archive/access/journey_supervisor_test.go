@@ -109,8 +109,9 @@ func TestJourneySupervisor(t *testing.T) {
 	shot(t, ctx, "supervisor-recording")
 
 	span := js[float64](t, ctx, `parseFloat(document.getElementById("picture").dataset.span)`)
-	// A click in the middle of the picture.
-	rect := js[[]float64](t, ctx, `(() => { const r = document.getElementById("picture").getBoundingClientRect(); return [r.left, r.top, r.width, r.height] })()`)
+	// A click in the middle of the picture, scrolled into view first (a
+	// click outside the viewport reaches nothing).
+	rect := js[[]float64](t, ctx, `(() => { const p = document.getElementById("picture"); p.scrollIntoView({block: "center"}); const r = p.getBoundingClientRect(); return [r.left, r.top, r.width, r.height] })()`)
 	do(t, ctx, "click the picture", chromedp.MouseClickXY(rect[0]+rect[2]/2, rect[1]+rect[3]/4))
 	at := js[float64](t, ctx, `document.getElementById("player").currentTime`)
 	if math.Abs(at-span/2) > 1 {
