@@ -54,9 +54,9 @@ func TestJourneyEnroll(t *testing.T) {
 	wrong := "0000-0000-0000-0000"
 	do(t, ctx, "a wrong code",
 		chromedp.SendKeys(`#approve input[name="code"]`, wrong), chromedp.SendKeys(`#approve input[name="name"]`, "branch-7"),
-		chromedp.Click(`#approve button`), chromedp.WaitVisible(chromedp.CSS("main")))
+		chromedp.Click(`#approve button`), chromedp.WaitVisible(chromedp.ID("message")))
 	if body := js[string](t, ctx, `document.body.innerText`); !strings.Contains(body, "no such pending enrollment request") {
-		t.Fatalf("after a wrong code: %.300s", body)
+		t.Fatalf("after a wrong code: %s", body)
 	}
 	shot(t, ctx, "enroll-wrong-code")
 	do(t, ctx, "the right code",
