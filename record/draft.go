@@ -17,6 +17,9 @@ type Draft struct {
 	Answered  bool   // CallState is "answered" or "ended"
 	EndReason string
 	Direction string // Inbound, Outbound, Internal or External
+	// Line is the extension pattern the branch's party matched
+	// (capture.extensions, "2xxx"): a group of lines, not a person.
+	Line string
 	// Start, Answer and End are the call's times as captured; End is zero
 	// while the call is up.
 	Start, Answer, End time.Time

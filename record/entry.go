@@ -21,11 +21,14 @@ const (
 // Entry is the clear part of an index record: what the box needs to run
 // retention, quota and sync, and nothing that identifies a person.
 type Entry struct {
-	ID            string           `json:"id"`
-	State         string           `json:"state"`
-	CallState     string           `json:"call_state"`
-	EndReason     string           `json:"end_reason,omitempty"`
-	Direction     string           `json:"direction,omitempty"`
+	ID        string `json:"id"`
+	State     string `json:"state"`
+	CallState string `json:"call_state"`
+	EndReason string `json:"end_reason,omitempty"`
+	Direction string `json:"direction,omitempty"`
+	// Line is the configured extension pattern the branch's party matched
+	// (Draft.Line): the coverage ledger counts per line.
+	Line          string           `json:"line,omitempty"`
 	Start         time.Time        `json:"start"`
 	Answer        time.Time        `json:"answer,omitzero"`
 	End           time.Time        `json:"end,omitzero"`

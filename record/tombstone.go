@@ -26,6 +26,8 @@ type Tombstone struct {
 	// quota: the box let its copy go) or TombstoneErased (GDPR Art. 17).
 	// Empty in tombstones written before it (see KindOf).
 	Kind string `json:"kind,omitempty"`
+	// Line is the deleted entry's (Entry.Line), for the coverage ledger.
+	Line string `json:"line,omitempty"`
 }
 
 // Tombstone kinds. The sync protocol carries them to the archive, which

@@ -40,10 +40,11 @@ func LedgerStatus(e *Entry) (status, reason string) {
 	return ledger.StatusIncomplete, "state " + e.State
 }
 
-// LedgerLine is the line or extension an entry is counted under ("" is
-// counted under "*"). Entries do not carry their line yet, so every
-// entry is counted under "*".
-func LedgerLine(e *Entry) string { return "" }
+// LedgerLine is the line an entry is counted under: the extension
+// pattern its branch party matched (Entry.Line); "" (no extensions
+// configured, an external call, an entry written before lines were kept)
+// is counted under "*".
+func LedgerLine(e *Entry) string { return e.Line }
 
 // LedgerMetaKey is the sync meta key (SyncMeta) the ledger of day is
 // kept under until the archive acknowledges it; the sync client then
@@ -106,7 +107,7 @@ func (v *Vault) SealLedger(appliance, day string) (*ledger.Signed, error) {
 		if t.KindOf() == TombstoneErased {
 			st = ledger.StatusErased
 		}
-		it := ledger.Item{ID: t.ID, Line: "", Recorded: t.SHA256 != "", SHA256: t.SHA256, Status: st, Reason: t.Reason}
+		it := ledger.Item{ID: t.ID, Line: t.Line, Recorded: t.SHA256 != "", SHA256: t.SHA256, Status: st, Reason: t.Reason}
 		l.Items = append(l.Items, it)
 		listed[t.ID] = true
 	}

@@ -113,7 +113,7 @@ func (v *Vault) removeMany(rs []removal) ([]error, error) {
 				// recording time) so that a subject report can list the
 				// deletion; the box cannot read it.
 				sealedSubject := bytes.Clone(tx.Bucket(bSubjects).Get([]byte(r.id)))
-				ts := Tombstone{ID: r.id, Start: old.Start, Class: old.Class, DeletedAt: now, Kind: r.tombstoneKind(), Reason: r.clearReason(), By: r.by,
+				ts := Tombstone{ID: r.id, Start: old.Start, Class: old.Class, Line: old.Line, DeletedAt: now, Kind: r.tombstoneKind(), Reason: r.clearReason(), By: r.by,
 					SHA256: old.SHA256, Synced: !old.AckedAt.IsZero(), Subject: sealedSubject, SealedReason: r.sealedReason}
 				tb, _ := json.Marshal(ts)
 				if err := tx.Bucket(bTombstones).Put([]byte(r.id), tb); err != nil {

@@ -597,6 +597,7 @@ func fillEntry(e *Entry, d *record.Draft, class retention.Class) {
 	e.CallState = d.CallState
 	e.EndReason = d.EndReason
 	e.Direction = d.Direction
+	e.Line = d.Line
 	e.Start = d.Start.UTC()
 	e.Answer = d.Answer.UTC()
 	if !d.End.IsZero() {

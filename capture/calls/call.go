@@ -141,6 +141,10 @@ type Call struct {
 	FromTag   string
 	ToTag     string
 	Direction Direction
+	// Line is the configured extension pattern (capture.extensions) the
+	// branch's own party matched: what the coverage ledger counts the
+	// call under. Empty without extensions or for an external call.
+	Line      string
 	Caller    netip.AddrPort // signalling address of the caller
 	Callee    netip.AddrPort
 	Transport map[string]bool // udp, tcp

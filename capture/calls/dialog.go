@@ -97,6 +97,7 @@ func (t *Tracker) newCall(m *sip.Message, at time.Time, src, dst netip.AddrPort,
 		c.Caller, c.Callee = dst, src
 	}
 	c.Direction = t.direction(c)
+	c.Line = t.line(c)
 	if t.policy != nil {
 		c.Policy = t.policy.Decide(c.setup())
 	} else {

@@ -35,6 +35,7 @@ func (c *Call) Draft() *record.Draft {
 		Answered:   c.State.Answered(),
 		EndReason:  c.EndReason,
 		Direction:  string(c.Direction),
+		Line:       c.Line,
 		Start:      c.Start,
 		Answer:     c.Answer,
 		Duration:   c.Duration(),

@@ -42,11 +42,11 @@ func TestDraftHandedOver(t *testing.T) {
 	if start.CallState != "answered" || !start.End.IsZero() || len(start.Streams) != 1 || start.Streams[0].Packets != 1 {
 		t.Errorf("draft at start changed or not a snapshot: state %q, end %v, streams %+v", start.CallState, start.End, start.Streams)
 	}
-	want := record.Draft{CallState: "ended", Answered: true, EndReason: "bye by caller", Direction: record.Inbound,
+	want := record.Draft{CallState: "ended", Answered: true, EndReason: "bye by caller", Direction: record.Inbound, Line: "2xxx",
 		Start: t0, FromNumber: "4930111", ToNumber: "2001", Dialled: "2001", Recorded: true, Class: "default"}
 	got := *fin
 	if got.CallState != want.CallState || got.Answered != want.Answered || got.EndReason != want.EndReason ||
-		got.Direction != want.Direction || !got.Start.Equal(want.Start) || got.FromNumber != want.FromNumber ||
+		got.Direction != want.Direction || got.Line != want.Line || !got.Start.Equal(want.Start) || got.FromNumber != want.FromNumber ||
 		got.ToNumber != want.ToNumber || got.Dialled != want.Dialled || got.Recorded != want.Recorded || got.Class != want.Class {
 		t.Errorf("final draft %+v\nwant (in part) %+v", got, want)
 	}

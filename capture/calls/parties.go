@@ -23,6 +23,23 @@ func (t *Tracker) direction(c *Call) Direction {
 	return External
 }
 
+// line is the extension pattern the branch's party of c matched: the
+// caller's for an outbound or internal call, the callee's for an inbound
+// one; "" when none did (no extensions configured, an external call).
+func (t *Tracker) line(c *Call) string {
+	uri := c.To
+	if c.Direction == Outbound || c.Direction == Internal {
+		uri = c.From
+	}
+	user := string(sip.User([]byte(uri)))
+	for _, p := range t.cfg.Extensions {
+		if MatchPattern(p, user) {
+			return p
+		}
+	}
+	return ""
+}
+
 func (t *Tracker) agentSide(c *Call) Dir {
 	// Media flowing from the agent: AtoB when the caller is the agent.
 	if c.Direction == Outbound || c.Direction == Internal {
