@@ -8,7 +8,7 @@ import (
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
-		"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/vault"
 )
 
 // TestLedgerCountsPerLine: the coverage ledger counts a day's dialogs

@@ -3,7 +3,7 @@ package vault
 import (
 	"sort"
 
-		"github.com/spanvault/spanvault/record"
+	"github.com/spanvault/spanvault/record"
 )
 
 // personal is personalOf with every number also in its canonical form
