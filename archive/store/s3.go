@@ -220,6 +220,7 @@ func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err
 		return ho, po, minio.ErrorResponse{Code: "NoSuchKey", StatusCode: http.StatusNotFound, Message: payloadKey(sum)}
 	}
 	stat := func(key string, v minio.ObjectInfo) (minio.ObjectInfo, error) {
+		defer StepTimes.Since("S3 stat version", time.Now())
 		return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: v.VersionID})
 	}
 	if len(hv) == 0 {
@@ -274,6 +275,7 @@ var errHeaderGone = errors.New("store: header gone")
 
 // versions lists key's versions, oldest first.
 func (s *S3) versions(ctx context.Context, key string) ([]minio.ObjectInfo, error) {
+	defer StepTimes.Since("S3 list versions", time.Now())
 	var out []minio.ObjectInfo
 	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
 		if oi.Err != nil {
@@ -388,6 +390,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 	put := func(key string, r io.ReadSeeker, n int64) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
 		// refuses the PUT if what it received differs.
+		t0 := time.Now()
 		h := sha256.New()
 		if _, err := io.Copy(h, io.LimitReader(r, n)); err != nil {
 			return fmt.Errorf("store: %w", err)
@@ -395,6 +398,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		if _, err := r.Seek(-n, io.SeekCurrent); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
+		StepTimes.Since("re-read + hash for the PUT checksum", t0)
 		opts := minio.PutObjectOptions{
 			ContentType:      "application/octet-stream",
 			Mode:             minio.Governance,
@@ -406,7 +410,9 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 			},
 		}
 		opts.SetMatchETagExcept("*") // create-only
+		t0 = time.Now()
 		_, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
+		StepTimes.Since("S3 PUT "+strings.TrimSuffix(key[:strings.IndexByte(key, '/')+1], "/"), t0)
 		if err != nil {
 			code := minio.ToErrorResponse(err).Code
 			if code == "PreconditionFailed" {
@@ -558,9 +564,11 @@ func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
 			// runs out on its own.
 		} else {
 			m := minio.RetentionMode(o.mode)
+			t0 := time.Now()
 			err := s.c.PutObjectRetention(ctx, s.bucket, o.key, minio.PutObjectRetentionOptions{
 				Mode: &m, RetainUntilDate: &until, GovernanceBypass: true, VersionID: oi.VersionID,
 			})
+			StepTimes.Since("S3 retention call", t0)
 			if err != nil {
 				return fmt.Errorf("store: s3 retention %s: %w", o.key, err)
 			}
@@ -569,7 +577,10 @@ func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
 		if r.Hold {
 			status = minio.LegalHoldEnabled
 		}
-		if err := s.c.PutObjectLegalHold(ctx, s.bucket, o.key, minio.PutObjectLegalHoldOptions{Status: &status, VersionID: oi.VersionID}); err != nil {
+		t0 := time.Now()
+		err := s.c.PutObjectLegalHold(ctx, s.bucket, o.key, minio.PutObjectLegalHoldOptions{Status: &status, VersionID: oi.VersionID})
+		StepTimes.Since("S3 legal hold call", t0)
+		if err != nil {
 			return fmt.Errorf("store: s3 legal hold %s: %w", o.key, err)
 		}
 	}

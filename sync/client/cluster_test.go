@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -17,11 +18,11 @@ import (
 
 	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/index/pgtest"
+	"github.com/spanvault/spanvault/archive/store"
 	"github.com/spanvault/spanvault/archive/store/seaweedtest"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/internal/testkit"
@@ -118,6 +119,7 @@ func TestSeaweedCluster(t *testing.T) {
 	var src []string
 	var total int64
 	var recs int
+	var sizes []int64 // every file the boxes upload, for the floor
 	for i := 0; i < nboxes; i++ {
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("vault-%02d", i))
 		v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}, Policy: testPolicy()})
@@ -129,6 +131,9 @@ func TestSeaweedCluster(t *testing.T) {
 		es, _ := v.PendingSync(0)
 		for _, en := range es {
 			total += en.Size
+			if en.Size > 0 {
+				sizes = append(sizes, en.Size)
+			}
 			if en.Recorded {
 				recs++
 			}
@@ -172,7 +177,9 @@ func TestSeaweedCluster(t *testing.T) {
 	}
 	ra, raddr := serveFrontEnd(t, rdir)
 	rboxes := boxesFor(ra, func(int) []string { return []string{raddr} })
+	store.StepTimes.Reset()
 	dRef := ingestAll(t, rboxes, nil)
+	refSteps := store.StepTimes.Snapshot()
 
 	// The cluster, and two front-ends on PostgreSQL.
 	cl := seaweedtest.Start(t)
@@ -193,6 +200,25 @@ func TestSeaweedCluster(t *testing.T) {
 		}
 		return []string{a2, a1}
 	})
+	// The floor: the same sizes, the same lock settings, a plain
+	// parallel S3 client on the healthy cluster, no archive.
+	mc, err := cl.S3.Client() // the archive's own client settings
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Warm-up (not timed): the cluster grows its first volumes.
+	if _, err := floorPut(context.Background(), mc, cl.S3.Bucket, "warmup", sizes[:2*nboxes], nboxes); err != nil {
+		t.Fatalf("floor warm-up: %v", err)
+	}
+	pgDir := dsn[strings.Index(dsn, "host=")+len("host="):]
+	pgDir = pgDir[:strings.IndexByte(pgDir, '&')]
+	fprof := startProcProfile(pgDir)
+	dFloor, err := floorPut(context.Background(), mc, cl.S3.Bucket, "floor", sizes, nboxes)
+	floorCPU := fprof.end()
+	if err != nil {
+		t.Fatalf("floor: %v", err)
+	}
+
 	var killedAt atomic.Int64
 	kill := func() {
 		for {
@@ -208,7 +234,11 @@ func TestSeaweedCluster(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	store.StepTimes.Reset()
+	prof := startProcProfile(pgDir)
 	dCluster := ingestAll(t, boxes, kill)
+	clusterCPU := prof.end()
+	steps := store.StepTimes.Snapshot()
 	if killedAt.Load() == 0 {
 		t.Fatal("the volume server was not killed mid-ingest")
 	}
@@ -258,10 +288,6 @@ func TestSeaweedCluster(t *testing.T) {
 	// Object Lock through the gateway, with the archive's own keys: the
 	// first version of a COMPLIANCE-locked payload cannot be deleted, not
 	// even with the governance bypass.
-	mc, err := minio.New(cl.S3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(cl.S3.AccessKey, cl.S3.SecretKey, ""), Secure: false})
-	if err != nil {
-		t.Fatal(err)
-	}
 	es, _ := boxes[0].v.List()
 	locked := 0
 	for _, en := range es[:3] {
@@ -284,11 +310,19 @@ func TestSeaweedCluster(t *testing.T) {
 	mb := float64(total) / 1e6
 	fig := fmt.Sprintf("SeaweedFS cluster (master, 3 volume servers, replication 001, filer, S3 gateway), 2 front-ends on PostgreSQL, %d boxes, %d recordings, %.1f MB; volume server killed after %.1f MB\n"+
 		"  directory backend + SQLite, 1 front-end: %.1f recordings/s, %.1f MB/s\n"+
-		"  SeaweedFS cluster + PostgreSQL, 2 front-ends: %.1f recordings/s, %.1f MB/s: ratio %.2f\n"+
+		"  floor (plain minio-go, %d at once, the same %d objects' sizes, GOVERNANCE lock, checksum, create-only): %.1f objects/s, %.1f MB/s\n"+
+		"  SeaweedFS cluster + PostgreSQL, 2 front-ends: %.1f recordings/s, %.1f MB/s: ratio %.2f to the directory, %.2f to the floor\n"+
 		"  every acknowledged recording read back with its hash: %d of %d; Object Lock refused %d deletes through the gateway\n",
 		nboxes, recs, mb, float64(killedAt.Load())/1e6,
 		float64(recs)/dRef.Seconds(), mb/dRef.Seconds(),
-		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), dRef.Seconds()/dCluster.Seconds(), read, recs, locked)
+		nboxes, len(sizes), float64(len(sizes))/dFloor.Seconds(), mb/dFloor.Seconds(),
+		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), dRef.Seconds()/dCluster.Seconds(), dFloor.Seconds()/dCluster.Seconds(), read, recs, locked)
+	load, _ := os.ReadFile("/proc/loadavg")
+	fig += fmt.Sprintf("  load average at the end: %s", load) +
+		"  CPU per process, archive ingest on the cluster:\n" + prof.table(clusterCPU) +
+		"  CPU per process, floor:\n" + fprof.table(floorCPU) +
+		"  front-end wall time per step, cluster (summed over concurrent uploads):\n" + stepTable(steps, recs) +
+		"  front-end wall time per step, directory backend:\n" + stepTable(refSteps, recs)
 	fmt.Print(fig)
 	os.MkdirAll("../../build", 0o755)
 	os.WriteFile("../../build/cluster-figures.txt", []byte(fig), 0o644)
