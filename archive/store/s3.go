@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -48,10 +49,12 @@ import (
 // GetObjectRetention's reply differently) and every PUT carries explicit
 // retention: bucket defaults are never relied on.
 type S3 struct {
-	c       *minio.Client
-	bucket  string
-	staging *Dir
-	chosen  sync.Map // sum -> [2]string: our header and payload version IDs, where others were added
+	c          *minio.Client
+	bucket     string
+	staging    *Dir
+	chosen     sync.Map // sum -> [2]string: our header and payload version IDs, where others were added
+	recent     sync.Map // sum -> fresh: objects just published (s3fresh.go)
+	remembered atomic.Int64
 	// Provisional is the GOVERNANCE lock an object gets when it arrives,
 	// before the box's record names its class (SetRetention then sets the
 	// class's mode and date).
@@ -327,6 +330,9 @@ func notFound(err error) bool {
 // Stat implements Store. A recording whose header was erased reports
 // Erased (its payload may still exist, locked).
 func (s *S3) Stat(ctx context.Context, sum string) (Info, error) {
+	if f, ok := s.freshOf(sum, freshFor); ok {
+		return f.info(), nil
+	}
 	ho, po, err := s.ours(ctx, sum)
 	in := Info{Complete: true}
 	switch {
@@ -387,6 +393,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		return Info{}, fmt.Errorf("store: %s is not an age file: %w", sum, err)
 	}
 	until := time.Now().Add(s.Provisional).UTC()
+	vid := map[string]string{} // key -> the version this PUT created
 	put := func(key string, r io.ReadSeeker, n int64) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
 		// refuses the PUT if what it received differs.
@@ -411,7 +418,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		}
 		opts.SetMatchETagExcept("*") // create-only
 		t0 = time.Now()
-		_, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
+		ui, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
 		StepTimes.Since("S3 PUT "+strings.TrimSuffix(key[:strings.IndexByte(key, '/')+1], "/"), t0)
 		if err != nil {
 			code := minio.ToErrorResponse(err).Code
@@ -422,6 +429,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 			}
 			return fmt.Errorf("store: s3 put %s: %w", key, err)
 		}
+		vid[key] = ui.VersionID
 		return nil
 	}
 	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
@@ -437,6 +445,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 	if err := put(payloadKey(sum), f, length-int64(len(hdr))); err != nil {
 		return Info{}, err
 	}
+	s.remember(sum, fresh{hdr: hdr, hv: vid[headerKey(sum)], pv: vid[payloadKey(sum)], payload: length - int64(len(hdr)), until: until})
 	return Info{Complete: true, Offset: length, Size: length, LockMode: Governance, RetainUntil: until}, nil
 }
 
@@ -464,6 +473,9 @@ func ageHeader(r io.Reader) ([]byte, error) {
 
 // Open implements Store: header and payload, concatenated: the sealed file.
 func (s *S3) Open(ctx context.Context, sum string) (io.ReadCloser, int64, error) {
+	if f, ok := s.freshOf(sum, freshOpen); ok {
+		return s.openFresh(ctx, sum, f)
+	}
 	ho, po, err := s.ours(ctx, sum)
 	switch {
 	case errors.Is(err, errHeaderGone):
@@ -518,6 +530,7 @@ func (o *s3Object) ReadAt(b []byte, off int64) (int, error) {
 // A date is only ever extended under COMPLIANCE (the store refuses to
 // shorten it); GOVERNANCE dates follow the archive (bypass).
 func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
+	s.forget(sum)
 	ho, po, err := s.ours(ctx, sum)
 	headerGone := errors.Is(err, errHeaderGone)
 	if err != nil && !headerGone {
@@ -573,6 +586,9 @@ func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
 				return fmt.Errorf("store: s3 retention %s: %w", o.key, err)
 			}
 		}
+		if _, _, cur := lockOf(oi); cur == r.Hold {
+			continue // unchanged: no call
+		}
 		status := minio.LegalHoldDisabled
 		if r.Hold {
 			status = minio.LegalHoldEnabled
@@ -624,6 +640,7 @@ func (s *S3) removeAll(ctx context.Context, key string, bypass bool) error {
 
 // Delete implements Store: after retention, every version of both objects.
 func (s *S3) Delete(ctx context.Context, sum string, now time.Time) error {
+	s.forget(sum)
 	r, err := s.lock(ctx, sum)
 	if err != nil {
 		return err
@@ -649,6 +666,7 @@ func (s *S3) Delete(ctx context.Context, sum string, now time.Time) error {
 // The payload stays, locked, until its date, when Delete removes it like
 // any other.
 func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
+	s.forget(sum)
 	r, err := s.lock(ctx, sum)
 	if err != nil {
 		return err
