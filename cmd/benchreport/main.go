@@ -197,6 +197,7 @@ func main() {
 		}
 		row(v.name, fmt.Sprintf("%.0f recordings/s, %.1f MB/s: ratio %.2f to the directory backend", v.r["recordings/s"], v.r["MB/s"], v.r["recordings/s"]/ig["recordings/s"]), "")
 	}
+	clusterRows(row, clusterFile)
 	sl, sk := aRes["BenchmarkSubjectLookup"], aRes["BenchmarkSeekMinute55"]
 	row(fmt.Sprintf("subject lookup by number through the blind index at %.0f recordings (1,000 lookups)", sl["recordings"]),
 		fmt.Sprintf("p50 %.3f ms, p99 %.3f ms; opening every sealed record instead: %.0f s; ratio %.1e", sl["p50-ms"], sl["p99-ms"], sl["scan-s"], sl["ratio"]), "")

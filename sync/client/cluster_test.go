@@ -207,16 +207,20 @@ func TestSeaweedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Warm-up (not timed): the cluster grows its first volumes.
-	if _, err := floorPut(context.Background(), mc, cl.S3.Bucket, "warmup", sizes[:2*nboxes], nboxes); err != nil {
+	if _, err := floorPut(context.Background(), mc, cl.S3.Bucket, "warmup", sizes[:2*nboxes], nboxes, false); err != nil {
 		t.Fatalf("floor warm-up: %v", err)
 	}
 	pgDir := dsn[strings.Index(dsn, "host=")+len("host="):]
 	pgDir = pgDir[:strings.IndexByte(pgDir, '&')]
 	fprof := startProcProfile(pgDir)
-	dFloor, err := floorPut(context.Background(), mc, cl.S3.Bucket, "floor", sizes, nboxes)
+	dFloor, err := floorPut(context.Background(), mc, cl.S3.Bucket, "floor", sizes, nboxes, false)
 	floorCPU := fprof.end()
 	if err != nil {
 		t.Fatalf("floor: %v", err)
+	}
+	dFloor2, err := floorPut(context.Background(), mc, cl.S3.Bucket, "floor2", sizes, nboxes, true)
+	if err != nil {
+		t.Fatalf("floor, two objects each: %v", err)
 	}
 
 	var killedAt atomic.Int64
@@ -311,12 +315,16 @@ func TestSeaweedCluster(t *testing.T) {
 	fig := fmt.Sprintf("SeaweedFS cluster (master, 3 volume servers, replication 001, filer, S3 gateway), 2 front-ends on PostgreSQL, %d boxes, %d recordings, %.1f MB; volume server killed after %.1f MB\n"+
 		"  directory backend + SQLite, 1 front-end: %.1f recordings/s, %.1f MB/s\n"+
 		"  floor (plain minio-go, %d at once, the same %d objects' sizes, GOVERNANCE lock, checksum, create-only): %.1f objects/s, %.1f MB/s\n"+
-		"  SeaweedFS cluster + PostgreSQL, 2 front-ends: %.1f recordings/s, %.1f MB/s: ratio %.2f to the directory, %.2f to the floor\n"+
+		"  floor, two objects each (1 KiB, then the rest: the archive's header/payload layout): %.1f MB/s\n"+
+		"  SeaweedFS cluster + PostgreSQL, 2 front-ends: %.1f recordings/s, %.1f MB/s: ratio %.2f to the directory, %.2f to the floor, %.2f to the two-object floor\n"+
 		"  every acknowledged recording read back with its hash: %d of %d; Object Lock refused %d deletes through the gateway\n",
 		nboxes, recs, mb, float64(killedAt.Load())/1e6,
 		float64(recs)/dRef.Seconds(), mb/dRef.Seconds(),
-		nboxes, len(sizes), float64(len(sizes))/dFloor.Seconds(), mb/dFloor.Seconds(),
-		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), dRef.Seconds()/dCluster.Seconds(), dFloor.Seconds()/dCluster.Seconds(), read, recs, locked)
+		nboxes, len(sizes), float64(len(sizes))/dFloor.Seconds(), mb/dFloor.Seconds(), mb/dFloor2.Seconds(),
+		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), dRef.Seconds()/dCluster.Seconds(), dFloor.Seconds()/dCluster.Seconds(), dFloor2.Seconds()/dCluster.Seconds(), read, recs, locked)
+	// One line in go test -bench's format, for make bench (cmd/benchreport).
+	fig += fmt.Sprintf("BenchmarkCluster\t1\t%.2f recordings/s\t%.2f MB/s\t%.2f floor-MB/s\t%.2f floor2-MB/s\t%.2f dir-recordings/s\t%.2f dir-MB/s\n",
+		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), mb/dFloor.Seconds(), mb/dFloor2.Seconds(), float64(recs)/dRef.Seconds(), mb/dRef.Seconds())
 	load, _ := os.ReadFile("/proc/loadavg")
 	fig += fmt.Sprintf("  load average at the end: %s", load) +
 		"  CPU per process, archive ingest on the cluster:\n" + prof.table(clusterCPU) +

@@ -200,8 +200,10 @@ func stepTable(steps []store.Step, recs int) string {
 // floorPut writes objects of the given sizes to the bucket the way the
 // archive does (create-only, SHA-256 checksum, GOVERNANCE lock, no
 // multipart) with a plain minio-go client, workers at once, and returns
-// the wall time: the cluster's own throughput, with no archive.
-func floorPut(ctx context.Context, mc *minio.Client, bucket, prefix string, sizes []int64, workers int) (time.Duration, error) {
+// the wall time: the cluster's own throughput, with no archive. split
+// writes each as the archive lays a recording out: a 1 KiB object (the
+// age header) and then the rest (the payload).
+func floorPut(ctx context.Context, mc *minio.Client, bucket, prefix string, sizes []int64, workers int, split bool) (time.Duration, error) {
 	var maxSize int64
 	for _, n := range sizes {
 		maxSize = max(maxSize, n)
@@ -219,16 +221,21 @@ func floorPut(ctx context.Context, mc *minio.Client, bucket, prefix string, size
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				b := buf[:sizes[i]]
-				cs := sha256.Sum256(b)
-				opts := minio.PutObjectOptions{ContentType: "application/octet-stream", Mode: minio.Governance,
-					RetainUntilDate: time.Now().Add(7 * 24 * time.Hour).UTC(), DisableMultipart: true,
-					UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:])}}
-				opts.SetMatchETagExcept("*")
-				if _, err := mc.PutObject(ctx, bucket, fmt.Sprintf("%s/%06d", prefix, i), bytes.NewReader(b), int64(len(b)), opts); err != nil {
-					select {
-					case errs <- err:
-					default:
+				parts := [][]byte{buf[:sizes[i]]}
+				if split && sizes[i] > 1024 {
+					parts = [][]byte{buf[:1024], buf[1024:sizes[i]]}
+				}
+				for j, b := range parts {
+					cs := sha256.Sum256(b)
+					opts := minio.PutObjectOptions{ContentType: "application/octet-stream", Mode: minio.Governance,
+						RetainUntilDate: time.Now().Add(7 * 24 * time.Hour).UTC(), DisableMultipart: true,
+						UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:])}}
+					opts.SetMatchETagExcept("*")
+					if _, err := mc.PutObject(ctx, bucket, fmt.Sprintf("%s/%06d.%d", prefix, i, j), bytes.NewReader(b), int64(len(b)), opts); err != nil {
+						select {
+						case errs <- err:
+						default:
+						}
 					}
 				}
 			}
