@@ -211,12 +211,17 @@ func (s *S3) original(ctx context.Context, key string) (minio.ObjectInfo, error)
 // to the address is (remembered). A missing header (erased) yields the
 // oldest payload version and errHeaderGone.
 func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err error) {
+	// The two listings at once (one round trip's latency, not two).
+	var pv []minio.ObjectInfo
+	var perr error
+	listed := make(chan struct{})
+	go func() { defer close(listed); pv, perr = s.versions(ctx, payloadKey(sum)) }()
 	hv, err := s.versions(ctx, headerKey(sum))
+	<-listed
 	if err != nil {
 		return ho, po, err
 	}
-	pv, err := s.versions(ctx, payloadKey(sum))
-	if err != nil {
+	if err = perr; err != nil {
 		return ho, po, err
 	}
 	if len(pv) == 0 {
