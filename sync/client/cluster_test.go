@@ -178,7 +178,9 @@ func TestSeaweedCluster(t *testing.T) {
 	ra, raddr := serveFrontEnd(t, rdir)
 	rboxes := boxesFor(ra, func(int) []string { return []string{raddr} })
 	store.StepTimes.Reset()
+	rprof := startProcProfile()
 	dRef := ingestAll(t, rboxes, nil)
+	refCPU := rprof.end()
 	refSteps := store.StepTimes.Snapshot()
 
 	// The cluster, and two front-ends on PostgreSQL.
@@ -329,6 +331,7 @@ func TestSeaweedCluster(t *testing.T) {
 	fig += fmt.Sprintf("  load average at the end: %s", load) +
 		"  CPU per process, archive ingest on the cluster:\n" + prof.table(clusterCPU) +
 		"  CPU per process, floor:\n" + fprof.table(floorCPU) +
+		"  CPU per process, directory backend (the same 20 clients, 1 front-end, SQLite):\n" + rprof.table(refCPU) +
 		"  front-end wall time per step, cluster (summed over concurrent uploads):\n" + stepTable(steps, recs) +
 		"  front-end wall time per step, directory backend:\n" + stepTable(refSteps, recs)
 	fmt.Print(fig)
