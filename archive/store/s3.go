@@ -416,6 +416,10 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 			Mode:             minio.Governance,
 			RetainUntilDate:  until,
 			DisableMultipart: true,
+			// The signed x-amz-checksum-sha256 header binds the body; no
+			// second SHA-256 of it for a streaming signature (what
+			// minio-go does over plain HTTP; over TLS it never does).
+			DisableContentSha256: true,
 			UserMetadata: map[string]string{
 				"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(h.Sum(nil)),
 				"spanvault-object":      sum,
@@ -535,8 +539,7 @@ func (o *s3Object) ReadAt(b []byte, off int64) (int, error) {
 // A date is only ever extended under COMPLIANCE (the store refuses to
 // shorten it); GOVERNANCE dates follow the archive (bypass).
 func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
-	s.forget(sum)
-	ho, po, err := s.ours(ctx, sum)
+	ho, po, err := s.oursForLock(ctx, sum)
 	headerGone := errors.Is(err, errHeaderGone)
 	if err != nil && !headerGone {
 		if notFound(err) {

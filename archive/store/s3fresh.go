@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -23,7 +24,8 @@ const (
 // header's bytes and the provisional lock both got. Right after an upload
 // the archive reads the object's header (noteSealing) and stats it
 // (admitRecording); answering those from here saves ten requests per
-// recording (two version listings and two stats each time, and a GET).
+// recording (two version listings and two stats each time, and a GET),
+// and SetRetention's two stats.
 // Every change of the object through this backend (SetRetention, Erase,
 // Delete, Reseal) forgets it, and SetRetention always lists the versions
 // itself, so the lock calls still see a version someone else added.
@@ -86,4 +88,38 @@ func (s *S3) openFresh(ctx context.Context, sum string, f fresh) (io.ReadCloser,
 		return nil, 0, err
 	}
 	return &s3Object{r: io.MultiReader(bytes.NewReader(f.hdr), p), hdr: f.hdr, p: p}, int64(len(f.hdr)) + f.payload, nil
+}
+
+// oursForLock is ours for SetRetention: the versions are always listed
+// (a version someone else added must be seen before a lock call), but
+// when they are exactly the two this front-end has just written, their
+// lock is the provisional one it gave them and is not asked for again.
+// The noted object is forgotten: the lock is about to change.
+func (s *S3) oursForLock(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err error) {
+	f, ok := s.freshOf(sum, freshFor)
+	s.forget(sum)
+	if !ok {
+		return s.ours(ctx, sum)
+	}
+	var pv []minio.ObjectInfo
+	var perr error
+	listed := make(chan struct{})
+	go func() { defer close(listed); pv, perr = s.versions(ctx, payloadKey(sum)) }()
+	hv, err := s.versions(ctx, headerKey(sum))
+	<-listed
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return ho, po, err
+	}
+	if len(hv) != 1 || len(pv) != 1 || hv[0].VersionID != f.hv || pv[0].VersionID != f.pv {
+		return s.ours(ctx, sum) // someone else's version too: the full look
+	}
+	meta := http.Header{}
+	meta.Set("X-Amz-Object-Lock-Mode", Governance)
+	meta.Set("X-Amz-Object-Lock-Retain-Until-Date", f.until.UTC().Format(time.RFC3339))
+	ho = minio.ObjectInfo{Key: headerKey(sum), VersionID: f.hv, Size: int64(len(f.hdr)), Metadata: meta}
+	po = minio.ObjectInfo{Key: payloadKey(sum), VersionID: f.pv, Size: f.payload, Metadata: meta}
+	return ho, po, nil
 }

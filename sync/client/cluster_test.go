@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -207,6 +208,13 @@ func TestSeaweedCluster(t *testing.T) {
 	mc, err := cl.S3.Client() // the archive's own client settings
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The gateway checks the archive's x-amz-checksum-sha256 on an
+	// unsigned payload (the archive's PUTs rely on it).
+	wrong := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	if _, err := mc.PutObject(context.Background(), cl.S3.Bucket, "probe", strings.NewReader("payload"), 7, minio.PutObjectOptions{
+		DisableMultipart: true, DisableContentSha256: true, UserMetadata: map[string]string{"x-amz-checksum-sha256": wrong}}); err == nil {
+		t.Fatal("the gateway stored an object whose SHA-256 checksum does not match")
 	}
 	// Warm-up (not timed): the cluster grows its first volumes.
 	if _, err := floorPut(context.Background(), mc, cl.S3.Bucket, "warmup", sizes[:2*nboxes], nboxes, false); err != nil {

@@ -228,7 +228,7 @@ func floorPut(ctx context.Context, mc *minio.Client, bucket, prefix string, size
 				for j, b := range parts {
 					cs := sha256.Sum256(b)
 					opts := minio.PutObjectOptions{ContentType: "application/octet-stream", Mode: minio.Governance,
-						RetainUntilDate: time.Now().Add(7 * 24 * time.Hour).UTC(), DisableMultipart: true,
+						RetainUntilDate: time.Now().Add(7 * 24 * time.Hour).UTC(), DisableMultipart: true, DisableContentSha256: true,
 						UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:])}}
 					opts.SetMatchETagExcept("*")
 					if _, err := mc.PutObject(ctx, bucket, fmt.Sprintf("%s/%06d.%d", prefix, i, j), bytes.NewReader(b), int64(len(b)), opts); err != nil {
