@@ -46,6 +46,14 @@ type clusterBox struct {
 // uploads fail until the master has moved writes elsewhere). It returns
 // the wall time.
 func ingestAll(t *testing.T, boxes []*clusterBox, during func()) time.Duration {
+	d, _ := ingestCounted(t, boxes, during)
+	return d
+}
+
+// ingestCounted is ingestAll that also counts the passes that had to be
+// run again (each after a second's pause).
+func ingestCounted(t *testing.T, boxes []*clusterBox, during func()) (time.Duration, int64) {
+	var again atomic.Int64
 	start := time.Now()
 	var wg gosync.WaitGroup
 	errs := make(chan error, len(boxes))
@@ -62,6 +70,7 @@ func ingestAll(t *testing.T, boxes []*clusterBox, during func()) time.Duration {
 					errs <- nil
 					return
 				}
+				again.Add(1)
 				if try == 60 {
 					errs <- fmt.Errorf("%s: %d left after %d passes: %v", b.name, len(left), try+1, err)
 					return
@@ -81,7 +90,7 @@ func ingestAll(t *testing.T, boxes []*clusterBox, during func()) time.Duration {
 			t.Fatal(err)
 		}
 	}
-	return d
+	return d, again.Load()
 }
 
 // serveFrontEnd serves an archive directory until the test ends.
@@ -250,7 +259,7 @@ func TestSeaweedCluster(t *testing.T) {
 	}
 	store.StepTimes.Reset()
 	prof := startProcProfile(pgDir)
-	dCluster := ingestAll(t, boxes, kill)
+	dCluster, again := ingestCounted(t, boxes, kill)
 	clusterCPU := prof.end()
 	steps := store.StepTimes.Snapshot()
 	if killedAt.Load() == 0 {
@@ -336,6 +345,7 @@ func TestSeaweedCluster(t *testing.T) {
 	fig += fmt.Sprintf("BenchmarkCluster\t1\t%.2f recordings/s\t%.2f MB/s\t%.2f floor-MB/s\t%.2f floor2-MB/s\t%.2f dir-recordings/s\t%.2f dir-MB/s\n",
 		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), mb/dFloor.Seconds(), mb/dFloor2.Seconds(), float64(recs)/dRef.Seconds(), mb/dRef.Seconds())
 	load, _ := os.ReadFile("/proc/loadavg")
+	fig += fmt.Sprintf("  passes run again after a failure (the kill; each after 1 s): %d\n", again)
 	fig += fmt.Sprintf("  load average at the end: %s", load) +
 		"  CPU per process, archive ingest on the cluster:\n" + prof.table(clusterCPU) +
 		"  CPU per process, floor:\n" + fprof.table(floorCPU) +
