@@ -124,7 +124,10 @@ fuzz:
 # with replication, filer, S3 gateway) under two front-ends sharing a
 # PostgreSQL index: 20 boxes sync, a volume server is killed mid-ingest,
 # every acknowledged recording is read back, Object Lock is checked
-# through the gateway; prints the figures (build/cluster-figures.txt).
+# through the gateway; prints the figures (build/cluster-figures.txt):
+# the floor (the cluster's own throughput for the same sizes and lock,
+# plain minio-go), the archive's figure and their ratio, CPU per process
+# and the front-end's wall time per upload step.
 # Not in make test: the first build of SeaweedFS takes about 20 CPU-minutes.
 cluster: deps
 	bash scripts/install-seaweedfs.sh >/dev/null
@@ -147,6 +150,9 @@ screens:
 		$(GO) test -count=1 -p 1 -run 'Browser|Journey' ./archive/access || exit 1; done
 	@ls build/screens | wc -l | xargs echo "screens written to build/screens:"
 
+# The benchmark table (cmd/benchreport) into docs/benchmarks.md; the
+# archive ingest rows: directory and versitygw measured here, the
+# SeaweedFS cluster's from make cluster's last run (build/cluster-figures.txt).
 bench: build
 	$(GO) run ./cmd/benchreport -o docs/benchmarks.md
 

@@ -489,6 +489,7 @@ func (a *Archive) objectHead(w http.ResponseWriter, r *http.Request) {
 // read under the stall deadline (408 when it passes, the bytes that
 // arrived kept). A completed upload makes the box the object's owner.
 func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
+	defer store.StepTimes.Since("PATCH handler (whole)", time.Now())
 	ctx, name := r.Context(), applianceOf(r)
 	sum := r.PathValue("sum")
 	if !wire.ValidHash(sum) {
@@ -529,7 +530,9 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	t0 := time.Now()
 	release, err := a.reserveUpload(ctx, name, sum, length)
+	store.StepTimes.Since("reserve upload (quota)", t0)
 	if errors.Is(err, errQuota) {
 		a.Event(ctx, "upload_refused", name, name, sum+": "+err.Error(), true)
 		fail(w, http.StatusInsufficientStorage, err.Error())
@@ -540,15 +543,21 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	t0 = time.Now()
 	in, n, err := a.Store.AppendFor(ctx, name, sum, off, length, a.stallReader(w, r.Body))
+	store.StepTimes.Since("store append (receive, stage, publish)", t0)
 	if n > 0 {
 		if err := a.Index.AddBytes(ctx, name, n); err != nil {
 			a.Logger.Error("counting received bytes", "appliance", name, "err", err)
 		}
 	}
 	if err == nil && in.Complete {
+		t0 = time.Now()
 		owner, err = a.Index.ClaimObject(ctx, sum, name, length, a.Now())
+		store.StepTimes.Since("index: claim object", t0)
+		t0 = time.Now()
 		a.noteSealing(ctx, sum) // hybrid or classical (reseal.go)
+		store.StepTimes.Since("note sealing (reads the stored header)", t0)
 		if err == nil && owner != name {
 			fail(w, http.StatusConflict, a.ownershipConflict(ctx, name, owner, sum, "uploads"))
 			return
@@ -577,6 +586,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
+	defer store.StepTimes.Since("records handler (whole)", time.Now())
 	ctx, name := r.Context(), applianceOf(r)
 	var m wire.Records
 	if err := wire.Decode(r.Body, &m); err != nil {
@@ -605,7 +615,10 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 		if rec.Kind == wire.KindRecording {
 			// Only the box's own object; retention and hold by the
 			// archive's rules (owner.go), never lowered by the record.
-			if msg := a.admitRecording(ctx, name, rec, &row); msg != "" {
+			t0 := time.Now()
+			msg := a.admitRecording(ctx, name, rec, &row)
+			store.StepTimes.Since("admit recording (owner, stat, retention, hold)", t0)
+			if msg != "" {
 				out.Acks[i].Error = msg
 				continue
 			}
@@ -613,10 +626,13 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row)
 		okIdx = append(okIdx, i)
 	}
+	t0 := time.Now()
 	if err := a.Index.PutRecords(ctx, rows); err != nil {
 		a.internal(w, r, err)
 		return
 	}
+	store.StepTimes.Since("index: commit records", t0)
+	t0 = time.Now()
 	recs := 0
 	for _, i := range okIdx {
 		out.Acks[i].OK = true
@@ -627,7 +643,10 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 	if len(okIdx) > 0 {
 		a.Event(ctx, "ingest", name, name, fmt.Sprintf("%d records acknowledged (%d recordings), %d refused", len(okIdx), recs, len(m.Records)-len(okIdx)), false)
 	}
+	store.StepTimes.Since("ingest event + acknowledgement", t0)
+	t0 = time.Now()
 	reply(w, out)
+	store.StepTimes.Since("reply", t0)
 }
 
 func (a *Archive) renew(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,10 @@ func openPostgres(dsn string) (*Index, error) {
 		return nil, fmt.Errorf("index: postgres: %w", err)
 	}
 	db.SetMaxOpenConns(8)
+	// Kept open, all 8: database/sql keeps 2 idle by default, and under
+	// concurrent uploads every other connection was closed after use and
+	// opened again, a new server process each time (make cluster's profile).
+	db.SetMaxIdleConns(8)
 	// No deadline: on a database that already holds millions of rows a
 	// missing index is built here, which takes as long as it takes.
 	ctx := context.Background()

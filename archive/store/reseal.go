@@ -93,6 +93,7 @@ func resealedKey(sum string) string { return "reseal/" + sum }
 // it is locked, is not touched. Until header/<sum> is gone the recording
 // reads with the box's header; after, with the new one.
 func (s *S3) Reseal(ctx context.Context, sum string, oldLen int64, hdr []byte) error {
+	s.forget(sum)
 	_, po, err := s.ours(ctx, sum)
 	if err != nil {
 		if notFound(err) {

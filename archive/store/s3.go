@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -48,10 +49,12 @@ import (
 // GetObjectRetention's reply differently) and every PUT carries explicit
 // retention: bucket defaults are never relied on.
 type S3 struct {
-	c       *minio.Client
-	bucket  string
-	staging *Dir
-	chosen  sync.Map // sum -> [2]string: our header and payload version IDs, where others were added
+	c          *minio.Client
+	bucket     string
+	staging    *Dir
+	chosen     sync.Map // sum -> [2]string: our header and payload version IDs, where others were added
+	recent     sync.Map // sum -> fresh: objects just published (s3fresh.go)
+	remembered atomic.Int64
 	// Provisional is the GOVERNANCE lock an object gets when it arrives,
 	// before the box's record names its class (SetRetention then sets the
 	// class's mode and date).
@@ -208,18 +211,24 @@ func (s *S3) original(ctx context.Context, key string) (minio.ObjectInfo, error)
 // to the address is (remembered). A missing header (erased) yields the
 // oldest payload version and errHeaderGone.
 func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err error) {
+	// The two listings at once (one round trip's latency, not two).
+	var pv []minio.ObjectInfo
+	var perr error
+	listed := make(chan struct{})
+	go func() { defer close(listed); pv, perr = s.versions(ctx, payloadKey(sum)) }()
 	hv, err := s.versions(ctx, headerKey(sum))
+	<-listed
 	if err != nil {
 		return ho, po, err
 	}
-	pv, err := s.versions(ctx, payloadKey(sum))
-	if err != nil {
+	if err = perr; err != nil {
 		return ho, po, err
 	}
 	if len(pv) == 0 {
 		return ho, po, minio.ErrorResponse{Code: "NoSuchKey", StatusCode: http.StatusNotFound, Message: payloadKey(sum)}
 	}
 	stat := func(key string, v minio.ObjectInfo) (minio.ObjectInfo, error) {
+		defer StepTimes.Since("S3 stat version", time.Now())
 		return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: v.VersionID})
 	}
 	if len(hv) == 0 {
@@ -274,6 +283,7 @@ var errHeaderGone = errors.New("store: header gone")
 
 // versions lists key's versions, oldest first.
 func (s *S3) versions(ctx context.Context, key string) ([]minio.ObjectInfo, error) {
+	defer StepTimes.Since("S3 list versions", time.Now())
 	var out []minio.ObjectInfo
 	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
 		if oi.Err != nil {
@@ -325,6 +335,9 @@ func notFound(err error) bool {
 // Stat implements Store. A recording whose header was erased reports
 // Erased (its payload may still exist, locked).
 func (s *S3) Stat(ctx context.Context, sum string) (Info, error) {
+	if f, ok := s.freshOf(sum, freshFor); ok {
+		return f.info(), nil
+	}
 	ho, po, err := s.ours(ctx, sum)
 	in := Info{Complete: true}
 	switch {
@@ -385,9 +398,11 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		return Info{}, fmt.Errorf("store: %s is not an age file: %w", sum, err)
 	}
 	until := time.Now().Add(s.Provisional).UTC()
+	vid := map[string]string{} // key -> the version this PUT created
 	put := func(key string, r io.ReadSeeker, n int64) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
 		// refuses the PUT if what it received differs.
+		t0 := time.Now()
 		h := sha256.New()
 		if _, err := io.Copy(h, io.LimitReader(r, n)); err != nil {
 			return fmt.Errorf("store: %w", err)
@@ -395,18 +410,25 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		if _, err := r.Seek(-n, io.SeekCurrent); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
+		StepTimes.Since("re-read + hash for the PUT checksum", t0)
 		opts := minio.PutObjectOptions{
 			ContentType:      "application/octet-stream",
 			Mode:             minio.Governance,
 			RetainUntilDate:  until,
 			DisableMultipart: true,
+			// The signed x-amz-checksum-sha256 header binds the body; no
+			// second SHA-256 of it for a streaming signature (what
+			// minio-go does over plain HTTP; over TLS it never does).
+			DisableContentSha256: true,
 			UserMetadata: map[string]string{
 				"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(h.Sum(nil)),
 				"spanvault-object":      sum,
 			},
 		}
 		opts.SetMatchETagExcept("*") // create-only
-		_, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
+		t0 = time.Now()
+		ui, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
+		StepTimes.Since("S3 PUT "+strings.TrimSuffix(key[:strings.IndexByte(key, '/')+1], "/"), t0)
 		if err != nil {
 			code := minio.ToErrorResponse(err).Code
 			if code == "PreconditionFailed" {
@@ -416,6 +438,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 			}
 			return fmt.Errorf("store: s3 put %s: %w", key, err)
 		}
+		vid[key] = ui.VersionID
 		return nil
 	}
 	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
@@ -431,6 +454,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 	if err := put(payloadKey(sum), f, length-int64(len(hdr))); err != nil {
 		return Info{}, err
 	}
+	s.remember(sum, fresh{hdr: hdr, hv: vid[headerKey(sum)], pv: vid[payloadKey(sum)], payload: length - int64(len(hdr)), until: until})
 	return Info{Complete: true, Offset: length, Size: length, LockMode: Governance, RetainUntil: until}, nil
 }
 
@@ -458,6 +482,9 @@ func ageHeader(r io.Reader) ([]byte, error) {
 
 // Open implements Store: header and payload, concatenated: the sealed file.
 func (s *S3) Open(ctx context.Context, sum string) (io.ReadCloser, int64, error) {
+	if f, ok := s.freshOf(sum, freshOpen); ok {
+		return s.openFresh(ctx, sum, f)
+	}
 	ho, po, err := s.ours(ctx, sum)
 	switch {
 	case errors.Is(err, errHeaderGone):
@@ -512,7 +539,7 @@ func (o *s3Object) ReadAt(b []byte, off int64) (int, error) {
 // A date is only ever extended under COMPLIANCE (the store refuses to
 // shorten it); GOVERNANCE dates follow the archive (bypass).
 func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
-	ho, po, err := s.ours(ctx, sum)
+	ho, po, err := s.oursForLock(ctx, sum)
 	headerGone := errors.Is(err, errHeaderGone)
 	if err != nil && !headerGone {
 		if notFound(err) {
@@ -558,18 +585,26 @@ func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
 			// runs out on its own.
 		} else {
 			m := minio.RetentionMode(o.mode)
+			t0 := time.Now()
 			err := s.c.PutObjectRetention(ctx, s.bucket, o.key, minio.PutObjectRetentionOptions{
 				Mode: &m, RetainUntilDate: &until, GovernanceBypass: true, VersionID: oi.VersionID,
 			})
+			StepTimes.Since("S3 retention call", t0)
 			if err != nil {
 				return fmt.Errorf("store: s3 retention %s: %w", o.key, err)
 			}
+		}
+		if _, _, cur := lockOf(oi); cur == r.Hold {
+			continue // unchanged: no call
 		}
 		status := minio.LegalHoldDisabled
 		if r.Hold {
 			status = minio.LegalHoldEnabled
 		}
-		if err := s.c.PutObjectLegalHold(ctx, s.bucket, o.key, minio.PutObjectLegalHoldOptions{Status: &status, VersionID: oi.VersionID}); err != nil {
+		t0 := time.Now()
+		err := s.c.PutObjectLegalHold(ctx, s.bucket, o.key, minio.PutObjectLegalHoldOptions{Status: &status, VersionID: oi.VersionID})
+		StepTimes.Since("S3 legal hold call", t0)
+		if err != nil {
 			return fmt.Errorf("store: s3 legal hold %s: %w", o.key, err)
 		}
 	}
@@ -613,6 +648,7 @@ func (s *S3) removeAll(ctx context.Context, key string, bypass bool) error {
 
 // Delete implements Store: after retention, every version of both objects.
 func (s *S3) Delete(ctx context.Context, sum string, now time.Time) error {
+	s.forget(sum)
 	r, err := s.lock(ctx, sum)
 	if err != nil {
 		return err
@@ -638,6 +674,7 @@ func (s *S3) Delete(ctx context.Context, sum string, now time.Time) error {
 // The payload stays, locked, until its date, when Delete removes it like
 // any other.
 func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
+	s.forget(sum)
 	r, err := s.lock(ctx, sum)
 	if err != nil {
 		return err

@@ -118,12 +118,12 @@ func TestS3UploadResumeOpen(t *testing.T) {
 	// is refused (the same kind of request the archive makes).
 	right := sha256.Sum256([]byte("payload"))
 	if _, err := raw.PutObject(ctx, cfg.Bucket, "probe-ok", strings.NewReader("payload"), 7, minio.PutObjectOptions{
-		DisableMultipart: true, UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(right[:])}}); err != nil {
+		DisableMultipart: true, DisableContentSha256: true, UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(right[:])}}); err != nil {
 		t.Fatalf("a PUT with the right checksum: %v", err)
 	}
 	wrong := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	_, err = raw.PutObject(ctx, cfg.Bucket, "probe", strings.NewReader("payload"), 7, minio.PutObjectOptions{
-		DisableMultipart: true, UserMetadata: map[string]string{"x-amz-checksum-sha256": wrong}})
+		DisableMultipart: true, DisableContentSha256: true, UserMetadata: map[string]string{"x-amz-checksum-sha256": wrong}})
 	if err == nil {
 		t.Fatal("the server stored an object whose SHA-256 checksum does not match")
 	}

@@ -207,11 +207,16 @@ func (d *Dir) AppendFor(ctx context.Context, box, sum string, offset, length int
 	// re-read at the end.
 	var h hash.Hash
 	src := io.LimitReader(r, length-offset+1)
+	th := &timedWriter{}
 	if offset == 0 {
 		h = sha256.New()
-		src = io.TeeReader(src, h)
+		th.w = h
+		src = io.TeeReader(src, th)
 	}
+	t0 := time.Now()
 	n, cerr := io.Copy(f, src)
+	StepTimes.Add("receive + staging write", time.Since(t0)-th.d)
+	StepTimes.Add("hashing (as received)", th.d)
 	if offset+n > length {
 		// Keep only the declared length; the client sent too much.
 		if err := f.Truncate(length); err != nil {
@@ -221,8 +226,10 @@ func (d *Dir) AppendFor(ctx context.Context, box, sum string, offset, length int
 		f.Close()
 		return Info{Offset: length}, length - offset, ErrTooLarge
 	}
+	t0 = time.Now()
 	serr := f.Sync()
 	f.Close()
+	StepTimes.Since("staging fsync", t0)
 	if serr != nil {
 		if isNoSpace(serr) {
 			return in, 0, fmt.Errorf("%w: %v", ErrNoSpace, serr)

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -17,11 +19,11 @@ import (
 
 	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/index/pgtest"
+	"github.com/spanvault/spanvault/archive/store"
 	"github.com/spanvault/spanvault/archive/store/seaweedtest"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/internal/testkit"
@@ -44,6 +46,14 @@ type clusterBox struct {
 // uploads fail until the master has moved writes elsewhere). It returns
 // the wall time.
 func ingestAll(t *testing.T, boxes []*clusterBox, during func()) time.Duration {
+	d, _ := ingestCounted(t, boxes, during)
+	return d
+}
+
+// ingestCounted is ingestAll that also counts the passes that had to be
+// run again (each after a second's pause).
+func ingestCounted(t *testing.T, boxes []*clusterBox, during func()) (time.Duration, int64) {
+	var again atomic.Int64
 	start := time.Now()
 	var wg gosync.WaitGroup
 	errs := make(chan error, len(boxes))
@@ -60,6 +70,7 @@ func ingestAll(t *testing.T, boxes []*clusterBox, during func()) time.Duration {
 					errs <- nil
 					return
 				}
+				again.Add(1)
 				if try == 60 {
 					errs <- fmt.Errorf("%s: %d left after %d passes: %v", b.name, len(left), try+1, err)
 					return
@@ -79,7 +90,7 @@ func ingestAll(t *testing.T, boxes []*clusterBox, during func()) time.Duration {
 			t.Fatal(err)
 		}
 	}
-	return d
+	return d, again.Load()
 }
 
 // serveFrontEnd serves an archive directory until the test ends.
@@ -118,6 +129,7 @@ func TestSeaweedCluster(t *testing.T) {
 	var src []string
 	var total int64
 	var recs int
+	var sizes []int64 // every file the boxes upload, for the floor
 	for i := 0; i < nboxes; i++ {
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("vault-%02d", i))
 		v, err := vault.Open(vault.Options{Dir: dir, Recipients: []age.Recipient{id.Recipient()}, Policy: testPolicy()})
@@ -129,6 +141,9 @@ func TestSeaweedCluster(t *testing.T) {
 		es, _ := v.PendingSync(0)
 		for _, en := range es {
 			total += en.Size
+			if en.Size > 0 {
+				sizes = append(sizes, en.Size)
+			}
 			if en.Recorded {
 				recs++
 			}
@@ -172,7 +187,11 @@ func TestSeaweedCluster(t *testing.T) {
 	}
 	ra, raddr := serveFrontEnd(t, rdir)
 	rboxes := boxesFor(ra, func(int) []string { return []string{raddr} })
+	store.StepTimes.Reset()
+	rprof := startProcProfile()
 	dRef := ingestAll(t, rboxes, nil)
+	refCPU := rprof.end()
+	refSteps := store.StepTimes.Snapshot()
 
 	// The cluster, and two front-ends on PostgreSQL.
 	cl := seaweedtest.Start(t)
@@ -193,6 +212,36 @@ func TestSeaweedCluster(t *testing.T) {
 		}
 		return []string{a2, a1}
 	})
+	// The floor: the same sizes, the same lock settings, a plain
+	// parallel S3 client on the healthy cluster, no archive.
+	mc, err := cl.S3.Client() // the archive's own client settings
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gateway checks the archive's x-amz-checksum-sha256 on an
+	// unsigned payload (the archive's PUTs rely on it).
+	wrong := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	if _, err := mc.PutObject(context.Background(), cl.S3.Bucket, "probe", strings.NewReader("payload"), 7, minio.PutObjectOptions{
+		DisableMultipart: true, DisableContentSha256: true, UserMetadata: map[string]string{"x-amz-checksum-sha256": wrong}}); err == nil {
+		t.Fatal("the gateway stored an object whose SHA-256 checksum does not match")
+	}
+	// Warm-up (not timed): the cluster grows its first volumes.
+	if _, err := floorPut(context.Background(), mc, cl.S3.Bucket, "warmup", sizes[:2*nboxes], nboxes, false); err != nil {
+		t.Fatalf("floor warm-up: %v", err)
+	}
+	pgDir := dsn[strings.Index(dsn, "host=")+len("host="):]
+	pgDir = pgDir[:strings.IndexByte(pgDir, '&')]
+	fprof := startProcProfile(pgDir)
+	dFloor, err := floorPut(context.Background(), mc, cl.S3.Bucket, "floor", sizes, nboxes, false)
+	floorCPU := fprof.end()
+	if err != nil {
+		t.Fatalf("floor: %v", err)
+	}
+	dFloor2, err := floorPut(context.Background(), mc, cl.S3.Bucket, "floor2", sizes, nboxes, true)
+	if err != nil {
+		t.Fatalf("floor, two objects each: %v", err)
+	}
+
 	var killedAt atomic.Int64
 	kill := func() {
 		for {
@@ -208,7 +257,11 @@ func TestSeaweedCluster(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	dCluster := ingestAll(t, boxes, kill)
+	store.StepTimes.Reset()
+	prof := startProcProfile(pgDir)
+	dCluster, again := ingestCounted(t, boxes, kill)
+	clusterCPU := prof.end()
+	steps := store.StepTimes.Snapshot()
 	if killedAt.Load() == 0 {
 		t.Fatal("the volume server was not killed mid-ingest")
 	}
@@ -258,10 +311,6 @@ func TestSeaweedCluster(t *testing.T) {
 	// Object Lock through the gateway, with the archive's own keys: the
 	// first version of a COMPLIANCE-locked payload cannot be deleted, not
 	// even with the governance bypass.
-	mc, err := minio.New(cl.S3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(cl.S3.AccessKey, cl.S3.SecretKey, ""), Secure: false})
-	if err != nil {
-		t.Fatal(err)
-	}
 	es, _ := boxes[0].v.List()
 	locked := 0
 	for _, en := range es[:3] {
@@ -284,11 +333,25 @@ func TestSeaweedCluster(t *testing.T) {
 	mb := float64(total) / 1e6
 	fig := fmt.Sprintf("SeaweedFS cluster (master, 3 volume servers, replication 001, filer, S3 gateway), 2 front-ends on PostgreSQL, %d boxes, %d recordings, %.1f MB; volume server killed after %.1f MB\n"+
 		"  directory backend + SQLite, 1 front-end: %.1f recordings/s, %.1f MB/s\n"+
-		"  SeaweedFS cluster + PostgreSQL, 2 front-ends: %.1f recordings/s, %.1f MB/s: ratio %.2f\n"+
+		"  floor (plain minio-go, %d at once, the same %d objects' sizes, GOVERNANCE lock, checksum, create-only): %.1f objects/s, %.1f MB/s\n"+
+		"  floor, two objects each (1 KiB, then the rest: the archive's header/payload layout): %.1f MB/s\n"+
+		"  SeaweedFS cluster + PostgreSQL, 2 front-ends: %.1f recordings/s, %.1f MB/s: ratio %.2f to the directory, %.2f to the floor, %.2f to the two-object floor\n"+
 		"  every acknowledged recording read back with its hash: %d of %d; Object Lock refused %d deletes through the gateway\n",
 		nboxes, recs, mb, float64(killedAt.Load())/1e6,
 		float64(recs)/dRef.Seconds(), mb/dRef.Seconds(),
-		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), dRef.Seconds()/dCluster.Seconds(), read, recs, locked)
+		nboxes, len(sizes), float64(len(sizes))/dFloor.Seconds(), mb/dFloor.Seconds(), mb/dFloor2.Seconds(),
+		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), dRef.Seconds()/dCluster.Seconds(), dFloor.Seconds()/dCluster.Seconds(), dFloor2.Seconds()/dCluster.Seconds(), read, recs, locked)
+	// One line in go test -bench's format, for make bench (cmd/benchreport).
+	fig += fmt.Sprintf("BenchmarkCluster\t1\t%.2f recordings/s\t%.2f MB/s\t%.2f floor-MB/s\t%.2f floor2-MB/s\t%.2f dir-recordings/s\t%.2f dir-MB/s\n",
+		float64(recs)/dCluster.Seconds(), mb/dCluster.Seconds(), mb/dFloor.Seconds(), mb/dFloor2.Seconds(), float64(recs)/dRef.Seconds(), mb/dRef.Seconds())
+	load, _ := os.ReadFile("/proc/loadavg")
+	fig += fmt.Sprintf("  passes run again after a failure (the kill; each after 1 s): %d\n", again)
+	fig += fmt.Sprintf("  load average at the end: %s", load) +
+		"  CPU per process, archive ingest on the cluster:\n" + prof.table(clusterCPU) +
+		"  CPU per process, floor:\n" + fprof.table(floorCPU) +
+		"  CPU per process, directory backend (the same 20 clients, 1 front-end, SQLite):\n" + rprof.table(refCPU) +
+		"  front-end wall time per step, cluster (summed over concurrent uploads):\n" + stepTable(steps, recs) +
+		"  front-end wall time per step, directory backend:\n" + stepTable(refSteps, recs)
 	fmt.Print(fig)
 	os.MkdirAll("../../build", 0o755)
 	os.WriteFile("../../build/cluster-figures.txt", []byte(fig), 0o644)

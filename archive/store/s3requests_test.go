@@ -1,0 +1,118 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/archive/store"
+	"github.com/spanvault/spanvault/archive/store/s3test"
+)
+
+// requestLog counts the requests that reach the S3 server through it.
+type requestLog struct {
+	mu  gosync.Mutex
+	got []string
+}
+
+func (l *requestLog) reset() { l.mu.Lock(); l.got = nil; l.mu.Unlock() }
+func (l *requestLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.got...)
+}
+
+// TestS3RequestsPerRecording (issue 26): what the archive asks the bucket
+// for one recording, from the completed upload to its class's lock: the
+// publish, the header read back (noteSealing), the Stat of admitRecording
+// and SetRetention. It was 20 requests (make cluster's profile: the time
+// went to listings and stats of objects the front-end had just written);
+// the lock it sets is checked from a second store with nothing noted.
+func TestS3RequestsPerRecording(t *testing.T) {
+	cfg := s3test.Start(t)
+	target, _ := url.Parse("http://" + cfg.Endpoint)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var log requestLog
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var q []string
+		for k := range r.URL.Query() {
+			if k != "versionId" && k != "prefix" && k != "encoding-type" && k != "max-keys" && k != "key-marker" && k != "version-id-marker" {
+				q = append(q, k)
+			}
+		}
+		sort.Strings(q)
+		kind := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"+cfg.Bucket+"/"), "/", 2)[0]
+		log.mu.Lock()
+		log.got = append(log.got, r.Method+" "+kind+" ?"+strings.Join(q, "&"))
+		log.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	pcfg := cfg
+	pcfg.Endpoint = strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := age.GenerateX25519Identity()
+	data := sealedFile(t, id, bytes.Repeat([]byte("a recording "), 20000))
+	s := sum(data)
+	log.reset()
+
+	in, _, err := st.AppendFor(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data))
+	if err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	rc, _, err := st.Open(ctx, s) // noteSealing reads the header
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := make([]byte, 21)
+	if _, err := io.ReadFull(rc, hdr); err != nil || string(hdr) != "age-encryption.org/v1" {
+		t.Fatalf("header read back: %q %v", hdr, err)
+	}
+	rc.Close()
+	if in, err := st.Stat(ctx, s); err != nil || !in.Complete || in.Size != int64(len(data)) {
+		t.Fatalf("stat: %+v %v", in, err)
+	}
+	until := time.Now().Add(400 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if err := st.SetRetention(ctx, s, store.Retention{Mode: store.Compliance, Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	got := log.list()
+	t.Logf("%d requests: %s", len(got), strings.Join(got, "; "))
+	if len(got) > 7 {
+		t.Errorf("%d requests to the bucket for one recording, want at most 7 (2 PUTs, 3 listings, 2 retention calls):\n%s", len(got), strings.Join(got, "\n"))
+	}
+
+	// A store with nothing noted sees the lock set, and the same bytes.
+	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in2, err := st2.Stat(ctx, s)
+	if err != nil || in2.LockMode != store.Compliance || !in2.RetainUntil.Equal(until) || in2.Size != int64(len(data)) {
+		t.Fatalf("lock as read back: %+v %v (want COMPLIANCE until %s)", in2, err, until)
+	}
+	rc, _, err = st2.Open(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(back, data) {
+		t.Fatal("read back differs")
+	}
+}
