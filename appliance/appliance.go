@@ -115,7 +115,7 @@ type Appliance struct {
 	idx           indexCounts
 	enroll        *client.EnrollState // zero-touch enrollment until approved
 	policyBase    *policyBase         // what central policies apply over (policy.go)
-	trend         trendRing // the last day's samples (trends.go)
+	trend         trendRing           // the last day's samples (trends.go)
 }
 
 type dayCount struct {

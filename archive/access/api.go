@@ -98,9 +98,6 @@ func (s *Service) apiSignOut(w http.ResponseWriter, r *http.Request, ss *session
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// parseSearch reads search filters from a query string.
-func parseSearch(v map[string][]string) (Search, error) { return parseSearchIn(v, time.UTC) }
-
 // mayHear: supervisors and compliance see the sealed metadata of what
 // they may hear; the DPO sees it for subject work.
 func mayHear(u *User) bool { return Allowed(u.Role, ActPlay) || u.Role == DPO }
@@ -118,17 +115,12 @@ func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request, ss *sess
 	s.fail(w, r, ss, err)
 }
 
-// searchRecordings is the search of the API and of the page alike: the
-// branch filter authorized, the hits found, their sealed metadata opened
-// for who may hear, the search audited. Numbers never travel in a URL to
-// be logged by a proxy: lookups go through the query string over TLS
-// only, and the audit entry names the blind term.
-func (s *Service) searchRecordings(ctx context.Context, u *User, q Search) ([]Hit, error) {
-	hits, _, err := s.searchRecordingsTotal(ctx, u, q)
-	return hits, err
-}
-
-// searchRecordingsTotal is searchRecordings with the query's total count.
+// searchRecordingsTotal is the search of the API and of the page alike:
+// the branch filter authorized, the hits found with the query's total
+// count, their sealed metadata opened for who may hear, the search
+// audited. Numbers never travel in a URL to be logged by a proxy: lookups
+// go through the query string over TLS only, and the audit entry names
+// the blind term.
 func (s *Service) searchRecordingsTotal(ctx context.Context, u *User, q Search) ([]Hit, int, error) {
 	if len(q.Branches) > 0 {
 		if err := s.authorize(ctx, u, ActSearch, s.branchObject(ctx, q.Branches)); err != nil {

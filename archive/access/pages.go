@@ -3,8 +3,6 @@ package access
 import (
 	"bytes"
 	"net/http"
-
-	"github.com/spanvault/spanvault/archive/index"
 )
 
 // Page data: one type per page. Every page is rendered into a buffer
@@ -54,12 +52,6 @@ type linksPage struct {
 type requestsPage struct {
 	pageHead
 	Requests []*Request
-}
-
-type auditPage struct {
-	pageHead
-	Chain  string
-	Events []index.Event
 }
 
 type usersPage struct {

@@ -215,15 +215,10 @@ type Hit struct {
 	Personal  *record.Personal `json:"personal,omitempty"`
 }
 
-// search runs a query within the user's branches. The number, extension
-// and tag are looked up through the blind index: one indexed query.
-func (s *Service) search(ctx context.Context, u *User, q Search) ([]Hit, error) {
-	hits, _, err := s.searchTotal(ctx, u, q)
-	return hits, err
-}
-
-// searchTotal is search with the number of hits of the query as a whole
-// (not only the page of Limit hits from Offset).
+// searchTotal runs a query within the user's branches, with the number
+// of hits of the query as a whole (not only the page of Limit hits from
+// Offset). The number, extension and tag are looked up through the blind
+// index: one indexed query.
 func (s *Service) searchTotal(ctx context.Context, u *User, q Search) ([]Hit, int, error) {
 	if _, err := s.IndexPending(ctx); err != nil {
 		return nil, 0, err

@@ -301,23 +301,6 @@ func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) 
 	s.page(w, r, ss, "fleet", v)
 }
 
-func (s *Service) webAudit(w http.ResponseWriter, r *http.Request, ss *session) {
-	tr, err := s.readTrail(r.Context(), ss.user, "", r.URL.Query().Get("alerts") == "1", "web")
-	if err != nil {
-		s.fail(w, r, ss, err)
-		return
-	}
-	chain := "Chain intact over " + strconv.Itoa(tr.Entries) + " entries."
-	if tr.Broken != nil {
-		chain = tr.Broken.Error()
-	}
-	es := tr.Events
-	if len(es) > 500 {
-		es = es[len(es)-500:]
-	}
-	s.page(w, r, ss, "audit", auditPage{Chain: chain, Events: es})
-}
-
 func (s *Service) webUsers(w http.ResponseWriter, r *http.Request, ss *session) {
 	us, err := ListUsers(r.Context(), s.db())
 	if err != nil {

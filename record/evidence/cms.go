@@ -153,7 +153,9 @@ func checkSigner(cert *x509.Certificate, si cmsSignerInfo, econtent asn1.RawValu
 		return fmt.Errorf("signature algorithm %v does not fit the signer's %v key", si.SignatureAlgorithm.Algorithm, cert.PublicKeyAlgorithm)
 	}
 	var content asn1.RawValue
-	asn1.Unmarshal(econtent.Bytes, &content)
+	if rest, err := asn1.Unmarshal(econtent.Bytes, &content); err != nil || len(rest) != 0 {
+		return errors.New("encapsulated content is not one OCTET STRING")
+	}
 	d := h.New()
 	d.Write(content.Bytes)
 	want := d.Sum(nil)
