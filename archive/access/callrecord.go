@@ -32,10 +32,16 @@ func (s *Service) callRecord(ctx context.Context, app, id string) *index.Record 
 }
 
 // webCallRecord shows a call record within the user's branches (the
-// same refusal as for a recording outside them).
+// same refusal as for a recording outside them). An erased call record
+// (or one being erased) is refused like an erased recording (410): its
+// page shows nothing of it.
 func (s *Service) webCallRecord(w http.ResponseWriter, r *http.Request, ss *session, rec *index.Record) {
 	o := Object{Kind: "recording", Name: rec.Appliance + "/" + rec.ID, Branches: []string{rec.Appliance}}
 	if !s.check(w, r, ss, ActSearch, o) {
+		return
+	}
+	if !rec.DeletedAt.IsZero() || s.erasing(r.Context(), rec.Appliance, rec.ID) {
+		s.fail(w, r, ss, errErased)
 		return
 	}
 	var e struct {

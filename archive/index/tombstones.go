@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -69,8 +70,28 @@ func applyTombstone(ctx context.Context, tx *Tx, r Record) error {
 	if kind != TombstoneErased {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE records SET deleted_at = ? WHERE appliance = ? AND id = ? AND kind <> 'tombstone' AND deleted_at = ''`, ts(at), r.Appliance, r.ID)
-	return err
+	if _, err := tx.ExecContext(ctx, `UPDATE records SET deleted_at = ? WHERE appliance = ? AND id = ? AND kind <> 'tombstone' AND deleted_at = ''`, ts(at), r.Appliance, r.ID); err != nil {
+		return err
+	}
+	return purgeErased(ctx, tx, r.Appliance, r.ID)
+}
+
+// purgeErased drops what an erased recording's or call record's rows
+// held of the person: their sealed metadata and subject, and their blind
+// search terms (queued indexing too, so none come back). The tombstone
+// keeps its own sealed subject and terms (the Art. 15 report's deletion);
+// the hashes, sizes and times stay for verify and the ledger.
+func purgeErased(ctx context.Context, tx *Tx, appliance, id string) error {
+	for _, q := range []string{
+		`UPDATE records SET sealed = NULL, subject = NULL WHERE appliance = ? AND id = ? AND kind <> 'tombstone' AND deleted_at <> ''`,
+		`DELETE FROM search_terms WHERE appliance = ? AND id = ? AND kind <> 'tombstone'`,
+		`DELETE FROM search_queue WHERE appliance = ? AND id = ? AND kind <> 'tombstone'`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, appliance, id); err != nil {
+			return fmt.Errorf("purging erased %s/%s: %w", appliance, id, err)
+		}
+	}
+	return nil
 }
 
 // SetWhy records why a recording (its rows other than the tombstone) was
