@@ -326,12 +326,13 @@ func (c EnrollConfig) wire() wire.EnrollSync {
 }
 
 // ApproveFourEyes is Approve under the four-eyes rule when [enroll]
-// four_eyes is set: the first admin's approval is filed (audited); the
+// four_eyes is set, and always for a replacement (replace set: giving a
+// box that asked from anywhere an enrolled name's identity): the first admin's approval is filed (audited); the
 // approval of a second admin for the same code, name and replacement
 // approves it. The same admin twice, or another name, approves nothing.
 // It reports whether the request is approved now.
 func (a *Archive) ApproveFourEyes(ctx context.Context, code, name, by, replace string) (bool, error) {
-	if !a.Config.Enroll.FourEyes {
+	if !a.Config.Enroll.FourEyes && replace == "" {
 		return true, a.Approve(ctx, code, name, by, replace)
 	}
 	c := wire.NormalizeCode(code)

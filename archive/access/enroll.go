@@ -14,13 +14,19 @@ import (
 )
 
 // Zero-touch enrollment at the access service: an admin of every branch
-// (ActEnroll) lists the boxes waiting with their codes and approves one
-// as a name, here as with spanvault-archive approve, under the four-eyes
-// rule when [enroll] four_eyes is set (archive.ApproveFourEyes). A code
-// that names no pending request is 404 and approves nothing. No personal
-// data: codes, sources and times.
+// (ActEnroll; a branch-scoped admin neither lists nor approves: 403
+// before any code is looked up) lists the boxes waiting with their
+// codes' first characters only, and approves one as a name by typing the
+// full code read off the box, here as with spanvault-archive approve,
+// under the four-eyes rule when [enroll] four_eyes is set, and always for
+// a replacement of an enrolled name's box (archive.ApproveFourEyes). A
+// code that names no pending request is 404 and approves nothing. No
+// personal data: code prefixes, sources and times.
 
-// Enrollment is a pending request as the page and API show it.
+// Enrollment is a pending request as the page and API show it. Code is
+// the code's first CodeShown characters and "…": the list helps to find a
+// box, it never hands out what approves it (the admin types the full
+// code read off the box).
 type Enrollment struct {
 	Code        string    `json:"code"`
 	Source      string    `json:"source"`
@@ -54,20 +60,30 @@ func (s *Service) enrollRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /web/enroll", s.web(ActEnroll, s.webApproveEnrollment))
 }
 
-func (s *Service) pendingEnrollments(ctx context.Context) ([]Enrollment, error) {
+// CodeShown is how many characters of a pending code the list shows.
+const CodeShown = 4
+
+func (s *Service) pendingEnrollments(ctx context.Context, u *User) ([]Enrollment, error) {
+	if !u.AllBranches() {
+		return nil, forbidden("an admin scoped to branches may not enrol a box (a new branch)")
+	}
 	es, err := s.A.Index.PendingEnrollments(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}
 	out := []Enrollment{}
 	for _, e := range es {
-		out = append(out, Enrollment{Code: e.Code, Source: e.Source, RequestedAt: e.RequestedAt, ExpiresAt: e.ExpiresAt, FiledBy: e.FiledBy, FiledName: e.FiledName})
+		out = append(out, Enrollment{Code: e.Code[:min(CodeShown, len(e.Code))] + "…", Source: e.Source, RequestedAt: e.RequestedAt, ExpiresAt: e.ExpiresAt, FiledBy: e.FiledBy, FiledName: e.FiledName})
 	}
 	return out, nil
 }
 
 // approveEnrollment approves (or files, under four-eyes) for the user.
 func (s *Service) approveEnrollment(ctx context.Context, u *User, in ApproveEnrollment) (bool, error) {
+	// Scope first: a scoped admin learns nothing of which codes exist.
+	if !u.AllBranches() {
+		return false, forbidden("an admin scoped to branches may not enrol a box (a new branch)")
+	}
 	if strings.TrimSpace(in.Code) == "" || strings.TrimSpace(in.Name) == "" {
 		return false, httperr.BadRequest("code and name are required")
 	}
@@ -76,9 +92,6 @@ func (s *Service) approveEnrollment(ctx context.Context, u *User, in ApproveEnro
 		return false, hidden("pending enrollment request with this code", "approval of code "+strings.TrimSpace(in.Code)+": "+archive.ErrTextNoCode)
 	} else if err != nil {
 		return false, err
-	}
-	if !u.AllBranches() {
-		return false, forbidden("an admin scoped to branches may not enrol a box (a new branch)")
 	}
 	ok, err := s.A.ApproveFourEyes(ctx, in.Code, in.Name, u.Name, strings.TrimSpace(in.Replace))
 	if errors.Is(err, archive.ErrEnrollCode) {
@@ -91,7 +104,7 @@ func (s *Service) approveEnrollment(ctx context.Context, u *User, in ApproveEnro
 }
 
 func (s *Service) apiEnrollments(w http.ResponseWriter, r *http.Request, ss *session) {
-	es, err := s.pendingEnrollments(r.Context())
+	es, err := s.pendingEnrollments(r.Context(), ss.user)
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
@@ -118,7 +131,7 @@ func (s *Service) webEnroll(w http.ResponseWriter, r *http.Request, ss *session)
 }
 
 func (s *Service) renderEnroll(w http.ResponseWriter, r *http.Request, ss *session, status int, done, problem string) {
-	es, err := s.pendingEnrollments(r.Context())
+	es, err := s.pendingEnrollments(r.Context(), ss.user)
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return

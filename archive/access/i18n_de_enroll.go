@@ -20,5 +20,7 @@ func init() {
 		"Filed: a second admin confirms the approval (four eyes).":         "Vorgemerkt: Ein zweiter Administrator bestätigt die Freigabe (Vier-Augen-Prinzip).",
 		"no pending enrollment request has this code":                      "Keine offene Anfrage hat diesen Code",
 		"Enrollment requests": "Inbetriebnahme-Anfragen",
+		"A second admin confirms each replacement of an enrolled box (four eyes).":            "Ein zweiter Administrator bestätigt jeden Ersatz einer eingebundenen Box (Vier-Augen-Prinzip).",
+		"The list shows the first characters of each code: type the full code the box shows.": "Die Liste zeigt die ersten Zeichen jedes Codes: Geben Sie den vollständigen Code ein, den die Box anzeigt.",
 	})
 }

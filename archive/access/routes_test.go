@@ -344,12 +344,14 @@ func routeTable() []routeSpec {
 			return cell{method: "POST", path: "/web/clear/" + user[tgt], form: url.Values{}}
 		}},
 		// Enrollment: a code that names no request approves nothing (404).
-		{pattern: "GET /api/v1/enrollments", roles: []access.Role{access.Admin}, ok: 200, make: get("/api/v1/enrollments")},
-		{pattern: "POST /api/v1/enrollments/approve", roles: []access.Role{access.Admin}, ok: http.StatusNotFound, make: func(*routeFixture, access.Role, string) cell {
+		// Enrollment: admins of every branch only (the table's admin is
+		// scoped to branch-1: refused before any code is looked up).
+		{pattern: "GET /api/v1/enrollments", roles: []access.Role{access.Admin}, ok: http.StatusForbidden, make: get("/api/v1/enrollments")},
+		{pattern: "POST /api/v1/enrollments/approve", roles: []access.Role{access.Admin}, ok: http.StatusForbidden, make: func(*routeFixture, access.Role, string) cell {
 			return cell{method: "POST", path: "/api/v1/enrollments/approve", json: access.ApproveEnrollment{Code: "0000-0000-0000-0000", Name: "branch-9"}}
 		}},
-		{pattern: "GET /fleet/enroll", web: true, roles: []access.Role{access.Admin}, ok: 200, make: get("/fleet/enroll")},
-		{pattern: "POST /web/enroll", web: true, roles: []access.Role{access.Admin}, ok: http.StatusNotFound, make: func(*routeFixture, access.Role, string) cell {
+		{pattern: "GET /fleet/enroll", web: true, roles: []access.Role{access.Admin}, ok: http.StatusForbidden, make: get("/fleet/enroll")},
+		{pattern: "POST /web/enroll", web: true, roles: []access.Role{access.Admin}, ok: http.StatusForbidden, make: func(*routeFixture, access.Role, string) cell {
 			return cell{method: "POST", path: "/web/enroll", form: url.Values{"code": {"0000-0000-0000-0000"}, "name": {"branch-9"}}}
 		}},
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	commands["approve"] = command{"approve a new box's enrollment code as NAME (-replace -reason WHY: a new box for an enrolled name); -list: the codes waiting", cmdApprove}
+	commands["approve"] = command{"approve a new box's enrollment code as NAME (-replace -reason WHY: a new box for an enrolled name, filed until a second run with another -by approves it); -list: the codes waiting (for operators with shell access)", cmdApprove}
 	commands["ca-fingerprint"] = command{"print the SHA-256 of the CA certificate, which an image built for this archive carries", cmdCAFingerprint}
 }
 
