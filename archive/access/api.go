@@ -445,7 +445,7 @@ type trailView struct {
 }
 
 // readTrail is the audit trail read of the API and the page alike: the
-// events (of a kind, or alerts only), the chain verified, the read
+// events (of a kind, or alerts only) of the user's branches, the chain verified, the read
 // audited (via: how it was read, for the audit entry).
 func (s *Service) readTrail(ctx context.Context, u *User, kind string, alertsOnly bool, via string) (trailView, error) {
 	es, err := s.A.Index.Events(ctx, kind, alertsOnly)
@@ -454,7 +454,7 @@ func (s *Service) readTrail(ctx context.Context, u *User, kind string, alertsOnl
 	}
 	n, verr := s.A.VerifyTrail(ctx)
 	s.audit(ctx, "audit_read", u.Name, "", via, false)
-	return trailView{Events: es, Entries: n, Broken: verr}, nil
+	return trailView{Events: eventsInScope(u, es), Entries: n, Broken: verr}, nil // trail_scope.go
 }
 
 func (s *Service) apiFleet(w http.ResponseWriter, r *http.Request, ss *session) {

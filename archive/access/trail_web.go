@@ -13,8 +13,8 @@ import (
 	"github.com/spanvault/spanvault/archive/index"
 )
 
-// The auditor's trail browser (GET /audit): the archive's audit trail,
-// newest first, a page at a time, filtered by kind, person, branch, day
+// The auditor's trail browser (GET /audit): the archive's audit trail
+// (a branch-scoped auditor's: their branches' events only), newest first, a page at a time, filtered by kind, person, branch, day
 // and alerts, and above it, in plain words, whether the trail verifies:
 // every entry chained to the one before and, at every position anchored
 // in the signed anchor log, equal to what the log holds (archive.CheckTrail).
@@ -77,6 +77,7 @@ func (s *Service) webTrail(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, ss, err)
 		return
 	}
+	es = eventsInScope(ss.user, es) // a scoped auditor: their branches' events (trail_scope.go)
 	p.F, p.Entries, p.Problems, p.Verified = f, n, problems, len(problems) == 0
 	p.Checked = s.now().In(loc).Format("2006-01-02 15:04:05 MST")
 	for _, pr := range problems {
