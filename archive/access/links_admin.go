@@ -87,7 +87,7 @@ func (s *Service) webLinks(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.deny(w, r, ss, "role "+string(ss.user.Role)+" may not list links")
 		return
 	}
-	s.page(w, r, ss, "linkadmin", linkAdminPage{pageHead: pageHead{Title: "Live streaming links", Error: r.URL.Query().Get("error")}, Links: ls})
+	s.page(w, r, ss, "linkadmin", linkAdminPage{pageHead: pageHead{Title: "Live streaming links", Error: queryMessage(r)}, Links: ls})
 }
 
 func (s *Service) webRevokeLink(w http.ResponseWriter, r *http.Request, ss *session) {

@@ -95,7 +95,7 @@ const maxInboxAlerts = 50
 func (s *Service) webInbox(w http.ResponseWriter, r *http.Request, ss *session) {
 	ctx := r.Context()
 	u := ss.user
-	p := inboxPage{pageHead: pageHead{Title: "Inbox", Error: r.URL.Query().Get("error")}}
+	p := inboxPage{pageHead: pageHead{Title: "Inbox", Error: queryMessage(r)}} // known keys only (messages.go)
 	us, err := ListUsers(ctx, s.db())
 	if err != nil {
 		s.fail(w, r, ss, err)

@@ -238,7 +238,7 @@ func (s *Service) webRequests(w http.ResponseWriter, r *http.Request, ss *sessio
 			out = append(out, q)
 		}
 	}
-	s.page(w, r, ss, "requests", requestsPage{pageHead: pageHead{Error: r.URL.Query().Get("error")}, Requests: out})
+	s.page(w, r, ss, "requests", requestsPage{pageHead: pageHead{Error: queryMessage(r)}, Requests: out}) // known keys only (messages.go)
 }
 
 func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -262,12 +262,11 @@ func (s *Service) webDecide(w http.ResponseWriter, r *http.Request, ss *session)
 		return
 	}
 	if err != nil {
-		msg, ok := shown(err)
-		if !ok {
-			s.fail(w, r, ss, err)
+		if _, ok := shown(err); ok && s.decidedAlready(r.Context(), id) {
+			http.Redirect(w, r, "/requests?error=decided", http.StatusSeeOther) // a key, never text (messages.go)
 			return
 		}
-		http.Redirect(w, r, "/requests?error="+template.URLQueryEscaper(msg), http.StatusSeeOther)
+		s.fail(w, r, ss, err) // its page says why (never the request's text)
 		return
 	}
 	http.Redirect(w, r, "/requests", http.StatusSeeOther)
