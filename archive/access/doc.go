@@ -31,7 +31,8 @@
 //     audit trail, each entry anchored in the anchor log with the boxes'
 //     heads; a row of accesses is written in one transaction with its
 //     entry, and archive.CheckTrail (the auditor's page and API) checks
-//     the rows of accesses and requests against the trail.
+//     the rows of accesses and requests against the trail. An auditor
+//     scoped to branches reads only their branches' entries.
 //   - Critical actions (export, erasure, hold release, role changes, bulk
 //     erasure) take two people: one requests, a different one whose role
 //     approves that action, within their branches, decides; the action
@@ -40,8 +41,9 @@
 //     An erasure by subject touches only the branches both people hold.
 //     A request goes filed, approved, applying ("applied on N of M
 //     boxes"), done only when every box applied it and the archive's
-//     copies are gone; an erased recording is not served from approval
-//     on. An approved export is downloaded once, by its requester, within
+//     copies are gone; an erased recording or call record is not served
+//     from approval on (410), and its rows keep no sealed metadata or
+//     search terms (archive/index purgeErased). An approved export is downloaded once, by its requester, within
 //     exportTTL (24 h), their scope checked again at the download.
 //   - Audio that leaves (a play, a stream through a CRM link, an export)
 //     is admitted before its first byte (limits.go): one transaction on
