@@ -1,6 +1,8 @@
 package evidence_test
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"os"
 	"strings"
@@ -31,14 +33,36 @@ func readVector(t *testing.T) ([]byte, string) {
 	return b, strings.TrimSpace(string(k))
 }
 
+// boxKey is the public audit key of the box that made the frozen bundle
+// (testdata/box-v1.pub, hex; fingerprint 9c945ccfabc92543...).
+func boxKey(t *testing.T) ed25519.PublicKey {
+	t.Helper()
+	h, err := os.ReadFile("testdata/box-v1.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(string(h)))
+	if err != nil || len(k) != ed25519.PublicKeySize {
+		t.Fatalf("box-v1.pub: %v", err)
+	}
+	return k
+}
+
 func TestFrozenBundleVerifies(t *testing.T) {
 	b, vkey := readVector(t)
-	rep, err := evidence.Verify(b, evidence.Options{LogKey: vkey})
+	rep, err := evidence.Verify(b, evidence.Options{LogKey: vkey, BoxKey: boxKey(t)})
 	if err != nil {
 		t.Fatalf("the bundle of 2026-12-06 no longer verifies: %v", err)
 	}
-	if rep.Appliance != "branch-1" || rep.ID == "" || rep.Item.Status != "complete" || len(rep.Proven) != 6 {
+	if rep.Appliance != "branch-1" || rep.ID == "" || rep.Item.Status != "complete" || len(rep.Proven) != 6 || len(rep.Unverified) != 0 || !rep.LogKeyChecked || !rep.BoxKeyChecked ||
+		!strings.HasPrefix(rep.BoxKey, "9c945ccfabc92543") {
 		t.Fatalf("report %+v", rep)
+	}
+	// Without the box's key the ledger's signer is only the key the
+	// bundle names.
+	rep, err = evidence.Verify(b, evidence.Options{LogKey: vkey})
+	if err != nil || len(rep.Proven) != 5 || len(rep.Unverified) != 1 || rep.BoxKeyChecked {
+		t.Fatalf("without the box key: %v %q %q", err, rep.Proven, rep.Unverified)
 	}
 	f, err := os.Open("testdata/identity-v1.txt")
 	if err != nil {
