@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -261,6 +262,11 @@ func (b *Bundle) Verify(opt Options) (*Report, error) {
 	}
 	if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
 		return broke("checkpoint signature", "the checkpoint carries %d signatures, one by the log key expected", len(n.Sigs)+len(n.UnverifiedSigs))
+	}
+	// Base64 with stray bits in its last character decodes to the same
+	// signature: the bundle's bytes would not all count.
+	if _, err := base64.StdEncoding.Strict().DecodeString(n.Sigs[0].Base64); err != nil {
+		return broke("checkpoint signature", "the signature is not in canonical base64")
 	}
 	tree, err := tlog.ParseTree([]byte(n.Text))
 	if err != nil {

@@ -1,10 +1,12 @@
 package evidence_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,6 +102,7 @@ func TestBundleRefusesOtherKeysAndFraming(t *testing.T) {
 		{"trailing byte", append(append([]byte(nil), b...), '\n'), evidence.Options{}, "framing"},
 		{"leading zero in a length", []byte(strings.Replace(string(b), "\ncheckpoint ", "\ncheckpoint 0", 1)), evidence.Options{}, "framing"},
 		{"another box key", b, evidence.Options{BoxKey: make([]byte, 32)}, "ledger signature"},
+		{"stray bits in the signature's base64", strayBits(t, b), evidence.Options{LogKey: vkey}, "checkpoint signature"},
 	} {
 		_, err := evidence.Verify(tc.data, tc.opt)
 		var be *evidence.BrokenError
@@ -107,4 +110,27 @@ func TestBundleRefusesOtherKeysAndFraming(t *testing.T) {
 			t.Errorf("%s: %v, want the %s broken", tc.name, err, tc.proof)
 		}
 	}
+}
+
+// strayBits sets an unused bit of the last base64 character of the
+// checkpoint's signature: the same signature, other bytes.
+func strayBits(t *testing.T, b []byte) []byte {
+	t.Helper()
+	at, err := evidence.Sections(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := at["checkpoint"]
+	i := bytes.LastIndex(b[cp[0]:cp[1]], []byte("=\n"))
+	if i < 1 {
+		t.Skip("the checkpoint's signature has no padding")
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	pos := cp[0] + i - 1
+	if b[pos] == '=' {
+		pos--
+	}
+	c := slices.Clone(b)
+	c[pos] = alphabet[strings.IndexByte(alphabet, c[pos])^1]
+	return c
 }
