@@ -1,6 +1,8 @@
 package appliance
 
 import (
+	"fmt"
+
 	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
@@ -39,8 +41,8 @@ func (a *Appliance) applyPolicyLocked(d *wire.PolicyDoc) ([]string, error) {
 	}
 	// A class an earlier policy made legal retention stays so: the box
 	// holds recordings under it.
-	if err := config.CheckLegalFloor(a.policyBase.applied, &nc.Retention); err != nil {
-		return nil, err
+	if err := config.CheckLegalKept(a.policyBase.applied, &nc.Retention); err != nil {
+		return nil, fmt.Errorf("policy %d: %w", d.Version, err)
 	}
 	// The vault takes its own copy; a.cfg.Retention, which the vault read
 	// until now, is left as it is.
