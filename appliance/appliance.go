@@ -501,6 +501,9 @@ func (a *Appliance) maintain() {
 		} else if res.Deleted > 0 {
 			a.log.Info("retention sweep", "deleted", res.Deleted)
 		}
+		if res.Overdue > 0 {
+			a.log.Warn("retention: recordings past their maximum age kept until the archive acknowledges them (must_sync)", "overdue", res.Overdue)
+		}
 	}
 	if auditDue {
 		a.verifyAudit()

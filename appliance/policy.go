@@ -1,6 +1,8 @@
 package appliance
 
 import (
+	"fmt"
+
 	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
@@ -37,12 +39,18 @@ func (a *Appliance) applyPolicyLocked(d *wire.PolicyDoc) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A class an earlier policy made legal retention stays so: the box
+	// holds recordings under it.
+	if err := config.CheckLegalKept(a.policyBase.applied, &nc.Retention); err != nil {
+		return nil, fmt.Errorf("policy %d: %w", d.Version, err)
+	}
 	// The vault takes its own copy; a.cfg.Retention, which the vault read
 	// until now, is left as it is.
 	ret := nc.Retention
 	if _, err := a.v.SetPolicy(&ret); err != nil {
 		return nil, err
 	}
+	a.policyBase.applied = &ret
 	a.cfg.Capture.Extensions = nc.Capture.Extensions // read at the next start
 	a.cfg.Sync.Window, a.cfg.Sync.Rate = nc.Sync.Window, nc.Sync.Rate
 	if s, ok := a.sync.(*syncer); ok {
@@ -59,6 +67,7 @@ type policyBase struct {
 	extensions []string
 	window     string
 	rate       config.Size
+	applied    *retention.Policy // the retention of the policy applied last
 }
 
 // syncWindow is the upload window in force.

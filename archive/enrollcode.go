@@ -35,12 +35,14 @@ import (
 // or the fleet page); the archive issues and pins the certificates then,
 // and hands them out with the sync settings at the box's next request.
 //
-//   - A request unapproved for EnrollTTL expires: its code cannot be
-//     approved any more, and the box starts over with a new key.
+//   - A request unapproved for EnrollTTL, or not asked again for
+//     EnrollIdle (enrollprefix.go), expires: its code cannot be approved
+//     any more, and the box starts over with a new key.
 //   - A code typed wrong names no request and approves nothing; codes are
-//     80 bits, and requests are rate-limited per source and overall
-//     before anything is parsed, with at most MaxPendingEnrollments
-//     pending at a time.
+//     80 bits, and requests are rate-limited per source network (/24,
+//     /64) and overall before anything is parsed, with at most
+//     MaxPendingPerPrefix pending per network and MaxPendingEnrollments
+//     in all.
 //   - An enrolled name is refused unless the approval is an explicit,
 //     audited replacement (a reason), exactly as enroll -replace.
 const (
@@ -62,20 +64,22 @@ const (
 // ErrEnrollCode: Approve found no pending, unexpired request with the code.
 var ErrEnrollCode = errors.New("archive: " + ErrTextNoCode)
 
-// enrollLimiter bounds enrollment requests overall and per source address.
+// enrollLimiter bounds enrollment requests overall and per source
+// network (sourcePrefix).
 type enrollLimiter struct {
 	mu      sync.Mutex
 	all     *rate.Limiter
 	sources map[string]*rate.Limiter
 }
 
-func (l *enrollLimiter) allow(src string) bool {
+func (l *enrollLimiter) allow(src string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.all == nil {
 		l.all = rate.NewLimiter(20, 40)
 		l.sources = map[string]*rate.Limiter{}
 	}
+	src = sourcePrefix(src)
 	s := l.sources[src]
 	if s == nil {
 		if len(l.sources) >= 4096 {
@@ -84,7 +88,7 @@ func (l *enrollLimiter) allow(src string) bool {
 		s = rate.NewLimiter(1, 10)
 		l.sources[src] = s
 	}
-	return s.Allow() && l.all.Allow()
+	return s.AllowN(now, 1) && l.all.AllowN(now, 1)
 }
 
 // enrollRequest serves PathEnroll (no client certificate needed).
@@ -96,7 +100,7 @@ func (a *Archive) enrollRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Before anything is read or parsed.
-	if !a.enrollLimit.allow(src) {
+	if !a.enrollLimit.allow(src, a.Now()) {
 		fail(w, http.StatusTooManyRequests, RefuseEnrollRate)
 		return
 	}
@@ -141,8 +145,18 @@ func (a *Archive) enrollRequest(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusServiceUnavailable, RefuseEnrollFull)
 			return
 		}
+		sources, err := a.Index.PendingEnrollmentSources(ctx, now)
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		if n := pendingFromPrefix(sources, src); n >= MaxPendingPerPrefix {
+			a.Event(ctx, "refused", "", "", fmt.Sprintf("enrollment request from %s: %s (%d pending from %s)", src, RefuseEnrollPrefix, n, sourcePrefix(src)), false)
+			fail(w, http.StatusTooManyRequests, RefuseEnrollPrefix)
+			return
+		}
 		ne := index.Enrollment{Code: code, CSR: base64.StdEncoding.EncodeToString(m.CSR), APICSR: base64.StdEncoding.EncodeToString(m.APICSR),
-			Hosts: strings.Join(m.Hosts, ","), Source: src, RequestedAt: now, ExpiresAt: now.Add(EnrollTTL)}
+			Hosts: strings.Join(m.Hosts, ","), Source: src, RequestedAt: now, ExpiresAt: enrollExpiry(now, now)}
 		added, err := a.Index.AddEnrollment(ctx, ne)
 		if err != nil {
 			a.internal(w, r, err)
@@ -164,6 +178,17 @@ func (a *Archive) enrollRequest(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusGone, RefuseEnrollExpired)
 		return
 	case e.ApprovedAt.IsZero():
+		// Asked again: alive for EnrollIdle more (within EnrollTTL).
+		if until := enrollExpiry(e.RequestedAt, now); until.After(e.ExpiresAt) {
+			ok, err := a.Index.RenewEnrollment(ctx, code, now, until)
+			if err != nil {
+				a.internal(w, r, err)
+				return
+			}
+			if ok {
+				e.ExpiresAt = until
+			}
+		}
 		w.WriteHeader(http.StatusAccepted)
 		reply(w, wire.EnrollReply{State: wire.EnrollPending, Code: code, ExpiresAt: e.ExpiresAt})
 		return

@@ -195,9 +195,10 @@
 // enrollment code is the first 80 bits of SHA-256("spanvault enroll\n" ||
 // its sync key's SubjectPublicKeyInfo) in Crockford base 32
 // (wire.EnrollCode, "7K2M-9QXA-..."), shown on its status page and
-// spelled by its LED. The archive rate-limits the path per source and
-// overall before it reads the body (429), bounds the body
-// (wire.MaxEnrollMessage) and the requests pending (503), checks both
+// spelled by its LED. The archive rate-limits the path per source network
+// (/24 for IPv4, /64 for IPv6) and overall before it reads the body
+// (429), bounds the body (wire.MaxEnrollMessage) and the requests pending
+// (16 per source network: 429; in all: 503), checks both
 // CSR signatures (P-256 or Ed25519 keys only), and records the request
 // under its code: 202 {state: pending, code, expires_at}. An admin
 // approves the code as a name (spanvault-archive approve -code CODE -name
@@ -208,8 +209,9 @@
 // ([enroll] window, rate, check_in_every); the box writes them and its
 // [sync] section (enrolled.toml) and starts syncing without a restart. A
 // code that names no pending request approves nothing; a request not
-// approved within a day expires (410: the box starts over with a new key
-// and code); an enrolled name is refused unless the approval is the
+// approved within a day, or not asked again for an hour (a pending box
+// asks every poll_every; each request moves expires_at), expires (410:
+// the box starts over with a new key and code); an enrolled name is refused unless the approval is the
 // explicit replacement (approve -replace -reason WHY, as enroll -replace).
 //
 // # Policy

@@ -142,11 +142,25 @@ func TestRetentionWithFakeClock(t *testing.T) {
 	if exists(held.ID) {
 		t.Fatal("released recording past its age not deleted")
 	}
-	// Seven years on, MiFID recordings go even though never synced.
-	sweep(start.Add(7*365*day + day))
+	// Seven years on, MiFID recordings (must_sync) the archive never
+	// acknowledged are kept and counted overdue (finding M2: no
+	// max_age deletes them before the archive holds them); once it
+	// acknowledges them, they go.
+	if r := sweep(start.Add(7*365*day + day)); r.Deleted != 0 || r.Overdue != len(cl["mifid"]) {
+		t.Fatalf("7 years on, unsynced MiFID: %+v", r)
+	}
+	for _, e := range cl["mifid"] {
+		if !exists(e.ID) {
+			t.Fatalf("unsynced mifid %s deleted for age", e.ID)
+		}
+		if err := v.Acknowledge(e.ID, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweep(start.Add(7*365*day + 2*day))
 	for _, e := range cl["mifid"] {
 		if exists(e.ID) {
-			t.Fatalf("mifid %s kept past 7 years", e.ID)
+			t.Fatalf("mifid %s kept past 7 years after the archive acknowledged it", e.ID)
 		}
 	}
 	// Every deletion has its audit entry and its tombstone.

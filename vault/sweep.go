@@ -15,9 +15,12 @@ import (
 
 // SweepResult says what a retention sweep did.
 type SweepResult struct {
-	Deleted  int    `json:"deleted"`
-	Examined int    `json:"examined"`
-	Skipped  string `json:"skipped,omitempty"` // why nothing was done
+	Deleted  int `json:"deleted"`
+	Examined int `json:"examined"`
+	// Overdue counts recordings past their maximum age kept because their
+	// class must reach the archive first (retention.Overdue): an alert.
+	Overdue int    `json:"overdue,omitempty"`
+	Skipped string `json:"skipped,omitempty"` // why nothing was done
 }
 
 // Sweep deletes what retention says must go by now. It does nothing while
@@ -47,7 +50,11 @@ func (v *Vault) Sweep() (SweepResult, error) {
 				continue
 			}
 			cl, _ := v.policy().Class(e.Class)
-			r := retention.Due(cl, retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0}, now)
+			facts := retention.Facts{Start: e.Start, AckedAt: e.AckedAt, OnHold: len(e.Holds) > 0}
+			r := retention.Due(cl, facts, now)
+			if e.State != StateCDR && retention.Overdue(cl, facts, now) {
+				res.Overdue++
+			}
 			if r == retention.Keep && e.State == StateCDR && !e.Expiry.After(now) && len(e.Holds) == 0 {
 				r = retention.MaxAge
 			}

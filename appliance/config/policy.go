@@ -35,7 +35,8 @@ var PolicyRestart = []string{"capture.extensions"}
 // of the box's, validated as the box's own configuration is, and the
 // changed settings that need a restart. A setting the policy may not set
 // (anything outside retention, capture.extensions, sync.window and
-// sync.rate) refuses the whole policy; c is not changed.
+// sync.rate) refuses the whole policy, and so does one that weakens a
+// class c holds as legal retention (CheckLegalFloor); c is not changed.
 func (c *Config) ApplyPolicy(d *wire.PolicyDoc) (*Config, []string, error) {
 	var f policyFragment
 	md, err := toml.Decode(d.Config, &f)
@@ -65,6 +66,9 @@ func (c *Config) ApplyPolicy(d *wire.PolicyDoc) (*Config, []string, error) {
 			nc.Retention.Classes[i].MustSync = true
 			nc.Retention.Classes[i].EvictUnsynced = false
 		}
+	}
+	if err := CheckLegalFloor(&c.Retention, &nc.Retention); err != nil {
+		return nil, nil, fmt.Errorf("policy %d: %w", d.Version, err)
 	}
 	if f.Capture != nil && f.Capture.Extensions != nil {
 		nc.Capture.Extensions = *f.Capture.Extensions

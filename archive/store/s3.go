@@ -335,7 +335,7 @@ func notFound(err error) bool {
 // Stat implements Store. A recording whose header was erased reports
 // Erased (its payload may still exist, locked).
 func (s *S3) Stat(ctx context.Context, sum string) (Info, error) {
-	if f, ok := s.freshOf(sum, freshFor); ok {
+	if f, ok := s.freshOf(sum, freshFor); ok && s.live(ctx, sum, f) {
 		return f.info(), nil
 	}
 	ho, po, err := s.ours(ctx, sum)
@@ -482,7 +482,7 @@ func ageHeader(r io.Reader) ([]byte, error) {
 
 // Open implements Store: header and payload, concatenated: the sealed file.
 func (s *S3) Open(ctx context.Context, sum string) (io.ReadCloser, int64, error) {
-	if f, ok := s.freshOf(sum, freshOpen); ok {
+	if f, ok := s.freshOf(sum, freshOpen); ok && s.live(ctx, sum, f) {
 		return s.openFresh(ctx, sum, f)
 	}
 	ho, po, err := s.ours(ctx, sum)

@@ -11,9 +11,11 @@ import (
 )
 
 // freshFor is how long the S3 backend answers Stat of an object it has
-// just published from what it wrote, without asking the bucket; Open
-// only for freshOpen (the upload's own request reads the header back:
-// an erasure through another front-end must not find the header here).
+// just published from what it wrote, Open only for freshOpen (the
+// upload's own request reads the header back). Either asks the bucket
+// first, with one HEAD, whether the header's version it wrote still
+// exists (fresh.live): an erasure through another front-end deletes it,
+// and then the full look answers (erased), never the header from here.
 const (
 	freshFor  = time.Minute
 	freshOpen = 5 * time.Second
@@ -24,8 +26,9 @@ const (
 // header's bytes and the provisional lock both got. Right after an upload
 // the archive reads the object's header (noteSealing) and stats it
 // (admitRecording); answering those from here saves ten requests per
-// recording (two version listings and two stats each time, and a GET),
-// and SetRetention's two stats.
+// recording (two version listings and two stats each time, and a GET,
+// less the HEAD of the header's version each asks), and SetRetention's
+// two stats.
 // Every change of the object through this backend (SetRetention, Erase,
 // Delete, Reseal) forgets it, and SetRetention always lists the versions
 // itself, so the lock calls still see a version someone else added.
@@ -72,6 +75,18 @@ func (s *S3) freshOf(sum string, within time.Duration) (fresh, bool) {
 		return fresh{}, false
 	}
 	return f, true
+}
+
+// live reports with one HEAD of the header's version this front-end wrote
+// whether it still exists; when not (erased or resealed through another
+// front-end), or the HEAD fails, the noted object is forgotten and the
+// caller takes the full look, which says what became of it.
+func (s *S3) live(ctx context.Context, sum string, f fresh) bool {
+	if _, err := s.c.StatObject(ctx, s.bucket, headerKey(sum), minio.StatObjectOptions{VersionID: f.hv}); err != nil {
+		s.forget(sum)
+		return false
+	}
+	return true
 }
 
 // freshInfo is Stat's answer for a fresh object.

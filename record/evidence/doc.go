@@ -78,4 +78,16 @@
 // with no tombstone. Trust rests on the archive's log key and the box's
 // audit key; a reader checks both fingerprints against ones published
 // out of band.
+//
+// A bundle carries its own keys, and anyone can make a log key, a box
+// key and a self-signed time-stamping authority that fit together
+// (evidencetest.Forge). So Verify reports as proven only what it checked
+// against keys the caller gave: without Options.LogKey the checkpoint and
+// everything under it is Unverified (Report.LogKeyChecked false) and
+// spanvault verify-evidence says "UNVERIFIED: no archive log key given"
+// and exits non-zero, listing what is consistent in itself; without
+// Options.BoxKey (-box-key) the ledger's signer is reported as the key
+// the bundle names (the log anchors the ledger's hash, not its key);
+// without trusted roots (-tsa-cert) a time-stamp is "unverified (no TSA
+// certificate given)".
 package evidence

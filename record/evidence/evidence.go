@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -215,6 +216,17 @@ type Report struct {
 	TimestampBy   string
 	// Proven are the checks that held, in plain words, in order.
 	Proven []string
+	// Unverified are what held only against the keys the bundle itself
+	// carries (a forger makes his own): no archive log key, box key or
+	// trusted time-stamping authority was given to compare them with.
+	Unverified []string
+	// LogKeyChecked: the checkpoint's key is the archive's published one
+	// (Options.LogKey). Without it nothing the bundle shows is tied to
+	// the archive: the bundle is internally consistent, not proven.
+	LogKeyChecked bool
+	// BoxKeyChecked: the ledger's key is the box's published one
+	// (Options.BoxKey).
+	BoxKeyChecked bool
 }
 
 // Verify checks every proof of an encoded bundle. The first that does
@@ -251,12 +263,22 @@ func (b *Bundle) Verify(opt Options) (*Report, error) {
 	if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
 		return broke("checkpoint signature", "the checkpoint carries %d signatures, one by the log key expected", len(n.Sigs)+len(n.UnverifiedSigs))
 	}
+	// Base64 with stray bits in its last character decodes to the same
+	// signature: the bundle's bytes would not all count.
+	if _, err := base64.StdEncoding.Strict().DecodeString(n.Sigs[0].Base64); err != nil {
+		return broke("checkpoint signature", "the signature is not in canonical base64")
+	}
 	tree, err := tlog.ParseTree([]byte(n.Text))
 	if err != nil {
 		return broke("checkpoint signature", "%v", err)
 	}
 	rep.Tree, rep.LogKey = tree, b.LogKey
-	says("The checkpoint is signed by the archive's log key %s: the log held %d records with root hash %s.", v.Name(), tree.N, tree.Hash)
+	if opt.LogKey != "" {
+		rep.LogKeyChecked = true
+		says("The checkpoint is signed by the archive's log key %s: the log held %d records with root hash %s.", v.Name(), tree.N, tree.Hash)
+	} else {
+		rep.Unverified = append(rep.Unverified, fmt.Sprintf("The checkpoint is signed by the log key the bundle itself names (%s, %d records): no archive log key was given to compare it with, so the \"log\" below may be the bundle maker's own.", v.Name(), tree.N))
+	}
 
 	// The box's ledger: signature, then its content.
 	if len(b.LedgerKey) != ed25519.PublicKeySize || len(b.LedgerSignature) != ed25519.SignatureSize {
@@ -273,7 +295,12 @@ func (b *Bundle) Verify(opt Options) (*Report, error) {
 	fp := sha256.Sum256(b.LedgerKey)
 	rep.Ledger, rep.Appliance, rep.Day, rep.BoxKey = l, l.Appliance, l.Day, hex.EncodeToString(fp[:])
 	rep.LedgerSHA256 = ledger.Hash(b.Ledger)
-	says("The coverage ledger of %s for %s is signed by the box's audit key (fingerprint %s): %d dialogs.", l.Appliance, l.Day, rep.BoxKey[:16], len(l.Items))
+	if opt.BoxKey != nil {
+		rep.BoxKeyChecked = true
+		says("The coverage ledger of %s for %s is signed by the box's audit key (fingerprint %s): %d dialogs.", l.Appliance, l.Day, rep.BoxKey[:16], len(l.Items))
+	} else {
+		rep.Unverified = append(rep.Unverified, fmt.Sprintf("The coverage ledger of %s for %s (%d dialogs) is signed by the key the bundle names (fingerprint %s), not compared with the box's published audit key (-box-key): the archive's log anchors the ledger's hash, not the key that signed it.", l.Appliance, l.Day, len(l.Items), rep.BoxKey[:16]))
+	}
 
 	// The recording and its index record.
 	sum := sha256.Sum256(b.Recording)
@@ -338,6 +365,10 @@ func (b *Bundle) Verify(opt Options) (*Report, error) {
 			return broke("timestamp", "%v", err)
 		}
 		rep.TimestampTime, rep.TimestampBy = at, by
+		if strings.HasSuffix(by, untrustedTSA) {
+			rep.Unverified = append(rep.Unverified, fmt.Sprintf("time-stamp unverified (no TSA certificate given): the token claims %s attests the checkpoint existed at %s, signed by a certificate the token itself carries.", strings.TrimSuffix(by, untrustedTSA), at.UTC().Format(time.RFC3339)))
+			return rep, nil
+		}
 		says("The time-stamping authority %s attests that the checkpoint existed at %s.", by, at.UTC().Format(time.RFC3339))
 	}
 	return rep, nil

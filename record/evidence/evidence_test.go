@@ -1,8 +1,12 @@
 package evidence_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,14 +35,36 @@ func readVector(t *testing.T) ([]byte, string) {
 	return b, strings.TrimSpace(string(k))
 }
 
+// boxKey is the public audit key of the box that made the frozen bundle
+// (testdata/box-v1.pub, hex; fingerprint 9c945ccfabc92543...).
+func boxKey(t *testing.T) ed25519.PublicKey {
+	t.Helper()
+	h, err := os.ReadFile("testdata/box-v1.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(string(h)))
+	if err != nil || len(k) != ed25519.PublicKeySize {
+		t.Fatalf("box-v1.pub: %v", err)
+	}
+	return k
+}
+
 func TestFrozenBundleVerifies(t *testing.T) {
 	b, vkey := readVector(t)
-	rep, err := evidence.Verify(b, evidence.Options{LogKey: vkey})
+	rep, err := evidence.Verify(b, evidence.Options{LogKey: vkey, BoxKey: boxKey(t)})
 	if err != nil {
 		t.Fatalf("the bundle of 2026-12-06 no longer verifies: %v", err)
 	}
-	if rep.Appliance != "branch-1" || rep.ID == "" || rep.Item.Status != "complete" || len(rep.Proven) != 6 {
+	if rep.Appliance != "branch-1" || rep.ID == "" || rep.Item.Status != "complete" || len(rep.Proven) != 6 || len(rep.Unverified) != 0 || !rep.LogKeyChecked || !rep.BoxKeyChecked ||
+		!strings.HasPrefix(rep.BoxKey, "9c945ccfabc92543") {
 		t.Fatalf("report %+v", rep)
+	}
+	// Without the box's key the ledger's signer is only the key the
+	// bundle names.
+	rep, err = evidence.Verify(b, evidence.Options{LogKey: vkey})
+	if err != nil || len(rep.Proven) != 5 || len(rep.Unverified) != 1 || rep.BoxKeyChecked {
+		t.Fatalf("without the box key: %v %q %q", err, rep.Proven, rep.Unverified)
 	}
 	f, err := os.Open("testdata/identity-v1.txt")
 	if err != nil {
@@ -76,6 +102,7 @@ func TestBundleRefusesOtherKeysAndFraming(t *testing.T) {
 		{"trailing byte", append(append([]byte(nil), b...), '\n'), evidence.Options{}, "framing"},
 		{"leading zero in a length", []byte(strings.Replace(string(b), "\ncheckpoint ", "\ncheckpoint 0", 1)), evidence.Options{}, "framing"},
 		{"another box key", b, evidence.Options{BoxKey: make([]byte, 32)}, "ledger signature"},
+		{"stray bits in the signature's base64", strayBits(t, b), evidence.Options{LogKey: vkey}, "checkpoint signature"},
 	} {
 		_, err := evidence.Verify(tc.data, tc.opt)
 		var be *evidence.BrokenError
@@ -83,4 +110,27 @@ func TestBundleRefusesOtherKeysAndFraming(t *testing.T) {
 			t.Errorf("%s: %v, want the %s broken", tc.name, err, tc.proof)
 		}
 	}
+}
+
+// strayBits sets an unused bit of the last base64 character of the
+// checkpoint's signature: the same signature, other bytes.
+func strayBits(t *testing.T, b []byte) []byte {
+	t.Helper()
+	at, err := evidence.Sections(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := at["checkpoint"]
+	i := bytes.LastIndex(b[cp[0]:cp[1]], []byte("=\n"))
+	if i < 1 {
+		t.Skip("the checkpoint's signature has no padding")
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	pos := cp[0] + i - 1
+	if b[pos] == '=' {
+		pos--
+	}
+	c := slices.Clone(b)
+	c[pos] = alphabet[strings.IndexByte(alphabet, c[pos])^1]
+	return c
 }

@@ -12,6 +12,10 @@ import (
 	"github.com/digitorus/timestamp"
 )
 
+// untrustedTSA ends the signer's name RFC3161 returns when no trusted
+// roots were given: Verify reports such a time-stamp as unverified.
+const untrustedTSA = " (certificate not checked against a trusted one)"
+
 // RFC3161 returns a time-stamp checker for Options.CheckTimestamp: the
 // token's CMS signature must verify with the certificate it carries, be
 // over the digest with SHA-256, and that certificate must be one for
@@ -40,7 +44,7 @@ func RFC3161(roots *x509.CertPool) func(token []byte, digest [32]byte) (time.Tim
 			if len(certs) != 1 {
 				return time.Time{}, "", fmt.Errorf("token carries %d certificates and no trusted root was given to check them with", len(certs))
 			}
-			return ts.Time, by + " (certificate not checked against a trusted one)", nil
+			return ts.Time, by + untrustedTSA, nil
 		}
 		inter := x509.NewCertPool()
 		for _, c := range certs[1:] {

@@ -14,6 +14,7 @@ import (
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
+	"github.com/spanvault/spanvault/vault/retention"
 )
 
 // policyBox is e's box running a client that applies central policies
@@ -97,15 +98,18 @@ func (e *env) alerts(t *testing.T, kind string) []string {
 }
 
 // TestPolicyReachesBox (acceptance 2): a retention class shortened (the
-// box's grace period for MiFID recordings the archive holds) and the sync
+// box's grace period for a trading desk's recordings the archive holds;
+// a legal class may not be shortened, TestPolicyKeepsLegalRetention) and the sync
 // window moved at the archive reach the running box at its next
 // check-in; the sweep deletes by the new class, the window is the new
 // one, and the box reports the version, which the archive records.
 func TestPolicyReachesBox(t *testing.T) {
 	e := newEnv(t)
+	e.policy.Classes = append(e.policy.Classes, retention.Class{Name: "desk", Record: true, MaxAge: retention.Duration(90 * day), Grace: retention.Duration(30 * day)})
+	e.policy.Rules = []retention.Rule{{Numbers: []string{"+4930555000*"}, Class: "desk"}}
 	b := e.policyBox(t)
-	// Three MiFID calls, at the archive: the box keeps its copies for the
-	// class's grace period of 30 days after the acknowledgement.
+	// Three calls of the desk, at the archive: the box keeps its copies for
+	// the class's grace period of 30 days after the acknowledgement.
 	e.record(synth.Config{Calls: 3, Duration: time.Second, Start: e.clock.Now().Add(-time.Hour)})
 	if err := e.pass(b.c); err != nil {
 		t.Fatal(err)
@@ -129,10 +133,15 @@ name = "mifid"
 record = true
 max_age = "2555d"
 must_sync = true
+grace = "30d"
+[[retention.class]]
+name = "desk"
+record = true
+max_age = "90d"
 grace = "5d"
 [[retention.rule]]
 numbers = ["+4930555000*"]
-class = "mifid"
+class = "desk"
 [sync]
 window = "22:00-23:30"
 rate = "2MB"

@@ -27,7 +27,10 @@ type Class struct {
 	// the call's start.
 	MaxAge Duration `toml:"max_age"`
 	// MustSync: the recording must reach the archive before it may be
-	// deleted for any reason but MaxAge.
+	// deleted for any reason, MaxAge included: past its maximum age an
+	// unacknowledged recording is kept (Overdue) until the archive
+	// acknowledges it, so that no policy, however short its max_age,
+	// deletes legally retained recordings the archive does not hold.
 	MustSync bool `toml:"must_sync"`
 	// Grace is how long a recording stays on the box after the archive
 	// acknowledged it.
@@ -196,9 +199,11 @@ const (
 	QuotaUnsynced Reason = "quota_unsynced_allowed_by_class"
 )
 
-// Due says whether a recording must be deleted now by rules 1-3.
+// Due says whether a recording must be deleted now by rules 1-3. A
+// recording of a MustSync class the archive has not acknowledged is never
+// due (Overdue says when it is past its maximum age).
 func Due(c Class, f Facts, now time.Time) Reason {
-	if f.OnHold {
+	if f.OnHold || c.MustSync && f.AckedAt.IsZero() {
 		return Keep
 	}
 	if c.MaxAge > 0 && !now.Before(f.Start.Add(time.Duration(c.MaxAge))) {
@@ -208,6 +213,13 @@ func Due(c Class, f Facts, now time.Time) Reason {
 		return SyncedGrace
 	}
 	return Keep
+}
+
+// Overdue says whether a recording is past its maximum age but kept
+// because its class must reach the archive first and the archive has not
+// acknowledged it: the box alerts.
+func Overdue(c Class, f Facts, now time.Time) bool {
+	return c.MustSync && f.AckedAt.IsZero() && c.MaxAge > 0 && !now.Before(f.Start.Add(time.Duration(c.MaxAge)))
 }
 
 // Expiry is the latest time the recording may exist (its maximum age).

@@ -116,6 +116,10 @@ func TestDeletion(t *testing.T) {
 		{"max age and grace: max age", def, retention.Facts{Start: start, AckedAt: acked}, start.Add(100 * day), retention.MaxAge, 1, retention.QuotaSynced, 90 * day},
 		{"on hold past everything", def, retention.Facts{Start: start, AckedAt: acked, OnHold: true}, start.Add(1000 * day), retention.Keep, 0, retention.Keep, 90 * day},
 		{"must sync, unsynced", trading, retention.Facts{Start: start}, start.Add(day), retention.Keep, 0, retention.Keep, 5 * 365 * day},
+		// A central policy shortened the class's max_age (finding M2):
+		// unsynced, it is kept past it until the archive has it.
+		{"must sync, unsynced, max age passed", trading, retention.Facts{Start: start}, start.Add(6 * 365 * day), retention.Keep, 0, retention.Keep, 5 * 365 * day},
+		{"must sync, synced, max age passed", trading, retention.Facts{Start: start, AckedAt: acked}, start.Add(6 * 365 * day), retention.MaxAge, 1, retention.QuotaSynced, 5 * 365 * day},
 		{"must sync, synced: no grace", trading, retention.Facts{Start: start, AckedAt: acked}, acked, retention.SyncedGrace, 1, retention.QuotaSynced, 5 * 365 * day},
 		{"evict unsynced allowed", sample, retention.Facts{Start: start}, start.Add(day), retention.Keep, 2, retention.QuotaUnsynced, 30 * day},
 		{"no max age", policy().Classes[2], retention.Facts{Start: start}, start.Add(1000 * day), retention.Keep, 0, retention.Keep, 0},
