@@ -34,7 +34,7 @@ func (a *Appliance) prepareEnroll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
-	a.setEnroll(client.EnrollState{State: "pending", Code: code})
+	a.setEnroll(client.EnrollState{State: "asking", Code: code}) // pending once an archive holds it
 	a.log.Info("not enrolled: asking the archive; approve this code there", "code", code)
 	go a.runEnroll(ctx)
 	return nil
@@ -60,7 +60,7 @@ func (a *Appliance) runEnroll(ctx context.Context) {
 		case errors.Is(err, client.ErrEnrollExpired):
 			a.log.Warn("enrollment request expired: asking again with a new code", "code", st.Code)
 			if code, err := client.EnrollCodeOf(ec.Dir); err == nil {
-				st = client.EnrollState{State: "pending", Code: code}
+				st = client.EnrollState{State: "asking", Code: code}
 			}
 		case err != nil && ctx.Err() == nil:
 			a.log.Warn("enroll", "err", err)

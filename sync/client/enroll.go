@@ -49,7 +49,10 @@ const (
 
 // EnrollState is the state of a box's enrollment, for its status page.
 type EnrollState struct {
-	State     string    `json:"state"` // pending, approved, expired, error
+	// State: asking (no archive has answered yet: its code is shown, but
+	// no archive holds the request), pending (an archive holds it, an
+	// admin may approve it), approved, expired, error.
+	State     string    `json:"state"`
 	Code      string    `json:"code,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Name      string    `json:"name,omitempty"`
@@ -126,7 +129,7 @@ func EnrollOnce(ctx context.Context, cfg EnrollConfig) (EnrollState, error) {
 	if err != nil {
 		return EnrollState{State: "error"}, err
 	}
-	st := EnrollState{State: "pending", Code: code}
+	st := EnrollState{State: "asking", Code: code}
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "spanvault enrollment " + code}}, k.sync)
 	if err != nil {
 		return st, err
@@ -161,6 +164,7 @@ func EnrollOnce(ctx context.Context, cfg EnrollConfig) (EnrollState, error) {
 		}
 		st.ExpiresAt = rep.ExpiresAt
 		if rep.State != wire.EnrollApproved {
+			st.State = "pending" // the archive holds the request
 			return st, nil
 		}
 		if err := writeEnrolled(cfg, k, rep, want); err != nil {
