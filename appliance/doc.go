@@ -30,8 +30,9 @@
 // it the status page says "not configured" and no figure about sync is
 // invented. A box built for an archive ([enroll]: its addresses and CA
 // fingerprint, no [sync] section) enrolls itself (enroll.go): it shows its
-// enrollment code on the page (enroll) and spells it on the LED
-// (led.Enrolling) until approved, then syncs without a restart and keeps
+// enrollment code on the page (enroll: "asking" until an archive holds
+// the request, then "pending") and spells it on the LED (led.Enrolling)
+// until approved, then syncs without a restart and keeps
 // the approval in enroll.dir. Central policies from the archive
 // (policy.go) change retention at once, the sync window and rate at the
 // next pass, capture.extensions at the next start.
