@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -170,10 +171,8 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 		// Drop the unreadable entries: their recordings become files the
 		// index does not know, which the walk below re-indexes.
 		err := v.update(func(tx *bolt.Tx) error {
-			for _, id := range bad {
-				if err := tx.Bucket(bEntries).Delete([]byte(id)); err != nil {
-					return err
-				}
+			if err := dropUnreadable(tx.Bucket(bEntries)); err != nil {
+				return err
 			}
 			return v.audit(tx, audit.Entry{Action: "fsck_repair", Actor: "fsck", Detail: fmt.Sprintf("%d unreadable index entries dropped for re-indexing", len(bad))})
 		})
@@ -313,4 +312,31 @@ func (v *Vault) markLost(e *Entry) error {
 		}
 		return nil
 	})
+}
+
+// dropUnreadable deletes the entries listAll cannot read, where the
+// cursor finds them: a key that a damaged page garbled (zeroed bytes) is
+// not always reached again by a seek for it, so Delete(key) may miss it
+// while every listing still trips over it. bbolt's cursor skips the
+// element after one it deleted, so the walk repeats until a pass deletes
+// nothing (bounded: each pass deletes at least one).
+func dropUnreadable(b *bolt.Bucket) error {
+	for pass := 0; pass < 1000; pass++ {
+		deleted := false
+		c := b.Cursor()
+		for k, val := c.First(); k != nil; k, val = c.Next() {
+			var e Entry
+			if err := json.Unmarshal(val, &e); err == nil && e.ID == string(k) {
+				continue
+			}
+			if err := c.Delete(); err != nil {
+				return fmt.Errorf("vault: fsck: dropping an unreadable entry: %w", err)
+			}
+			deleted = true
+		}
+		if !deleted {
+			return nil
+		}
+	}
+	return errors.New("vault: fsck: unreadable entries keep coming back")
 }
