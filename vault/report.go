@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -171,7 +170,7 @@ func (v *Vault) Fsck(repair bool) (*FsckReport, error) {
 		// Drop the unreadable entries: their recordings become files the
 		// index does not know, which the walk below re-indexes.
 		err := v.update(func(tx *bolt.Tx) error {
-			if err := dropUnreadable(tx.Bucket(bEntries)); err != nil {
+			if err := dropUnreadable(tx); err != nil {
 				return err
 			}
 			return v.audit(tx, audit.Entry{Action: "fsck_repair", Actor: "fsck", Detail: fmt.Sprintf("%d unreadable index entries dropped for re-indexing", len(bad))})
@@ -314,29 +313,49 @@ func (v *Vault) markLost(e *Entry) error {
 	})
 }
 
-// dropUnreadable deletes the entries listAll cannot read, where the
-// cursor finds them: a key that a damaged page garbled (zeroed bytes) is
-// not always reached again by a seek for it, so Delete(key) may miss it
-// while every listing still trips over it. bbolt's cursor skips the
-// element after one it deleted, so the walk repeats until a pass deletes
-// nothing (bounded: each pass deletes at least one).
-func dropUnreadable(b *bolt.Bucket) error {
-	for pass := 0; pass < 1000; pass++ {
-		deleted := false
-		c := b.Cursor()
-		for k, val := c.First(); k != nil; k, val = c.Next() {
-			var e Entry
-			if err := json.Unmarshal(val, &e); err == nil && e.ID == string(k) {
-				continue
-			}
-			if err := c.Delete(); err != nil {
-				return fmt.Errorf("vault: fsck: dropping an unreadable entry: %w", err)
-			}
-			deleted = true
+// dropUnreadable rebuilds the entries bucket with only the entries
+// listAll can read. A damaged page (an overflow page zeroed) can leave
+// several elements with the same garbled key, out of order: bbolt finds
+// elements by binary search, so neither Delete(key) nor a cursor's Delete
+// reliably reaches them, while every listing still trips over them. The
+// readable entries are copied out, the bucket dropped (its pages freed by
+// their headers, not their contents) and made anew.
+func dropUnreadable(tx *bolt.Tx) error {
+	type kv struct{ k, v []byte }
+	var keep []kv
+	err := tx.Bucket(bEntries).ForEach(func(k, val []byte) error {
+		var e Entry
+		if err := json.Unmarshal(val, &e); err == nil && e.ID == string(k) {
+			keep = append(keep, kv{bytes.Clone(k), bytes.Clone(val)})
 		}
-		if !deleted {
-			return nil
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vault: fsck: reading the entries: %w", err)
+	}
+	if err := tx.DeleteBucket(bEntries); err != nil {
+		return fmt.Errorf("vault: fsck: dropping the damaged entries bucket: %w", err)
+	}
+	b, err := tx.CreateBucket(bEntries)
+	if err != nil {
+		return fmt.Errorf("vault: fsck: a fresh entries bucket: %w", err)
+	}
+	for _, e := range keep {
+		if err := b.Put(e.k, e.v); err != nil {
+			return fmt.Errorf("vault: fsck: re-indexing %s: %w", e.k, err)
 		}
 	}
-	return errors.New("vault: fsck: unreadable entries keep coming back")
+	return nil
+}
+
+// MoveIndexAside moves dir's vault.db aside as vault.db.damaged-<time>
+// (kept, never deleted), for a repair that then starts a fresh index and
+// salvages the old one (Fsck with repair reads every damaged-* file).
+func MoveIndexAside(dir string) (string, error) {
+	path := filepath.Join(dir, "vault.db")
+	aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(path, aside); err != nil {
+		return "", fmt.Errorf("vault: moving the damaged index aside: %w", err)
+	}
+	return aside, nil
 }

@@ -562,7 +562,15 @@ func (v *Vault) Personal(id string, ids []age.Identity) (*Personal, error) {
 		}
 		return nil, fmt.Errorf("%w: no sealed metadata for %s", ErrNotFound, id)
 	}
-	return openPersonal(sealedMeta, ids)
+	p, err := openPersonal(sealedMeta, ids)
+	if err != nil && len(ids) > 0 {
+		// A damaged page may have garbled the index's copy (bbolt keeps
+		// no checksums of values): the recording's file keeps its own.
+		if fp, ferr := v.personalFromFile(id, ids); ferr == nil {
+			return fp, nil
+		}
+	}
+	return p, err
 }
 
 func openPersonal(b []byte, ids []age.Identity) (*Personal, error) {
