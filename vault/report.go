@@ -347,15 +347,3 @@ func dropUnreadable(tx *bolt.Tx) error {
 	}
 	return nil
 }
-
-// MoveIndexAside moves dir's vault.db aside as vault.db.damaged-<time>
-// (kept, never deleted), for a repair that then starts a fresh index and
-// salvages the old one (Fsck with repair reads every damaged-* file).
-func MoveIndexAside(dir string) (string, error) {
-	path := filepath.Join(dir, "vault.db")
-	aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(path, aside); err != nil {
-		return "", fmt.Errorf("vault: moving the damaged index aside: %w", err)
-	}
-	return aside, nil
-}

@@ -320,23 +320,8 @@ func cmdFsck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := v.Fsck(*repair)
-	if *repair && errors.Is(err, vault.ErrDamaged) {
-		// Entries a damaged page garbled cannot be dropped in place: the
-		// index goes aside and a fresh one is built from its salvage and
-		// the recordings' own files.
-		v.Close()
-		aside, merr := vault.MoveIndexAside(*dir)
-		if merr != nil {
-			return fmt.Errorf("%w; %v", err, merr)
-		}
-		fmt.Fprintf(stdout, "alert %s: %v; moved aside to %s\n", vault.AlertIndexDamaged, err, aside)
-		if v, err = openForFsck(*dir, *repair, *cfgPath, stdout); err != nil {
-			return err
-		}
-		rep, err = v.Fsck(*repair)
-	}
 	defer v.Close()
+	rep, err := v.Fsck(*repair)
 	if err != nil {
 		return err
 	}
