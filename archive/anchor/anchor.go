@@ -92,36 +92,9 @@ func (l *Log) Size(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// Append adds a record and returns its index.
+// Append adds a record and returns its index (AppendBatch of one).
 func (l *Log) Append(ctx context.Context, appliance string, seq uint64, text []byte) (int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	tx, err := l.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	if err := tx.Serialize(ctx, index.LockAnchor); err != nil {
-		return 0, err
-	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n); err != nil {
-		return 0, err
-	}
-	hashes, err := tlog.StoredHashes(n, text, hashReader{ctx, tx})
-	if err != nil {
-		return 0, fmt.Errorf("anchor: %w", err)
-	}
-	base := tlog.StoredHashIndex(0, n)
-	for i, h := range hashes {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO anchor_hashes (idx, hash) VALUES (?, ?)`, base+int64(i), h[:]); err != nil {
-			return 0, err
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO anchor_records (n, appliance, seq, text) VALUES (?, ?, ?, ?)`, n, appliance, seq, text); err != nil {
-		return 0, err
-	}
-	return n, tx.Commit()
+	return l.AppendBatch(ctx, []Record{{Appliance: appliance, Seq: seq, Text: text}})
 }
 
 // Checkpoint returns the signed tree head at the current size, and keeps
