@@ -116,6 +116,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' $(FUZZMIN) -fuzztime $$(( 100000 * $(FUZZSCALE) ))x ./vault/sealed
 	$(GO) test -run '^$$' -fuzz '^FuzzHeld$$' $(FUZZMIN) -fuzztime $$(( 50000 * $(FUZZSCALE) ))x ./capture/calls
 	$(GO) test -run '^$$' -fuzz '^FuzzMessages$$' $(FUZZMIN) -fuzztime $$(( 200000 * $(FUZZSCALE) ))x ./sync/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzUpdate$$' $(FUZZMIN) -fuzztime $$(( 50000 * $(FUZZSCALE) ))x ./sync/wire
 	$(GO) test -run '^$$' -fuzz '^FuzzIngest$$' $(FUZZMIN) -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive
 	$(GO) test -run '^$$' -fuzz '^FuzzIndexFile$$' $(FUZZMIN) -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./vault
 	$(GO) test -run '^$$' -fuzz '^FuzzAccessAPI$$' $(FUZZMIN) -fuzztime $$(( 3000 * $(FUZZSCALE) ))x ./archive/access

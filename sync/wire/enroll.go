@@ -56,6 +56,7 @@ type EnrollReply struct {
 	CA        []byte     `json:"ca,omitempty"`
 	AnchorKey string     `json:"anchor_key,omitempty"`
 	PolicyKey string     `json:"policy_key,omitempty"`
+	UpdateKey string     `json:"update_key,omitempty"`
 	Sync      EnrollSync `json:"sync"`
 }
 

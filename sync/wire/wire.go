@@ -76,6 +76,16 @@ type Health struct {
 	// CallsIncompleteByUs: of today's recorded calls, those that miss
 	// packets which crossed the mirrored wire (record.Completeness).
 	CallsIncompleteByUs uint64 `json:"calls_incomplete_by_us,omitempty"`
+
+	// Firmware (update.go): the serial of the build the box runs (0: not
+	// an update-built image), its update state and the serial that state
+	// is about, and when the box last rebooted into another firmware
+	// (the capture gap of an update is audited on the box too).
+	FirmwareSerial uint64    `json:"firmware_serial,omitempty"`
+	UpdateState    string    `json:"update_state,omitempty"`
+	UpdateSerial   uint64    `json:"update_serial,omitempty"`
+	UpdateRollout  int64     `json:"update_rollout,omitempty"`
+	BootedAt       time.Time `json:"booted_at,omitzero"`
 }
 
 // CheckIn is the box's periodic message.
@@ -112,6 +122,8 @@ type CheckInReply struct {
 	// Policy is the box's policy in force when it is newer than the one
 	// the box reported applying (policy.go).
 	Policy *SignedPolicy `json:"policy,omitempty"`
+	// Update is a firmware update offered to the box (update.go).
+	Update *UpdateOffer `json:"update,omitempty"`
 }
 
 // Command kinds.
