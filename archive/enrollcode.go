@@ -236,6 +236,10 @@ func (a *Archive) enrollReply(e *index.Enrollment) (wire.EnrollReply, error) {
 	if err != nil {
 		return wire.EnrollReply{}, err
 	}
+	uk, err := a.UpdatePublicKey()
+	if err != nil {
+		return wire.EnrollReply{}, err
+	}
 	addrs := a.Config.Advertise
 	if len(addrs) == 0 {
 		addrs = []string{a.Config.Listen}
@@ -243,7 +247,7 @@ func (a *Archive) enrollReply(e *index.Enrollment) (wire.EnrollReply, error) {
 	settings := a.Config.Enroll.wire()
 	settings.Archives = addrs
 	return wire.EnrollReply{State: wire.EnrollApproved, Code: e.Code, Name: e.Name, Cert: cert, APICert: api, CA: a.CA.Cert.Raw,
-		AnchorKey: a.Log.VerifierKey(), PolicyKey: pk,
+		AnchorKey: a.Log.VerifierKey(), PolicyKey: pk, UpdateKey: uk,
 		Sync: settings}, nil
 }
 

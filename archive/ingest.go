@@ -100,6 +100,7 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go a.sweepPartials(ctx)
 	go a.anchorTrailEvery(ctx, 5*time.Second)
+	go a.watchRollouts(ctx, time.Minute)
 	done := make(chan struct{})
 	go func() {
 		<-ctx.Done()
@@ -152,6 +153,7 @@ func (a *Archive) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathRecords, a.records)
 	mux.HandleFunc("POST "+wire.PathRenew, a.renew)
 	mux.HandleFunc("POST "+wire.PathLedger, a.ledgerUpload)
+	mux.HandleFunc("GET "+PathUpdate+"{serial}/{part}", a.updateDownload)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.inflight.Add(1)
 		defer a.inflight.Done()
@@ -294,6 +296,10 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if out.Policy, err = a.policyCheckIn(ctx, name, m.Policy); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if out.Update, err = a.updateCheckIn(ctx, name, m.Health); err != nil {
 		a.internal(w, r, err)
 		return
 	}
