@@ -3,7 +3,9 @@ package archive_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -550,5 +552,52 @@ func TestUpdateKeyAtEnrollment(t *testing.T) {
 	}
 	if pol, _ := e.a.PolicyPublicKey(); pol == pk {
 		t.Fatal("the update key is the policy key")
+	}
+}
+
+// TestUpdateKeyAtZeroTouchEnrollment: a box enrolled without touching it
+// receives the update key with its certificates. Before: UpdateKey was
+// empty.
+func TestUpdateKeyAtZeroTouchEnrollment(t *testing.T) {
+	e := newUpdEnv(t, nil)
+	csr := func() ([]byte, any) {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		b, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, k.Public()
+	}
+	c, pub := csr()
+	api, _ := csr()
+	code, err := wire.EnrollCode(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: e.pool, CurvePreferences: wire.KeyExchanges()}}}
+	defer hc.CloseIdleConnections()
+	ask := func() wire.EnrollReply {
+		b, _ := json.Marshal(wire.EnrollRequest{CSR: c, APICSR: api})
+		resp, err := hc.Post("https://"+e.addr+wire.PathEnroll, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rep wire.EnrollReply
+		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := ask(); rep.State != wire.EnrollPending || rep.Code != code {
+		t.Fatalf("first request: %+v", rep)
+	}
+	if err := e.a.Approve(context.Background(), code, "branch-z", "admin", ""); err != nil {
+		t.Fatal(err)
+	}
+	rep := ask()
+	want, _ := e.a.UpdatePublicKey()
+	if rep.State != wire.EnrollApproved || rep.UpdateKey != want || rep.PolicyKey == want {
+		t.Fatalf("approved reply: state %s, update key %q (want %q), policy key %q", rep.State, rep.UpdateKey, want, rep.PolicyKey)
 	}
 }
