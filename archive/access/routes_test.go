@@ -266,6 +266,7 @@ func routeTable() []routeSpec {
 		}},
 		{pattern: "GET /api/v1/audit", roles: []access.Role{access.Auditor}, ok: 200, make: get("/api/v1/audit")},
 		{pattern: "GET /api/v1/fleet", roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/api/v1/fleet")},
+		{pattern: "GET /api/v1/updates", roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/api/v1/updates")},
 
 		// The pages.
 		{pattern: "GET /static/", web: true, public: true, ok: 200, make: get("/static/style.css")},
@@ -318,6 +319,7 @@ func routeTable() []routeSpec {
 			return cell{method: "POST", path: "/subject", form: url.Values{"numbers": {number(12)}}}
 		}},
 		{pattern: "GET /fleet", web: true, roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/fleet")},
+		{pattern: "GET /fleet/updates", web: true, roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/fleet/updates")},
 		{pattern: "GET /audit", web: true, roles: []access.Role{access.Auditor}, ok: 200, make: get("/audit")},
 		{pattern: "GET /users", web: true, roles: []access.Role{access.Admin}, ok: 200, make: get("/users")},
 		{pattern: "GET /links/manage", web: true, roles: revokers, ok: 200, make: get("/links/manage")},

@@ -75,6 +75,7 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /web/clear/{name}", s.web(ActClear, s.webClear))
 	m.HandleFunc("POST /web/users/{name}/{op}", s.web(ActUsers, s.webAccount))
 	s.enrollRoutes(m)
+	s.updateRoutes(m)
 }
 
 // staticOnly serves files, never directory listings.

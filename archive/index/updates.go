@@ -256,7 +256,11 @@ func (x *Index) ApplianceRollouts(ctx context.Context, name string) ([]RolloutBo
 }
 
 func (x *Index) rolloutBoxes(ctx context.Context, where string, arg any) ([]RolloutBox, error) {
-	rows, err := x.db.QueryContext(ctx, `SELECT rollout, appliance, wave, state, offered_at, updated_at, reason FROM rollout_boxes `+where, arg)
+	return x.queryRolloutBoxes(ctx, `SELECT rollout, appliance, wave, state, offered_at, updated_at, reason FROM rollout_boxes `+where, arg)
+}
+
+func (x *Index) queryRolloutBoxes(ctx context.Context, q string, args ...any) ([]RolloutBox, error) {
+	rows, err := x.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -350,4 +354,19 @@ func (x *Index) BoxesInGroup(ctx context.Context, group string) ([]string, error
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// LatestRolloutBoxes returns each box's row in the newest rollout that
+// includes it.
+func (x *Index) LatestRolloutBoxes(ctx context.Context) (map[string]RolloutBox, error) {
+	bs, err := x.queryRolloutBoxes(ctx, `SELECT rollout, appliance, wave, state, offered_at, updated_at, reason FROM rollout_boxes rb
+WHERE rollout = (SELECT MAX(rollout) FROM rollout_boxes x WHERE x.appliance = rb.appliance)`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]RolloutBox, len(bs))
+	for _, b := range bs {
+		out[b.Appliance] = b
+	}
+	return out, nil
 }
