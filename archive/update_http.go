@@ -79,7 +79,7 @@ func (a *Archive) updateDownload(w http.ResponseWriter, r *http.Request) {
 
 // offered reports whether the box has an offer of serial in flight.
 func (a *Archive) offered(r *http.Request, name string, serial uint64) (bool, error) {
-	rows, err := a.Index.ApplianceRollouts(r.Context(), name)
+	rows, err := a.Index.ActiveRolloutBoxes(r.Context(), name)
 	if err != nil {
 		return false, err
 	}

@@ -400,7 +400,7 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 // for it: the highest serial above the one it runs among the rollouts
 // whose wave in progress includes it (nil: none).
 func (a *Archive) updateCheckIn(ctx context.Context, name string, h wire.Health) (*wire.UpdateOffer, error) {
-	rows, err := a.Index.ApplianceRollouts(ctx, name)
+	rows, err := a.Index.ActiveRolloutBoxes(ctx, name)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
@@ -413,16 +413,18 @@ func (a *Archive) updateCheckIn(ctx context.Context, name string, h wire.Health)
 		if err != nil {
 			return nil, err
 		}
-		if r.State != index.RolloutActive {
-			continue
-		}
 		if b.Wave <= r.Wave {
-			if err := a.boxReport(ctx, r, b, h); err != nil {
+			done, err := a.boxReport(ctx, r, b, h)
+			if err != nil {
 				return nil, err
 			}
-		}
-		if err := a.advance(ctx, r); err != nil {
-			return nil, err
+			// The box's outcome may end its wave (deadlines are the
+			// minute's watch: watchRollouts).
+			if done {
+				if err := a.advance(ctx, r); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if r.State != index.RolloutActive || b.Wave > r.Wave || h.FirmwareSerial >= r.Serial {
 			continue
@@ -440,8 +442,7 @@ func (a *Archive) updateCheckIn(ctx context.Context, name string, h wire.Health)
 	if _, err := a.Index.SetRolloutBox(ctx, best.ID, name, BoxOffered, "", now, BoxWaiting); err != nil {
 		return nil, err
 	}
-	cur, err := a.rolloutBox(ctx, best.ID, name)
-	if err != nil || cur == nil || boxDone(cur.State) {
+	if cur, err := a.rolloutBox(ctx, best.ID, name); err != nil || cur == nil || boxDone(cur.State) {
 		return nil, err
 	}
 	_, su, err := a.publishedUpdate(ctx, best.Serial)
@@ -464,8 +465,9 @@ func (a *Archive) rolloutBox(ctx context.Context, id int64, name string) (*index
 	return nil, nil
 }
 
-// boxReport moves a box's state in a rollout by its health.
-func (a *Archive) boxReport(ctx context.Context, r *index.Rollout, b index.RolloutBox, h wire.Health) error {
+// boxReport moves a box's state in a rollout by its health; it reports
+// whether the box is done with it now (confirmed, failed, skipped).
+func (a *Archive) boxReport(ctx context.Context, r *index.Rollout, b index.RolloutBox, h wire.Health) (bool, error) {
 	now := a.Now()
 	about := h.UpdateSerial == r.Serial && (h.UpdateRollout == 0 || h.UpdateRollout == r.ID)
 	var state, why string
@@ -479,7 +481,7 @@ func (a *Archive) boxReport(ctx context.Context, r *index.Rollout, b index.Rollo
 		state, why = BoxSkipped, fmt.Sprintf("runs serial %d, above", h.FirmwareSerial)
 	case about && (h.UpdateState == wire.UpdateRolledBack || h.UpdateState == wire.UpdateRefused || h.UpdateFailure != ""):
 		if b.State == BoxWaiting {
-			return nil // not offered by this rollout yet
+			return false, nil // not offered by this rollout yet
 		}
 		state, why = BoxFailed, h.UpdateFailure
 		if why == "" {
@@ -487,15 +489,15 @@ func (a *Archive) boxReport(ctx context.Context, r *index.Rollout, b index.Rollo
 		}
 	case about && slices.Contains([]string{wire.UpdateDownloading, wire.UpdateWritten, wire.UpdateTrying}, h.UpdateState):
 		if b.State == BoxWaiting || b.State == h.UpdateState {
-			return nil
+			return false, nil
 		}
 		state = h.UpdateState
 	default:
-		return nil
+		return false, nil
 	}
 	ok, err := a.Index.SetRolloutBox(ctx, r.ID, b.Appliance, state, why, now, open...)
 	if err != nil || !ok {
-		return err
+		return false, err
 	}
 	switch state {
 	case BoxConfirmed:
@@ -514,7 +516,7 @@ func (a *Archive) boxReport(ctx context.Context, r *index.Rollout, b index.Rollo
 	case BoxSkipped:
 		a.Event(ctx, "update_skipped", "archive", b.Appliance, fmt.Sprintf("rollout %d, update %d: %s", r.ID, r.Serial, why), false)
 	}
-	return nil
+	return boxDone(state), nil
 }
 
 // RolloutStatus is a rollout with its boxes and counts per wave.

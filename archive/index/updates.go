@@ -370,3 +370,9 @@ WHERE rollout = (SELECT MAX(rollout) FROM rollout_boxes x WHERE x.appliance = rb
 	}
 	return out, nil
 }
+
+// ActiveRolloutBoxes lists a box's rows in the active rollouts.
+func (x *Index) ActiveRolloutBoxes(ctx context.Context, name string) ([]RolloutBox, error) {
+	return x.queryRolloutBoxes(ctx, `SELECT rb.rollout, rb.appliance, rb.wave, rb.state, rb.offered_at, rb.updated_at, rb.reason FROM rollout_boxes rb
+JOIN rollouts r ON r.id = rb.rollout WHERE rb.appliance = ? AND r.state = 'active' ORDER BY rb.rollout DESC`, name)
+}
