@@ -72,6 +72,7 @@ func (a *Archive) updateDownload(w http.ResponseWriter, r *http.Request) {
 	// stall window; the request has no body to wait for.
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
+	defer rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	http.ServeContent(stallWriter{w, rc, time.Duration(a.Config.UploadStall)}, r, "", fi.ModTime(), f)

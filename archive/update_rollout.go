@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/sync/wire"
@@ -142,6 +143,9 @@ func (a *Archive) Roll(ctx context.Context, o RollOptions) (*index.Rollout, erro
 	}
 	if o.Canary == "" && len(boxes) == 1 {
 		o.Canary = boxes[0]
+	}
+	if o.Canary == "" {
+		return nil, errors.New("archive: rollout: name the canary, a box of the target that gets the update first, alone")
 	}
 	if !slices.Contains(boxes, o.Canary) {
 		return nil, fmt.Errorf("archive: rollout: the canary %q is not an enrolled box of the target", o.Canary)
@@ -483,7 +487,7 @@ func (a *Archive) boxReport(ctx context.Context, r *index.Rollout, b index.Rollo
 		if b.State == BoxWaiting {
 			return false, nil // not offered by this rollout yet
 		}
-		state, why = BoxFailed, h.UpdateFailure
+		state, why = BoxFailed, clip(h.UpdateFailure, 500)
 		if why == "" {
 			why = h.UpdateState
 		}
@@ -571,4 +575,15 @@ func (a *Archive) Rollout(ctx context.Context, id int64) (*RolloutStatus, error)
 		}
 	}
 	return st, nil
+}
+
+// clip bounds a text a box reported, cut at a character's start.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -499,6 +499,17 @@ func TestUpdateDownload(t *testing.T) {
 	if resp, _ := e.get("canary", archive.PathUpdate+"7/kernel"); resp.StatusCode != 404 {
 		t.Fatalf("download of another part: %d", resp.StatusCode)
 	}
+	if resp, _ := e.get("canary", archive.PathUpdate+"99999999999999999999/root"); resp.StatusCode != 400 {
+		t.Fatalf("download of a serial beyond 63 bits: %d", resp.StatusCode)
+	}
+	// Without a certificate: refused like every /sync/v1 request.
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: e.pool, CurvePreferences: wire.KeyExchanges()}}}
+	defer anon.CloseIdleConnections()
+	if resp, err := anon.Get("https://" + e.addr + archive.PathUpdate + "7/root"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("download without a certificate: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	pk, _ := e.a.UpdatePublicKey()
 	key, _ := wire.ParseUpdateKey(pk)
 	m, err := wire.VerifyUpdate(key, rep.Update.Update)

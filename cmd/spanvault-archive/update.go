@@ -24,7 +24,7 @@ const updateUsage = `usage:
   update sign    -root FILE -boot FILE -serial N -version V [-arch arm64] -o OUTDIR (-dir ARCHIVE | -key update.key)
   update publish -dir ARCHIVE -update UPDATEDIR [-by NAME]
   update list    -dir ARCHIVE
-  update roll    -dir ARCHIVE -serial N [-target group:NAME|box:NAME] -canary BOX -percent P -threshold F [-confirm 20m] [-deadline 48h] [-by NAME]
+  update roll    -dir ARCHIVE -serial N [-target group:NAME|box:NAME] [-canary BOX] -percent P -threshold F [-confirm 20m] [-deadline 48h] [-by NAME]
   update approve -dir ARCHIVE -rollout ID -by NAME        (four-eyes: a second admin starts a filed rollout)
   update status  -dir ARCHIVE [-rollout ID] [-json]
   update stop    -dir ARCHIVE -rollout ID -reason WHY [-by NAME]`
@@ -105,13 +105,13 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 		fs, dir := flags("update roll")
 		serial := fs.Uint64("serial", 0, "the published update to roll out")
 		target := fs.String("target", "", "group:NAME (a policy group) or box:NAME; default: every enrolled box")
-		canary := fs.String("canary", "", "the box that gets it first, alone (wave 0)")
+		canary := fs.String("canary", "", "the box that gets it first, alone (wave 0); required unless the target is one box")
 		percent := fs.Int("percent", 10, "wave 1: this percentage of the target, after the canary confirmed")
 		threshold := fs.Float64("threshold", 0.1, "a wave stops the rollout when more than this fraction of its boxes failed (0: any failure)")
 		confirm := fs.Duration("confirm", 20*time.Minute, "how long new firmware has to check in healthy before it boots the old again")
 		deadline := fs.Duration("deadline", archive.DefaultRolloutDeadline, "a box offered the update and not confirmed this long after counts as failed")
 		by := fs.String("by", "admin", "who rolls it out (audited)")
-		a, err := parseOpen(fs, dir, args[1:], "dir", "serial", "canary")
+		a, err := parseOpen(fs, dir, args[1:], "dir", "serial")
 		if err != nil {
 			return err
 		}
