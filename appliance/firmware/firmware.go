@@ -303,3 +303,25 @@ func (w *Watchdog) Run(ctx context.Context) error {
 	logf("rollback watchdog: firmware %d not confirmed within %v: rebooting into firmware %d", w.Serial, d, p.FromSerial)
 	return w.Reboot()
 }
+
+// BootedFile records when the box first booted the firmware it runs.
+const BootedFile = "booted.json"
+
+// BootedInto returns when the box booted into firmware serial: the time
+// kept in booted.json when it names serial, else bootTime, which it then
+// keeps (a reboot into the same firmware keeps the first time).
+func BootedInto(dir string, serial uint64, bootTime time.Time) (time.Time, error) {
+	var b struct {
+		Serial uint64    `json:"serial"`
+		At     time.Time `json:"at"`
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, BootedFile)); err == nil && decodeStrict(data, &b) == nil && b.Serial == serial && !b.At.IsZero() {
+		return b.At, nil
+	}
+	b.Serial, b.At = serial, bootTime.UTC()
+	data, err := json.Marshal(b)
+	if err != nil {
+		return bootTime, err
+	}
+	return bootTime, WriteFileSync(filepath.Join(dir, BootedFile), data)
+}

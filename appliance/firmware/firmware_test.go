@@ -162,3 +162,19 @@ func TestWatchdogNotArmed(t *testing.T) {
 		t.Fatal("armed for a confirmed firmware")
 	}
 }
+
+func TestBootedInto(t *testing.T) {
+	dir := t.TempDir()
+	t1 := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
+	if at, err := firmware.BootedInto(dir, 7, t1); err != nil || !at.Equal(t1) {
+		t.Fatalf("%v %v", at, err)
+	}
+	// A reboot into the same firmware keeps the first time; another
+	// firmware starts a new one.
+	if at, _ := firmware.BootedInto(dir, 7, t1.Add(time.Hour)); !at.Equal(t1) {
+		t.Fatalf("same firmware: %v", at)
+	}
+	if at, _ := firmware.BootedInto(dir, 8, t1.Add(2*time.Hour)); !at.Equal(t1.Add(2 * time.Hour)) {
+		t.Fatalf("new firmware: %v", at)
+	}
+}
