@@ -232,4 +232,3 @@ func (a *Appliance) firmwareHealth(h *wire.Health) {
 	}
 	h.FirmwareSerial, h.BootedAt = a.upd.fw.Serial, a.upd.bootedAt
 }
-
