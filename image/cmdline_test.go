@@ -132,6 +132,15 @@ func TestBootCmdlineTestboot(t *testing.T) {
 	if err := o.makeBootFAT(boot, img, diskID); err != nil {
 		t.Fatal(err)
 	}
+	// The rewrites write past the file's recorded size: that must stay in
+	// its cluster's slack, a dozen test boots long.
+	var bs [14]byte
+	f, _ := os.Open(img)
+	f.ReadAt(bs[:], 0)
+	f.Close()
+	if cluster := int(binary.LittleEndian.Uint16(bs[11:])) * int(bs[13]); cluster < cmdlineSize+13*28 {
+		t.Fatalf("clusters of %d bytes: a dozen test boots overflow cmdline.txt's %d bytes into the next cluster", cluster, cmdlineSize)
+	}
 	m, g := readCmdline(t, img)
 	if m != g || len(g) != cmdlineSize {
 		t.Fatalf("fresh cmdline.txt: mtools read %d bytes, gokrazy %d, want %d", len(m), len(g), cmdlineSize)

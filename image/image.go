@@ -483,13 +483,54 @@ func (o *Options) stageBoot(boot, kernel, firmware string, diskID uint32) error 
 	return nil
 }
 
+// bootFATKiB sizes the boot file system for the files under dir: their
+// clusters, a quarter more and 4 MiB for directories and later growth, at
+// least 16 MiB (FAT16 needs 4085 clusters), at most the partition.
+func bootFATKiB(dir string) (int64, error) {
+	const cluster = 2048
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		n += cluster // its directory entry's share, or a directory's cluster
+		if d.Type().IsRegular() {
+			st, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += (st.Size() + cluster - 1) / cluster * cluster
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	kib := (n+n/4)/1024 + 4096
+	kib = (kib + 1023) / 1024 * 1024
+	if kib < 16<<10 {
+		kib = 16 << 10
+	}
+	if kib > bootSize/2 {
+		return 0, fmt.Errorf("image: boot files of %d bytes exceed the %d-byte boot partition", n, bootSize*512)
+	}
+	return kib, nil
+}
+
 func (o *Options) makeBootFAT(boot, out string, diskID uint32) error {
 	os.Remove(out)
 	// FAT16 with one allocation table, as gokrazy's own FAT writer makes
 	// it: gokrazy's in-place cmdline.txt rewrite (fat.Reader, on
 	// /update/testboot, /update/switch and at boot) finds the root
-	// directory after exactly one table, and reads only FAT16's.
-	if err := run(o.Log, "mkfs.vfat", "-F", "16", "-f", "1", "-C", "-i", fmt.Sprintf("%08x", diskID), "-n", "GOKRAZY", out, fmt.Sprint(bootSize/2)); err != nil {
+	// directory after exactly one table, and reads only FAT16's; 2 KiB
+	// clusters keep that rewrite's overflow inside cmdline.txt's cluster.
+	// The file system is as large as its files need, not the partition:
+	// it is what an update downloads.
+	kib, err := bootFATKiB(boot)
+	if err != nil {
+		return err
+	}
+	if err := run(o.Log, "mkfs.vfat", "-F", "16", "-f", "1", "-s", "4", "-C", "-i", fmt.Sprintf("%08x", diskID), "-n", "GOKRAZY", out, fmt.Sprint(kib)); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(boot)

@@ -150,6 +150,10 @@ func TestPiImage(t *testing.T) {
 			t.Errorf("%s: mode %v %v", p, st.Mode(), err)
 		}
 	}
+	var fw image.Firmware
+	if b, err := os.ReadFile(filepath.Join(root, "r", image.FirmwareFile)); err != nil || json.Unmarshal(b, &fw) != nil || fw.Serial != res.Serial || fw.Arch != "arm64" || fw.Version == "" {
+		t.Errorf("%s: %+v %v (build serial %d)", image.FirmwareFile, fw, err, res.Serial)
+	}
 	// Reproducible: a second build in another directory, same root.
 	res2 := build(t, image.Pi, cfg, filepath.Join(dir, "b", "spanvault-rpi.img"))
 	if res2.RootSHA256 != res.RootSHA256 {
