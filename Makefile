@@ -186,9 +186,10 @@ image-vm: deps
 
 # Boots the emulator image under qemu with a virtual mirror port, replays
 # calls into it, cuts the power, reboots and checks the vault (also part
-# of make test).
+# of make test); and TestVMUpdateAndRollback, too long for make test:
+# an update rolled out from a test archive, confirmed, and one rolled back.
 image-test: deps
-	$(GO) test -count=1 -v -timeout 60m -run 'TestPiImage|TestVMBoot|TestBootCmdline|TestVMReboot|TestVMUpdateAndRollback' ./image
+	SPANVAULT_VM_UPDATE=1 $(GO) test -count=1 -v -timeout 60m -run 'TestPiImage|TestVMBoot|TestBootCmdline|TestVMReboot|TestVMUpdateAndRollback' ./image
 
 # Live capture under rising sipp load (long; not part of make test).
 # Live capture under rising load, LOAD_RUNS times in a row (each run a new

@@ -72,14 +72,24 @@ require_sync = false
 
 func build(t *testing.T, target image.Target, cfgPath string, out string) *image.Result {
 	t.Helper()
+	return buildWith(t, target, cfgPath, out, nil)
+}
+
+// buildWith builds with the options edit changed (a serial, flags).
+func buildWith(t *testing.T, target image.Target, cfgPath string, out string, edit func(*image.Options)) *image.Result {
+	t.Helper()
 	needTools(t, "mksquashfs", "mkfs.vfat", "mcopy", "sfdisk", "mkfs.ext4")
 	in, dir, err := image.LoadInstance(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := image.Build(image.Options{Instance: in, ConfigDir: dir, Target: target, Out: out,
+	o := image.Options{Instance: in, ConfigDir: dir, Target: target, Out: out,
 		Work: filepath.Join(filepath.Dir(out), "work-"+string(target)), RepoRoot: repoRoot,
-		SourceDate: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
+		SourceDate: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	if edit != nil {
+		edit(&o)
+	}
+	res, err := image.Build(o)
 	if err != nil {
 		t.Fatal(err)
 	}
