@@ -392,7 +392,7 @@ func TestFleetSimBoxes(t *testing.T) {
 				clients[i] = &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 					TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}, CurvePreferences: wire.KeyExchanges()},
 					TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxIdleConnsPerHost: 1,
-					DialContext:     (&net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(bx.Source)}}).DialContext,
+					DialContext: (&net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(bx.Source)}}).DialContext,
 				}}
 			}
 		}
