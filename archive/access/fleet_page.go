@@ -57,7 +57,7 @@ func (s *Service) fleetView(ctx context.Context) (fleetView, error) {
 	}
 	now := s.now()
 	from := now.Add(-trendDays * 24 * time.Hour)
-	hist, err := s.A.Index.HealthTrends(ctx, from, trendHours)
+	hist, err := s.trendLines(ctx, now)
 	if err != nil {
 		return fleetView{}, err
 	}

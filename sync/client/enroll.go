@@ -39,6 +39,10 @@ type EnrollConfig struct {
 	Dir string
 	// Hosts are IP addresses for the API certificate.
 	Hosts []string
+	// LocalAddr, when set, is the address requests are sent from (a box
+	// with several interfaces; the fleet simulation gives each branch a
+	// network of its own).
+	LocalAddr net.Addr
 }
 
 // Files in EnrollConfig.Dir.
@@ -145,7 +149,7 @@ func EnrollOnce(ctx context.Context, cfg EnrollConfig) (EnrollState, error) {
 	}
 	var errs []error
 	for _, addr := range cfg.Archives {
-		rep, status, err := enrollPost(ctx, addr, want, body)
+		rep, status, err := enrollPost(ctx, addr, cfg.LocalAddr, want, body)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 			if status == 0 || status >= 500 || status == http.StatusTooManyRequests {
@@ -182,7 +186,7 @@ func EnrollOnce(ctx context.Context, cfg EnrollConfig) (EnrollState, error) {
 
 // enrollPost sends the request to one archive over TLS pinned to the CA
 // fingerprint.
-func enrollPost(ctx context.Context, addr string, fingerprint []byte, body []byte) (*wire.EnrollReply, int, error) {
+func enrollPost(ctx context.Context, addr string, local net.Addr, fingerprint []byte, body []byte) (*wire.EnrollReply, int, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, 0, err
@@ -197,7 +201,7 @@ func enrollPost(ctx context.Context, addr string, fingerprint []byte, body []byt
 		},
 	}
 	tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
-		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, TLSHandshakeTimeout: 10 * time.Second}
+		DialContext: (&net.Dialer{Timeout: 10 * time.Second, LocalAddr: local}).DialContext, TLSHandshakeTimeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: time.Minute}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+wire.PathEnroll, bytes.NewReader(body))
