@@ -99,6 +99,16 @@
 //     full store is 507. A stalled upload holds only its own partial: no
 //     other upload waits for it. Partials that receive no byte for
 //     partial_ttl (a day) are removed. Repeating any PATCH is harmless.
+//     A box sends its recording's class and start with every PATCH, in
+//     tus's Upload-Metadata ("class <base64>,start <base64 RFC 3339>",
+//     wire.UploadMeta): an archive on S3 writes the object with the
+//     lock the record will ask for (the class's mode and date; never
+//     shorter than the provisional lock, and a start more than a day
+//     ahead of the archive's clock is not believed), so that the record
+//     needs no lock call. The record still decides (message 5): what the
+//     upload said never shortens or weakens the record's class's lock,
+//     it can only have made it stricter. Without the header (an older
+//     box) the object is locked provisionally and the record sets it.
 //  5. POST /sync/v1/records  Records{records} -> RecordsReply{acks}, one ack
 //     per record in order. A record is a recording (its object must be
 //     complete, of the stated size, and owned by this box: a record naming
