@@ -458,7 +458,7 @@ func (s *Service) readTrail(ctx context.Context, u *User, kind string, alertsOnl
 }
 
 func (s *Service) apiFleet(w http.ResponseWriter, r *http.Request, ss *session) {
-	bs, err := s.Fleet(r.Context())
+	bs, err := s.fleetFor(r.Context(), ss.user)
 	if err == nil && r.URL.Query().Get("history") == "1" {
 		err = s.fleetHistory(r.Context(), bs)
 	}

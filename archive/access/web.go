@@ -292,7 +292,7 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 }
 
 func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) {
-	v, err := s.fleetView(r.Context())
+	v, err := s.fleetView(r.Context(), ss.user)
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return
