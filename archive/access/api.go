@@ -319,6 +319,7 @@ func (s *Service) apiDecide(approve bool) handler {
 			s.fail(w, r, ss, err)
 			return
 		}
+		req.SetupLink = s.absoluteLink(r, req.SetupLink)
 		writeJSON(w, http.StatusOK, req)
 	}
 }
