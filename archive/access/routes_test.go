@@ -230,6 +230,10 @@ func routeTable() []routeSpec {
 			return cell{method: "POST", path: "/api/v1/recordings/" + app + "/" + id + "/dtmf", json: access.RevealDTMF{Reason: "table"}}
 		}},
 		{pattern: "GET /l/{token}", public: true, ok: http.StatusForbidden, make: get("/l/garbage.garbage")},
+		{pattern: "GET /setup/{token}", web: true, public: true, ok: http.StatusNotFound, make: get("/setup/garbage")},
+		{pattern: "POST /setup/{token}", web: true, public: true, ok: http.StatusNotFound, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/setup/garbage", form: url.Values{"password": {"a long password here"}, "password2": {"a long password here"}, "totp": {"000000"}}}
+		}},
 		{pattern: "POST /api/v1/requests", roles: deciders, ok: http.StatusAccepted, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "POST", path: "/api/v1/requests", json: request(f, r, tgt)}
 		}},
