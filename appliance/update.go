@@ -247,7 +247,7 @@ func (u *updater) download(ctx context.Context, c updateSync, serial uint64, par
 	buf := make([]byte, 64<<10)
 	for off < size {
 		if !open() {
-			f.Sync()
+			_ = f.Sync() // what arrived is kept: the next window resumes after it
 			return errWindowClosed
 		}
 		n, rerr := rc.Read(buf[:min(int64(len(buf)), size-off)])
@@ -258,11 +258,11 @@ func (u *updater) download(ctx context.Context, c updateSync, serial uint64, par
 			off += int64(n)
 		}
 		if rerr == io.EOF && off < size {
-			f.Sync()
+			_ = f.Sync()
 			return fmt.Errorf("update %d %s: the archive's file ended at %d of %d bytes", serial, part, off, size)
 		}
 		if rerr != nil && rerr != io.EOF {
-			f.Sync() // what arrived is kept: the next attempt resumes after it
+			_ = f.Sync() // what arrived is kept: the next attempt resumes after it
 			return fmt.Errorf("update %d %s: %w", serial, part, rerr)
 		}
 	}
@@ -337,7 +337,9 @@ func (u *updater) install(ctx context.Context, c updateSync, o *client.Update) e
 		return u.fail(c, o, fmt.Errorf("update %d: %w", m.Serial, err))
 	}
 	if err := u.inst.TestBoot(ctx); err != nil {
-		firmware.ClearPending(u.dir)
+		if cerr := firmware.ClearPending(u.dir); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
 		return u.fail(c, o, fmt.Errorf("update %d: test boot: %w", m.Serial, err))
 	}
 	u.removeDownload() // on the partitions now

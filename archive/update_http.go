@@ -71,8 +71,8 @@ func (a *Archive) updateDownload(w http.ResponseWriter, r *http.Request) {
 	// A box that stops reading holds the connection no longer than the
 	// stall window; the request has no body to wait for.
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Time{})
-	defer rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
+	_ = rc.SetReadDeadline(time.Time{})                     // unsupported only on a test recorder
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the connection may serve another request
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	http.ServeContent(stallWriter{w, rc, time.Duration(a.Config.UploadStall)}, r, "", fi.ModTime(), f)
@@ -107,6 +107,8 @@ type stallWriter struct {
 }
 
 func (s stallWriter) Write(p []byte) (int, error) {
-	s.rc.SetWriteDeadline(time.Now().Add(s.window))
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.window)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
 	return s.ResponseWriter.Write(p)
 }

@@ -68,7 +68,9 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 			return err
 		}
 		var m wire.UpdateManifest
-		json.Unmarshal(su.Manifest, &m)
+		if err := json.Unmarshal(su.Manifest, &m); err != nil {
+			return fmt.Errorf("update sign: %w", err)
+		}
 		fmt.Fprintf(stdout, "update %d (version %s, %s) signed into %s: root %d bytes, boot %d bytes\n", m.Serial, m.Version, m.Arch, *out, m.Root.Size, m.Boot.Size)
 		return nil
 	case "publish":

@@ -53,7 +53,7 @@ func Start(t testing.TB, arch func() *archive.Archive) *Shim {
 	}
 	s := &Shim{Addr: ln.Addr().String(), arch: arch, files: map[string][]byte{}}
 	srv := &http.Server{Handler: s, TLSConfig: tc, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
-	go srv.ServeTLS(ln, "", "")
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { srv.Close() })
 	return s
 }
