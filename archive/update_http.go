@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/sync/wire"
 )
 
 // PathUpdate is where a box downloads an update's files over its mutual
@@ -85,7 +86,7 @@ func (a *Archive) offered(r *http.Request, name string, serial uint64) (bool, er
 		return false, err
 	}
 	for _, b := range rows {
-		if !slices.Contains([]string{BoxOffered, "downloading", "written"}, b.State) {
+		if !slices.Contains([]string{BoxOffered, wire.UpdateDownloading, wire.UpdateWritten}, b.State) {
 			continue
 		}
 		ro, err := a.Index.Rollout(r.Context(), b.Rollout)

@@ -55,10 +55,10 @@ const (
 // inFlight are the states of a box offered the update and not done.
 var inFlight = []string{BoxOffered, wire.UpdateDownloading, wire.UpdateWritten, wire.UpdateTrying}
 
-// open are the states not yet done.
-var open = append([]string{BoxWaiting}, inFlight...)
+// openStates are the states not yet done.
+var openStates = append([]string{BoxWaiting}, inFlight...)
 
-func boxDone(state string) bool { return !slices.Contains(open, state) }
+func boxDone(state string) bool { return !slices.Contains(openStates, state) }
 
 // RollOptions describe a rollout.
 type RollOptions struct {
@@ -330,7 +330,7 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 				}
 				if !since.IsZero() && now.Sub(since) > r.Deadline {
 					why := fmt.Sprintf("not confirmed within %s of %s", r.Deadline, what)
-					ok, err := a.Index.SetRolloutBox(ctx, r.ID, b.Appliance, BoxFailed, why, now, open...)
+					ok, err := a.Index.SetRolloutBox(ctx, r.ID, b.Appliance, BoxFailed, why, now, openStates...)
 					if err != nil {
 						return err
 					}
@@ -499,7 +499,7 @@ func (a *Archive) boxReport(ctx context.Context, r *index.Rollout, b index.Rollo
 	default:
 		return false, nil
 	}
-	ok, err := a.Index.SetRolloutBox(ctx, r.ID, b.Appliance, state, why, now, open...)
+	ok, err := a.Index.SetRolloutBox(ctx, r.ID, b.Appliance, state, why, now, openStates...)
 	if err != nil || !ok {
 		return false, err
 	}

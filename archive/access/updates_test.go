@@ -11,16 +11,15 @@ import (
 
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/access"
+	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
-// TestFleetUpdates: the fleet API and page show each box's firmware (the
-// serial it reports, the version published under it) and its state in
-// its rollout; the rollout panel shows the waves with their counts and
-// the failures, in English and German. Before: neither (no Firmware in
-// the fleet rows, no /fleet/updates: did not compile).
-func TestFleetUpdates(t *testing.T) {
+// rolledOut is an archive with two boxes running serial 1 and a rollout
+// of serial 2 whose canary branch-a confirmed and whose wave 1, branch-b,
+// rolled back: the rollout stopped.
+func rolledOut(t *testing.T) (*env, *index.Rollout) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	a := e.addBox("branch-a", synth.Config{})
@@ -58,6 +57,16 @@ func TestFleetUpdates(t *testing.T) {
 	e.checkIn(b, false) // offered (its first check-in of the wave)...
 	e.checkIn(b, false) // ...and it reports the failure: 1 of 1 in wave 1
 
+	return e, r
+}
+
+// TestFleetUpdates: the fleet API and page show each box's firmware (the
+// serial it reports, the version published under it) and its state in
+// its rollout; the rollout panel shows the waves with their counts and
+// the failures, in English and German. Before: neither (no Firmware in
+// the fleet rows, no /fleet/updates: did not compile).
+func TestFleetUpdates(t *testing.T) {
+	e, r := rolledOut(t)
 	op := e.signIn(e.addUser("ops", access.Auditor))
 	var fl struct {
 		Boxes []access.Box `json:"boxes"`
