@@ -335,6 +335,12 @@ func TestUpdateHashMismatch(t *testing.T) {
 			t.Fatalf("%s kept: %v", f, err)
 		}
 	}
+	// Offered again: not downloaded again at every pass.
+	served := e.shim.Served()
+	e.pass(a, true)
+	if e.shim.Served() != served {
+		t.Fatal("a file that failed its hash was downloaded again at the next pass")
+	}
 	const why = "update 8: root: SHA-256 differs from the manifest's; nothing installed"
 	if au := audits(t, a.v, "update_refused"); len(au) != 1 || au[0] != why {
 		t.Fatalf("audit %q", au)
@@ -427,5 +433,33 @@ func TestUpdateNoSpace(t *testing.T) {
 	}
 	if h := e.health(); h.UpdateState != wire.UpdateRefused || !strings.Contains(h.UpdateFailure, "vault.min_free") {
 		t.Fatalf("reported %+v", h)
+	}
+}
+
+// TestUpdateWithdrawn: an offer the archive no longer makes (its rollout
+// paused or stopped) is not downloaded.
+func TestUpdateWithdrawn(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	from := time.Now().Add(12 * time.Hour)
+	closed := fmt.Sprintf("%02d:%02d-%02d:%02d", from.Hour(), from.Minute(), from.Add(time.Minute).Hour(), from.Add(time.Minute).Minute())
+	a.mu.Lock()
+	a.cfg.Sync.Window = closed
+	a.mu.Unlock()
+	e.offer(e.root)
+	e.pass(a, false) // a check-in outside the window: the offer is taken
+	a.upd.mu.Lock()
+	taken := a.upd.offer != nil
+	a.upd.mu.Unlock()
+	if !taken {
+		t.Fatal("offer not taken")
+	}
+	e.shim.Offer(nil)
+	a.mu.Lock()
+	a.cfg.Sync.Window = "00:00-24:00"
+	a.mu.Unlock()
+	e.pass(a, true)
+	if g := e.shim.Gets(); len(g) != 0 {
+		t.Fatalf("a withdrawn offer was downloaded: %q", g)
 	}
 }
