@@ -35,7 +35,11 @@
 // until approved, then syncs without a restart and keeps
 // the approval in enroll.dir. Central policies from the archive
 // (policy.go) change retention at once, the sync window and rate at the
-// next pass, capture.extensions at the next start.
+// next pass, capture.extensions at the next start. A firmware update the
+// archive offers (update.go) is downloaded inside the window, verified,
+// written through gokrazy and test-booted; the daemon stops as on SIGTERM
+// before the reboot, and the new firmware confirms itself only after a
+// healthy sync pass, or the init rolls it back (appliance/firmware).
 //
 // The status page is an embedded template (status.html, styled by
 // status.css) over the Status, rendered into a buffer first, under a CSP

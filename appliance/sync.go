@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/appliance/config"
+	"github.com/spanvault/spanvault/appliance/firmware"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
@@ -17,12 +18,17 @@ var Version = "dev"
 const SyncFailingAfter = 48 * time.Hour
 
 // NewSyncClient makes the sync client the configuration describes.
+// It reports the firmware running but takes no update (the daemon does).
 func NewSyncClient(cfg *config.Config, v *vault.Vault) (*client.Client, error) {
 	s := cfg.Sync
-	return client.New(client.Config{
+	cc := client.Config{
 		Name: s.Name, Archives: s.Archives, Cert: s.Cert, Key: s.Key, CA: s.CA, AnchorKey: s.AnchorKey,
 		Rate: int64(s.Rate), Version: Version, PolicyKey: s.PolicyKey,
-	}, v)
+	}
+	if fw, err := firmware.ReadInfo(cfg.Update.Firmware, Version); err == nil {
+		cc.Firmware = client.Firmware{Serial: fw.Serial, Arch: fw.Arch}
+	}
+	return client.New(cc, v)
 }
 
 // InWindow reports whether t (local time) is inside a "HH:MM-HH:MM"

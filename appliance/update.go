@@ -79,8 +79,13 @@ type updater struct {
 	captureStarted time.Time         // this boot's capture start (the end of a reboot's gap)
 	rebootPending  *firmware.Pending // written, the reboot next
 	bootedAt       time.Time
-	started        bool // atStart ran
+	started        bool                 // atStart ran
+	failed         map[uint64]time.Time // serials whose download or install failed, and when
 }
+
+// retryFailedAfter is how long an update that failed after its download
+// (a hash that differs, an installer error) is not downloaded again.
+const retryFailedAfter = 24 * time.Hour
 
 // startOnce reports whether atStart is still to run (once per daemon).
 func (u *updater) startOnce() bool {
@@ -105,10 +110,20 @@ func (u *updater) logger() *slog.Logger {
 func (u *updater) onOffer(o client.Update) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if o.Manifest == nil {
+		if u.offer != nil {
+			u.logger().Info("firmware update no longer offered: download stopped", "serial", u.offer.Manifest.Serial)
+		}
+		u.offer = nil // withdrawn: a download in progress stops (its files stay for a new offer)
+		return nil
+	}
 	if u.rebootPending != nil || u.trying != nil {
 		return nil // one update at a time: this one waits for the reboot or the confirmation
 	}
 	m := o.Manifest
+	if at, ok := u.failed[m.Serial]; ok && u.now().Sub(at) < retryFailedAfter {
+		return nil // failed here lately (reported): not downloaded again at every pass
+	}
 	if err := u.space(m.Root.Size + m.Boot.Size - u.downloaded(m)); err != nil {
 		return err
 	}
@@ -294,6 +309,10 @@ func verifyFile(path string, want wire.UpdateFile) error {
 func (u *updater) fail(c updateSync, o *client.Update, err error) error {
 	u.mu.Lock()
 	u.offer = nil
+	if u.failed == nil {
+		u.failed = map[uint64]time.Time{}
+	}
+	u.failed[o.Manifest.Serial] = u.now()
 	u.mu.Unlock()
 	u.logger().Warn("firmware update failed", "serial", o.Manifest.Serial, "err", err)
 	if e := c.SetUpdateReport(client.UpdateReport{State: wire.UpdateRefused, Serial: o.Manifest.Serial, Rollout: o.Rollout, Failure: err.Error()}); e != nil {

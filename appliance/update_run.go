@@ -166,7 +166,7 @@ func (a *Appliance) updateSpace(need int64) error {
 	free, size := int64(st.Bavail)*int64(st.Bsize), int64(st.Blocks)*int64(st.Bsize)
 	minFree := int64(a.cfg.Vault.MinFree)
 	if free-need < minFree {
-		return fmt.Errorf("update: %d bytes to download, %d free, of which vault.min_free %d is kept (recordings are never evicted for an update)", need, free, minFree)
+		return fmt.Errorf("update: %d bytes to download would leave less than vault.min_free (%d bytes) free (recordings are never evicted for an update)", need, minFree)
 	}
 	if a.cfg.Vault.Quota == 0 && size > 0 && float64(size-free+need)/float64(size) >= a.cfg.Vault.HighWater {
 		return fmt.Errorf("update: %d bytes to download would fill the disk above vault.high_water %.2f, where recordings are evicted", need, a.cfg.Vault.HighWater)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"golang.org/x/sys/unix"
 
 	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/appliance/firmware"
@@ -26,6 +27,7 @@ import (
 	"github.com/spanvault/spanvault/internal/updatetest"
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
+	"github.com/spanvault/spanvault/vault/audit"
 )
 
 // updEnv is a real archive (TLS, enrollment, its check-in handler) behind
@@ -117,6 +119,9 @@ func (e *updEnv) start(serial uint64, extra string) *Appliance {
 	}
 	t.Cleanup(func() { a.v.Close() })
 	a.clockOK.Store(true)
+	if err := a.v.Audit(audit.VaultOpened, "appliance", "", "daemon started"); err != nil {
+		t.Fatal(err)
+	}
 	a.newUpdater()
 	if a.upd == nil {
 		t.Fatal("no updater")
@@ -275,5 +280,186 @@ func TestUpdateInstallRebootConfirm(t *testing.T) {
 	a.refresh()
 	if fw := a.Status().Firmware; fw == nil || fw.Serial != 8 || fw.UpdateState != wire.UpdateConfirmed {
 		t.Fatalf("status %+v", fw)
+	}
+}
+
+// TestUpdateOutsideWindow: an offer outside the sync window is taken,
+// but nothing is downloaded until the window opens.
+func TestUpdateOutsideWindow(t *testing.T) {
+	e := newUpdEnv(t)
+	from := time.Now().Add(12 * time.Hour)
+	to := from.Add(time.Minute)
+	closed := fmt.Sprintf("%02d:%02d-%02d:%02d", from.Hour(), from.Minute(), to.Hour(), to.Minute())
+	e.sync = strings.Replace(e.sync, `window = "00:00-24:00"`, `window = "`+closed+`"`, 1)
+	a := e.start(7, "")
+	e.offer(e.root)
+	// The daemon's loop outside the window: check-ins only.
+	e.pass(a, InWindow(a.syncWindow(), time.Now()))
+	e.pass(a, InWindow(a.syncWindow(), time.Now()))
+	if g := e.shim.Gets(); len(g) != 0 || e.shim.Served() != 0 {
+		t.Fatalf("downloaded outside the window: %q", g)
+	}
+	if e.rebootRequested(a) {
+		t.Fatal("installed outside the window")
+	}
+	// Even a pass that uploads (an archive's pull) does not download
+	// outside the window.
+	e.pass(a, true)
+	if g := e.shim.Gets(); len(g) != 0 {
+		t.Fatalf("downloaded outside the window on a pull: %q", g)
+	}
+}
+
+// TestUpdateHashMismatch: a root file whose SHA-256 differs from the
+// signed manifest's is refused after the download: nothing is installed,
+// the files are removed, the refusal is audited and reported.
+func TestUpdateHashMismatch(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	bad := bytes.Clone(e.root)
+	bad[len(bad)/2] ^= 0xff
+	e.offer(bad)
+	e.pass(a, true)
+	e.pass(a, false) // the next check-in
+	if e.rebootRequested(a) {
+		t.Fatal("a root with another hash was installed")
+	}
+	if ev, _ := e.parts.Events(); len(ev) != 0 {
+		t.Fatalf("installer called: %q", ev)
+	}
+	if p, _ := firmware.ReadPending(filepath.Join(e.dir, "update")); p != nil {
+		t.Fatalf("pending written: %+v", p)
+	}
+	for _, f := range []string{rootPart, bootPart} {
+		if _, err := os.Stat(filepath.Join(e.dir, "update", f)); !os.IsNotExist(err) {
+			t.Fatalf("%s kept: %v", f, err)
+		}
+	}
+	// Offered again: not downloaded again at every pass.
+	served := e.shim.Served()
+	e.pass(a, true)
+	if e.shim.Served() != served {
+		t.Fatal("a file that failed its hash was downloaded again at the next pass")
+	}
+	const why = "update 8: root: SHA-256 differs from the manifest's; nothing installed"
+	if au := audits(t, a.v, "update_refused"); len(au) != 1 || au[0] != why {
+		t.Fatalf("audit %q", au)
+	}
+	if h := e.health(); h.UpdateState != wire.UpdateRefused || h.UpdateSerial != 8 || h.UpdateFailure != why {
+		t.Fatalf("reported %+v", h)
+	}
+}
+
+// TestUpdateRolledBack: firmware 8 was written and test-booted but never
+// confirmed; the watchdog's reboot brought back firmware 7, which reports
+// "rolled-back" with the reason, audits it with the capture gap, clears
+// pending.json and does not try 8 again.
+func TestUpdateRolledBack(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	e.offer(e.root)
+	e.pass(a, true)
+	if !e.rebootRequested(a) {
+		t.Fatal("not installed")
+	}
+	stopped := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.rebootIntoUpdate(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	// Firmware 8 boots on trial, but recording does not work (here: its
+	// audit chain does not verify): its passes do not confirm it.
+	a = e.start(8, "")
+	a.mu.Lock()
+	a.auditOK, a.auditErr = false, "audit: chain broken"
+	a.mu.Unlock()
+	a.refresh()
+	e.pass(a, true)
+	e.pass(a, true)
+	if h := e.health(); h.FirmwareSerial != 8 || h.UpdateState != wire.UpdateTrying || h.UpdateSerial != 8 {
+		t.Fatalf("on trial: %+v", h)
+	}
+	if s, ok := firmware.Confirmed(filepath.Join(e.dir, "update")); ok {
+		t.Fatalf("confirmed %d while recording fails", s)
+	}
+	// The watchdog reboots into 7.
+	a = e.start(7, "")
+	e.pass(a, true)
+	const why = "firmware 8 did not confirm within 20m0s; running 7 again"
+	if h := e.health(); h.FirmwareSerial != 7 || h.UpdateState != wire.UpdateRolledBack || h.UpdateSerial != 8 || h.UpdateFailure != why {
+		t.Fatalf("reported %+v", h)
+	}
+	au := audits(t, a.v, "firmware_rolled_back")
+	if len(au) != 1 || !strings.HasPrefix(au[0], why+"; capture gap from "+stopped.UTC().Format(time.RFC3339Nano)) {
+		t.Fatalf("audit %q", au)
+	}
+	if p, _ := firmware.ReadPending(filepath.Join(e.dir, "update")); p != nil {
+		t.Fatalf("pending kept: %+v", p)
+	}
+	if e.rebootRequested(a) {
+		t.Fatal("the rolled-back firmware was installed again")
+	}
+	ev, _ := e.parts.Events()
+	if strings.Join(ev, " ") != "write:root.img write:boot.img testboot reboot" {
+		t.Fatalf("installer calls %q", ev)
+	}
+	a.refresh()
+	if fw := a.Status().Firmware; fw == nil || fw.UpdateState != wire.UpdateRolledBack || fw.UpdateFailure != why {
+		t.Fatalf("status %+v", fw)
+	}
+}
+
+// TestUpdateNoSpace: an update that would leave less than vault.min_free
+// is refused before any download; recordings are not evicted for it.
+func TestUpdateNoSpace(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	var st unix.Statfs_t
+	if err := unix.Statfs(e.dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	// A floor just above what is free less the update's size.
+	a.cfg.Vault.MinFree = config.Size(free - int64(len(e.root)+len(e.boot))/2)
+	e.offer(e.root)
+	e.pass(a, true)
+	if g := e.shim.Gets(); len(g) != 0 {
+		t.Fatalf("downloaded: %q", g)
+	}
+	au := audits(t, a.v, "update_refused")
+	if len(au) != 1 || !strings.Contains(au[0], "recordings are never evicted for an update") {
+		t.Fatalf("audit %q", au)
+	}
+	if h := e.health(); h.UpdateState != wire.UpdateRefused || !strings.Contains(h.UpdateFailure, "vault.min_free") {
+		t.Fatalf("reported %+v", h)
+	}
+}
+
+// TestUpdateWithdrawn: an offer the archive no longer makes (its rollout
+// paused or stopped) is not downloaded.
+func TestUpdateWithdrawn(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	from := time.Now().Add(12 * time.Hour)
+	closed := fmt.Sprintf("%02d:%02d-%02d:%02d", from.Hour(), from.Minute(), from.Add(time.Minute).Hour(), from.Add(time.Minute).Minute())
+	a.mu.Lock()
+	a.cfg.Sync.Window = closed
+	a.mu.Unlock()
+	e.offer(e.root)
+	e.pass(a, false) // a check-in outside the window: the offer is taken
+	a.upd.mu.Lock()
+	taken := a.upd.offer != nil
+	a.upd.mu.Unlock()
+	if !taken {
+		t.Fatal("offer not taken")
+	}
+	e.shim.Offer(nil)
+	a.mu.Lock()
+	a.cfg.Sync.Window = "00:00-24:00"
+	a.mu.Unlock()
+	e.pass(a, true)
+	if g := e.shim.Gets(); len(g) != 0 {
+		t.Fatalf("a withdrawn offer was downloaded: %q", g)
 	}
 }

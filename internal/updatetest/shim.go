@@ -43,11 +43,18 @@ type Shim struct {
 // Start serves the shim in front of the archive arch returns.
 func Start(t testing.TB, arch func() *archive.Archive) *Shim {
 	t.Helper()
-	tc, err := arch().TLSConfig()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartOn(t, ln, arch)
+}
+
+// StartOn serves the shim on ln (a listener made in a test's network
+// namespace).
+func StartOn(t testing.TB, ln net.Listener, arch func() *archive.Archive) *Shim {
+	t.Helper()
+	tc, err := arch().TLSConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,9 @@ type Firmware struct {
 	Arch   string // GOARCH of the build
 }
 
-// Update is a verified offer, as Config.OnUpdate receives it.
+// Update is a verified offer, as Config.OnUpdate receives it; one with
+// no Manifest says that the archive offers nothing now (a rollout paused
+// or stopped), and the daemon stops a download in progress.
 type Update struct {
 	Manifest      *wire.UpdateManifest
 	Rollout       int64
@@ -117,8 +119,13 @@ func (c *Client) updateHealth(h *wire.Health) {
 // handleUpdate verifies an offer from a check-in reply and hands it on,
 // or refuses it. It reports whether the update state changed.
 func (c *Client) handleUpdate(o *wire.UpdateOffer) (bool, error) {
-	if o == nil || c.cfg.OnUpdate == nil {
-		return false, nil // nothing offered, or not the daemon (spanvault sync): the daemon installs
+	if c.cfg.OnUpdate == nil {
+		return false, nil // not the daemon (spanvault sync): the daemon installs
+	}
+	if o == nil {
+		// Nothing offered (any more: a rollout paused or stopped): a
+		// download in progress stops.
+		return false, c.cfg.OnUpdate(Update{})
 	}
 	prev := c.UpdateReport()
 	running := c.cfg.Firmware.Serial

@@ -43,7 +43,12 @@ func (e *env) updateBox(t *testing.T) *updateBox {
 	cc.Archives = []string{b.shim.Addr}
 	cc.UpdateKey = kf
 	cc.Firmware = client.Firmware{Serial: 7, Arch: "arm64"}
-	cc.OnUpdate = func(u client.Update) error { b.offered = append(b.offered, u); return nil }
+	cc.OnUpdate = func(u client.Update) error {
+		if u.Manifest != nil {
+			b.offered = append(b.offered, u)
+		}
+		return nil
+	}
 	var err error
 	if b.c, err = client.New(cc, e.v); err != nil {
 		t.Fatal(err)
