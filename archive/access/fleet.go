@@ -29,15 +29,30 @@ type Box struct {
 	FleetHealth
 	// Policy: the central policy in force and applied (fleet_policy.go).
 	Policy *BoxPolicy `json:"policy,omitempty"`
+	// Firmware: what it runs, its update state (updates.go).
+	Firmware *BoxFirmware `json:"firmware,omitempty"`
 }
 
-// Fleet lists every box.
+// Fleet lists every box, in a bounded number of index queries whatever
+// the fleet's size (the boxes, their policies, their last day).
 func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
+	return s.fleet(ctx, true)
+}
+
+// fleet is Fleet; the watch leaves out the count of classical-only
+// recordings (a scan of the records it does not need).
+func (s *Service) fleet(ctx context.Context, withClassical bool) ([]Box, error) {
 	as, err := s.A.Index.Appliances(ctx)
 	if err != nil {
 		return nil, err
 	}
-	classical, err := s.A.Index.ClassicalOnly(ctx)
+	classical := map[string]int{}
+	if withClassical {
+		if classical, err = s.A.Index.ClassicalOnly(ctx); err != nil {
+			return nil, err
+		}
+	}
+	pols, err := s.fleetPolicies(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -46,15 +61,20 @@ func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
 	if err != nil {
 		return nil, err
 	}
+	fw, err := s.fleetFirmware(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []Box{}
 	for _, a := range as {
 		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn, ClassicalOnly: classical[a.Name]}
-		b.Policy = s.boxPolicy(ctx, a.Name)
+		b.Policy = pols.of(a.Name)
 		if a.Health != "" {
 			if err := json.Unmarshal([]byte(a.Health), &b.Health); err != nil {
 				s.A.Logger.Error("fleet: stored health unreadable", "appliance", a.Name, "err", err)
 			}
 		}
+		b.Firmware = fw.of(a.Name, b.Health)
 		since := a.LastCheckIn
 		if since.IsZero() {
 			since = a.EnrolledAt
@@ -76,17 +96,24 @@ func (s *Service) Fleet(ctx context.Context) ([]Box, error) {
 // WatchFleet raises an alert once per condition and box (silent, growing
 // kernel drops, growing backlog, certificate near expiry), and clears the
 // condition when it ends so that a new occurrence alerts again.
+// The alerts in force are read once (fleet_watch.go): a box whose
+// conditions did not change costs no statement of its own.
 func (s *Service) WatchFleet(ctx context.Context) {
-	boxes, err := s.Fleet(ctx)
+	boxes, err := s.fleet(ctx, false)
 	if err != nil {
 		return
 	}
+	al, err := s.fleetAlerts(ctx)
+	if err != nil {
+		s.A.Logger.Error("fleet alerts", "err", err)
+		return
+	}
 	for _, b := range boxes {
-		s.fleetCondition(ctx, b.Name, "silent", b.Silent, fmt.Sprintf("no check-in since %s (limit %s)", b.LastCheckIn.UTC().Format(time.RFC3339), time.Duration(s.cfg.FleetSilentAfter)))
-		s.fleetCondition(ctx, b.Name, "cert_expiring", b.CertSoon, fmt.Sprintf("certificate expires %s", b.Health.CertNotAfter.UTC().Format(time.RFC3339)))
-		s.fleetCondition(ctx, b.Name, "record_errors", b.Health.RecordErrors > 0, fmt.Sprintf("%d record errors reported", b.Health.RecordErrors))
-		s.growth(ctx, b, "kernel_drops", int64(b.Health.KernelDrops))
-		s.watchHealth(ctx, b) // the backlog's growth among them, from the history
+		al.condition(ctx, b.Name, "silent", b.Silent, fmt.Sprintf("no check-in since %s (limit %s)", b.LastCheckIn.UTC().Format(time.RFC3339), time.Duration(s.cfg.FleetSilentAfter)))
+		al.condition(ctx, b.Name, "cert_expiring", b.CertSoon, fmt.Sprintf("certificate expires %s", b.Health.CertNotAfter.UTC().Format(time.RFC3339)))
+		al.condition(ctx, b.Name, "record_errors", b.Health.RecordErrors > 0, fmt.Sprintf("%d record errors reported", b.Health.RecordErrors))
+		al.growth(ctx, b, "kernel_drops", int64(b.Health.KernelDrops))
+		s.watchHealth(ctx, al, b) // the backlog's growth among them, from the history
 	}
 	s.pruneHealth(ctx)
 }

@@ -164,7 +164,7 @@ func byAttention(bs []Box) {
 
 // watchHealth raises (once) and clears the alerts that come from the
 // box's reported health and history, beside WatchFleet's own.
-func (s *Service) watchHealth(ctx context.Context, b Box) {
+func (s *Service) watchHealth(ctx context.Context, al *watchAlerts, b Box) {
 	has := map[string]Reason{}
 	for _, r := range b.Reasons {
 		has[r.Kind] = r
@@ -174,7 +174,7 @@ func (s *Service) watchHealth(ctx context.Context, b Box) {
 		if b.Revoked || b.LastCheckIn.IsZero() {
 			on = false
 		}
-		s.fleetCondition(ctx, b.Name, kind, on, r.Text+": "+r.Detail)
+		al.condition(ctx, b.Name, kind, on, r.Text+": "+r.Detail)
 	}
 }
 

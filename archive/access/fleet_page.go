@@ -50,14 +50,14 @@ type trend struct {
 	Empty                bool
 }
 
-func (s *Service) fleetView(ctx context.Context) (fleetView, error) {
-	bs, err := s.Fleet(ctx)
+func (s *Service) fleetView(ctx context.Context, u *User) (fleetView, error) {
+	bs, err := s.fleetFor(ctx, u)
 	if err != nil {
 		return fleetView{}, err
 	}
 	now := s.now()
 	from := now.Add(-trendDays * 24 * time.Hour)
-	hist, err := s.A.Index.HealthTrends(ctx, from, trendHours)
+	hist, err := s.trendLines(ctx, now)
 	if err != nil {
 		return fleetView{}, err
 	}

@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"errors"
 
 	"github.com/spanvault/spanvault/archive/index"
 )
@@ -18,21 +17,35 @@ type BoxPolicy struct {
 	Drift   bool   `json:"drift"`
 }
 
-// boxPolicy is nil when no policy applies to the box and it reported none.
-func (s *Service) boxPolicy(ctx context.Context, name string) *BoxPolicy {
-	st, err := s.A.Index.PolicyState(ctx, name)
+// fleetPolicies is every box's policy state and the newest version of
+// every policy target, read in two queries for the whole fleet.
+type fleetPolicies struct {
+	states map[string]index.PolicyState
+	latest map[string]uint64 // by target: "box:NAME", "group:NAME"
+}
+
+func (s *Service) fleetPolicies(ctx context.Context) (fleetPolicies, error) {
+	st, err := s.A.Index.PolicyStates(ctx)
 	if err != nil {
-		s.A.Logger.Error("fleet: policy state", "appliance", name, "err", err)
-		return nil
+		return fleetPolicies{}, err
 	}
+	latest, err := s.A.Index.LatestPolicyVersions(ctx)
+	if err != nil {
+		return fleetPolicies{}, err
+	}
+	return fleetPolicies{states: st, latest: latest}, nil
+}
+
+// of is a box's policy as archive.PolicyFor finds the one in force (its
+// own newest, else its group's newest); nil when no policy applies to
+// the box and it reported none.
+func (fp fleetPolicies) of(name string) *BoxPolicy {
+	st := fp.states[name]
 	p := &BoxPolicy{Applied: st.Version, Group: st.Group, Refused: st.Refused}
-	in, _, err := s.A.PolicyFor(ctx, name)
-	switch {
-	case errors.Is(err, index.ErrNoPolicy):
-	case err != nil:
-		s.A.Logger.Error("fleet: policy in force", "appliance", name, "err", err)
-	default:
-		p.InForce = in.Version
+	if v, ok := fp.latest["box:"+name]; ok {
+		p.InForce = v
+	} else if st.Group != "" {
+		p.InForce = fp.latest["group:"+st.Group]
 	}
 	if p.InForce == 0 && p.Applied == 0 && p.Refused == "" {
 		return nil

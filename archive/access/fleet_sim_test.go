@@ -3,8 +3,10 @@ package access_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,30 +36,34 @@ import (
 )
 
 // The fleet simulation (make fleet; make bench at a reduced size): N
-// boxes, each with its own certificate issued by the archive's CA, check
-// in every simulated minute for a simulated span (compressed time: the
-// archive's clock is injected and moved a minute per round) against two
-// front-ends sharing one PostgreSQL index, with 30 days of history
-// already kept. The boxes run in a child process (TestFleetSimBoxes), so
-// that this process's CPU is the front-ends' own; PostgreSQL's is read
-// from /proc. Then the fleet page is rendered with N boxes and 30 days.
+// boxes enroll zero-touch (fleet_enroll_sim_test.go: each makes its key,
+// asks the enrollment endpoint, is approved by code, receives its own
+// certificate), then check in every simulated minute for a simulated span
+// (compressed time: the archive's clock is injected and moved a minute
+// per round) against two front-ends sharing one PostgreSQL index, with 30
+// days of history already kept. The boxes run in a child process
+// (TestFleetSimBoxes), so that this process's CPU is the front-ends' own;
+// PostgreSQL's is read from /proc. Then the fleet page is rendered with N
+// boxes and 30 days.
 //
 // SPANVAULT_FLEET_BOXES (default 50) and SPANVAULT_FLEET_MINUTES (default
 // 60) set the size; make fleet runs 500 boxes for 1,440 minutes.
 //
-// Enrollment and update waves are not simulated yet: fleetSim.beforeMinute
-// is where they hook in (zero-touch enrollment and waves, issue 24).
+// Update waves are not simulated yet: fleetSim.beforeMinute is where they
+// hook in (issue 24).
 
 type fleetSimPlan struct {
-	Start time.Time      `json:"start"`
-	Boxes []fleetSimSpec `json:"boxes"`
+	Start         time.Time      `json:"start"`
+	CAFingerprint string         `json:"ca_fingerprint"` // what the boxes' image carries
+	Boxes         []fleetSimSpec `json:"boxes"`
 }
 
 type fleetSimSpec struct {
-	Name  string `json:"name"`
-	Dir   string `json:"dir"`  // enrollment directory (sync.crt, sync.key, ca.crt)
-	Addr  string `json:"addr"` // the front-end it checks in with
-	Index int    `json:"index"`
+	Name   string `json:"name"`   // the name the admin approves it as
+	Dir    string `json:"dir"`    // enrollment directory (sync.key, then sync.crt, ca.crt)
+	Addr   string `json:"addr"`   // the front-end it enrolls and checks in with
+	Source string `json:"source"` // the address it connects from (simSource)
+	Index  int    `json:"index"`
 }
 
 // fleetSim is the archive side of the simulation.
@@ -85,9 +91,11 @@ func BenchmarkFleet(b *testing.B) {
 
 func runFleetSim(b *testing.B, nboxes, minutes int) {
 	dsn := pgtest.Start(b)
-	// The simulated day starts at the next midnight (the archive's CA is
-	// made now: its certificates are not valid before).
-	start := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	// The simulation starts 55 minutes ago: the archive's CA is made now,
+	// valid from an hour ago, and the boxes check the certificates they
+	// receive at enrollment against the real clock (valid from five
+	// minutes before their issue in simulated time).
+	start := time.Now().UTC().Truncate(time.Minute).Add(-55 * time.Minute)
 	clk := &clock{t: start}
 	dir1 := filepath.Join(b.TempDir(), "fe1")
 	if err := archive.Init(dir1, archive.InitOptions{Name: "fleet", Listen: "127.0.0.1:0", Index: dsn}); err != nil {
@@ -102,19 +110,24 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var fes []*archive.Archive
 	var addrs []string
-	for _, d := range []string{dir1, dir2} {
+	var lns []net.Listener
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		lns, addrs = append(lns, ln), append(addrs, ln.Addr().String())
+	}
+	for i, d := range []string{dir1, dir2} {
 		a, err := archive.Open(d)
 		if err != nil {
 			b.Fatal(err)
 		}
 		a.Now, a.Logger = clk.Now, quiet
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
+		a.Config.Advertise = addrs // what enrolled boxes are given
 		wg.Add(1)
-		go func() { defer wg.Done(); a.Serve(ctx, ln) }()
-		fes, addrs = append(fes, a), append(addrs, ln.Addr().String())
+		go func() { defer wg.Done(); a.Serve(ctx, lns[i]) }()
+		fes = append(fes, a)
 	}
 	a1 := fes[0]
 	id, _ := age.GenerateX25519Identity()
@@ -130,7 +143,8 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 		b.Fatal(err)
 	}
 	wl, _ := net.Listen("tcp", "127.0.0.1:0")
-	web := &http.Server{Handler: svc.Handler(), TLSConfig: tc, ErrorLog: nil}
+	pageTimes := &serverTimes{path: "/fleet"}
+	web := &http.Server{Handler: pageTimes.wrap(svc.Handler()), TLSConfig: tc, ErrorLog: nil}
 	wg.Add(1)
 	go func() { defer wg.Done(); web.ServeTLS(wl, "", "") }()
 	b.Cleanup(func() {
@@ -148,20 +162,13 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	e := &env{t: b, clock: clk, dir: dir1, a: a1, svc: svc, addr: addrs[0], web: "https://" + wl.Addr().String(), identity: id, keys: keys, boxes: map[string]*box{}, logs: &lockedBuffer{}, pool: pool}
-	sim := &fleetSim{e: e, plan: fleetSimPlan{Start: start}}
-
-	t0 := time.Now()
+	sum := sha256.Sum256(a1.CA.Cert.Raw)
+	sim := &fleetSim{e: e, plan: fleetSimPlan{Start: start, CAFingerprint: "sha256:" + hex.EncodeToString(sum[:])}}
+	boxesDir := b.TempDir()
 	for i := 0; i < nboxes; i++ {
 		name := fmt.Sprintf("branch-%03d", i)
-		r, err := a1.Enroll(context.Background(), name, filepath.Join(b.TempDir(), name), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sim.plan.Boxes = append(sim.plan.Boxes, fleetSimSpec{Name: name, Dir: r.Dir, Addr: addrs[i%2], Index: i})
+		sim.plan.Boxes = append(sim.plan.Boxes, fleetSimSpec{Name: name, Dir: filepath.Join(boxesDir, name), Addr: addrs[i%2], Source: simSource(i), Index: i})
 	}
-	enrollTime := time.Since(t0)
-	sim.seedHistory(start)
-	b.Logf("%d boxes enrolled in %v; 30 days of history kept", nboxes, enrollTime.Round(time.Millisecond))
 
 	// The boxes, in a child process.
 	planFile := filepath.Join(b.TempDir(), "plan.json")
@@ -181,6 +188,11 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	replies := bufio.NewScanner(stdout)
 	pgPID := postmasterPID(dsn)
 
+	est := sim.enroll(stdin, replies, pgPID)
+	sim.seedHistory(clk.Now())
+	b.Logf("%d boxes enrolled zero-touch in %d rounds (%v simulated; %d requests, %d refused by the rate limits), %v; 30 days of history kept",
+		nboxes, est.Rounds, est.Sim, est.Asked, est.Limited, est.Wall.Round(time.Millisecond))
+
 	var checkins int
 	var feCPU, pgCPU, wall, watchCPU, watchWall time.Duration
 	watches := 0
@@ -190,7 +202,7 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 			sim.beforeMinute(m)
 		}
 		c0, p0, w0 := selfCPU(), procTreeCPU(pgPID), time.Now()
-		fmt.Fprintf(stdin, "%d\n", m)
+		fmt.Fprintf(stdin, "%d %d\n", m, clk.Now().Unix())
 		var reply string
 		for replies.Scan() {
 			if reply = replies.Text(); strings.HasPrefix(reply, "fleet-done ") {
@@ -265,7 +277,13 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 		b.ReportMetric(float64(watchWall.Microseconds())/1000/float64(watches), "watch-ms")
 		b.ReportMetric(float64(watchCPU.Microseconds())/1000/float64(watches), "watch-cpu-ms")
 	}
-	b.ReportMetric(float64(enrollTime.Microseconds())/1000/float64(nboxes), "enroll-ms/box")
+	b.ReportMetric(float64(est.Wall.Microseconds())/1000/float64(nboxes), "enroll-ms/box")
+	b.ReportMetric(float64(est.FECPU.Microseconds())/1000/float64(nboxes), "enroll-fe-cpu-ms/box")
+	b.ReportMetric(float64(est.PGCPU.Microseconds())/1000/float64(nboxes), "enroll-pg-cpu-ms/box")
+	b.ReportMetric(est.Sim.Minutes(), "enroll-sim-min")
+	if st := pageTimes.sorted(); len(st) > 0 {
+		b.ReportMetric(float64(st[len(st)/2].Microseconds())/1000, "page-server-p50-ms")
+	}
 }
 
 // simHealth is what box i reports at minute m of the simulation: calls
@@ -346,29 +364,44 @@ func TestFleetSimBoxes(t *testing.T) {
 	if err := json.Unmarshal(pj, &plan); err != nil {
 		t.Fatal(err)
 	}
-	clients := make([]*http.Client, len(plan.Boxes))
-	for i, bx := range plan.Boxes {
-		cert, err := tls.LoadX509KeyPair(filepath.Join(bx.Dir, "sync.crt"), filepath.Join(bx.Dir, "sync.key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ca, _ := os.ReadFile(filepath.Join(bx.Dir, "ca.crt"))
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(ca)
-		// As the box's sync client: TLS 1.3, the hybrid key exchange,
-		// HTTP/1.1, connections kept between check-ins.
-		clients[i] = &http.Client{Timeout: time.Minute, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}, CurvePreferences: wire.KeyExchanges()},
-			TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxIdleConnsPerHost: 1,
-		}}
-	}
+	sb := &simBoxes{plan: plan, enrolled: make([]bool, len(plan.Boxes))}
+	var clients []*http.Client
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		m, err := strconv.Atoi(in.Text())
-		if err != nil {
+		if r, ok := strings.CutPrefix(in.Text(), "enroll "); ok {
+			n, err := strconv.Atoi(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb.enrollRound(n)
+			continue
+		}
+		if clients == nil {
+			clients = make([]*http.Client, len(plan.Boxes))
+			for i, bx := range plan.Boxes {
+				cert, err := tls.LoadX509KeyPair(filepath.Join(bx.Dir, "sync.crt"), filepath.Join(bx.Dir, "sync.key"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ca, _ := os.ReadFile(filepath.Join(bx.Dir, "ca.crt"))
+				pool := x509.NewCertPool()
+				pool.AppendCertsFromPEM(ca)
+				// As the box's sync client: TLS 1.3, the hybrid key exchange,
+				// HTTP/1.1, connections kept between check-ins, from the
+				// branch's own network.
+				clients[i] = &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+					TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}, CurvePreferences: wire.KeyExchanges()},
+					TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxIdleConnsPerHost: 1,
+					DialContext: (&net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(bx.Source)}}).DialContext,
+				}}
+			}
+		}
+		var m int
+		var unix int64
+		if _, err := fmt.Sscanf(in.Text(), "%d %d", &m, &unix); err != nil {
 			t.Fatal(err)
 		}
-		at := plan.Start.Add(time.Duration(m) * time.Minute)
+		at := time.Unix(unix, 0).UTC()
 		var mu gosync.Mutex
 		ok, failed, first := 0, 0, ""
 		work := make(chan int)

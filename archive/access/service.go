@@ -39,6 +39,8 @@ type Service struct {
 	insider  insiderState
 	guard    *guard  // sign-in limits (signin.go)
 	pick     pickers // the search page's branch and class pickers (search_page.go)
+	// trends: the fleet page's finished buckets (fleet_trends.go).
+	trends trendCache
 }
 
 // New makes the access service of an open archive. keys may be nil.

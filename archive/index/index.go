@@ -235,30 +235,9 @@ func (x *Index) Appliance(ctx context.Context, name string) (*Appliance, error) 
 	return a, nil
 }
 
-// Appliances lists every appliance by name.
+// Appliances lists every appliance by name (one query: allAppliances).
 func (x *Index) Appliances(ctx context.Context) ([]*Appliance, error) {
-	rows, err := x.db.QueryContext(ctx, `SELECT name FROM appliances ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	var out []*Appliance
-	for _, n := range names {
-		a, err := x.Appliance(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return x.allAppliances(ctx)
 }
 
 // CheckedIn stores a check-in's time and health.

@@ -44,21 +44,25 @@ func (d *DB) rebind(q string) string {
 
 // ExecContext is sql.DB's, with the query rebound.
 func (d *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	counted(ctx)
 	return d.DB.ExecContext(ctx, d.rebind(q), args...)
 }
 
 // QueryContext is sql.DB's, with the query rebound.
 func (d *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	counted(ctx)
 	return d.DB.QueryContext(ctx, d.rebind(q), args...)
 }
 
 // QueryRowContext is sql.DB's, with the query rebound.
 func (d *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	counted(ctx)
 	return d.DB.QueryRowContext(ctx, d.rebind(q), args...)
 }
 
 // BeginTx starts a transaction whose statements are rebound too.
 func (d *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	counted(ctx)
 	tx, err := d.DB.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -74,21 +78,25 @@ type Tx struct {
 
 // ExecContext is sql.Tx's, with the query rebound.
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	counted(ctx)
 	return t.Tx.ExecContext(ctx, t.d.rebind(q), args...)
 }
 
 // QueryContext is sql.Tx's, with the query rebound.
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	counted(ctx)
 	return t.Tx.QueryContext(ctx, t.d.rebind(q), args...)
 }
 
 // QueryRowContext is sql.Tx's, with the query rebound.
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	counted(ctx)
 	return t.Tx.QueryRowContext(ctx, t.d.rebind(q), args...)
 }
 
 // PrepareContext is sql.Tx's, with the query rebound.
 func (t *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	counted(ctx)
 	return t.Tx.PrepareContext(ctx, t.d.rebind(q))
 }
 
@@ -105,6 +113,7 @@ const (
 // transactions already take the write lock at BEGIN (_txlock=immediate);
 // PostgreSQL takes a transaction-scoped advisory lock.
 func (t *Tx) Serialize(ctx context.Context, lock int64) error {
+	counted(ctx)
 	if !t.d.pg {
 		return nil
 	}

@@ -39,12 +39,17 @@ type EnrollConfig struct {
 	Dir string
 	// Hosts are IP addresses for the API certificate.
 	Hosts []string
+	// LocalAddr, when set, is the address requests are sent from (a box
+	// with several interfaces; the fleet simulation gives each branch a
+	// network of its own).
+	LocalAddr net.Addr
 }
 
 // Files in EnrollConfig.Dir.
 const (
 	EnrolledFile  = "enrolled.toml" // the [sync] section, written last
 	PolicyKeyFile = "policy.pub"    // the archive's policy signing key
+	UpdateKeyFile = "update.pub"    // the archive's update signing key (when it sends one)
 )
 
 // EnrollState is the state of a box's enrollment, for its status page.
@@ -144,7 +149,7 @@ func EnrollOnce(ctx context.Context, cfg EnrollConfig) (EnrollState, error) {
 	}
 	var errs []error
 	for _, addr := range cfg.Archives {
-		rep, status, err := enrollPost(ctx, addr, want, body)
+		rep, status, err := enrollPost(ctx, addr, cfg.LocalAddr, want, body)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 			if status == 0 || status >= 500 || status == http.StatusTooManyRequests {
@@ -181,7 +186,7 @@ func EnrollOnce(ctx context.Context, cfg EnrollConfig) (EnrollState, error) {
 
 // enrollPost sends the request to one archive over TLS pinned to the CA
 // fingerprint.
-func enrollPost(ctx context.Context, addr string, fingerprint []byte, body []byte) (*wire.EnrollReply, int, error) {
+func enrollPost(ctx context.Context, addr string, local net.Addr, fingerprint []byte, body []byte) (*wire.EnrollReply, int, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, 0, err
@@ -196,7 +201,7 @@ func enrollPost(ctx context.Context, addr string, fingerprint []byte, body []byt
 		},
 	}
 	tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
-		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, TLSHandshakeTimeout: 10 * time.Second}
+		DialContext: (&net.Dialer{Timeout: 10 * time.Second, LocalAddr: local}).DialContext, TLSHandshakeTimeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: time.Minute}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+wire.PathEnroll, bytes.NewReader(body))
@@ -284,6 +289,14 @@ func writeEnrolled(cfg EnrollConfig, k *keys, rep *wire.EnrollReply, fingerprint
 	if len(rep.Sync.Archives) == 0 {
 		return errors.New("sync: enroll: the archive gave no addresses")
 	}
+	if rep.UpdateKey != "" {
+		if _, err := wire.ParseUpdateKey(rep.UpdateKey); err != nil {
+			return fmt.Errorf("sync: enroll: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(cfg.Dir, UpdateKeyFile), []byte(rep.UpdateKey+"\n"), 0o644); err != nil {
+			return fmt.Errorf("sync: enroll: %w", err)
+		}
+	}
 	for _, w := range []struct {
 		name string
 		do   func(string) error
@@ -313,6 +326,9 @@ func writeEnrolled(cfg EnrollConfig, k *keys, rep *wire.EnrollReply, fingerprint
 	fmt.Fprintf(&b, "]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\napi_cert = %q\napi_key = %q\npolicy_key = %q\n",
 		filepath.Join(abs, "sync.crt"), filepath.Join(abs, "sync.key"), filepath.Join(abs, "ca.crt"),
 		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"), filepath.Join(abs, PolicyKeyFile))
+	if rep.UpdateKey != "" {
+		fmt.Fprintf(&b, "update_key = %q\n", filepath.Join(abs, UpdateKeyFile))
+	}
 	if rep.Sync.Window != "" {
 		fmt.Fprintf(&b, "window = %q\n", rep.Sync.Window)
 	}
