@@ -350,6 +350,42 @@ func (v *vm) waitBoot(t *testing.T, n int, d time.Duration) vmBoot {
 	return v.boot(n)
 }
 
+// waitBootWhere waits for a boot from the n-th on that satisfies cond and
+// returns its number.
+func (v *vm) waitBootWhere(t *testing.T, n int, d time.Duration, what string, cond func(vmBoot) bool) (int, vmBoot) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for i := n; ; {
+		for i <= v.bootCount() {
+			if b := v.boot(i); cond(b) {
+				return i, b
+			}
+			i++
+		}
+		select {
+		case <-v.done:
+			b, _ := os.ReadFile(v.serial)
+			t.Fatalf("VM stopped while waiting for %s: %v %s\n%s", what, v.err, v.stderr, tail(string(b), 3000))
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(v.serial)
+			t.Fatalf("timed out waiting for %s (boots: %s); serial console:\n%s", what, v.bootList(), tail(string(b), 3000))
+		}
+	}
+}
+
+// bootList describes the boots so far.
+func (v *vm) bootList() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var parts []string
+	for i, b := range v.boots {
+		parts = append(parts, fmt.Sprintf("%d at %s: %q", i+1, b.Start.Format("15:04:05"), b.Cmdline))
+	}
+	return strings.Join(parts, "; ")
+}
+
 // serialSince returns the serial console's text since the start of boot n.
 func (v *vm) serialSince(n int) string {
 	b, _ := os.ReadFile(v.serial)

@@ -72,6 +72,16 @@ func TestVMRebootABSwitch(t *testing.T) {
 	if s := v.serialSince(2); !strings.Contains(s, "switching to inactive root partition") || strings.Contains(s, "mount inactive root") {
 		t.Fatalf("boot 2 did not switch into root 3:\n%s", tail(s, 4000))
 	}
+	// In the test boot the kernel still says root 2 (the firmware passed
+	// the old command line, only flagged), and gokrazy takes its update
+	// targets from it: "inactive" is root 3, the root running now. So a
+	// box must reboot after /update/switch (a boot whose command line
+	// names the root it runs) before it writes another update, or that
+	// update overwrites the running root and the flagged boot after it
+	// returns to the firmware before.
+	if s := v.serialSince(2); !strings.Contains(s, "inactiveRootPartition = 3") {
+		t.Fatalf("boot 2: gokrazy's update target is not the stale root 3:\n%s", tail(s, 4000))
+	}
 	if _, err := v.gokrazyAPI("POST", "/update/switch", pw, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +95,9 @@ func TestVMRebootABSwitch(t *testing.T) {
 	v.waitStatus(t, "the status page on root 3", 3*time.Minute, func(m map[string]any) bool { return m["capture"] != nil })
 	if s := v.serialSince(3); !strings.Contains(s, "on device 254:3") {
 		t.Fatalf("boot 3 did not mount vda3 as its root:\n%s", tail(s, 4000))
+	}
+	if s := v.serialSince(3); !strings.Contains(s, "inactiveRootPartition = 2") {
+		t.Fatalf("boot 3: gokrazy's update target is not root 2:\n%s", tail(s, 4000))
 	}
 	t.Logf("boot 3 runs root 3 (%s)", b3.Cmdline)
 }

@@ -97,8 +97,8 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the archive's update key (made at its first use, pinned by the box at enrollment): %v", err)
 	}
-	up1 := buildUpdate(t, cfg, filepath.Join(dir, "n1"), n+1, nil, key)
-	up2 := buildUpdate(t, cfg, filepath.Join(dir, "n2"), n+2, func(pc *image.PackageConfig) {
+	up1, res1 := buildUpdate(t, cfg, filepath.Join(dir, "n1"), n+1, nil, key)
+	up2, _ := buildUpdate(t, cfg, filepath.Join(dir, "n2"), n+2, func(pc *image.PackageConfig) {
 		pc.CommandLineFlags = []string{"run", "-config", "/etc/spanvault/missing.toml"}
 	}, key)
 
@@ -123,9 +123,12 @@ func TestVMUpdateAndRollback(t *testing.T) {
 		return h.FirmwareSerial == n+1 && h.UpdateState == wire.UpdateConfirmed
 	})
 	tConfirmed := time.Now()
-	if cl, err := bootCmdline(img); err != nil || !strings.Contains(cl, "-03 ") {
+	// gokrazy's switch made the test-booted root the one to boot.
+	const n1Root = "-03 "
+	if cl, err := bootCmdline(img); err != nil || !strings.Contains(cl, n1Root) {
 		t.Fatalf("after the confirmation the boot partition boots %q (%v), want root 3", cl, err)
 	}
+	k := v.bootCount()
 	if st := rolloutStatus(t, cli, va.dir, id1); st.box("branch-vm") != "confirmed" {
 		t.Fatalf("rollout %d after the confirmation: %+v", id1, st)
 	}
@@ -133,25 +136,30 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	t.Log(strings.TrimSpace(goRun(t, "./cmd/mirrorfeed", "-unix", v.mirror, "-pps", "500", after)))
 	waitRecordings(t, va, "branch-vm", 3)
 	t.Logf("N+1: roll to download seen %s, roll to reboot %s (offer, download %d+%d bytes, write), reboot to recording %s, reboot to confirmed at check-in %s; capture down %s",
-		since(tRoll, states.first(n+1, wire.UpdateDownloading)), b2.Start.Sub(tRoll).Round(time.Second), res.RootSize, res.BootSize,
+		since(tRoll, states.first(n+1, wire.UpdateDownloading)), b2.Start.Sub(tRoll).Round(time.Second), res1.RootSize, res1.BootSize,
 		tUp.Sub(b2.Start).Round(time.Second), tConfirmed.Sub(b2.Start).Round(time.Second), gap1.Round(100*time.Millisecond))
 
 	// N+2: its daemon never starts; the watchdog boots N+1 again.
 	t.Log(strings.TrimSpace(runCLI(t, cli, "update", "publish", "-dir", va.dir, "-update", up2)))
 	tRoll2 := time.Now()
 	id2 := roll(t, cli, va.dir, n+2, "branch-vm")
-	b3 := v.waitBoot(t, 3, 10*time.Minute)
-	if !strings.Contains(b3.Cmdline, "gokrazy.try_boot_inactive=1") || !strings.Contains(b3.Cmdline, "-03 ") {
-		t.Fatalf("N+2's test boot: %q, want root 3 with the test-boot flag", b3.Cmdline)
+	// The box may have rebooted once more after N+1's confirmation (a
+	// boot whose command line names the root it runs, before it writes
+	// another update: see TestVMRebootABSwitch).
+	i3, b3 := v.waitBootWhere(t, k+1, 10*time.Minute, "N+2's test boot", func(b vmBoot) bool {
+		return strings.Contains(b.Cmdline, "gokrazy.try_boot_inactive=1")
+	})
+	_, b4 := v.waitBootWhere(t, i3+1, 10*time.Minute, "the boot after N+2's test boot", func(vmBoot) bool { return true })
+	if strings.Contains(b4.Cmdline, "try_boot_inactive") || !strings.Contains(b4.Cmdline, n1Root) {
+		t.Fatalf("after N+2's test boot (%q) the box boots %q, want %s (N+1) again", b3.Cmdline, b4.Cmdline, n1Root)
 	}
-	b4 := v.waitBoot(t, 4, 10*time.Minute)
-	if strings.Contains(b4.Cmdline, "try_boot_inactive") || !strings.Contains(b4.Cmdline, "-03 ") {
-		t.Fatalf("after N+2's test boot: %q, want root 3 (N+1) again", b4.Cmdline)
-	}
-	if s := v.serialSince(3); !strings.Contains(s, "switching to inactive root partition") {
-		t.Fatalf("boot 3 did not test-boot root 2:\n%s", tail(s, 4000))
+	if s := v.serialSince(i3); !strings.Contains(s, "switching to inactive root partition") {
+		t.Fatalf("boot %d did not test-boot the other root:\n%s", i3, tail(s, 4000))
 	}
 	h = waitHealth(t, va, "the box's check-in running N+1 again, N+2 rolled back", 5*time.Minute, func(h wire.Health) bool {
+		if h.FirmwareSerial == n {
+			t.Fatalf("after N+2's rollback the box runs N (serial %d), not N+1: N+2 overwrote N+1's root (written while gokrazy's update target was the running root, see TestVMRebootABSwitch)", n)
+		}
 		return h.FirmwareSerial == n+1 && h.UpdateState == wire.UpdateRolledBack && h.UpdateSerial == n+2
 	})
 	tBack := time.Now()
@@ -166,8 +174,9 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	t.Logf("N+2: roll to test boot %s, test boot to watchdog reboot %s, watchdog reboot to rolled back at check-in %s; failure %q; rollout %d %s (%s)",
 		b3.Start.Sub(tRoll2).Round(time.Second), b4.Start.Sub(b3.Start).Round(time.Second), tBack.Sub(b4.Start).Round(time.Second),
 		h.UpdateFailure, id2, st.State, st.EndReason)
-	t.Logf("capture down around N+1's reboot %s; around N+2's test boot and rollback %s", gap1.Round(100*time.Millisecond),
-		(watch.gapAround(b3.Start) + watch.gapAround(b4.Start)).Round(100*time.Millisecond))
+	t.Logf("capture down around N+1's reboot %s; from N+2's test boot to N+1 recording again %s", gap1.Round(100*time.Millisecond),
+		watch.gapAround(b3.Start).Round(100*time.Millisecond))
+	t.Logf("boots: %s", v.bootList())
 }
 
 func goCmd(args ...string) *exec.Cmd {
@@ -187,7 +196,7 @@ func runCLI(t *testing.T, cli string, args ...string) string {
 
 // buildUpdate builds the instance with a serial (and changed recorder
 // flags) and writes its update directory, signed.
-func buildUpdate(t *testing.T, cfg, dir string, serial uint64, edit func(*image.PackageConfig), key ed25519.PrivateKey) string {
+func buildUpdate(t *testing.T, cfg, dir string, serial uint64, edit func(*image.PackageConfig), key ed25519.PrivateKey) (string, *image.Result) {
 	t.Helper()
 	res := buildWith(t, image.VM, cfg, filepath.Join(dir, "spanvault-vm.img"), func(o *image.Options) {
 		o.Serial, o.Version = serial, fmt.Sprintf("vm-%d", serial)
@@ -201,7 +210,7 @@ func buildUpdate(t *testing.T, cfg, dir string, serial uint64, edit func(*image.
 	if _, err := image.WriteUpdate(res, upd, key); err != nil {
 		t.Fatal(err)
 	}
-	return upd
+	return upd, res
 }
 
 var rolloutRe = regexp.MustCompile(`rollout (\d+) of update`)
