@@ -12,7 +12,7 @@ import (
 )
 
 // policyKeyFile is the archive's policy signing key (Ed25519 seed,
-// base64, 0600), made at its first use; boxes pin its public key
+// base64, 0600), made by Init (at first use in archives made before); boxes pin its public key
 // (wire.PolicyKey), received at enrollment or from their configuration.
 const policyKeyFile = "policy.key"
 
@@ -25,20 +25,30 @@ func (a *Archive) policyKey() (ed25519.PrivateKey, error) {
 		if _, err := rand.Read(seed); err != nil {
 			return nil, err
 		}
-		f, werr := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		// Written whole under another name, then linked into place: a
+		// reader never sees a key half written (concurrent enrollment
+		// replies at first use read an empty file), and the link fails
+		// when another request or process made the key first.
+		f, werr := os.CreateTemp(a.Dir, policyKeyFile+".new-*")
+		if werr != nil {
+			return nil, fmt.Errorf("archive: policy key: %w", werr)
+		}
+		tmp := f.Name()
+		defer os.Remove(tmp)
+		_, werr = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
+		if cerr := f.Sync(); werr == nil {
+			werr = cerr
+		}
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
 		if werr == nil {
-			_, werr = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
-			if cerr := f.Sync(); werr == nil {
-				werr = cerr
-			}
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
+			werr = os.Link(tmp, p)
 		}
 		if werr != nil && !errors.Is(werr, os.ErrExist) {
 			return nil, fmt.Errorf("archive: policy key: %w", werr)
 		}
-		b, err = os.ReadFile(p) // another process may have made it first
+		b, err = os.ReadFile(p) // another request or process may have made it first
 	}
 	if err != nil {
 		return nil, fmt.Errorf("archive: policy key: %w", err)
