@@ -116,6 +116,9 @@ type Appliance struct {
 	enroll        *client.EnrollState // zero-touch enrollment until approved
 	policyBase    *policyBase         // what central policies apply over (policy.go)
 	trend         trendRing           // the last day's samples (trends.go)
+
+	upd     *updater      // firmware updates (update.go)
+	rebootc chan struct{} // closed when an update is written: Run stops and reboots
 }
 
 type dayCount struct {
@@ -179,6 +182,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		// Alerted by the vault (disk_error); the box records on.
 		a.log.Error("audit: daemon_started not written", "err", err)
 	}
+	a.newUpdater()
 	if err := a.prepareEnroll(ctx); err != nil {
 		return err
 	}
@@ -317,6 +321,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 	errc := make(chan error, 4)
 	wg.Add(1)
 	go func() { defer wg.Done(); errc <- a.live.Run(capCtx) }()
+	// The end of a reboot's capture gap; the update state is read now.
+	if a.upd != nil {
+		a.upd.setCaptureStarted(time.Now())
+		a.updateAtStart()
+	}
 	go func() {
 		if err := srv.Serve(a.conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("status page stopped", "err", err)
@@ -355,6 +364,11 @@ loop:
 		select {
 		case <-ctx.Done():
 			break loop
+		case <-a.rebootRequested():
+			// A firmware update is written: stop as on SIGTERM, then
+			// reboot into it (rebootIntoUpdate).
+			a.log.Info("firmware update written: stopping to reboot")
+			break loop
 		case err := <-errc:
 			// Capture stopped on its own (the interface went away):
 			// seal what is in progress and exit, so the supervisor
@@ -379,6 +393,7 @@ loop:
 	a.live.Mu.Lock()
 	a.live.P.Close("ended by shutdown")
 	a.live.Mu.Unlock()
+	captureStopped := time.Now()
 	a.writer.Close() // every call ended above is sealed before the vault closes
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	if err := srv.Shutdown(sctx); err != nil {
@@ -393,6 +408,9 @@ loop:
 	if err := a.v.Audit("daemon_stopped", "appliance", "", "clean shutdown"); err != nil {
 		a.log.Error("audit: daemon_stopped not written", "err", err)
 		runErr = errors.Join(runErr, fmt.Errorf("audit: %w", err))
+	}
+	if err := a.rebootIntoUpdate(ctx, captureStopped); err != nil {
+		runErr = errors.Join(runErr, err)
 	}
 	return runErr
 }

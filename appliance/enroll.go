@@ -72,6 +72,7 @@ func (a *Appliance) runEnroll(ctx context.Context) {
 			if err := a.startEnrolledSync(ctx); err != nil {
 				a.log.Error("enrolled, but sync could not start", "err", err)
 			}
+			a.updateAtStart() // firmware updates (update_run.go)
 			return
 		}
 		select {

@@ -12,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/archive/ca"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/ring/ringtest"
@@ -63,8 +67,17 @@ func TestDaemonZeroTouchEnrollment(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	// The approver: an admin of the access service with their own
+	// password, who types it and a current code (stdin).
+	ops := approver(t, adir)
+	skew := time.Duration(0)
 	approve := func(args ...string) (string, error) {
-		out, err := exec.Command(bin, append([]string{"approve", "-dir", adir}, args...)...).CombinedOutput()
+		c := exec.Command(bin, append([]string{"approve", "-dir", adir, "-by", "ops"}, args...)...)
+		if args[0] != "-list" {
+			c.Stdin = strings.NewReader(ops.password + "\n" + ops.code(t, skew) + "\n")
+			skew += 30 * time.Second // a code is good once: the next run takes the next step
+		}
+		out, err := c.CombinedOutput()
 		return string(out), err
 	}
 
@@ -153,4 +166,39 @@ poll_every = "1s"
 		sync, _ := st["sync"].(map[string]any)
 		return st["enroll"] == nil && sync["configured"] == true && sync["last_success"] != nil && st["led"] != "enrolling"
 	})
+}
+
+// operator is an admin of the access service the approve command checks.
+type operator struct{ password, secret string }
+
+func (o operator) code(t *testing.T, skew time.Duration) string {
+	t.Helper()
+	c, err := totp.GenerateCodeCustom(o.secret, time.Now().Add(skew), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// approver adds "ops", an admin of every branch, with their own password.
+func approver(t *testing.T, adir string) operator {
+	t.Helper()
+	a, err := archive.Open(adir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	nu, err := access.AddUser(context.Background(), a.Index.DB(), a.Now(), "ops", access.Admin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := otp.NewKeyFromURL(nu.TOTPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := operator{password: "the operator's own password", secret: k.Secret()}
+	if err := access.New(a, nil).SetPassword(context.Background(), "ops", o.password); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

@@ -87,10 +87,12 @@ func (a *Appliance) newSyncClient() (*client.Client, error) {
 
 func (a *Appliance) newSyncClientLocked() (*client.Client, error) {
 	s := a.cfg.Sync
-	c, err := client.New(client.Config{
+	cc := client.Config{
 		Name: s.Name, Archives: s.Archives, Cert: s.Cert, Key: s.Key, CA: s.CA, AnchorKey: s.AnchorKey,
 		Rate: int64(s.Rate), Version: Version, PolicyKey: s.PolicyKey, OnPolicy: a.applyPolicy,
-	}, a.v)
+	}
+	a.updateClientConfig(&cc) // firmware updates (update_run.go)
+	c, err := client.New(cc, a.v)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,8 @@ type Status struct {
 	// Enroll is zero-touch enrollment's state while the box is not
 	// enrolled: the code an admin approves at the archive.
 	Enroll *client.EnrollState `json:"enroll,omitempty"`
+	// Firmware is the build running and its update state (update_run.go).
+	Firmware *FirmwareStatus `json:"firmware,omitempty"`
 	// Trends: the last day of calls, packets, drops and disk, drawn on
 	// the page (trends.go).
 	Trends []Trend `json:"-"`
@@ -343,6 +345,7 @@ func (a *Appliance) refresh() {
 	st.Trends = a.trend.trends(now)
 	st.Alerts = append([]vault.Alert(nil), a.alerts...)
 	st.API = APIStatus{Listen: a.cfg.API.Listen, Fingerprint: a.apiFingerprint}
+	st.Firmware = a.firmwareStatus()
 	cond := led.Conditions{
 		AuditFailed: !a.auditOK,
 		DiskFull:    usage.Refusing || usage.Fraction >= a.cfg.Vault.HighWater || st.Calls.Failing,

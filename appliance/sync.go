@@ -76,6 +76,9 @@ func (a *Appliance) runSync(ctx context.Context, c *client.Client) {
 	defer t.Stop()
 	for {
 		a.syncOnce(ctx, c, InWindow(a.syncWindow(), time.Now()))
+		if a.upd != nil && a.upd.rebooting() != nil {
+			return // rebooting into a firmware update
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -88,9 +91,11 @@ func (a *Appliance) runSync(ctx context.Context, c *client.Client) {
 // archive pulled at its check-in, a second one at once. Each check-in
 // reports the box's health as it is when sent.
 func (a *Appliance) syncOnce(ctx context.Context, c *client.Client, upload bool) {
-	if err := c.Pass(ctx, client.Options{Upload: upload, HealthNow: a.health}); err != nil && ctx.Err() == nil {
+	err := c.Pass(ctx, client.Options{Upload: upload, HealthNow: a.health})
+	if err != nil && ctx.Err() == nil {
 		a.log.Warn("sync", "err", err)
 	}
+	defer a.updateAfterPass(ctx, c, upload, err) // firmware updates (update_run.go)
 	// A pull delivered at this check-in runs at once.
 	if c.PullRequested() && ctx.Err() == nil {
 		if err := c.Pass(ctx, client.Options{Upload: true, HealthNow: a.health}); err != nil && ctx.Err() == nil {
@@ -106,7 +111,7 @@ func (a *Appliance) syncOnce(ctx context.Context, c *client.Client, upload bool)
 func (a *Appliance) health() wire.Health {
 	st := a.Status()
 	usage := a.v.Usage()
-	return wire.Health{
+	h := wire.Health{
 		Version:       Version,
 		KernelDrops:   st.Capture.KernelDrops,
 		DiskUsed:      usage.Used,
@@ -120,4 +125,6 @@ func (a *Appliance) health() wire.Health {
 		// Today's calls recorded incomplete by the box (completeness.go).
 		CallsIncompleteByUs: uint64(st.Calls.IncompleteByUsToday),
 	}
+	a.firmwareHealth(&h) // update_run.go
+	return h
 }

@@ -311,6 +311,7 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 		{"ca.crt", func(p string) error { return ca.WriteCert(p, a.CA.Cert.Raw) }},
 		{"anchor.vkey", func(p string) error { return os.WriteFile(p, []byte(a.Log.VerifierKey()+"\n"), 0o644) }},
 		{"policy.pub", func(p string) error { return a.writePolicyPub(p) }},
+		{"update.pub", func(p string) error { return a.writeUpdatePub(p) }},
 	} {
 		if err := w.do(filepath.Join(out, w.path)); err != nil {
 			return nil, fmt.Errorf("archive: enroll: %w", err)
@@ -334,6 +335,8 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 		filepath.Join(abs, "sync.crt"), filepath.Join(abs, "sync.key"), filepath.Join(abs, "ca.crt"),
 		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"), filepath.Join(abs, "policy.pub"))
 	fmt.Fprintf(&b, "window = \"01:00-05:00\"\nrate = \"1MB\"\ncheck_in_every = \"5m\"\n")
+	// The update key (update.pub) for boxes whose configuration knows it.
+	fmt.Fprintf(&b, "# update_key = %q\n", filepath.Join(abs, "update.pub"))
 	if err := os.WriteFile(filepath.Join(out, "sync.toml"), []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}

@@ -39,10 +39,11 @@ import (
 //     EnrollIdle (enrollprefix.go), expires: its code cannot be approved
 //     any more, and the box starts over with a new key.
 //   - A code typed wrong names no request and approves nothing; codes are
-//     80 bits, and requests are rate-limited per source network (/24,
-//     /64) and overall before anything is parsed, with at most
-//     MaxPendingPerPrefix pending per network and MaxPendingEnrollments
-//     in all.
+//     80 bits, and requests are rate-limited per source network (/24 and
+//     /16; /64, /48 and /32) and overall before anything is parsed, with
+//     at most MaxPendingPerPrefix pending per /24 or /64,
+//     MaxPendingPer48 per /48, MaxPendingPer32 per /32 or /16, and
+//     MaxPendingEnrollments in all (enrollprefix.go).
 //   - An enrolled name is refused unless the approval is an explicit,
 //     audited replacement (a reason), exactly as enroll -replace.
 const (
@@ -79,16 +80,21 @@ func (l *enrollLimiter) allow(src string, now time.Time) bool {
 		l.all = rate.NewLimiter(20, 40)
 		l.sources = map[string]*rate.Limiter{}
 	}
-	src = sourcePrefix(src)
-	s := l.sources[src]
-	if s == nil {
-		if len(l.sources) >= 4096 {
-			clear(l.sources) // bounded: a flood from many sources meets the overall limit
+	nets, ls := sourceNets(src) // each network src is in: /24, /16; /64, /48, /32 (enrollprefix.go)
+	for i, n := range nets {
+		s := l.sources[n]
+		if s == nil {
+			if len(l.sources) >= 4096 {
+				clear(l.sources) // bounded: a flood from many sources meets the overall limit
+			}
+			s = rate.NewLimiter(ls[i].rate, ls[i].burst)
+			l.sources[n] = s
 		}
-		s = rate.NewLimiter(1, 10)
-		l.sources[src] = s
+		if !s.AllowN(now, 1) {
+			return false
+		}
 	}
-	return s.AllowN(now, 1) && l.all.AllowN(now, 1)
+	return l.all.AllowN(now, 1)
 }
 
 // enrollRequest serves PathEnroll (no client certificate needed).
@@ -150,8 +156,8 @@ func (a *Archive) enrollRequest(w http.ResponseWriter, r *http.Request) {
 			a.internal(w, r, err)
 			return
 		}
-		if n := pendingFromPrefix(sources, src); n >= MaxPendingPerPrefix {
-			a.Event(ctx, "refused", "", "", fmt.Sprintf("enrollment request from %s: %s (%d pending from %s)", src, RefuseEnrollPrefix, n, sourcePrefix(src)), false)
+		if p, n, full := prefixFull(sources, src); full {
+			a.Event(ctx, "refused", "", "", fmt.Sprintf("enrollment request from %s: %s (%d pending from %s)", src, RefuseEnrollPrefix, n, p), false)
 			fail(w, http.StatusTooManyRequests, RefuseEnrollPrefix)
 			return
 		}
@@ -236,6 +242,10 @@ func (a *Archive) enrollReply(e *index.Enrollment) (wire.EnrollReply, error) {
 	if err != nil {
 		return wire.EnrollReply{}, err
 	}
+	uk, err := a.UpdatePublicKey()
+	if err != nil {
+		return wire.EnrollReply{}, err
+	}
 	addrs := a.Config.Advertise
 	if len(addrs) == 0 {
 		addrs = []string{a.Config.Listen}
@@ -243,7 +253,7 @@ func (a *Archive) enrollReply(e *index.Enrollment) (wire.EnrollReply, error) {
 	settings := a.Config.Enroll.wire()
 	settings.Archives = addrs
 	return wire.EnrollReply{State: wire.EnrollApproved, Code: e.Code, Name: e.Name, Cert: cert, APICert: api, CA: a.CA.Cert.Raw,
-		AnchorKey: a.Log.VerifierKey(), PolicyKey: pk,
+		AnchorKey: a.Log.VerifierKey(), PolicyKey: pk, UpdateKey: uk,
 		Sync: settings}, nil
 }
 

@@ -17,3 +17,19 @@ func TestSourcePrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestPrefixFull(t *testing.T) {
+	var srcs []string
+	for i := range MaxPendingPer48 {
+		srcs = append(srcs, "2001:db8:7:"+string(rune('a'+i%6))+string(rune('a'+i/6%6))+string(rune('a'+i/36))+"::1")
+	}
+	if p, n, full := prefixFull(srcs, "2001:db8:7:ffff::9"); !full || p != "2001:db8:7::/48" || n != MaxPendingPer48 {
+		t.Errorf("a full /48: %q %d %v", p, n, full)
+	}
+	if _, _, full := prefixFull(srcs, "2001:db8:8::9"); full {
+		t.Error("the /48 beside it counted as full")
+	}
+	if p, _, full := prefixFull([]string{"192.0.2.1", "192.0.2.2"}, "192.0.2.3"); full {
+		t.Errorf("two of a /24's 16: full at %s", p)
+	}
+}

@@ -100,6 +100,7 @@ func (a *Archive) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go a.sweepPartials(ctx)
 	go a.anchorTrailEvery(ctx, 5*time.Second)
+	go a.watchRollouts(ctx, time.Minute)
 	done := make(chan struct{})
 	go func() {
 		<-ctx.Done()
@@ -152,6 +153,7 @@ func (a *Archive) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathRecords, a.records)
 	mux.HandleFunc("POST "+wire.PathRenew, a.renew)
 	mux.HandleFunc("POST "+wire.PathLedger, a.ledgerUpload)
+	mux.HandleFunc("GET "+PathUpdate+"{serial}/{part}", a.updateDownload)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.inflight.Add(1)
 		defer a.inflight.Done()
@@ -294,6 +296,10 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if out.Policy, err = a.policyCheckIn(ctx, name, m.Policy); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if out.Update, err = a.updateCheckIn(ctx, name, m.Health); err != nil {
 		a.internal(w, r, err)
 		return
 	}
@@ -544,7 +550,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	t0 = time.Now()
-	in, n, err := a.Store.AppendFor(ctx, name, sum, off, length, a.stallReader(w, r.Body))
+	in, n, err := a.appendUpload(ctx, r, name, sum, off, length, a.stallReader(w, r.Body))
 	store.StepTimes.Since("store append (receive, stage, publish)", t0)
 	if n > 0 {
 		if err := a.Index.AddBytes(ctx, name, n); err != nil {
@@ -597,6 +603,21 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 	out := wire.RecordsReply{Acks: make([]wire.Ack, len(m.Records))}
 	var rows []index.Record
 	var okIdx []int
+	// Recordings are admitted in runs, at once (admit.go); a tombstone
+	// waits for the recordings before it.
+	var run []admission
+	admitRun := func() {
+		a.admitAll(ctx, name, run)
+		for _, ad := range run {
+			if ad.msg != "" {
+				out.Acks[ad.i].Error = ad.msg
+				continue
+			}
+			rows = append(rows, ad.row)
+			okIdx = append(okIdx, ad.i)
+		}
+		run = run[:0]
+	}
 	for i := range m.Records {
 		rec := &m.Records[i]
 		out.Acks[i] = wire.Ack{ID: rec.ID, Kind: rec.Kind}
@@ -608,24 +629,23 @@ func (a *Archive) records(w http.ResponseWriter, r *http.Request) {
 			Size: rec.Size, SHA256: rec.SHA256, DeletedAt: rec.DeletedAt, Entry: string(rec.Entry.Raw()), Sealed: rec.Sealed, Subject: rec.Subject, ReceivedAt: now}
 		if rec.Kind != wire.KindTombstone {
 			row.RetainUntil = rec.Start.Add(a.Config.retentionOf(rec.Class))
-		} else if err := a.ingestTombstone(ctx, name, rec, &row); err != nil {
-			out.Acks[i].Error = err.Error()
-			continue
+		} else {
+			admitRun()
+			if err := a.ingestTombstone(ctx, name, rec, &row); err != nil {
+				out.Acks[i].Error = err.Error()
+				continue
+			}
 		}
 		if rec.Kind == wire.KindRecording {
 			// Only the box's own object; retention and hold by the
 			// archive's rules (owner.go), never lowered by the record.
-			t0 := time.Now()
-			msg := a.admitRecording(ctx, name, rec, &row)
-			store.StepTimes.Since("admit recording (owner, stat, retention, hold)", t0)
-			if msg != "" {
-				out.Acks[i].Error = msg
-				continue
-			}
+			run = append(run, admission{i: i, rec: rec, row: row})
+			continue
 		}
 		rows = append(rows, row)
 		okIdx = append(okIdx, i)
 	}
+	admitRun()
 	t0 := time.Now()
 	if err := a.Index.PutRecords(ctx, rows); err != nil {
 		a.internal(w, r, err)

@@ -28,35 +28,9 @@ func TestVMBootEnrollsZeroTouch(t *testing.T) {
 		t.Skip("emulator boot skipped in -short mode")
 	}
 	needTools(t, "qemu-system-aarch64")
-	// The archive on the host; the guest reaches it at qemu's 10.0.2.2.
-	port := freePort(t)
-	adir := filepath.Join(t.TempDir(), "archive")
-	if err := archive.Init(adir, archive.InitOptions{Name: "vm-archive", Listen: fmt.Sprintf("127.0.0.1:%d", port), Hosts: []string{"10.0.2.2"}}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := archive.Open(adir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Config.Advertise = []string{fmt.Sprintf("10.0.2.2:%d", port)}
-	a.Config.Enroll.Window, a.Config.Enroll.CheckInEvery = "00:00-24:00", units.Duration(10*time.Second)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; a.Close() })
-	sum := sha256.Sum256(a.CA.Cert.Raw)
-
-	cfg, _ := instance(t, boxConfig+fmt.Sprintf(`
-[enroll]
-archives = ["10.0.2.2:%d"]
-ca_fingerprint = "sha256:%s"
-dir = "/perm/spanvault/enroll"
-poll_every = "2s"
-`, port, hex.EncodeToString(sum[:])))
+	va := startVMArchive(t)
+	a := va.a
+	cfg, _ := instance(t, va.boxConfig())
 	dir := t.TempDir()
 	img := filepath.Join(dir, "spanvault-vm.img")
 	res := build(t, image.VM, cfg, img)
@@ -95,4 +69,50 @@ poll_every = "2s"
 		time.Sleep(2 * time.Second)
 	}
 	t.Logf("boot to first synced recording: %s", time.Since(t0).Round(time.Second))
+}
+
+// vmArchive is an archive served on the host for a VM, which reaches it at
+// qemu's 10.0.2.2.
+type vmArchive struct {
+	a    *archive.Archive
+	dir  string
+	port int
+	ca   string // the CA's fingerprint, sha256:HEX
+}
+
+func startVMArchive(t *testing.T) *vmArchive {
+	t.Helper()
+	port := freePort(t)
+	adir := filepath.Join(t.TempDir(), "archive")
+	if err := archive.Init(adir, archive.InitOptions{Name: "vm-archive", Listen: fmt.Sprintf("127.0.0.1:%d", port), Hosts: []string{"10.0.2.2"}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.Open(adir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Config.Advertise = []string{fmt.Sprintf("10.0.2.2:%d", port)}
+	a.Config.Enroll.Window, a.Config.Enroll.CheckInEvery = "00:00-24:00", units.Duration(10*time.Second)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; a.Close() })
+	sum := sha256.Sum256(a.CA.Cert.Raw)
+	return &vmArchive{a: a, dir: adir, port: port, ca: "sha256:" + hex.EncodeToString(sum[:])}
+}
+
+// boxConfig is the recorder's configuration of an image built for the
+// archive: only its address and its CA's fingerprint.
+func (va *vmArchive) boxConfig() string {
+	return boxConfig + fmt.Sprintf(`
+[enroll]
+archives = ["10.0.2.2:%d"]
+ca_fingerprint = "%s"
+dir = "/perm/spanvault/enroll"
+poll_every = "2s"
+`, va.port, va.ca)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -101,6 +102,13 @@ type Options struct {
 	SourceDate time.Time
 	Size       int64 // disk image size, sparse (default 2 GiB)
 	Log        io.Writer
+	// Serial and Version name the build (/etc/spanvault/firmware.json, the
+	// update manifest): inputs like the source date, so the root stays
+	// reproducible. Serial 0 means the source date in Unix seconds (a
+	// later commit builds a higher serial); Version "" means the source
+	// date as 2006.01.02-150405.
+	Serial  uint64
+	Version string
 }
 
 // Result describes what was built.
@@ -114,6 +122,11 @@ type Result struct {
 	ImageUsed  int64         `json:"image_used"` // allocated (sparse)
 	DiskID     uint32        `json:"disk_id"`
 	Took       time.Duration `json:"took"`
+	BootSHA256 string        `json:"boot_sha256"`
+	BootSize   int64         `json:"boot_size"`
+	Serial     uint64        `json:"serial"`
+	Version    string        `json:"version"`
+	Built      time.Time     `json:"built"` // the source date
 }
 
 // Partition layout in 512-byte sectors, as gok writes it.
@@ -137,6 +150,18 @@ func Build(o Options) (*Result, error) {
 	}
 	if o.SourceDate.IsZero() {
 		o.SourceDate = time.Unix(0, 0)
+	}
+	if o.Serial == 0 {
+		o.Serial = 1
+		if s := o.SourceDate.Unix(); s > 0 {
+			o.Serial = uint64(s)
+		}
+	}
+	if o.Version == "" {
+		o.Version = o.SourceDate.UTC().Format("2006.01.02-150405")
+	}
+	if !versionRe.MatchString(o.Version) {
+		return nil, fmt.Errorf("image: version %q: letters, digits and ._+- only, at most 64", o.Version)
 	}
 	for _, tool := range []string{"mksquashfs", "mkfs.vfat", "mcopy", "sfdisk", "mkfs.ext4"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -187,7 +212,8 @@ func Build(o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	res := &Result{Image: o.Out, Root: strings.TrimSuffix(o.Out, ".img") + ".root.squashfs", Boot: strings.TrimSuffix(o.Out, ".img") + ".boot.fat", DiskID: diskID}
+	res := &Result{Image: o.Out, Root: strings.TrimSuffix(o.Out, ".img") + ".root.squashfs", Boot: strings.TrimSuffix(o.Out, ".img") + ".boot.fat", DiskID: diskID,
+		Serial: o.Serial, Version: o.Version, Built: o.SourceDate.UTC()}
 	ts := fmt.Sprint(o.SourceDate.Unix())
 	os.Remove(res.Root)
 	if err := run(o.Log, "mksquashfs", root, res.Root, "-noappend", "-all-root", "-comp", "gzip", "-no-xattrs", "-quiet",
@@ -203,14 +229,31 @@ func Build(o Options) (*Result, error) {
 	if err := o.assemble(res, diskID); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(res.Root)
-	if err != nil {
+	if res.RootSHA256, res.RootSize, err = hashFile(res.Root); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(b)
-	res.RootSHA256, res.RootSize = hex.EncodeToString(sum[:]), int64(len(b))
+	if res.BootSHA256, res.BootSize, err = hashFile(res.Boot); err != nil {
+		return nil, err
+	}
 	res.Took = time.Since(t0)
 	return res, nil
+}
+
+// versionRe is what wire.UpdateManifest accepts as a version.
+var versionRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("image: %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 func randomPassword() (string, error) {
@@ -344,6 +387,12 @@ func (o *Options) stageRoot(root, kernel string) error {
 	if err := os.WriteFile(filepath.Join(root, "etc/spanvault/init.json"), sj, 0o644); err != nil {
 		return err
 	}
+	// The build the box runs (it reports it at check-in and installs only
+	// a higher serial).
+	fj, _ := json.Marshal(Firmware{Serial: o.Serial, Version: o.Version, Arch: "arm64"})
+	if err := os.WriteFile(filepath.Join(root, FirmwareFile), append(fj, '\n'), 0o644); err != nil {
+		return err
+	}
 	// Provisioning files (configuration, archive recipient, appliance
 	// certificate and key): readable by root only.
 	var paths []string
@@ -392,7 +441,7 @@ func (o *Options) stageBoot(boot, kernel, firmware string, diskID uint32) error 
 		console = "console=tty1 console=" + sc
 	}
 	cmdline := fmt.Sprintf("%s root=PARTUUID=%08x-02 ro init=/gokrazy/init rootwait panic=10 oops=panic\n", console, diskID)
-	if err := os.WriteFile(filepath.Join(boot, "cmdline.txt"), []byte(cmdline), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(boot, "cmdline.txt"), padCmdline(cmdline), 0o644); err != nil {
 		return err
 	}
 	if err := copyFile(filepath.Join(kernel, "vmlinuz"), filepath.Join(boot, "vmlinuz")); err != nil {
@@ -434,9 +483,54 @@ func (o *Options) stageBoot(boot, kernel, firmware string, diskID uint32) error 
 	return nil
 }
 
+// bootFATKiB sizes the boot file system for the files under dir: their
+// clusters, a quarter more and 4 MiB for directories and later growth, at
+// least 16 MiB (FAT16 needs 4085 clusters), at most the partition.
+func bootFATKiB(dir string) (int64, error) {
+	const cluster = 2048
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		n += cluster // its directory entry's share, or a directory's cluster
+		if d.Type().IsRegular() {
+			st, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += (st.Size() + cluster - 1) / cluster * cluster
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	kib := (n+n/4)/1024 + 4096
+	kib = (kib + 1023) / 1024 * 1024
+	if kib < 16<<10 {
+		kib = 16 << 10
+	}
+	if kib > bootSize/2 {
+		return 0, fmt.Errorf("image: boot files of %d bytes exceed the %d-byte boot partition", n, bootSize*512)
+	}
+	return kib, nil
+}
+
 func (o *Options) makeBootFAT(boot, out string, diskID uint32) error {
 	os.Remove(out)
-	if err := run(o.Log, "mkfs.vfat", "-C", "-i", fmt.Sprintf("%08x", diskID), "-n", "GOKRAZY", out, fmt.Sprint(bootSize/2)); err != nil {
+	// FAT16 with one allocation table, as gokrazy's own FAT writer makes
+	// it: gokrazy's in-place cmdline.txt rewrite (fat.Reader, on
+	// /update/testboot, /update/switch and at boot) finds the root
+	// directory after exactly one table, and reads only FAT16's; 2 KiB
+	// clusters keep that rewrite's overflow inside cmdline.txt's cluster.
+	// The file system is as large as its files need, not the partition:
+	// it is what an update downloads.
+	kib, err := bootFATKiB(boot)
+	if err != nil {
+		return err
+	}
+	if err := run(o.Log, "mkfs.vfat", "-F", "16", "-f", "1", "-s", "4", "-C", "-i", fmt.Sprintf("%08x", diskID), "-n", "GOKRAZY", out, fmt.Sprint(kib)); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(boot)

@@ -4,12 +4,14 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,14 +72,24 @@ require_sync = false
 
 func build(t *testing.T, target image.Target, cfgPath string, out string) *image.Result {
 	t.Helper()
+	return buildWith(t, target, cfgPath, out, nil)
+}
+
+// buildWith builds with the options edit changed (a serial, flags).
+func buildWith(t *testing.T, target image.Target, cfgPath string, out string, edit func(*image.Options)) *image.Result {
+	t.Helper()
 	needTools(t, "mksquashfs", "mkfs.vfat", "mcopy", "sfdisk", "mkfs.ext4")
 	in, dir, err := image.LoadInstance(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := image.Build(image.Options{Instance: in, ConfigDir: dir, Target: target, Out: out,
+	o := image.Options{Instance: in, ConfigDir: dir, Target: target, Out: out,
 		Work: filepath.Join(filepath.Dir(out), "work-"+string(target)), RepoRoot: repoRoot,
-		SourceDate: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
+		SourceDate: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	if edit != nil {
+		edit(&o)
+	}
+	res, err := image.Build(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +160,10 @@ func TestPiImage(t *testing.T) {
 			t.Errorf("%s: mode %v %v", p, st.Mode(), err)
 		}
 	}
+	var fw image.Firmware
+	if b, err := os.ReadFile(filepath.Join(root, "r", image.FirmwareFile)); err != nil || json.Unmarshal(b, &fw) != nil || fw.Serial != res.Serial || fw.Arch != "arm64" || fw.Version == "" {
+		t.Errorf("%s: %+v %v (build serial %d)", image.FirmwareFile, fw, err, res.Serial)
+	}
 	// Reproducible: a second build in another directory, same root.
 	res2 := build(t, image.Pi, cfg, filepath.Join(dir, "b", "spanvault-rpi.img"))
 	if res2.RootSHA256 != res.RootSHA256 {
@@ -156,15 +172,40 @@ func TestPiImage(t *testing.T) {
 }
 
 // vm runs the emulator image with a user-mode uplink (the status page
-// forwarded to a local port) and a second card fed as the mirror port.
+// and gokrazy's HTTP API forwarded to local ports) and a second card fed
+// as the mirror port. The harness acts as the Pi firmware: on every boot
+// it reads cmdline.txt from the disk image's boot partition and passes its
+// first line to the kernel; qemu runs with -no-reboot, so a guest reboot
+// ends the process and the harness boots again, with whatever the guest
+// wrote into cmdline.txt (gokrazy's test boot, its root switch). The
+// kernel is always kernel.arm64 from the module cache, not the vmlinuz in
+// the boot partition (a Pi boots that one; qemu -M virt cannot).
 type vm struct {
-	stderr *strings.Builder
-	cmd    *exec.Cmd
-	serial string
-	mirror string
-	port   int
-	done   chan struct{}
+	t       *testing.T
+	img     string
+	stderr  *strings.Builder
+	serial  string
+	mirror  string
+	port    int // the status page (:8080)
+	gokrazy int // gokrazy's HTTP API (:80)
+	done    chan struct{}
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	stopped bool
+	boots   []vmBoot
+	err     error // why the harness stopped booting, if not killed
 }
+
+// vmBoot is one boot of the VM.
+type vmBoot struct {
+	Cmdline string
+	Start   time.Time
+}
+
+// maxBoots bounds the reboots the harness follows (a kernel panic's
+// reboot loop ends there).
+const maxBoots = 12
 
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -188,31 +229,155 @@ func kernelArm64(t *testing.T) string {
 func bootVM(t *testing.T, img string, res *image.Result) *vm {
 	t.Helper()
 	dir := t.TempDir()
-	v := &vm{serial: filepath.Join(dir, "serial.log"), mirror: filepath.Join(dir, "m0.sock"), port: freePort(t), done: make(chan struct{})}
-	cmdline := fmt.Sprintf("console=ttyAMA0,115200 root=PARTUUID=%08x-02 ro init=/gokrazy/init panic=10 oops=panic", res.DiskID)
-	v.cmd = exec.Command("qemu-system-aarch64", "-machine", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "1024",
-		"-kernel", kernelArm64(t), "-append", cmdline,
-		"-drive", "file="+img+",format=raw,if=virtio",
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080", v.port),
-		"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:01,addr=0x3,romfile=",
-		"-netdev", "dgram,id=m0,local.type=unix,local.path="+v.mirror+",remote.type=unix,remote.path="+filepath.Join(dir, "peer.sock"),
-		"-device", "virtio-net-pci,netdev=m0,mac=52:54:00:12:34:02,addr=0x4,romfile=",
-		"-display", "none", "-monitor", "none", "-serial", "file:"+v.serial, "-no-reboot")
-	v.stderr = &strings.Builder{}
-	v.cmd.Stderr = v.stderr
-	if err := v.cmd.Start(); err != nil {
+	v := &vm{t: t, img: img, serial: filepath.Join(dir, "serial.log"), mirror: filepath.Join(dir, "m0.sock"),
+		port: freePort(t), gokrazy: freePort(t), done: make(chan struct{}), stderr: &strings.Builder{}}
+	kernel := kernelArm64(t)
+	start := func(n int) (*exec.Cmd, error) {
+		cmdline, err := bootCmdline(img)
+		if err != nil {
+			return nil, err
+		}
+		if f, err := os.OpenFile(v.serial, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			fmt.Fprintf(f, "\n=== harness: boot %d, cmdline %q\n", n, cmdline)
+			f.Close()
+		}
+		os.Remove(v.mirror) // the last boot's socket
+		cmd := exec.Command("qemu-system-aarch64", "-machine", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "1024",
+			"-kernel", kernel, "-append", cmdline,
+			"-drive", "file="+img+",format=raw,if=virtio",
+			"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080,hostfwd=tcp:127.0.0.1:%d-:80", v.port, v.gokrazy),
+			"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:01,addr=0x3,romfile=",
+			"-netdev", "dgram,id=m0,local.type=unix,local.path="+v.mirror+",remote.type=unix,remote.path="+filepath.Join(dir, "peer.sock"),
+			"-device", "virtio-net-pci,netdev=m0,mac=52:54:00:12:34:02,addr=0x4,romfile=",
+			"-display", "none", "-monitor", "none",
+			"-chardev", "file,id=s0,path="+v.serial+",append=on", "-serial", "chardev:s0", "-no-reboot")
+		cmd.Stderr = v.stderr
+		v.boots = append(v.boots, vmBoot{Cmdline: cmdline, Start: time.Now()})
+		return cmd, cmd.Start()
+	}
+	v.mu.Lock()
+	cmd, err := start(1)
+	if err != nil {
+		v.mu.Unlock()
 		t.Fatal(err)
 	}
-	go func() { v.cmd.Wait(); close(v.done) }()
+	v.cmd = cmd
+	v.mu.Unlock()
+	go func() {
+		defer close(v.done)
+		for n := 2; ; n++ {
+			err := cmd.Wait()
+			v.mu.Lock()
+			switch {
+			case v.stopped:
+			case err != nil:
+				v.err = fmt.Errorf("qemu: %v", err)
+			case n > maxBoots:
+				v.err = fmt.Errorf("%d boots: a reboot loop?", maxBoots)
+			default:
+				// The guest rebooted: boot again, as the firmware does.
+				cmd, err = start(n)
+				if err != nil {
+					v.err = err
+				} else {
+					v.cmd = cmd
+				}
+			}
+			stop := v.stopped || v.err != nil
+			v.mu.Unlock()
+			if stop {
+				return
+			}
+		}
+	}()
 	t.Cleanup(func() { v.kill() })
 	return v
 }
 
-func (v *vm) kill() {
-	if v.cmd.Process != nil {
-		v.cmd.Process.Kill() // a power cut: no shutdown, no sync
-		<-v.done
+// bootCmdline reads cmdline.txt from the boot partition of a disk image
+// and returns what the Pi firmware passes to the kernel (its first line).
+func bootCmdline(img string) (string, error) {
+	cmd := exec.Command("mtype", "-i", fmt.Sprintf("%s@@%d", img, 8192*512), "::cmdline.txt")
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("mtype cmdline.txt: %v", err)
 	}
+	return image.KernelCmdline(out), nil
+}
+
+// kill cuts the power: no shutdown, no sync; the harness boots no more.
+func (v *vm) kill() {
+	v.mu.Lock()
+	v.stopped = true
+	if v.cmd != nil && v.cmd.Process != nil {
+		v.cmd.Process.Kill()
+	}
+	v.mu.Unlock()
+	<-v.done
+}
+
+// bootCount is how many times the harness has booted the VM.
+func (v *vm) bootCount() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.boots)
+}
+
+// boot returns boot n (1-based).
+func (v *vm) boot(n int) vmBoot {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.boots[n-1]
+}
+
+// waitBoot waits until the harness has booted the VM n times.
+func (v *vm) waitBoot(t *testing.T, n int, d time.Duration) vmBoot {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for v.bootCount() < n {
+		select {
+		case <-v.done:
+			b, _ := os.ReadFile(v.serial)
+			t.Fatalf("VM stopped while waiting for boot %d: %v %s\n%s", n, v.err, v.stderr, tail(string(b), 3000))
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(v.serial)
+			t.Fatalf("timed out waiting for boot %d; serial console:\n%s", n, tail(string(b), 3000))
+		}
+	}
+	return v.boot(n)
+}
+
+// serialSince returns the serial console's text since the start of boot n.
+func (v *vm) serialSince(n int) string {
+	b, _ := os.ReadFile(v.serial)
+	s := string(b)
+	if i := strings.Index(s, fmt.Sprintf("=== harness: boot %d,", n)); i >= 0 {
+		return s[i:]
+	}
+	return ""
+}
+
+// gokrazyAPI calls gokrazy's HTTP API on the VM with its password.
+func (v *vm) gokrazyAPI(method, path, password string, body io.Reader) (string, error) {
+	req, err := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d%s", v.gokrazy, path), body)
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth("gokrazy", password)
+	c := http.Client{Timeout: 2 * time.Minute}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return string(b), nil
 }
 
 func (v *vm) status(t *testing.T) (map[string]any, error) {
@@ -234,7 +399,7 @@ func (v *vm) waitStatus(t *testing.T, what string, d time.Duration, cond func(ma
 		select {
 		case <-v.done:
 			b, _ := os.ReadFile(v.serial)
-			t.Fatalf("VM stopped while waiting for %s: %s\n%s", what, v.stderr, tail(string(b), 3000))
+			t.Fatalf("VM stopped while waiting for %s: %v %s\n%s", what, v.err, v.stderr, tail(string(b), 3000))
 		default:
 		}
 		if m, err := v.status(t); err == nil && cond(m) {

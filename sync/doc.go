@@ -99,6 +99,16 @@
 //     full store is 507. A stalled upload holds only its own partial: no
 //     other upload waits for it. Partials that receive no byte for
 //     partial_ttl (a day) are removed. Repeating any PATCH is harmless.
+//     A box sends its recording's class and start with every PATCH, in
+//     tus's Upload-Metadata ("class <base64>,start <base64 RFC 3339>",
+//     wire.UploadMeta): an archive on S3 writes the object with the
+//     lock the record will ask for (the class's mode and date; never
+//     shorter than the provisional lock, and a start more than a day
+//     ahead of the archive's clock is not believed), so that the record
+//     needs no lock call. The record still decides (message 5): what the
+//     upload said never shortens or weakens the record's class's lock,
+//     it can only have made it stricter. Without the header (an older
+//     box) the object is locked provisionally and the record sets it.
 //  5. POST /sync/v1/records  Records{records} -> RecordsReply{acks}, one ack
 //     per record in order. A record is a recording (its object must be
 //     complete, of the stated size, and owned by this box: a record naming
@@ -236,6 +246,49 @@
 // audit chain (policy_applied, policy_refused) and in the archive's trail
 // (policy_applied; policy_refused as an alert). Boxes that send no report
 // (older ones) are sent no policy.
+//
+// # Updates
+//
+// Firmware updates are signed with the archive's update key (DIR/update.key,
+// a key of its own: not the policy key), whose public half a box pins at
+// enrollment (wire.EnrollReply.UpdateKey; update.pub from enroll). An
+// update is a root file system and a boot partition described by a
+// wire.UpdateManifest (serial, version, architecture, each file's size and
+// SHA-256), signed over "spanvault update v1\n" || manifest. The archive
+// publishes it (spanvault-archive update publish: the signature, the
+// sizes and the hashes checked, a serial once) and rolls it out in waves
+// (update roll): wave 0 is the canary box alone; once it confirmed, wave 1
+// is a percentage of the target (by the SHA-256 of serial and name); once
+// every box of wave 1 confirmed or failed, wave 2 is the rest.
+//
+//   - Offer: the check-in reply carries wire.UpdateOffer{Rollout, Update,
+//     ConfirmWithin} while a rollout's wave in progress includes the box
+//     and the box's Health.FirmwareSerial is below the serial; never a
+//     serial at or below what the box runs. The offer comes again at each
+//     check-in until the box is done with it.
+//   - Download: GET /sync/v1/update/SERIAL/root and /boot over the box's
+//     mutual TLS (the same checks as every request), only while the box
+//     has the offer in flight (offered, downloading, written): 403 with
+//     "no update offer for this box and serial" otherwise. Range requests
+//     resume (206); the box downloads inside its window under its rate
+//     cap and checks the signature, serial, architecture and hashes.
+//   - States: the box reports its progress in Health (FirmwareSerial,
+//     UpdateState, UpdateSerial, UpdateRollout, BootedAt, UpdateFailure).
+//     The archive records, per box and rollout: offered; downloading,
+//     written, trying as reported; confirmed when the box runs the serial
+//     and reports "confirmed" (or nothing in progress); failed when it
+//     reports "rolled-back" or "refused", or an UpdateFailure, for the
+//     serial, or has not confirmed within the rollout's deadline (48h by
+//     default) of its first offer, or of its wave's start when it never
+//     checked in; skipped when it runs a serial above. A box that runs the
+//     serial already counts as confirmed.
+//   - Stop: when the failed boxes of the wave in progress exceed the
+//     rollout's threshold (a fraction; the canary's failure always), the
+//     rollout stops by itself and the archive alerts
+//     (update_rollout_stopped); nothing more is offered or downloadable.
+//     update stop stops one by hand. Every step is in the archive's trail
+//     (update_published, update_rollout, update_wave, update_confirmed,
+//     update_failed, update_rollout_done).
 //
 // # A pass
 //

@@ -36,6 +36,7 @@ type Config struct {
 	Sync      Sync             `toml:"sync"`
 	Enroll    Enroll           `toml:"enroll"`
 	Log       Log              `toml:"log"`
+	Update    Update           `toml:"update"`
 }
 
 // Vault configures storage.
@@ -166,6 +167,10 @@ type Sync struct {
 	// PolicyKey is the archive's policy signing key (policy.pub): central
 	// policies it signed are applied (without it every one is refused).
 	PolicyKey string `toml:"policy_key"`
+	// UpdateKey is the archive's update signing key (update.pub):
+	// firmware updates it signed are installed (without it every one is
+	// refused).
+	UpdateKey string `toml:"update_key"`
 	// Window is the nightly upload window in local time, "01:00-05:00".
 	Window string `toml:"window"`
 	// Rate caps upload bandwidth ("1MB" per second); 0: no cap.
@@ -245,6 +250,7 @@ func Default() *Config {
 		Clock:     Clock{RequireSync: true},
 		Log:       Log{Level: "info"},
 		Enroll:    Enroll{Dir: "/perm/spanvault/enroll"},
+		Update:    DefaultUpdate(),
 	}
 }
 
@@ -284,7 +290,8 @@ func Parse(b []byte, dir string) (*Config, error) {
 			c.Retention.DefaultClass = def.DefaultClass
 		}
 	}
-	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.Sync.PolicyKey, &c.API.Cert, &c.API.Key, &c.Enroll.Dir} {
+	for _, p := range []*string{&c.Vault.Dir, &c.Vault.Recipients, &c.LED.Root, &c.Sync.Cert, &c.Sync.Key, &c.Sync.CA, &c.Sync.AnchorKey, &c.Sync.APICert, &c.Sync.APIKey, &c.Sync.PolicyKey, &c.API.Cert, &c.API.Key, &c.Enroll.Dir,
+		&c.Sync.UpdateKey, &c.Update.Dir, &c.Update.Firmware, &c.Update.InstallerDir, &c.Update.GokrazyPassword} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -365,6 +372,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Enroll.validate(); err != nil {
+		return err
+	}
+	if err := c.Update.validate(); err != nil {
 		return err
 	}
 	if err := c.Retention.Validate(); err != nil {

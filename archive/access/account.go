@@ -343,8 +343,9 @@ func (s *Service) requestReset(ctx context.Context, u, t *User, reason string) (
 	return req, nil
 }
 
-// carryOutReset runs an approved reset; the credentials go to the
-// approver in the reply, never into the request's stored result.
+// carryOutReset runs an approved reset: the old password and second
+// factor stop working (replaced by random ones shown to nobody), and the
+// approver receives a setup link for the user (setup.go).
 func (s *Service) carryOutReset(ctx context.Context, r *Request) error {
 	if r.Target.User == r.DecidedBy || r.Target.User == r.RequestedBy {
 		return fmt.Errorf("%w: nobody takes part in the reset of their own account", errDenied)
@@ -360,13 +361,16 @@ func (s *Service) carryOutReset(ctx context.Context, r *Request) error {
 	if !adminCovers(approver, t) {
 		return fmt.Errorf("%w: %s has branches outside your scope", errDenied, t.Name)
 	}
-	nu, err := ResetUser(ctx, s.db(), t.Name, s.Keys)
-	if err != nil {
+	if _, err := ResetUser(ctx, s.db(), t.Name, s.Keys); err != nil { // its secrets are dropped here
 		return err
 	}
 	s.guard.forget(t.Name)
-	r.Credentials = nu
-	r.Result = "new one-time password and second factor handed to " + r.DecidedBy
+	link, err := s.issueSetup(ctx, t.Name, setupReset, r.DecidedBy)
+	if err != nil {
+		return err
+	}
+	r.SetupLink = link
+	r.Result = "password and second factor reset; setup link handed to " + r.DecidedBy + " for the user"
 	return nil
 }
 

@@ -10,8 +10,8 @@ import (
 )
 
 // ReqAddUser adds a user: an administrator files it, another approves it
-// and receives the one-time password and second factor, once, in the
-// reply (never stored). Both are bound by checkGrant: a scoped role needs
+// and receives a single-use setup link (setup.go) for the new user to set
+// their own password and second factor: nobody else sees them. Both are bound by checkGrant: a scoped role needs
 // branches, every branch within both administrators' scopes. Through the
 // web nobody creates an account they could sign in to themselves.
 const ReqAddUser = "add_user"
@@ -57,18 +57,22 @@ func (s *Service) requestAddUser(ctx context.Context, u *User, name, role string
 }
 
 // carryOutAddUser runs an approved addition: the approver's own scope
-// is checked again, the credentials go to the approver.
+// is checked again; the account's first password and second factor are
+// random and shown to nobody; the approver receives the setup link.
 func (s *Service) carryOutAddUser(ctx context.Context, approver *User, r *Request) error {
 	t := r.Target
 	if err := s.checkGrant(ctx, approver, nil, t.Role, t.Branches); err != nil {
 		return err
 	}
-	nu, err := AddUser(ctx, s.db(), s.now(), t.User, t.Role, t.Branches, s.Keys)
-	if err != nil {
+	if _, err := AddUser(ctx, s.db(), s.now(), t.User, t.Role, t.Branches, s.Keys); err != nil { // its secrets are dropped here
 		return httperr.BadRequest(strings.TrimPrefix(err.Error(), "access: "))
 	}
-	r.Credentials = nu
-	r.Result = "user " + t.User + " added; one-time password and second factor handed to " + r.DecidedBy
+	link, err := s.issueSetup(ctx, t.User, setupNew, r.DecidedBy)
+	if err != nil {
+		return err
+	}
+	r.SetupLink = link
+	r.Result = "user " + t.User + " added; setup link handed to " + r.DecidedBy + " for the user (they set their own password and second factor)"
 	s.audit(ctx, "user_added", r.DecidedBy, "", fmt.Sprintf("user %s as %s on branches %s, requested by %s", t.User, t.Role, scopeString(t.Branches, len(t.Branches) == 0), r.RequestedBy), false)
 	return nil
 }
@@ -78,9 +82,9 @@ func (s *Service) planAccount(r *Request) *Plan {
 	t := r.Target
 	switch r.Kind {
 	case ReqAddUser:
-		return &Plan{Summary: fmt.Sprintf("add user %s with role %s on branches %s; you receive the one-time password and the second factor, once, to hand over", t.User, t.Role, scopeString(t.Branches, len(t.Branches) == 0))}
+		return &Plan{Summary: fmt.Sprintf("add user %s with role %s on branches %s; you receive a single-use setup link for the user, who sets their own password and second factor", t.User, t.Role, scopeString(t.Branches, len(t.Branches) == 0))}
 	case ReqReset:
-		return &Plan{Summary: fmt.Sprintf("user %s gets a new one-time password and a new second factor; their sessions end; you receive both, once, to hand over", t.User)}
+		return &Plan{Summary: fmt.Sprintf("user %s gets a new one-time password and a new second factor; their sessions end; you receive a single-use setup link for the user, who sets their own", t.User)}
 	}
 	return nil
 }

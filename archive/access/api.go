@@ -319,6 +319,7 @@ func (s *Service) apiDecide(approve bool) handler {
 			s.fail(w, r, ss, err)
 			return
 		}
+		req.SetupLink = s.absoluteLink(r, req.SetupLink)
 		writeJSON(w, http.StatusOK, req)
 	}
 }
@@ -458,7 +459,7 @@ func (s *Service) readTrail(ctx context.Context, u *User, kind string, alertsOnl
 }
 
 func (s *Service) apiFleet(w http.ResponseWriter, r *http.Request, ss *session) {
-	bs, err := s.Fleet(r.Context())
+	bs, err := s.fleetFor(r.Context(), ss.user)
 	if err == nil && r.URL.Query().Get("history") == "1" {
 		err = s.fleetHistory(r.Context(), bs)
 	}

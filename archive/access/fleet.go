@@ -29,6 +29,8 @@ type Box struct {
 	FleetHealth
 	// Policy: the central policy in force and applied (fleet_policy.go).
 	Policy *BoxPolicy `json:"policy,omitempty"`
+	// Firmware: what it runs, its update state (updates.go).
+	Firmware *BoxFirmware `json:"firmware,omitempty"`
 }
 
 // Fleet lists every box, in a bounded number of index queries whatever
@@ -59,6 +61,10 @@ func (s *Service) fleet(ctx context.Context, withClassical bool) ([]Box, error) 
 	if err != nil {
 		return nil, err
 	}
+	fw, err := s.fleetFirmware(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []Box{}
 	for _, a := range as {
 		b := Box{Name: a.Name, EnrolledAt: a.EnrolledAt, Revoked: !a.RevokedAt.IsZero(), LastCheckIn: a.LastCheckIn, ClassicalOnly: classical[a.Name]}
@@ -68,6 +74,7 @@ func (s *Service) fleet(ctx context.Context, withClassical bool) ([]Box, error) 
 				s.A.Logger.Error("fleet: stored health unreadable", "appliance", a.Name, "err", err)
 			}
 		}
+		b.Firmware = fw.of(a.Name, b.Health)
 		since := a.LastCheckIn
 		if since.IsZero() {
 			since = a.EnrolledAt

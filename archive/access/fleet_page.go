@@ -50,8 +50,8 @@ type trend struct {
 	Empty                bool
 }
 
-func (s *Service) fleetView(ctx context.Context) (fleetView, error) {
-	bs, err := s.Fleet(ctx)
+func (s *Service) fleetView(ctx context.Context, u *User) (fleetView, error) {
+	bs, err := s.fleetFor(ctx, u)
 	if err != nil {
 		return fleetView{}, err
 	}

@@ -13,7 +13,7 @@ func TestEveryPageTextHasGerman(t *testing.T) {
 	key := regexp.MustCompile(`\{\{T "((?:[^"\\]|\\.)*)"`)
 	verbs := regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)
 	var keys []string
-	for _, f := range []string{"web/layout.html", "web/pages.html", "web/insider.html", "web/callrecord.html"} {
+	for _, f := range []string{"web/layout.html", "web/pages.html", "web/insider.html", "web/callrecord.html", "web/setup.html"} {
 		b, err := webFiles.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

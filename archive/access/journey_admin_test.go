@@ -13,7 +13,8 @@ import (
 
 // TestJourneyAdmin (issue 23): the administrator in a real browser adds
 // a user scoped to a branch (a second administrator approves and hands
-// over the one-time credentials), and the user signs in; unlocks an
+// over a setup link, never the user's secrets), and the user sets their
+// own password and second factor through it and searches; unlocks an
 // account locked by failed sign-ins, shown as locked; revokes a
 // streaming link, which stops working.
 func TestJourneyAdmin(t *testing.T) {
@@ -39,20 +40,33 @@ func TestJourneyAdmin(t *testing.T) {
 	shot(t, ctx, "admin-adduser-filed")
 	signOutBrowser(t, ctx)
 
-	// Ben approves and is handed the credentials.
+	// Ben approves and is handed a setup link, not nina's secrets.
 	signInBrowser(t, ctx, e, ben)
 	do(t, ctx, "requests", chromedp.Navigate(e.web+"/requests"), chromedp.WaitVisible(chromedp.CSS("#requests button.approve")))
 	shot(t, ctx, "admin-requests")
-	do(t, ctx, "approve", chromedp.Click(chromedp.CSS("#requests button.approve")), chromedp.WaitVisible(chromedp.ID("onetime")))
-	shot(t, ctx, "admin-credentials")
-	if !js[bool](t, ctx, `document.getElementById("totpqr").naturalWidth > 0`) {
+	do(t, ctx, "approve", chromedp.Click(chromedp.CSS("#requests button.approve")), chromedp.WaitVisible(chromedp.ID("setuplink")))
+	shot(t, ctx, "admin-setuplink")
+	if main := js[string](t, ctx, `document.getElementById("main").innerHTML`); strings.Contains(main, "otpauth") || strings.Contains(main, "<img") {
+		t.Fatalf("the approver's page carries nina's second factor: %s", main)
+	}
+	link := js[string](t, ctx, `document.getElementById("setuplink").textContent`)
+	signOutBrowser(t, ctx)
+
+	// Nina opens the link, enrols her second factor, sets her password.
+	do(t, ctx, "setup", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("setupform")))
+	shot(t, ctx, "admin-newuser-setup")
+	if !js[bool](t, ctx, `document.getElementById("setupqr").naturalWidth > 0`) {
 		t.Fatal("the second factor's QR code does not show")
 	}
-	nina := &user{name: "nina", role: access.Supervisor,
-		password: js[string](t, ctx, `document.getElementById("onetime").textContent`),
-		secret:   secretOf(t, js[string](t, ctx, `document.getElementById("totpurl").textContent`))}
-	signOutBrowser(t, ctx)
-	signInBrowser(t, ctx, e, nina)
+	nina := &user{name: "nina", role: access.Supervisor, password: "nina's own long password", set: true,
+		secret: js[string](t, ctx, `document.getElementById("totpsecret").textContent`)}
+	e.clock.Add(31 * time.Second)
+	do(t, ctx, "set up",
+		chromedp.SendKeys(chromedp.ID("setuppw"), nina.password),
+		chromedp.SendKeys(chromedp.ID("setuppw2"), nina.password),
+		chromedp.SendKeys(chromedp.ID("setuptotp"), e.code(nina)),
+		chromedp.Click(chromedp.ID("setupgo")),
+		chromedp.WaitVisible(chromedp.CSS("header span")))
 	do(t, ctx, "nina searches", chromedp.Navigate(e.web+"/search"), chromedp.WaitVisible(chromedp.ID("results")))
 	shot(t, ctx, "admin-newuser")
 	signOutBrowser(t, ctx)

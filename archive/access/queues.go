@@ -1,19 +1,13 @@
 package access
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
-	"html/template"
-	"image/png"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pquerna/otp"
 
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/internal/httperr"
@@ -58,35 +52,6 @@ type BoxProgress struct {
 	Applied  int
 	Refused  int
 	Archived int // erased at the box, the archive's copy not yet gone
-}
-
-// credentialsPage: an approved reset's or addition's one-time password
-// and second factor, shown once to the approver (never stored).
-type credentialsPage struct {
-	pageHead
-	Req *Request
-	QR  template.URL // the second factor as a QR code (data: URL of a PNG)
-}
-
-func credentialsFor(req *Request) credentialsPage {
-	p := credentialsPage{pageHead: pageHead{Title: "Credentials to hand over"}, Req: req}
-	if req.Credentials == nil {
-		return p
-	}
-	k, err := otp.NewKeyFromURL(req.Credentials.TOTPURL)
-	if err != nil {
-		return p
-	}
-	img, err := k.Image(240, 240)
-	if err != nil {
-		return p
-	}
-	var b bytes.Buffer
-	if png.Encode(&b, img) == nil {
-		// Made here from the key just generated: a data: URL the CSP allows.
-		p.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()))
-	}
-	return p
 }
 
 // maxInboxAlerts is how many of the newest alerts the inbox lists.

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp"
-
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/capture/synth"
@@ -211,8 +209,8 @@ func TestWebBulkErasure(t *testing.T) {
 }
 
 // TestWebAddUserFourEyes: an administrator adds a user with scopes from
-// the web; a second approves it and receives the one-time credentials;
-// the new user signs in with them. The requester cannot approve, and a
+// the web; a second approves it and receives a setup link; the new user
+// sets their own password and second factor through it and signs in. The requester cannot approve, and a
 // scoped admin cannot grant another branch. (Old code: no way to add a
 // user in the web: 405.)
 func TestWebAddUserFourEyes(t *testing.T) {
@@ -235,15 +233,11 @@ func TestWebAddUserFourEyes(t *testing.T) {
 		t.Fatalf("the requester approving their own: %d", st)
 	}
 	st, _, body, _ = a2.post("/web/decide/"+id, url.Values{"approve": {"1"}})
-	pw, tu := between(body, `<code id="onetime">`, `<`), between(body, `<code id="totpurl">`, `<`)
-	if st != 200 || pw == "" || tu == "" {
-		t.Fatalf("the approver is not handed the new user's credentials: %d %.400s", st, body)
+	link := between(body, `<code id="setuplink">`, `<`)
+	if st != 200 || link == "" {
+		t.Fatalf("the approver is not handed the new user's setup link: %d %.400s", st, body)
 	}
-	k, err := otp.NewKeyFromURL(strings.ReplaceAll(tu, "&amp;", "&"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nu := &user{name: "neu", password: pw, secret: k.Secret(), role: access.Supervisor}
+	nu := setUp(t, e, link, "neu", access.Supervisor)
 	if st, _ := e.web1(t, nu).get("/search"); st != 200 {
 		t.Fatalf("the new user's search: %d", st)
 	}
@@ -253,9 +247,10 @@ func TestWebAddUserFourEyes(t *testing.T) {
 }
 
 // TestWebResetHandsCredentials: an approved reset from the web hands the
-// approver the new one-time password (old code: the approval redirected
-// to the requests page and the credentials were lost: the account could
-// not be used).
+// approver a setup link for the user (the first old code: the approval
+// redirected to the requests page and the credentials were lost: the
+// account could not be used; the next handed the approver the user's
+// secrets), and the user sets up their account through it.
 func TestWebResetHandsCredentials(t *testing.T) {
 	e := newEnv(t, nil)
 	a1 := e.web1(t, e.addUser("anna", access.Admin))
@@ -267,9 +262,11 @@ func TestWebResetHandsCredentials(t *testing.T) {
 	_, page := a2.get("/requests")
 	id := between(page, `action="/web/decide/`, `"`)
 	st, _, body, _ := a2.post("/web/decide/"+id, url.Values{"approve": {"1"}})
-	if st != 200 || between(body, `<code id="onetime">`, `<`) == "" {
-		t.Fatalf("approving a reset in the web: %d, no one-time password handed over: %.300s", st, body)
+	link := between(body, `<code id="setuplink">`, `<`)
+	if st != 200 || link == "" {
+		t.Fatalf("approving a reset in the web: %d, no setup link handed over: %.300s", st, body)
 	}
+	setUp(t, e, link, "carl", access.Auditor)
 }
 
 // TestWebTrailBrowser: the auditor's trail browser pages and filters the

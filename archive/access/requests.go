@@ -69,9 +69,11 @@ type Request struct {
 	Used    time.Time `json:"used,omitzero"`
 	// Plan: what approving it will do, as far as the reader's branches go.
 	Plan *Plan `json:"plan,omitempty"`
-	// Credentials: an approved reset's new one-time password and TOTP
-	// URL, in the approver's reply only (never stored).
-	Credentials *NewUser `json:"credentials,omitempty"`
+	// SetupLink: an approved addition's or reset's single-use link for
+	// the user to set their own password and second factor (setup.go),
+	// in the approver's reply only (never stored: the index keeps its
+	// hash). The approver never sees the account's secrets.
+	SetupLink string `json:"setup_link,omitempty"`
 }
 
 // RequestInput is what a user asks for (numbers for a subject erasure are

@@ -230,6 +230,10 @@ func routeTable() []routeSpec {
 			return cell{method: "POST", path: "/api/v1/recordings/" + app + "/" + id + "/dtmf", json: access.RevealDTMF{Reason: "table"}}
 		}},
 		{pattern: "GET /l/{token}", public: true, ok: http.StatusForbidden, make: get("/l/garbage.garbage")},
+		{pattern: "GET /setup/{token}", web: true, public: true, ok: http.StatusNotFound, make: get("/setup/garbage")},
+		{pattern: "POST /setup/{token}", web: true, public: true, ok: http.StatusNotFound, make: func(*routeFixture, access.Role, string) cell {
+			return cell{method: "POST", path: "/setup/garbage", form: url.Values{"password": {"a long password here"}, "password2": {"a long password here"}, "totp": {"000000"}}}
+		}},
 		{pattern: "POST /api/v1/requests", roles: deciders, ok: http.StatusAccepted, targets: true, make: func(f *routeFixture, r access.Role, tgt string) cell {
 			return cell{method: "POST", path: "/api/v1/requests", json: request(f, r, tgt)}
 		}},
@@ -266,6 +270,7 @@ func routeTable() []routeSpec {
 		}},
 		{pattern: "GET /api/v1/audit", roles: []access.Role{access.Auditor}, ok: 200, make: get("/api/v1/audit")},
 		{pattern: "GET /api/v1/fleet", roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/api/v1/fleet")},
+		{pattern: "GET /api/v1/updates", roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/api/v1/updates")},
 
 		// The pages.
 		{pattern: "GET /static/", web: true, public: true, ok: 200, make: get("/static/style.css")},
@@ -318,6 +323,7 @@ func routeTable() []routeSpec {
 			return cell{method: "POST", path: "/subject", form: url.Values{"numbers": {number(12)}}}
 		}},
 		{pattern: "GET /fleet", web: true, roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/fleet")},
+		{pattern: "GET /fleet/updates", web: true, roles: []access.Role{access.Admin, access.Auditor}, ok: 200, make: get("/fleet/updates")},
 		{pattern: "GET /audit", web: true, roles: []access.Role{access.Auditor}, ok: 200, make: get("/audit")},
 		{pattern: "GET /users", web: true, roles: []access.Role{access.Admin}, ok: 200, make: get("/users")},
 		{pattern: "GET /links/manage", web: true, roles: revokers, ok: 200, make: get("/links/manage")},

@@ -75,6 +75,8 @@ func (s *Service) webRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /web/clear/{name}", s.web(ActClear, s.webClear))
 	m.HandleFunc("POST /web/users/{name}/{op}", s.web(ActUsers, s.webAccount))
 	s.enrollRoutes(m)
+	s.updateRoutes(m)
+	s.setupRoutes(m)
 }
 
 // staticOnly serves files, never directory listings.
@@ -257,8 +259,8 @@ func (s *Service) webRequest(w http.ResponseWriter, r *http.Request, ss *session
 func (s *Service) webDecide(w http.ResponseWriter, r *http.Request, ss *session) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	req, err := s.decide(r.Context(), ss.user, id, r.FormValue("approve") == "1")
-	if err == nil && req.Credentials != nil {
-		s.page(w, r, ss, "credentials", credentialsFor(req)) // shown once: never stored
+	if err == nil && req.SetupLink != "" {
+		s.page(w, r, ss, "setuplink", setupLinkPage{pageHead: pageHead{Title: "Setup link to hand over"}, Req: req, Link: s.absoluteLink(r, req.SetupLink)}) // shown once: never stored
 		return
 	}
 	if err != nil {
@@ -292,7 +294,7 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 }
 
 func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) {
-	v, err := s.fleetView(r.Context())
+	v, err := s.fleetView(r.Context(), ss.user)
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return

@@ -385,8 +385,10 @@ func (s *S3) Partials(ctx context.Context, box string) (map[string]int64, error)
 }
 
 // publish writes a verified staged file to the bucket: header and payload,
-// create-only, SHA-256-checked, provisionally locked.
-func (s *S3) publish(sum, path string, length int64) (Info, error) {
+// create-only, SHA-256-checked, provisionally locked, or, when the box
+// sent the recording's class with the upload, with the lock its record
+// will ask for (want: lockAtPut).
+func (s *S3) publish(sum, path string, length int64, want Retention) (Info, error) {
 	ctx := context.Background()
 	f, err := os.Open(path)
 	if err != nil {
@@ -397,9 +399,9 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("store: %s is not an age file: %w", sum, err)
 	}
-	until := time.Now().Add(s.Provisional).UTC()
+	mode, until := s.lockAtPut(want)
 	vid := map[string]string{} // key -> the version this PUT created
-	put := func(key string, r io.ReadSeeker, n int64) error {
+	put := func(key string, r io.ReadSeeker, n int64, mode string) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
 		// refuses the PUT if what it received differs.
 		t0 := time.Now()
@@ -413,7 +415,7 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		StepTimes.Since("re-read + hash for the PUT checksum", t0)
 		opts := minio.PutObjectOptions{
 			ContentType:      "application/octet-stream",
-			Mode:             minio.Governance,
+			Mode:             minio.RetentionMode(mode),
 			RetainUntilDate:  until,
 			DisableMultipart: true,
 			// The signed x-amz-checksum-sha256 header binds the body; no
@@ -445,17 +447,17 @@ func (s *S3) publish(sum, path string, length int64) (Info, error) {
 		return Info{}, err
 	} else if len(rv) > 0 {
 		// Re-sealed: the box's (classical) header is not put back.
-	} else if err := put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr))); err != nil {
+	} else if err := put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance); err != nil {
 		return Info{}, err
 	}
 	if _, err := f.Seek(int64(len(hdr)), io.SeekStart); err != nil {
 		return Info{}, err
 	}
-	if err := put(payloadKey(sum), f, length-int64(len(hdr))); err != nil {
+	if err := put(payloadKey(sum), f, length-int64(len(hdr)), mode); err != nil {
 		return Info{}, err
 	}
-	s.remember(sum, fresh{hdr: hdr, hv: vid[headerKey(sum)], pv: vid[payloadKey(sum)], payload: length - int64(len(hdr)), until: until})
-	return Info{Complete: true, Offset: length, Size: length, LockMode: Governance, RetainUntil: until}, nil
+	s.remember(sum, fresh{hdr: hdr, hv: vid[headerKey(sum)], pv: vid[payloadKey(sum)], payload: length - int64(len(hdr)), until: until, mode: mode})
+	return Info{Complete: true, Offset: length, Size: length, LockMode: mode, RetainUntil: until}, nil
 }
 
 // ageHeader returns the age header of r: the lines up to and including

@@ -23,7 +23,8 @@ const (
 
 // fresh is an object this front-end has just written, create-only: its
 // two versions (the first of their keys, hence the archive's own), the
-// header's bytes and the provisional lock both got. Right after an upload
+// header's bytes and the lock they got (provisional, or at PUT the one
+// the box's class asks for: lockatput.go). Right after an upload
 // the archive reads the object's header (noteSealing) and stats it
 // (admitRecording); answering those from here saves ten requests per
 // recording (two version listings and two stats each time, and a GET,
@@ -37,6 +38,7 @@ type fresh struct {
 	hv, pv  string
 	payload int64
 	until   time.Time
+	mode    string // the payload's (the header is GOVERNANCE)
 	at      time.Time
 }
 
@@ -92,7 +94,7 @@ func (s *S3) live(ctx context.Context, sum string, f fresh) bool {
 // freshInfo is Stat's answer for a fresh object.
 func (f fresh) info() Info {
 	n := int64(len(f.hdr)) + f.payload
-	return Info{Complete: true, Offset: n, Size: n, LockMode: Governance, RetainUntil: f.until}
+	return Info{Complete: true, Offset: n, Size: n, LockMode: f.mode, RetainUntil: f.until}
 }
 
 // open is Open's answer for a fresh object: the header from memory, the
@@ -131,10 +133,13 @@ func (s *S3) oursForLock(ctx context.Context, sum string) (ho, po minio.ObjectIn
 	if len(hv) != 1 || len(pv) != 1 || hv[0].VersionID != f.hv || pv[0].VersionID != f.pv {
 		return s.ours(ctx, sum) // someone else's version too: the full look
 	}
-	meta := http.Header{}
-	meta.Set("X-Amz-Object-Lock-Mode", Governance)
-	meta.Set("X-Amz-Object-Lock-Retain-Until-Date", f.until.UTC().Format(time.RFC3339))
-	ho = minio.ObjectInfo{Key: headerKey(sum), VersionID: f.hv, Size: int64(len(f.hdr)), Metadata: meta}
-	po = minio.ObjectInfo{Key: payloadKey(sum), VersionID: f.pv, Size: f.payload, Metadata: meta}
+	lock := func(mode string) http.Header {
+		meta := http.Header{}
+		meta.Set("X-Amz-Object-Lock-Mode", mode)
+		meta.Set("X-Amz-Object-Lock-Retain-Until-Date", f.until.UTC().Format(time.RFC3339))
+		return meta
+	}
+	ho = minio.ObjectInfo{Key: headerKey(sum), VersionID: f.hv, Size: int64(len(f.hdr)), Metadata: lock(Governance)}
+	po = minio.ObjectInfo{Key: payloadKey(sum), VersionID: f.pv, Size: f.payload, Metadata: lock(f.mode)}
 	return ho, po, nil
 }

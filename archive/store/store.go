@@ -142,7 +142,9 @@ type Dir struct {
 	// publish, when set, takes a verified, complete partial somewhere
 	// else (the S3 backend stages uploads in a Dir) instead of moving it
 	// into objects/; the partial is removed once it returns nil.
-	publish func(sum, path string, length int64) (Info, error)
+	// want is the lock the object is to get when the box sent its
+	// class with the upload (AppendLocked), else zero.
+	publish func(sum, path string, length int64, want Retention) (Info, error)
 }
 
 // OpenDir opens (and creates) a directory store.
@@ -182,6 +184,12 @@ func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io
 // AppendFor implements Store. Only the partial's own lock is held while
 // bytes arrive.
 func (d *Dir) AppendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader) (Info, int64, error) {
+	return d.appendFor(ctx, box, sum, offset, length, r, Retention{})
+}
+
+// appendFor is AppendFor; a complete upload is published with want
+// (lockatput.go).
+func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader, want Retention) (Info, int64, error) {
 	dir, err := d.boxDir(box)
 	if err != nil {
 		return Info{}, 0, err
@@ -251,14 +259,14 @@ func (d *Dir) AppendFor(ctx context.Context, box, sum string, offset, length int
 	if h != nil {
 		got = hex.EncodeToString(h.Sum(nil))
 	}
-	in, err = d.seal(part, sum, length, got)
+	in, err = d.seal(part, sum, length, got, want)
 	return in, n, err
 }
 
 // seal verifies a finished partial (got is its hash when known) and moves
 // it into place durably; an object already held (the same bytes, by its
 // address) is left as it is and the partial dropped.
-func (d *Dir) seal(part, sum string, length int64, got string) (Info, error) {
+func (d *Dir) seal(part, sum string, length int64, got string, want Retention) (Info, error) {
 	if got == "" {
 		var err error
 		if got, err = hashFile(part); err != nil {
@@ -272,7 +280,7 @@ func (d *Dir) seal(part, sum string, length int64, got string) (Info, error) {
 	unlock := d.locks.lock("o/" + sum)
 	defer unlock()
 	if d.publish != nil {
-		in, err := d.publish(sum, part, length)
+		in, err := d.publish(sum, part, length, want)
 		if err != nil {
 			return Info{Offset: length}, err // kept: published again on the next HEAD or PATCH
 		}

@@ -3,6 +3,11 @@
 // network services and the recorder. The recorder's flags and environment
 // come from /etc/spanvault/init.json, written by the image builder from
 // the instance configuration's PackageConfig.
+//
+// In gokrazy's test boot of a firmware update it also runs the rollback
+// watchdog (appliance/firmware.Watchdog): a new firmware whose daemon has
+// not confirmed it within the update's time is rebooted, which boots the
+// previous root again.
 package main
 
 import (
@@ -59,5 +64,6 @@ func main() {
 	if err := gokrazy.SuperviseServices(svcs); err != nil {
 		log.Fatal(err)
 	}
+	go rollbackWatchdog()
 	select {}
 }

@@ -9,10 +9,12 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/spanvault/spanvault/archive/access"
 )
 
 func init() {
-	commands["approve"] = command{"approve a new box's enrollment code as NAME (-replace -reason WHY: a new box for an enrolled name, filed until a second run with another -by approves it); -list: the codes waiting (for operators with shell access)", cmdApprove}
+	commands["approve"] = command{"approve a new box's enrollment code as NAME (-replace -reason WHY: a new box for an enrolled name, filed until a second run with another -by approves it); -by NAME: an admin of the access service, whose password and current code are checked; -list: the codes waiting (for operators with shell access)", cmdApprove}
 	commands["ca-fingerprint"] = command{"print the SHA-256 of the CA certificate, which an image built for this archive carries", cmdCAFingerprint}
 }
 
@@ -23,7 +25,7 @@ func cmdApprove(args []string, stdout io.Writer) error {
 	list := fs.Bool("list", false, "list the enrollment requests waiting for approval")
 	replace := fs.Bool("replace", false, "approve a replacement box for an enrolled name: revokes its certificates for good and resets its pinned audit key (alerted)")
 	reason := fs.String("reason", "", "why the box is replaced (required with -replace; audited)")
-	by := fs.String("by", "admin", "who approves (audited)")
+	op := addOperatorFlags(fs, "who approves (audited; under four eyes the second run is another person)")
 	if err := parse(fs, args, "dir"); err != nil {
 		return err
 	}
@@ -53,12 +55,16 @@ func cmdApprove(args []string, stdout io.Writer) error {
 	if *replace {
 		rs = *reason
 	}
-	ok, err := a.ApproveFourEyes(ctx, *code, *name, *by, rs)
+	u, err := op.authenticate(ctx, a, access.ActEnroll)
+	if err != nil {
+		return err
+	}
+	ok, err := a.ApproveFourEyes(ctx, *code, *name, u.Name, rs)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		fmt.Fprintf(stdout, "filed the approval of %s as %s by %s: a second admin confirms it (four-eyes)\n", *code, *name, *by)
+		fmt.Fprintf(stdout, "filed the approval of %s as %s by %s: a second admin confirms it (four-eyes)\n", *code, *name, u.Name)
 		return nil
 	}
 	fmt.Fprintf(stdout, "approved %s as %s: the box receives its certificates at its next request\n", *code, *name)

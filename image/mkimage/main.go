@@ -1,9 +1,13 @@
 // Command mkimage builds the spanvault gokrazy disk image ("make image",
-// "make image-vm"): see package image.
+// "make image-vm"): see package image. Beside the image it writes the
+// build as an update (IMAGE.update/: root.squashfs, boot.fat and
+// update.json, signed with -update-key, or update.unsigned.json without
+// one) for `spanvault-archive update publish -dir`.
 package main
 
 import (
 	"compress/gzip"
+	"crypto/ed25519"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -24,6 +28,10 @@ func main() {
 	out := flag.String("o", "", "disk image to write (default build/spanvault-TARGET.img); .root.squashfs and .boot.fat beside it")
 	size := flag.String("size", "2G", "disk image size (sparse)")
 	compress := flag.Bool("gz", true, "also write IMAGE.gz (what is shipped to a branch) and report its size")
+	serial := flag.Uint64("serial", 0, "the build's serial (boxes install only a higher one; default: the source date in Unix seconds)")
+	version := flag.String("version", "", "the build's version name (default: the source date, 2006.01.02-150405)")
+	updateKey := flag.String("update-key", "", "the archive's update.key (base64 Ed25519 seed, 0600): sign the update with it")
+	updateDir := flag.String("update-dir", "", "where to write the update (update.json, root.squashfs, boot.fat; default IMAGE without .img plus .update)")
 	flag.Parse()
 	in, dir, err := image.LoadInstance(*cfg)
 	if err != nil {
@@ -39,12 +47,25 @@ func main() {
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		fail(err)
 	}
+	var key ed25519.PrivateKey
+	if *updateKey != "" {
+		if key, err = image.LoadUpdateKey(*updateKey); err != nil {
+			fail(err)
+		}
+	}
+	if *updateDir == "" {
+		*updateDir = strings.TrimSuffix(*out, ".img") + ".update"
+	}
 	repo, _ := os.Getwd()
 	res, err := image.Build(image.Options{
 		Instance: in, ConfigDir: dir, Target: image.Target(*target), Out: *out,
 		Work: filepath.Join(filepath.Dir(*out), "image-"+*target), RepoRoot: repo,
-		SourceDate: sourceDate(), Size: sz, Log: os.Stderr,
+		SourceDate: sourceDate(), Size: sz, Log: os.Stderr, Serial: *serial, Version: *version,
 	})
+	if err != nil {
+		fail(err)
+	}
+	manifest, err := image.WriteUpdate(res, *updateDir, key)
 	if err != nil {
 		fail(err)
 	}
@@ -56,6 +77,11 @@ func main() {
 			fail(err)
 		}
 		fmt.Printf("compressed: %s.gz, %d bytes\n", res.Image, gz)
+	}
+	if key == nil {
+		fmt.Printf("update serial %d (%s): %s is UNSIGNED (no -update-key): no box installs it; sign with the archive's update.key\n", res.Serial, res.Version, manifest)
+	} else {
+		fmt.Printf("update serial %d (%s), signed: %s\n", res.Serial, res.Version, manifest)
 	}
 	fmt.Printf("root file system sha256 %s (%d bytes); image %s: %d bytes sparse, %d allocated; built in %s\n",
 		res.RootSHA256, res.RootSize, res.Image, res.ImageSize, res.ImageUsed, res.Took.Round(time.Millisecond))

@@ -60,6 +60,12 @@ type Config struct {
 	// (policy.go).
 	PolicyKey string
 	OnPolicy  func(*wire.PolicyDoc) (restart []string, err error)
+	// UpdateKey is the archive's update signing key (update.pub); without
+	// it every firmware update is refused. Firmware is the build running;
+	// OnUpdate takes a verified offer (update.go).
+	UpdateKey string
+	Firmware  Firmware
+	OnUpdate  func(Update) error
 }
 
 // Client syncs one vault.
@@ -82,6 +88,8 @@ type Client struct {
 
 	policyKey   ed25519.PublicKey // policy.go
 	policyDirty bool              // the policy state changed since the last check-in
+	updateKey   ed25519.PublicKey // update.go
+	updateDirty bool              // the update state changed since the last check-in
 
 	// beforeAck, when set (tests), runs between the archive's ack and the
 	// vault's acknowledgement: a crash there must lose nothing.
@@ -127,6 +135,9 @@ func New(cfg Config, v Vault) (*Client, error) {
 		return nil, err
 	}
 	if err := c.loadPolicyKey(); err != nil {
+		return nil, err
+	}
+	if err := c.loadUpdateKey(); err != nil {
 		return nil, err
 	}
 	caPEM, err := os.ReadFile(cfg.CA)
@@ -370,7 +381,7 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 	// page shows what is still waiting on the box, not what was.
 	c.updateBacklog()
 	c.mu.Lock()
-	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore || c.state.Backlog != backlogBefore || c.policyDirty
+	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore || c.state.Backlog != backlogBefore || c.policyDirty || c.updateDirty
 	c.mu.Unlock()
 	if pending {
 		if err := c.checkIn(ctx, health()); err != nil {
@@ -411,6 +422,7 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	if h.Version == "" {
 		h.Version = c.cfg.Version
 	}
+	c.updateHealth(&h)
 	var rep wire.CheckInReply
 	head, err := c.v.AuditHead()
 	if err != nil {
@@ -434,6 +446,7 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	}
 	c.mu.Lock()
 	c.policyDirty = false // the archive has the report
+	c.updateDirty = false
 	c.state.ClockSkew = rep.ClockSkew
 	c.state.AnchoredSeq = rep.AnchoredSeq
 	c.mu.Unlock()
@@ -453,7 +466,8 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 		c.policyDirty = true // reported at the pass's closing check-in
 		c.mu.Unlock()
 	}
-	return errors.Join(aerr, perr)
+	_, uerr := c.handleUpdate(rep.Update) // a change is reported at the pass's closing check-in (SetUpdateReport)
+	return errors.Join(aerr, perr, uerr)
 }
 
 // verifyCheckpoint checks the archive's signed checkpoint and that it

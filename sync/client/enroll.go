@@ -49,6 +49,7 @@ type EnrollConfig struct {
 const (
 	EnrolledFile  = "enrolled.toml" // the [sync] section, written last
 	PolicyKeyFile = "policy.pub"    // the archive's policy signing key
+	UpdateKeyFile = "update.pub"    // the archive's update signing key (when it sends one)
 )
 
 // EnrollState is the state of a box's enrollment, for its status page.
@@ -288,6 +289,14 @@ func writeEnrolled(cfg EnrollConfig, k *keys, rep *wire.EnrollReply, fingerprint
 	if len(rep.Sync.Archives) == 0 {
 		return errors.New("sync: enroll: the archive gave no addresses")
 	}
+	if rep.UpdateKey != "" {
+		if _, err := wire.ParseUpdateKey(rep.UpdateKey); err != nil {
+			return fmt.Errorf("sync: enroll: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(cfg.Dir, UpdateKeyFile), []byte(rep.UpdateKey+"\n"), 0o644); err != nil {
+			return fmt.Errorf("sync: enroll: %w", err)
+		}
+	}
 	for _, w := range []struct {
 		name string
 		do   func(string) error
@@ -317,6 +326,9 @@ func writeEnrolled(cfg EnrollConfig, k *keys, rep *wire.EnrollReply, fingerprint
 	fmt.Fprintf(&b, "]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\napi_cert = %q\napi_key = %q\npolicy_key = %q\n",
 		filepath.Join(abs, "sync.crt"), filepath.Join(abs, "sync.key"), filepath.Join(abs, "ca.crt"),
 		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"), filepath.Join(abs, PolicyKeyFile))
+	if rep.UpdateKey != "" {
+		fmt.Fprintf(&b, "update_key = %q\n", filepath.Join(abs, UpdateKeyFile))
+	}
 	if rep.Sync.Window != "" {
 		fmt.Fprintf(&b, "window = %q\n", rep.Sync.Window)
 	}

@@ -217,6 +217,11 @@ func (c *Client) uploadObject(ctx context.Context, e *vault.Entry) error {
 			wire.HeaderLength: {strconv.FormatInt(e.Size, 10)},
 			"Content-Type":    {"application/offset+octet-stream"},
 		}
+		if e.Class != "" && !e.Start.IsZero() {
+			// The archive writes the object with its class's lock at
+			// once (sync/doc.go, message 4).
+			hdr.Set(wire.HeaderMetadata, wire.UploadMeta{Class: e.Class, Start: e.Start}.Header())
+		}
 		resp, err = c.do(ctx, http.MethodPatch, wire.PathObjects+e.SHA256, hdr, func() io.Reader {
 			return c.limited(ctx, io.NewSectionReader(f, off, e.Size-off))
 		})

@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// LockAppender is a store that can write an upload's object with its
+// final lock at once, when the archive knows it before the record arrives
+// (the box sent the recording's class and start with the upload): the
+// record's retention call then finds nothing to change and asks the
+// bucket nothing. The S3 backend implements it; the directory backend
+// writes its small retention file when the record arrives, as before.
+type LockAppender interface {
+	// AppendLocked is AppendFor, the object written with want's mode and
+	// date (never less than the provisional lock; the hold is not set
+	// here: holds are the archive's, decided when the record arrives).
+	AppendLocked(ctx context.Context, box, sum string, offset, length int64, r io.Reader, want Retention) (Info, int64, error)
+}
+
+// AppendLocked implements LockAppender.
+func (s *S3) AppendLocked(ctx context.Context, box, sum string, offset, length int64, r io.Reader, want Retention) (Info, int64, error) {
+	return s.staging.appendFor(ctx, box, sum, offset, length, r, want)
+}
+
+var _ LockAppender = (*S3)(nil)
+
+// lockAtPut is the lock an object is written with: the payload gets
+// want's mode (GOVERNANCE when none is known), the date is want's or the
+// provisional one, whichever is later (what the records handler keeps:
+// it never shortens a date the store holds), rounded up to the second
+// the bucket keeps, so that the record's want compares equal. The header
+// is always GOVERNANCE with the same date: erasure (crypto-shredding)
+// removes it with the governance bypass whatever the payload's mode.
+func (s *S3) lockAtPut(want Retention) (mode string, until time.Time) {
+	until = time.Now().Add(s.Provisional)
+	mode = Governance
+	if want.Mode != "" {
+		mode = want.Mode
+		if want.Until.After(until) {
+			until = want.Until
+		}
+	}
+	return mode, ceilSecond(until.UTC())
+}
+
+// ceilSecond rounds t up to a whole second.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
