@@ -150,9 +150,14 @@ func Init(dir string, opt InitOptions) error {
 	if err != nil {
 		return err
 	}
-	// The policy key now: a second front-end copied from this directory
-	// must sign with the same key (made at first use, each copy made its own).
+	// The policy and update keys now: a second front-end copied from this
+	// directory must sign with the same keys (made at first use, each
+	// copy made its own).
 	if _, err := a.policyKey(); err != nil {
+		a.Close()
+		return err
+	}
+	if _, err := a.updateKey(); err != nil {
 		a.Close()
 		return err
 	}

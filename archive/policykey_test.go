@@ -11,12 +11,12 @@ import (
 	"github.com/spanvault/spanvault/archive"
 )
 
-// TestPolicyKeyFirstUse: an archive without a policy key yet (made before
-// Init made it) makes one at first use, and requests that ask for it at
-// once all get that one key. Before, the key file was created empty and
-// then written, and a concurrent reader failed with "not a base64
-// Ed25519 seed" (an enrollment reply answered 500; the fleet simulation
-// found it).
+// TestPolicyKeyFirstUse: an archive without a policy or update key yet
+// (made before Init made them) makes each at first use, and requests that
+// ask for it at once all get that one key. Before, the key file was
+// created empty and then written, and a concurrent reader failed with
+// "not a base64 Ed25519 seed" (an enrollment reply answered 500; the
+// fleet simulation found it).
 func TestPolicyKeyFirstUse(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "archive")
 	if err := archive.Init(dir, archive.InitOptions{Name: "keys", Listen: "127.0.0.1:0"}); err != nil {
@@ -27,8 +27,12 @@ func TestPolicyKeyFirstUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	for round := range 20 {
-		if err := os.Remove(filepath.Join(dir, "policy.key")); err != nil && !errors.Is(err, os.ErrNotExist) {
+	for round := range 40 {
+		file, get := "policy.key", a.PolicyPublicKey
+		if round%2 == 1 {
+			file, get = archive.UpdateKeyFile, a.UpdatePublicKey
+		}
+		if err := os.Remove(filepath.Join(dir, file)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
 		// Callers asking over and over while the key is being made: one
@@ -42,7 +46,7 @@ func TestPolicyKeyFirstUse(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range 50 {
-					k, err := a.PolicyPublicKey()
+					k, err := get()
 					mu.Lock()
 					if err != nil && first == nil {
 						first = err
@@ -56,15 +60,17 @@ func TestPolicyKeyFirstUse(t *testing.T) {
 		}
 		wg.Wait()
 		if first != nil || len(seen) != 1 {
-			t.Fatalf("round %d: %d keys, error %v", round, len(seen), first)
+			t.Fatalf("round %d (%s): %d keys, error %v", round, file, len(seen), first)
 		}
 	}
 }
 
 // TestPolicyKeySharedByCopies: a second front-end made by copying a new
-// archive's directory signs policies with the same key as the first.
-// Before, the key was made at first use, in each copy its own, and boxes
-// enrolled through one front-end refused policies signed by the other.
+// archive's directory signs policies and updates with the same keys as
+// the first. Before, the keys were made at first use, in each copy its
+// own: boxes enrolled through one front-end refused policies signed by
+// the other, and an update signed with one front-end's key could not be
+// published on the other.
 func TestPolicyKeySharedByCopies(t *testing.T) {
 	dir1 := filepath.Join(t.TempDir(), "fe1")
 	if err := archive.Init(dir1, archive.InitOptions{Name: "keys", Listen: "127.0.0.1:0"}); err != nil {
@@ -80,14 +86,18 @@ func TestPolicyKeySharedByCopies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := a.PolicyPublicKey()
+		pk, err := a.PolicyPublicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		uk, err := a.UpdatePublicKey()
 		a.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys = append(keys, k)
+		keys = append(keys, pk+" "+uk)
 	}
 	if keys[0] != keys[1] {
-		t.Fatalf("the two front-ends sign policies with different keys: %s and %s", keys[0], keys[1])
+		t.Fatalf("the two front-ends sign policies and updates with different keys: %s and %s", keys[0], keys[1])
 	}
 }
