@@ -3,6 +3,7 @@ package access_test
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -50,8 +51,9 @@ import (
 // SPANVAULT_FLEET_BOXES (default 50) and SPANVAULT_FLEET_MINUTES (default
 // 60) set the size; make fleet runs 500 boxes for 1,440 minutes.
 //
-// Update waves are not simulated yet: fleetSim.beforeMinute is where they
-// hook in (issue 24).
+// Update waves (fleet_update_sim_test.go): a signed update is published
+// and rolled out in waves (canary, 10 %, the rest) while the boxes check
+// in; they download, reboot and confirm it, a few roll back.
 
 type fleetSimPlan struct {
 	Start         time.Time      `json:"start"`
@@ -74,6 +76,8 @@ type fleetSim struct {
 	// beforeMinute, when set, runs before each simulated minute's
 	// check-ins (the hook for enrollment and update waves).
 	beforeMinute func(minute int)
+	fes          []*archive.Archive // the front-ends
+	rollouts     []*simRollout      // fleet_update_sim_test.go
 }
 
 func envInt(name string, def int) int {
@@ -164,7 +168,9 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	pool.AppendCertsFromPEM(ca)
 	e := &env{t: b, clock: clk, dir: dir1, a: a1, svc: svc, addr: addrs[0], web: "https://" + wl.Addr().String(), identity: id, keys: keys, boxes: map[string]*box{}, logs: &lockedBuffer{}, pool: pool}
 	sum := sha256.Sum256(a1.CA.Cert.Raw)
-	sim := &fleetSim{e: e, plan: fleetSimPlan{Start: start, CAFingerprint: "sha256:" + hex.EncodeToString(sum[:])}}
+	sim := &fleetSim{e: e, fes: fes, plan: fleetSimPlan{Start: start, CAFingerprint: "sha256:" + hex.EncodeToString(sum[:])}}
+	sim.planUpdates(minutes)
+	sim.beforeMinute = sim.startRollouts
 	boxesDir := b.TempDir()
 	for i := 0; i < nboxes; i++ {
 		name := fmt.Sprintf("branch-%03d", i)
@@ -195,6 +201,7 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 		nboxes, est.Rounds, est.Sim, est.Asked, est.Limited, est.Wall.Round(time.Millisecond))
 
 	var checkins int
+	var downloaded int64
 	var feCPU, pgCPU, wall, watchCPU, watchWall time.Duration
 	watches := 0
 	for m := 1; m <= minutes; m++ {
@@ -210,19 +217,29 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 				break
 			}
 		}
+		rolling := sim.rolloutsActive()
+		if rolling {
+			sim.advanceRollouts() // each front-end's minute: deadlines
+		}
 		wall += time.Since(w0)
-		feCPU += selfCPU() - c0
-		pgCPU += procTreeCPU(pgPID) - p0
-		var gotM, ok, failed int
+		dfe, dpg := selfCPU()-c0, procTreeCPU(pgPID)-p0
+		feCPU += dfe
+		pgCPU += dpg
+		var gotM, ok, failed, down int
+		var got int64
 		var first string
-		fmt.Sscanf(reply, "fleet-done %d %d %d", &gotM, &ok, &failed)
+		fmt.Sscanf(reply, "fleet-done %d %d %d %d %d", &gotM, &ok, &failed, &down, &got)
 		if i := strings.Index(reply, " err "); i > 0 {
 			first = reply[i+5:]
 		}
-		if gotM != m || failed > 0 || ok != nboxes {
-			b.Fatalf("minute %d: %q (%d of %d boxes checked in, %d failed: %s)", m, reply, ok, nboxes, failed, first)
+		if gotM != m || failed > 0 || ok+down != nboxes {
+			b.Fatalf("minute %d: %q (%d of %d boxes checked in, %d rebooting, %d failed: %s)", m, reply, ok, nboxes, down, failed, first)
 		}
 		checkins += ok
+		downloaded += got
+		if rolling {
+			sim.watchRollouts(m, dfe, dpg, ok)
+		}
 		// The archive's fleet watch, as its background loop runs it.
 		if m%5 == 0 {
 			c0, w0 := selfCPU(), time.Now()
@@ -273,6 +290,8 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	var rows int
 	a1.Index.DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM fleet_health`).Scan(&rows)
 
+	sim.reportRollouts(b)
+	b.ReportMetric(float64(downloaded)/1e6, "update-MB")
 	b.ReportMetric(float64(nboxes), "boxes")
 	b.ReportMetric(float64(checkins), "checkins")
 	b.ReportMetric(float64(feCPU.Microseconds())/float64(checkins), "fe-cpu-µs/checkin")
@@ -381,6 +400,8 @@ func TestFleetSimBoxes(t *testing.T) {
 	}
 	sb := &simBoxes{plan: plan, enrolled: make([]bool, len(plan.Boxes))}
 	var clients []*http.Client
+	fws := make([]simFirmware, len(plan.Boxes))
+	pubs := make([]ed25519.PublicKey, len(plan.Boxes))
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if r, ok := strings.CutPrefix(in.Text(), "enroll "); ok {
@@ -394,6 +415,10 @@ func TestFleetSimBoxes(t *testing.T) {
 		if clients == nil {
 			clients = make([]*http.Client, len(plan.Boxes))
 			for i, bx := range plan.Boxes {
+				if pubs[i], err = simUpdateKey(bx.Dir); err != nil {
+					t.Fatalf("%s: the update key pinned at enrollment: %v", bx.Name, err)
+				}
+				fws[i].serial = simBaseSerial
 				cert, err := tls.LoadX509KeyPair(filepath.Join(bx.Dir, "sync.crt"), filepath.Join(bx.Dir, "sync.key"))
 				if err != nil {
 					t.Fatal(err)
@@ -418,7 +443,8 @@ func TestFleetSimBoxes(t *testing.T) {
 		}
 		at := time.Unix(unix, 0).UTC()
 		var mu gosync.Mutex
-		ok, failed, first := 0, 0, ""
+		ok, failed, down, first := 0, 0, 0, ""
+		var got int64
 		work := make(chan int)
 		var wg gosync.WaitGroup
 		for w := 0; w < 16; w++ {
@@ -426,9 +452,12 @@ func TestFleetSimBoxes(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range work {
-					err := simCheckIn(clients[i], plan.Boxes[i], at)
+					isDown, n, err := simUpdateCheckIn(clients[i], plan.Boxes[i], at, &fws[i], pubs[i])
 					mu.Lock()
-					if err != nil {
+					got += n
+					if isDown {
+						down++
+					} else if err != nil {
 						failed++
 						if first == "" {
 							first = err.Error()
@@ -445,24 +474,13 @@ func TestFleetSimBoxes(t *testing.T) {
 		}
 		close(work)
 		wg.Wait()
-		fmt.Printf("fleet-done %d %d %d err %s\n", m, ok, failed, strings.ReplaceAll(first, "\n", " "))
+		fmt.Printf("fleet-done %d %d %d %d %d err %s\n", m, ok, failed, down, got, strings.ReplaceAll(first, "\n", " "))
 	}
 }
 
 func simCheckIn(c *http.Client, bx fleetSimSpec, at time.Time) error {
-	msg := wire.CheckIn{Appliance: bx.Name, Time: at, Health: simHealth(bx.Index, at)}
-	body, _ := json.Marshal(msg)
-	resp, err := c.Post("https://"+bx.Addr+wire.PathCheckIn, "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("%s: %d %s", bx.Name, resp.StatusCode, b)
-	}
-	var rep wire.CheckInReply
-	return wire.Decode(resp.Body, &rep)
+	_, err := simCheckInWith(c, bx, at, simHealth(bx.Index, at))
+	return err
 }
 
 // selfCPU is this process's user and system CPU time.
