@@ -150,6 +150,17 @@ func Init(dir string, opt InitOptions) error {
 	if err != nil {
 		return err
 	}
+	// The policy and update keys now: a second front-end copied from this
+	// directory must sign with the same keys (made at first use, each
+	// copy made its own).
+	if _, err := a.policyKey(); err != nil {
+		a.Close()
+		return err
+	}
+	if _, err := a.updateKey(); err != nil {
+		a.Close()
+		return err
+	}
 	return a.Close()
 }
 

@@ -12,34 +12,18 @@ import (
 )
 
 // policyKeyFile is the archive's policy signing key (Ed25519 seed,
-// base64, 0600), made at its first use; boxes pin its public key
-// (wire.PolicyKey), received at enrollment or from their configuration.
+// base64, 0600), made by Init (at first use in archives made before);
+// boxes pin its public key (wire.PolicyKey), received at enrollment or
+// from their configuration.
 const policyKeyFile = "policy.key"
 
 // policyKey loads the policy signing key, making it at first use.
 func (a *Archive) policyKey() (ed25519.PrivateKey, error) {
 	p := filepath.Join(a.Dir, policyKeyFile)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		seed := make([]byte, ed25519.SeedSize)
-		if _, err := rand.Read(seed); err != nil {
-			return nil, err
-		}
-		f, werr := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if werr == nil {
-			_, werr = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
-			if cerr := f.Sync(); werr == nil {
-				werr = cerr
-			}
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-		}
-		if werr != nil && !errors.Is(werr, os.ErrExist) {
-			return nil, fmt.Errorf("archive: policy key: %w", werr)
-		}
-		b, err = os.ReadFile(p) // another process may have made it first
+	if err := makeSeedFile(p); err != nil {
+		return nil, fmt.Errorf("archive: policy key: %w", err)
 	}
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("archive: policy key: %w", err)
 	}
@@ -48,6 +32,42 @@ func (a *Archive) policyKey() (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("archive: policy key %s: not a base64 Ed25519 seed", p)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// makeSeedFile makes a key file (a new Ed25519 seed, base64, one line,
+// 0600) at p unless there is one. It is written whole under another
+// name, then linked into place: a reader never sees a key half written
+// (concurrent requests at first use read an empty file and failed), and
+// the link fails when another request or process made the key first,
+// whose key then stands.
+func makeSeedFile(p string) error {
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".new-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
+	if cerr := f.Sync(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp, p)
+	}
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // PolicyPublicKey is the policy signing key's public half as boxes pin it

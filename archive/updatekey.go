@@ -2,9 +2,7 @@ package archive
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +10,10 @@ import (
 )
 
 // UpdateKeyFile is the archive's update signing key in its directory: an
-// Ed25519 seed, base64, one line, 0600, made at its first use. It is a
-// key of its own (not the policy key): whoever may change a retention
-// class may not thereby run code on every box. `make image` signs an
+// Ed25519 seed, base64, one line, 0600, made by Init (at first use in
+// archives made before). It is a key of its own (not the policy key):
+// whoever may change a retention class may not thereby run code on every
+// box. `make image` signs an
 // update's manifest by reading this same file (ReadUpdateKey); boxes pin
 // its public half (wire.EnrollReply.UpdateKey at zero-touch enrollment,
 // update.pub from enroll).
@@ -23,24 +22,8 @@ const UpdateKeyFile = "update.key"
 // updateKey loads the update signing key, making it at first use.
 func (a *Archive) updateKey() (ed25519.PrivateKey, error) {
 	p := filepath.Join(a.Dir, UpdateKeyFile)
-	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-		seed := make([]byte, ed25519.SeedSize)
-		if _, err := rand.Read(seed); err != nil {
-			return nil, err
-		}
-		f, werr := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if werr == nil {
-			_, werr = f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n")
-			if cerr := f.Sync(); werr == nil {
-				werr = cerr
-			}
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-		}
-		if werr != nil && !errors.Is(werr, os.ErrExist) { // another process may have made it first
-			return nil, fmt.Errorf("archive: update key: %w", werr)
-		}
+	if err := makeSeedFile(p); err != nil { // policykey.go
+		return nil, fmt.Errorf("archive: update key: %w", err)
 	}
 	return ReadUpdateKey(p)
 }

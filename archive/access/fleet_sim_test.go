@@ -3,6 +3,7 @@ package access_test
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,8 +51,9 @@ import (
 // SPANVAULT_FLEET_BOXES (default 50) and SPANVAULT_FLEET_MINUTES (default
 // 60) set the size; make fleet runs 500 boxes for 1,440 minutes.
 //
-// Update waves are not simulated yet: fleetSim.beforeMinute is where they
-// hook in (issue 24).
+// Update waves (fleet_update_sim_test.go): a signed update is published
+// and rolled out in waves (canary, 10 %, the rest) while the boxes check
+// in; they download, reboot and confirm it, a few roll back.
 
 type fleetSimPlan struct {
 	Start         time.Time      `json:"start"`
@@ -73,6 +76,8 @@ type fleetSim struct {
 	// beforeMinute, when set, runs before each simulated minute's
 	// check-ins (the hook for enrollment and update waves).
 	beforeMinute func(minute int)
+	fes          []*archive.Archive // the front-ends
+	rollouts     []*simRollout      // fleet_update_sim_test.go
 }
 
 func envInt(name string, def int) int {
@@ -107,7 +112,7 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg gosync.WaitGroup
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})) // errors only
 	var fes []*archive.Archive
 	var addrs []string
 	var lns []net.Listener
@@ -144,7 +149,7 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	}
 	wl, _ := net.Listen("tcp", "127.0.0.1:0")
 	pageTimes := &serverTimes{path: "/fleet"}
-	web := &http.Server{Handler: pageTimes.wrap(svc.Handler()), TLSConfig: tc, ErrorLog: nil}
+	web := &http.Server{Handler: pageTimes.wrap(svc.Handler()), TLSConfig: tc, ErrorLog: log.New(io.Discard, "", 0)}
 	wg.Add(1)
 	go func() { defer wg.Done(); web.ServeTLS(wl, "", "") }()
 	b.Cleanup(func() {
@@ -163,7 +168,9 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	pool.AppendCertsFromPEM(ca)
 	e := &env{t: b, clock: clk, dir: dir1, a: a1, svc: svc, addr: addrs[0], web: "https://" + wl.Addr().String(), identity: id, keys: keys, boxes: map[string]*box{}, logs: &lockedBuffer{}, pool: pool}
 	sum := sha256.Sum256(a1.CA.Cert.Raw)
-	sim := &fleetSim{e: e, plan: fleetSimPlan{Start: start, CAFingerprint: "sha256:" + hex.EncodeToString(sum[:])}}
+	sim := &fleetSim{e: e, fes: fes, plan: fleetSimPlan{Start: start, CAFingerprint: "sha256:" + hex.EncodeToString(sum[:])}}
+	sim.planUpdates(minutes)
+	sim.beforeMinute = sim.startRollouts
 	boxesDir := b.TempDir()
 	for i := 0; i < nboxes; i++ {
 		name := fmt.Sprintf("branch-%03d", i)
@@ -194,6 +201,7 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 		nboxes, est.Rounds, est.Sim, est.Asked, est.Limited, est.Wall.Round(time.Millisecond))
 
 	var checkins int
+	var downloaded int64
 	var feCPU, pgCPU, wall, watchCPU, watchWall time.Duration
 	watches := 0
 	for m := 1; m <= minutes; m++ {
@@ -209,19 +217,29 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 				break
 			}
 		}
+		rolling := sim.rolloutsActive()
+		if rolling {
+			sim.advanceRollouts() // each front-end's minute: deadlines
+		}
 		wall += time.Since(w0)
-		feCPU += selfCPU() - c0
-		pgCPU += procTreeCPU(pgPID) - p0
-		var gotM, ok, failed int
+		dfe, dpg := selfCPU()-c0, procTreeCPU(pgPID)-p0
+		feCPU += dfe
+		pgCPU += dpg
+		var gotM, ok, failed, down int
+		var got int64
 		var first string
-		fmt.Sscanf(reply, "fleet-done %d %d %d", &gotM, &ok, &failed)
+		fmt.Sscanf(reply, "fleet-done %d %d %d %d %d", &gotM, &ok, &failed, &down, &got)
 		if i := strings.Index(reply, " err "); i > 0 {
 			first = reply[i+5:]
 		}
-		if gotM != m || failed > 0 || ok != nboxes {
-			b.Fatalf("minute %d: %q (%d of %d boxes checked in, %d failed: %s)", m, reply, ok, nboxes, failed, first)
+		if gotM != m || failed > 0 || ok+down != nboxes {
+			b.Fatalf("minute %d: %q (%d of %d boxes checked in, %d rebooting, %d failed: %s)", m, reply, ok, nboxes, down, failed, first)
 		}
 		checkins += ok
+		downloaded += got
+		if rolling {
+			sim.watchRollouts(m, dfe, dpg, ok)
+		}
 		// The archive's fleet watch, as its background loop runs it.
 		if m%5 == 0 {
 			c0, w0 := selfCPU(), time.Now()
@@ -246,8 +264,9 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	resp.Body.Close()
 	var renders []time.Duration
 	var size int
+	var pageFE, pagePG time.Duration
 	for i := 0; i < 7; i++ {
-		t0 := time.Now()
+		t0, c0, p0 := time.Now(), selfCPU(), procTreeCPU(pgPID)
 		resp, err := c.Get(e.web + "/fleet")
 		if err != nil {
 			b.Fatal(err)
@@ -255,15 +274,24 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		renders = append(renders, time.Since(t0))
+		if i > 0 { // the first fills the front-end's cache of finished buckets
+			pageFE += selfCPU() - c0
+			pagePG += procTreeCPU(pgPID) - p0
+		}
 		if resp.StatusCode != 200 || strings.Count(string(body), `<tr id="box-`) != nboxes {
 			b.Fatalf("fleet page: %d, %d rows", resp.StatusCode, strings.Count(string(body), `<tr id="box-`))
 		}
 		size = len(body)
 	}
+	cold := renders[0]
+	renders = renders[1:]
 	sort.Slice(renders, func(i, j int) bool { return renders[i] < renders[j] })
+	paint := fleetFirstPaint(b, e, u)
 	var rows int
 	a1.Index.DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM fleet_health`).Scan(&rows)
 
+	sim.reportRollouts(b)
+	b.ReportMetric(float64(downloaded)/1e6, "update-MB")
 	b.ReportMetric(float64(nboxes), "boxes")
 	b.ReportMetric(float64(checkins), "checkins")
 	b.ReportMetric(float64(feCPU.Microseconds())/float64(checkins), "fe-cpu-µs/checkin")
@@ -272,6 +300,12 @@ func runFleetSim(b *testing.B, nboxes, minutes int) {
 	b.ReportMetric(float64(renders[len(renders)/2].Microseconds())/1000, "page-p50-ms")
 	b.ReportMetric(float64(renders[len(renders)-1].Microseconds())/1000, "page-max-ms")
 	b.ReportMetric(float64(size)/1000, "page-kB")
+	b.ReportMetric(float64(cold.Microseconds())/1000, "page-cold-ms")
+	b.ReportMetric(float64(pageFE.Microseconds())/1000/float64(len(renders)), "page-fe-cpu-ms")
+	b.ReportMetric(float64(pagePG.Microseconds())/1000/float64(len(renders)), "page-pg-cpu-ms")
+	if paint > 0 {
+		b.ReportMetric(paint, "page-fcp-ms")
+	}
 	b.ReportMetric(float64(rows), "history-rows")
 	if watches > 0 {
 		b.ReportMetric(float64(watchWall.Microseconds())/1000/float64(watches), "watch-ms")
@@ -366,6 +400,8 @@ func TestFleetSimBoxes(t *testing.T) {
 	}
 	sb := &simBoxes{plan: plan, enrolled: make([]bool, len(plan.Boxes))}
 	var clients []*http.Client
+	fws := make([]simFirmware, len(plan.Boxes))
+	pubs := make([]ed25519.PublicKey, len(plan.Boxes))
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if r, ok := strings.CutPrefix(in.Text(), "enroll "); ok {
@@ -379,6 +415,10 @@ func TestFleetSimBoxes(t *testing.T) {
 		if clients == nil {
 			clients = make([]*http.Client, len(plan.Boxes))
 			for i, bx := range plan.Boxes {
+				if pubs[i], err = simUpdateKey(bx.Dir); err != nil {
+					t.Fatalf("%s: the update key pinned at enrollment: %v", bx.Name, err)
+				}
+				fws[i].serial = simBaseSerial
 				cert, err := tls.LoadX509KeyPair(filepath.Join(bx.Dir, "sync.crt"), filepath.Join(bx.Dir, "sync.key"))
 				if err != nil {
 					t.Fatal(err)
@@ -403,7 +443,8 @@ func TestFleetSimBoxes(t *testing.T) {
 		}
 		at := time.Unix(unix, 0).UTC()
 		var mu gosync.Mutex
-		ok, failed, first := 0, 0, ""
+		ok, failed, down, first := 0, 0, 0, ""
+		var got int64
 		work := make(chan int)
 		var wg gosync.WaitGroup
 		for w := 0; w < 16; w++ {
@@ -411,9 +452,12 @@ func TestFleetSimBoxes(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range work {
-					err := simCheckIn(clients[i], plan.Boxes[i], at)
+					isDown, n, err := simUpdateCheckIn(clients[i], plan.Boxes[i], at, &fws[i], pubs[i])
 					mu.Lock()
-					if err != nil {
+					got += n
+					if isDown {
+						down++
+					} else if err != nil {
 						failed++
 						if first == "" {
 							first = err.Error()
@@ -430,24 +474,13 @@ func TestFleetSimBoxes(t *testing.T) {
 		}
 		close(work)
 		wg.Wait()
-		fmt.Printf("fleet-done %d %d %d err %s\n", m, ok, failed, strings.ReplaceAll(first, "\n", " "))
+		fmt.Printf("fleet-done %d %d %d %d %d err %s\n", m, ok, failed, down, got, strings.ReplaceAll(first, "\n", " "))
 	}
 }
 
 func simCheckIn(c *http.Client, bx fleetSimSpec, at time.Time) error {
-	msg := wire.CheckIn{Appliance: bx.Name, Time: at, Health: simHealth(bx.Index, at)}
-	body, _ := json.Marshal(msg)
-	resp, err := c.Post("https://"+bx.Addr+wire.PathCheckIn, "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("%s: %d %s", bx.Name, resp.StatusCode, b)
-	}
-	var rep wire.CheckInReply
-	return wire.Decode(resp.Body, &rep)
+	_, err := simCheckInWith(c, bx, at, simHealth(bx.Index, at))
+	return err
 }
 
 // selfCPU is this process's user and system CPU time.
