@@ -400,7 +400,8 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 		return Info{}, fmt.Errorf("store: %s is not an age file: %w", sum, err)
 	}
 	mode, until := s.lockAtPut(want)
-	vid := map[string]string{} // key -> the version this PUT created
+	var mu sync.Mutex
+	vid := map[string]string{} // key -> the version this PUT created (under mu)
 	put := func(key string, r io.ReadSeeker, n int64, mode string) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
 		// refuses the PUT if what it received differs.
@@ -440,21 +441,36 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 			}
 			return fmt.Errorf("store: s3 put %s: %w", key, err)
 		}
+		mu.Lock()
 		vid[key] = ui.VersionID
+		mu.Unlock()
 		return nil
 	}
-	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
-		return Info{}, err
-	} else if len(rv) > 0 {
-		// Re-sealed: the box's (classical) header is not put back.
-	} else if err := put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance); err != nil {
+	// Header and payload at once (one round trip's latency, not two).
+	// A payload in the bucket without its header looks erased to Stat,
+	// but nothing asks before this publish has returned: the upload's
+	// claim (index.ClaimObject) comes after it, and HEAD, PATCH and
+	// records look at the bucket only for a claimed object; a publish
+	// that failed halfway is done again from the staged file.
+	headerDone := make(chan error, 1)
+	go func() {
+		if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
+			headerDone <- err
+		} else if len(rv) > 0 {
+			headerDone <- nil // re-sealed: the box's (classical) header is not put back
+		} else {
+			headerDone <- put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance)
+		}
+	}()
+	_, perr := f.Seek(int64(len(hdr)), io.SeekStart)
+	if perr == nil {
+		perr = put(payloadKey(sum), f, length-int64(len(hdr)), mode)
+	}
+	if err := <-headerDone; err != nil {
 		return Info{}, err
 	}
-	if _, err := f.Seek(int64(len(hdr)), io.SeekStart); err != nil {
-		return Info{}, err
-	}
-	if err := put(payloadKey(sum), f, length-int64(len(hdr)), mode); err != nil {
-		return Info{}, err
+	if perr != nil {
+		return Info{}, perr
 	}
 	s.remember(sum, fresh{hdr: hdr, hv: vid[headerKey(sum)], pv: vid[payloadKey(sum)], payload: length - int64(len(hdr)), until: until, mode: mode})
 	return Info{Complete: true, Offset: length, Size: length, LockMode: mode, RetainUntil: until}, nil

@@ -1,0 +1,90 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/archive/store"
+)
+
+// TestS3RequestsLockedAtPut (issue 26): with the lock known at upload
+// (the box sent its class), one recording costs the bucket 4 requests
+// from the completed upload to its class's lock: the two create-only
+// PUTs, the listing of a re-sealed header, and the HEAD of the header's
+// version before admitRecording's Stat answers from what was written;
+// the header read back for the upload's own bookkeeping comes from
+// memory, and SetRetention with the lock already in place asks nothing.
+// The lock and the bytes as a second store reads them: the payload
+// COMPLIANCE, the header GOVERNANCE (erasure removes it), both to the
+// date asked for, rounded up to the second.
+func TestS3RequestsLockedAtPut(t *testing.T) {
+	cfg, pcfg, log := countedS3(t)
+	ctx := context.Background()
+	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := age.GenerateX25519Identity()
+	data := sealedFile(t, id, bytes.Repeat([]byte("a locked recording "), 20000))
+	s := sum(data)
+	asked := time.Now().Add(400 * 24 * time.Hour).UTC()
+	until := asked.Truncate(time.Second).Add(time.Second)
+	log.reset()
+
+	in, _, err := st.AppendLocked(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Retention{Mode: store.Compliance, Until: asked})
+	if err != nil || !in.Complete || in.LockMode != store.Compliance || !in.RetainUntil.Equal(until) {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	hdr, ok := st.PublishedHeader(s)
+	if !ok || !strings.HasPrefix(string(hdr), "age-encryption.org/v1\n") || !bytes.HasPrefix(data, hdr) {
+		t.Fatalf("the published header: %v %q", ok, hdr)
+	}
+	in, err = st.Stat(ctx, s)
+	if err != nil || !in.Complete || in.LockMode != store.Compliance || !in.RetainUntil.Equal(until) {
+		t.Fatalf("stat: %+v %v", in, err)
+	}
+	// What admitRecording asks when the record's class wants this lock:
+	// nothing differs, so it makes no call; SetRetention with the same
+	// lock would still list the versions (it is not asked).
+	got := log.list()
+	t.Logf("%d requests: %s", len(got), strings.Join(got, "; "))
+	if len(got) > 4 {
+		t.Errorf("%d requests to the bucket for one recording locked at upload, want at most 4 (2 PUTs, 1 listing, 1 HEAD):\n%s", len(got), strings.Join(got, "\n"))
+	}
+
+	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in2, err := st2.Stat(ctx, s)
+	if err != nil || in2.LockMode != store.Compliance || !in2.RetainUntil.Equal(until) || in2.Size != int64(len(data)) {
+		t.Fatalf("lock as read back: %+v %v (want COMPLIANCE until %s)", in2, err, until)
+	}
+	rc, _, err := st2.Open(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(back, data) {
+		t.Fatal("read back differs")
+	}
+	// A GOVERNANCE lock at upload: erasure still removes the header.
+	data2 := sealedFile(t, id, bytes.Repeat([]byte("another recording "), 20000))
+	s2 := sum(data2)
+	if _, _, err := st.AppendLocked(ctx, "branch-1", s2, 0, int64(len(data2)), bytes.NewReader(data2), store.Retention{Mode: store.Governance, Until: asked}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.Erase(ctx, s2, time.Now()); err != nil {
+		t.Fatalf("erasing a recording locked GOVERNANCE at upload: %v", err)
+	}
+	if in, err := st2.Stat(ctx, s2); err != nil || !in.Erased || in.LockMode != store.Governance || !in.RetainUntil.Equal(until) {
+		t.Fatalf("after the erasure: %+v %v", in, err)
+	}
+}
