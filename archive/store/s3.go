@@ -34,7 +34,8 @@ import (
 //	header/<sum>   the age header: the file key, wrapped to the recipients
 //
 // The payload gets its class's lock (COMPLIANCE where a law requires the
-// retention, GOVERNANCE where the bank may shorten it); the header always
+// retention, GOVERNANCE where the bank may shorten it), at its PUT when
+// the box sent the class with the upload (lockatput.go); the header always
 // GOVERNANCE with the same date, so that only a client holding the
 // governance-bypass permission (the archive's erasure) can remove it.
 // Removing the header destroys the recording for good while its payload's
@@ -57,7 +58,8 @@ type S3 struct {
 	remembered atomic.Int64
 	// Provisional is the GOVERNANCE lock an object gets when it arrives,
 	// before the box's record names its class (SetRetention then sets the
-	// class's mode and date).
+	// class's mode and date), unless the box sent the class with the
+	// upload (AppendLocked: the class's lock at once, never shorter).
 	Provisional time.Duration
 	// HoldAhead: while an object is on legal hold its lock date is kept
 	// at least this far ahead (SetRetention extends it; the archive
