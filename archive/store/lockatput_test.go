@@ -88,3 +88,65 @@ func TestS3RequestsLockedAtPut(t *testing.T) {
 		t.Fatalf("after the erasure: %+v %v", in, err)
 	}
 }
+
+// The payload's SHA-256 for the PUT's checksum is taken as the upload
+// arrives, in whatever pieces, instead of reading the staged file again
+// (make cluster's profile: a second SHA-256 pass over every byte); a
+// resumed upload is hashed from the file as before. Both read back whole.
+func TestS3PayloadHashedAsReceived(t *testing.T) {
+	cfg, pcfg, _ := countedS3(t)
+	ctx := context.Background()
+	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := age.GenerateX25519Identity()
+	rereads := func() int64 {
+		for _, s := range store.StepTimes.Snapshot() {
+			if s.Name == "re-read + hash for the PUT checksum" {
+				return s.Count
+			}
+		}
+		return 0
+	}
+	one := sealedFile(t, id, bytes.Repeat([]byte("in one piece "), 30000))
+	store.StepTimes.Reset()
+	// In pieces of 7 bytes: the header's end falls inside a piece.
+	if in, _, err := st.AppendFor(ctx, "branch-1", sum(one), 0, int64(len(one)), iotest7{bytes.NewReader(one)}); err != nil || !in.Complete {
+		t.Fatalf("upload in one request: %+v %v", in, err)
+	}
+	if n := rereads(); n != 0 {
+		t.Errorf("an upload received in one request: %d re-reads of the staged file for the checksum, want 0", n)
+	}
+	two := sealedFile(t, id, bytes.Repeat([]byte("resumed "), 30000))
+	half := int64(len(two) / 2)
+	if _, _, err := st.AppendFor(ctx, "branch-1", sum(two), 0, int64(len(two)), bytes.NewReader(two[:half])); err != nil {
+		t.Fatal(err)
+	}
+	if in, _, err := st.AppendFor(ctx, "branch-1", sum(two), half, int64(len(two)), bytes.NewReader(two[half:])); err != nil || !in.Complete {
+		t.Fatalf("resumed upload: %+v %v", in, err)
+	}
+	if n := rereads(); n != 1 {
+		t.Errorf("a resumed upload: %d re-reads for the payload's checksum, want 1", n)
+	}
+	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{one, two} {
+		rc, _, err := st2.Open(ctx, sum(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(back, data) {
+			t.Fatal("read back differs")
+		}
+	}
+}
+
+// iotest7 reads at most 7 bytes at a time.
+type iotest7 struct{ r io.Reader }
+
+func (r iotest7) Read(p []byte) (int, error) { return r.r.Read(p[:min(len(p), 7)]) }

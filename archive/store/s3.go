@@ -390,7 +390,7 @@ func (s *S3) Partials(ctx context.Context, box string) (map[string]int64, error)
 // create-only, SHA-256-checked, provisionally locked, or, when the box
 // sent the recording's class with the upload, with the lock its record
 // will ask for (want: lockAtPut).
-func (s *S3) publish(sum, path string, length int64, want Retention) (Info, error) {
+func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, error) {
 	ctx := context.Background()
 	f, err := os.Open(path)
 	if err != nil {
@@ -401,21 +401,26 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 	if err != nil {
 		return Info{}, fmt.Errorf("store: %s is not an age file: %w", sum, err)
 	}
-	mode, until := s.lockAtPut(want)
+	mode, until := s.lockAtPut(pub.want)
+	object := sum
 	var mu sync.Mutex
 	vid := map[string]string{} // key -> the version this PUT created (under mu)
-	put := func(key string, r io.ReadSeeker, n int64, mode string) error {
+	put := func(key string, r io.ReadSeeker, n int64, mode string, sum []byte) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
-		// refuses the PUT if what it received differs.
+		// refuses the PUT if what it received differs. The payload's
+		// was taken as it arrived (payloadHasher) unless resumed.
 		t0 := time.Now()
-		h := sha256.New()
-		if _, err := io.Copy(h, io.LimitReader(r, n)); err != nil {
-			return fmt.Errorf("store: %w", err)
+		if sum == nil {
+			h := sha256.New()
+			if _, err := io.Copy(h, io.LimitReader(r, n)); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if _, err := r.Seek(-n, io.SeekCurrent); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			sum = h.Sum(nil)
+			StepTimes.Since("re-read + hash for the PUT checksum", t0)
 		}
-		if _, err := r.Seek(-n, io.SeekCurrent); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		StepTimes.Since("re-read + hash for the PUT checksum", t0)
 		opts := minio.PutObjectOptions{
 			ContentType:      "application/octet-stream",
 			Mode:             minio.RetentionMode(mode),
@@ -426,8 +431,8 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 			// minio-go does over plain HTTP; over TLS it never does).
 			DisableContentSha256: true,
 			UserMetadata: map[string]string{
-				"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(h.Sum(nil)),
-				"spanvault-object":      sum,
+				"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum),
+				"spanvault-object":      object,
 			},
 		}
 		opts.SetMatchETagExcept("*") // create-only
@@ -461,12 +466,13 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 		} else if len(rv) > 0 {
 			headerDone <- nil // re-sealed: the box's (classical) header is not put back
 		} else {
-			headerDone <- put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance)
+			hs := sha256.Sum256(hdr)
+			headerDone <- put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance, hs[:])
 		}
 	}()
 	_, perr := f.Seek(int64(len(hdr)), io.SeekStart)
 	if perr == nil {
-		perr = put(payloadKey(sum), f, length-int64(len(hdr)), mode)
+		perr = put(payloadKey(sum), f, length-int64(len(hdr)), mode, pub.payloadSum(int64(len(hdr))))
 	}
 	if err := <-headerDone; err != nil {
 		return Info{}, err
