@@ -31,7 +31,7 @@ type procProfile struct {
 	stop, done  chan struct{}
 	start       time.Time
 	wall        time.Duration
-	roots       []string // a process whose command line holds one of these counts too, with its children
+	roots       []string       // a process whose command line holds one of these counts too, with its children
 	cmdlines    map[int][]byte // read once per process: the sampler reads every process's stat 5 times a second, and its own CPU counts as the test process's
 }
 
