@@ -152,9 +152,10 @@ screens:
 	@ls build/screens | wc -l | xargs echo "screens written to build/screens:"
 
 # The benchmark table (cmd/benchreport) into docs/benchmarks.md; the
-# archive ingest rows: directory and versitygw measured here, the
-# SeaweedFS cluster's from make cluster's last run (build/cluster-figures.txt).
+# archive ingest rows: directory, versitygw and the SeaweedFS cluster
+# (make cluster's test, run here too), all from this run.
 bench: build
+	bash scripts/install-seaweedfs.sh >/dev/null
 	$(GO) run ./cmd/benchreport -o docs/benchmarks.md
 
 # Archive index queries at 10 million generated recordings, on SQLite and

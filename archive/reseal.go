@@ -64,12 +64,21 @@ func hybridOnly(stanzas []string) bool {
 // whether it is sealed to hybrid recipients only (ingest calls it when an
 // upload completes; failures only leave the object counted classical).
 func (a *Archive) noteSealing(ctx context.Context, sum string) {
-	rc, _, err := a.Store.Open(ctx, sum)
-	if err != nil {
-		return
+	var r io.Reader
+	if hk, ok := a.Store.(store.HeaderKeeper); ok {
+		if hdr, ok := hk.PublishedHeader(sum); ok {
+			r = bytes.NewReader(hdr) // just written: no request to the bucket
+		}
 	}
-	defer rc.Close()
-	if _, st, err := readHeader(bufio.NewReaderSize(io.LimitReader(rc, maxHeader), 4096)); err == nil {
+	if r == nil {
+		rc, _, err := a.Store.Open(ctx, sum)
+		if err != nil {
+			return
+		}
+		defer rc.Close()
+		r = rc
+	}
+	if _, st, err := readHeader(bufio.NewReaderSize(io.LimitReader(r, maxHeader), 4096)); err == nil {
 		if err := a.Index.NoteSealing(ctx, sum, hybridOnly(st)); err != nil {
 			a.Logger.Warn("noting an object's sealing", "sha256", sum, "err", err)
 		}

@@ -52,3 +52,25 @@ func ceilSecond(t time.Time) time.Time {
 	}
 	return t
 }
+
+// HeaderKeeper is a store that keeps the age header of an object it has
+// just published, so that the upload's own request can read it without
+// asking the bucket (the archive notes the object's sealing from it).
+type HeaderKeeper interface {
+	// PublishedHeader returns the header of sum if this store published
+	// it within the last seconds (nothing is asked of the bucket: an
+	// erasure elsewhere since is not seen, so it is for bookkeeping of
+	// the upload itself, never for serving).
+	PublishedHeader(sum string) ([]byte, bool)
+}
+
+// PublishedHeader implements HeaderKeeper.
+func (s *S3) PublishedHeader(sum string) ([]byte, bool) {
+	f, ok := s.freshOf(sum, freshOpen)
+	if !ok {
+		return nil, false
+	}
+	return f.hdr, true
+}
+
+var _ HeaderKeeper = (*S3)(nil)

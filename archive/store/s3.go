@@ -34,7 +34,8 @@ import (
 //	header/<sum>   the age header: the file key, wrapped to the recipients
 //
 // The payload gets its class's lock (COMPLIANCE where a law requires the
-// retention, GOVERNANCE where the bank may shorten it); the header always
+// retention, GOVERNANCE where the bank may shorten it), at its PUT when
+// the box sent the class with the upload (lockatput.go); the header always
 // GOVERNANCE with the same date, so that only a client holding the
 // governance-bypass permission (the archive's erasure) can remove it.
 // Removing the header destroys the recording for good while its payload's
@@ -57,7 +58,8 @@ type S3 struct {
 	remembered atomic.Int64
 	// Provisional is the GOVERNANCE lock an object gets when it arrives,
 	// before the box's record names its class (SetRetention then sets the
-	// class's mode and date).
+	// class's mode and date), unless the box sent the class with the
+	// upload (AppendLocked: the class's lock at once, never shorter).
 	Provisional time.Duration
 	// HoldAhead: while an object is on legal hold its lock date is kept
 	// at least this far ahead (SetRetention extends it; the archive
@@ -388,7 +390,7 @@ func (s *S3) Partials(ctx context.Context, box string) (map[string]int64, error)
 // create-only, SHA-256-checked, provisionally locked, or, when the box
 // sent the recording's class with the upload, with the lock its record
 // will ask for (want: lockAtPut).
-func (s *S3) publish(sum, path string, length int64, want Retention) (Info, error) {
+func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, error) {
 	ctx := context.Background()
 	f, err := os.Open(path)
 	if err != nil {
@@ -399,20 +401,26 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 	if err != nil {
 		return Info{}, fmt.Errorf("store: %s is not an age file: %w", sum, err)
 	}
-	mode, until := s.lockAtPut(want)
-	vid := map[string]string{} // key -> the version this PUT created
-	put := func(key string, r io.ReadSeeker, n int64, mode string) error {
+	mode, until := s.lockAtPut(pub.want)
+	object := sum
+	var mu sync.Mutex
+	vid := map[string]string{} // key -> the version this PUT created (under mu)
+	put := func(key string, r io.ReadSeeker, n int64, mode string, sum []byte) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
-		// refuses the PUT if what it received differs.
+		// refuses the PUT if what it received differs. The payload's
+		// was taken as it arrived (payloadHasher) unless resumed.
 		t0 := time.Now()
-		h := sha256.New()
-		if _, err := io.Copy(h, io.LimitReader(r, n)); err != nil {
-			return fmt.Errorf("store: %w", err)
+		if sum == nil {
+			h := sha256.New()
+			if _, err := io.Copy(h, io.LimitReader(r, n)); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if _, err := r.Seek(-n, io.SeekCurrent); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			sum = h.Sum(nil)
+			StepTimes.Since("re-read + hash for the PUT checksum", t0)
 		}
-		if _, err := r.Seek(-n, io.SeekCurrent); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		StepTimes.Since("re-read + hash for the PUT checksum", t0)
 		opts := minio.PutObjectOptions{
 			ContentType:      "application/octet-stream",
 			Mode:             minio.RetentionMode(mode),
@@ -423,8 +431,8 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 			// minio-go does over plain HTTP; over TLS it never does).
 			DisableContentSha256: true,
 			UserMetadata: map[string]string{
-				"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(h.Sum(nil)),
-				"spanvault-object":      sum,
+				"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum),
+				"spanvault-object":      object,
 			},
 		}
 		opts.SetMatchETagExcept("*") // create-only
@@ -440,21 +448,37 @@ func (s *S3) publish(sum, path string, length int64, want Retention) (Info, erro
 			}
 			return fmt.Errorf("store: s3 put %s: %w", key, err)
 		}
+		mu.Lock()
 		vid[key] = ui.VersionID
+		mu.Unlock()
 		return nil
 	}
-	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
-		return Info{}, err
-	} else if len(rv) > 0 {
-		// Re-sealed: the box's (classical) header is not put back.
-	} else if err := put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance); err != nil {
+	// Header and payload at once (one round trip's latency, not two).
+	// A payload in the bucket without its header looks erased to Stat,
+	// but nothing asks before this publish has returned: the upload's
+	// claim (index.ClaimObject) comes after it, and HEAD, PATCH and
+	// records look at the bucket only for a claimed object; a publish
+	// that failed halfway is done again from the staged file.
+	headerDone := make(chan error, 1)
+	go func() {
+		if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
+			headerDone <- err
+		} else if len(rv) > 0 {
+			headerDone <- nil // re-sealed: the box's (classical) header is not put back
+		} else {
+			hs := sha256.Sum256(hdr)
+			headerDone <- put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance, hs[:])
+		}
+	}()
+	_, perr := f.Seek(int64(len(hdr)), io.SeekStart)
+	if perr == nil {
+		perr = put(payloadKey(sum), f, length-int64(len(hdr)), mode, pub.payloadSum(int64(len(hdr))))
+	}
+	if err := <-headerDone; err != nil {
 		return Info{}, err
 	}
-	if _, err := f.Seek(int64(len(hdr)), io.SeekStart); err != nil {
-		return Info{}, err
-	}
-	if err := put(payloadKey(sum), f, length-int64(len(hdr)), mode); err != nil {
-		return Info{}, err
+	if perr != nil {
+		return Info{}, perr
 	}
 	s.remember(sum, fresh{hdr: hdr, hv: vid[headerKey(sum)], pv: vid[payloadKey(sum)], payload: length - int64(len(hdr)), until: until, mode: mode})
 	return Info{Complete: true, Offset: length, Size: length, LockMode: mode, RetainUntil: until}, nil

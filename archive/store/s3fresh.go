@@ -110,7 +110,7 @@ func (s *S3) openFresh(ctx context.Context, sum string, f fresh) (io.ReadCloser,
 // oursForLock is ours for SetRetention: the versions are always listed
 // (a version someone else added must be seen before a lock call), but
 // when they are exactly the two this front-end has just written, their
-// lock is the provisional one it gave them and is not asked for again.
+// lock is the one it gave them and is not asked for again.
 // The noted object is forgotten: the lock is about to change.
 func (s *S3) oursForLock(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err error) {
 	f, ok := s.freshOf(sum, freshFor)

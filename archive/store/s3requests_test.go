@@ -33,20 +33,14 @@ func (l *requestLog) list() []string {
 	return append([]string(nil), l.got...)
 }
 
-// TestS3RequestsPerRecording (issue 26): what the archive asks the bucket
-// for one recording, from the completed upload to its class's lock: the
-// publish, the header read back (noteSealing), the Stat of admitRecording
-// and SetRetention. It was 20 requests (make cluster's profile: the time
-// went to listings and stats of objects the front-end had just written),
-// then 7; it is 9 since the header read back and the Stat each HEAD the
-// header's version (an erasure through another front-end must show at
-// once, TestS3FreshAfterEraseElsewhere); the lock it sets is checked
-// from a second store with nothing noted.
-func TestS3RequestsPerRecording(t *testing.T) {
-	cfg := s3test.Start(t)
+// countedS3 is a versitygw bucket seen directly (cfg) and through a
+// proxy that logs every request (pcfg, log).
+func countedS3(t *testing.T) (cfg, pcfg store.S3Config, log *requestLog) {
+	t.Helper()
+	cfg = s3test.Start(t)
 	target, _ := url.Parse("http://" + cfg.Endpoint)
 	rp := httputil.NewSingleHostReverseProxy(target)
-	var log requestLog
+	log = &requestLog{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var q []string
 		for k := range r.URL.Query() {
@@ -61,9 +55,23 @@ func TestS3RequestsPerRecording(t *testing.T) {
 		log.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
-	pcfg := cfg
+	t.Cleanup(srv.Close)
+	pcfg = cfg
 	pcfg.Endpoint = strings.TrimPrefix(srv.URL, "http://")
+	return cfg, pcfg, log
+}
+
+// TestS3RequestsPerRecording (issue 26): what the archive asks the bucket
+// for one recording, from the completed upload to its class's lock: the
+// publish, the header read back (noteSealing), the Stat of admitRecording
+// and SetRetention. It was 20 requests (make cluster's profile: the time
+// went to listings and stats of objects the front-end had just written),
+// then 7; it is 9 since the header read back and the Stat each HEAD the
+// header's version (an erasure through another front-end must show at
+// once, TestS3FreshAfterEraseElsewhere); the lock it sets is checked
+// from a second store with nothing noted.
+func TestS3RequestsPerRecording(t *testing.T) {
+	cfg, pcfg, log := countedS3(t)
 	ctx := context.Background()
 	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
 	if err != nil {

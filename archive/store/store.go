@@ -142,9 +142,10 @@ type Dir struct {
 	// publish, when set, takes a verified, complete partial somewhere
 	// else (the S3 backend stages uploads in a Dir) instead of moving it
 	// into objects/; the partial is removed once it returns nil.
-	// want is the lock the object is to get when the box sent its
-	// class with the upload (AppendLocked), else zero.
-	publish func(sum, path string, length int64, want Retention) (Info, error)
+	// pub says what is known of the object beyond its bytes: the lock
+	// it is to get when the box sent its class (AppendLocked), the
+	// payload's SHA-256 when it was hashed as received (lockatput.go).
+	publish func(sum, path string, length int64, pub publishing) (Info, error)
 }
 
 // OpenDir opens (and creates) a directory store.
@@ -214,11 +215,17 @@ func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int
 	// An upload that starts at 0 is hashed as it arrives; a resumed one is
 	// re-read at the end.
 	var h hash.Hash
+	var ph *payloadHasher
 	src := io.LimitReader(r, length-offset+1)
 	th := &timedWriter{}
 	if offset == 0 {
 		h = sha256.New()
 		th.w = h
+		if d.publish != nil {
+			// The payload's own SHA-256 too, for the PUT's checksum.
+			ph = &payloadHasher{h: sha256.New()}
+			th.w = io.MultiWriter(h, ph)
+		}
 		src = io.TeeReader(src, th)
 	}
 	t0 := time.Now()
@@ -259,14 +266,14 @@ func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int
 	if h != nil {
 		got = hex.EncodeToString(h.Sum(nil))
 	}
-	in, err = d.seal(part, sum, length, got, want)
+	in, err = d.seal(part, sum, length, got, ph.publishing(want))
 	return in, n, err
 }
 
 // seal verifies a finished partial (got is its hash when known) and moves
 // it into place durably; an object already held (the same bytes, by its
 // address) is left as it is and the partial dropped.
-func (d *Dir) seal(part, sum string, length int64, got string, want Retention) (Info, error) {
+func (d *Dir) seal(part, sum string, length int64, got string, pub publishing) (Info, error) {
 	if got == "" {
 		var err error
 		if got, err = hashFile(part); err != nil {
@@ -280,7 +287,7 @@ func (d *Dir) seal(part, sum string, length int64, got string, want Retention) (
 	unlock := d.locks.lock("o/" + sum)
 	defer unlock()
 	if d.publish != nil {
-		in, err := d.publish(sum, part, length, want)
+		in, err := d.publish(sum, part, length, pub)
 		if err != nil {
 			return Info{Offset: length}, err // kept: published again on the next HEAD or PATCH
 		}

@@ -121,6 +121,9 @@ func main() {
 	// Evidence bundles (issue 25): size and offline verification time.
 	evRes, evOut := runBench("./sync/client", "^BenchmarkEvidence$", "20x")
 	sOut += evOut
+	// The SeaweedFS cluster (make cluster's test), in this run too.
+	clusterSince := time.Now()
+	clusterWhy := runCluster()
 	proc := processFigures()
 	if *raw {
 		fmt.Println(capOut)
@@ -211,7 +214,7 @@ func main() {
 	ev := evRes["BenchmarkEvidence"]
 	row("evidence bundle of a 5-minute G.711 call with an RFC 3161 token: size, added to the sealed recording (proofs, ledger, checkpoint, token); the archive's time to write it", fmt.Sprintf("%.2f MB, +%.1f KiB (token %.0f B); %.0f ms", ev["bundle-B"]/1e6, ev["overhead-B"]/1024, ev["token-B"], ev["write-ms"]), "")
 	row("offline verification of that bundle (spanvault verify-evidence: checkpoint, ledger, recording hash, three inclusion proofs, token), 1 core", fmt.Sprintf("%.1f ms", ev["verify-ms"]), "")
-	clusterRows(row, clusterFile)
+	clusterRows(row, clusterFile, clusterSince, clusterWhy)
 	sl, sk := aRes["BenchmarkSubjectLookup"], aRes["BenchmarkSeekMinute55"]
 	row(fmt.Sprintf("subject lookup by number through the blind index at %.0f recordings (1,000 lookups)", sl["recordings"]),
 		fmt.Sprintf("p50 %.3f ms, p99 %.3f ms; opening every sealed record instead: %.0f s; ratio %.1e", sl["p50-ms"], sl["p99-ms"], sl["scan-s"], sl["ratio"]), "")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -59,7 +60,7 @@ func ingestCounted(t *testing.T, boxes []*clusterBox, during func()) (time.Durat
 	errs := make(chan error, len(boxes))
 	for _, b := range boxes {
 		wg.Add(1)
-		go func() {
+		go pprof.Do(context.Background(), pprof.Labels("part", "boxes"), func(context.Context) {
 			defer wg.Done()
 			for try := 0; ; try++ {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -77,7 +78,7 @@ func ingestCounted(t *testing.T, boxes []*clusterBox, during func()) (time.Durat
 				}
 				time.Sleep(time.Second)
 			}
-		}()
+		})
 	}
 	if during != nil {
 		go during()
@@ -106,7 +107,9 @@ func serveFrontEnd(t *testing.T, dir string) (*archive.Archive, string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	// Its goroutines (and the connections they open) carry the label
+	// part=front-end in the CPU profile of the cluster's ingest.
+	go pprof.Do(ctx, pprof.Labels("part", "front-end"), func(ctx context.Context) { done <- a.Serve(ctx, ln) })
 	t.Cleanup(func() { cancel(); <-done; a.Close() })
 	return a, ln.Addr().String()
 }
@@ -258,9 +261,21 @@ func TestSeaweedCluster(t *testing.T) {
 		}
 	}
 	store.StepTimes.Reset()
+	// The test process's CPU by part (boxes, front-ends, the rest: GC),
+	// for go tool pprof -tags build/cluster-cpu.pprof.
+	os.MkdirAll("../../build", 0o755)
+	cpuf, err := os.Create("../../build/cluster-cpu.pprof")
+	if err == nil && pprof.StartCPUProfile(cpuf) != nil {
+		cpuf.Close()
+		cpuf = nil
+	}
 	prof := startProcProfile(pgDir)
 	dCluster, again := ingestCounted(t, boxes, kill)
 	clusterCPU := prof.end()
+	if cpuf != nil {
+		pprof.StopCPUProfile()
+		cpuf.Close()
+	}
 	steps := store.StepTimes.Snapshot()
 	if killedAt.Load() == 0 {
 		t.Fatal("the volume server was not killed mid-ingest")

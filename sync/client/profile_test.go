@@ -31,14 +31,25 @@ type procProfile struct {
 	stop, done  chan struct{}
 	start       time.Time
 	wall        time.Duration
-	roots       []string // a process whose command line holds one of these counts too, with its children
+	roots       []string       // a process whose command line holds one of these counts too, with its children
+	cmdlines    map[int][]byte // read once per process: the sampler reads every process's stat 5 times a second, and its own CPU counts as the test process's
+}
+
+// cmdline is pid's command line, read once.
+func (p *procProfile) cmdline(pid int) []byte {
+	b, ok := p.cmdlines[pid]
+	if !ok {
+		b, _ = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		p.cmdlines[pid] = b
+	}
+	return b
 }
 
 // startProcProfile starts sampling this process, its children, and the
 // processes (with theirs) whose command line contains one of roots (the
 // PostgreSQL server, which pg_ctl detaches).
 func startProcProfile(roots ...string) *procProfile {
-	p := &procProfile{roots: roots, first: map[int]float64{}, last: map[int]float64{}, label: map[int]string{}, stop: make(chan struct{}), done: make(chan struct{}), start: time.Now()}
+	p := &procProfile{roots: roots, first: map[int]float64{}, last: map[int]float64{}, label: map[int]string{}, cmdlines: map[int][]byte{}, stop: make(chan struct{}), done: make(chan struct{}), start: time.Now()}
 	p.sample(true)
 	go func() {
 		defer close(p.done)
@@ -117,7 +128,7 @@ func (p *procProfile) sample(first bool) {
 	rooted := map[int]bool{os.Getpid(): true}
 	if len(p.roots) > 0 {
 		for pid := range cpu {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			b := p.cmdline(pid)
 			for _, r := range p.roots {
 				if bytes.Contains(b, []byte(r)) {
 					rooted[pid] = true
