@@ -106,6 +106,9 @@ func (a *Appliance) syncOnce(ctx context.Context, c *client.Client, upload bool)
 func (a *Appliance) health() wire.Health {
 	st := a.Status()
 	usage := a.v.Usage()
+	a.mu.Lock()
+	overdue := a.sweep.Overdue // at the last retention sweep
+	a.mu.Unlock()
 	return wire.Health{
 		Version:       Version,
 		KernelDrops:   st.Capture.KernelDrops,
@@ -119,5 +122,7 @@ func (a *Appliance) health() wire.Health {
 
 		// Today's calls recorded incomplete by the box (completeness.go).
 		CallsIncompleteByUs: uint64(st.Calls.IncompleteByUsToday),
+
+		LegalOverdue: uint64(max(overdue, 0)),
 	}
 }
