@@ -117,6 +117,9 @@ func (a *Appliance) syncOnce(ctx context.Context, c *client.Client, upload bool)
 func (a *Appliance) health() wire.Health {
 	st := a.Status()
 	usage := a.v.Usage()
+	a.mu.Lock()
+	overdue := a.sweep.Overdue // at the last retention sweep
+	a.mu.Unlock()
 	h := wire.Health{
 		Version:       Version,
 		KernelDrops:   st.Capture.KernelDrops,
@@ -130,6 +133,8 @@ func (a *Appliance) health() wire.Health {
 
 		// Today's calls recorded incomplete by the box (completeness.go).
 		CallsIncompleteByUs: uint64(st.Calls.IncompleteByUsToday),
+
+		LegalOverdue: uint64(max(overdue, 0)),
 	}
 	a.firmwareHealth(&h) // update_run.go
 	return h

@@ -17,4 +17,5 @@ func (a *Archive) recordHealth(ctx context.Context, name string, at time.Time, h
 	if err := a.Index.RecordHealth(ctx, name, p); err != nil {
 		a.Logger.Error("fleet health history", "appliance", name, "err", err)
 	}
+	a.watchLegalOverdue(ctx, name, h.LegalOverdue) // legal_overdue.go
 }

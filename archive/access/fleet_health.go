@@ -49,6 +49,10 @@ const (
 	ReasonUpdate        = "update_failed"
 	ReasonPolicy        = "policy_refused"
 	ReasonDisk          = "disk_full"
+	// ReasonLegalOverdue: recordings of a legally retained class past
+	// their maximum age are not at the archive yet (the archive alerts,
+	// archive/legal_overdue.go).
+	ReasonLegalOverdue = "legal_overdue"
 )
 
 // fleetDay is every box's hourly health over the last day: the hour
@@ -78,6 +82,9 @@ func (s *Service) assess(b *Box, now time.Time, day []index.HealthPoint) {
 	if b.LastCheckIn.IsZero() {
 		b.Attention = len(b.Reasons) > 0
 		return // nothing reported yet
+	}
+	if n := h.LegalOverdue; n > 0 {
+		add(ReasonLegalOverdue, "legal recordings overdue", fmt.Sprintf("%d past their maximum age, not at the archive yet", n))
 	}
 	if f := h.UpdateFailure; f != "" {
 		add(ReasonUpdate, "update failed", f)

@@ -18,6 +18,7 @@ func init() {
 		"Setup link": "Einrichtungslink",
 		"A second administrator approves the new account and receives a single-use setup link for the new user, who chooses their own password and second factor.": "Eine zweite Administratorin oder ein zweiter Administrator genehmigt das neue Konto und erhält einen einmal gültigen Einrichtungslink für die neue Person, die ihr Passwort und ihren zweiten Faktor selbst wählt.",
 		"the two passwords differ": "die beiden Passwörter unterscheiden sich",
-		"the code does not match the second factor shown: scan the new code below and try again": "der Code passt nicht zum angezeigten zweiten Faktor: Scannen Sie den neuen Code unten und versuchen Sie es erneut",
+		"the code does not match the second factor shown: check that your app shows this account and try again": "der Code passt nicht zum angezeigten zweiten Faktor: Prüfen Sie, ob Ihre App dieses Konto anzeigt, und versuchen Sie es erneut",
+		"open the link again: the page shows the second factor to enrol":                                        "öffnen Sie den Link erneut: Die Seite zeigt den einzurichtenden zweiten Faktor",
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -133,26 +134,40 @@ func (s *Service) webSetupForm(w http.ResponseWriter, r *http.Request) {
 		s.setupFail(w, r, err)
 		return
 	}
-	s.setupForm(w, r, l, 0, "")
+	s.setupForm(w, r, l, 0, "", "")
 }
 
-func (s *Service) setupForm(w http.ResponseWriter, r *http.Request, l *setupLink, status int, msg string) {
+// setupForm shows the form with the second factor secret (base32), or a
+// new one stored with the link when secret is empty (every GET: the
+// page reloaded shows a factor nobody else saw).
+func (s *Service) setupForm(w http.ResponseWriter, r *http.Request, l *setupLink, status int, msg, secret string) {
 	ctx := r.Context()
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: "spanvault archive", AccountName: l.name, Algorithm: otp.AlgorithmSHA1, Digits: otp.DigitsSix, Period: 30})
+	opts := totp.GenerateOpts{Issuer: "spanvault archive", AccountName: l.name, Algorithm: otp.AlgorithmSHA1, Digits: otp.DigitsSix, Period: 30}
+	if secret != "" {
+		b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+		if err != nil {
+			s.writeError(w, r, nil, fmt.Errorf("access: setup link's second factor for %s: %w", l.name, err))
+			return
+		}
+		opts.Secret = b
+	}
+	key, err := totp.Generate(opts)
 	if err != nil {
 		s.writeError(w, r, nil, fmt.Errorf("access: %w", err))
 		return
 	}
-	stored := key.Secret()
-	if s.Keys != nil {
-		if stored, err = sealTOTP(s.Keys, l.name, stored); err != nil {
-			s.writeError(w, r, nil, fmt.Errorf("access: %w", err))
+	if secret == "" {
+		stored := key.Secret()
+		if s.Keys != nil {
+			if stored, err = sealTOTP(s.Keys, l.name, stored); err != nil {
+				s.writeError(w, r, nil, fmt.Errorf("access: %w", err))
+				return
+			}
+		}
+		if _, err := s.db().ExecContext(ctx, `UPDATE setup_links SET totp = ? WHERE hash = ? AND used_at = ''`, stored, l.hash); err != nil {
+			s.writeError(w, r, nil, fmt.Errorf("access: setup link: %w", err))
 			return
 		}
-	}
-	if _, err := s.db().ExecContext(ctx, `UPDATE setup_links SET totp = ? WHERE hash = ? AND used_at = ''`, stored, l.hash); err != nil {
-		s.writeError(w, r, nil, fmt.Errorf("access: setup link: %w", err))
-		return
 	}
 	p := setupPage{pageHead: pageHead{Title: "Set up your account", Error: msg}, Name: l.name, Purpose: l.purpose, Secret: key.Secret(), URL: key.URL()}
 	if img, err := key.Image(240, 240); err == nil {
@@ -177,15 +192,6 @@ func (s *Service) webSetup(w http.ResponseWriter, r *http.Request) {
 		s.setupFail(w, r, err)
 		return
 	}
-	pw := r.FormValue("password")
-	if err := checkNewPassword(pw); err != nil {
-		s.setupForm(w, r, l, http.StatusBadRequest, err.Error())
-		return
-	}
-	if pw != r.FormValue("password2") {
-		s.setupForm(w, r, l, http.StatusBadRequest, "the two passwords differ")
-		return
-	}
 	secret := l.totp
 	if sealed, ok := strings.CutPrefix(secret, sealedPrefix); ok {
 		b, err := base64.RawStdEncoding.DecodeString(sealed)
@@ -199,10 +205,20 @@ func (s *Service) webSetup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	step := int64(-1)
-	if secret != "" {
-		step = totpMatch(secret, r.FormValue("totp"), s.now())
+	if secret == "" { // the form was sent without the page's GET
+		s.setupForm(w, r, l, http.StatusBadRequest, "open the link again: the page shows the second factor to enrol", "")
+		return
 	}
+	pw := r.FormValue("password")
+	if err := checkNewPassword(pw); err != nil {
+		s.setupForm(w, r, l, http.StatusBadRequest, err.Error(), secret)
+		return
+	}
+	if pw != r.FormValue("password2") {
+		s.setupForm(w, r, l, http.StatusBadRequest, "the two passwords differ", secret)
+		return
+	}
+	step := totpMatch(secret, r.FormValue("totp"), s.now())
 	if step < 0 {
 		if _, err := s.db().ExecContext(ctx, `UPDATE setup_links SET failures = failures + 1 WHERE hash = ?`, l.hash); err != nil {
 			s.writeError(w, r, nil, fmt.Errorf("access: setup link: %w", err))
@@ -213,7 +229,7 @@ func (s *Service) webSetup(w http.ResponseWriter, r *http.Request) {
 			s.setupFail(w, r, err)
 			return
 		}
-		s.setupForm(w, r, l, http.StatusUnauthorized, "the code does not match the second factor shown: scan the new code below and try again")
+		s.setupForm(w, r, l, http.StatusUnauthorized, "the code does not match the second factor shown: check that your app shows this account and try again", secret)
 		return
 	}
 	h, err := s.hashNew(ctx, pw)

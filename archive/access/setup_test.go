@@ -3,6 +3,7 @@ package access_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,38 @@ func TestApproverGetsNoSecrets(t *testing.T) {
 	resp, _ := c.PostForm(e.web+"/signin", url.Values{"name": {"neu"}, "password": {old}, "totp": {e.code(nu)}})
 	if readAll(resp); resp.StatusCode == http.StatusSeeOther {
 		t.Fatal("the old password and second factor still sign in after the reset")
+	}
+}
+
+// TestSetupLinkWrongCodes: a wrong code keeps the second factor shown
+// (the user corrects the code, not their app); five wrong codes kill
+// the link, as a guess at the code would.
+func TestSetupLinkWrongCodes(t *testing.T) {
+	e := newEnv(t, nil)
+	a1 := e.signIn(e.addUser("anna", access.Admin))
+	a2 := e.signIn(e.addUser("ben", access.Admin))
+	e.addUser("carl", access.Auditor)
+	var req, done access.Request
+	if st, body := a1.do("POST", "/api/v1/users/carl/reset", access.AccountOp{Reason: "new phone"}, &req); st != http.StatusAccepted {
+		t.Fatalf("reset: %d %s", st, body)
+	}
+	if st, body := a2.do("POST", "/api/v1/requests/"+strconv.FormatInt(req.ID, 10)+"/approve", nil, &done); st != 200 || done.SetupLink == "" {
+		t.Fatalf("approve: %d %s", st, body)
+	}
+	c := e.httpClient()
+	resp, _ := c.Get(done.SetupLink)
+	secret := between(readAll(resp), `<code id="totpsecret">`, `<`)
+	for i := range 5 {
+		resp, err := c.PostForm(done.SetupLink, url.Values{"password": {"a long password of carl"}, "password2": {"a long password of carl"}, "totp": {"000000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := readAll(resp)
+		if i < 4 && (resp.StatusCode != http.StatusUnauthorized || between(page, `<code id="totpsecret">`, `<`) != secret) {
+			t.Fatalf("wrong code %d: %d, the factor shown changed: %v", i+1, resp.StatusCode, between(page, `<code id="totpsecret">`, `<`) != secret)
+		}
+	}
+	if resp, _ := c.Get(done.SetupLink); resp.StatusCode == 200 {
+		t.Fatal("the setup link still opens after five wrong codes")
 	}
 }

@@ -86,6 +86,12 @@ type Health struct {
 	UpdateSerial   uint64    `json:"update_serial,omitempty"`
 	UpdateRollout  int64     `json:"update_rollout,omitempty"`
 	BootedAt       time.Time `json:"booted_at,omitzero"`
+
+	// LegalOverdue counts the box's recordings of a legally retained
+	// class (must_sync) past their maximum age that the archive has not
+	// acknowledged: kept on the box until it does, and alerted by the
+	// archive (at the last retention sweep).
+	LegalOverdue uint64 `json:"legal_overdue,omitempty"`
 }
 
 // CheckIn is the box's periodic message.
