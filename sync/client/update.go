@@ -110,6 +110,9 @@ func (c *Client) updateHealth(h *wire.Health) {
 		h.FirmwareSerial = c.cfg.Firmware.Serial
 	}
 	r := c.UpdateReport()
+	if r.State == "" && r.Serial == 0 {
+		return // no update state kept: the caller's health stands
+	}
 	h.UpdateState, h.UpdateSerial, h.UpdateRollout = r.State, r.Serial, r.Rollout
 	if h.UpdateFailure == "" {
 		h.UpdateFailure = r.Failure
