@@ -22,7 +22,8 @@
 //     their date. On S3 the server enforces the same (tested against it).
 //   - Erase on S3 is crypto-shredding: the age header (the wrapped file
 //     key) is destroyed, the locked payload stays until its date and can
-//     never be opened. Every erasure leaves a write-once note first, which
+//     never be opened; publishing the same bytes again never writes the
+//     header back (nor a re-sealed recording's classical one). Every erasure leaves a write-once note first, which
 //     the archive replays into a restored index before serving.
 package store
 
