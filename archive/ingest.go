@@ -550,7 +550,7 @@ func (a *Archive) objectPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	t0 = time.Now()
-	in, n, err := a.appendUpload(ctx, r, name, sum, off, length, a.stallReader(w, r.Body))
+	in, n, err := a.appendUpload(ctx, r, name, sum, off, length, a.stallReader(w, r.Body), owner == "")
 	store.StepTimes.Since("store append (receive, stage, publish)", t0)
 	if n > 0 {
 		if err := a.Index.AddBytes(ctx, name, n); err != nil {

@@ -44,12 +44,12 @@ func (a *Archive) uploadLock(r *http.Request) (store.Retention, bool) {
 }
 
 // appendUpload appends an upload's bytes to box's partial of sum, with
-// the final lock at PUT where the box sent its class and the store can.
-func (a *Archive) appendUpload(ctx context.Context, r *http.Request, box, sum string, off, length int64, body io.Reader) (store.Info, int64, error) {
+// the final lock at PUT where the box sent its class and the store can;
+// unclaimed says no box owned the object when the upload began.
+func (a *Archive) appendUpload(ctx context.Context, r *http.Request, box, sum string, off, length int64, body io.Reader, unclaimed bool) (store.Info, int64, error) {
 	if la, ok := a.Store.(store.LockAppender); ok {
-		if want, ok := a.uploadLock(r); ok {
-			return la.AppendLocked(ctx, box, sum, off, length, body, want)
-		}
+		want, _ := a.uploadLock(r)
+		return la.AppendWith(ctx, box, sum, off, length, body, store.Upload{Lock: want, Unclaimed: unclaimed})
 	}
 	return a.Store.AppendFor(ctx, box, sum, off, length, body)
 }

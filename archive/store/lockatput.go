@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // LockAppender is a store that can write an upload's object with its
@@ -13,15 +16,25 @@ import (
 // bucket nothing. The S3 backend implements it; the directory backend
 // writes its small retention file when the record arrives, as before.
 type LockAppender interface {
-	// AppendLocked is AppendFor, the object written with want's mode and
-	// date (never less than the provisional lock; the hold is not set
-	// here: holds are the archive's, decided when the record arrives).
-	AppendLocked(ctx context.Context, box, sum string, offset, length int64, r io.Reader, want Retention) (Info, int64, error)
+	// AppendWith is AppendFor, the object written with u's lock (never
+	// less than the provisional lock; the hold is not set here: holds
+	// are the archive's, decided when the record arrives).
+	AppendWith(ctx context.Context, box, sum string, offset, length int64, r io.Reader, u Upload) (Info, int64, error)
 }
 
-// AppendLocked implements LockAppender.
-func (s *S3) AppendLocked(ctx context.Context, box, sum string, offset, length int64, r io.Reader, want Retention) (Info, int64, error) {
-	return s.staging.appendFor(ctx, box, sum, offset, length, r, want)
+// Upload is what the archive knows of an upload beyond its bytes.
+type Upload struct {
+	// Lock is the lock the box's class asks for (zero: provisional).
+	Lock Retention
+	// Unclaimed: no box owned the object when the upload began (the
+	// index's claim), so no record named it, and it was never erased or
+	// re-sealed: publish need not look for that before writing.
+	Unclaimed bool
+}
+
+// AppendWith implements LockAppender.
+func (s *S3) AppendWith(ctx context.Context, box, sum string, offset, length int64, r io.Reader, u Upload) (Info, int64, error) {
+	return s.staging.appendFor(ctx, box, sum, offset, length, r, u)
 }
 
 var _ LockAppender = (*S3)(nil)
@@ -74,3 +87,21 @@ func (s *S3) PublishedHeader(sum string) ([]byte, bool) {
 }
 
 var _ HeaderKeeper = (*S3)(nil)
+
+// headerGone reports whether sum's header/ object must stay gone: the
+// recording was re-sealed (reseal/SUM holds its header now) or erased
+// (its erasure note, erasures/SUM, is there).
+func (s *S3) headerGone(ctx context.Context, sum string) (bool, error) {
+	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil || len(rv) > 0 {
+		return len(rv) > 0, err
+	}
+	_, err := s.c.StatObject(ctx, s.bucket, "erasures/"+sum, minio.StatObjectOptions{})
+	switch {
+	case err == nil:
+		return true, nil
+	case notFound(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("store: s3 erasure note %s: %w", sum, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 // as it arrived (the PUT's checksum needs no second read of the file).
 type publishing struct {
 	want      Retention
+	unclaimed bool   // Upload.Unclaimed
 	headerLen int64  // bytes of the age header before the payload (when payload is set)
 	payload   []byte // SHA-256 of the bytes after the header, or nil
 }
@@ -63,10 +64,11 @@ func (p *payloadHasher) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// publishing is what p learned, with the lock want.
-func (p *payloadHasher) publishing(want Retention) publishing {
-	if p == nil || !p.inBody {
-		return publishing{want: want}
+// publishing is what p learned, with what u says.
+func (p *payloadHasher) publishing(u Upload) publishing {
+	pub := publishing{want: u.Lock, unclaimed: u.Unclaimed}
+	if p != nil && p.inBody {
+		pub.headerLen, pub.payload = p.n, p.h.Sum(nil)
 	}
-	return publishing{want: want, headerLen: p.n, payload: p.h.Sum(nil)}
+	return pub
 }

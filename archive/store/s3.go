@@ -59,7 +59,7 @@ type S3 struct {
 	// Provisional is the GOVERNANCE lock an object gets when it arrives,
 	// before the box's record names its class (SetRetention then sets the
 	// class's mode and date), unless the box sent the class with the
-	// upload (AppendLocked: the class's lock at once, never shorter).
+	// upload (AppendWith: the class's lock at once, never shorter).
 	Provisional time.Duration
 	// HoldAhead: while an object is on legal hold its lock date is kept
 	// at least this far ahead (SetRetention extends it; the archive
@@ -459,23 +459,46 @@ func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, erro
 	// claim (index.ClaimObject) comes after it, and HEAD, PATCH and
 	// records look at the bucket only for a claimed object; a publish
 	// that failed halfway is done again from the staged file.
+	//
+	// The header never comes back once erased or re-sealed (headerGone).
+	// An object nobody had claimed when its upload began (pub.unclaimed)
+	// was never named by a record, so never erased or re-sealed: its
+	// header is written at once, and looked at again only if its payload
+	// turns out to have been there already (a race with another upload
+	// of the same bytes). Otherwise the header waits for the look.
 	headerDone := make(chan error, 1)
 	go func() {
-		if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
-			headerDone <- err
-		} else if len(rv) > 0 {
-			headerDone <- nil // re-sealed: the box's (classical) header is not put back
-		} else {
-			hs := sha256.Sum256(hdr)
-			headerDone <- put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance, hs[:])
+		if !pub.unclaimed {
+			if gone, err := s.headerGone(ctx, sum); err != nil || gone {
+				headerDone <- err // gone: not put back
+				return
+			}
 		}
+		hs := sha256.Sum256(hdr)
+		headerDone <- put(headerKey(sum), bytes.NewReader(hdr), int64(len(hdr)), Governance, hs[:])
 	}()
 	_, perr := f.Seek(int64(len(hdr)), io.SeekStart)
 	if perr == nil {
 		perr = put(payloadKey(sum), f, length-int64(len(hdr)), mode, pub.payloadSum(int64(len(hdr))))
 	}
-	if err := <-headerDone; err != nil {
-		return Info{}, err
+	herr := <-headerDone
+	if hv := vid[headerKey(sum)]; pub.unclaimed && hv != "" && vid[payloadKey(sum)] == "" {
+		// The payload was there before this publish and its header was
+		// not: a publish cut between its PUTs (the header belongs
+		// there), or a recording erased or re-sealed meanwhile (it must
+		// not come back: the version just written goes again).
+		if gone, err := s.headerGone(ctx, sum); err != nil || gone {
+			if rerr := s.c.RemoveObject(ctx, s.bucket, headerKey(sum), minio.RemoveObjectOptions{VersionID: hv, GovernanceBypass: true}); rerr != nil {
+				return Info{}, fmt.Errorf("store: s3 %s: a header written back after its erasure or re-sealing could not be removed: %w", sum, rerr)
+			}
+			delete(vid, headerKey(sum))
+			if err != nil {
+				return Info{}, err
+			}
+		}
+	}
+	if herr != nil {
+		return Info{}, herr
 	}
 	if perr != nil {
 		return Info{}, perr

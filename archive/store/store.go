@@ -22,7 +22,8 @@
 //     their date. On S3 the server enforces the same (tested against it).
 //   - Erase on S3 is crypto-shredding: the age header (the wrapped file
 //     key) is destroyed, the locked payload stays until its date and can
-//     never be opened. Every erasure leaves a write-once note first, which
+//     never be opened; publishing the same bytes again never writes the
+//     header back (nor a re-sealed recording's classical one). Every erasure leaves a write-once note first, which
 //     the archive replays into a restored index before serving.
 package store
 
@@ -143,7 +144,7 @@ type Dir struct {
 	// else (the S3 backend stages uploads in a Dir) instead of moving it
 	// into objects/; the partial is removed once it returns nil.
 	// pub says what is known of the object beyond its bytes: the lock
-	// it is to get when the box sent its class (AppendLocked), the
+	// it is to get when the box sent its class (AppendWith), the
 	// payload's SHA-256 when it was hashed as received (lockatput.go).
 	publish func(sum, path string, length int64, pub publishing) (Info, error)
 }
@@ -185,12 +186,12 @@ func (d *Dir) Append(ctx context.Context, sum string, offset, length int64, r io
 // AppendFor implements Store. Only the partial's own lock is held while
 // bytes arrive.
 func (d *Dir) AppendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader) (Info, int64, error) {
-	return d.appendFor(ctx, box, sum, offset, length, r, Retention{})
+	return d.appendFor(ctx, box, sum, offset, length, r, Upload{})
 }
 
-// appendFor is AppendFor; a complete upload is published with want
-// (lockatput.go).
-func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader, want Retention) (Info, int64, error) {
+// appendFor is AppendFor; a complete upload is published with what u
+// says (lockatput.go).
+func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int64, r io.Reader, u Upload) (Info, int64, error) {
 	dir, err := d.boxDir(box)
 	if err != nil {
 		return Info{}, 0, err
@@ -266,7 +267,7 @@ func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int
 	if h != nil {
 		got = hex.EncodeToString(h.Sum(nil))
 	}
-	in, err = d.seal(part, sum, length, got, ph.publishing(want))
+	in, err = d.seal(part, sum, length, got, ph.publishing(u))
 	return in, n, err
 }
 
