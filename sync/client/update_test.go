@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,38 +25,16 @@ import (
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
-// reqLog records the update downloads an archive's server received
-// ("GET /path Range").
-type reqLog struct {
-	mu   sync.Mutex
-	gets []string
-}
-
-func (l *reqLog) Gets() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.gets...)
-}
-
 // serveObserved serves a's own server (a.Server: its TLS, handler and
 // deadlines, as Serve runs it) on another loopback port, recording the
 // update downloads it receives, until the test ends.
-func serveObserved(t testing.TB, a *archive.Archive) (string, *reqLog) {
+func serveObserved(t testing.TB, a *archive.Archive) (string, *testkit.RequestLog) {
 	t.Helper()
 	srv, err := a.Server()
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &reqLog{}
-	inner := srv.Handler
-	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, archive.PathUpdate) {
-			log.mu.Lock()
-			log.gets = append(log.gets, r.Method+" "+r.URL.Path+" "+r.Header.Get("Range"))
-			log.mu.Unlock()
-		}
-		inner.ServeHTTP(w, r)
-	})
+	log := testkit.LogRequests(srv, archive.PathUpdate)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +57,7 @@ type updateBox struct {
 	e       *env
 	key     ed25519.PrivateKey // the archive's update key, as make image reads it
 	link    *testkit.CutProxy
-	reqs    *reqLog
+	reqs    *testkit.RequestLog
 	c       *client.Client
 	offered []client.Update
 }
@@ -256,7 +233,7 @@ func TestUpdateOfferRefused(t *testing.T) {
 			if len(b.offered) != 0 {
 				t.Fatalf("offer handed to the daemon: %+v", b.offered)
 			}
-			if g := b.reqs.Gets(); len(g) != 0 {
+			if g := b.reqs.Lines(); len(g) != 0 {
 				t.Fatalf("downloaded before verification: %v", g)
 			}
 			h := e.archiveHealth()
@@ -381,7 +358,7 @@ func TestFetchUpdateRange(t *testing.T) {
 		t.Fatalf("the resumed download took %d bytes on the link for %d bytes of the file", resumed, int64(len(root))-first)
 	}
 	t.Logf("cut after %d bytes on the link: %d received, %d lost in flight; resumed: %d bytes on the link for %d of the file", cut, first, cut-first, resumed, int64(len(root))-first)
-	if g := b.reqs.Gets(); len(g) != 2 || g[0] != "GET /sync/v1/update/8/root " || g[1] != fmt.Sprintf("GET /sync/v1/update/8/root bytes=%d-", first) {
+	if g := b.reqs.Lines(); len(g) != 2 || g[0] != "GET /sync/v1/update/8/root " || g[1] != fmt.Sprintf("GET /sync/v1/update/8/root bytes=%d-", first) {
 		t.Fatalf("requests %q", g)
 	}
 	if _, err := b.c.FetchUpdate(ctx, 8, "../etc", 0); err == nil {
