@@ -48,6 +48,9 @@ type updEnv struct {
 	cur     *Appliance
 	parts   *firmware.Dir
 	rollout int64
+	// captureLate: start returns before capture runs (and the updater
+	// reads pending.json): the sync loop may check in first.
+	captureLate bool
 }
 
 func newUpdEnv(t *testing.T) *updEnv {
@@ -174,8 +177,10 @@ func (e *updEnv) start(serial uint64, extra string) *Appliance {
 	}
 	a.sync = &syncer{c: sc, started: time.Now(), window: cfg.Sync.Window}
 	a.live = &capture.Live{P: capture.NewPipeline(decode.New(decode.DefaultOptions), calls.NewTracker(calls.Config{}, a.v, a.v))}
-	a.upd.setCaptureStarted(time.Now())
-	a.updateAtStart()
+	if !e.captureLate {
+		a.upd.setCaptureStarted(time.Now())
+		a.updateAtStart()
+	}
 	a.verifyAudit()
 	a.refresh()
 	e.cur = a
@@ -550,5 +555,56 @@ func TestUpdateWithdrawn(t *testing.T) {
 	e.pass(a, true)
 	if g := e.reqs.Lines(); len(g) != 0 {
 		t.Fatalf("a withdrawn offer was downloaded: %q", g)
+	}
+}
+
+// TestUpdateRolledBackNotReinstalled: the old firmware, booted again by
+// the watchdog, may check in before its capture runs and it reads
+// pending.json (the daemon's sync loop starts first). The box still
+// says "written" for the update then, and the archive, whose rollout
+// has the box written and not yet running it, offers it again. That
+// offer must not be taken before the box knows it rolled the update
+// back: it is not downloaded or installed again, and the box reports
+// the rollback, which the archive records as its failure. Before: the
+// offer was kept, and after the rollback was noted the box downloaded
+// and installed the same firmware again, rebooting into it (found with
+// the real daemon against the real archive, TestDaemonFirmwareUpdate).
+func TestUpdateRolledBackNotReinstalled(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	e.offer()
+	e.pass(a, true)
+	if !e.rebootRequested(a) {
+		t.Fatal("not installed")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Firmware 8 never comes up; the watchdog boots 7 again, whose sync
+	// loop checks in before capture runs.
+	e.captureLate = true
+	a = e.start(7, "")
+	e.pass(a, true)
+	if h := e.health(); h.FirmwareSerial != 7 || h.UpdateState != wire.UpdateWritten || h.UpdateSerial != 8 {
+		t.Fatalf("the first check-in: %+v", h)
+	}
+	a.upd.setCaptureStarted(time.Now())
+	a.updateAtStart()
+	e.pass(a, true)
+	e.pass(a, true)
+	if e.rebootRequested(a) {
+		t.Fatal("the rolled-back firmware was installed again")
+	}
+	if ev, _ := e.parts.Events(); strings.Join(ev, " ") != "write:root.img write:boot.img testboot reboot" {
+		t.Fatalf("installer calls %q", ev)
+	}
+	const why = "firmware 8 did not confirm within 20m0s; running 7 again"
+	if h := e.health(); h.FirmwareSerial != 7 || h.UpdateState != wire.UpdateRolledBack || h.UpdateSerial != 8 || h.UpdateFailure != why {
+		t.Fatalf("reported %+v", h)
+	}
+	if rb, state := e.rolloutBox(); rb.State != archive.BoxFailed || rb.Reason != why || state != index.RolloutStopped {
+		t.Fatalf("the archive's rollout %s, box %+v", state, rb)
 	}
 }
