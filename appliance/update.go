@@ -25,10 +25,10 @@ import (
 //  1. A verified offer is kept (onOffer; only once the daemon read the
 //     last update's state at capture start, atStart); its files are
 //     downloaded inside the sync window, after the pass's uploads, under
-//     the sync rate cap, into update.dir (root.part, boot.part; resumed with Range after a
-//     cut, a closed window or a restart). The free space is checked
-//     first: a download never fills the disk to where the vault evicts
-//     recordings.
+//     the sync rate cap, into update.dir (root.part, boot.part; resumed
+//     with Range after a cut, a closed window or a restart). The free
+//     space is checked first: a download never fills the disk to where
+//     the vault evicts recordings.
 //  2. Each file's size and SHA-256 must be the manifest's; otherwise the
 //     files are removed, the update is refused and nothing is installed.
 //  3. The installer writes the inactive root (its hash compared), then
