@@ -399,3 +399,54 @@ func TestEnrollPinsUpdateKey(t *testing.T) {
 		t.Fatalf("enrolled.toml:\n%s", toml)
 	}
 }
+
+// TestUpdateRolledOutAgain: an operator rolls out again a serial the box
+// refused or rolled back (a new rollout of the same build). The box does
+// not try it again (a refusal stands, a rolled-back serial is not tried
+// again) and says so for the new rollout, so that the archive marks the
+// box failed in it at once with the box's reason. Before: the box kept
+// reporting the first rollout's ID (a repeated refusal "said so
+// already"; a rolled-back serial was ignored silently), so the archive
+// took the report as about another rollout and kept the box "offered"
+// until the rollout's deadline (48 hours), its wave held up.
+func TestUpdateRolledOutAgain(t *testing.T) {
+	for _, c := range []struct {
+		name, arch, state, why string
+	}{
+		{"refused", "amd64", wire.UpdateRefused, "built for amd64, this box is arm64"},
+		{"rolled back", "arm64", wire.UpdateRolledBack, "did not confirm"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.updateBox(t, "")
+			b.publish(t, 8, c.arch, []byte("root fs"), []byte("boot fs"))
+			first := b.mustRoll(t, 8)
+			b.checkIn(t)
+			if c.state == wire.UpdateRolledBack {
+				if len(b.offered) != 1 {
+					t.Fatalf("offered %+v", b.offered)
+				}
+				if err := b.c.SetUpdateReport(client.UpdateReport{State: wire.UpdateRolledBack, Serial: 8, Rollout: first, Failure: c.why}); err != nil {
+					t.Fatal(err)
+				}
+				b.checkIn(t)
+			}
+			if st, rb := b.rolloutBox(t, first); rb.State != archive.BoxFailed || st.State != index.RolloutStopped {
+				t.Fatalf("first rollout %s, box %+v", st.State, rb)
+			}
+			b.offered = nil
+			again := b.mustRoll(t, 8)
+			b.checkIn(t)
+			b.checkIn(t)
+			if len(b.offered) != 0 {
+				t.Fatalf("serial 8 handed to the daemon again: %+v", b.offered)
+			}
+			if h := e.archiveHealth(); h.UpdateState != c.state || h.UpdateSerial != 8 || h.UpdateRollout != again || !strings.Contains(h.UpdateFailure, c.why) {
+				t.Fatalf("reported %+v, want %s of 8 in rollout %d", h, c.state, again)
+			}
+			if st, rb := b.rolloutBox(t, again); rb.State != archive.BoxFailed || !strings.Contains(rb.Reason, c.why) || st.State != index.RolloutStopped {
+				t.Fatalf("the rollout again: %s, box %+v", st.State, rb)
+			}
+		})
+	}
+}
