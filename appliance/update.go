@@ -22,12 +22,13 @@ import (
 // Firmware updates on the running box (sync/client/update.go verifies
 // the offer; appliance/firmware holds the state the init shares).
 //
-//  1. A verified offer is kept (onOffer); its files are downloaded inside
-//     the sync window, after the pass's uploads, under the sync rate cap,
-//     into update.dir (root.part, boot.part; resumed with Range after a
-//     cut, a closed window or a restart). The free space is checked
-//     first: a download never fills the disk to where the vault evicts
-//     recordings.
+//  1. A verified offer is kept (onOffer; only once the daemon read the
+//     last update's state at capture start, atStart); its files are
+//     downloaded inside the sync window, after the pass's uploads, under
+//     the sync rate cap, into update.dir (root.part, boot.part; resumed
+//     with Range after a cut, a closed window or a restart). The free
+//     space is checked first: a download never fills the disk to where
+//     the vault evicts recordings.
 //  2. Each file's size and SHA-256 must be the manifest's; otherwise the
 //     files are removed, the update is refused and nothing is installed.
 //  3. The installer writes the inactive root (its hash compared), then
@@ -80,6 +81,7 @@ type updater struct {
 	rebootPending  *firmware.Pending // written, the reboot next
 	bootedAt       time.Time
 	started        bool                 // atStart ran
+	ready          bool                 // atStart read the last update's state: offers are taken
 	failed         map[uint64]time.Time // serials whose download or install failed, and when
 }
 
@@ -115,6 +117,13 @@ func (u *updater) onOffer(o client.Update) error {
 			u.logger().Info("firmware update no longer offered: download stopped", "serial", u.offer.Manifest.Serial)
 		}
 		u.offer = nil // withdrawn: a download in progress stops (its files stay for a new offer)
+		return nil
+	}
+	if !u.ready {
+		// The state of the last update (pending.json: on trial, rolled
+		// back) is read once capture runs (atStart); an offer before
+		// that may be of the update this boot rolled back. The archive
+		// offers it again at the next check-in.
 		return nil
 	}
 	if u.rebootPending != nil || u.trying != nil {
@@ -387,8 +396,19 @@ func (u *updater) beforeReboot(stopped time.Time) error {
 }
 
 // atStart looks at pending.json when the daemon starts: a trial of this
-// firmware, or the report of one that was rolled back.
+// firmware, or the report of one that was rolled back. Offers are taken
+// once it succeeded.
 func (u *updater) atStart(c updateSync) error {
+	err := u.readPending(c)
+	if err == nil {
+		u.mu.Lock()
+		u.ready = true
+		u.mu.Unlock()
+	}
+	return err
+}
+
+func (u *updater) readPending(c updateSync) error {
 	p, err := firmware.ReadPending(u.dir)
 	if err != nil || p == nil {
 		return err

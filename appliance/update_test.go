@@ -3,10 +3,7 @@ package appliance
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -21,31 +18,39 @@ import (
 	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/appliance/firmware"
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
-	"github.com/spanvault/spanvault/internal/updatetest"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
 	"github.com/spanvault/spanvault/vault/audit"
 )
 
-// updEnv is a real archive (TLS, enrollment, its check-in handler) behind
-// the update shim, and the directories of one box that "reboots": each
-// boot is a new Appliance on the same vault, update directory and
-// installer directory, with the firmware.json of the root it booted.
+// updEnv is a real archive (its own server: TLS, enrollment, check-ins,
+// rollouts, update downloads) reached through a link that can be cut
+// (testkit.CutProxy), with the update downloads it receives recorded,
+// and the directories of one box that "reboots": each boot is a new
+// Appliance on the same vault, update directory and installer
+// directory, with the firmware.json of the root it booted. The box pins
+// the update key of its enrollment (the archive's).
 type updEnv struct {
-	t     *testing.T
-	arch  *archive.Archive
-	shim  *updatetest.Shim
-	key   ed25519.PrivateKey
-	dir   string // the box's /perm
-	id    *age.X25519Identity
-	sync  string // the [sync] section
-	root  []byte
-	boot  []byte
-	cur   *Appliance
-	parts *firmware.Dir
+	t       *testing.T
+	arch    *archive.Archive
+	link    *testkit.CutProxy
+	reqs    *testkit.RequestLog
+	dir     string // the box's /perm
+	id      *age.X25519Identity
+	sync    string // the [sync] section
+	root    []byte
+	boot    []byte
+	cur     *Appliance
+	parts   *firmware.Dir
+	rollout int64
+	// captureLate: start returns before capture runs (and the updater
+	// reads pending.json): the sync loop may check in first.
+	captureLate bool
 }
 
 func newUpdEnv(t *testing.T) *updEnv {
@@ -62,20 +67,29 @@ func newUpdEnv(t *testing.T) *updEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, err := e.arch.Server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reqs = testkit.LogRequests(srv, archive.PathUpdate)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.arch.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; e.arch.Close() })
-	e.shim = updatetest.Start(t, func() *archive.Archive { return e.arch })
-	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	e.key = key
-	os.WriteFile(filepath.Join(e.dir, "update.pub"), []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o644)
-	e.sync = fmt.Sprintf("[sync]\nname = \"branch-upd\"\narchives = [%q]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\nupdate_key = \"update.pub\"\nwindow = \"00:00-24:00\"\n",
-		e.shim.Addr, filepath.Join(r.Dir, "sync.crt"), filepath.Join(r.Dir, "sync.key"), filepath.Join(r.Dir, "ca.crt"), filepath.Join(r.Dir, "anchor.vkey"))
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		e.arch.Close()
+	})
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.link = testkit.StartCutProxy(t, pln, ln.Addr().String())
+	e.sync = fmt.Sprintf("[sync]\nname = \"branch-upd\"\narchives = [%q]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\nupdate_key = %q\nwindow = \"00:00-24:00\"\n",
+		e.link.Addr, filepath.Join(r.Dir, "sync.crt"), filepath.Join(r.Dir, "sync.key"), filepath.Join(r.Dir, "ca.crt"), filepath.Join(r.Dir, "anchor.vkey"), filepath.Join(r.Dir, "update.pub"))
 	e.id, _ = age.GenerateX25519Identity()
 	e.parts = &firmware.Dir{Path: filepath.Join(e.dir, "partitions")}
 	// A root file system of 1 MiB and a boot partition.
@@ -84,17 +98,48 @@ func newUpdEnv(t *testing.T) *updEnv {
 	return e
 }
 
-// offer makes the archive offer serial 8 for arm64 (the files served are
-// root and boot, the manifest's hashes those of e.root and e.boot).
-func (e *updEnv) offer(root []byte) {
-	rs, bs := sha256.Sum256(e.root), sha256.Sum256(e.boot)
-	su, err := wire.SignUpdate(e.key, wire.UpdateManifest{Serial: 8, Version: "2026.12.06-8", Built: time.Now().UTC(), Arch: "arm64",
-		Root: wire.UpdateFile{Size: int64(len(e.root)), SHA256: rs[:]}, Boot: wire.UpdateFile{Size: int64(len(e.boot)), SHA256: bs[:]}})
+// build signs serial 8 for arm64 (e.root and e.boot) with the archive's
+// update key into an update directory, as `update sign` does.
+func (e *updEnv) build() string {
+	t := e.t
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "root"), e.root, 0o600)
+	os.WriteFile(filepath.Join(src, "boot"), e.boot, 0o600)
+	key, err := archive.ReadUpdateKey(filepath.Join(e.arch.Dir, archive.UpdateKeyFile))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	e.shim.Serve(8, root, e.boot)
-	e.shim.Offer(&wire.UpdateOffer{Rollout: 3, Update: su, ConfirmWithin: wire.Duration(20 * time.Minute)})
+	out := filepath.Join(t.TempDir(), "update")
+	if _, err := archive.SignUpdateDir(key, wire.UpdateManifest{Serial: 8, Version: "2026.12.06-8", Built: time.Now().UTC(), Arch: "arm64"},
+		filepath.Join(src, "root"), filepath.Join(src, "boot"), out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// offer publishes the build and rolls it out to the box (its own
+// canary): its next check-in is offered it.
+func (e *updEnv) offer() {
+	t := e.t
+	ctx := context.Background()
+	if _, err := e.arch.Publish(ctx, e.build(), "ops"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.arch.Roll(ctx, archive.RollOptions{Serial: 8, Target: "box:branch-upd", ConfirmWithin: 20 * time.Minute, By: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rollout = r.ID
+}
+
+// rolloutBox is the box's row in the rollout, and the rollout's state.
+func (e *updEnv) rolloutBox() (index.RolloutBox, string) {
+	e.t.Helper()
+	st, err := e.arch.Rollout(context.Background(), e.rollout)
+	if err != nil || len(st.Boxes) != 1 {
+		e.t.Fatalf("rollout %d: %+v %v", e.rollout, st, err)
+	}
+	return st.Boxes[0], st.State
 }
 
 // boot starts the box's daemon (as Run does up to the sync loop) on
@@ -132,8 +177,10 @@ func (e *updEnv) start(serial uint64, extra string) *Appliance {
 	}
 	a.sync = &syncer{c: sc, started: time.Now(), window: cfg.Sync.Window}
 	a.live = &capture.Live{P: capture.NewPipeline(decode.New(decode.DefaultOptions), calls.NewTracker(calls.Config{}, a.v, a.v))}
-	a.upd.setCaptureStarted(time.Now())
-	a.updateAtStart()
+	if !e.captureLate {
+		a.upd.setCaptureStarted(time.Now())
+		a.updateAtStart()
+	}
 	a.verifyAudit()
 	a.refresh()
 	e.cur = a
@@ -175,10 +222,16 @@ func audits(t *testing.T, v *vault.Vault, action string) []string {
 	return out
 }
 
+// health is what the archive stored of the box's last check-in.
 func (e *updEnv) health() wire.Health {
-	h, ok := e.shim.LastHealth()
-	if !ok {
-		e.t.Fatal("no check-in")
+	e.t.Helper()
+	ap, err := e.arch.Index.Appliance(context.Background(), "branch-upd")
+	if err != nil || ap.Health == "" {
+		e.t.Fatalf("no check-in: %v", err)
+	}
+	var h wire.Health
+	if err := json.Unmarshal([]byte(ap.Health), &h); err != nil {
+		e.t.Fatal(err)
 	}
 	return h
 }
@@ -194,9 +247,19 @@ func (e *updEnv) health() wire.Health {
 func TestUpdateInstallRebootConfirm(t *testing.T) {
 	e := newUpdEnv(t)
 	a := e.start(7, "")
-	e.offer(e.root)
-	e.shim.CutAfter(10000) // the first file request (boot, 30000 bytes) is cut
+	e.offer()
+	// The link is cut 10000 bytes into the first file's response (boot,
+	// 30000 bytes): the box's download breaks there.
+	var from int64
+	e.reqs.OnRequest(func(string) {
+		from = e.link.Down()
+		e.link.CutAfter(10000)
+		e.reqs.OnRequest(nil)
+	})
 	e.pass(a, true)
+	if e.link.Cuts() != 1 {
+		t.Fatal("the link was not cut")
+	}
 	if e.rebootRequested(a) {
 		t.Fatal("installed after a cut download")
 	}
@@ -208,14 +271,18 @@ func TestUpdateInstallRebootConfirm(t *testing.T) {
 	}
 	e.pass(a, true)
 	if !e.rebootRequested(a) {
-		t.Fatalf("not installed after the resumed download: %v", e.shim.Gets())
+		t.Fatalf("not installed after the resumed download: %v", e.reqs.Lines())
 	}
-	gets := e.shim.Gets()
+	gets := e.reqs.Lines()
 	if len(gets) != 3 || !strings.HasPrefix(gets[0], "GET /sync/v1/update/8/boot ") || !strings.Contains(gets[1], "/8/boot bytes=") || !strings.HasSuffix(gets[2], "/8/root ") {
 		t.Fatalf("requests %q", gets)
 	}
-	if lost := e.shim.Served() - int64(len(e.root)+len(e.boot)); lost < 0 || lost > 64<<10 {
-		t.Fatalf("archive sent %d bytes for %d", e.shim.Served(), len(e.root)+len(e.boot))
+	// What crossed the link since the first file request: both files
+	// once, what the cut lost in flight, TLS and the pass's check-ins.
+	if lost := e.link.Down() - from - int64(len(e.root)+len(e.boot)); lost < 0 || lost > 64<<10 {
+		t.Fatalf("the archive sent %d bytes for %d", e.link.Down()-from, len(e.root)+len(e.boot))
+	} else {
+		t.Logf("%d bytes on the link for files of %d bytes", e.link.Down()-from, len(e.root)+len(e.boot))
 	}
 	ev, _ := e.parts.Events()
 	if strings.Join(ev, " ") != "write:root.img write:boot.img testboot" {
@@ -227,13 +294,16 @@ func TestUpdateInstallRebootConfirm(t *testing.T) {
 		}
 	}
 	p, err := firmware.ReadPending(filepath.Join(e.dir, "update"))
-	if err != nil || p == nil || p.Serial != 8 || p.FromSerial != 7 || p.Rollout != 3 || p.Within() != 20*time.Minute {
+	if err != nil || p == nil || p.Serial != 8 || p.FromSerial != 7 || p.Rollout != e.rollout || p.Within() != 20*time.Minute {
 		t.Fatalf("pending %+v %v", p, err)
 	}
 	if h := e.health(); h.UpdateState != wire.UpdateWritten || h.UpdateSerial != 8 {
 		t.Fatalf("before the reboot: %+v", h)
 	}
-	if au := audits(t, a.v, "firmware_update"); len(au) != 1 || !strings.Contains(au[0], "firmware update 8 (2026.12.06-8, rollout 3) written, rebooting") {
+	if rb, _ := e.rolloutBox(); rb.State != wire.UpdateWritten {
+		t.Fatalf("the archive's rollout: %+v", rb)
+	}
+	if au := audits(t, a.v, "firmware_update"); len(au) != 1 || !strings.Contains(au[0], fmt.Sprintf("firmware update 8 (2026.12.06-8, rollout %d) written, rebooting", e.rollout)) {
 		t.Fatalf("audit %q", au)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "update", rootPart)); !os.IsNotExist(err) {
@@ -277,6 +347,9 @@ func TestUpdateInstallRebootConfirm(t *testing.T) {
 	if au := audits(t, a.v, "update_refused"); len(au) != 0 {
 		t.Fatalf("refused: %q", au)
 	}
+	if rb, state := e.rolloutBox(); rb.State != archive.BoxConfirmed || state != index.RolloutDone {
+		t.Fatalf("the archive's rollout %s, box %+v", state, rb)
+	}
 	a.refresh()
 	if fw := a.Status().Firmware; fw == nil || fw.Serial != 8 || fw.UpdateState != wire.UpdateConfirmed {
 		t.Fatalf("status %+v", fw)
@@ -292,11 +365,11 @@ func TestUpdateOutsideWindow(t *testing.T) {
 	closed := fmt.Sprintf("%02d:%02d-%02d:%02d", from.Hour(), from.Minute(), to.Hour(), to.Minute())
 	e.sync = strings.Replace(e.sync, `window = "00:00-24:00"`, `window = "`+closed+`"`, 1)
 	a := e.start(7, "")
-	e.offer(e.root)
+	e.offer()
 	// The daemon's loop outside the window: check-ins only.
 	e.pass(a, InWindow(a.syncWindow(), time.Now()))
 	e.pass(a, InWindow(a.syncWindow(), time.Now()))
-	if g := e.shim.Gets(); len(g) != 0 || e.shim.Served() != 0 {
+	if g := e.reqs.Lines(); len(g) != 0 {
 		t.Fatalf("downloaded outside the window: %q", g)
 	}
 	if e.rebootRequested(a) {
@@ -305,20 +378,32 @@ func TestUpdateOutsideWindow(t *testing.T) {
 	// Even a pass that uploads (an archive's pull) does not download
 	// outside the window.
 	e.pass(a, true)
-	if g := e.shim.Gets(); len(g) != 0 {
+	if g := e.reqs.Lines(); len(g) != 0 {
 		t.Fatalf("downloaded outside the window on a pull: %q", g)
 	}
 }
 
 // TestUpdateHashMismatch: a root file whose SHA-256 differs from the
 // signed manifest's is refused after the download: nothing is installed,
-// the files are removed, the refusal is audited and reported.
+// the files are removed, the refusal is audited and reported, and the
+// archive marks the box failed with that reason. The archive publishes
+// no file that does not hash to its manifest (refused first, asserted):
+// what reaches the box is its published copy changed on its disk
+// afterwards (bit rot, tampering).
 func TestUpdateHashMismatch(t *testing.T) {
 	e := newUpdEnv(t)
 	a := e.start(7, "")
 	bad := bytes.Clone(e.root)
 	bad[len(bad)/2] ^= 0xff
-	e.offer(bad)
+	d := e.build()
+	os.WriteFile(filepath.Join(d, archive.UpdateRootFile), bad, 0o600)
+	if _, err := e.arch.Publish(context.Background(), d, "ops"); err == nil || !strings.Contains(err.Error(), "does not hash to the manifest") {
+		t.Fatalf("the archive published a root that does not hash to its manifest: %v", err)
+	}
+	e.offer()
+	if err := os.WriteFile(filepath.Join(e.arch.Dir, "updates", "8", archive.UpdateRootFile), bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	e.pass(a, true)
 	e.pass(a, false) // the next check-in
 	if e.rebootRequested(a) {
@@ -335,10 +420,11 @@ func TestUpdateHashMismatch(t *testing.T) {
 			t.Fatalf("%s kept: %v", f, err)
 		}
 	}
-	// Offered again: not downloaded again at every pass.
-	served := e.shim.Served()
+	// Not downloaded again at the next pass (the archive offers it no
+	// more: the box failed, the rollout stopped).
+	served := len(e.reqs.Lines())
 	e.pass(a, true)
-	if e.shim.Served() != served {
+	if len(e.reqs.Lines()) != served {
 		t.Fatal("a file that failed its hash was downloaded again at the next pass")
 	}
 	const why = "update 8: root: SHA-256 differs from the manifest's; nothing installed"
@@ -347,6 +433,9 @@ func TestUpdateHashMismatch(t *testing.T) {
 	}
 	if h := e.health(); h.UpdateState != wire.UpdateRefused || h.UpdateSerial != 8 || h.UpdateFailure != why {
 		t.Fatalf("reported %+v", h)
+	}
+	if rb, state := e.rolloutBox(); rb.State != archive.BoxFailed || rb.Reason != why || state != index.RolloutStopped {
+		t.Fatalf("the archive's rollout %s, box %+v", state, rb)
 	}
 }
 
@@ -357,7 +446,7 @@ func TestUpdateHashMismatch(t *testing.T) {
 func TestUpdateRolledBack(t *testing.T) {
 	e := newUpdEnv(t)
 	a := e.start(7, "")
-	e.offer(e.root)
+	e.offer()
 	e.pass(a, true)
 	if !e.rebootRequested(a) {
 		t.Fatal("not installed")
@@ -397,6 +486,9 @@ func TestUpdateRolledBack(t *testing.T) {
 	if p, _ := firmware.ReadPending(filepath.Join(e.dir, "update")); p != nil {
 		t.Fatalf("pending kept: %+v", p)
 	}
+	if rb, state := e.rolloutBox(); rb.State != archive.BoxFailed || rb.Reason != why || state != index.RolloutStopped {
+		t.Fatalf("the archive's rollout %s, box %+v", state, rb)
+	}
 	if e.rebootRequested(a) {
 		t.Fatal("the rolled-back firmware was installed again")
 	}
@@ -422,9 +514,9 @@ func TestUpdateNoSpace(t *testing.T) {
 	free := int64(st.Bavail) * int64(st.Bsize)
 	// A floor just above what is free less the update's size.
 	a.cfg.Vault.MinFree = config.Size(free - int64(len(e.root)+len(e.boot))/2)
-	e.offer(e.root)
+	e.offer()
 	e.pass(a, true)
-	if g := e.shim.Gets(); len(g) != 0 {
+	if g := e.reqs.Lines(); len(g) != 0 {
 		t.Fatalf("downloaded: %q", g)
 	}
 	au := audits(t, a.v, "update_refused")
@@ -446,7 +538,7 @@ func TestUpdateWithdrawn(t *testing.T) {
 	a.mu.Lock()
 	a.cfg.Sync.Window = closed
 	a.mu.Unlock()
-	e.offer(e.root)
+	e.offer()
 	e.pass(a, false) // a check-in outside the window: the offer is taken
 	a.upd.mu.Lock()
 	taken := a.upd.offer != nil
@@ -454,12 +546,65 @@ func TestUpdateWithdrawn(t *testing.T) {
 	if !taken {
 		t.Fatal("offer not taken")
 	}
-	e.shim.Offer(nil)
+	if err := e.arch.StopRollout(context.Background(), e.rollout, "a fault found in 8", "ops"); err != nil {
+		t.Fatal(err)
+	}
 	a.mu.Lock()
 	a.cfg.Sync.Window = "00:00-24:00"
 	a.mu.Unlock()
 	e.pass(a, true)
-	if g := e.shim.Gets(); len(g) != 0 {
+	if g := e.reqs.Lines(); len(g) != 0 {
 		t.Fatalf("a withdrawn offer was downloaded: %q", g)
+	}
+}
+
+// TestUpdateRolledBackNotReinstalled: the old firmware, booted again by
+// the watchdog, may check in before its capture runs and it reads
+// pending.json (the daemon's sync loop starts first). The box still
+// says "written" for the update then, and the archive, whose rollout
+// has the box written and not yet running it, offers it again. That
+// offer must not be taken before the box knows it rolled the update
+// back: it is not downloaded or installed again, and the box reports
+// the rollback, which the archive records as its failure. Before: the
+// offer was kept, and after the rollback was noted the box downloaded
+// and installed the same firmware again, rebooting into it (found with
+// the real daemon against the real archive, TestDaemonFirmwareUpdate).
+func TestUpdateRolledBackNotReinstalled(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	e.offer()
+	e.pass(a, true)
+	if !e.rebootRequested(a) {
+		t.Fatal("not installed")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Firmware 8 never comes up; the watchdog boots 7 again, whose sync
+	// loop checks in before capture runs.
+	e.captureLate = true
+	a = e.start(7, "")
+	e.pass(a, true)
+	if h := e.health(); h.FirmwareSerial != 7 || h.UpdateState != wire.UpdateWritten || h.UpdateSerial != 8 {
+		t.Fatalf("the first check-in: %+v", h)
+	}
+	a.upd.setCaptureStarted(time.Now())
+	a.updateAtStart()
+	e.pass(a, true)
+	e.pass(a, true)
+	if e.rebootRequested(a) {
+		t.Fatal("the rolled-back firmware was installed again")
+	}
+	if ev, _ := e.parts.Events(); strings.Join(ev, " ") != "write:root.img write:boot.img testboot reboot" {
+		t.Fatalf("installer calls %q", ev)
+	}
+	const why = "firmware 8 did not confirm within 20m0s; running 7 again"
+	if h := e.health(); h.FirmwareSerial != 7 || h.UpdateState != wire.UpdateRolledBack || h.UpdateSerial != 8 || h.UpdateFailure != why {
+		t.Fatalf("reported %+v", h)
+	}
+	if rb, state := e.rolloutBox(); rb.State != archive.BoxFailed || rb.Reason != why || state != index.RolloutStopped {
+		t.Fatalf("the archive's rollout %s, box %+v", state, rb)
 	}
 }

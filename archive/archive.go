@@ -339,9 +339,8 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 	fmt.Fprintf(&b, "]\ncert = %q\nkey = %q\nca = %q\nanchor_key = %q\napi_cert = %q\napi_key = %q\npolicy_key = %q\n",
 		filepath.Join(abs, "sync.crt"), filepath.Join(abs, "sync.key"), filepath.Join(abs, "ca.crt"),
 		filepath.Join(abs, "anchor.vkey"), filepath.Join(abs, "api.crt"), filepath.Join(abs, "api.key"), filepath.Join(abs, "policy.pub"))
+	fmt.Fprintf(&b, "update_key = %q\n", filepath.Join(abs, "update.pub"))
 	fmt.Fprintf(&b, "window = \"01:00-05:00\"\nrate = \"1MB\"\ncheck_in_every = \"5m\"\n")
-	// The update key (update.pub) for boxes whose configuration knows it.
-	fmt.Fprintf(&b, "# update_key = %q\n", filepath.Join(abs, "update.pub"))
 	if err := os.WriteFile(filepath.Join(out, "sync.toml"), []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}

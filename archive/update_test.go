@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spanvault/spanvault/appliance/config"
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/archive/index/pgtest"
@@ -543,7 +544,10 @@ func TestUpdateDownload(t *testing.T) {
 }
 
 // TestUpdateKeyAtEnrollment: enroll writes the update key's public half
-// as update.pub beside policy.pub. Before: no update.pub.
+// as update.pub beside policy.pub, and the sync.toml it writes pins it:
+// the box's own configuration parser reads sync.update_key from it.
+// Before: the line was written commented out ("# update_key = ..."), and
+// a box configured from it refused every update (no key pinned).
 func TestUpdateKeyAtEnrollment(t *testing.T) {
 	e := newUpdEnv(t, nil)
 	r, err := e.a.Enroll(context.Background(), "branch-k", filepath.Join(t.TempDir(), "k"), nil)
@@ -563,6 +567,17 @@ func TestUpdateKeyAtEnrollment(t *testing.T) {
 	}
 	if pol, _ := e.a.PolicyPublicKey(); pol == pk {
 		t.Fatal("the update key is the policy key")
+	}
+	section, err := os.ReadFile(filepath.Join(r.Dir, "sync.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(append([]byte("[vault]\ndir = \"v\"\nrecipients = \"r\"\n"), section...), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := filepath.Abs(filepath.Join(r.Dir, "update.pub")); cfg.Sync.UpdateKey != want {
+		t.Fatalf("the box's sync.update_key from sync.toml: %q, want %q\n%s", cfg.Sync.UpdateKey, want, section)
 	}
 }
 

@@ -281,7 +281,10 @@
 //     serial, or has not confirmed within the rollout's deadline (48h by
 //     default) of its first offer, or of its wave's start when it never
 //     checked in; skipped when it runs a serial above. A box that runs the
-//     serial already counts as confirmed.
+//     serial already counts as confirmed. A box reports its refusal of an
+//     offer, and that it rolled the serial back before (it never tries a
+//     serial again that it rolled back), with the offer's rollout ID: a
+//     new rollout of the same serial learns it at once.
 //   - Stop: when the failed boxes of the wave in progress exceed the
 //     rollout's threshold (a fraction; the canary's failure always), the
 //     rollout stops by itself and the archive alerts

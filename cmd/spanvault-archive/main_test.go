@@ -37,7 +37,7 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("enroll: %s", e)
 	}
 	toml, _ := os.ReadFile(filepath.Join(out, "sync.toml"))
-	for _, want := range []string{"[sync]", `name = "branch-7"`, `archives = ["127.0.0.1:18999"]`, "sync.crt", "sync.key", "ca.crt", "anchor.vkey", "api.crt"} {
+	for _, want := range []string{"[sync]", `name = "branch-7"`, `archives = ["127.0.0.1:18999"]`, "sync.crt", "sync.key", "ca.crt", "anchor.vkey", "api.crt", "\nupdate_key = \""} {
 		if !bytes.Contains(toml, []byte(want)) {
 			t.Fatalf("sync.toml lacks %q:\n%s", want, toml)
 		}

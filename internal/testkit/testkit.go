@@ -1,6 +1,8 @@
 // Package testkit holds what spanvault's tests share: a movable clock
 // (Clock) and a buffer safe to write from other goroutines
-// (LockedBuffer), the checks that skip a test needing root or an
+// (LockedBuffer), a TCP link that breaks after a number of bytes
+// (CutProxy), a record of the requests a real server receives
+// (RequestLog), the checks that skip a test needing root or an
 // installed tool, and the selection of the tests that run a second time
 // on other storage (make test-go re-runs sync/client with the archive on
 // S3 and archive/access with the index in PostgreSQL).

@@ -24,10 +24,11 @@ import (
 // offer goes to Config.OnUpdate (the daemon downloads it inside its
 // window, appliance/update.go); a refused one is audited (update_refused)
 // and reported at the next check-in (UpdateState "refused",
-// UpdateFailure the reason). The box's update state (UpdateReport) is
-// kept in the vault's sync state: it survives restarts and reboots, and
-// every check-in reports it. A serial this box rolled back is not tried
-// again (a newer one is).
+// UpdateFailure the reason), once per rollout. The box's update state
+// (UpdateReport) is kept in the vault's sync state: it survives restarts
+// and reboots, and every check-in reports it. A serial this box rolled
+// back is not tried again (a newer one is); a new rollout of it is
+// reported the rollback, with its own rollout ID.
 
 // metaUpdateReport is the client's update state in the vault: JSON of an
 // UpdateReport.
@@ -155,7 +156,16 @@ func (c *Client) handleUpdate(o *wire.UpdateOffer) (bool, error) {
 	case m.Arch != arch:
 		err = fmt.Errorf("update: serial %d is built for %s, this box is %s", m.Serial, m.Arch, arch)
 	case prev.State == wire.UpdateRolledBack && prev.Serial == m.Serial:
-		return false, nil // it failed here once: not again
+		// It failed here once: not again. A new rollout of it is told so
+		// (the archive marks the box failed in it with the reason).
+		if prev.Rollout == o.Rollout {
+			return false, nil
+		}
+		prev.Rollout = o.Rollout
+		if e := c.SetUpdateReport(prev); e != nil {
+			return false, e
+		}
+		return true, c.v.Audit("update_refused", "archive", "", fmt.Sprintf("firmware update %d (rollout %d) not tried again: rolled back on this box: %s", m.Serial, o.Rollout, prev.Failure))
 	}
 	if err == nil {
 		err = c.cfg.OnUpdate(Update{Manifest: m, Rollout: o.Rollout, ConfirmWithin: time.Duration(o.ConfirmWithin)})
@@ -163,8 +173,8 @@ func (c *Client) handleUpdate(o *wire.UpdateOffer) (bool, error) {
 			return false, nil // the daemon reports its progress
 		}
 	}
-	if prev.State == wire.UpdateRefused && prev.Serial == serial && prev.Failure == err.Error() {
-		return false, nil // refused already, and said so
+	if prev.State == wire.UpdateRefused && prev.Serial == serial && prev.Rollout == o.Rollout && prev.Failure == err.Error() {
+		return false, nil // refused already, and said so (a new rollout of it is told)
 	}
 	if e := c.SetUpdateReport(UpdateReport{State: wire.UpdateRefused, Serial: serial, Rollout: o.Rollout, Failure: err.Error()}); e != nil {
 		return false, e
