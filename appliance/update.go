@@ -42,7 +42,10 @@ import (
 //     unless it confirms within the offer's time. It confirms after its
 //     first sync pass that succeeds while recording works: it switches
 //     to its root for good, writes confirmed.json, audits the capture gap
-//     of the reboot and reports "confirmed".
+//     of the reboot and reports "confirmed". Then it reboots once more,
+//     out of the test boot (update_testboot.go): gokrazy aims its update
+//     API at the root the test boot's command line calls inactive, which
+//     is the one running.
 //  5. The old firmware that finds pending.json naming a newer serial was
 //     rolled back: it reports "rolled-back" with the reason, audits it,
 //     and clears pending.json.
@@ -79,10 +82,14 @@ type updater struct {
 	trying         *firmware.Pending // this firmware is on trial
 	captureStarted time.Time         // this boot's capture start (the end of a reboot's gap)
 	rebootPending  *firmware.Pending // written, the reboot next
-	bootedAt       time.Time
-	started        bool                 // atStart ran
-	ready          bool                 // atStart read the last update's state: offers are taken
-	failed         map[uint64]time.Time // serials whose download or install failed, and when
+	// testBoot: this boot is gokrazy's test boot (update_testboot.go);
+	// leaving says why the box reboots out of it, "" if it does not.
+	testBoot bool
+	leaving  string
+	bootedAt time.Time
+	started  bool                 // atStart ran
+	ready    bool                 // atStart read the last update's state: offers are taken
+	failed   map[uint64]time.Time // serials whose download or install failed, and when
 }
 
 // retryFailedAfter is how long an update that failed after its download
@@ -212,6 +219,9 @@ func (u *updater) step(ctx context.Context, c updateSync, open func() bool) (boo
 			u.removeDownload()
 			return false, u.fail(c, o, fmt.Errorf("update %d: %s: %w; nothing installed", m.Serial, f.part, err))
 		}
+	}
+	if u.leaveTestBoot(fmt.Sprintf("update %d is written from a boot whose command line names the root it runs", m.Serial)) {
+		return true, nil // written after the reboot: the download is kept
 	}
 	if err := u.install(ctx, c, o); err != nil {
 		return false, err

@@ -63,6 +63,7 @@ func (a *Appliance) setupUpdater() error {
 		a.log.Warn("update.dir: boot time not kept", "err", err)
 	}
 	u.bootedAt = booted
+	u.testBoot = kernelTestBoot()
 	a.upd = u
 	a.rebootc = make(chan struct{})
 	a.log.Info("firmware", "serial", fw.Serial, "version", fw.Version, "arch", fw.Arch)
@@ -125,6 +126,10 @@ func (a *Appliance) updateAfterPass(ctx context.Context, c *client.Client, uploa
 		if ok { // say so now rather than at the next check-in
 			if err := c.Pass(ctx, client.Options{HealthNow: a.health}); err != nil && ctx.Err() == nil {
 				a.log.Warn("sync", "err", err)
+			}
+			if a.upd.leaveTestBoot("confirmed in gokrazy's test boot, whose command line names the previous root") {
+				close(a.rebootc)
+				return
 			}
 		}
 	}
@@ -191,19 +196,27 @@ func (a *Appliance) rebootIntoUpdate(ctx context.Context, captureStopped time.Ti
 		return nil
 	}
 	p := a.upd.rebooting()
-	if p == nil {
+	if p == nil && a.upd.leavingTestBoot() == "" {
 		return nil
 	}
-	if err := a.upd.beforeReboot(captureStopped); err != nil {
+	if p == nil {
+		if err := a.upd.auditLeave(captureStopped); err != nil {
+			a.log.Error("firmware: auditing the reboot out of the test boot", "err", err)
+		}
+	} else if err := a.upd.beforeReboot(captureStopped); err != nil {
 		a.log.Error("firmware update: noting the capture stop", "err", err)
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	err := a.upd.inst.Reboot(rctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("firmware update %d: reboot: %w", p.Serial, err)
+		return fmt.Errorf("firmware update: reboot: %w", err)
 	}
-	a.log.Info("rebooting into the firmware update", "serial", p.Serial)
+	if p == nil {
+		a.log.Info("rebooting out of the test boot", "serial", a.upd.fw.Serial)
+	} else {
+		a.log.Info("rebooting into the firmware update", "serial", p.Serial)
+	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(5 * time.Minute):

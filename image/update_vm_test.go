@@ -128,27 +128,34 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	if cl, err := bootCmdline(img); err != nil || !strings.Contains(cl, n1Root) {
 		t.Fatalf("after the confirmation the boot partition boots %q (%v), want root 3", cl, err)
 	}
-	k := v.bootCount()
 	if st := rolloutStatus(t, cli, va.dir, id1); st.box("branch-vm") != "confirmed" {
 		t.Fatalf("rollout %d after the confirmation: %+v", id1, st)
 	}
-	gap1 := watch.gapAround(b2.Start)
+	// Confirmed in the test boot, the box reboots once more into a boot
+	// whose command line names N+1's root (appliance/update_testboot.go).
+	k, b3 := v.waitBootWhere(t, 3, 5*time.Minute, "the reboot out of the test boot", func(vmBoot) bool { return true })
+	if strings.Contains(b3.Cmdline, "try_boot_inactive") || !strings.Contains(b3.Cmdline, n1Root) {
+		t.Fatalf("the reboot after the confirmation boots %q, want %s (N+1) without the test-boot flag", b3.Cmdline, n1Root)
+	}
+	v.waitStatus(t, "the status page after the reboot out of the test boot", 3*time.Minute, func(m map[string]any) bool { return m["capture"] != nil })
+	gap1, gap1b := watch.gapAround(b2.Start), watch.gapAround(b3.Start)
 	t.Log(strings.TrimSpace(goRun(t, "./cmd/mirrorfeed", "-unix", v.mirror, "-pps", "500", after)))
 	waitRecordings(t, va, "branch-vm", 3)
-	t.Logf("N+1: roll to download seen %s, roll to reboot %s (offer, download %d+%d bytes, write), reboot to recording %s, reboot to confirmed at check-in %s; capture down %s",
+	t.Logf("N+1: roll to download seen %s, roll to reboot %s (offer, download %d+%d bytes, write), reboot to recording %s, reboot to confirmed at check-in %s, confirmed to the reboot out of the test boot %s; capture down %s at the update's reboot, %s at the one after the confirmation",
 		since(tRoll, states.first(n+1, wire.UpdateDownloading)), b2.Start.Sub(tRoll).Round(time.Second), res1.RootSize, res1.BootSize,
-		tUp.Sub(b2.Start).Round(time.Second), tConfirmed.Sub(b2.Start).Round(time.Second), gap1.Round(100*time.Millisecond))
+		tUp.Sub(b2.Start).Round(time.Second), tConfirmed.Sub(b2.Start).Round(time.Second), b3.Start.Sub(tConfirmed).Round(time.Second),
+		gap1.Round(100*time.Millisecond), gap1b.Round(100*time.Millisecond))
 
 	// N+2: its daemon never starts; the watchdog boots N+1 again.
 	t.Log(strings.TrimSpace(runCLI(t, cli, "update", "publish", "-dir", va.dir, "-update", up2)))
 	tRoll2 := time.Now()
 	id2 := roll(t, cli, va.dir, n+2, "branch-vm")
-	// The box may have rebooted once more after N+1's confirmation (a
-	// boot whose command line names the root it runs, before it writes
-	// another update: see TestVMRebootABSwitch).
 	i3, b3 := v.waitBootWhere(t, k+1, 10*time.Minute, "N+2's test boot", func(b vmBoot) bool {
 		return strings.Contains(b.Cmdline, "gokrazy.try_boot_inactive=1")
 	})
+	if i3 != k+1 {
+		t.Fatalf("boots before N+2's test boot: %s", v.bootList())
+	}
 	_, b4 := v.waitBootWhere(t, i3+1, 10*time.Minute, "the boot after N+2's test boot", func(vmBoot) bool { return true })
 	if strings.Contains(b4.Cmdline, "try_boot_inactive") || !strings.Contains(b4.Cmdline, n1Root) {
 		t.Fatalf("after N+2's test boot (%q) the box boots %q, want %s (N+1) again", b3.Cmdline, b4.Cmdline, n1Root)

@@ -1,0 +1,96 @@
+package appliance
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/sync/wire"
+)
+
+// TestUpdateLeavesTestBoot: firmware 8, test-booted by gokrazy (the
+// kernel's command line still names firmware 7's root, and gokrazy's
+// update targets follow it), confirms after its first healthy pass and
+// then reboots once more, into a boot whose command line names its own
+// root, auditing why; before, it went on running the test boot, and the
+// next update it wrote overwrote its own root (image
+// TestVMUpdateAndRollback rolled back to firmware 7).
+func TestUpdateLeavesTestBoot(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	e.offer()
+	e.pass(a, true)
+	if !e.rebootRequested(a) {
+		t.Fatal("not installed")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	a = e.start(8, "")
+	a.upd.testBoot = true // as /proc/cmdline says in gokrazy's test boot
+	e.pass(a, false)
+	if h := e.health(); h.FirmwareSerial != 8 || h.UpdateState != wire.UpdateConfirmed {
+		t.Fatalf("after the first healthy pass: %+v", h)
+	}
+	if !e.rebootRequested(a) {
+		t.Fatal("confirmed in the test boot and kept running it: the next update would overwrite the running root")
+	}
+	stopped := time.Now()
+	if err := a.rebootIntoUpdate(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := e.parts.Events(); strings.Join(ev[len(ev)-2:], " ") != "switch reboot" {
+		t.Fatalf("installer calls %q", ev)
+	}
+	if au := audits(t, a.v, "firmware_reboot"); len(au) != 1 || !strings.Contains(au[0], "out of the test boot of firmware 8") ||
+		!strings.Contains(au[0], "capture stopped at "+stopped.UTC().Format(time.RFC3339Nano)) {
+		t.Fatalf("audit %q", au)
+	}
+}
+
+// TestUpdateNotWrittenFromTestBoot: a box still in a test boot (its
+// daemon restarted after the confirmation) that is offered an update
+// downloads it but reboots before writing it; after the reboot it writes
+// the download it kept.
+func TestUpdateNotWrittenFromTestBoot(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	a.upd.testBoot = true
+	e.offer()
+	e.pass(a, true)
+	if !e.rebootRequested(a) {
+		t.Fatal("no reboot out of the test boot")
+	}
+	if ev, _ := e.parts.Events(); len(ev) != 0 {
+		t.Fatalf("written from a test boot: %q", ev)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "update", rootPart)); err != nil {
+		t.Fatalf("download not kept: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if au := audits(t, a.v, "firmware_reboot"); len(au) != 1 || !strings.Contains(au[0], "update 8 is written from a boot") {
+		t.Fatalf("audit %q", au)
+	}
+
+	a = e.start(7, "") // the boot after: not a test boot
+	e.pass(a, true)
+	if !e.rebootRequested(a) {
+		t.Fatal("not installed after the reboot")
+	}
+	if ev, _ := e.parts.Events(); strings.Join(ev, " ") != "reboot write:root.img write:boot.img testboot" {
+		t.Fatalf("installer calls %q", ev)
+	}
+	if gets := e.reqs.Lines(); len(gets) != 2 {
+		t.Fatalf("downloaded again after the reboot: %q", gets)
+	}
+}
