@@ -23,23 +23,30 @@ func fleetFigures(row func(name, val, target string)) string {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			m := line.FindStringSubmatch(sc.Text())
-			if m == nil || m[1] != "BenchmarkFleet" {
-				continue
+			if r := fleetLine(sc.Text()); r != nil {
+				fleetRows(row, r, "make fleet")
 			}
-			r := result{}
-			fs := strings.Fields(m[4])
-			for i := 0; i+1 < len(fs); i += 2 {
-				if v, err := strconv.ParseFloat(fs[i], 64); err == nil {
-					r[fs[i+1]] = v
-				}
-			}
-			fleetRows(row, r, "make fleet")
 		}
 	} else {
 		row("fleet simulation at full size (500 boxes, a simulated day)", "not measured here: make fleet writes "+fleetFile, "")
 	}
 	return out
+}
+
+// fleetLine reads BenchmarkFleet's result line (nil: another line).
+func fleetLine(s string) result {
+	m := line.FindStringSubmatch(s)
+	if m == nil || m[1] != "BenchmarkFleet" {
+		return nil
+	}
+	r := result{}
+	fs := strings.Fields(m[4])
+	for i := 0; i+1 < len(fs); i += 2 {
+		if v, err := strconv.ParseFloat(fs[i], 64); err == nil {
+			r[fs[i+1]] = v
+		}
+	}
+	return r
 }
 
 func fleetRows(row func(name, val, target string), r result, by string) {
