@@ -24,16 +24,27 @@ type admission struct {
 	msg string // the ack's error, or ""
 }
 
-// admitAll admits a run of recording records of one batch at once:
-// records naming the same object in turn (in batch order), different
-// objects in parallel, at most admitParallel at a time. Each gets what
+// admitAll admits a run of recording records of one batch at once: what
+// the index says of them in one lookup (index.AdmitFacts), then the
+// store's part, records naming the same object in turn (in batch order),
+// different objects in parallel, at most admitParallel at a time. Each gets what
 // admitRecording alone would have given it; the batch's index rows are
 // still committed together after, and acknowledged only then.
 func (a *Archive) admitAll(ctx context.Context, name string, run []admission) {
-	if len(run) == 1 {
-		t0 := time.Now()
-		run[0].msg = a.admitRecording(ctx, name, run[0].rec, &run[0].row)
-		store.StepTimes.Since("admit recording (owner, stat, retention, hold)", t0)
+	if len(run) == 0 {
+		return
+	}
+	t0 := time.Now()
+	ids, sums := make([]string, len(run)), make([]string, len(run))
+	for k, ad := range run {
+		ids[k], sums[k] = ad.rec.ID, ad.rec.SHA256
+	}
+	facts, err := a.Index.AdmitFacts(ctx, name, ids, sums)
+	store.StepTimes.Since("index: admission facts (per batch)", t0)
+	if err != nil {
+		for k := range run {
+			run[k].msg = err.Error()
+		}
 		return
 	}
 	var order []string
@@ -53,7 +64,7 @@ func (a *Archive) admitAll(ctx context.Context, name string, run []admission) {
 			defer func() { <-sem; wg.Done() }()
 			for _, k := range ks {
 				t0 := time.Now()
-				run[k].msg = a.admitRecording(ctx, name, run[k].rec, &run[k].row)
+				run[k].msg = a.admitRecording(ctx, name, run[k].rec, &run[k].row, facts[k])
 				store.StepTimes.Since("admit recording (owner, stat, retention, hold)", t0)
 			}
 		}(bySum[sum])

@@ -41,12 +41,11 @@ func (a *Archive) ownershipConflict(ctx context.Context, name, owner, sum, what 
 
 // admitRecording checks a recording record of name against ownership and
 // the store, and sets the object's retention and hold by the archive's
-// rules; row gets the hold that applies. It returns the ack's error, or "".
-func (a *Archive) admitRecording(ctx context.Context, name string, rec *wire.Record, row *index.Record) string {
-	owner, err := a.Index.ObjectOwner(ctx, rec.SHA256)
-	if err != nil {
-		return err.Error()
-	}
+// rules; row gets the hold that applies. f is what the index says of it
+// (index.AdmitFacts, taken for the whole batch). It returns the ack's
+// error, or "".
+func (a *Archive) admitRecording(ctx context.Context, name string, rec *wire.Record, row *index.Record, f index.AdmitFact) string {
+	owner := f.Owner
 	if owner != name && owner != "" {
 		return a.ownershipConflict(ctx, name, owner, rec.SHA256, "named in record "+rec.ID)
 	}
@@ -60,18 +59,14 @@ func (a *Archive) admitRecording(ctx context.Context, name string, rec *wire.Rec
 	if !in.Complete || in.Size != rec.Size {
 		return fmt.Sprintf("object %s not held whole (%d of %d bytes)", rec.SHA256, in.Offset, rec.Size)
 	}
-	prev, err := a.Index.Records(ctx, index.Query{Appliance: name, ID: rec.ID, Kind: wire.KindRecording})
-	if err != nil {
-		return err.Error()
-	}
-	if len(prev) > 0 {
-		row.Hold = prev[0].Hold
+	if f.Repeat {
+		row.Hold = f.RepeatHold
 		return "" // a repeat: the index keeps the first, the store is left as it is
 	}
-	held, err := a.archiveHolds(ctx, name, rec.ID, rec.SHA256)
-	if err != nil {
-		return err.Error()
-	}
+	// The archive holds the object: another record of it is on hold, or
+	// the archive's last hold or release command for the recording was a
+	// hold (issued before the record arrived).
+	held := f.ObjectHeld || f.HoldCommanded
 	want := store.Retention{Until: row.RetainUntil, Hold: held || in.Hold, Mode: a.Config.lockMode(rec.Class)}
 	if in.RetainUntil.After(want.Until) {
 		want.Until = in.RetainUntil
@@ -87,21 +82,4 @@ func (a *Archive) admitRecording(ctx context.Context, name string, rec *wire.Rec
 		return err.Error()
 	}
 	return ""
-}
-
-// archiveHolds reports whether the archive holds the object sum, named
-// by name's recording id: another record of the object is on hold, or
-// the archive's last hold or release command for the recording was a
-// hold (issued before the record arrived).
-func (a *Archive) archiveHolds(ctx context.Context, name, id, sum string) (bool, error) {
-	rs, err := a.Index.Records(ctx, index.Query{SHA256: sum, Kind: wire.KindRecording})
-	if err != nil {
-		return false, err
-	}
-	for _, r := range rs {
-		if r.Hold {
-			return true, nil
-		}
-	}
-	return a.Index.HoldCommanded(ctx, name, id)
 }

@@ -30,7 +30,7 @@ func runCluster() string {
 	case bytes.Contains(out.Bytes(), []byte("--- PASS: TestSeaweedCluster")):
 		return ""
 	case bytes.Contains(out.Bytes(), []byte("--- SKIP: TestSeaweedCluster")):
-		return "SeaweedFS is not installed (make cluster installs it)"
+		return "make cluster's test skipped: SeaweedFS or PostgreSQL missing (make cluster installs them)"
 	default:
 		fmt.Fprintf(os.Stderr, "benchreport: make cluster's test failed: %v\n%s", err, out.String())
 		return "make cluster's test failed (its output is above)"
