@@ -87,6 +87,10 @@ type updater struct {
 	leaving  string
 	bootedAt time.Time
 	started  bool // atStart ran
+	// ready: atStart finished. Offers before it are ignored: a check-in
+	// may bring the offer of the very update this boot rolled back
+	// before pending.json says so (the archive offers it again).
+	ready bool
 }
 
 // startOnce reports whether atStart is still to run (once per daemon).
@@ -114,6 +118,9 @@ func (u *updater) onOffer(o client.Update) error {
 	defer u.mu.Unlock()
 	if u.rebootPending != nil || u.trying != nil {
 		return nil // one update at a time: this one waits for the reboot or the confirmation
+	}
+	if !u.ready {
+		return nil // this boot's update state is not read yet: offered again at the next check-in
 	}
 	m := o.Manifest
 	if err := u.space(m.Root.Size + m.Boot.Size - u.downloaded(m)); err != nil {

@@ -109,6 +109,9 @@ func (a *Appliance) updateAtStart() {
 	if err := a.upd.atStart(s.c); err != nil {
 		a.log.Error("firmware update state", "err", err)
 	}
+	a.upd.mu.Lock()
+	a.upd.ready = true
+	a.upd.mu.Unlock()
 }
 
 // updateAfterPass runs after each sync pass: it confirms a firmware on
