@@ -87,9 +87,13 @@ type updater struct {
 	testBoot bool
 	leaving  string
 	bootedAt time.Time
-	started  bool                 // atStart ran
-	ready    bool                 // atStart read the last update's state: offers are taken
-	failed   map[uint64]time.Time // serials whose download or install failed, and when
+	started  bool // atStart ran
+	// ready: atStart read the last update's state. Offers before it are
+	// ignored: a check-in may bring the offer of the very update this
+	// boot rolled back before pending.json says so (the archive offers it
+	// again).
+	ready  bool
+	failed map[uint64]time.Time // serials whose download or install failed, and when
 }
 
 // retryFailedAfter is how long an update that failed after its download

@@ -94,3 +94,50 @@ func TestUpdateNotWrittenFromTestBoot(t *testing.T) {
 		t.Fatalf("downloaded again after the reboot: %q", gets)
 	}
 }
+
+// TestUpdateRollbackNotRetried: firmware 7, booted again after update 8
+// did not confirm, checks in before it has read pending.json (the
+// enrolled box's sync starts before its capture); the archive offers 8
+// again. The box neither takes it nor reports anything but the rollback
+// once it has read its state: before, it downloaded and wrote 8 again,
+// reported "written" over "rolled-back", and test-booted the failing
+// firmware in a loop (image TestVMUpdateAndRollback).
+func TestUpdateRollbackNotRetried(t *testing.T) {
+	e := newUpdEnv(t)
+	a := e.start(7, "")
+	e.offer()
+	e.pass(a, true)
+	if !e.rebootRequested(a) {
+		t.Fatal("not installed")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(e.dir, "update")
+	pending, err := os.ReadFile(filepath.Join(dir, "pending.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := a.sync.(*syncer).c.UpdateReport()
+
+	// Firmware 8's trial failed; 7 boots again. As before its capture
+	// starts: pending.json unread, the state still "written".
+	a = e.start(7, "")
+	os.WriteFile(filepath.Join(dir, "pending.json"), pending, 0o600)
+	if err := a.sync.(*syncer).c.SetUpdateReport(written); err != nil {
+		t.Fatal(err)
+	}
+	a.upd.started, a.upd.ready = false, false
+	e.pass(a, true) // the archive offers 8 again
+	a.updateAtStart()
+	e.pass(a, true) // and again
+	if e.rebootRequested(a) {
+		ev, _ := e.parts.Events()
+		t.Fatalf("update 8, rolled back, written again: %q", ev)
+	}
+	if h := e.health(); h.FirmwareSerial != 7 || h.UpdateState != wire.UpdateRolledBack || h.UpdateSerial != 8 || h.UpdateFailure == "" {
+		t.Fatalf("after the rollback: %+v", h)
+	}
+}

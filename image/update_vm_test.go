@@ -88,7 +88,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	})
 	t.Log(strings.TrimSpace(goRun(t, "./cmd/mirrorfeed", "-unix", v.mirror, "-pps", "500", calls)))
 	waitRecordings(t, va, "branch-vm", 2)
-	h := waitHealth(t, va, "the box's check-in running serial 100", time.Minute, func(h wire.Health) bool { return h.FirmwareSerial == n })
+	h := waitHealth(t, va, v, "the box's check-in running serial 100", time.Minute, func(h wire.Health) bool { return h.FirmwareSerial == n })
 	t.Logf("enrolled and syncing serial %d %s after boot (update state %q)", h.FirmwareSerial, time.Since(t0).Round(time.Second), h.UpdateState)
 
 	// Updates N+1 and N+2, signed with the archive's update key.
@@ -119,7 +119,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	}
 	v.waitStatus(t, "the status page on N+1", 3*time.Minute, func(m map[string]any) bool { return m["capture"] != nil })
 	tUp := time.Now()
-	h = waitHealth(t, va, "the box's check-in running N+1, confirmed", 5*time.Minute, func(h wire.Health) bool {
+	h = waitHealth(t, va, v, "the box's check-in running N+1, confirmed", 5*time.Minute, func(h wire.Health) bool {
 		return h.FirmwareSerial == n+1 && h.UpdateState == wire.UpdateConfirmed
 	})
 	tConfirmed := time.Now()
@@ -163,7 +163,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	if s := v.serialSince(i3); !strings.Contains(s, "switching to inactive root partition") {
 		t.Fatalf("boot %d did not test-boot the other root:\n%s", i3, tail(s, 4000))
 	}
-	h = waitHealth(t, va, "the box's check-in running N+1 again, N+2 rolled back", 5*time.Minute, func(h wire.Health) bool {
+	h = waitHealth(t, va, v, "the box's check-in running N+1 again, N+2 rolled back", 5*time.Minute, func(h wire.Health) bool {
 		if h.FirmwareSerial == n {
 			t.Fatalf("after N+2's rollback the box runs N (serial %d), not N+1: N+2 overwrote N+1's root (written while gokrazy's update target was the running root, see TestVMRebootABSwitch)", n)
 		}
@@ -268,7 +268,7 @@ func rolloutStatus(t *testing.T, cli, adir string, id int64) rollout {
 
 // waitHealth waits for the box's last check-in, as the archive keeps it,
 // to satisfy cond.
-func waitHealth(t *testing.T, va *vmArchive, what string, d time.Duration, cond func(wire.Health) bool) wire.Health {
+func waitHealth(t *testing.T, va *vmArchive, v *vm, what string, d time.Duration, cond func(wire.Health) bool) wire.Health {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var h wire.Health
@@ -280,8 +280,8 @@ func waitHealth(t *testing.T, va *vmArchive, what string, d time.Duration, cond 
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last check-in: firmware %d, update %q serial %d, failure %q",
-				what, h.FirmwareSerial, h.UpdateState, h.UpdateSerial, h.UpdateFailure)
+			t.Fatalf("timed out waiting for %s; last check-in: firmware %d, update %q serial %d, failure %q\n%s",
+				what, h.FirmwareSerial, h.UpdateState, h.UpdateSerial, h.UpdateFailure, v.diagnose())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -423,3 +423,26 @@ func (w *stateWatch) String() string {
 	}
 	return strings.TrimSuffix(b.String(), "; ")
 }
+
+// diagnose describes the VM for a failure: its boots, its status page,
+// the recorder's log (gokrazy keeps it) and the serial console's end.
+func (v *vm) diagnose() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "boots: %s\n", v.bootList())
+	if m, err := v.status(nil); err == nil {
+		j, _ := json.Marshal(m["firmware"])
+		fmt.Fprintf(&b, "status page firmware: %s\n", j)
+	} else {
+		fmt.Fprintf(&b, "status page: %v\n", err)
+	}
+	if out, err := v.gokrazyAPI("GET", "/status?path=/user/spanvault", "test", nil); err == nil {
+		fmt.Fprintf(&b, "recorder's log:\n%s\n", tail(tagRe.ReplaceAllString(out, ""), 6000))
+	} else {
+		fmt.Fprintf(&b, "recorder's log: %v\n", err)
+	}
+	sb, _ := os.ReadFile(v.serial)
+	fmt.Fprintf(&b, "serial console:\n%s", tail(string(sb), 5000))
+	return b.String()
+}
+
+var tagRe = regexp.MustCompile(`<[^>]*>`)
