@@ -214,7 +214,7 @@ func (a *Archive) replayErasures(ctx context.Context) error {
 			if !r.DeletedAt.IsZero() || r.SHA256 != n.SHA256 {
 				continue
 			}
-			if err := a.Store.Erase(ctx, r.SHA256, n.At); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := a.eraseObject(ctx, r.SHA256, n.At); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("archive: replaying the erasure of %s/%s: %w", n.Appliance, n.ID, err)
 			}
 			if err := a.Index.PutRecords(ctx, []index.Record{{Appliance: n.Appliance, ID: r.ID, Kind: wire.KindTombstone, Tombstone: index.TombstoneErased, Start: r.Start, Class: r.Class,

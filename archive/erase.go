@@ -97,7 +97,7 @@ func (a *Archive) eraseCopy(ctx context.Context, name, id, by string, tomb index
 			a.Event(ctx, "erase_at_archive_refused", by, name, fmt.Sprintf("%s: %v", r.ID, err), true)
 			return "", fmt.Errorf("archive: erasing %s: %w", r.ID, err)
 		}
-		if err := a.Store.Erase(ctx, r.SHA256, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := a.eraseObject(ctx, r.SHA256, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			a.Event(ctx, "erase_at_archive_refused", by, name, fmt.Sprintf("%s: %v", r.ID, err), true)
 			return "", fmt.Errorf("archive: erasing %s: %w", r.ID, err)
 		}

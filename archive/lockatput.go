@@ -10,23 +10,27 @@ import (
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
-// The final lock at PUT (issue 26). A box sends its recording's class
-// and start with the upload (wire.UploadMeta in Upload-Metadata); a store
-// that can (store.LockAppender: S3) writes the object with the lock the
-// record will ask for: the class's mode, and the date from the start by
-// the archive's retention for the class, never earlier than the
-// provisional lock. When the record arrives, admitRecording finds that
-// lock in place and makes no retention call (no version listings, no
-// lock requests). The record still decides: a record whose class asks
-// for longer or for COMPLIANCE extends the lock as before, and nothing
-// the upload said shortens or weakens what the record's class requires;
-// holds are set only when the record arrives, by the archive's rules. An
-// upload's claim can only make a lock longer or stricter than its record
-// asks (a box that names another class at upload than in its record gets
-// the stricter of the two, as a record never lowers what the store
-// holds). The header object stays GOVERNANCE (crypto-shredding removes
-// it with the governance bypass). An older box sends no metadata: its
-// objects get the provisional lock and the record's call, as before.
+// The lock at PUT (issue 26). A box sends its recording's class and
+// start with the upload (wire.UploadMeta in Upload-Metadata); a store
+// that can (store.LockAppender: S3) writes the object at once with the
+// date the record will ask for: the start plus the archive's retention
+// for the class, never earlier than the provisional lock. The mode is
+// always GOVERNANCE: the upload's claim is not the record, and a
+// COMPLIANCE lock cannot be undone, so nothing a box says before its
+// record can make the archive keep an object it would otherwise erase.
+// When the record arrives, admitRecording sets what the record's class
+// requires (keepUntil): for a GOVERNANCE class whose claim matched, the
+// lock is in place and no retention call is made (no version listings,
+// no lock requests); a class in legal_retention costs one call that
+// turns the payload's lock to COMPLIANCE; a record asking for longer
+// extends the date; a claim longer than the record (and than any other
+// record of the object needs) is shortened to what the record requires,
+// with the governance bypass the archive holds. Holds are set only when
+// the record arrives, by the archive's rules. The header object stays
+// GOVERNANCE (crypto-shredding removes it with the governance bypass),
+// and erasure is decided on the index (eraseObject), not on the
+// payload's lock. An older box sends no metadata: its objects get the
+// provisional lock and the record's call, as before.
 
 // uploadLockAhead bounds the start an upload may claim: later than this
 // past the archive's clock, and the metadata is ignored (the record's
@@ -40,7 +44,9 @@ func (a *Archive) uploadLock(r *http.Request) (store.Retention, bool) {
 	if err != nil || !ok || m.Start.After(a.Now().Add(uploadLockAhead)) {
 		return store.Retention{}, false
 	}
-	return store.Retention{Until: m.Start.Add(a.Config.retentionOf(m.Class)), Mode: a.Config.lockMode(m.Class)}, true
+	// GOVERNANCE whatever the class: the record's call sets COMPLIANCE
+	// for a legal class (a box's claim never makes a lock irreversible).
+	return store.Retention{Until: m.Start.Add(a.Config.retentionOf(m.Class)), Mode: store.Governance}, true
 }
 
 // appendUpload appends an upload's bytes to box's partial of sum, with

@@ -24,7 +24,9 @@ import (
 //
 // Store retention and legal hold follow the archive's own decisions: a
 // new record's object gets the archive's class retention from its start,
-// never shorter than the store already holds, and a hold only where the
+// never shorter than the store already holds (but for a GOVERNANCE date
+// an upload's claim set beyond what the records need: keepUntil), and a
+// hold only where the
 // archive holds it (a hold command, or another record of the object on
 // hold); nothing a box's record says lowers a date, clears a hold or
 // changes the mode. A repeated record changes nothing.
@@ -69,7 +71,9 @@ func (a *Archive) admitRecording(ctx context.Context, name string, rec *wire.Rec
 	held := f.ObjectHeld || f.HoldCommanded
 	want := store.Retention{Until: row.RetainUntil, Hold: held || in.Hold, Mode: a.Config.lockMode(rec.Class)}
 	if in.RetainUntil.After(want.Until) {
-		want.Until = in.RetainUntil
+		if want.Until, err = a.keepUntil(ctx, rec.ID, rec.SHA256, in, want); err != nil {
+			return err.Error()
+		}
 	}
 	if in.LockMode == store.Compliance {
 		want.Mode = store.Compliance

@@ -102,13 +102,16 @@
 //     A box sends its recording's class and start with every PATCH, in
 //     tus's Upload-Metadata ("class <base64>,start <base64 RFC 3339>",
 //     wire.UploadMeta): an archive on S3 writes the object with the
-//     lock the record will ask for (the class's mode and date; never
+//     date the record will ask for (GOVERNANCE whatever the class; never
 //     shorter than the provisional lock, and a start more than a day
-//     ahead of the archive's clock is not believed), so that the record
-//     needs no lock call. The record still decides (message 5): what the
-//     upload said never shortens or weakens the record's class's lock,
-//     it can only have made it stricter. Without the header (an older
-//     box) the object is locked provisionally and the record sets it.
+//     ahead of the archive's clock is not believed), so that a
+//     GOVERNANCE class's record needs no lock call. The record decides
+//     (message 5): a legal class's record makes the lock COMPLIANCE, and
+//     a date the upload claimed beyond what the record needs is
+//     shortened; what the upload said can neither weaken the record's
+//     lock nor keep the archive from erasing it. Without the header (an
+//     older box) the object is locked provisionally and the record sets
+//     it.
 //  5. POST /sync/v1/records  Records{records} -> RecordsReply{acks}, one ack
 //     per record in order. A record is a recording (its object must be
 //     complete, of the stated size, and owned by this box: a record naming

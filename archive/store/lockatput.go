@@ -9,11 +9,12 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-// LockAppender is a store that can write an upload's object with its
-// final lock at once, when the archive knows it before the record arrives
-// (the box sent the recording's class and start with the upload): the
-// record's retention call then finds nothing to change and asks the
-// bucket nothing. The S3 backend implements it; the directory backend
+// LockAppender is a store that can write an upload's object with a lock
+// at once, when the archive knows one before the record arrives (the box
+// sent the recording's class and start with the upload: the archive asks
+// for the class's date, GOVERNANCE, as a box's claim never sets
+// COMPLIANCE): where the record asks for the same, its retention call
+// finds nothing to change and asks the bucket nothing. The S3 backend implements it; the directory backend
 // writes its small retention file when the record arrives, as before.
 type LockAppender interface {
 	// AppendWith is AppendFor, the object written with u's lock (never
@@ -24,7 +25,8 @@ type LockAppender interface {
 
 // Upload is what the archive knows of an upload beyond its bytes.
 type Upload struct {
-	// Lock is the lock the box's class asks for (zero: provisional).
+	// Lock is the lock the archive asks for from the box's claim (zero:
+	// provisional).
 	Lock Retention
 	// Unclaimed: no box owned the object when the upload began (the
 	// index's claim), so no record named it, and it was never erased or

@@ -34,8 +34,9 @@ import (
 //	header/<sum>   the age header: the file key, wrapped to the recipients
 //
 // The payload gets its class's lock (COMPLIANCE where a law requires the
-// retention, GOVERNANCE where the bank may shorten it), at its PUT when
-// the box sent the class with the upload (lockatput.go); the header always
+// retention, GOVERNANCE where the bank may shorten it); the archive has
+// its date written at the PUT when the box sent the class with the upload
+// (lockatput.go: GOVERNANCE, the record sets COMPLIANCE); the header always
 // GOVERNANCE with the same date, so that only a client holding the
 // governance-bypass permission (the archive's erasure) can remove it.
 // Removing the header destroys the recording for good while its payload's
@@ -58,8 +59,8 @@ type S3 struct {
 	remembered atomic.Int64
 	// Provisional is the GOVERNANCE lock an object gets when it arrives,
 	// before the box's record names its class (SetRetention then sets the
-	// class's mode and date), unless the box sent the class with the
-	// upload (AppendWith: the class's lock at once, never shorter).
+	// class's mode and date), unless the archive knew a lock at upload
+	// (AppendWith: that lock at once, never shorter).
 	Provisional time.Duration
 	// HoldAhead: while an object is on legal hold its lock date is kept
 	// at least this far ahead (SetRetention extends it; the archive
@@ -723,6 +724,12 @@ func (s *S3) Delete(ctx context.Context, sum string, now time.Time) error {
 // The payload stays, locked, until its date, when Delete removes it like
 // any other.
 func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
+	return s.erase(ctx, sum, now, true)
+}
+
+// erase is Erase; legal: refused under a COMPLIANCE lock before its date
+// (Shred: the archive's index decided).
+func (s *S3) erase(ctx context.Context, sum string, now time.Time, legal bool) error {
 	s.forget(sum)
 	r, err := s.lock(ctx, sum)
 	if err != nil {
@@ -731,7 +738,7 @@ func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
 	if r.Hold {
 		return ErrHeld
 	}
-	if r.Mode == Compliance && now.Before(r.Until) {
+	if legal && r.Mode == Compliance && now.Before(r.Until) {
 		return fmt.Errorf("%w: until %s", ErrLegal, r.Until.UTC().Format(time.RFC3339))
 	}
 	if err := s.removeAll(ctx, headerKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {

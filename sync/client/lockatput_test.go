@@ -47,8 +47,9 @@ func steps(name string) int64 {
 // the object with the lock its record will ask for, so that the record
 // costs the bucket no version listing and no retention call; the lock as
 // a second front-end reads it is what the records handler sets for an
-// older box that sends nothing. The record still decides where it asks
-// for more, a hold set before the record arrives still applies, a start
+// older box that sends nothing (a legal class's record costs the one
+// call that makes the lock COMPLIANCE: an upload's claim never does).
+// The record still decides where it asks for more, a hold set before the record arrives still applies, a start
 // far ahead is not believed, and a recording so locked is still erased by
 // crypto-shredding (the header stays GOVERNANCE).
 func TestLockAtPut(t *testing.T) {
@@ -114,12 +115,14 @@ func TestLockAtPut(t *testing.T) {
 	}
 	check("older box", old, want{store.Compliance, ceil(years7), false})
 
-	// A box that sends its class: the same lock, and the record asks
-	// the bucket nothing.
+	// A box that sends its class: the date at once, GOVERNANCE (a claim
+	// never sets COMPLIANCE); the legal class's record turns the
+	// payload's lock to COMPLIANCE in one call (the header needs none).
+	// A GOVERNANCE class's record asks the bucket nothing (below).
 	mifid := &wire.UploadMeta{Class: "mifid", Start: start}
 	sum, calls, lists := one(mifid, "mifid", nil)
-	if calls != 0 || lists != 0 {
-		t.Errorf("with the class sent at upload, the record cost %d retention calls and %d version listings; want 0 and 0", calls, lists)
+	if calls != 1 || lists != 2 {
+		t.Errorf("with a legal class sent at upload, the record cost %d retention calls and %d version listings; want 1 and 2", calls, lists)
 	}
 	check("class at upload", sum, want{store.Compliance, ceil(years7), false})
 
@@ -127,10 +130,10 @@ func TestLockAtPut(t *testing.T) {
 	sum, _, _ = one(&wire.UploadMeta{Class: "default", Start: start.Add(-400 * day)}, "mifid", nil)
 	check("record asks for more", sum, want{store.Compliance, ceil(years7), false})
 
-	// The upload said more than the record: the stricter lock stays (a
-	// record never lowers what the store holds).
+	// The upload said more than the record: the record decides (the
+	// claim set only GOVERNANCE; TestUploadClaimCannotBlockErasure).
 	sum, _, _ = one(mifid, "default", nil)
-	check("upload said more", sum, want{store.Compliance, ceil(years7), false})
+	check("upload said more", sum, want{store.Governance, ceil(years7), false})
 
 	// A start far ahead of the archive's clock is not believed: the
 	// provisional lock, then the record's.
@@ -152,9 +155,9 @@ func TestLockAtPut(t *testing.T) {
 
 	// A GOVERNANCE class locked at upload is still erased: the header
 	// (the wrapped file key) goes, the payload stays locked.
-	sum, calls, _ = one(&wire.UploadMeta{Class: "default", Start: start}, "default", nil)
-	if calls != 0 {
-		t.Errorf("default class at upload: %d retention calls", calls)
+	sum, calls, lists = one(&wire.UploadMeta{Class: "default", Start: start}, "default", nil)
+	if calls != 0 || lists != 0 {
+		t.Errorf("default class at upload: the record cost %d retention calls and %d version listings; want 0 and 0", calls, lists)
 	}
 	check("default class at upload", sum, want{store.Governance, ceil(years7), false})
 	id := "lockatput" + string(rune('a'+n))
