@@ -107,7 +107,8 @@ type AccessConfig struct {
 	MaxLinkTTL units.Duration `toml:"max_link_ttl"`
 	// PublicURL is the access service's address as the CRM reaches it
 	// (https://HOST[:PORT], no query): streaming links are built on it,
-	// never on a request's Host header. Empty: no link can be minted.
+	// never on a request's Host header, and so are setup links. Empty: no
+	// link can be minted, and no account added or reset.
 	PublicURL string `toml:"public_url"`
 	// WorkingDays ("Mon-Sat", "Mon-Fri,Sun") are the days WorkingHours
 	// start on; TimeZone (an IANA name, "Europe/Berlin"; empty: the

@@ -66,35 +66,12 @@ const (
 var ErrEnrollCode = errors.New("archive: " + ErrTextNoCode)
 
 // enrollLimiter bounds enrollment requests overall and per source
-// network (sourcePrefix).
+// network (sourcePrefix); allow is in enrolllimit.go.
 type enrollLimiter struct {
 	mu      sync.Mutex
 	all     *rate.Limiter
 	sources map[string]*rate.Limiter
-}
-
-func (l *enrollLimiter) allow(src string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.all == nil {
-		l.all = rate.NewLimiter(20, 40)
-		l.sources = map[string]*rate.Limiter{}
-	}
-	nets, ls := sourceNets(src) // each network src is in: /24, /16; /64, /48, /32 (enrollprefix.go)
-	for i, n := range nets {
-		s := l.sources[n]
-		if s == nil {
-			if len(l.sources) >= 4096 {
-				clear(l.sources) // bounded: a flood from many sources meets the overall limit
-			}
-			s = rate.NewLimiter(ls[i].rate, ls[i].burst)
-			l.sources[n] = s
-		}
-		if !s.AllowN(now, 1) {
-			return false
-		}
-	}
-	return l.all.AllowN(now, 1)
+	swept   time.Time // the last dropIdle
 }
 
 // enrollRequest serves PathEnroll (no client certificate needed).

@@ -257,7 +257,9 @@ func (a *Archive) checkIn(w http.ResponseWriter, r *http.Request) {
 	skew := m.Time.Sub(now)
 	if math.Abs(skew.Seconds()) > time.Duration(a.Config.MaxClockSkew).Seconds() {
 		out.ClockSkew = skew.Seconds()
-		a.Event(ctx, "clock_skew", name, name, fmt.Sprintf("box clock differs from the archive's by %s; its recordings are accepted and flagged", skew.Round(time.Second)), true)
+		a.conditionOn(ctx, name, "clock_skew", fmt.Sprintf("box clock differs from the archive's by %s; its recordings are accepted and flagged", skew.Round(time.Second))) // alert_flap.go
+	} else {
+		a.conditionOff(ctx, name, "clock_skew", "box clock within max_clock_skew of the archive's again")
 	}
 	for _, res := range m.Results {
 		ok, err := a.Index.Done(ctx, name, res.ID, res.Result, res.Reason, now)

@@ -64,8 +64,9 @@
 //   - DTMF digits (card numbers, PINs) are masked in every view: that a
 //     key was pressed and when, never which; a role with ActDTMF reveals
 //     them for one call, with a reason, audited.
-//   - Streaming links are built on access.public_url (never a request's
-//     Host); without it no link is minted.
+//   - Streaming and setup links are built on access.public_url (never a
+//     request's Host); without it no link is minted, and no account is
+//     added or reset (setup_base.go).
 //   - Sign-in cannot be turned into a weapon (signin.go): limits per
 //     source and per name are checked before argon2id, which runs behind
 //     a semaphore of at most two; every admitted sign-in hashes exactly

@@ -271,6 +271,11 @@ func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (
 			return nil, err
 		}
 	}
+	if approve && issuesSetup(r.Kind) {
+		if _, err := s.setupBase(); err != nil { // setup_base.go: before anything changes
+			return nil, err
+		}
+	}
 	// Claim it first, so that two approvers at once carry it out once.
 	state := StateRejected
 	if approve {

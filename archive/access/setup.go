@@ -52,6 +52,9 @@ func (s *Service) setupRoutes(m *http.ServeMux) {
 // issueSetup makes a setup link for name (replacing any earlier one)
 // and answers its address.
 func (s *Service) issueSetup(ctx context.Context, name, purpose, by string) (string, error) {
+	if _, err := s.setupBase(); err != nil {
+		return "", err
+	}
 	tok := newSecret(32)
 	now := s.now()
 	if _, err := s.db().ExecContext(ctx, `DELETE FROM setup_links WHERE name = ?`, name); err != nil {
@@ -66,15 +69,16 @@ func (s *Service) issueSetup(ctx context.Context, name, purpose, by string) (str
 }
 
 // absoluteLink makes a path the service issued an address the user can
-// open: under the configured public address, else this request's host.
-func (s *Service) absoluteLink(r *http.Request, path string) string {
+// open: under access.public_url, never this request's Host (without it
+// no setup link is issued: setup_base.go).
+func (s *Service) absoluteLink(_ *http.Request, path string) string {
 	if !strings.HasPrefix(path, "/") {
 		return path
 	}
-	if base, err := s.linkBase(); err == nil {
+	if base, err := s.setupBase(); err == nil {
 		return base + path
 	}
-	return "https://" + r.Host + path
+	return path
 }
 
 // setupLink is a valid link's row.

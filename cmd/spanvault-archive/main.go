@@ -235,7 +235,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "serving the access service on https://%s\n", wl.Addr())
 		if a.Config.Access.PublicURL == "" {
-			fmt.Fprintln(stdout, "streaming links disabled: set access.public_url in archive.toml (the address the CRM reaches this service at)")
+			fmt.Fprintln(stdout, "streaming links and new accounts (setup links) disabled: set access.public_url in archive.toml (the address the CRM reaches this service at)")
 		}
 		go func() { webDone <- svc.Serve(ctx, wl) }()
 	} else {
