@@ -133,18 +133,16 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	}
 	// Confirmed in the test boot, the box reboots once more into a boot
 	// whose command line names N+1's root (appliance/update_testboot.go).
-	k, b3 := v.waitBootWhere(t, 3, 5*time.Minute, "the reboot out of the test boot", func(vmBoot) bool { return true })
-	if strings.Contains(b3.Cmdline, "try_boot_inactive") || !strings.Contains(b3.Cmdline, n1Root) {
-		t.Fatalf("the reboot after the confirmation boots %q, want %s (N+1) without the test-boot flag", b3.Cmdline, n1Root)
+	k, bc := v.waitBootWhere(t, 3, 5*time.Minute, "the reboot out of the test boot", func(vmBoot) bool { return true })
+	if strings.Contains(bc.Cmdline, "try_boot_inactive") || !strings.Contains(bc.Cmdline, n1Root) {
+		t.Fatalf("the reboot after the confirmation boots %q, want %s (N+1) without the test-boot flag", bc.Cmdline, n1Root)
 	}
 	v.waitStatus(t, "the status page after the reboot out of the test boot", 3*time.Minute, func(m map[string]any) bool { return m["capture"] != nil })
-	gap1, gap1b := watch.gapAround(b2.Start), watch.gapAround(b3.Start)
 	t.Log(strings.TrimSpace(goRun(t, "./cmd/mirrorfeed", "-unix", v.mirror, "-pps", "500", after)))
 	waitRecordings(t, va, "branch-vm", 3)
-	t.Logf("N+1: roll to download seen %s, roll to reboot %s (offer, download %d+%d bytes, write), reboot to recording %s, reboot to confirmed at check-in %s, confirmed to the reboot out of the test boot %s; capture down %s at the update's reboot, %s at the one after the confirmation",
-		since(tRoll, states.first(n+1, wire.UpdateDownloading)), b2.Start.Sub(tRoll).Round(time.Second), res1.RootSize, res1.BootSize,
-		tUp.Sub(b2.Start).Round(time.Second), tConfirmed.Sub(b2.Start).Round(time.Second), b3.Start.Sub(tConfirmed).Round(time.Second),
-		gap1.Round(100*time.Millisecond), gap1b.Round(100*time.Millisecond))
+	t.Logf("N+1: roll to reboot %s (offer at a check-in, download %d+%d bytes, write through gokrazy), reboot to recording %s, reboot to confirmed at check-in %s, confirmed to the reboot out of the test boot %s",
+		b2.Start.Sub(tRoll).Round(time.Second), res1.RootSize, res1.BootSize,
+		tUp.Sub(b2.Start).Round(time.Second), tConfirmed.Sub(b2.Start).Round(time.Second), bc.Start.Sub(tConfirmed).Round(time.Second))
 
 	// N+2: its daemon never starts; the watchdog boots N+1 again.
 	t.Log(strings.TrimSpace(runCLI(t, cli, "update", "publish", "-dir", va.dir, "-update", up2)))
@@ -181,8 +179,10 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	t.Logf("N+2: roll to test boot %s, test boot to watchdog reboot %s, watchdog reboot to rolled back at check-in %s; failure %q; rollout %d %s (%s)",
 		b3.Start.Sub(tRoll2).Round(time.Second), b4.Start.Sub(b3.Start).Round(time.Second), tBack.Sub(b4.Start).Round(time.Second),
 		h.UpdateFailure, id2, st.State, st.EndReason)
-	t.Logf("capture down around N+1's reboot %s; from N+2's test boot to N+1 recording again %s", gap1.Round(100*time.Millisecond),
-		watch.gapAround(b3.Start).Round(100*time.Millisecond))
+	watch.stop()
+	t.Logf("capture down (the status page polled every 250 ms): %s at N+1's reboot, %s at the reboot out of its test boot, %s from N+2's test boot to N+1 recording again",
+		watch.gapAround(b2.Start).Round(100*time.Millisecond), watch.gapAround(bc.Start).Round(100*time.Millisecond),
+		watch.gapAround(b4.Start).Round(100*time.Millisecond))
 	t.Logf("boots: %s", v.bootList())
 }
 
@@ -302,16 +302,10 @@ func waitRecordings(t *testing.T, va *vmArchive, box string, n int) {
 	}
 }
 
-func since(t0, t1 time.Time) string {
-	if t1.IsZero() {
-		return "(not seen at a check-in)"
-	}
-	return t1.Sub(t0).Round(time.Second).String()
-}
-
 // captureWatch polls the box's status page and remembers when the
 // recorder answered with its capture running.
 type captureWatch struct {
+	once sync.Once
 	mu   sync.Mutex
 	ups  []time.Time
 	quit chan struct{}
@@ -338,7 +332,7 @@ func watchCapture(v *vm) *captureWatch {
 	return w
 }
 
-func (w *captureWatch) stop() { close(w.quit); <-w.done }
+func (w *captureWatch) stop() { w.once.Do(func() { close(w.quit) }); <-w.done }
 
 // gapAround is how long the capture did not answer around a moment: from
 // its last answer before to its first after.
@@ -398,19 +392,6 @@ func watchStates(va *vmArchive, box string) *stateWatch {
 }
 
 func (w *stateWatch) stop() { close(w.quit); <-w.done }
-
-// first is when the box first reported state about serial.
-func (w *stateWatch) first(serial uint64, state string) time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var first time.Time
-	for k, at := range w.seen {
-		if strings.HasSuffix(k, fmt.Sprintf(":%s@%d", state, serial)) && (first.IsZero() || at.Before(first)) {
-			first = at
-		}
-	}
-	return first
-}
 
 // String lists the states (running:state@serial) in the order first seen,
 // with the time since the watch began.
