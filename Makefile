@@ -134,11 +134,12 @@ cluster: deps
 	bash scripts/install-seaweedfs.sh >/dev/null
 	SPANVAULT_CLUSTER=1 SPANVAULT_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 60m -run '^TestSeaweedCluster$$' -v ./sync/client | grep -v '^=== RUN'
 
-# The fleet simulation at full size: 500 boxes, each with its own
-# certificate, check in every simulated minute for a simulated day against
-# two front-ends sharing a PostgreSQL index (archive/access BenchmarkFleet;
-# make bench runs it with 50 boxes for an hour and adds this run's line
-# from build/fleet-bench.txt).
+# The fleet simulation at full size: 500 boxes enroll zero-touch (each
+# its own key and certificate), check in every simulated minute for a
+# simulated day against two front-ends sharing a PostgreSQL index, and
+# receive updates in waves (archive/access BenchmarkFleet; about 30 min on
+# the 2-core build machine under load; make bench runs it with 50 boxes
+# for an hour and adds this run's line from build/fleet-bench.txt).
 fleet: deps
 	mkdir -p build
 	SPANVAULT_REQUIRE_TOOLS=1 SPANVAULT_FLEET_BOXES=500 SPANVAULT_FLEET_MINUTES=1440 $(GO) test -count=1 -p 1 -timeout 300m -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x ./archive/access | tee build/fleet-bench.txt
