@@ -50,7 +50,8 @@ type Archive struct {
 	inflight sync.WaitGroup // ingest requests being handled
 	uploads  uploadTracker  // uploads in progress per box (the partial quota)
 
-	enrollLimit enrollLimiter // enrollment requests (enrollcode.go)
+	enrollLimit enrollLimiter   // enrollment requests (enrollcode.go)
+	downloads   downloadLimiter // update downloads in progress (update_limits.go)
 }
 
 // InitOptions configure a new archive.
