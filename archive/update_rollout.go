@@ -555,25 +555,7 @@ func (a *Archive) Rollout(ctx context.Context, id int64) (*RolloutStatus, error)
 	if u, err := a.Index.Update(ctx, r.Serial); err == nil {
 		st.Version = u.Version
 	}
-	for _, b := range bs {
-		if b.Wave < 0 || b.Wave > 2 {
-			continue
-		}
-		w := &st.Waves[b.Wave]
-		w.Boxes++
-		switch b.State {
-		case BoxConfirmed:
-			w.Confirmed++
-		case BoxFailed:
-			w.Failed++
-		case BoxSkipped:
-			w.Skipped++
-		case BoxWaiting:
-			w.Waiting++
-		default:
-			w.InFlight++
-		}
-	}
+	st.Waves = CountWaves(bs)
 	return st, nil
 }
 

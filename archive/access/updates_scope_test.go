@@ -17,6 +17,9 @@ func TestSecUpdatesInScope(t *testing.T) {
 		if st == 200 && strings.Contains(body, "branch-b") {
 			t.Errorf("%s (%s of branch-a): GET /api/v1/updates shows branch-b: %.400s", u.name, u.role, body[strings.Index(body, "branch-b")-80:])
 		}
+		if st != 200 || !strings.Contains(body, `"appliance":"branch-a"`) {
+			t.Errorf("%s: GET /api/v1/updates does not show its own branch-a: %d %.300s", u.name, st, body)
+		}
 		w := e.web1(t, u)
 		if st, page := w.get("/fleet/updates"); st == 200 && strings.Contains(page, "did not confirm") {
 			t.Errorf("%s: /fleet/updates shows branch-b's failure reason", u.name)
