@@ -361,7 +361,7 @@ func (a *Archive) Revoke(ctx context.Context, name, reason string) error {
 		return err
 	}
 	a.Event(ctx, "revoke", "admin", name, fmt.Sprintf("%s (certificate serials revoked for good: %s)", reason, strings.Join(serials, ", ")), false)
-	return nil
+	return a.leaveRollouts(ctx, name)
 }
 
 // Command queues a command for a box (delivered at its next check-in).

@@ -318,6 +318,7 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 		now := a.Now()
 		var n, failed, done int
 		canaryOK := false
+		var skipped *index.RolloutBox // the canary, when it skipped the update
 		for i := range boxes {
 			b := &boxes[i]
 			if b.Wave > r.Wave {
@@ -350,7 +351,9 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 			if boxDone(b.State) {
 				done++
 			}
-			if b.Wave == 0 && b.State != BoxFailed && boxDone(b.State) {
+			if b.Wave == 0 && b.State == BoxSkipped {
+				skipped = b
+			} else if b.Wave == 0 && b.State != BoxFailed && boxDone(b.State) {
 				canaryOK = true
 			}
 		}
@@ -368,6 +371,9 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 			}
 			r.State = index.RolloutStopped
 			return nil
+		}
+		if r.Wave == 0 && skipped != nil && !canaryOK {
+			return a.stopCanarySkipped(ctx, r, *skipped, now)
 		}
 		if done < n || (r.Wave == 0 && !canaryOK) {
 			return nil
