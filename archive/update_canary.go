@@ -41,3 +41,11 @@ func (a *Archive) leaveRollouts(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// rolloutFourEyes reports whether a rollout to boxes is filed for a
+// second admin to approve: always when it reaches more than one box (one
+// person alone never ships firmware to the fleet), and for one box when
+// [enroll] four_eyes is set.
+func rolloutFourEyes(enrollFourEyes bool, boxes []string) bool {
+	return enrollFourEyes || len(boxes) > 1
+}

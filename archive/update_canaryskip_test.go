@@ -22,7 +22,7 @@ func TestSecCanarySkippedStartsWave1(t *testing.T) {
 		e.checkIn(n, running(1))
 	}
 	e.publish(7)
-	r, err := e.a.Roll(ctx, archive.RollOptions{Serial: 7, Canary: "canary", Percent: 50, ConfirmWithin: 20 * time.Minute, By: "ops"})
+	r, err := e.roll(archive.RollOptions{Serial: 7, Canary: "canary", Percent: 50, ConfirmWithin: 20 * time.Minute, By: "ops"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestRevokedBoxLeavesRollout(t *testing.T) {
 		e.checkIn(n, running(1))
 	}
 	e.publish(7)
-	r, err := e.a.Roll(ctx, archive.RollOptions{Serial: 7, Canary: "canary", Percent: 100, ConfirmWithin: 20 * time.Minute, By: "ops"})
+	r, err := e.roll(archive.RollOptions{Serial: 7, Canary: "canary", Percent: 100, ConfirmWithin: 20 * time.Minute, By: "ops"})
 	if err != nil {
 		t.Fatal(err)
 	}

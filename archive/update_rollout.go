@@ -85,7 +85,8 @@ type RollOptions struct {
 // DefaultRolloutDeadline is RollOptions.Deadline's default.
 const DefaultRolloutDeadline = 48 * time.Hour
 
-// Roll starts (or, under four-eyes, files) a rollout and returns it.
+// Roll starts (or, under four-eyes, files) a rollout and returns it. A
+// rollout to more than one box is always filed (rolloutFourEyes).
 func (a *Archive) Roll(ctx context.Context, o RollOptions) (*index.Rollout, error) {
 	if o.Deadline == 0 {
 		o.Deadline = DefaultRolloutDeadline
@@ -158,7 +159,7 @@ func (a *Archive) Roll(ctx context.Context, o RollOptions) (*index.Rollout, erro
 	r := index.Rollout{Serial: o.Serial, Target: o.Target, Canary: o.Canary, Percent: o.Percent, Threshold: o.Threshold,
 		ConfirmWithin: o.ConfirmWithin.Truncate(time.Second), Deadline: o.Deadline.Truncate(time.Second), State: index.RolloutActive,
 		WaveStartedAt: now, CreatedAt: now, CreatedBy: o.By}
-	if a.Config.Enroll.FourEyes {
+	if rolloutFourEyes(a.Config.Enroll.FourEyes, boxes) {
 		r.State, r.WaveStartedAt = index.RolloutFiled, time.Time{}
 	}
 	if r.ID, err = a.Index.AddRollout(ctx, r, rbs); err != nil {
