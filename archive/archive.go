@@ -158,7 +158,7 @@ func Init(dir string, opt InitOptions) error {
 		a.Close()
 		return err
 	}
-	if _, err := a.updateKey(); err != nil {
+	if err := a.makeUpdateKey(); err != nil {
 		a.Close()
 		return err
 	}

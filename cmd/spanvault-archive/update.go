@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,7 +23,8 @@ func init() {
 }
 
 const updateUsage = `usage:
-  update sign    -root FILE -boot FILE -serial N -version V [-arch arm64] -o OUTDIR (-dir ARCHIVE | -key update.key)
+  update sign    -root FILE -boot FILE -serial N -version V [-arch arm64] -o OUTDIR -key update.key
+                 (the update key may live offline; -dir ARCHIVE reads ARCHIVE/update.key while it is there)
   update publish -dir ARCHIVE -update UPDATEDIR [-by NAME]
   update list    -dir ARCHIVE
   update roll    -dir ARCHIVE -serial N [-target group:NAME|box:NAME] [-canary BOX] -percent P -threshold F [-confirm 20m] [-deadline 48h] -by NAME
@@ -51,7 +53,7 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 		version := fs.String("version", "", "the build's name (2026.12.06-1)")
 		arch := fs.String("arch", "arm64", "GOARCH of the build")
 		out := fs.String("o", "", "the update directory to write (update.json, root.squashfs, boot.fat)")
-		keyFile := fs.String("key", "", "the update key file (default: ARCHIVE/"+archive.UpdateKeyFile+")")
+		keyFile := fs.String("key", "", "the update key file (kept offline; without -key: ARCHIVE/"+archive.UpdateKeyFile+" if it is there)")
 		if err := parse(fs, args[1:], "root", "boot", "version", "o"); err != nil {
 			return err
 		}
@@ -61,7 +63,9 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 		case *keyFile != "":
 			key, err = archive.ReadUpdateKey(*keyFile)
 		case *dir != "":
-			key, err = archive.ReadUpdateKey(filepath.Join(*dir, archive.UpdateKeyFile))
+			if key, err = archive.ReadUpdateKey(filepath.Join(*dir, archive.UpdateKeyFile)); errors.Is(err, os.ErrNotExist) {
+				err = fmt.Errorf("%w: the update key is not in the archive's directory (kept offline?): sign with -key FILE", err)
+			}
 		default:
 			return errors.New("-dir ARCHIVE or -key FILE is required")
 		}
