@@ -96,7 +96,7 @@ func (a *Archive) Roll(ctx context.Context, o RollOptions) (*index.Rollout, erro
 		return nil, fmt.Errorf("archive: rollout: percent %d outside 0..100", o.Percent)
 	case o.Threshold < 0 || o.Threshold >= 1:
 		return nil, fmt.Errorf("archive: rollout: threshold %g outside 0 (no failure tolerated) .. below 1", o.Threshold)
-	case o.ConfirmWithin < time.Minute || o.ConfirmWithin > 24*time.Hour:
+	case o.ConfirmWithin < wire.MinConfirmWithin || o.ConfirmWithin > wire.MaxConfirmWithin:
 		return nil, fmt.Errorf("archive: rollout: confirm within %s outside 1m..24h", o.ConfirmWithin)
 	case o.Deadline <= o.ConfirmWithin || o.Deadline > 30*24*time.Hour:
 		return nil, fmt.Errorf("archive: rollout: deadline %s: above the confirmation time %s and at most 30 days", o.Deadline, o.ConfirmWithin)

@@ -168,7 +168,8 @@ func (c *Client) handleUpdate(o *wire.UpdateOffer) (bool, error) {
 		return true, c.v.Audit("update_refused", "archive", "", fmt.Sprintf("firmware update %d (rollout %d) not tried again: rolled back on this box: %s", m.Serial, o.Rollout, prev.Failure))
 	}
 	if err == nil {
-		err = c.cfg.OnUpdate(Update{Manifest: m, Rollout: o.Rollout, ConfirmWithin: time.Duration(o.ConfirmWithin)})
+		// ConfirmWithin is not signed: clamped to 1m..24h.
+		err = c.cfg.OnUpdate(Update{Manifest: m, Rollout: o.Rollout, ConfirmWithin: wire.ClampConfirmWithin(time.Duration(o.ConfirmWithin))})
 		if err == nil {
 			return false, nil // the daemon reports its progress
 		}
