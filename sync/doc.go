@@ -273,7 +273,10 @@
 //     resume (206); the box downloads inside its window under its rate
 //     cap and checks the signature, serial, architecture and hashes. A
 //     GET with a body is refused (400, connection closed); a box has at
-//     most 2 downloads at once, the archive 64 (503, Retry-After).
+//     most 2 downloads at once, the archive 64 (503, Retry-After). The
+//     box ends a download that receives no byte for a minute
+//     (client.Config.UpdateStall) and resumes it at a later pass; it
+//     bounds an offer's ConfirmWithin to 1m..24h.
 //   - States: the box reports its progress in Health (FirmwareSerial,
 //     UpdateState, UpdateSerial, UpdateRollout, BootedAt, UpdateFailure).
 //     The archive records, per box and rollout: offered; downloading,
