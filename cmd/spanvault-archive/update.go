@@ -34,7 +34,7 @@ const updateUsage = `usage:
 roll, approve and stop check -by like approve: an admin of every branch of the access service, whose
 password and current second-factor code are read from stdin or a 0600 -credentials-file. A rollout to
 more than one box is always filed until a second admin approves it (four eyes); one to a single box
-only under [enroll] four_eyes.`
+only under [enroll] four_eyes`
 
 func cmdUpdate(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
