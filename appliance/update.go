@@ -93,7 +93,7 @@ type updater struct {
 	// boot rolled back before pending.json says so (the archive offers it
 	// again).
 	ready  bool
-	failed map[uint64]time.Time // serials whose download or install failed, and when
+	failed map[uint64]time.Time // serials whose download or install failed, and when (failedFile; nil: not read yet)
 }
 
 // retryFailedAfter is how long an update that failed after its download
@@ -141,7 +141,7 @@ func (u *updater) onOffer(o client.Update) error {
 		return nil // one update at a time: this one waits for the reboot or the confirmation
 	}
 	m := o.Manifest
-	if at, ok := u.failed[m.Serial]; ok && u.now().Sub(at) < retryFailedAfter {
+	if at, ok := u.failedAt(m.Serial); ok && u.now().Sub(at) < retryFailedAfter {
 		return nil // failed here lately (reported): not downloaded again at every pass
 	}
 	if err := u.space(m.Root.Size + m.Boot.Size - u.downloaded(m)); err != nil {
@@ -332,10 +332,9 @@ func verifyFile(path string, want wire.UpdateFile) error {
 func (u *updater) fail(c updateSync, o *client.Update, err error) error {
 	u.mu.Lock()
 	u.offer = nil
-	if u.failed == nil {
-		u.failed = map[uint64]time.Time{}
+	if e := u.markFailed(o.Manifest.Serial); e != nil { // update_failed.go
+		u.logger().Warn("firmware update: failed list not kept", "err", e)
 	}
-	u.failed[o.Manifest.Serial] = u.now()
 	u.mu.Unlock()
 	u.logger().Warn("firmware update failed", "serial", o.Manifest.Serial, "err", err)
 	if e := c.SetUpdateReport(client.UpdateReport{State: wire.UpdateRefused, Serial: o.Manifest.Serial, Rollout: o.Rollout, Failure: err.Error()}); e != nil {

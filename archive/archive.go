@@ -50,7 +50,8 @@ type Archive struct {
 	inflight sync.WaitGroup // ingest requests being handled
 	uploads  uploadTracker  // uploads in progress per box (the partial quota)
 
-	enrollLimit enrollLimiter // enrollment requests (enrollcode.go)
+	enrollLimit enrollLimiter   // enrollment requests (enrollcode.go)
+	downloads   downloadLimiter // update downloads in progress (update_limits.go)
 }
 
 // InitOptions configure a new archive.
@@ -157,7 +158,7 @@ func Init(dir string, opt InitOptions) error {
 		a.Close()
 		return err
 	}
-	if _, err := a.updateKey(); err != nil {
+	if err := a.makeUpdateKey(); err != nil {
 		a.Close()
 		return err
 	}
@@ -360,7 +361,7 @@ func (a *Archive) Revoke(ctx context.Context, name, reason string) error {
 		return err
 	}
 	a.Event(ctx, "revoke", "admin", name, fmt.Sprintf("%s (certificate serials revoked for good: %s)", reason, strings.Join(serials, ", ")), false)
-	return nil
+	return a.leaveRollouts(ctx, name)
 }
 
 // Command queues a command for a box (delivered at its next check-in).

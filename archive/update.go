@@ -178,11 +178,11 @@ func (a *Archive) Publish(ctx context.Context, dir, by string) (*wire.UpdateMani
 	if err != nil {
 		return nil, err
 	}
-	key, err := a.updateKey()
+	pub, err := a.updatePublicKey()
 	if err != nil {
 		return nil, err
 	}
-	m, err := wire.VerifyUpdate(key.Public().(ed25519.PublicKey), su)
+	m, err := wire.VerifyUpdate(pub, su)
 	if errors.Is(err, wire.ErrUpdateUnsigned) {
 		return nil, ErrUpdateSignature
 	}

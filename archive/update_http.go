@@ -29,6 +29,13 @@ const RefuseNoOffer = "no update offer for this box and serial: the archive offe
 // opened.
 func (a *Archive) updateDownload(w http.ResponseWriter, r *http.Request) {
 	ctx, name := r.Context(), applianceOf(r)
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		// A GET with a body: refused before anything else, and the
+		// connection closed rather than the body waited for.
+		w.Header().Set("Connection", "close")
+		fail(w, http.StatusBadRequest, "update download: a GET has no body")
+		return
+	}
 	serial, err := strconv.ParseUint(r.PathValue("serial"), 10, 63)
 	if err != nil || serial == 0 {
 		fail(w, http.StatusBadRequest, "update serial: not a positive number")
@@ -54,6 +61,12 @@ func (a *Archive) updateDownload(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, RefuseNoOffer)
 		return
 	}
+	if !a.downloads.acquire(name) {
+		w.Header().Set("Retry-After", "60")
+		fail(w, http.StatusServiceUnavailable, fmt.Sprintf("update download: this box has %d downloads in progress or the archive %d; try again later", maxBoxDownloads, maxDownloads))
+		return
+	}
+	defer a.downloads.release(name)
 	f, err := os.Open(filepath.Join(a.updateDir(serial), file))
 	if errors.Is(err, os.ErrNotExist) {
 		fail(w, http.StatusServiceUnavailable, fmt.Sprintf("this archive front-end lacks update %d's files (publish it here too)", serial))
@@ -70,9 +83,10 @@ func (a *Archive) updateDownload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A box that stops reading holds the connection no longer than the
-	// stall window; the request has no body to wait for.
+	// stall window: the read and write deadlines move on with each write
+	// (the request has no body; the read deadline bounds the server's
+	// background read while the file is sent).
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})                     // unsupported only on a test recorder
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the connection may serve another request
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -100,7 +114,8 @@ func (a *Archive) offered(r *http.Request, name string, serial uint64) (bool, er
 	return false, nil
 }
 
-// stallWriter moves the connection's write deadline on before each write.
+// stallWriter moves the connection's read and write deadlines on before
+// each write.
 type stallWriter struct {
 	http.ResponseWriter
 	rc     *http.ResponseController
@@ -108,7 +123,11 @@ type stallWriter struct {
 }
 
 func (s stallWriter) Write(p []byte) (int, error) {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.window)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	d := time.Now().Add(s.window)
+	if err := s.rc.SetWriteDeadline(d); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	if err := s.rc.SetReadDeadline(d); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return 0, err
 	}
 	return s.ResponseWriter.Write(p)

@@ -85,7 +85,8 @@ type RollOptions struct {
 // DefaultRolloutDeadline is RollOptions.Deadline's default.
 const DefaultRolloutDeadline = 48 * time.Hour
 
-// Roll starts (or, under four-eyes, files) a rollout and returns it.
+// Roll starts (or, under four-eyes, files) a rollout and returns it. A
+// rollout to more than one box is always filed (rolloutFourEyes).
 func (a *Archive) Roll(ctx context.Context, o RollOptions) (*index.Rollout, error) {
 	if o.Deadline == 0 {
 		o.Deadline = DefaultRolloutDeadline
@@ -95,7 +96,7 @@ func (a *Archive) Roll(ctx context.Context, o RollOptions) (*index.Rollout, erro
 		return nil, fmt.Errorf("archive: rollout: percent %d outside 0..100", o.Percent)
 	case o.Threshold < 0 || o.Threshold >= 1:
 		return nil, fmt.Errorf("archive: rollout: threshold %g outside 0 (no failure tolerated) .. below 1", o.Threshold)
-	case o.ConfirmWithin < time.Minute || o.ConfirmWithin > 24*time.Hour:
+	case o.ConfirmWithin < wire.MinConfirmWithin || o.ConfirmWithin > wire.MaxConfirmWithin:
 		return nil, fmt.Errorf("archive: rollout: confirm within %s outside 1m..24h", o.ConfirmWithin)
 	case o.Deadline <= o.ConfirmWithin || o.Deadline > 30*24*time.Hour:
 		return nil, fmt.Errorf("archive: rollout: deadline %s: above the confirmation time %s and at most 30 days", o.Deadline, o.ConfirmWithin)
@@ -158,7 +159,7 @@ func (a *Archive) Roll(ctx context.Context, o RollOptions) (*index.Rollout, erro
 	r := index.Rollout{Serial: o.Serial, Target: o.Target, Canary: o.Canary, Percent: o.Percent, Threshold: o.Threshold,
 		ConfirmWithin: o.ConfirmWithin.Truncate(time.Second), Deadline: o.Deadline.Truncate(time.Second), State: index.RolloutActive,
 		WaveStartedAt: now, CreatedAt: now, CreatedBy: o.By}
-	if a.Config.Enroll.FourEyes {
+	if rolloutFourEyes(a.Config.Enroll.FourEyes, boxes) {
 		r.State, r.WaveStartedAt = index.RolloutFiled, time.Time{}
 	}
 	if r.ID, err = a.Index.AddRollout(ctx, r, rbs); err != nil {
@@ -318,6 +319,7 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 		now := a.Now()
 		var n, failed, done int
 		canaryOK := false
+		var skipped *index.RolloutBox // the canary, when it skipped the update
 		for i := range boxes {
 			b := &boxes[i]
 			if b.Wave > r.Wave {
@@ -350,7 +352,9 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 			if boxDone(b.State) {
 				done++
 			}
-			if b.Wave == 0 && b.State != BoxFailed && boxDone(b.State) {
+			if b.Wave == 0 && b.State == BoxSkipped {
+				skipped = b
+			} else if b.Wave == 0 && b.State != BoxFailed && boxDone(b.State) {
 				canaryOK = true
 			}
 		}
@@ -368,6 +372,9 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 			}
 			r.State = index.RolloutStopped
 			return nil
+		}
+		if r.Wave == 0 && skipped != nil && !canaryOK {
+			return a.stopCanarySkipped(ctx, r, *skipped, now)
 		}
 		if done < n || (r.Wave == 0 && !canaryOK) {
 			return nil
@@ -555,25 +562,7 @@ func (a *Archive) Rollout(ctx context.Context, id int64) (*RolloutStatus, error)
 	if u, err := a.Index.Update(ctx, r.Serial); err == nil {
 		st.Version = u.Version
 	}
-	for _, b := range bs {
-		if b.Wave < 0 || b.Wave > 2 {
-			continue
-		}
-		w := &st.Waves[b.Wave]
-		w.Boxes++
-		switch b.State {
-		case BoxConfirmed:
-			w.Confirmed++
-		case BoxFailed:
-			w.Failed++
-		case BoxSkipped:
-			w.Skipped++
-		case BoxWaiting:
-			w.Waiting++
-		default:
-			w.InFlight++
-		}
-	}
+	st.Waves = CountWaves(bs)
 	return st, nil
 }
 

@@ -281,7 +281,7 @@ func TestUpdateRolloutWaves(t *testing.T) {
 		e.checkIn(n, running(1))
 	}
 	e.publish(2)
-	r, err := e.a.Roll(ctx, archive.RollOptions{Serial: 2, Canary: "branch-03", Percent: 30, Threshold: 0.5, ConfirmWithin: 20 * time.Minute, By: "ops"})
+	r, err := e.roll(archive.RollOptions{Serial: 2, Canary: "branch-03", Percent: 30, Threshold: 0.5, ConfirmWithin: 20 * time.Minute, By: "ops"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestUpdateRolloutStopsOnFailures(t *testing.T) {
 		e.checkIn(n, running(1))
 	}
 	e.publish(2)
-	r, err := e.a.Roll(ctx, archive.RollOptions{Serial: 2, Canary: "box-0", Percent: 40, Threshold: 0.4, ConfirmWithin: 20 * time.Minute, By: "ops"})
+	r, err := e.roll(archive.RollOptions{Serial: 2, Canary: "box-0", Percent: 40, Threshold: 0.4, ConfirmWithin: 20 * time.Minute, By: "ops"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestUpdateRolloutStopsOnFailures(t *testing.T) {
 	// A canary that never confirms: failed at the deadline, the rollout
 	// stopped, alerted.
 	e.publish(3)
-	r2, err := e.a.Roll(ctx, archive.RollOptions{Serial: 3, Canary: "box-1", Percent: 100, ConfirmWithin: 20 * time.Minute, Deadline: 48 * time.Hour, By: "ops"})
+	r2, err := e.roll(archive.RollOptions{Serial: 3, Canary: "box-1", Percent: 100, ConfirmWithin: 20 * time.Minute, Deadline: 48 * time.Hour, By: "ops"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +474,6 @@ func TestUpdateRolloutStopsOnFailures(t *testing.T) {
 // endpoint (did not compile).
 func TestUpdateDownload(t *testing.T) {
 	e := newUpdEnv(t, nil)
-	ctx := context.Background()
 	e.box("canary")
 	e.box("other")
 	e.checkIn("canary", running(1))
@@ -483,7 +482,7 @@ func TestUpdateDownload(t *testing.T) {
 	if resp, _ := e.get("canary", archive.PathUpdate+"7/root"); resp.StatusCode != 403 || resp.Header.Get(wire.HeaderError) != archive.RefuseNoOffer {
 		t.Fatalf("download before any rollout: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderError))
 	}
-	if _, err := e.a.Roll(ctx, archive.RollOptions{Serial: 7, Canary: "canary", Percent: 10, ConfirmWithin: 20 * time.Minute, By: "ops"}); err != nil {
+	if _, err := e.roll(archive.RollOptions{Serial: 7, Canary: "canary", Percent: 10, ConfirmWithin: 20 * time.Minute, By: "ops"}); err != nil {
 		t.Fatal(err)
 	}
 	rep := e.checkIn("canary", running(1))

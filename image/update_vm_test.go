@@ -62,6 +62,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 
 	const n = 100 // the serial the box is built with
 	va := startVMArchive(t)
+	op := newVMOperator(t, va.a)
 	cfg, _ := instance(t, va.boxConfig())
 	img := filepath.Join(dir, "spanvault-vm.img")
 	res := buildWith(t, image.VM, cfg, img, func(o *image.Options) { o.Serial, o.Version = n, "vm-100" })
@@ -112,7 +113,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	states := watchStates(va, "branch-vm")
 	defer states.stop()
 	tRoll := time.Now()
-	id1 := roll(t, cli, va.dir, n+1, "branch-vm")
+	id1 := roll(t, op, cli, va.dir, n+1, "branch-vm")
 	b2 := v.waitBoot(t, 2, 10*time.Minute)
 	if !strings.Contains(b2.Cmdline, "gokrazy.try_boot_inactive=1") {
 		t.Fatalf("the box rebooted without gokrazy's test boot: %q", b2.Cmdline)
@@ -147,7 +148,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 	// N+2: its daemon never starts; the watchdog boots N+1 again.
 	t.Log(strings.TrimSpace(runCLI(t, cli, "update", "publish", "-dir", va.dir, "-update", up2)))
 	tRoll2 := time.Now()
-	id2 := roll(t, cli, va.dir, n+2, "branch-vm")
+	id2 := roll(t, op, cli, va.dir, n+2, "branch-vm")
 	i3, b3 := v.waitBootWhere(t, k+1, 10*time.Minute, "N+2's test boot", func(b vmBoot) bool {
 		return strings.Contains(b.Cmdline, "gokrazy.try_boot_inactive=1")
 	})
@@ -224,9 +225,9 @@ var rolloutRe = regexp.MustCompile(`rollout (\d+) of update`)
 
 // roll rolls an update out to one box, as the canary, with the shortest
 // confirmation time the archive allows.
-func roll(t *testing.T, cli, adir string, serial uint64, box string) int64 {
+func roll(t *testing.T, op *vmOperator, cli, adir string, serial uint64, box string) int64 {
 	t.Helper()
-	out := runCLI(t, cli, "update", "roll", "-dir", adir, "-serial", fmt.Sprint(serial), "-target", "box:"+box, "-canary", box,
+	out := op.run(t, cli, "update", "roll", "-dir", adir, "-serial", fmt.Sprint(serial), "-target", "box:"+box, "-canary", box,
 		"-percent", "100", "-threshold", "0", "-confirm", "1m", "-deadline", "30m")
 	m := rolloutRe.FindStringSubmatch(out)
 	if m == nil {

@@ -274,7 +274,12 @@
 //     has the offer in flight (offered, downloading, written): 403 with
 //     "no update offer for this box and serial" otherwise. Range requests
 //     resume (206); the box downloads inside its window under its rate
-//     cap and checks the signature, serial, architecture and hashes.
+//     cap and checks the signature, serial, architecture and hashes. A
+//     GET with a body is refused (400, connection closed); a box has at
+//     most 2 downloads at once, the archive 64 (503, Retry-After). The
+//     box ends a download that receives no byte for a minute
+//     (client.Config.UpdateStall) and resumes it at a later pass; it
+//     bounds an offer's ConfirmWithin to 1m..24h.
 //   - States: the box reports its progress in Health (FirmwareSerial,
 //     UpdateState, UpdateSerial, UpdateRollout, BootedAt, UpdateFailure).
 //     The archive records, per box and rollout: offered; downloading,
@@ -289,10 +294,13 @@
 //     serial again that it rolled back), with the offer's rollout ID: a
 //     new rollout of the same serial learns it at once.
 //   - Stop: when the failed boxes of the wave in progress exceed the
-//     rollout's threshold (a fraction; the canary's failure always), the
+//     rollout's threshold (a fraction; the canary's failure always), or
+//     the canary skipped the update (no box tried it), the
 //     rollout stops by itself and the archive alerts
 //     (update_rollout_stopped); nothing more is offered or downloadable.
-//     update stop stops one by hand. Every step is in the archive's trail
+//     update stop stops one by hand. A revoked box leaves the rollouts
+//     it is not done in. A rollout to more than one box starts only when
+//     a second admin approved it (four eyes). Every step is in the archive's trail
 //     (update_published, update_rollout, update_wave, update_confirmed,
 //     update_failed, update_rollout_done).
 //

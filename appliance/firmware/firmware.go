@@ -113,12 +113,13 @@ type Pending struct {
 	CaptureStopped time.Time `json:"capture_stopped,omitzero"`
 }
 
-// Within is ConfirmWithin, or DefaultConfirmWithin when unset.
+// Within is ConfirmWithin within wire.MinConfirmWithin..MaxConfirmWithin,
+// or DefaultConfirmWithin when unset.
 func (p *Pending) Within() time.Duration {
 	if p.ConfirmWithin <= 0 {
 		return DefaultConfirmWithin
 	}
-	return time.Duration(p.ConfirmWithin)
+	return wire.ClampConfirmWithin(time.Duration(p.ConfirmWithin))
 }
 
 // ReadPending returns the pending update in dir, nil if none.

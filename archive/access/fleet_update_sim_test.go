@@ -108,6 +108,14 @@ func (s *fleetSim) startRollouts(m int) {
 		if err != nil {
 			t.Fatalf("roll update %d: %v", r.serial, err)
 		}
+		if ro.State == index.RolloutFiled { // four eyes: a second admin starts it
+			if err := s.fes[0].ApproveRollout(ctx, ro.ID, "second-admin"); err != nil {
+				t.Fatalf("approve rollout %d: %v", ro.ID, err)
+			}
+			if ro, err = s.fes[0].Index.Rollout(ctx, ro.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
 		r.id, r.state, r.waveStart[0] = ro.ID, ro.State, m
 	}
 }

@@ -105,7 +105,7 @@ func (s *Service) apiUpdates(w http.ResponseWriter, r *http.Request, ss *session
 		s.fail(w, r, ss, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, updatesFor(ss.user, u))
 }
 
 func (s *Service) webUpdates(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -114,5 +114,6 @@ func (s *Service) webUpdates(w http.ResponseWriter, r *http.Request, ss *session
 		s.fail(w, r, ss, err)
 		return
 	}
+	u = updatesFor(ss.user, u)
 	s.page(w, r, ss, "updates", updatesPage{pageHead: pageHead{Title: "Firmware updates"}, Rollouts: u.Rollouts, Published: u.Updates})
 }

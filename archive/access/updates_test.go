@@ -49,6 +49,9 @@ func rolledOut(t *testing.T) (*env, *index.Rollout) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := e.a.ApproveRollout(ctx, r.ID, "second-ops"); err != nil { // four eyes: two boxes
+		t.Fatal(err)
+	}
 	e.checkIn(a, false) // offered
 	a.health.FirmwareSerial, a.health.UpdateState, a.health.UpdateSerial, a.health.UpdateRollout = 2, wire.UpdateConfirmed, 2, r.ID
 	e.checkIn(a, false) // confirmed: wave 1 begins

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -21,13 +23,18 @@ func init() {
 }
 
 const updateUsage = `usage:
-  update sign    -root FILE -boot FILE -serial N -version V [-arch arm64] -o OUTDIR (-dir ARCHIVE | -key update.key)
+  update sign    -root FILE -boot FILE -serial N -version V [-arch arm64] -o OUTDIR -key update.key
+                 (the update key may live offline; -dir ARCHIVE reads ARCHIVE/update.key while it is there)
   update publish -dir ARCHIVE -update UPDATEDIR [-by NAME]
   update list    -dir ARCHIVE
-  update roll    -dir ARCHIVE -serial N [-target group:NAME|box:NAME] [-canary BOX] -percent P -threshold F [-confirm 20m] [-deadline 48h] [-by NAME]
+  update roll    -dir ARCHIVE -serial N [-target group:NAME|box:NAME] [-canary BOX] -percent P -threshold F [-confirm 20m] [-deadline 48h] -by NAME
   update approve -dir ARCHIVE -rollout ID -by NAME        (four-eyes: a second admin starts a filed rollout)
   update status  -dir ARCHIVE [-rollout ID] [-json]
-  update stop    -dir ARCHIVE -rollout ID -reason WHY [-by NAME]`
+  update stop    -dir ARCHIVE -rollout ID -reason WHY -by NAME
+roll, approve and stop check -by like approve: an admin of every branch of the access service, whose
+password and current second-factor code are read from stdin or a 0600 -credentials-file. A rollout to
+more than one box is always filed until a second admin approves it (four eyes); one to a single box
+only under [enroll] four_eyes`
 
 func cmdUpdate(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -46,7 +53,7 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 		version := fs.String("version", "", "the build's name (2026.12.06-1)")
 		arch := fs.String("arch", "arm64", "GOARCH of the build")
 		out := fs.String("o", "", "the update directory to write (update.json, root.squashfs, boot.fat)")
-		keyFile := fs.String("key", "", "the update key file (default: ARCHIVE/"+archive.UpdateKeyFile+")")
+		keyFile := fs.String("key", "", "the update key file (kept offline; without -key: ARCHIVE/"+archive.UpdateKeyFile+" if it is there)")
 		if err := parse(fs, args[1:], "root", "boot", "version", "o"); err != nil {
 			return err
 		}
@@ -56,7 +63,9 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 		case *keyFile != "":
 			key, err = archive.ReadUpdateKey(*keyFile)
 		case *dir != "":
-			key, err = archive.ReadUpdateKey(filepath.Join(*dir, archive.UpdateKeyFile))
+			if key, err = archive.ReadUpdateKey(filepath.Join(*dir, archive.UpdateKeyFile)); errors.Is(err, os.ErrNotExist) {
+				err = fmt.Errorf("%w: the update key is not in the archive's directory (kept offline?): sign with -key FILE", err)
+			}
 		default:
 			return errors.New("-dir ARCHIVE or -key FILE is required")
 		}
@@ -112,19 +121,23 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 		threshold := fs.Float64("threshold", 0.1, "a wave stops the rollout when more than this fraction of its boxes failed (0: any failure)")
 		confirm := fs.Duration("confirm", 20*time.Minute, "how long new firmware has to check in healthy before it boots the old again")
 		deadline := fs.Duration("deadline", archive.DefaultRolloutDeadline, "a box offered the update and not confirmed this long after counts as failed")
-		by := fs.String("by", "admin", "who rolls it out (audited)")
+		op := addOperatorFlags(fs, "who rolls it out (audited; a rollout to more than one box is started by a second admin)")
 		a, err := parseOpen(fs, dir, args[1:], "dir", "serial")
 		if err != nil {
 			return err
 		}
 		defer a.Close()
+		u, err := op.authenticate(ctx, a, rolloutRight)
+		if err != nil {
+			return err
+		}
 		r, err := a.Roll(ctx, archive.RollOptions{Serial: *serial, Target: *target, Canary: *canary, Percent: *percent, Threshold: *threshold,
-			ConfirmWithin: *confirm, Deadline: *deadline, By: *by})
+			ConfirmWithin: *confirm, Deadline: *deadline, By: u.Name})
 		if err != nil {
 			return err
 		}
 		if r.State == index.RolloutFiled {
-			fmt.Fprintf(stdout, "rollout %d filed by %s: a second admin starts it with update approve -rollout %d (four-eyes)\n", r.ID, *by, r.ID)
+			fmt.Fprintf(stdout, "rollout %d filed by %s: a second admin starts it with update approve -rollout %d (four-eyes)\n", r.ID, u.Name, r.ID)
 			return nil
 		}
 		fmt.Fprintf(stdout, "rollout %d of update %d started: %s is offered it at its next check-in\n", r.ID, r.Serial, r.Canary)
@@ -132,13 +145,17 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 	case "approve":
 		fs, dir := flags("update approve")
 		id := fs.Int64("rollout", 0, "the filed rollout")
-		by := fs.String("by", "", "who approves (not who filed it)")
-		a, err := parseOpen(fs, dir, args[1:], "dir", "rollout", "by")
+		op := addOperatorFlags(fs, "who approves (not who filed it)")
+		a, err := parseOpen(fs, dir, args[1:], "dir", "rollout")
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		if err := a.ApproveRollout(ctx, *id, *by); err != nil {
+		u, err := op.authenticate(ctx, a, rolloutRight)
+		if err != nil {
+			return err
+		}
+		if err := a.ApproveRollout(ctx, *id, u.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "rollout %d approved and started\n", *id)
@@ -147,13 +164,17 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 		fs, dir := flags("update stop")
 		id := fs.Int64("rollout", 0, "the rollout")
 		reason := fs.String("reason", "", "why (audited)")
-		by := fs.String("by", "admin", "who stops it (audited)")
+		op := addOperatorFlags(fs, "who stops it (audited)")
 		a, err := parseOpen(fs, dir, args[1:], "dir", "rollout", "reason")
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		if err := a.StopRollout(ctx, *id, *reason, *by); err != nil {
+		u, err := op.authenticate(ctx, a, rolloutRight)
+		if err != nil {
+			return err
+		}
+		if err := a.StopRollout(ctx, *id, *reason, u.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "rollout %d stopped: nothing more is offered\n", *id)
@@ -198,6 +219,11 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 	}
 	return fmt.Errorf("update %s: unknown\n%s", args[0], updateUsage)
 }
+
+// rolloutRight is the right update roll, approve and stop need: the
+// fleet administration an admin of every branch has (the enrollment
+// right: who may add a box to the fleet may change its firmware).
+const rolloutRight = access.ActEnroll
 
 func printRollout(w io.Writer, st *archive.RolloutStatus, boxes bool) {
 	fmt.Fprintf(w, "rollout %d: update %d (%s) to %s, %s", st.ID, st.Serial, st.Version, targetOrAll(st.Target), st.State)

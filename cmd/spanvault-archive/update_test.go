@@ -5,22 +5,30 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spanvault/spanvault/archive/access"
 )
 
 // TestUpdateCommandLine: sign, publish (once), roll under four-eyes
-// (filed, then started by another admin), status, stop, all audited.
+// (filed, then started by another admin), status, stop, all audited;
+// roll, approve and stop check -by's password and second factor (a
+// name alone, the old free text, rolls and approves nothing).
 // Before: no update command ("unknown command").
 func TestUpdateCommandLine(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "archive")
-	if _, e, code := run(t, "init", "-dir", dir, "-listen", "127.0.0.1:18998"); code != 0 {
-		t.Fatalf("init: %s", e)
-	}
+	dir, _, ops := approveArchive(t, map[string]access.Role{"alice": access.Admin, "bob": access.Admin, "carol": access.Admin, "aud": access.Auditor})
+	// Four eyes on enrollment off: a rollout to more than one box is
+	// filed all the same.
 	cfg := filepath.Join(dir, "archive.toml")
 	b, _ := os.ReadFile(cfg)
-	if !strings.Contains(string(b), "four_eyes = false") {
-		t.Fatalf("archive.toml lacks four_eyes:\n%s", b)
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), "four_eyes = true", "four_eyes = false", 1)), 0o600)
+	as := func(who string, skew time.Duration, args ...string) (string, string, int) {
+		t.Helper()
+		o := ops[who]
+		stdin = strings.NewReader(o.password + "\n" + o.code(t, skew) + "\n")
+		defer func() { stdin = os.Stdin }()
+		return run(t, append(append([]string{"update"}, args...), "-by", who)...)
 	}
-	os.WriteFile(cfg, []byte(strings.Replace(string(b), "four_eyes = false", "four_eyes = true", 1)), 0o600)
 	for _, n := range []string{"branch-1", "branch-2", "branch-3"} {
 		if _, e, code := run(t, "enroll", "-dir", dir, "-name", n, "-o", filepath.Join(t.TempDir(), n)); code != 0 {
 			t.Fatalf("enroll: %s", e)
@@ -42,14 +50,29 @@ func TestUpdateCommandLine(t *testing.T) {
 	if o, _, _ := run(t, "update", "list", "-dir", dir); !strings.HasPrefix(o, "3\t2026.12.06-1\tarm64\t") {
 		t.Fatalf("update list: %q", o)
 	}
-	o, e, code := run(t, "update", "roll", "-dir", dir, "-serial", "3", "-canary", "branch-2", "-percent", "50", "-threshold", "0.3", "-confirm", "20m", "-by", "alice")
-	if code != 0 || !strings.Contains(o, "rollout 1 filed by alice") {
-		t.Fatalf("update roll under four-eyes: %s %s", o, e)
+	roll := []string{"roll", "-dir", dir, "-serial", "3", "-canary", "branch-2", "-percent", "50", "-threshold", "0.3", "-confirm", "20m"}
+	// A name without its credentials, an auditor: nothing rolled.
+	if _, e, code := run(t, append(append([]string{"update"}, roll...), "-by", "alice")...); code == 0 || !strings.Contains(e, "credentials") {
+		t.Fatalf("update roll -by alice without her credentials: %d %s", code, e)
 	}
-	if _, e, code := run(t, "update", "approve", "-dir", dir, "-rollout", "1", "-by", "alice"); code == 0 || !strings.Contains(e, "a second admin approves it") {
+	if _, e, code := as("aud", 0, roll...); code == 0 || !strings.Contains(e, "may not") {
+		t.Fatalf("update roll by an auditor: %d %s", code, e)
+	}
+	o, e, code := as("alice", 0, roll...)
+	if code != 0 || !strings.Contains(o, "rollout 1 filed by alice") {
+		t.Fatalf("update roll to three boxes is filed (four-eyes): %s %s", o, e)
+	}
+	if _, e, code := as("alice", 30*time.Second, "approve", "-dir", dir, "-rollout", "1"); code == 0 || !strings.Contains(e, "a second admin approves it") {
 		t.Fatalf("approval by the filer: %s", e)
 	}
-	if o, e, code := run(t, "update", "approve", "-dir", dir, "-rollout", "1", "-by", "bob"); code != 0 || !strings.Contains(o, "approved and started") {
+	// "bob" named without bob's credentials (the old free-text -by).
+	stdin = strings.NewReader(ops["alice"].password + "\n" + ops["alice"].code(t, -30*time.Second) + "\n")
+	_, e, code = run(t, "update", "approve", "-dir", dir, "-rollout", "1", "-by", "bob")
+	stdin = os.Stdin
+	if code == 0 || !strings.Contains(e, "wrong name, password or code") {
+		t.Fatalf("approval as bob with alice's credentials: %d %s", code, e)
+	}
+	if o, e, code := as("bob", 0, "approve", "-dir", dir, "-rollout", "1"); code != 0 || !strings.Contains(o, "approved and started") {
 		t.Fatalf("approval by another: %s %s", o, e)
 	}
 	o, _, _ = run(t, "update", "status", "-dir", dir, "-rollout", "1")
@@ -62,7 +85,10 @@ func TestUpdateCommandLine(t *testing.T) {
 	if _, e, code := run(t, "update", "stop", "-dir", dir, "-rollout", "1"); code == 0 || !strings.Contains(e, "-reason is required") {
 		t.Fatalf("stop without a reason: %s", e)
 	}
-	if o, e, code := run(t, "update", "stop", "-dir", dir, "-rollout", "1", "-reason", "wrong build", "-by", "carol"); code != 0 || !strings.Contains(o, "rollout 1 stopped") {
+	if _, e, code := run(t, "update", "stop", "-dir", dir, "-rollout", "1", "-reason", "wrong build", "-by", "carol"); code == 0 || !strings.Contains(e, "credentials") {
+		t.Fatalf("update stop -by carol without her credentials: %d %s", code, e)
+	}
+	if o, e, code := as("carol", 0, "stop", "-dir", dir, "-rollout", "1", "-reason", "wrong build"); code != 0 || !strings.Contains(o, "rollout 1 stopped") {
 		t.Fatalf("update stop: %s %s", o, e)
 	}
 	o, _, _ = run(t, "update", "status", "-dir", dir)

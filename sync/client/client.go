@@ -66,6 +66,9 @@ type Config struct {
 	UpdateKey string
 	Firmware  Firmware
 	OnUpdate  func(Update) error
+	// UpdateStall ends an update download that received no byte this
+	// long (default DefaultUpdateStall; update_stall.go).
+	UpdateStall time.Duration
 }
 
 // Client syncs one vault.

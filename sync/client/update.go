@@ -168,7 +168,8 @@ func (c *Client) handleUpdate(o *wire.UpdateOffer) (bool, error) {
 		return true, c.v.Audit("update_refused", "archive", "", fmt.Sprintf("firmware update %d (rollout %d) not tried again: rolled back on this box: %s", m.Serial, o.Rollout, prev.Failure))
 	}
 	if err == nil {
-		err = c.cfg.OnUpdate(Update{Manifest: m, Rollout: o.Rollout, ConfirmWithin: time.Duration(o.ConfirmWithin)})
+		// ConfirmWithin is not signed: clamped to 1m..24h.
+		err = c.cfg.OnUpdate(Update{Manifest: m, Rollout: o.Rollout, ConfirmWithin: wire.ClampConfirmWithin(time.Duration(o.ConfirmWithin))})
 		if err == nil {
 			return false, nil // the daemon reports its progress
 		}
@@ -197,9 +198,17 @@ func (c *Client) FetchUpdate(ctx context.Context, serial uint64, part string, of
 	if offset > 0 {
 		hdr.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 	}
+	// Bytes must keep flowing: a read (the response's headers, then each
+	// of the body's) that waits longer than the stall window ends the
+	// request (update_stall.go).
+	ctx, cancel := context.WithCancel(ctx)
+	st := c.newStall(cancel)
+	st.begin()
 	resp, err := c.do(ctx, http.MethodGet, updatePath+strconv.FormatUint(serial, 10)+"/"+part, hdr, nil)
+	st.end()
 	if err != nil {
-		return nil, fmt.Errorf("sync: update %d %s: %w", serial, part, err)
+		cancel()
+		return nil, fmt.Errorf("sync: update %d %s: %w", serial, part, st.wrap(err))
 	}
 	switch {
 	case resp.StatusCode == http.StatusPartialContent:
@@ -208,17 +217,21 @@ func (c *Client) FetchUpdate(ctx context.Context, serial uint64, part string, of
 		start, _, _ := strings.Cut(cr, "-")
 		if n, err := strconv.ParseInt(start, 10, 64); err != nil || n != offset {
 			resp.Body.Close()
+			cancel()
 			return nil, fmt.Errorf("sync: update %d %s: asked from %d, the archive sent %q", serial, part, offset, resp.Header.Get("Content-Range"))
 		}
 	case resp.StatusCode == http.StatusOK && offset == 0:
 	case resp.StatusCode == http.StatusOK:
 		resp.Body.Close()
+		cancel()
 		return nil, ErrNoRange
 	default:
 		resp.Body.Close()
+		cancel()
 		return nil, fmt.Errorf("sync: update %d %s: archive answered %s", serial, part, resp.Status)
 	}
-	return readCloser{c.limited(ctx, resp.Body), resp.Body}, nil
+	body := &stallBody{r: resp.Body, st: st, cancel: cancel}
+	return readCloser{c.limited(ctx, body), body}, nil
 }
 
 type readCloser struct {
