@@ -1,10 +1,8 @@
 package wire
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -104,11 +102,11 @@ func SignPolicy(key ed25519.PrivateKey, d PolicyDoc) (SignedPolicy, error) {
 	if err := d.Validate(); err != nil {
 		return SignedPolicy{}, err
 	}
-	b, err := json.Marshal(d)
+	doc, sig, err := signJSON(key, policyContext, d)
 	if err != nil {
 		return SignedPolicy{}, err
 	}
-	return SignedPolicy{Doc: b, Sig: ed25519.Sign(key, append([]byte(policyContext), b...))}, nil
+	return SignedPolicy{Doc: doc, Sig: sig}, nil
 }
 
 // Errors of VerifyPolicy.
@@ -123,17 +121,14 @@ func VerifyPolicy(pub ed25519.PublicKey, s SignedPolicy) (*PolicyDoc, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, ErrPolicyNoKey
 	}
-	if len(s.Doc) > 2*MaxPolicyConfig || len(s.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub, append([]byte(policyContext), s.Doc...), s.Sig) {
-		return nil, ErrPolicyUnsigned
-	}
 	var d PolicyDoc
-	dec := json.NewDecoder(bytes.NewReader(s.Doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("policy: malformed document: %w", err)
-	}
-	if dec.More() {
+	switch err := verifyJSON(pub, policyContext, s.Doc, s.Sig, 2*MaxPolicyConfig, &d); {
+	case errors.Is(err, errSignature):
+		return nil, ErrPolicyUnsigned
+	case errors.Is(err, errTrailing):
 		return nil, errors.New("policy: trailing data")
+	case err != nil:
+		return nil, fmt.Errorf("policy: malformed document: %w", err)
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err

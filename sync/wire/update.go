@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -139,11 +138,11 @@ func SignUpdate(key ed25519.PrivateKey, m UpdateManifest) (SignedUpdate, error) 
 	if err := m.Validate(); err != nil {
 		return SignedUpdate{}, err
 	}
-	b, err := json.Marshal(m)
+	doc, sig, err := signJSON(key, updateContext, m)
 	if err != nil {
 		return SignedUpdate{}, err
 	}
-	return SignedUpdate{Manifest: b, Sig: ed25519.Sign(key, append([]byte(updateContext), b...))}, nil
+	return SignedUpdate{Manifest: doc, Sig: sig}, nil
 }
 
 // Errors of VerifyUpdate.
@@ -159,17 +158,14 @@ func VerifyUpdate(pub ed25519.PublicKey, s SignedUpdate) (*UpdateManifest, error
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, ErrUpdateNoKey
 	}
-	if len(s.Manifest) > 4096 || len(s.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub, append([]byte(updateContext), s.Manifest...), s.Sig) {
-		return nil, ErrUpdateUnsigned
-	}
 	var m UpdateManifest
-	dec := json.NewDecoder(bytes.NewReader(s.Manifest))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("update: malformed manifest: %w", err)
-	}
-	if dec.More() {
+	switch err := verifyJSON(pub, updateContext, s.Manifest, s.Sig, 4096, &m); {
+	case errors.Is(err, errSignature):
+		return nil, ErrUpdateUnsigned
+	case errors.Is(err, errTrailing):
 		return nil, errors.New("update: trailing data")
+	case err != nil:
+		return nil, fmt.Errorf("update: malformed manifest: %w", err)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
