@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // policyKeyFile is the archive's policy signing key (Ed25519 seed,
@@ -23,15 +22,7 @@ func (a *Archive) policyKey() (ed25519.PrivateKey, error) {
 	if err := makeSeedFile(p); err != nil {
 		return nil, fmt.Errorf("archive: policy key: %w", err)
 	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("archive: policy key: %w", err)
-	}
-	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("archive: policy key %s: not a base64 Ed25519 seed", p)
-	}
-	return ed25519.NewKeyFromSeed(seed), nil
+	return readSeedKey(p, "policy key")
 }
 
 // makeSeedFile makes a key file (a new Ed25519 seed, base64, one line,

@@ -42,13 +42,19 @@ func (a *Archive) makeUpdateKey() error {
 
 // ReadUpdateKey reads an update signing key file (a base64 Ed25519 seed).
 func ReadUpdateKey(path string) (ed25519.PrivateKey, error) {
+	return readSeedKey(path, "update key")
+}
+
+// readSeedKey reads a signing key file (a base64 Ed25519 seed: policy.key,
+// update.key); what names the key in errors.
+func readSeedKey(path, what string) (ed25519.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("archive: update key: %w", err)
+		return nil, fmt.Errorf("archive: %s: %w", what, err)
 	}
 	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("archive: update key %s: not a base64 Ed25519 seed", path)
+		return nil, fmt.Errorf("archive: %s %s: not a base64 Ed25519 seed", what, path)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
