@@ -68,13 +68,18 @@ func (a *Archive) SetPolicy(ctx context.Context, target, config string, legal []
 
 // SetPolicyGroup puts a box in a policy group ("": none).
 func (a *Archive) SetPolicyGroup(ctx context.Context, name, group string) error {
+	return a.SetPolicyGroupBy(ctx, name, group, "admin")
+}
+
+// SetPolicyGroupBy is SetPolicyGroup, the trail naming by.
+func (a *Archive) SetPolicyGroupBy(ctx context.Context, name, group, by string) error {
 	if group != "" && !wire.ValidPolicyTarget("group:"+group) {
 		return fmt.Errorf("archive: policy group %q", group)
 	}
 	if err := a.Index.SetPolicyGroup(ctx, name, group); err != nil {
 		return err
 	}
-	a.Event(ctx, "policy_group", "admin", name, fmt.Sprintf("policy group %q", group), false)
+	a.Event(ctx, "policy_group", by, name, fmt.Sprintf("policy group %q", group), false)
 	return nil
 }
 

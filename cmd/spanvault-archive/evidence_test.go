@@ -15,6 +15,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/spanvault/spanvault/archive"
+	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
@@ -38,7 +39,9 @@ func (c *testClock) Add(d time.Duration) {
 
 // TestEvidenceCommand: a box records calls and syncs; the night after it
 // sends the day's coverage ledger; then `spanvault-archive evidence
-// -appliance NAME -id ID -o FILE` writes a bundle (mode 0600, audited)
+// -appliance NAME -id ID -reason WHY -by NAME` files an export that a
+// second person approves; `evidence -request N -o FILE -by NAME` then
+// writes a bundle (mode 0600, audited under the requester)
 // that verifies offline, `verify` reports the ledger checked (and,
 // once a recording is removed behind the archive's back, fails naming
 // it), and an unknown recording is refused with the reason and no file.
@@ -118,9 +121,19 @@ func TestEvidenceCommand(t *testing.T) {
 	pass()
 	stop()
 
+	// An export: filed by compliance, approved by a DPO, written once.
+	staff := cliEnvAt(t, dir, map[string]cliUser{"carl": {role: access.Compliance, branches: []string{"branch-1"}}, "dana": {role: access.DPO}})
+	o, e, code := staff.as("carl", "evidence", "-appliance", "branch-1", "-id", rec, "-reason", "court")
+	if code != 0 {
+		t.Fatalf("evidence filed: %d %s %s", code, o, e)
+	}
+	req := filed(t, o)
+	if o, e, code := staff.as("dana", "request", "approve", "-id", req); code != 0 {
+		t.Fatalf("evidence approved: %d %s %s", code, o, e)
+	}
 	out := filepath.Join(t.TempDir(), "bundle.svev")
-	o, e, code := run(t, "evidence", "-dir", dir, "-appliance", "branch-1", "-id", rec, "-o", out)
-	if code != 0 || !strings.Contains(o, "evidence bundle of branch-1/"+rec) {
+	o, e, code = staff.as("carl", "evidence", "-request", req, "-o", out)
+	if code != 0 || !strings.Contains(o, "export "+req+" written to "+out+" (evidence") {
 		t.Fatalf("evidence: %d %s %s", code, o, e)
 	}
 	fi, err := os.Stat(out)
@@ -135,7 +148,7 @@ func TestEvidenceCommand(t *testing.T) {
 	if o, e, code := run(t, "verify", "-dir", dir); code != 0 || !strings.Contains(o, "1 coverage ledgers checked") {
 		t.Fatalf("verify: %d %s %s", code, o, e)
 	}
-	if o, _, _ := run(t, "events", "-dir", dir); !strings.Contains(o, "evidence_exported") {
+	if o, _, _ := run(t, "events", "-dir", dir); !strings.Contains(o, `"kind":"export","actor":"carl"`) || !strings.Contains(o, "format evidence") {
 		t.Fatalf("the export is not in the trail:\n%s", o)
 	}
 	// A recording removed behind the archive's back (its object and its
@@ -155,12 +168,8 @@ func TestEvidenceCommand(t *testing.T) {
 	if o, e, code := run(t, "verify", "-dir", dir); code == 0 || !strings.Contains(o, "PROBLEM: branch-1/"+rec+": listed in the coverage ledger") {
 		t.Fatalf("verify after %s was removed: %d %s %s", rec, code, o, e)
 	}
-	miss := filepath.Join(t.TempDir(), "missing.svev")
-	if _, e, code := run(t, "evidence", "-dir", dir, "-appliance", "branch-1", "-id", "06abc", "-o", miss); code == 0 || !strings.Contains(e, "no recording 06abc from branch-1") {
+	if _, e, code := staff.as("carl", "evidence", "-appliance", "branch-1", "-id", "06abc", "-reason", "court"); code == 0 || !strings.Contains(e, "no such recording") {
 		t.Fatalf("evidence of an unknown recording: %d %s", code, e)
-	}
-	if _, err := os.Stat(miss); err == nil {
-		t.Fatal("a refused bundle left a file")
 	}
 }
 

@@ -37,14 +37,14 @@ var commands = map[string]command{
 	"revoke":     {"refuse a box and its certificates from now on, for good", cmdRevoke},
 	"serve":      {"serve the sync protocol over mutual TLS", cmdServe},
 	"recordings": {"list the recordings and call records held", cmdRecordings},
-	"get":        {"write a sealed recording exactly as the box sealed it", cmdGet},
-	"pull":       {"ask a box to upload now (-id ID or -all)", cmdQueue(wire.CmdPull)},
-	"erase":      {"ask a box to erase a recording (and erase the archive's copy once it has)", cmdQueue(wire.CmdErase)},
-	"hold":       {"put a recording on legal hold, here and on its box", cmdQueue(wire.CmdHold)},
-	"release":    {"release a recording's legal hold, here and on its box", cmdQueue(wire.CmdRelease)},
+	"get":        {"a sealed recording exactly as the box sealed it, as an export: filed (-appliance -id -reason -by), approved by a second person, written once (-request N -o FILE -by)", cmdGet},
+	"pull":       {"ask a box to upload now (-id ID or -all; -by NAME: an admin)", cmdBox(wire.CmdPull)},
+	"erase":      {"file the erasure of a recording (-by NAME: a DPO) that a second DPO approves: then its box erases it, and the archive its copy", cmdBox(wire.CmdErase)},
+	"hold":       {"put a recording on legal hold, here and on its box (-by NAME: a DPO)", cmdBox(wire.CmdHold)},
+	"release":    {"file the release of a recording's legal hold (-by NAME: a DPO) that a second DPO approves", cmdBox(wire.CmdRelease)},
 	"commands":   {"list commands and their life (issued, delivered, applied or refused)", cmdCommands},
 	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
-	"user":       {"manage the access service's users: user add -name NAME -role ROLE [-branches A,B], user list, user disable|enable|unlock|reset -name NAME", cmdUser},
+	"user":       {"manage the access service's users as an admin (-by NAME): user add -name NAME -role ROLE [-branches A,B] -reason WHY and user reset (four eyes: a second admin approves and receives a setup link), user list, user disable|enable|unlock -name NAME; the first admin: user add -role admin without -by", cmdUser},
 	"verify":     {"re-hash every stored recording, check every box's anchored audit chain and the archive's holdings against the boxes' coverage ledgers", cmdVerify},
 	"reseal":     {"re-wrap classical (X25519) recordings' file keys to the identity's hybrid post-quantum recipient", cmdReseal},
 }
@@ -325,76 +325,6 @@ func cmdRecordings(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdGet(args []string, stdout io.Writer) error {
-	fs, dir := flags("get")
-	app := fs.String("appliance", "", "box name")
-	id := fs.String("id", "", "recording ID")
-	out := fs.String("o", "", "file to write (must not exist)")
-	a, err := parseOpen(fs, dir, args, "dir", "appliance", "id", "o")
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	ctx := context.Background()
-	rs, err := a.Index.Records(ctx, index.Query{Appliance: *app, ID: *id, Kind: wire.KindRecording})
-	if err != nil {
-		return err
-	}
-	if len(rs) == 0 {
-		return fmt.Errorf("no recording %s from %s", *id, *app)
-	}
-	rc, _, err := a.Store.Open(ctx, rs[0].SHA256)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	f, err := os.OpenFile(*out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		f.Close()
-		os.Remove(*out)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	a.Event(ctx, "get", "cli", *app, *id, false)
-	return nil
-}
-
-func cmdQueue(kind string) func([]string, io.Writer) error {
-	return func(args []string, stdout io.Writer) error {
-		fs, dir := flags(kind)
-		app := fs.String("appliance", "", "box name")
-		id := fs.String("id", "", "recording ID")
-		all := fs.Bool("all", false, "everything pending (pull only)")
-		reason := fs.String("reason", "", "why (kept in both audit trails)")
-		by := fs.String("by", "cli", "who asks")
-		if err := parse(fs, args, "dir", "appliance"); err != nil {
-			return err
-		}
-		if (*id == "") == !*all {
-			return errors.New("give -id ID or -all")
-		}
-		if *all && kind != wire.CmdPull {
-			return fmt.Errorf("-all is for pull only; %s names one recording", kind)
-		}
-		a, err := open(*dir)
-		if err != nil {
-			return err
-		}
-		defer a.Close()
-		n, err := a.Command(context.Background(), *app, kind, *id, *all, *reason, *by)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "command %d queued: %s %s; delivered at %s's next check-in\n", n, kind, *id, *app)
-		return nil
-	}
-}
-
 func cmdCommands(args []string, stdout io.Writer) error {
 	fs, dir := flags("commands")
 	app := fs.String("appliance", "", "only this box")
@@ -458,51 +388,20 @@ func cmdVerify(args []string, stdout io.Writer) error {
 
 func cmdUser(args []string, stdout io.Writer) error {
 	if len(args) == 0 || !slices.Contains([]string{"add", "list", "disable", "enable", "unlock", "reset"}, args[0]) {
-		return errors.New("usage: user add -dir DIR -name NAME -role ROLE [-branches A,B] | user list -dir DIR | user disable -dir DIR -name NAME -reason WHY | user enable|unlock|reset -dir DIR -name NAME")
+		return errors.New("usage: user add -dir DIR -name NAME -role ROLE [-branches A,B] -reason WHY -by ADMIN | user list -dir DIR | user disable -dir DIR -name NAME -reason WHY -by ADMIN | user enable|unlock -dir DIR -name NAME -by ADMIN | user reset -dir DIR -name NAME -reason WHY -by ADMIN\n(the first admin of an archive without one: user add -dir DIR -name NAME -role admin, without -by)")
 	}
 	fs, dir := flags("user " + args[0])
 	name := fs.String("name", "", "user name")
 	role := fs.String("role", "", "admin, auditor, supervisor, compliance, dpo or crm")
 	branches := fs.String("branches", "", "comma-separated appliances the user is scoped to (default: all, for admin, auditor and dpo)")
-	reason := fs.String("reason", "", "why (user disable)")
-	identity := fs.String("identity", "", "the archive's age identity file, to seal the second factor at once (user add, user reset); default: $"+keyring.EnvVar+"; without it the access service seals it when it next runs")
+	reason := fs.String("reason", "", "why (audited; required for add, reset and disable)")
+	op := addOperatorFlags(fs, "the admin who asks (add and reset: a second admin approves with request approve)")
 	a, err := parseOpen(fs, dir, args[1:], "dir")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	ctx := context.Background()
-	var keys *keyring.Keyring
-	if (args[0] == "add" || args[0] == "reset") && (*identity != "" || os.Getenv(keyring.EnvVar) != "") {
-		if keys, err = keyring.Load(*identity); err != nil {
-			return err
-		}
-	}
-	switch args[0] {
-	case "disable", "enable", "unlock", "reset":
-		if *name == "" {
-			return errors.New("-name is required")
-		}
-		var nu *access.NewUser
-		switch args[0] {
-		case "disable":
-			err = access.DisableUser(ctx, a.Index.DB(), a.Now(), *name, *reason)
-		case "enable":
-			err = access.EnableUser(ctx, a.Index.DB(), *name)
-		case "unlock":
-			err = access.UnlockUser(ctx, a.Index.DB(), *name)
-		case "reset":
-			nu, err = access.ResetUser(ctx, a.Index.DB(), *name, keys)
-		}
-		if err != nil {
-			return err
-		}
-		a.Event(ctx, access.OpEvent(args[0]), "cli", "", fmt.Sprintf("user %s: %s", *name, *reason), args[0] == "disable")
-		if nu != nil {
-			fmt.Fprintf(stdout, "password: %s\ntotp: %s\n", nu.Password, nu.TOTPURL)
-		}
-		return nil
-	}
 	if args[0] == "list" {
 		us, err := access.ListUsers(ctx, a.Index.DB())
 		if err != nil {
@@ -517,24 +416,49 @@ func cmdUser(args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	r, err := access.ParseRole(*role)
-	if err != nil {
-		return err
+	if *name == "" {
+		return errors.New("-name is required")
 	}
-	var bs []string
-	if *branches != "" {
-		for _, b := range strings.Split(*branches, ",") {
-			if _, err := a.Index.Appliance(ctx, strings.TrimSpace(b)); err != nil {
-				return err
-			}
-			bs = append(bs, strings.TrimSpace(b))
+	if args[0] == "add" && *op.by == "" {
+		// The bootstrap: the first admin of an archive that has none.
+		if *role != string(access.Admin) || *branches != "" {
+			return errors.New("-by: name yourself (an admin of the access service; your credentials are checked); without -by only the first admin of an archive without one is added (-role admin)")
 		}
+		link, err := access.New(a, nil).BootstrapAdmin(ctx, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "first admin %s added: they set their own password and second factor through this setup link (single use, valid %s; hand it to them only):\n%s\n", *name, access.SetupLinkTTL, link)
+		return nil
 	}
-	nu, err := access.AddUser(ctx, a.Index.DB(), a.Now(), *name, r, bs, keys)
+	u, svc, err := op.operator(ctx, a, access.ActUsers)
 	if err != nil {
 		return err
 	}
-	a.Event(ctx, "user_added", "cli", "", fmt.Sprintf("user %s role %s branches %s", *name, r, *branches), false)
-	fmt.Fprintf(stdout, "password: %s\ntotp: %s\n", nu.Password, nu.TOTPURL)
+	var req *access.Request
+	if args[0] == "add" {
+		r, err := access.ParseRole(*role)
+		if err != nil {
+			return err
+		}
+		var bs []string
+		if *branches != "" {
+			for _, b := range strings.Split(*branches, ",") {
+				bs = append(bs, strings.TrimSpace(b))
+			}
+		}
+		req, err = svc.RequestAddUser(ctx, u, *name, r, bs, *reason)
+		if err != nil {
+			return err
+		}
+	} else if req, err = svc.Account(ctx, u, *name, args[0], *reason); err != nil {
+		return err
+	}
+	if req == nil {
+		fmt.Fprintf(stdout, "user %s: %s by %s\n", *name, args[0], u.Name)
+		return nil
+	}
+	fmt.Fprintf(stdout, "request %d filed: %s of user %s waits for a second admin (not %s) to approve it: spanvault-archive request approve -id %d -by NAME, or the workspace; the approver receives a setup link for the user, who sets their own password and second factor\n",
+		req.ID, args[0], *name, u.Name, req.ID)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -53,41 +54,69 @@ func readCredentials(path string) (password, code string, err error) {
 
 // operatorFlags are the flags of a command a named person runs.
 type operatorFlags struct {
-	by, credentials, identity *string
+	by, credentials *string
+	identity        *flag.Flag
 }
 
-func addOperatorFlags(fs interface {
-	String(name, value, usage string) *string
-}, what string) operatorFlags {
-	return operatorFlags{
+// addOperatorFlags adds -by, -credentials-file and -identity (unless the
+// command has an -identity of its own, which then serves both).
+func addOperatorFlags(fs *flag.FlagSet, what string) operatorFlags {
+	o := operatorFlags{
 		by:          fs.String("by", "", "your name in the access service: "+what+" (your password and a current second-factor code are read from stdin, or -credentials-file)"),
 		credentials: fs.String("credentials-file", "", "a file (mode 0600) with your password and a current second-factor code, one a line, instead of stdin"),
-		identity:    fs.String("identity", "", "the archive's age identity file, to open sealed second factors; default: $"+keyring.EnvVar),
 	}
+	if o.identity = fs.Lookup("identity"); o.identity == nil {
+		fs.String("identity", "", "the archive's age identity file, to open sealed second factors; default: $"+keyring.EnvVar)
+		o.identity = fs.Lookup("identity")
+	}
+	return o
 }
 
-// authenticate checks that the person -by names is at the keyboard, like
-// the web sign-in, and may do act over every branch.
-func (o operatorFlags) authenticate(ctx context.Context, a *archive.Archive, act access.Action) (*access.User, error) {
+// operator checks that the person -by names is at the keyboard, like
+// the web sign-in (password and a fresh second-factor code; a wrong one
+// counts toward the lockout, a disabled or locked account is refused),
+// and that their role allows act. Every refusal is in the trail.
+func (o operatorFlags) operator(ctx context.Context, a *archive.Archive, act access.Action) (*access.User, *access.Service, error) {
 	if *o.by == "" {
-		return nil, errors.New("-by: name yourself (an account of the access service); your credentials are checked")
+		return nil, nil, errors.New("-by: name yourself (an account of the access service); your credentials are checked")
 	}
 	pw, code, err := readCredentials(*o.credentials)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var keys *keyring.Keyring
-	if *o.identity != "" || os.Getenv(keyring.EnvVar) != "" {
-		if keys, err = keyring.Load(*o.identity); err != nil {
-			return nil, err
+	if id := o.identity.Value.String(); id != "" || os.Getenv(keyring.EnvVar) != "" {
+		if keys, err = keyring.Load(id); err != nil {
+			return nil, nil, err
 		}
 	}
-	u, err := access.New(a, keys).AuthenticateOperator(ctx, *o.by, pw, code, act)
+	svc := access.New(a, keys)
+	u, err := svc.AuthenticateOperator(ctx, *o.by, pw, code, act)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", *o.by, err)
+		return nil, nil, fmt.Errorf("%s: %w", *o.by, err)
+	}
+	return u, svc, nil
+}
+
+// authenticate is operator for what only a person of every branch may
+// do (the fleet's administration).
+func (o operatorFlags) authenticate(ctx context.Context, a *archive.Archive, act access.Action) (*access.User, error) {
+	u, _, err := o.operator(ctx, a, act)
+	if err != nil {
+		return nil, err
 	}
 	if !u.AllBranches() {
+		a.Event(ctx, "refused", u.Name, "", fmt.Sprintf("command line: scoped to branches %s, may not %s", strings.Join(u.Branches, ","), act), false)
 		return nil, fmt.Errorf("%s: an admin scoped to branches may not %s", u.Name, act)
 	}
 	return u, nil
+}
+
+// inScope refuses (and audits) a person whose branches do not hold box.
+func inScope(ctx context.Context, a *archive.Archive, u *access.User, box, what string) error {
+	if u.InScope(box) {
+		return nil
+	}
+	a.Event(ctx, "denied", u.Name, box, fmt.Sprintf("command line: %s: branch %s outside the scope %s", what, box, strings.Join(u.Branches, ",")), false)
+	return fmt.Errorf("%s: branch %s is outside your scope", u.Name, box)
 }

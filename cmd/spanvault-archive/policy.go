@@ -9,13 +9,18 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
 func init() {
-	commands["policy"] = command{"central policy: policy set -target box:NAME|group:NAME -f FILE [-legal A,B]; policy show -box NAME | -target T; policy group -box NAME -group G", cmdPolicy}
+	commands["policy"] = command{"central policy: policy set -target box:NAME|group:NAME -f FILE [-legal A,B] -by NAME; policy show -box NAME | -target T; policy group -box NAME -group G -by NAME (set and group: an admin of every branch, credentials checked)", cmdPolicy}
 }
+
+// policyRight is the right policy set and group need: the fleet's
+// administration, by an admin of every branch (like update roll).
+const policyRight = access.ActEnroll
 
 func cmdPolicy(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -28,12 +33,16 @@ func cmdPolicy(args []string, stdout io.Writer) error {
 		target := fs.String("target", "", "box:NAME or group:NAME")
 		file := fs.String("f", "", "the policy: the box's configuration syntax, [retention], [capture] extensions, [sync] window and rate")
 		legal := fs.String("legal", "", "classes a law requires to be kept, comma-separated")
-		by := fs.String("by", "admin", "who sets it (audited)")
+		op := addOperatorFlags(fs, "who sets it (an admin of every branch; audited)")
 		a, err := parseOpen(fs, dir, args[1:], "dir", "target", "f")
 		if err != nil {
 			return err
 		}
 		defer a.Close()
+		u, err := op.authenticate(ctx, a, policyRight)
+		if err != nil {
+			return err
+		}
 		b, err := os.ReadFile(*file)
 		if err != nil {
 			return err
@@ -42,7 +51,7 @@ func cmdPolicy(args []string, stdout io.Writer) error {
 		if *legal != "" {
 			ls = strings.Split(*legal, ",")
 		}
-		v, err := a.SetPolicy(ctx, *target, string(b), ls, *by)
+		v, err := a.SetPolicy(ctx, *target, string(b), ls, u.Name)
 		if err != nil {
 			return err
 		}
@@ -52,12 +61,17 @@ func cmdPolicy(args []string, stdout io.Writer) error {
 		fs, dir := flags("policy group")
 		box := fs.String("box", "", "the box")
 		group := fs.String("group", "", "its policy group (empty: none)")
+		op := addOperatorFlags(fs, "who sets it (an admin of every branch; audited)")
 		a, err := parseOpen(fs, dir, args[1:], "dir", "box")
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		if err := a.SetPolicyGroup(ctx, *box, *group); err != nil {
+		u, err := op.authenticate(ctx, a, policyRight)
+		if err != nil {
+			return err
+		}
+		if err := a.SetPolicyGroupBy(ctx, *box, *group, u.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s takes its policy from group %q when it has none of its own\n", *box, *group)

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/spanvault/spanvault/archive/access"
 )
 
 // TestInitHybridIdentityAndReseal (issue 25): init -identity writes a
@@ -35,15 +37,19 @@ func TestInitHybridIdentityAndReseal(t *testing.T) {
 	if o, e, code := run(t, "verify", "-dir", dir); code != 0 || !strings.Contains(o, "0 classical-only (X25519) recordings") {
 		t.Fatalf("verify: %q %s", o, e)
 	}
+	op := cliEnvAt(t, dir, map[string]cliUser{"otto": {role: access.Admin}})
+	if _, se, c := run(t, "reseal", "-dir", dir, "-identity", idFile); c == 0 || !strings.Contains(se, "-by") {
+		t.Fatalf("reseal without -by: %d %s", c, se)
+	}
 	x, _ := age.GenerateX25519Identity()
 	xFile := filepath.Join(t.TempDir(), "x25519.txt")
 	os.WriteFile(xFile, []byte(x.String()+"\n"), 0o600)
-	if _, e, code := run(t, "reseal", "-dir", dir, "-identity", xFile); code == 0 || !strings.Contains(e, "no hybrid identity") {
+	if _, e, code := op.as("otto", "reseal", "-identity", xFile); code == 0 || !strings.Contains(e, "no hybrid identity") {
 		t.Fatalf("reseal with an X25519 identity only: %d %s", code, e)
 	}
 	both := filepath.Join(t.TempDir(), "both.txt")
 	os.WriteFile(both, []byte(x.String()+"\n"+string(b)), 0o600)
-	if o, e, code := run(t, "reseal", "-dir", dir, "-identity", both); code != 0 || !strings.Contains(o, "0 recordings re-sealed") || !strings.Contains(o, "0 classical-only remain") {
+	if o, e, code := op.as("otto", "reseal", "-identity", both); code != 0 || !strings.Contains(o, "0 recordings re-sealed") || !strings.Contains(o, "0 classical-only remain") {
 		t.Fatalf("reseal: %d %q %s", code, o, e)
 	}
 }

@@ -48,12 +48,16 @@ func writeIdentity(path string, classical bool) (string, error) {
 func cmdReseal(args []string, stdout io.Writer) error {
 	fs, dir := flags("reseal")
 	identity := fs.String("identity", "", "the archive's age identities (0600): the first hybrid one is the new recipient, any of them opens the old headers; default: $"+keyring.EnvVar)
-	by := fs.String("by", "cli", "who runs it (in the trail)")
+	op := addOperatorFlags(fs, "who runs it (an admin of every branch; in the trail)")
 	a, err := parseOpen(fs, dir, args, "dir")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	u, err := op.authenticate(context.Background(), a, policyRight)
+	if err != nil {
+		return err
+	}
 	keys, err := keyring.Load(*identity)
 	if err != nil {
 		return err
@@ -68,7 +72,7 @@ func cmdReseal(args []string, stdout io.Writer) error {
 	if to == nil {
 		return errors.New("the identity file holds no hybrid identity (AGE-SECRET-KEY-PQ-1...): make one (spanvault keygen) and add it")
 	}
-	rep, err := a.Reseal(context.Background(), keys.Identities(), to, *by)
+	rep, err := a.Reseal(context.Background(), keys.Identities(), to, u.Name)
 	if err != nil {
 		return err
 	}

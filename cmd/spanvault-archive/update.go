@@ -25,13 +25,13 @@ func init() {
 const updateUsage = `usage:
   update sign    -root FILE -boot FILE -serial N -version V [-arch arm64] -o OUTDIR -key update.key
                  (the update key may live offline; -dir ARCHIVE reads ARCHIVE/update.key while it is there)
-  update publish -dir ARCHIVE -update UPDATEDIR [-by NAME]
+  update publish -dir ARCHIVE -update UPDATEDIR -by NAME
   update list    -dir ARCHIVE
   update roll    -dir ARCHIVE -serial N [-target group:NAME|box:NAME] [-canary BOX] -percent P -threshold F [-confirm 20m] [-deadline 48h] -by NAME
   update approve -dir ARCHIVE -rollout ID -by NAME        (four-eyes: a second admin starts a filed rollout)
   update status  -dir ARCHIVE [-rollout ID] [-json]
   update stop    -dir ARCHIVE -rollout ID -reason WHY -by NAME
-roll, approve and stop check -by like approve: an admin of every branch of the access service, whose
+publish, roll, approve and stop check -by like approve: an admin of every branch of the access service, whose
 password and current second-factor code are read from stdin or a 0600 -credentials-file. A rollout to
 more than one box is always filed until a second admin approves it (four eyes); one to a single box
 only under [enroll] four_eyes`
@@ -85,13 +85,17 @@ func cmdUpdate(args []string, stdout io.Writer) error {
 	case "publish":
 		fs, dir := flags("update publish")
 		upd := fs.String("update", "", "the update directory (update.json, root.squashfs, boot.fat)")
-		by := fs.String("by", "admin", "who publishes (audited)")
+		op := addOperatorFlags(fs, "who publishes (audited)")
 		a, err := parseOpen(fs, dir, args[1:], "dir", "update")
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		m, err := a.Publish(ctx, *upd, *by)
+		u, err := op.authenticate(ctx, a, rolloutRight)
+		if err != nil {
+			return err
+		}
+		m, err := a.Publish(ctx, *upd, u.Name)
 		if err != nil {
 			return err
 		}

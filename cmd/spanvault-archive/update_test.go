@@ -41,10 +41,13 @@ func TestUpdateCommandLine(t *testing.T) {
 	if o, e, code := run(t, "update", "sign", "-dir", dir, "-root", filepath.Join(src, "root"), "-boot", filepath.Join(src, "boot"), "-serial", "3", "-version", "2026.12.06-1", "-o", upd); code != 0 || !strings.Contains(o, "update 3 (version 2026.12.06-1, arm64) signed") {
 		t.Fatalf("update sign: %s %s", o, e)
 	}
-	if o, e, code := run(t, "update", "publish", "-dir", dir, "-update", upd, "-by", "alice"); code != 0 || !strings.Contains(o, "update 3 (version 2026.12.06-1, arm64) published") {
+	if _, e, code := run(t, "update", "publish", "-dir", dir, "-update", upd, "-by", "alice"); code == 0 || !strings.Contains(e, "credentials") {
+		t.Fatalf("update publish -by alice without her credentials: %d %s", code, e)
+	}
+	if o, e, code := as("alice", -30*time.Second, "publish", "-dir", dir, "-update", upd); code != 0 || !strings.Contains(o, "update 3 (version 2026.12.06-1, arm64) published") {
 		t.Fatalf("update publish: %s %s", o, e)
 	}
-	if _, e, code := run(t, "update", "publish", "-dir", dir, "-update", upd); code == 0 || !strings.Contains(e, "serial already published") {
+	if _, e, code := as("bob", -30*time.Second, "publish", "-dir", dir, "-update", upd); code == 0 || !strings.Contains(e, "serial already published") {
 		t.Fatalf("update publish again: %s", e)
 	}
 	if o, _, _ := run(t, "update", "list", "-dir", dir); !strings.HasPrefix(o, "3\t2026.12.06-1\tarm64\t") {
