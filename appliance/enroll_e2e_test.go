@@ -180,15 +180,30 @@ func (o operator) code(t *testing.T, skew time.Duration) string {
 	return c
 }
 
+// nextCode is a code of the first 30-second step after *last that the
+// archive takes (now or the next), and makes it *last.
+func (o operator) nextCode(t *testing.T, last *int64) string {
+	t.Helper()
+	at := time.Now()
+	if at.Unix()/30 <= *last {
+		at = time.Unix((*last+1)*30, 0)
+	}
+	*last = at.Unix() / 30
+	return o.code(t, time.Until(at))
+}
+
 // approver adds "ops", an admin of every branch, with their own password.
-func approver(t *testing.T, adir string) operator {
+func approver(t *testing.T, adir string) operator { t.Helper(); return adminAccount(t, adir, "ops") }
+
+// adminAccount adds name, an admin of every branch, with their own password.
+func adminAccount(t *testing.T, adir, name string) operator {
 	t.Helper()
 	a, err := archive.Open(adir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	nu, err := access.AddUser(context.Background(), a.Index.DB(), a.Now(), "ops", access.Admin, nil)
+	nu, err := access.AddUser(context.Background(), a.Index.DB(), a.Now(), name, access.Admin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +212,7 @@ func approver(t *testing.T, adir string) operator {
 		t.Fatal(err)
 	}
 	o := operator{password: "the operator's own password", secret: k.Secret()}
-	if err := access.New(a, nil).SetPassword(context.Background(), "ops", o.password); err != nil {
+	if err := access.New(a, nil).SetPassword(context.Background(), name, o.password); err != nil {
 		t.Fatal(err)
 	}
 	return o

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ func TestDaemonCentralPolicyWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Close()
+	ops := approver(t, adir)
 	bin := filepath.Join(t.TempDir(), "spanvault-archive")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spanvault-archive").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
@@ -93,7 +95,9 @@ func TestDaemonCentralPolicyWindow(t *testing.T) {
 
 	pol := filepath.Join(t.TempDir(), "policy.toml")
 	os.WriteFile(pol, []byte("[sync]\nwindow = \"00:00-24:00\"\n"), 0o600)
-	if out, err := exec.Command(bin, "policy", "set", "-dir", adir, "-target", "box:branch-pol", "-f", pol).CombinedOutput(); err != nil {
+	set := exec.Command(bin, "policy", "set", "-dir", adir, "-target", "box:branch-pol", "-f", pol, "-by", "ops")
+	set.Stdin = strings.NewReader(ops.password + "\n" + ops.code(t, 0) + "\n") // policy set checks its admin
+	if out, err := set.CombinedOutput(); err != nil {
 		t.Fatalf("policy set: %v %s", err, out)
 	}
 	waitFor(t, "the moved window to let the call through", 60*time.Second, func() bool { return recordings() >= 1 })

@@ -77,15 +77,16 @@ func TestDaemonFirmwareUpdate(t *testing.T) {
 		}
 		return string(out)
 	}
-	// update roll checks its operator: an admin of the access service,
+	// update publish and roll check their operator: an admin of the access service,
 	// password and a current code on stdin.
-	ops := approver(t, adir)
-	skew := time.Duration(0)
-	operator := func(args ...string) string {
+	// Two admins, ops rolling out, pub publishing: a code is good once,
+	// and each takes the first step after the last they used.
+	accounts := map[string]operator{"ops": approver(t, adir), "pub": adminAccount(t, adir, "pub")}
+	last := map[string]*int64{"ops": new(int64), "pub": new(int64)}
+	as := func(who string, args ...string) string {
 		t.Helper()
-		c := exec.Command(bin, append(args, "-by", "ops")...)
-		c.Stdin = strings.NewReader(ops.password + "\n" + ops.code(t, skew) + "\n")
-		skew += 30 * time.Second // a code is good once: the next run takes the next step
+		c := exec.Command(bin, append(args, "-by", who)...)
+		c.Stdin = strings.NewReader(accounts[who].password + "\n" + accounts[who].nextCode(t, last[who]) + "\n")
 		out, err := c.CombinedOutput()
 		if err != nil {
 			t.Fatalf("spanvault-archive %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -102,8 +103,8 @@ func TestDaemonFirmwareUpdate(t *testing.T) {
 		out := filepath.Join(src, "update")
 		admin("update", "sign", "-dir", adir, "-root", filepath.Join(src, "root"), "-boot", filepath.Join(src, "boot"),
 			"-serial", serial, "-version", version, "-arch", "arm64", "-o", out)
-		admin("update", "publish", "-dir", adir, "-update", out, "-by", "ops")
-		if o := operator("update", "roll", "-dir", adir, "-serial", serial, "-target", "box:branch-fw", "-confirm", "10m"); !strings.Contains(o, "of update "+serial+" started") {
+		as("pub", "update", "publish", "-dir", adir, "-update", out)
+		if o := as("ops", "update", "roll", "-dir", adir, "-serial", serial, "-target", "box:branch-fw", "-confirm", "10m"); !strings.Contains(o, "of update "+serial+" started") {
 			t.Fatalf("update roll: %s", o)
 		}
 	}

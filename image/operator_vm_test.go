@@ -14,11 +14,11 @@ import (
 	"github.com/spanvault/spanvault/archive/access"
 )
 
-// vmOperator is an admin of the access service the CLI's update roll
-// checks: "ops", with a password and a second factor.
+// vmOperator is an admin of the access service the CLI's update publish
+// and roll check: "ops", with a password and a second factor.
 type vmOperator struct {
 	password, secret string
-	runs             int // a code is good once: each run takes the next step
+	last             int64 // the step of the last code used
 }
 
 func newVMOperator(t *testing.T, a *archive.Archive) *vmOperator {
@@ -42,11 +42,17 @@ func newVMOperator(t *testing.T, a *archive.Archive) *vmOperator {
 // run runs the CLI with -by ops and the operator's credentials on stdin.
 func (o *vmOperator) run(t *testing.T, cli string, args ...string) string {
 	t.Helper()
-	code, err := totp.GenerateCodeCustom(o.secret, time.Now().Add(time.Duration(o.runs)*30*time.Second), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	// A code is good once: the first step after the last one used
+	// (now or the next, which the archive takes).
+	at := time.Now()
+	if at.Unix()/30 <= o.last {
+		at = time.Unix((o.last+1)*30, 0)
+	}
+	o.last = at.Unix() / 30
+	code, err := totp.GenerateCodeCustom(o.secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.runs++
 	c := exec.Command(cli, append(args, "-by", "ops")...)
 	c.Stdin = strings.NewReader(o.password + "\n" + code + "\n")
 	out, err := c.CombinedOutput()

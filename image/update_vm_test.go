@@ -109,7 +109,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 
 	// N+1: published, rolled out, downloaded, written, rebooted into,
 	// confirmed.
-	t.Log(strings.TrimSpace(runCLI(t, cli, "update", "publish", "-dir", va.dir, "-update", up1)))
+	t.Log(strings.TrimSpace(op.run(t, cli, "update", "publish", "-dir", va.dir, "-update", up1)))
 	states := watchStates(va, "branch-vm")
 	defer states.stop()
 	tRoll := time.Now()
@@ -146,7 +146,7 @@ func TestVMUpdateAndRollback(t *testing.T) {
 		tUp.Sub(b2.Start).Round(time.Second), tConfirmed.Sub(b2.Start).Round(time.Second), bc.Start.Sub(tConfirmed).Round(time.Second))
 
 	// N+2: its daemon never starts; the watchdog boots N+1 again.
-	t.Log(strings.TrimSpace(runCLI(t, cli, "update", "publish", "-dir", va.dir, "-update", up2)))
+	t.Log(strings.TrimSpace(op.run(t, cli, "update", "publish", "-dir", va.dir, "-update", up2)))
 	tRoll2 := time.Now()
 	id2 := roll(t, op, cli, va.dir, n+2, "branch-vm")
 	i3, b3 := v.waitBootWhere(t, k+1, 10*time.Minute, "N+2's test boot", func(b vmBoot) bool {
