@@ -81,7 +81,12 @@
 //     current one and a code and ends every session of the user; an
 //     administrator disables (signed out at once), enables and unlocks a
 //     user at once, and resets one's password and second factor with a
-//     second administrator's approval (the CLI does all of it directly).
+//     second administrator's approval. The archive's command line acts
+//     through cli.go under the same rules: the person its -by names is
+//     authenticated like a sign-in (operator.go), their role and branches
+//     apply, erasures, releases, exports and account requests are the
+//     same four-eyes requests, and only the first administrator of an
+//     archive without one is added without credentials (a setup link).
 //   - Errors at the edge (errors.go): every handler answers an error
 //     through one writer (internal/httperr), JSON for the API and links, a
 //     page for the web. Refusals and the package's sentinels keep their

@@ -224,6 +224,7 @@ func TestCLINamesNobodyOnTrust(t *testing.T) {
 		{"release", "-appliance", "branch-1", "-id", "06rec1", "-reason", "over"},
 		{"pull", "-appliance", "branch-1", "-all"},
 		{"policy", "set", "-target", "box:branch-1", "-f", pol},
+		{"policy", "group", "-box", "branch-1", "-group", "north"},
 		{"reseal"},
 		{"update", "publish", "-update", upd},
 		{"get", "-appliance", "branch-1", "-id", "06rec1", "-o", out},
