@@ -356,11 +356,16 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 // name, and every certificate serial pinned to it, for good (a
 // replacement box gets new ones: Replace).
 func (a *Archive) Revoke(ctx context.Context, name, reason string) error {
+	return a.RevokeBy(ctx, name, reason, "admin")
+}
+
+// RevokeBy is Revoke, the trail naming by.
+func (a *Archive) RevokeBy(ctx context.Context, name, reason, by string) error {
 	serials, err := a.Index.RevokeCerts(ctx, name, reason, a.Now())
 	if err != nil {
 		return err
 	}
-	a.Event(ctx, "revoke", "admin", name, fmt.Sprintf("%s (certificate serials revoked for good: %s)", reason, strings.Join(serials, ", ")), false)
+	a.Event(ctx, "revoke", by, name, fmt.Sprintf("%s (certificate serials revoked for good: %s)", reason, strings.Join(serials, ", ")), false)
 	return a.leaveRollouts(ctx, name)
 }
 

@@ -45,7 +45,7 @@ import (
 //     MaxPendingPer48 per /48, MaxPendingPer32 per /32 or /16, and
 //     MaxPendingEnrollments in all (enrollprefix.go).
 //   - An enrolled name is refused unless the approval is an explicit,
-//     audited replacement (a reason), exactly as enroll -replace.
+//     audited replacement (a reason), exactly as Replace.
 const (
 	EnrollTTL             = 24 * time.Hour
 	MaxPendingEnrollments = 1000

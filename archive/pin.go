@@ -35,7 +35,7 @@ const (
 //   - renewal needs the pinned certificate and pins the one it issues;
 //     the renewed one may retry the renewal only (its reply may have been
 //     lost) until the new one is first used, and is retired then;
-//   - Enroll refuses an enrolled name; Replace (enroll -replace) revokes
+//   - Enroll refuses an enrolled name; Replace (and approve -replace) revokes
 //     every serial of the name, bumps the epoch, pins the new certificate
 //     and resets the pinned audit key, with an alert;
 //   - Revoke revokes the name and every serial pinned to it.
@@ -76,7 +76,7 @@ func (a *Archive) checkPin(r *http.Request, name string, cert *x509.Certificate)
 			return unavailable(err)
 		}
 		if before {
-			return http.StatusForbidden, fmt.Sprintf("%s: %s was revoked before certificates were pinned, so no certificate of it is trusted on first use: re-enrol it with spanvault-archive enroll -replace", RefuseUnpinnable, name)
+			return http.StatusForbidden, fmt.Sprintf("%s: %s was revoked before certificates were pinned, so no certificate of it is trusted on first use: re-enrol it as a replacement (spanvault-archive approve -replace, two admins)", RefuseUnpinnable, name)
 		}
 		ok, err := a.Index.PinFirst(ctx, name, serial, key)
 		if err != nil {
@@ -134,8 +134,8 @@ func (a *Archive) pinRenewed(ctx context.Context, name string, from *x509.Certif
 	return 0, ""
 }
 
-// Replace re-enrols an enrolled name for a replacement box (spanvault-archive
-// enroll -replace): it issues and writes the box's files like Enroll,
+// Replace re-enrols an enrolled name for a replacement box (offline; at
+// the command line replacements take two admins: approve -replace): it issues and writes the box's files like Enroll,
 // revokes every certificate serial of the name for good (the old box's,
 // stolen or broken), lifts a revocation of the name, bumps its enrolment
 // epoch, pins the new certificate, and resets the pinned audit key and
@@ -164,7 +164,7 @@ func (a *Archive) enrollable(ctx context.Context, name string, replace bool) err
 }
 
 func errEnrolled(name string) error {
-	return fmt.Errorf("archive: %s is enrolled already: enrolling it again replaces its box: spanvault-archive enroll -replace -reason WHY, which revokes its certificates for good and resets its pinned audit key", name)
+	return fmt.Errorf("archive: %s is enrolled already: enrolling it again replaces its box, which two admins approve: the new box asks with its code, spanvault-archive approve -replace -reason WHY (two runs, two admins) revokes the old certificates for good and resets the pinned audit key", name)
 }
 
 // pinEnrolled records an enrolment (replace "") or a replacement (replace

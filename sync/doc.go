@@ -36,8 +36,9 @@
 // connection of its own for that long and nothing else.
 //
 // Enrolling an enrolled name is refused. A new box for a name (the old
-// one stolen or broken) is an explicit replacement, spanvault-archive
-// enroll -replace -reason WHY: it revokes every serial of the name for
+// one stolen or broken) is an explicit replacement that two admins
+// approve (spanvault-archive approve -replace -reason WHY, twice, or the
+// workspace; Archive.Replace): it revokes every serial of the name for
 // good, lifts a revocation of the name, raises its enrolment epoch, pins
 // the new certificate and resets the pinned audit key and anchored head
 // (the new box's key is pinned at its first audit upload), with an alert
@@ -225,7 +226,7 @@
 // approved within a day, or not asked again for an hour (a pending box
 // asks every poll_every; each request moves expires_at), expires (410:
 // the box starts over with a new key and code); an enrolled name is refused unless the approval is the
-// explicit replacement (approve -replace -reason WHY, as enroll -replace).
+// explicit replacement (approve -replace -reason WHY, by two admins).
 //
 // # Policy
 //

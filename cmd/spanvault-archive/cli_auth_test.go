@@ -484,3 +484,66 @@ func TestCLIUserSetupLinks(t *testing.T) {
 		t.Fatal("the trail does not name otto")
 	}
 }
+
+// TestCLIEnrollRevoke: enroll and revoke name an authenticated admin of
+// every branch once the archive has accounts; a replacement, which the
+// workspace gives only to two admins, is refused at enroll and pointed to
+// approve -replace (two runs, two admins). An archive without any
+// account enrols its first boxes without one (the bootstrap), never a
+// replacement. (Old code: enroll, enroll -replace and revoke ran for
+// anyone at the shell, in the trail as "admin".)
+func TestCLIEnrollRevoke(t *testing.T) {
+	e := newCLIEnv(t, cliStaff)
+	out := func() string { return filepath.Join(t.TempDir(), "box") }
+	appliance := func(name string) bool {
+		var err error
+		e.db(func(a *archive.Archive) { _, err = a.Index.Appliance(context.Background(), name) })
+		return err == nil
+	}
+	if o, se, c := run(t, "enroll", "-dir", e.dir, "-name", "branch-3", "-o", out()); c == 0 || appliance("branch-3") {
+		t.Fatalf("enroll without -by on an archive with accounts: %d %s %s", c, o, se)
+	}
+	if _, se, c := e.as("carl", "enroll", "-name", "branch-3", "-o", out()); c == 0 || !strings.Contains(se, "may not") {
+		t.Fatalf("compliance enrols: %d %s", c, se)
+	}
+	if o, se, c := e.as("otto", "enroll", "-name", "branch-3", "-o", out()); c != 0 || !appliance("branch-3") {
+		t.Fatalf("otto enrols: %d %s %s", c, o, se)
+	}
+	if !e.trailHas("enroll_command", "otto", "") {
+		t.Fatal("the enrollment is not in the trail under otto's name")
+	}
+	before := len(e.events())
+	if _, se, c := e.as("otto", "enroll", "-name", "branch-1", "-o", out(), "-replace", "-reason", "stolen"); c == 0 || !strings.Contains(se, "approve -replace") {
+		t.Fatalf("one admin replaces a box: %d %s", c, se)
+	}
+	for _, ev := range e.events()[before:] {
+		if ev.Kind == "replace" || ev.Kind == "audit_key_reset" {
+			t.Fatalf("a refused replacement: %+v", ev)
+		}
+	}
+	if o, se, c := run(t, "revoke", "-dir", e.dir, "-name", "branch-2", "-reason", "stolen"); c == 0 {
+		t.Fatalf("revoke without -by: %s %s", o, se)
+	}
+	if o, se, c := e.as("otto", "revoke", "-name", "branch-2", "-reason", "stolen"); c != 0 || !strings.Contains(o, "revoked branch-2") {
+		t.Fatalf("otto revokes: %d %s %s", c, o, se)
+	}
+	if !e.trailHas("revoke", "otto", "stolen") {
+		t.Fatal("the revocation is not in the trail under otto's name")
+	}
+
+	// Under [enroll] four_eyes, one admin enrols nothing here.
+	cfg := filepath.Join(e.dir, "archive.toml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), "four_eyes = false", "four_eyes = true", 1)), 0o600)
+	if _, se, c := e.as("otto", "enroll", "-name", "branch-4", "-o", out()); c == 0 || !strings.Contains(se, "two admins") || appliance("branch-4") {
+		t.Fatalf("one admin enrols under four eyes: %d %s", c, se)
+	}
+
+	fresh := newCLIEnv(t, nil)
+	if o, se, c := run(t, "enroll", "-dir", fresh.dir, "-name", "branch-3", "-o", out()); c != 0 {
+		t.Fatalf("the first boxes of an archive without accounts: %d %s %s", c, o, se)
+	}
+	if _, se, c := run(t, "enroll", "-dir", fresh.dir, "-name", "branch-3", "-o", out(), "-replace", "-reason", "x"); c == 0 || !strings.Contains(se, "approve -replace") {
+		t.Fatalf("a replacement without anyone: %d %s", c, se)
+	}
+}

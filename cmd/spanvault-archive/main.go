@@ -33,8 +33,8 @@ type command struct {
 
 var commands = map[string]command{
 	"init":       {"create the CA, server certificate, configuration, store and index in -dir", cmdInit},
-	"enroll":     {"issue a box's certificates and write OUT/ with sync.toml (-replace -reason WHY: a new box for an enrolled name)", cmdEnroll},
-	"revoke":     {"refuse a box and its certificates from now on, for good", cmdRevoke},
+	"enroll":     {"issue a box's certificates and write OUT/ with sync.toml (-by NAME: an admin of every branch, once the archive has accounts; a replacement takes two: approve -replace)", cmdEnroll},
+	"revoke":     {"refuse a box and its certificates from now on, for good (-reason WHY -by NAME: an admin of every branch)", cmdRevoke},
 	"serve":      {"serve the sync protocol over mutual TLS", cmdServe},
 	"recordings": {"list the recordings and call records held", cmdRecordings},
 	"get":        {"a sealed recording exactly as the box sealed it, as an export: filed (-appliance -id -reason -by), approved by a second person, written once (-request N -o FILE -by)", cmdGet},
@@ -153,8 +153,9 @@ func cmdEnroll(args []string, stdout io.Writer) error {
 	name := fs.String("name", "", "the box's name")
 	out := fs.String("o", "", "output directory for the box's files")
 	hosts := fs.String("api-hosts", "", "names and addresses of the box's local API, comma-separated")
-	replace := fs.Bool("replace", false, "re-enrol an enrolled name for a replacement box: revokes its certificates for good and resets its pinned audit key (alerted)")
+	replace := fs.Bool("replace", false, "re-enrol an enrolled name for a replacement box: refused here, it takes two admins (approve -replace)")
 	reason := fs.String("reason", "", "why the box is replaced (required with -replace; audited)")
+	op := addOperatorFlags(fs, "who enrols it (an admin of every branch; without accounts in the archive yet, nobody)")
 	if err := parse(fs, args, "dir", "name", "o"); err != nil {
 		return err
 	}
@@ -166,36 +167,72 @@ func cmdEnroll(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer a.Close()
+	ctx := context.Background()
+	if *replace {
+		// The workspace gives a replacement to two admins only.
+		return errors.New("a replacement revokes the old box for good and resets its audit key: it takes two admins. The new box asks with its enrollment code (zero-touch); approve it with spanvault-archive approve -replace -reason WHY -code CODE -name NAME -by ADMIN, then again -by ANOTHER (or the workspace's enrollment page)")
+	}
+	if a.Config.Enroll.FourEyes {
+		// Under [enroll] four_eyes the workspace enrols with two admins.
+		return errors.New("[enroll] four_eyes: an enrollment takes two admins. The box asks with its enrollment code (zero-touch); approve it with spanvault-archive approve -code CODE -name NAME -by ADMIN, then again -by ANOTHER (or the workspace's enrollment page)")
+	}
+	who, err := enrollOperator(ctx, a, op, access.ActEnroll)
+	if err != nil {
+		return err
+	}
 	var hs []string
 	if *hosts != "" {
 		hs = strings.Split(*hosts, ",")
 	}
-	if *replace {
-		r, err := a.Replace(context.Background(), *name, *out, hs, *reason)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "replaced %s: the old box's certificates are revoked for good, its audit key is reset; new certificate until %s; append %s/sync.toml to the new box's configuration\n", *name, r.NotAfter.UTC().Format("2006-01-02 15:04"), *out)
-		return nil
-	}
-	r, err := a.Enroll(context.Background(), *name, *out, hs)
+	r, err := a.Enroll(ctx, *name, *out, hs)
 	if err != nil {
 		return err
 	}
+	a.Event(ctx, "enroll_command", who, *name, fmt.Sprintf("certificates written to %s by the command line", *out), false)
 	fmt.Fprintf(stdout, "enrolled %s: certificate until %s; append %s/sync.toml to the box's configuration\n", *name, r.NotAfter.UTC().Format("2006-01-02 15:04"), *out)
 	return nil
+}
+
+// enrollBootstrap is who the trail names for an enrollment or a
+// revocation at the command line of an archive without any account.
+const enrollBootstrap = "bootstrap (command line, no accounts yet)"
+
+// enrollOperator authenticates -by as an admin of every branch, or,
+// without -by, admits an archive that has no access accounts at all yet
+// (its first boxes, before anyone could be named).
+func enrollOperator(ctx context.Context, a *archive.Archive, op operatorFlags, act access.Action) (string, error) {
+	if *op.by == "" {
+		us, err := access.ListUsers(ctx, a.Index.DB())
+		if err != nil {
+			return "", err
+		}
+		if len(us) == 0 {
+			return enrollBootstrap, nil
+		}
+	}
+	u, err := op.authenticate(ctx, a, act)
+	if err != nil {
+		return "", err
+	}
+	return u.Name, nil
 }
 
 func cmdRevoke(args []string, stdout io.Writer) error {
 	fs, dir := flags("revoke")
 	name := fs.String("name", "", "the box's name")
-	reason := fs.String("reason", "revoked by an operator", "why")
-	a, err := parseOpen(fs, dir, args, "dir", "name")
+	reason := fs.String("reason", "", "why (audited)")
+	op := addOperatorFlags(fs, "who revokes it (an admin of every branch; without accounts in the archive yet, nobody)")
+	a, err := parseOpen(fs, dir, args, "dir", "name", "reason")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.Revoke(context.Background(), *name, *reason); err != nil {
+	ctx := context.Background()
+	who, err := enrollOperator(ctx, a, op, access.ActEnroll)
+	if err != nil {
+		return err
+	}
+	if err := a.RevokeBy(ctx, *name, *reason, who); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "revoked %s\n", *name)

@@ -65,7 +65,7 @@ func TestCommandLine(t *testing.T) {
 	if o, _, _ := run(t, "commands", "-dir", dir); o != "" {
 		t.Fatalf("commands: %s", o)
 	}
-	if _, e, code := run(t, "revoke", "-dir", dir, "-name", "branch-7"); code != 0 {
+	if _, e, code := run(t, "revoke", "-dir", dir, "-name", "branch-7", "-reason", "test"); code != 0 {
 		t.Fatalf("revoke: %s", e)
 	}
 	if o, e, code := run(t, "verify", "-dir", dir); code != 0 || !strings.Contains(o, "archive trail") {

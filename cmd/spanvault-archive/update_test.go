@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/access"
 )
 
@@ -29,11 +31,16 @@ func TestUpdateCommandLine(t *testing.T) {
 		defer func() { stdin = os.Stdin }()
 		return run(t, append(append([]string{"update"}, args...), "-by", who)...)
 	}
+	a, err := archive.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range []string{"branch-1", "branch-2", "branch-3"} {
-		if _, e, code := run(t, "enroll", "-dir", dir, "-name", n, "-o", filepath.Join(t.TempDir(), n)); code != 0 {
-			t.Fatalf("enroll: %s", e)
+		if _, err := a.Enroll(context.Background(), n, filepath.Join(t.TempDir(), n), nil); err != nil {
+			t.Fatalf("enroll: %v", err)
 		}
 	}
+	a.Close()
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "root"), []byte(strings.Repeat("root file system ", 1000)), 0o600)
 	os.WriteFile(filepath.Join(src, "boot"), []byte(strings.Repeat("boot ", 1000)), 0o600)

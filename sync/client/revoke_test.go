@@ -282,7 +282,7 @@ func TestPinOnFirstUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.arch.Event(ctx, "revoke", "admin", e.box, "stolen", false)
-	if st, msg, _ := e.rawDo(t, p, http.MethodPost, wire.PathCheckIn, js, ci); st != http.StatusForbidden || !strings.Contains(msg, "enroll -replace") {
+	if st, msg, _ := e.rawDo(t, p, http.MethodPost, wire.PathCheckIn, js, ci); st != http.StatusForbidden || !strings.Contains(msg, "approve -replace") {
 		t.Fatalf("first use of a name revoked before pinning: %d %q", st, msg)
 	}
 }
