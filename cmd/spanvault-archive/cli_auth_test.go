@@ -353,6 +353,12 @@ func TestCLIFourEyes(t *testing.T) {
 	if _, se, c := e.as("dana", "request", "approve", "-id", id); c == 0 || !strings.Contains(se, "four eyes") {
 		t.Fatalf("dana approves her own erasure: %d %s", c, se)
 	}
+	if o, se, c := e.as("erik", "request", "list"); c != 0 || !strings.Contains(o, id+"\tfiled\terase\tbranch-1/06rec2\tby dana") {
+		t.Fatalf("erik's requests: %d %q %s", c, o, se)
+	}
+	if o, _, _ := e.as("sue", "request", "list"); strings.Contains(o, "06rec2") {
+		t.Fatalf("a supervisor sees the erasure request: %q", o)
+	}
 	if _, se, c := e.as("otto", "request", "approve", "-id", id); c == 0 || !strings.Contains(se, "no such request") {
 		t.Fatalf("an admin approves an erasure: %d %s", c, se)
 	}
