@@ -43,7 +43,7 @@ func (s *Service) AuthenticateOperator(ctx context.Context, name, password, code
 	}
 	what := string(act)
 	if what == "" {
-		what = "decide requests"
+		what = "list or decide requests"
 	}
 	s.audit(ctx, "signin", name, "", "command line, to "+what, false)
 	return u, nil
