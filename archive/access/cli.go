@@ -122,17 +122,23 @@ func (s *Service) RequestAddUser(ctx context.Context, u *User, name string, role
 	return r, s.cli(ctx, u, "add user "+name, err)
 }
 
-// BootstrapActor is who the trail names for the first administrator's
-// addition at the command line.
-const BootstrapActor = "bootstrap (command line, no admin account yet)"
+// BootstrapActor is who the trail names for the first administrators'
+// additions at the command line.
+const BootstrapActor = "bootstrap (command line, fewer than two admin accounts)"
 
-// errHasAdmin: the bootstrap is for an archive without any admin.
-var errHasAdmin = errors.New("the archive has an admin account already: new accounts are requested by one admin (-by NAME, with your credentials) and approved by another")
+// BootstrapAdmins is how many administrators the bootstrap adds: the
+// two people every later account addition or reset takes.
+const BootstrapAdmins = 2
 
-// BootstrapAdmin adds the first administrator of an archive that has no
-// admin account at all (enabled or not), and answers the setup link
-// (absolute; access.public_url must be set) through which they set their
-// own password and second factor: nobody else sees either.
+// errHasAdmins: the bootstrap is for an archive without its first admins.
+var errHasAdmins = fmt.Errorf("the archive has %d admin accounts already: new accounts are requested by one admin (-by NAME, with your credentials) and approved by another", BootstrapAdmins)
+
+// BootstrapAdmin adds one of the first BootstrapAdmins administrators
+// of an archive (counting every admin account, enabled or not), alerted
+// in the trail, and answers the setup link (absolute; access.public_url
+// must be set) through which they set their own password and second
+// factor: nobody else sees either. Once the archive has them, accounts
+// are four-eyes requests only.
 func (s *Service) BootstrapAdmin(ctx context.Context, name string) (string, error) {
 	if _, err := s.setupBase(); err != nil {
 		return "", err
@@ -141,13 +147,13 @@ func (s *Service) BootstrapAdmin(ctx context.Context, name string) (string, erro
 	if err := s.db().QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = ?`, string(Admin)).Scan(&n); err != nil {
 		return "", fmt.Errorf("access: %w", err)
 	}
-	if n > 0 {
-		return "", errHasAdmin
+	if n >= BootstrapAdmins {
+		return "", errHasAdmins
 	}
 	if _, err := AddUser(ctx, s.db(), s.now(), name, Admin, nil, s.Keys); err != nil { // its secrets are dropped here
 		return "", err
 	}
-	s.audit(ctx, "user_added", BootstrapActor, "", fmt.Sprintf("user %s as %s on branches *: the first admin", name, Admin), true)
+	s.audit(ctx, "user_added", BootstrapActor, "", fmt.Sprintf("user %s as %s on branches *: admin %d of the first %d", name, Admin, n+1, BootstrapAdmins), true)
 	link, err := s.issueSetup(ctx, name, setupNew, BootstrapActor)
 	if err != nil {
 		return "", err

@@ -85,8 +85,8 @@
 //     through cli.go under the same rules: the person its -by names is
 //     authenticated like a sign-in (operator.go), their role and branches
 //     apply, erasures, releases, exports and account requests are the
-//     same four-eyes requests, and only the first administrator of an
-//     archive without one is added without credentials (a setup link).
+//     same four-eyes requests, and only the first two administrators of
+//     an archive are added without credentials (setup links, alerted).
 //   - Errors at the edge (errors.go): every handler answers an error
 //     through one writer (internal/httperr), JSON for the API and links, a
 //     page for the web. Refusals and the package's sentinels keep their

@@ -436,8 +436,9 @@ func TestCLIFourEyes(t *testing.T) {
 // TestCLIUserSetupLinks: user add and user reset at the shell are the
 // web's account requests: filed by one admin, approved by another, who
 // receives a single-use setup link; nobody is shown a password or a
-// second factor. The first admin of a new archive is added without
-// anyone's credentials only while the archive has no admin account.
+// second factor. The first two admins of a new archive (the two people
+// every later addition takes) are added without anyone's credentials,
+// alerted in the trail; then never again.
 // (Old code: user add and user reset printed the password and the
 // second factor's secret to whoever ran them.)
 func TestCLIUserSetupLinks(t *testing.T) {
@@ -446,8 +447,17 @@ func TestCLIUserSetupLinks(t *testing.T) {
 	if c != 0 || strings.Contains(o, "password:") || strings.Contains(o, "otpauth") || !strings.Contains(o, cliPublicURL+"/setup/") {
 		t.Fatalf("bootstrap of the first admin: %d %q %s", c, o, se)
 	}
+	if _, se, c := run(t, "user", "add", "-dir", fresh.dir, "-name", "sec", "-role", "auditor"); c == 0 || !strings.Contains(se, "-by") {
+		t.Fatalf("an auditor at the bootstrap: %d %s", c, se)
+	}
+	if o, se, c := run(t, "user", "add", "-dir", fresh.dir, "-name", "root2", "-role", "admin"); c != 0 || !strings.Contains(o, cliPublicURL+"/setup/") {
+		t.Fatalf("the second admin at the bootstrap (the four eyes every later account takes): %d %q %s", c, o, se)
+	}
 	if o, se, c := run(t, "user", "add", "-dir", fresh.dir, "-name", "mallory", "-role", "admin"); c == 0 || strings.Contains(o, "/setup/") {
-		t.Fatalf("a second admin without credentials, once one exists: %d %q %s", c, o, se)
+		t.Fatalf("a third admin without credentials: %d %q %s", c, o, se)
+	}
+	if !fresh.trailHas("user_added", access.BootstrapActor, "root2") {
+		t.Fatal("the bootstrap is not in the trail")
 	}
 
 	e := newCLIEnv(t, cliStaff)

@@ -44,7 +44,7 @@ var commands = map[string]command{
 	"release":    {"file the release of a recording's legal hold (-by NAME: a DPO) that a second DPO approves", cmdBox(wire.CmdRelease)},
 	"commands":   {"list commands and their life (issued, delivered, applied or refused)", cmdCommands},
 	"events":     {"print the archive's audit trail (-alerts: alerts only)", cmdEvents},
-	"user":       {"manage the access service's users as an admin (-by NAME): user add -name NAME -role ROLE [-branches A,B] -reason WHY and user reset (four eyes: a second admin approves and receives a setup link), user list, user disable|enable|unlock -name NAME; the first admin: user add -role admin without -by", cmdUser},
+	"user":       {"manage the access service's users as an admin (-by NAME): user add -name NAME -role ROLE [-branches A,B] -reason WHY and user reset (four eyes: a second admin approves and receives a setup link), user list, user disable|enable|unlock -name NAME; the first two admins: user add -role admin without -by", cmdUser},
 	"verify":     {"re-hash every stored recording, check every box's anchored audit chain and the archive's holdings against the boxes' coverage ledgers", cmdVerify},
 	"reseal":     {"re-wrap classical (X25519) recordings' file keys to the identity's hybrid post-quantum recipient", cmdReseal},
 }
@@ -425,7 +425,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 
 func cmdUser(args []string, stdout io.Writer) error {
 	if len(args) == 0 || !slices.Contains([]string{"add", "list", "disable", "enable", "unlock", "reset"}, args[0]) {
-		return errors.New("usage: user add -dir DIR -name NAME -role ROLE [-branches A,B] -reason WHY -by ADMIN | user list -dir DIR | user disable -dir DIR -name NAME -reason WHY -by ADMIN | user enable|unlock -dir DIR -name NAME -by ADMIN | user reset -dir DIR -name NAME -reason WHY -by ADMIN\n(the first admin of an archive without one: user add -dir DIR -name NAME -role admin, without -by)")
+		return errors.New("usage: user add -dir DIR -name NAME -role ROLE [-branches A,B] -reason WHY -by ADMIN | user list -dir DIR | user disable -dir DIR -name NAME -reason WHY -by ADMIN | user enable|unlock -dir DIR -name NAME -by ADMIN | user reset -dir DIR -name NAME -reason WHY -by ADMIN\n(the first two admins of an archive: user add -dir DIR -name NAME -role admin, without -by)")
 	}
 	fs, dir := flags("user " + args[0])
 	name := fs.String("name", "", "user name")
@@ -457,15 +457,15 @@ func cmdUser(args []string, stdout io.Writer) error {
 		return errors.New("-name is required")
 	}
 	if args[0] == "add" && *op.by == "" {
-		// The bootstrap: the first admin of an archive that has none.
+		// The bootstrap: the first two admins of an archive.
 		if *role != string(access.Admin) || *branches != "" {
-			return errors.New("-by: name yourself (an admin of the access service; your credentials are checked); without -by only the first admin of an archive without one is added (-role admin)")
+			return errors.New("-by: name yourself (an admin of the access service; your credentials are checked); without -by only the first two admins of an archive are added (-role admin)")
 		}
 		link, err := access.New(a, nil).BootstrapAdmin(ctx, *name)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "first admin %s added: they set their own password and second factor through this setup link (single use, valid %s; hand it to them only):\n%s\n", *name, access.SetupLinkTTL, link)
+		fmt.Fprintf(stdout, "admin %s added (bootstrap, alerted in the trail): they set their own password and second factor through this setup link (single use, valid %s; hand it to them only):\n%s\n", *name, access.SetupLinkTTL, link)
 		return nil
 	}
 	u, svc, err := op.operator(ctx, a, access.ActUsers)
