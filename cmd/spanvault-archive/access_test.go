@@ -23,6 +23,7 @@ import (
 
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/access"
+	"github.com/spanvault/spanvault/internal/testkit"
 )
 
 // TestUserAddAndServeWeb: the names the checks rely on. "serve -web" serves the
@@ -58,10 +59,7 @@ func TestUserAddAndServeWeb(t *testing.T) {
 	id, _ := age.GenerateX25519Identity()
 	idFile := filepath.Join(t.TempDir(), "identity")
 	os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
-	bin := filepath.Join(t.TempDir(), "spanvault-archive")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, b)
-	}
+	bin := testkit.GoBuild(t, ".")
 	cmd := exec.Command(bin, "serve", "-dir", dir, "-web", "127.0.0.1:0", "-identity", idFile)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
