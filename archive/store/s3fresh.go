@@ -31,8 +31,10 @@ const (
 // less the HEAD of the header's version each asks), and SetRetention's
 // two stats.
 // Every change of the object through this backend (SetRetention, Erase,
-// Delete, Reseal) forgets it, and SetRetention always lists the versions
-// itself, so the lock calls still see a version someone else added.
+// Delete, Reseal) forgets it. SetRetention names the versions by their
+// IDs where the server locks the version named (s3lockid.go), and
+// otherwise lists them first, so that its lock calls still see a version
+// someone else added.
 type fresh struct {
 	hdr     []byte
 	hv, pv  string
