@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -55,12 +57,14 @@ func (s *S3) locksByVersion(ctx context.Context) bool {
 	return byID
 }
 
-// probeLockByVersion writes two versions of a probe object and locks
-// the first by its version ID (GOVERNANCE, a minute): the second must
-// have no lock, and once it is removed the first, now the newest, must
-// have the lock (some servers, versitygw among them, report no lock for
-// a version that is not the newest). Both versions are removed again
-// (the governance bypass, as the archive's erasure uses).
+// probeLockByVersion writes two versions of a probe object, each
+// GOVERNANCE-locked for a minute at its PUT (explicit, so that a bucket's
+// default lock never applies), and extends the first one's date by its
+// version ID: the second must keep its date, and once it is removed the
+// first, now the newest, must have the later one (some servers,
+// versitygw among them, report no lock for a version that is not the
+// newest). Both versions are removed again (the governance bypass, as
+// the archive's erasure uses).
 func (s *S3) probeLockByVersion(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -70,11 +74,16 @@ func (s *S3) probeLockByVersion(ctx context.Context) (bool, error) {
 	var ids []string
 	defer func() {
 		for _, v := range ids {
-			_ = s.c.RemoveObject(context.Background(), s.bucket, key, minio.RemoveObjectOptions{VersionID: v, GovernanceBypass: true}) // a probe left behind is a few bytes of garbage, unlocked within a minute
+			_ = s.c.RemoveObject(context.Background(), s.bucket, key, minio.RemoveObjectOptions{VersionID: v, GovernanceBypass: true}) // a probe left behind is a few bytes of garbage, unlocked within minutes
 		}
 	}()
+	first := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+	later := first.Add(time.Minute)
 	for _, body := range []string{"first", "second"} {
-		ui, err := s.c.PutObject(ctx, s.bucket, key, strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{DisableMultipart: true})
+		cs := sha256.Sum256([]byte(body))
+		ui, err := s.c.PutObject(ctx, s.bucket, key, strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{
+			Mode: minio.Governance, RetainUntilDate: first, DisableMultipart: true,
+			UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:])}})
 		if err != nil {
 			return false, fmt.Errorf("store: s3 lock probe: %w", err)
 		}
@@ -84,25 +93,24 @@ func (s *S3) probeLockByVersion(ctx context.Context) (bool, error) {
 		ids = append(ids, ui.VersionID)
 	}
 	m := minio.Governance
-	until := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
-	if err := s.c.PutObjectRetention(ctx, s.bucket, key, minio.PutObjectRetentionOptions{Mode: &m, RetainUntilDate: &until, VersionID: ids[0]}); err != nil {
+	if err := s.c.PutObjectRetention(ctx, s.bucket, key, minio.PutObjectRetentionOptions{Mode: &m, RetainUntilDate: &later, GovernanceBypass: true, VersionID: ids[0]}); err != nil {
 		return false, fmt.Errorf("store: s3 lock probe: %w", err)
 	}
-	modeOf := func(v string) (string, error) {
+	untilOf := func(v string) (time.Time, error) {
 		oi, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: v})
 		if err != nil {
-			return "", fmt.Errorf("store: s3 lock probe: %w", err)
+			return time.Time{}, fmt.Errorf("store: s3 lock probe: %w", err)
 		}
-		mode, _, _ := lockOf(oi)
-		return mode, nil
+		_, until, _ := lockOf(oi)
+		return until, nil
 	}
-	if mode, err := modeOf(ids[1]); err != nil || mode != "" {
-		return false, err // the newest version got the lock named for the first
+	if until, err := untilOf(ids[1]); err != nil || !until.Equal(first) {
+		return false, err // the newest version got the date named for the first
 	}
-	if err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: ids[1]}); err != nil {
+	if err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: ids[1], GovernanceBypass: true}); err != nil {
 		return false, fmt.Errorf("store: s3 lock probe: %w", err)
 	}
 	ids = ids[:1]
-	mode, err := modeOf(ids[0])
-	return mode == Governance, err
+	until, err := untilOf(ids[0])
+	return err == nil && until.Equal(later), err
 }
