@@ -86,6 +86,7 @@ type Client struct {
 	state    State
 	pullAll  bool
 	pullOne  map[string]bool
+	resume   map[string]bool // objects whose upload began and did not complete: HEAD first (upload.go)
 	results  []wire.CommandResult
 	treeSize int64
 
@@ -177,6 +178,9 @@ func New(cfg Config, v Vault) (*Client, error) {
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 4,
 	}
+	// An upload's first PATCH waits this long for the archive's 100
+	// Continue before it sends the body anyway (upload.go).
+	tr.ExpectContinueTimeout = 2 * time.Second
 	c.http = &http.Client{Transport: tr}
 	if cfg.Rate > 0 {
 		burst := int(min(cfg.Rate, 64<<10))
