@@ -172,3 +172,41 @@ func TestUploadAsksOnlyToResume(t *testing.T) {
 		t.Fatalf("%d bytes came over the wire to send the last %d of the file: the refused PATCH's body travelled", w, en.Size-100)
 	}
 }
+
+// listCounter is the box's vault, counting the pending lists the client
+// asks for (each decodes every entry the vault holds).
+type listCounter struct {
+	*vault.Vault
+	n atomic.Int64
+}
+
+func (l *listCounter) PendingSync(limit int) ([]*vault.Entry, error) {
+	l.n.Add(1)
+	return l.Vault.PendingSync(limit)
+}
+
+// Issue 26: a pass lists what waits three times (for the first
+// check-in, for the upload, and once for the coverage ledgers and the
+// closing check-in), not six (the ledgers, the closing check-in and the
+// end of the pass each listed it again), and the backlog it reports is
+// still the one after the upload. Each list decodes every entry the
+// vault holds (on a box, 90 days of calls).
+func TestPassListsPendingThrice(t *testing.T) {
+	e := newEnv(t)
+	e.record(synth.Config{Calls: 3, Concurrent: 3, Duration: 2 * time.Second, Start: e.clock.Now().Add(-time.Hour)})
+	lv := &listCounter{Vault: e.v}
+	c, err := client.New(e.config(), lv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.pass(c); err != nil {
+		t.Fatal(err)
+	}
+	e.checkAllArrived()
+	if n := lv.n.Load(); n != 3 {
+		t.Fatalf("one pass listed the vault's pending entries %d times, want 3", n)
+	}
+	if st := c.State(); st.Backlog != 0 || st.BacklogBytes != 0 {
+		t.Fatalf("backlog after the pass: %d (%d bytes), want 0", st.Backlog, st.BacklogBytes)
+	}
+}
