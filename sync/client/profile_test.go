@@ -217,9 +217,9 @@ func (p *procProfile) table(cpu map[string]float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  | process | CPU s | cores busy (CPU s / %.1f s wall) |\n  |---|---|---|\n", p.wall.Seconds())
 	for _, l := range ls {
-		fmt.Fprintf(&b, "  | %s | %.1f | %.2f |\n", l, cpu[l], cpu[l]/p.wall.Seconds())
+		fmt.Fprintf(&b, "  | %s | %.2f | %.2f |\n", l, cpu[l], cpu[l]/p.wall.Seconds())
 	}
-	fmt.Fprintf(&b, "  | all | %.1f | %.2f |\n", sum, sum/p.wall.Seconds())
+	fmt.Fprintf(&b, "  | all | %.2f | %.2f |\n", sum, sum/p.wall.Seconds())
 	return b.String()
 }
 
