@@ -17,7 +17,7 @@ import (
 )
 
 // openLog makes a log with a fresh key in a fresh SQLite index.
-func openLog(t *testing.T) (*anchor.Log, *index.Index, string) {
+func openLog(t testing.TB) (*anchor.Log, *index.Index, string) {
 	t.Helper()
 	dir := t.TempDir()
 	ix, err := index.Open(filepath.Join(dir, "index.db"))
@@ -40,8 +40,12 @@ func openLog(t *testing.T) (*anchor.Log, *index.Index, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyFiles[l] = [2]string{skf, vkf}
 	return l, ix, vk
 }
+
+// keyFiles: each test log's key files, for a second front-end (reopen).
+var keyFiles = map[*anchor.Log][2]string{}
 
 var heads = [][]byte{
 	wire.AnchorText("box-1", 1, strings.Repeat("aa", 32)),
