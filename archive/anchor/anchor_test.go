@@ -19,8 +19,17 @@ import (
 // openLog makes a log with a fresh key in a fresh SQLite index.
 func openLog(t testing.TB) (*anchor.Log, *index.Index, string) {
 	t.Helper()
+	return openLogAt(t, "")
+}
+
+// openLogAt is openLog on the index at path ("": a fresh SQLite file).
+func openLogAt(t testing.TB, path string) (*anchor.Log, *index.Index, string) {
+	t.Helper()
 	dir := t.TempDir()
-	ix, err := index.Open(filepath.Join(dir, "index.db"))
+	if path == "" {
+		path = filepath.Join(dir, "index.db")
+	}
+	ix, err := index.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

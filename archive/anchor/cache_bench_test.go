@@ -6,17 +6,24 @@ import (
 	"testing"
 
 	"github.com/spanvault/spanvault/archive/anchor"
+	"github.com/spanvault/spanvault/archive/index/pgtest"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
 // BenchmarkCheckpoint: the checkpoint a check-in's reply carries, on a
-// SQLite log of 50,000 records. before: the old path at every call (a
+// log of 50,000 records in SQLite and in PostgreSQL (pgtest; skipped
+// where it is not installed). before: the old path at every call (a
 // COUNT, a statement per stored hash, twice, a signature); unchanged:
 // the log did not grow since the last checkpoint (the cache); grown: a
 // record appended (not timed) before each checkpoint, so every one is
 // signed afresh.
 func BenchmarkCheckpoint(b *testing.B) {
-	l, _, _ := openLog(b)
+	b.Run("sqlite", func(b *testing.B) { benchCheckpoint(b, "") })
+	b.Run("postgres", func(b *testing.B) { benchCheckpoint(b, pgtest.Start(b)) })
+}
+
+func benchCheckpoint(b *testing.B, path string) {
+	l, _, _ := openLogAt(b, path)
 	ctx := context.Background()
 	const size = 50000
 	var batch []anchor.Record
