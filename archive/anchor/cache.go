@@ -12,17 +12,20 @@ import (
 // Every check-in's reply carries a signed checkpoint. Signing one costs a
 // tree hash read from the index, a signature, and the checks of
 // storeCheckpoint (the kept heads, the tree hash a second time); the log
-// grows far less often than boxes check in. So the log keeps the last
-// head it signed and serves it again while the log's head in the index
-// is the same: the size and the last stored hash, read in one statement
-// from the index every time (two primary-key lookups, not a COUNT). Front-ends
-// sharing the index each read it: a record another front-end appended
-// changes the size, and the next checkpoint is signed afresh. A log
-// truncated and rewritten underneath to the very size cached would also
-// have to give the same last stored hash to be served the old head, which
-// was signed for the log as it was, so a box is still never shown a head
-// the archive did not hold; the next growth signs through the checks of
-// storeCheckpoint, which refuse such a log.
+// grows far less often than boxes check in. So a Log keeps the last head
+// it signed and returns it again while the log's head in the index is
+// the same: its size and its last stored hash, read in one statement at
+// every call (two primary-key lookups, not a COUNT over the records).
+// Front-ends sharing the index each read it: a record another front-end
+// appended changes the size, and the next checkpoint is signed afresh, so
+// no checkpoint is older than the index was when it was asked for (a box
+// refuses a head smaller than the one it verified: TestAnchoringCheckpointAcrossFrontEnds).
+// A log cut back underneath changes the size and is refused by
+// storeCheckpoint as before. A log rewritten underneath to the very size
+// and last stored hash cached is answered with the head signed for the log
+// as it was, whose consistency proofs from the rewritten hashes then fail
+// at the box (ErrAnchor); the next record appended goes through
+// storeCheckpoint, which refuses to sign it, and verify finds it.
 
 // signedHead is the last checkpoint the log signed and kept.
 type signedHead struct {
