@@ -51,12 +51,7 @@ func spanvaultBinary(t *testing.T) string {
 		binPath = filepath.Join(dir, "spanvault")
 		// Built as the image builds it: no cgo (capabilities can then be
 		// dropped on every thread).
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/spanvault")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
+		buildErr = testkit.Build("../cmd/spanvault", binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -2,12 +2,8 @@ package appliance_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +13,6 @@ import (
 
 	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/archive/access"
-	"github.com/spanvault/spanvault/archive/ca"
-	"github.com/spanvault/spanvault/archive/index"
 	"github.com/spanvault/spanvault/capture/ring/ringtest"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -35,56 +29,23 @@ func TestDaemonZeroTouchEnrollment(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	ns := ringtest.NewNetns(t, "svenrol")
-	adir := filepath.Join(t.TempDir(), "archive")
-	if err := archive.Init(adir, archive.InitOptions{Name: "e2e-archive", Listen: "127.0.0.1:18445"}); err != nil {
-		t.Fatal(err)
-	}
 	// An approved box syncs at once, whatever the hour.
-	cfgPath := filepath.Join(adir, "archive.toml")
-	cfg, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := regexp.MustCompile(`(?m)^  window = ""$`).ReplaceAllString(string(cfg), `  window = "00:00-24:00"`)
-	s = regexp.MustCompile(`(?m)^  check_in_every = "0s"$`).ReplaceAllString(s, `  check_in_every = "10s"`)
-	if s == string(cfg) {
-		t.Fatalf("no [enroll] section in %s", cfg)
-	}
-	os.WriteFile(cfgPath, []byte(s), 0o600)
-	caCert, err := ca.ReadCert(filepath.Join(adir, "ca", "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(caCert.Raw)
-	bin := filepath.Join(t.TempDir(), "spanvault-archive")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spanvault-archive").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	srv := ns.Command(bin, "serve", "-dir", adir)
-	var alog lockedBuffer
-	srv.Stdout, srv.Stderr = &alog, &alog
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	arc := startArchive(t, ns, archiveOptions{Listen: "127.0.0.1:18445", Approved: &schedule{Window: "00:00-24:00", CheckInEvery: "10s"}})
 	// The approver: an admin of the access service with their own
 	// password, who types it and a current code (stdin).
-	ops := approver(t, adir)
-	skew := time.Duration(0)
+	ops := arc.ops()
 	approve := func(args ...string) (string, error) {
-		c := exec.Command(bin, append([]string{"approve", "-dir", adir, "-by", "ops"}, args...)...)
-		if args[0] != "-list" {
-			c.Stdin = strings.NewReader(ops.password + "\n" + ops.code(t, skew) + "\n")
-			skew += 30 * time.Second // a code is good once: the next run takes the next step
+		cmd := append([]string{"approve", "-dir", arc.dir, "-by", "ops"}, args...)
+		if args[0] == "-list" {
+			return arc.run(cmd...)
 		}
-		out, err := c.CombinedOutput()
-		return string(out), err
+		return ops.run(cmd...)
 	}
 
 	b := newBox(t, ns, `
 [enroll]
 archives = ["127.0.0.1:18445"]
-ca_fingerprint = "sha256:`+hex.EncodeToString(sum[:])+`"
+ca_fingerprint = "`+arc.caFingerprint()+`"
 dir = "enroll"
 poll_every = "1s"
 `)
@@ -120,12 +81,8 @@ poll_every = "1s"
 	if out, err := approve("-code", string(wrong), "-name", "branch-zt"); err == nil || !strings.Contains(out, archive.ErrTextNoCode) {
 		t.Fatalf("a wrong code: %v %s", err, out)
 	}
-	if x, err := index.Open(filepath.Join(adir, "index.db")); err == nil {
-		_, err := x.Appliance(context.Background(), "branch-zt")
-		x.Close()
-		if err == nil {
-			t.Fatal("a wrong code enrolled the name")
-		}
+	if _, err := arc.appliance("branch-zt"); err == nil {
+		t.Fatal("a wrong code enrolled the name")
 	}
 
 	if out, err := approve("-code", strings.ToLower(code), "-name", "branch-zt"); err != nil {
@@ -138,19 +95,9 @@ poll_every = "1s"
 		return en["state"] == "approved" && sync["configured"] == true && sync["last_success"] != nil && st["led"] != "enrolling"
 	})
 
-	work := t.TempDir()
-	uas := sipp(t, ns, "-sf", scenario(t, work, "uas.xml"), "-i", "127.0.0.1", "-p", "5070", "-mi", "127.0.0.1", "-mp", "20000", "-m", "1")
-	time.Sleep(200 * time.Millisecond)
-	plain := scenario(t, work, "uac.xml", "[$audio]", "/usr/share/sip-tester/g711a.pcap", dtmfBlock, "")
-	sipp(t, ns, "127.0.0.1:5070", "-sf", plain, "-s", "3001", "-i", "127.0.0.1", "-p", "6070", "-mi", "127.0.0.1", "-mp", "30000", "-m", "1").wait(t)
-	uas.wait(t)
+	placeCalls(t, ns, 1)
 	waitFor(t, "the enrolled box to sync its recorded call", 60*time.Second, func() bool {
-		x, err := index.Open(filepath.Join(adir, "index.db"))
-		if err != nil {
-			return false
-		}
-		defer x.Close()
-		rows, _ := x.Records(context.Background(), index.Query{Appliance: "branch-zt", Kind: wire.KindRecording})
+		rows, _ := arc.recordings("branch-zt")
 		return len(rows) >= 1
 	})
 	for _, f := range []string{"sync.key", "api.key"} {

@@ -28,14 +28,8 @@ func TestUnwritableVaultIsReported(t *testing.T) {
 	b.waitFor("the daemon to drop its capabilities", 10*time.Second, func() bool {
 		return strings.Contains(b.logs.String(), "capabilities dropped")
 	})
-	work := t.TempDir()
-	uas := sipp(t, ns, "-sf", scenario(t, work, "uas.xml"), "-i", "127.0.0.1", "-p", "5070", "-mi", "127.0.0.1", "-mp", "20000", "-m", "4")
-	time.Sleep(200 * time.Millisecond)
-	plain := scenario(t, work, "uac.xml", "[$audio]", "/usr/share/sip-tester/g711a.pcap", dtmfBlock, "")
-	call := func(n string) {
-		sipp(t, ns, "127.0.0.1:5070", "-sf", plain, "-s", "3001", "-i", "127.0.0.1", "-p", "6070", "-mi", "127.0.0.1", "-mp", "30000", "-m", n, "-r", "10").wait(t)
-	}
-	call("1")
+	uas := answerCalls(t, ns, 4)
+	uas.call(1)
 	b.waitFor("the first recording", 20*time.Second, func() bool { return num(b.status(), "calls", "recorded_since_start") == 1 })
 	if st := b.status(); st["healthy"] != true || st["led"] != "recording" {
 		t.Fatalf("before: healthy %v, LED %v", st["healthy"], st["led"])
@@ -53,7 +47,7 @@ func TestUnwritableVaultIsReported(t *testing.T) {
 	}
 	setModes(0o500)
 	t.Cleanup(func() { setModes(0o700) })
-	call("2")
+	uas.call(2)
 	b.waitFor("the failures to be counted", 20*time.Second, func() bool { return num(b.status(), "calls", "record_errors") >= 2 })
 	st := b.status()
 	calls, _ := st["calls"].(map[string]any)
@@ -67,8 +61,8 @@ func TestUnwritableVaultIsReported(t *testing.T) {
 	// Writable again: the next call is recorded, and the box keeps
 	// showing that recordings were lost (for RecordFailingFor).
 	setModes(0o700)
-	call("1")
-	uas.wait(t)
+	uas.call(1)
+	uas.wait()
 	b.waitFor("a recording after the failure", 20*time.Second, func() bool { return num(b.status(), "calls", "recorded_since_start") == 2 })
 	if st := b.status(); st["healthy"] != false || st["led"] != "disk-full" {
 		t.Fatalf("after: healthy %v, LED %v (the lost calls must stay visible)", st["healthy"], st["led"])

@@ -2,17 +2,9 @@ package appliance
 
 import (
 	"context"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"filippo.io/age"
-
-	"github.com/spanvault/spanvault/appliance/config"
-	"github.com/spanvault/spanvault/archive"
-	"github.com/spanvault/spanvault/archive/access"
-	"github.com/spanvault/spanvault/archive/keyring"
 	"github.com/spanvault/spanvault/capture/decode"
 	"github.com/spanvault/spanvault/capture/synth"
 )
@@ -26,43 +18,8 @@ import (
 // clock "not synchronised" whatever the box knew.
 func TestFleetAgreesWithBox(t *testing.T) {
 	a := testAppliance(t, "")
-	adir := filepath.Join(t.TempDir(), "archive")
-	if err := archive.Init(adir, archive.InitOptions{Name: "fleet-archive", Listen: "127.0.0.1:0"}); err != nil {
-		t.Fatal(err)
-	}
-	arch, err := archive.Open(adir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := arch.Enroll(context.Background(), "branch-fleet", filepath.Join(t.TempDir(), "enroll"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- arch.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; arch.Close() })
-	id, _ := age.GenerateX25519Identity()
-	keys, err := keyring.Parse([]byte(id.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := access.New(arch, keys)
-
-	a.cfg.Sync = config.Sync{Name: "branch-fleet", Archives: []string{ln.Addr().String()},
-		Cert: filepath.Join(r.Dir, "sync.crt"), Key: filepath.Join(r.Dir, "sync.key"),
-		CA: filepath.Join(r.Dir, "ca.crt"), AnchorKey: filepath.Join(r.Dir, "anchor.vkey")}
-	c, err := NewSyncClient(a.cfg, a.v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.mu.Lock()
-	a.sync = &syncer{c: c, started: time.Now()}
-	a.mu.Unlock()
+	_, svc, c := syncedTo(t, a, "branch-fleet")
+	ctx := context.Background()
 	// Five calls recorded; the window is closed.
 	g := synth.New(synth.Config{Calls: 5, Duration: 2 * time.Second, Start: time.Now().Add(-time.Hour)})
 	g.Each(func(f synth.Frame) { a.live.P.Handle(f.Data, decode.LinkEthernet, f.Time) })

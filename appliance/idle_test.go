@@ -49,12 +49,7 @@ func TestIdleConnectionsDoNotSilenceRecording(t *testing.T) {
 		t.Fatalf("status page refused only %v of %d idle connections", num(st, "capture", "status_conns_refused"), len(conns))
 	}
 
-	work := t.TempDir()
-	uas := sipp(t, ns, "-sf", scenario(t, work, "uas.xml"), "-i", "127.0.0.1", "-p", "5070", "-mi", "127.0.0.1", "-mp", "20000", "-m", "3")
-	time.Sleep(200 * time.Millisecond)
-	plain := scenario(t, work, "uac.xml", "[$audio]", "/usr/share/sip-tester/g711a.pcap", dtmfBlock, "")
-	sipp(t, ns, "127.0.0.1:5070", "-sf", plain, "-s", "3001", "-i", "127.0.0.1", "-p", "6070", "-mi", "127.0.0.1", "-mp", "30000", "-m", "3", "-r", "10").wait(t)
-	uas.wait(t)
+	placeCalls(t, ns, 3)
 	waitFor(t, "three recordings", 30*time.Second, func() bool {
 		return num(b.status(), "calls", "recorded_since_start") == 3
 	})

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,52 +43,18 @@ func TestDaemonFirmwareUpdate(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	ns := ringtest.NewNetns(t, "svupdate")
-	adir := filepath.Join(t.TempDir(), "archive")
-	if err := archive.Init(adir, archive.InitOptions{Name: "e2e-archive", Listen: "127.0.0.1:18447"}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := archive.Open(adir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enroll := filepath.Join(t.TempDir(), "enroll")
-	if _, err := a.Enroll(context.Background(), "branch-fw", enroll, nil); err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
-	bin := filepath.Join(t.TempDir(), "spanvault-archive")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/spanvault-archive").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	srv := ns.Command(bin, "serve", "-dir", adir)
-	var alog lockedBuffer
-	srv.Stdout, srv.Stderr = &alog, &alog
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	admin := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("spanvault-archive %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	arc := startArchive(t, ns, archiveOptions{Listen: "127.0.0.1:18447", Enroll: "branch-fw"})
+	adir, admin := arc.dir, arc.admin
 	// update roll checks its operator: an admin of the access service,
 	// password and a current code on stdin.
-	ops := approver(t, adir)
-	skew := time.Duration(0)
+	ops := arc.ops()
 	operator := func(args ...string) string {
 		t.Helper()
-		c := exec.Command(bin, append(args, "-by", "ops")...)
-		c.Stdin = strings.NewReader(ops.password + "\n" + ops.code(t, skew) + "\n")
-		skew += 30 * time.Second // a code is good once: the next run takes the next step
-		out, err := c.CombinedOutput()
+		out, err := ops.run(append(args, "-by", "ops")...)
 		if err != nil {
 			t.Fatalf("spanvault-archive %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		return string(out)
+		return out
 	}
 	// The operator's release: a build signed with the archive's update
 	// key, published and rolled out to the box.
@@ -118,12 +82,7 @@ func TestDaemonFirmwareUpdate(t *testing.T) {
 	// What the archive holds of the box's last check-in.
 	health := func() wire.Health {
 		t.Helper()
-		x, err := index.Open(filepath.Join(adir, "index.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer x.Close()
-		ap, err := x.Appliance(context.Background(), "branch-fw")
+		ap, err := arc.appliance("branch-fw")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,12 +97,7 @@ func TestDaemonFirmwareUpdate(t *testing.T) {
 
 	// The enrolled section as enroll wrote it (update_key included), with
 	// a window that is always open and a short check-in interval.
-	section, err := os.ReadFile(filepath.Join(enroll, "sync.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := regexp.MustCompile(`(?m)^window = .*$`).ReplaceAllString(string(section), `window = "00:00-24:00"`)
-	s = regexp.MustCompile(`(?m)^check_in_every = .*$`).ReplaceAllString(s, `check_in_every = "10s"`)
+	s := arc.syncSection(schedule{Window: "00:00-24:00", CheckInEvery: "10s"})
 	s += "\n[update]\ndir = \"update\"\nfirmware = \"firmware.json\"\ninstaller = \"dir\"\ninstaller_dir = \"partitions\"\n"
 	b := newBox(t, ns, s)
 	fw := func(serial string) {

@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,19 +19,9 @@ import (
 // TestVMUpdateAndRollback rolled back to firmware 7).
 func TestUpdateLeavesTestBoot(t *testing.T) {
 	e := newUpdEnv(t)
-	a := e.start(7, "")
-	e.offer()
-	e.pass(a, true)
-	if !e.rebootRequested(a) {
-		t.Fatal("not installed")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	e.installed()
 
-	a = e.start(8, "")
+	a := e.start(8, "")
 	a.upd.testBoot = true // as /proc/cmdline says in gokrazy's test boot
 	e.pass(a, false)
 	if h := e.health(); h.FirmwareSerial != 8 || h.UpdateState != wire.UpdateConfirmed {
@@ -42,9 +31,7 @@ func TestUpdateLeavesTestBoot(t *testing.T) {
 		t.Fatal("confirmed in the test boot and kept running it: the next update would overwrite the running root")
 	}
 	stopped := time.Now()
-	if err := a.rebootIntoUpdate(ctx, stopped); err != nil {
-		t.Fatal(err)
-	}
+	e.reboot(a, stopped)
 	if ev, _ := e.parts.Events(); strings.Join(ev[len(ev)-2:], " ") != "switch reboot" {
 		t.Fatalf("installer calls %q", ev)
 	}
@@ -73,11 +60,7 @@ func TestUpdateNotWrittenFromTestBoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "update", rootPart)); err != nil {
 		t.Fatalf("download not kept: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	e.reboot(a, time.Now())
 	if au := audits(t, a.v, "firmware_reboot"); len(au) != 1 || !strings.Contains(au[0], "update 8 is written from a boot") {
 		t.Fatalf("audit %q", au)
 	}
@@ -104,17 +87,7 @@ func TestUpdateNotWrittenFromTestBoot(t *testing.T) {
 // firmware in a loop (image TestVMUpdateAndRollback).
 func TestUpdateRollbackNotRetried(t *testing.T) {
 	e := newUpdEnv(t)
-	a := e.start(7, "")
-	e.offer()
-	e.pass(a, true)
-	if !e.rebootRequested(a) {
-		t.Fatal("not installed")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := a.rebootIntoUpdate(ctx, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := e.installed()
 	dir := filepath.Join(e.dir, "update")
 	pending, err := os.ReadFile(filepath.Join(dir, "pending.json"))
 	if err != nil {

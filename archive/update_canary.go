@@ -14,6 +14,13 @@ import (
 // operator rolls it again with another canary.
 func (a *Archive) stopCanarySkipped(ctx context.Context, r *index.Rollout, canary index.RolloutBox, now time.Time) error {
 	why := fmt.Sprintf("wave 0: the canary %s did not try update %d (%s); no box tested it: roll it again with another canary", r.Canary, r.Serial, canary.Reason)
+	return a.stopByItself(ctx, r, why, now)
+}
+
+// stopByItself stops the active rollout r for why (its canary failed or
+// skipped the update, or a wave failed over its threshold); the front-end
+// whose pass stops it audits it, once.
+func (a *Archive) stopByItself(ctx context.Context, r *index.Rollout, why string, now time.Time) error {
 	ok, err := a.Index.SetRolloutState(ctx, r.ID, index.RolloutActive, index.RolloutStopped, why, "", now)
 	if err != nil {
 		return err

@@ -363,15 +363,7 @@ func (a *Archive) advance(ctx context.Context, r *index.Rollout) error {
 			if r.Wave == 0 {
 				why = fmt.Sprintf("wave 0: the canary %s failed", r.Canary)
 			}
-			ok, err := a.Index.SetRolloutState(ctx, r.ID, index.RolloutActive, index.RolloutStopped, why, "", now)
-			if err != nil {
-				return err
-			}
-			if ok {
-				a.Event(ctx, "update_rollout_stopped", "archive", "", fmt.Sprintf("rollout %d of update %d stopped by itself: %s", r.ID, r.Serial, why), true)
-			}
-			r.State = index.RolloutStopped
-			return nil
+			return a.stopByItself(ctx, r, why, now)
 		}
 		if r.Wave == 0 && skipped != nil && !canaryOK {
 			return a.stopCanarySkipped(ctx, r, *skipped, now)

@@ -21,6 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/spanvault/spanvault/internal/atomicfile"
 	"github.com/spanvault/spanvault/vault/agefile"
 	"github.com/spanvault/spanvault/vault/audit"
 	"github.com/spanvault/spanvault/vault/retention"
@@ -283,7 +284,7 @@ func loadKey(path string, create bool) (ed25519.PrivateKey, error) {
 	if _, err := rand.Read(seed); err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(path, seed, 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, seed, 0o600); err != nil {
 		return nil, fmt.Errorf("vault: write appliance key: %w", err)
 	}
 	k := ed25519.NewKeyFromSeed(seed)
@@ -630,39 +631,7 @@ func (v *Vault) seal(p any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeFileSync writes a file under a temporary name, fsyncs it, renames
-// it into place and fsyncs the directory: it is either there whole or not.
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // Dir returns the vault's directory.
 func (v *Vault) Dir() string { return v.dir }

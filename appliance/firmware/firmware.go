@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spanvault/spanvault/internal/atomicfile"
 	"github.com/spanvault/spanvault/sync/wire"
 )
 
@@ -190,26 +191,10 @@ func WriteFileSync(path string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("firmware: %w", err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("firmware: %w", err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("firmware: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("firmware: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("firmware: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("firmware: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -3,11 +3,8 @@ package index
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/spanvault/spanvault/archive/index/pgtest"
 )
 
 // An index whose erasures kept the erased rows' sealed metadata and
@@ -17,75 +14,56 @@ import (
 func TestMigrationPurgesErasedRows(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			var where, driver, ddl string
+	onOldIndex(t, func(t *testing.T, engine string, old *sql.DB, where string) {
+		del := ts(t0.Add(time.Hour))
+		for _, r := range []struct{ id, kind, deleted, entry string }{
+			{"kept", "cdr", "", "{}"},
+			{"erased", "cdr", del, "{}"},
+			{"erased", "tombstone", del, `{"id":"erased","reason":"erasure","by":"dpo"}`},
+		} {
+			q := `INSERT INTO records (appliance, id, kind, start, class, retain_until, hold, recorded, size, sha256, deleted_at, entry, sealed, subject, received_at)
+				VALUES ('b', $1, $2, $3, 'default', $3, false, false, 1, 'sum', $4, $5, $6, $6, $3)`
+			tq := `INSERT INTO search_terms (term, appliance, id, kind) VALUES ('t', 'b', $1, $2)`
 			if engine == "sqlite" {
-				where, driver, ddl = filepath.Join(t.TempDir(), "index.db"), "sqlite", schema+accessSchema
-			} else {
-				where, driver, ddl = pgtest.Start(t), "pgx", pgSchema
+				q = `INSERT INTO records (appliance, id, kind, start, class, retain_until, hold, recorded, size, sha256, deleted_at, entry, sealed, subject, received_at)
+					VALUES ('b', ?1, ?2, ?3, 'default', ?3, 0, 0, 1, 'sum', ?4, ?5, ?6, ?6, ?3)`
+				tq = `INSERT INTO search_terms (term, appliance, id, kind) VALUES ('t', 'b', ?1, ?2)`
 			}
-			dsn := where
-			if engine == "sqlite" {
-				dsn = "file:" + where
-			}
-			old, err := sql.Open(driver, dsn)
-			if err != nil {
+			if _, err := old.Exec(q, r.id, r.kind, ts(t0), r.deleted, r.entry, []byte("sealed")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := old.Exec(ddl); err != nil {
+			if _, err := old.Exec(tq, r.id, r.kind); err != nil {
 				t.Fatal(err)
 			}
-			del := ts(t0.Add(time.Hour))
-			for _, r := range []struct{ id, kind, deleted, entry string }{
-				{"kept", "cdr", "", "{}"},
-				{"erased", "cdr", del, "{}"},
-				{"erased", "tombstone", del, `{"id":"erased","reason":"erasure","by":"dpo"}`},
-			} {
-				q := `INSERT INTO records (appliance, id, kind, start, class, retain_until, hold, recorded, size, sha256, deleted_at, entry, sealed, subject, received_at)
-					VALUES ('b', $1, $2, $3, 'default', $3, false, false, 1, 'sum', $4, $5, $6, $6, $3)`
-				tq := `INSERT INTO search_terms (term, appliance, id, kind) VALUES ('t', 'b', $1, $2)`
-				if engine == "sqlite" {
-					q = `INSERT INTO records (appliance, id, kind, start, class, retain_until, hold, recorded, size, sha256, deleted_at, entry, sealed, subject, received_at)
-						VALUES ('b', ?1, ?2, ?3, 'default', ?3, 0, 0, 1, 'sum', ?4, ?5, ?6, ?6, ?3)`
-					tq = `INSERT INTO search_terms (term, appliance, id, kind) VALUES ('t', 'b', ?1, ?2)`
-				}
-				if _, err := old.Exec(q, r.id, r.kind, ts(t0), r.deleted, r.entry, []byte("sealed")); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := old.Exec(tq, r.id, r.kind); err != nil {
-					t.Fatal(err)
-				}
+		}
+		old.Close()
+		x, err := Open(where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		rs, err := x.Records(ctx, Query{Appliance: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			erased := r.ID == "erased" && r.Kind != "tombstone"
+			if held := len(r.Sealed) > 0 || len(r.Subject) > 0; held == erased {
+				t.Errorf("%s/%s: sealed data held %v", r.ID, r.Kind, held)
 			}
-			old.Close()
-			x, err := Open(where)
-			if err != nil {
+			if r.SHA256 != "sum" {
+				t.Errorf("%s/%s lost its hash", r.ID, r.Kind)
+			}
+			var n int
+			if err := x.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM search_terms WHERE appliance = 'b' AND id = ? AND kind = ?`, r.ID, r.Kind).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
-			defer x.Close()
-			rs, err := x.Records(ctx, Query{Appliance: "b"})
-			if err != nil {
-				t.Fatal(err)
+			if (n > 0) == erased {
+				t.Errorf("%s/%s: %d search terms", r.ID, r.Kind, n)
 			}
-			for _, r := range rs {
-				erased := r.ID == "erased" && r.Kind != "tombstone"
-				if held := len(r.Sealed) > 0 || len(r.Subject) > 0; held == erased {
-					t.Errorf("%s/%s: sealed data held %v", r.ID, r.Kind, held)
-				}
-				if r.SHA256 != "sum" {
-					t.Errorf("%s/%s lost its hash", r.ID, r.Kind)
-				}
-				var n int
-				if err := x.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM search_terms WHERE appliance = 'b' AND id = ? AND kind = ?`, r.ID, r.Kind).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				if (n > 0) == erased {
-					t.Errorf("%s/%s: %d search terms", r.ID, r.Kind, n)
-				}
-			}
-			if len(rs) != 3 {
-				t.Fatalf("%d rows", len(rs))
-			}
-		})
-	}
+		}
+		if len(rs) != 3 {
+			t.Fatalf("%d rows", len(rs))
+		}
+	})
 }

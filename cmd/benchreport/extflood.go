@@ -14,10 +14,10 @@ var extFloodArgs = []string{"-bin", "build/spanvault", "-levels", "40", "-hold",
 
 var indexLine = regexp.MustCompile(`index growth per flood INVITE .*: ([0-9.]+) bytes`)
 
-// liveExtFlood runs loadtest with the flood aimed at an extension and
-// returns the highest rate beside which 40 calls lost nothing and the
-// index bytes per flood INVITE.
-func liveExtFlood() string {
+// floodReady builds build/spanvault for make flood's measurement and
+// returns "", or why the measurement cannot run here: it needs root (a
+// network namespace, packet sockets), sipp and dumpcap.
+func floodReady() string {
 	if os.Geteuid() != 0 {
 		return "not measured: needs root (network namespace, packet sockets)"
 	}
@@ -28,6 +28,16 @@ func liveExtFlood() string {
 	}
 	if out, err := exec.Command("go", "build", "-o", "build/spanvault", "./cmd/spanvault").CombinedOutput(); err != nil {
 		return fmt.Sprintf("not measured: build: %v %s", err, out)
+	}
+	return ""
+}
+
+// liveExtFlood runs loadtest with the flood aimed at an extension and
+// returns the highest rate beside which 40 calls lost nothing and the
+// index bytes per flood INVITE.
+func liveExtFlood() string {
+	if why := floodReady(); why != "" {
+		return why
 	}
 	out, err := exec.Command("go", append([]string{"run", "./cmd/loadtest"}, extFloodArgs...)...).Output()
 	m, ix := floodLine.FindSubmatch(out), indexLine.FindSubmatch(out)

@@ -259,16 +259,8 @@ var floodLine = regexp.MustCompile(`lost nothing .*: (\d+)/s`)
 // liveFlood runs make flood's measurement (loadtest in a network
 // namespace: needs root, sipp and dumpcap) and returns its answer.
 func liveFlood() string {
-	if os.Geteuid() != 0 {
-		return "not measured: needs root (network namespace, packet sockets)"
-	}
-	for _, tool := range []string{"sipp", "dumpcap"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "not measured: " + tool + " is not installed (scripts/install-deps.sh)"
-		}
-	}
-	if out, err := exec.Command("go", "build", "-o", "build/spanvault", "./cmd/spanvault").CombinedOutput(); err != nil {
-		return fmt.Sprintf("not measured: build: %v %s", err, out)
+	if why := floodReady(); why != "" {
+		return why
 	}
 	out, err := exec.Command("go", append([]string{"run", "./cmd/loadtest"}, floodArgs...)...).Output()
 	m := floodLine.FindSubmatch(out)

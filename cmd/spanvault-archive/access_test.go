@@ -19,6 +19,7 @@ import (
 	"filippo.io/age"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+	"github.com/spanvault/spanvault/internal/testkit"
 )
 
 // TestUserAddAndServeWeb: the names the checks rely on. "user add" prints
@@ -58,10 +59,7 @@ func TestUserAddAndServeWeb(t *testing.T) {
 	id, _ := age.GenerateX25519Identity()
 	idFile := filepath.Join(t.TempDir(), "identity")
 	os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
-	bin := filepath.Join(t.TempDir(), "spanvault-archive")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, b)
-	}
+	bin := testkit.GoBuild(t, ".")
 	cmd := exec.Command(bin, "serve", "-dir", dir, "-web", "127.0.0.1:0", "-identity", idFile)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer

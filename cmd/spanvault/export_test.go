@@ -7,10 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
-
 	"github.com/spanvault/spanvault/capture/synth"
 )
 
@@ -20,27 +16,11 @@ import (
 // and a refused export never touches an existing file.
 func TestExportVerifies(t *testing.T) {
 	dir := t.TempDir()
-	id := filepath.Join(dir, "id.txt")
-	out, _, _ := runCLI(t, "keygen", "-o", id)
-	recips := filepath.Join(dir, "recipients.txt")
-	os.WriteFile(recips, []byte(out), 0o600)
+	id, recips := keys(t, dir)
 	pcap := filepath.Join(dir, "long.pcap")
-	f, _ := os.Create(pcap)
-	w := pcapgo.NewWriterNanos(f)
-	w.WriteFileHeader(65536, layers.LinkTypeEthernet)
-	g := synth.New(synth.Config{Calls: 2, Duration: 30 * time.Second, Seed: 5})
-	for {
-		fr, ok := g.Next()
-		if !ok {
-			break
-		}
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(fr.Data), Length: len(fr.Data)}, fr.Data)
-	}
-	f.Close()
+	writeCapture(t, pcap, synth.Config{Calls: 2, Duration: 30 * time.Second, Seed: 5}, nil)
 	v := filepath.Join(dir, "vault")
-	if o, e, code := runCLI(t, "record", "-vault", v, "-recipient", recips, pcap); code != 0 {
-		t.Fatalf("record: %s %s", o, e)
-	}
+	recordPcap(t, v, recips, pcap)
 	o, _, _ := runCLI(t, "calls", "-vault", v, "-q")
 	ids := strings.Fields(o)
 	if len(ids) != 2 {

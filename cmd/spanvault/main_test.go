@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
-
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/vault"
 )
@@ -27,42 +23,17 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 // sample writes a generated capture.
 func sample(t *testing.T, path string, calls int) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
-	w.WriteFileHeader(65536, layers.LinkTypeEthernet)
-	g := synth.New(synth.Config{Calls: calls, Duration: 2 * time.Second, Rejected: 1, DTMF: "9"})
-	for {
-		fr, ok := g.Next()
-		if !ok {
-			break
-		}
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(fr.Data), Length: len(fr.Data)}, fr.Data)
-	}
+	writeCapture(t, path, synth.Config{Calls: calls, Duration: 2 * time.Second, Rejected: 1, DTMF: "9"}, nil)
 }
 
 func setup(t *testing.T) (dir, vaultDir, id, recips string) {
 	t.Helper()
 	dir = t.TempDir()
-	id = filepath.Join(dir, "id.txt")
-	out, _, code := runCLI(t, "keygen", "-o", id)
-	if code != 0 || !strings.HasPrefix(out, "age1") {
-		t.Fatalf("keygen: %d %q", code, out)
-	}
-	if st, _ := os.Stat(id); st.Mode().Perm() != 0o600 {
-		t.Fatalf("identity mode %v", st.Mode())
-	}
-	recips = filepath.Join(dir, "recipients.txt")
-	os.WriteFile(recips, []byte(out), 0o600)
+	id, recips = keys(t, dir)
 	vaultDir = filepath.Join(dir, "vault")
 	pcap := filepath.Join(dir, "s.pcap")
 	sample(t, pcap, 2)
-	if out, errs, code := runCLI(t, "record", "-vault", vaultDir, "-recipient", recips, pcap); code != 0 {
-		t.Fatalf("record: %s %s", out, errs)
-	}
+	recordPcap(t, vaultDir, recips, pcap)
 	return
 }
 

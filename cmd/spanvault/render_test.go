@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/spanvault/spanvault/capture/synth"
 )
@@ -23,31 +22,20 @@ import (
 // margin, and the export says so.
 func TestExportTimestampJumpBounded(t *testing.T) {
 	dir := t.TempDir()
-	id := filepath.Join(dir, "id.txt")
-	out, _, _ := runCLI(t, "keygen", "-o", id)
-	recips := filepath.Join(dir, "recipients.txt")
-	os.WriteFile(recips, []byte(out), 0o600)
+	id, recips := keys(t, dir)
 	pcap := filepath.Join(dir, "jump.pcap")
-	f, _ := os.Create(pcap)
-	w := pcapgo.NewWriterNanos(f)
-	w.WriteFileHeader(65536, layers.LinkTypeEthernet)
-	g := synth.New(synth.Config{Calls: 1, Duration: 8 * time.Second, Seed: 5})
 	n := 0
-	for {
-		fr, ok := g.Next()
-		if !ok {
-			break
-		}
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(fr.Data), Length: len(fr.Data)}, fr.Data)
-		p := gopacket.NewPacket(fr.Data, layers.LayerTypeEthernet, gopacket.Default)
+	// The 100th RTP packet to 10.2.0.1 again, 40 million samples on.
+	writeCapture(t, pcap, synth.Config{Calls: 1, Duration: 8 * time.Second, Seed: 5}, func(data []byte) []byte {
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
 		eth, _ := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
 		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
 		if eth == nil || ip == nil || udp == nil || udp.DstPort == 5060 || len(udp.Payload) < 12 || udp.Payload[0]>>6 != 2 || !ip.DstIP.Equal(net.IPv4(10, 2, 0, 1)) {
-			continue
+			return nil
 		}
 		if n++; n != 100 {
-			continue
+			return nil
 		}
 		pl := bytes.Clone(udp.Payload)
 		binary.BigEndian.PutUint16(pl[2:], binary.BigEndian.Uint16(pl[2:])+1)
@@ -58,13 +46,10 @@ func TestExportTimestampJumpBounded(t *testing.T) {
 		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, eth, ip, &udp2, gopacket.Payload(pl)); err != nil {
 			t.Fatal(err)
 		}
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}, buf.Bytes())
-	}
-	f.Close()
+		return buf.Bytes()
+	})
 	v := filepath.Join(dir, "vault")
-	if o, e, code := runCLI(t, "record", "-vault", v, "-recipient", recips, pcap); code != 0 {
-		t.Fatalf("record: %s %s", o, e)
-	}
+	recordPcap(t, v, recips, pcap)
 	o, _, _ := runCLI(t, "calls", "-vault", v, "-q")
 	ids := strings.Fields(o)
 	if len(ids) != 1 {

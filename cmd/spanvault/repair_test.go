@@ -19,18 +19,11 @@ import (
 // -identity` works for the whole vault, and a second fsck is clean.
 func TestFsckRepairDamagedIndex(t *testing.T) {
 	dir := t.TempDir()
-	idPath := filepath.Join(dir, "id.txt")
-	recips, _, code := runCLI(t, "keygen", "-o", idPath)
-	if code != 0 {
-		t.Fatal("keygen")
-	}
-	rp := writeFile(t, dir, "recipients.txt", recips)
+	idPath, rp := keys(t, dir)
 	src := filepath.Join(dir, "vault")
 	pcap := filepath.Join(dir, "s.pcap")
 	sample(t, pcap, 6)
-	if out, errs, code := runCLI(t, "record", "-vault", src, "-recipient", rp, pcap); code != 0 {
-		t.Fatalf("record: %s %s", out, errs)
-	}
+	recordPcap(t, src, rp, pcap)
 	orig := callsByID(t, src, idPath)
 	recorded := 0
 	for _, c := range orig {

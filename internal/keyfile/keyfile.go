@@ -1,8 +1,8 @@
 // Package keyfile reads and writes the PEM files of a box's or the
 // archive's TLS identity: P-256 keys as PKCS#8 (mode 0600) and
 // certificates (mode 0644), each written whole through a temporary file,
-// fsync and rename, so that a crash leaves the old file or the new one,
-// never half of either. Both ends use it; it knows nothing of either.
+// fsync, rename and the directory's fsync (atomicfile), so that a crash
+// leaves the old file or the new one, never half of either. Both ends use it; it knows nothing of either.
 package keyfile
 
 import (
@@ -14,6 +14,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+
+	"github.com/spanvault/spanvault/internal/atomicfile"
 )
 
 // NewKey makes a P-256 key.
@@ -25,12 +27,12 @@ func WriteKey(path string, key crypto.Signer) error {
 	if err != nil {
 		return fmt.Errorf("keyfile: %s: %w", path, err)
 	}
-	return writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	return atomicfile.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // WriteCert writes a certificate as PEM, mode 0644.
 func WriteCert(path string, der []byte) error {
-	return writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return atomicfile.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
 // ReadCert reads the first certificate of a PEM file.
@@ -65,25 +67,4 @@ func ReadKey(path string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("%s: not a signing key", path)
 	}
 	return s, nil
-}
-
-// writeAtomic writes via a temporary file, fsync and rename.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

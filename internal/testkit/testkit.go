@@ -2,7 +2,8 @@
 // (Clock) and a buffer safe to write from other goroutines
 // (LockedBuffer), a TCP link that breaks after a number of bytes
 // (CutProxy), a record of the requests a real server receives
-// (RequestLog), the checks that skip a test needing root or an
+// (RequestLog), the build of a command as the Makefile builds it
+// (GoBuild), the checks that skip a test needing root or an
 // installed tool, and the selection of the tests that run a second time
 // on other storage (make test-go re-runs sync/client with the archive on
 // S3 and archive/access with the index in PostgreSQL).

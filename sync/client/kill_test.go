@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 )
 
 // The box (the spanvault binary) is SIGKILLed after the archive
@@ -20,10 +21,7 @@ func TestBoxKilledBetweenAckAndAcknowledge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the spanvault binary")
 	}
-	bin := filepath.Join(t.TempDir(), "spanvault")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/spanvault").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testkit.GoBuild(t, "../../cmd/spanvault")
 	e := newEnv(t)
 	e.record(synth.Config{Calls: 10, Duration: time.Second, Start: e.clock.Now().Add(-time.Hour), Rejected: 2})
 	e.v.Close()

@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spanvault/spanvault/appliance"
 	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/internal/testkit"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
 	"github.com/spanvault/spanvault/vault"
@@ -105,10 +105,7 @@ func TestArchiveKilledMidUpload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the archive binary")
 	}
-	bin := filepath.Join(t.TempDir(), "spanvault-archive")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/spanvault-archive").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testkit.GoBuild(t, "../../cmd/spanvault-archive")
 	e := newEnv(t)
 	e.stopArchive() // the binary serves instead
 	e.record(synth.Config{Calls: 3, Duration: 60 * time.Second, Start: e.clock.Now().Add(-time.Hour)})

@@ -2,7 +2,6 @@ package agefile
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"testing"
 
@@ -28,36 +27,12 @@ func TestFastHybrid(t *testing.T) {
 			t.Fatalf("Fast kept %T", rs[0])
 		}
 		msg := bytes.Repeat([]byte{byte(i)}, 1000+i)
-		var a, b bytes.Buffer
-		w, err := NewWriter(&a, nil, rs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(msg)
-		w.Close()
-		aw, err := age.Encrypt(&b, rs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		aw.Write(msg)
-		aw.Close()
-		for _, file := range [][]byte{a.Bytes(), b.Bytes()} {
+		for _, file := range sealedTwice(t, msg, rs...) {
 			hdr, _ := age.ExtractHeader(bytes.NewReader(file))
 			if n := bytes.Count(hdr, []byte("\n-> mlkem768x25519 ")); n != 1 || bytes.Contains(hdr, []byte("-> X25519")) {
 				t.Fatalf("header:\n%s", hdr)
 			}
-			r, err := age.Decrypt(bytes.NewReader(file), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(r)
-			if err != nil || !bytes.Equal(got, msg) {
-				t.Fatalf("decrypted %d bytes, %v", len(got), err)
-			}
-			var nomatch *age.NoIdentityMatchError
-			if _, err := age.Decrypt(bytes.NewReader(file), other); !errors.As(err, &nomatch) {
-				t.Fatalf("another identity: %v", err)
-			}
+			opensOnlyWith(t, file, msg, id, other)
 		}
 	}
 	x, _ := age.GenerateX25519Identity()

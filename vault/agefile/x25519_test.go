@@ -5,8 +5,6 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -27,32 +25,8 @@ func TestFastX25519(t *testing.T) {
 			t.Fatalf("Fast kept %T", rs[0])
 		}
 		msg := bytes.Repeat([]byte{byte(i)}, 1000+i)
-		var a, b bytes.Buffer
-		w, err := NewWriter(&a, nil, rs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(msg)
-		w.Close()
-		aw, err := age.Encrypt(&b, rs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		aw.Write(msg)
-		aw.Close()
-		for _, file := range [][]byte{a.Bytes(), b.Bytes()} {
-			r, err := age.Decrypt(bytes.NewReader(file), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(r)
-			if err != nil || !bytes.Equal(got, msg) {
-				t.Fatalf("decrypted %d bytes, %v", len(got), err)
-			}
-			var nomatch *age.NoIdentityMatchError
-			if _, err := age.Decrypt(bytes.NewReader(file), other); !errors.As(err, &nomatch) {
-				t.Fatalf("another identity: %v", err)
-			}
+		for _, file := range sealedTwice(t, msg, rs...) {
+			opensOnlyWith(t, file, msg, id, other)
 		}
 	}
 }

@@ -1,0 +1,6 @@
+// Command hello is what TestGoBuild builds.
+package main
+
+import "fmt"
+
+func main() { fmt.Println("hello from a test build") }
