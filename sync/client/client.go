@@ -347,8 +347,10 @@ func (c *Client) Pass(ctx context.Context, opt Options) error {
 	c.mu.Unlock()
 	if err != nil {
 		// A pass that ended early: the backlog as it is now (a pass that
-		// ran to its end listed it for its closing check-in).
-		c.updateBacklog()
+		// ran to its end listed it for its closing check-in). A vault
+		// that cannot be listed keeps the last count; the pass's error
+		// says why.
+		_, _ = c.updateBacklog()
 	}
 	return err
 }
@@ -431,7 +433,7 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health, listed bool) error 
 	// The backlog as it is now (a box's first check-in, and one after a
 	// pass that uploaded, would otherwise report an older count).
 	if !listed {
-		c.updateBacklog()
+		_, _ = c.updateBacklog() // unlistable: the last count stays
 	}
 	c.mu.Lock()
 	results := c.results
@@ -484,7 +486,7 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health, listed bool) error 
 		c.apply(cmd)
 	}
 	if len(rep.Commands) > 0 {
-		c.updateBacklog() // an erasure leaves it
+		_, _ = c.updateBacklog() // an erasure leaves it
 	}
 	c.refusedErasures(rep.RefusedErasures)
 	changed, perr := c.handlePolicy(rep.Policy)
