@@ -441,10 +441,10 @@ func TestUpdateHashMismatch(t *testing.T) {
 // pending.json and does not try 8 again.
 func TestUpdateRolledBack(t *testing.T) {
 	e := newUpdEnv(t)
-	a, stopped := e.installed()
+	_, stopped := e.installed()
 	// Firmware 8 boots on trial, but recording does not work (here: its
 	// audit chain does not verify): its passes do not confirm it.
-	a = e.start(8, "")
+	a := e.start(8, "")
 	a.mu.Lock()
 	a.auditOK, a.auditErr = false, "audit: chain broken"
 	a.mu.Unlock()
@@ -556,11 +556,11 @@ func TestUpdateWithdrawn(t *testing.T) {
 // the real daemon against the real archive, TestDaemonFirmwareUpdate).
 func TestUpdateRolledBackNotReinstalled(t *testing.T) {
 	e := newUpdEnv(t)
-	a, _ := e.installed()
+	e.installed()
 	// Firmware 8 never comes up; the watchdog boots 7 again, whose sync
 	// loop checks in before capture runs.
 	e.captureLate = true
-	a = e.start(7, "")
+	a := e.start(7, "")
 	e.pass(a, true)
 	if h := e.health(); h.FirmwareSerial != 7 || h.UpdateState != wire.UpdateWritten || h.UpdateSerial != 8 {
 		t.Fatalf("the first check-in: %+v", h)

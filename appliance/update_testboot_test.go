@@ -19,9 +19,9 @@ import (
 // TestVMUpdateAndRollback rolled back to firmware 7).
 func TestUpdateLeavesTestBoot(t *testing.T) {
 	e := newUpdEnv(t)
-	a, _ := e.installed()
+	e.installed()
 
-	a = e.start(8, "")
+	a := e.start(8, "")
 	a.upd.testBoot = true // as /proc/cmdline says in gokrazy's test boot
 	e.pass(a, false)
 	if h := e.health(); h.FirmwareSerial != 8 || h.UpdateState != wire.UpdateConfirmed {
