@@ -309,8 +309,11 @@
 //
 // renew if due; check in (apply commands); anchor the audit chain; inside
 // the nightly window, or when the archive pulled: for each pending entry
-// oldest first, upload its object (HEAD, then PATCH from the archive's
-// offset, through a golang.org/x/time/rate limiter), then send its record
+// oldest first, upload its object (a PATCH from offset 0 with Expect:
+// 100-continue, so that an archive holding some or all of it answers
+// 409 or 201 before the body is sent; then, and for an upload this
+// client saw cut, HEAD and a PATCH from the archive's offset; through a
+// golang.org/x/time/rate limiter), then send its record
 // in batches of 500, then the tombstones, then the ledgers of finished
 // days (at most 31 a pass); check in again to report
 // results and verify the grown log. Any failure ends the pass; the next

@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type fleetView struct {
 	Total     int
 	Attention int
 	Now       string
+	fleetPage // the page of boxes shown and its filter (fleet_list.go)
 }
 
 type fleetRow struct {
@@ -43,14 +45,14 @@ type fleetRow struct {
 // trend is one box's 30 days as SVG polylines in a 121 x 24 box.
 type trend struct {
 	Backlog, Disk, Drops string // polyline points
-	Unsynced             []int  // x of the buckets with the clock unsynchronised
+	Unsynced             []span // the buckets with the clock unsynchronised, runs of them
 	BacklogMax           int64
 	DiskMax              string
 	DropsGrowth          int64
 	Empty                bool
 }
 
-func (s *Service) fleetView(ctx context.Context, u *User) (fleetView, error) {
+func (s *Service) fleetView(ctx context.Context, u *User, f fleetFilter) (fleetView, error) {
 	bs, err := s.fleetFor(ctx, u)
 	if err != nil {
 		return fleetView{}, err
@@ -68,6 +70,9 @@ func (s *Service) fleetView(ctx context.Context, u *User) (fleetView, error) {
 		if b.Attention {
 			v.Attention++
 		}
+	}
+	bs, v.fleetPage = pageOf(bs, f)
+	for _, b := range bs {
 		h := b.Health
 		r := fleetRow{Box: b, Age: sinceText(time.Duration(b.CheckInAge) * time.Second), Backlog: fmt.Sprintf("%d (%s)", h.Backlog, Bytes(h.BacklogBytes)),
 			Trend: drawTrend(hist[b.Name], first)}
@@ -105,6 +110,9 @@ func sinceText(d time.Duration) string {
 	return fmt.Sprintf("%d d", int(d.Hours()/24))
 }
 
+// span is a run of buckets: from x, w of them.
+type span struct{ X, W int }
+
 // drawTrend scales a box's buckets into polylines: x is the bucket's
 // place in the 30 days, y its value against the box's own maximum.
 func drawTrend(ps []index.HealthPoint, first int64) trend {
@@ -120,22 +128,32 @@ func drawTrend(ps []index.HealthPoint, first int64) trend {
 	}
 	t.BacklogMax, t.DiskMax, t.DropsGrowth = maxB, Bytes(maxD), maxK-minK
 	line := func(val func(index.HealthPoint) int64, lo, hi int64) string {
-		var sb strings.Builder
+		pts := make([][2]int64, 0, len(ps))
 		for _, p := range ps {
 			x := (p.Hour - first) / trendHours
 			if x < 0 || x >= trendSlots {
 				continue
 			}
-			y := 22.0
+			y := int64(22) // whole units: the line is drawn 24 pixels high
 			if hi > lo {
-				y = 22 - 20*float64(val(p)-lo)/float64(hi-lo)
+				y = 22 - int64(math.Round(20*float64(val(p)-lo)/float64(hi-lo)))
 			}
-			if sb.Len() > 0 {
+			// A point on the straight line from the one before it to this
+			// one is left out: the line drawn is the same.
+			if n := len(pts); n >= 2 && (pts[n-1][0]-pts[n-2][0])*(y-pts[n-2][1]) == (x-pts[n-2][0])*(pts[n-1][1]-pts[n-2][1]) {
+				pts[n-1] = [2]int64{x, y}
+				continue
+			}
+			pts = append(pts, [2]int64{x, y})
+		}
+		var sb strings.Builder
+		for i, pt := range pts {
+			if i > 0 {
 				sb.WriteByte(' ')
 			}
-			sb.WriteString(strconv.FormatInt(x, 10))
+			sb.WriteString(strconv.FormatInt(pt[0], 10))
 			sb.WriteByte(',')
-			sb.WriteString(strconv.FormatFloat(y, 'f', 1, 64))
+			sb.WriteString(strconv.FormatInt(pt[1], 10))
 		}
 		return sb.String()
 	}
@@ -143,9 +161,15 @@ func drawTrend(ps []index.HealthPoint, first int64) trend {
 	t.Disk = line(func(p index.HealthPoint) int64 { return p.DiskUsed }, 0, maxD)
 	t.Drops = line(func(p index.HealthPoint) int64 { return p.KernelDrops }, minK, maxK)
 	for _, p := range ps {
-		if x := (p.Hour - first) / trendHours; !p.ClockSynced && x >= 0 && x < trendSlots {
-			t.Unsynced = append(t.Unsynced, int(x))
+		x := int((p.Hour - first) / trendHours)
+		if p.ClockSynced || x < 0 || x >= trendSlots {
+			continue
 		}
+		if n := len(t.Unsynced); n > 0 && t.Unsynced[n-1].X+t.Unsynced[n-1].W >= x {
+			t.Unsynced[n-1].W = x - t.Unsynced[n-1].X + 1
+			continue
+		}
+		t.Unsynced = append(t.Unsynced, span{x, 1})
 	}
 	return t
 }

@@ -294,7 +294,7 @@ func (s *Service) webSubject(w http.ResponseWriter, r *http.Request, ss *session
 }
 
 func (s *Service) webFleet(w http.ResponseWriter, r *http.Request, ss *session) {
-	v, err := s.fleetView(r.Context(), ss.user)
+	v, err := s.fleetView(r.Context(), ss.user, parseFleetFilter(r.URL.Query()))
 	if err != nil {
 		s.fail(w, r, ss, err)
 		return

@@ -9,7 +9,11 @@
 // hashes it creates in the same transaction as the record, so the log and
 // its hashes never disagree. Every checkpoint signed is kept in the index,
 // and none is signed for a log that no longer gives the last one kept
-// (truncated or rewritten underneath). The archive's own trail has a
+// (truncated or rewritten underneath). A checkpoint is the head of the
+// log as the index holds it when asked (its size read every time, so a
+// record another front-end appended is in the next one); it is signed
+// again only when that head changed since the last one this Log signed
+// (cache.go). The archive's own trail has a
 // record per entry (AnchorEvents); CheckLog recomputes the tree from the
 // records and checks it against the stored hashes and kept checkpoints. A box keeps the last checkpoint it verified
 // and checks every newer one against it with a consistency proof.
@@ -38,6 +42,7 @@ type Log struct {
 	signer note.Signer
 	vkey   string
 	mu     sync.Mutex
+	last   signedHead // the last checkpoint signed (cache.go)
 }
 
 // NewKey makes a signing key pair for the log (note format).
@@ -70,19 +75,8 @@ type hashReader struct {
 	ctx context.Context
 	q   interface {
 		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	}
-}
-
-func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, ix := range indexes {
-		var b []byte
-		if err := r.q.QueryRowContext(r.ctx, `SELECT hash FROM anchor_hashes WHERE idx = ?`, ix).Scan(&b); err != nil {
-			return nil, fmt.Errorf("anchor: hash %d: %w", ix, err)
-		}
-		copy(out[i][:], b)
-	}
-	return out, nil
 }
 
 // Size returns the number of records.
@@ -99,11 +93,16 @@ func (l *Log) Append(ctx context.Context, appliance string, seq uint64, text []b
 
 // Checkpoint returns the signed tree head at the current size, and keeps
 // it in the index (refusing to sign a log that no longer gives the last
-// head kept).
+// head kept). While the log's head in the index is the one last signed
+// here, that checkpoint is returned again without signing (cache.go): one
+// index statement.
 func (l *Log) Checkpoint(ctx context.Context) (size int64, hash tlog.Hash, signed []byte, err error) {
-	size, err = l.Size(ctx)
+	size, last, err := l.head(ctx)
 	if err != nil {
 		return
+	}
+	if h, s, ok := l.last.get(size, last); ok {
+		return size, h, s, nil
 	}
 	if size > 0 {
 		hash, err = tlog.TreeHash(size, hashReader{ctx, l.db})
@@ -115,7 +114,10 @@ func (l *Log) Checkpoint(ctx context.Context) (size int64, hash tlog.Hash, signe
 	if err != nil {
 		return
 	}
-	err = l.storeCheckpoint(ctx, size, hash, signed)
+	if err = l.storeCheckpoint(ctx, size, hash, signed); err != nil {
+		return
+	}
+	l.last.put(size, last, hash, signed)
 	return
 }
 

@@ -17,10 +17,19 @@ import (
 )
 
 // openLog makes a log with a fresh key in a fresh SQLite index.
-func openLog(t *testing.T) (*anchor.Log, *index.Index, string) {
+func openLog(t testing.TB) (*anchor.Log, *index.Index, string) {
+	t.Helper()
+	return openLogAt(t, "")
+}
+
+// openLogAt is openLog on the index at path ("": a fresh SQLite file).
+func openLogAt(t testing.TB, path string) (*anchor.Log, *index.Index, string) {
 	t.Helper()
 	dir := t.TempDir()
-	ix, err := index.Open(filepath.Join(dir, "index.db"))
+	if path == "" {
+		path = filepath.Join(dir, "index.db")
+	}
+	ix, err := index.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +49,12 @@ func openLog(t *testing.T) (*anchor.Log, *index.Index, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyFiles[l] = [2]string{skf, vkf}
 	return l, ix, vk
 }
+
+// keyFiles: each test log's key files, for a second front-end (reopen).
+var keyFiles = map[*anchor.Log][2]string{}
 
 var heads = [][]byte{
 	wire.AnchorText("box-1", 1, strings.Repeat("aa", 32)),

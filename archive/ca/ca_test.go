@@ -13,7 +13,12 @@ import (
 	"github.com/spanvault/spanvault/archive/ca"
 )
 
-var t0 = time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+// t0 is the CA's injected clock: the time the tests run (whole seconds,
+// as certificates keep), because ca.Create makes the CA's own certificate
+// by the real clock (valid from an hour before it) and a chain is
+// verified at the injected time. A fixed date failed once the real clock
+// was more than an hour past it.
+var t0 = time.Now().UTC().Truncate(time.Second)
 
 func newCA(t *testing.T) *ca.CA {
 	t.Helper()

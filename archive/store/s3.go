@@ -57,6 +57,7 @@ type S3 struct {
 	chosen     sync.Map // sum -> [2]string: our header and payload version IDs, where others were added
 	recent     sync.Map // sum -> fresh: objects just published (s3fresh.go)
 	remembered atomic.Int64
+	lockProbe  lockProbe // does the server lock the version a call names (s3lockid.go)
 	// Provisional is the GOVERNANCE lock an object gets when it arrives,
 	// before the box's record names its class (SetRetention then sets the
 	// class's mode and date), unless the archive knew a lock at upload
@@ -589,7 +590,22 @@ func (o *s3Object) ReadAt(b []byte, off int64) (int, error) {
 // A date is only ever extended under COMPLIANCE (the store refuses to
 // shorten it); GOVERNANCE dates follow the archive (bypass).
 func (s *S3) SetRetention(ctx context.Context, sum string, r Retention) error {
-	ho, po, err := s.oursForLock(ctx, sum)
+	ho, po, byID, err := s.oursForLock(ctx, sum)
+	if byID {
+		if err = s.setRetention(ctx, sum, ho, po, nil, r); err == nil {
+			return nil
+		}
+		// A call by version ID failed: the version is gone (erased or
+		// re-sealed through another front-end) or its lock changed
+		// there. The full look says what is there now.
+		ho, po, err = s.ours(ctx, sum)
+	}
+	return s.setRetention(ctx, sum, ho, po, err, r)
+}
+
+// setRetention is SetRetention on the versions ours (or oursForLock)
+// found, err its error.
+func (s *S3) setRetention(ctx context.Context, sum string, ho, po minio.ObjectInfo, err error, r Retention) error {
 	headerGone := errors.Is(err, errHeaderGone)
 	if err != nil && !headerGone {
 		if notFound(err) {

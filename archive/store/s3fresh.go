@@ -31,8 +31,10 @@ const (
 // less the HEAD of the header's version each asks), and SetRetention's
 // two stats.
 // Every change of the object through this backend (SetRetention, Erase,
-// Delete, Reseal) forgets it, and SetRetention always lists the versions
-// itself, so the lock calls still see a version someone else added.
+// Delete, Reseal) forgets it. SetRetention names the versions by their
+// IDs where the server locks the version named (s3lockid.go), and
+// otherwise lists them first, so that its lock calls still see a version
+// someone else added.
 type fresh struct {
 	hdr     []byte
 	hv, pv  string
@@ -107,16 +109,25 @@ func (s *S3) openFresh(ctx context.Context, sum string, f fresh) (io.ReadCloser,
 	return &s3Object{r: io.MultiReader(bytes.NewReader(f.hdr), p), hdr: f.hdr, p: p}, int64(len(f.hdr)) + f.payload, nil
 }
 
-// oursForLock is ours for SetRetention: the versions are always listed
-// (a version someone else added must be seen before a lock call), but
-// when they are exactly the two this front-end has just written, their
-// lock is the one it gave them and is not asked for again.
+// oursForLock is ours for SetRetention. For an object this front-end
+// has just written, on a server that locks the version a call names
+// (s3lockid.go), the two versions its PUTs created and the lock it gave
+// them, nothing asked (byID: a failed call is followed by the full
+// look). Elsewhere the versions are listed (a version someone else added
+// must be seen and removed before a lock call), and when they are
+// exactly the two this front-end has just written, their lock is the one
+// it gave them and is not asked for again.
 // The noted object is forgotten: the lock is about to change.
-func (s *S3) oursForLock(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err error) {
+func (s *S3) oursForLock(ctx context.Context, sum string) (ho, po minio.ObjectInfo, byID bool, err error) {
 	f, ok := s.freshOf(sum, freshFor)
 	s.forget(sum)
 	if !ok {
-		return s.ours(ctx, sum)
+		ho, po, err = s.ours(ctx, sum)
+		return ho, po, false, err
+	}
+	if s.locksByVersion(ctx) {
+		ho, po = f.infos(sum)
+		return ho, po, true, nil
 	}
 	var pv []minio.ObjectInfo
 	var perr error
@@ -128,11 +139,19 @@ func (s *S3) oursForLock(ctx context.Context, sum string) (ho, po minio.ObjectIn
 		err = perr
 	}
 	if err != nil {
-		return ho, po, err
+		return ho, po, false, err
 	}
 	if len(hv) != 1 || len(pv) != 1 || hv[0].VersionID != f.hv || pv[0].VersionID != f.pv {
-		return s.ours(ctx, sum) // someone else's version too: the full look
+		ho, po, err = s.ours(ctx, sum) // someone else's version too: the full look
+		return ho, po, false, err
 	}
+	ho, po = f.infos(sum)
+	return ho, po, false, nil
+}
+
+// infos are the header's and payload's versions as ours would find
+// them: the IDs the PUTs returned, the lock they were written with.
+func (f fresh) infos(sum string) (ho, po minio.ObjectInfo) {
 	lock := func(mode string) http.Header {
 		meta := http.Header{}
 		meta.Set("X-Amz-Object-Lock-Mode", mode)
@@ -141,5 +160,5 @@ func (s *S3) oursForLock(ctx context.Context, sum string) (ho, po minio.ObjectIn
 	}
 	ho = minio.ObjectInfo{Key: headerKey(sum), VersionID: f.hv, Size: int64(len(f.hdr)), Metadata: lock(Governance)}
 	po = minio.ObjectInfo{Key: payloadKey(sum), VersionID: f.pv, Size: f.payload, Metadata: lock(f.mode)}
-	return ho, po, nil
+	return ho, po
 }

@@ -70,7 +70,9 @@ func countedS3(t *testing.T) (cfg, pcfg store.S3Config, log *requestLog) {
 // header's version (an erasure through another front-end must show at
 // once, TestS3FreshAfterEraseElsewhere); 8 since a new object (no claim
 // on it when its upload began) is written without first looking for a
-// re-sealed or erased header (TestS3HeaderStaysGone). This is an older
+// re-sealed or erased header (TestS3HeaderStaysGone); 6 since the lock
+// calls name the versions just written without listing them, on a server
+// that locks the version named (TestS3LegalLockByVersionID). This is an older
 // box's recording; one that sends its class costs 3
 // (TestS3RequestsLockedAtPut). The lock it sets is checked from a
 // second store with nothing noted.
@@ -106,10 +108,17 @@ func TestS3RequestsPerRecording(t *testing.T) {
 	if err := st.SetRetention(ctx, s, store.Retention{Mode: store.Compliance, Until: until}); err != nil {
 		t.Fatal(err)
 	}
-	got := log.list()
+	// The store's first lock call probes whether the server locks the
+	// version a call names (once per store: not this recording's).
+	var got []string
+	for _, r := range log.list() {
+		if !strings.Contains(r, " probe ") {
+			got = append(got, r)
+		}
+	}
 	t.Logf("%d requests: %s", len(got), strings.Join(got, "; "))
-	if len(got) > 8 {
-		t.Errorf("%d requests to the bucket for one recording, want at most 8 (2 PUTs, 2 listings, 2 HEADs of the header's version, 2 retention calls):\n%s", len(got), strings.Join(got, "\n"))
+	if len(got) > 6 {
+		t.Errorf("%d requests to the bucket for one recording, want at most 6 (2 PUTs, 2 HEADs of the header's version, 2 retention calls by version ID):\n%s", len(got), strings.Join(got, "\n"))
 	}
 
 	// A store with nothing noted sees the lock set, and the same bytes.

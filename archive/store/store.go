@@ -11,6 +11,8 @@
 //     acknowledges is durable.
 //   - A partial upload keeps every byte it received (fsynced before the
 //     offset is reported), so a resumed upload continues at that offset.
+//     On S3 a staged upload that completes and is published is not
+//     fsynced: it is reported complete after the bucket's PUTs returned.
 //     Partials are kept per box (AppendFor, Partial): a box sees and
 //     extends only its own. Partials are never removed while they
 //     received bytes within PartialTTL (a slow upload is not garbage).
@@ -242,16 +244,22 @@ func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int
 		f.Close()
 		return Info{Offset: length}, length - offset, ErrTooLarge
 	}
-	t0 = time.Now()
-	serr := f.Sync()
-	f.Close()
-	StepTimes.Since("staging fsync", t0)
-	if serr != nil {
-		if isNoSpace(serr) {
-			return in, 0, fmt.Errorf("%w: %v", ErrNoSpace, serr)
+	// A staged file handed on to a publish (S3) that completes is not
+	// fsynced: it is acknowledged only after the bucket's PUTs returned,
+	// and then the bucket holds it and the file goes. Every staged byte
+	// that is kept (a cut upload, one not complete yet, a publish that
+	// failed) is fsynced before its offset is reported (syncPart). A
+	// crash before the PUTs returned leaves at most a staged file the
+	// box was never told of: damaged, it fails its address check and is
+	// dropped, and the box, unanswered, sends the upload again.
+	toPublish := d.publish != nil && cerr == nil && offset+n == length
+	if !toPublish {
+		if err := syncPart(f); err != nil {
+			f.Close()
+			return in, 0, err
 		}
-		return in, 0, fmt.Errorf("store: fsync partial: %w", serr)
 	}
+	defer f.Close()
 	in.Offset = offset + n
 	if cerr != nil {
 		// The connection broke: the bytes that arrived are kept.
@@ -268,7 +276,26 @@ func (d *Dir) appendFor(ctx context.Context, box, sum string, offset, length int
 		got = hex.EncodeToString(h.Sum(nil))
 	}
 	in, err = d.seal(part, sum, length, got, ph.publishing(u))
+	if toPublish && err != nil && !errors.Is(err, ErrMismatch) {
+		// The publish failed: the staged file is kept for the next
+		// request to publish, durable like any partial.
+		if serr := syncPart(f); serr != nil {
+			return in, n, fmt.Errorf("%v; %w", err, serr)
+		}
+	}
 	return in, n, err
+}
+
+// syncPart makes a staged partial's bytes durable.
+func syncPart(f *os.File) error {
+	defer StepTimes.Since("staging fsync", time.Now())
+	if err := f.Sync(); err != nil {
+		if isNoSpace(err) {
+			return fmt.Errorf("%w: %v", ErrNoSpace, err)
+		}
+		return fmt.Errorf("store: fsync partial: %w", err)
+	}
+	return nil
 }
 
 // seal verifies a finished partial (got is its hash when known) and moves

@@ -86,6 +86,7 @@ type Client struct {
 	state    State
 	pullAll  bool
 	pullOne  map[string]bool
+	resume   map[string]bool // objects whose upload began and did not complete: HEAD first (upload.go)
 	results  []wire.CommandResult
 	treeSize int64
 
@@ -177,6 +178,9 @@ func New(cfg Config, v Vault) (*Client, error) {
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 4,
 	}
+	// An upload's first PATCH waits this long for the archive's 100
+	// Continue before it sends the body anyway (upload.go).
+	tr.ExpectContinueTimeout = 2 * time.Second
 	c.http = &http.Client{Transport: tr}
 	if cfg.Rate > 0 {
 		burst := int(min(cfg.Rate, 64<<10))
@@ -341,7 +345,13 @@ func (c *Client) Pass(ctx context.Context, opt Options) error {
 		c.state.LastSuccess = c.cfg.Now()
 	}
 	c.mu.Unlock()
-	c.updateBacklog()
+	if err != nil {
+		// A pass that ended early: the backlog as it is now (a pass that
+		// ran to its end listed it for its closing check-in). A vault
+		// that cannot be listed keeps the last count; the pass's error
+		// says why.
+		_, _ = c.updateBacklog()
+	}
 	return err
 }
 
@@ -355,7 +365,7 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 		}
 		return opt.Health
 	}
-	if err := c.checkIn(ctx, health()); err != nil {
+	if err := c.checkIn(ctx, health(), false); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -372,32 +382,40 @@ func (c *Client) pass(ctx context.Context, opt Options) error {
 	}
 	// A ledger the archive refuses (a clock ahead of the archive's just
 	// after midnight) fails the pass, after the check-in below.
+	// One list of what still waits serves the ledgers (a day is sealed
+	// once nothing of it waits) and the closing check-in's backlog.
+	waiting, lerr := c.updateBacklog()
 	var ledgerErr error
 	if opt.Upload {
-		ledgerErr = c.sendLedgers(ctx)
+		ledgerErr = lerr
+		if lerr == nil {
+			ledgerErr = c.sendLedgers(ctx, waiting)
+		}
 	}
 	// Report the results of this pass's commands now rather than at the
 	// next check-in.
 	// A second check-in also verifies the log grew consistently with the
 	// head just anchored.
 	// It also reports the backlog after the uploads: the archive's fleet
-	// page shows what is still waiting on the box, not what was.
-	c.updateBacklog()
+	// page shows what is still waiting on the box, not what was (listed
+	// above).
 	c.mu.Lock()
 	pending := len(c.results) > 0 || c.state.AnchoredSeq != anchoredBefore || c.state.Backlog != backlogBefore || c.policyDirty || c.updateDirty
 	c.mu.Unlock()
 	if pending {
-		if err := c.checkIn(ctx, health()); err != nil {
+		if err := c.checkIn(ctx, health(), true); err != nil {
 			return err
 		}
 	}
 	return ledgerErr
 }
 
-func (c *Client) updateBacklog() {
+// updateBacklog lists what waits to be sent and keeps its count and
+// bytes as the backlog; it returns the list.
+func (c *Client) updateBacklog() ([]*vault.Entry, error) {
 	es, err := c.v.PendingSync(0)
 	if err != nil {
-		return
+		return nil, err
 	}
 	var n int64
 	for _, e := range es {
@@ -406,12 +424,17 @@ func (c *Client) updateBacklog() {
 	c.mu.Lock()
 	c.state.Backlog, c.state.BacklogBytes = len(es), n
 	c.mu.Unlock()
+	return es, nil
 }
 
-func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
+// checkIn reports h and the backlog, listed now unless the caller just
+// did (listed), and applies the archive's commands.
+func (c *Client) checkIn(ctx context.Context, h wire.Health, listed bool) error {
 	// The backlog as it is now (a box's first check-in, and one after a
 	// pass that uploaded, would otherwise report an older count).
-	c.updateBacklog()
+	if !listed {
+		_, _ = c.updateBacklog() // unlistable: the last count stays
+	}
 	c.mu.Lock()
 	results := c.results
 	c.results = nil
@@ -461,6 +484,9 @@ func (c *Client) checkIn(ctx context.Context, h wire.Health) error {
 	}
 	for _, cmd := range rep.Commands {
 		c.apply(cmd)
+	}
+	if len(rep.Commands) > 0 {
+		_, _ = c.updateBacklog() // an erasure leaves it
 	}
 	c.refusedErasures(rep.RefusedErasures)
 	changed, perr := c.handlePolicy(rep.Policy)

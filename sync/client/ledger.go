@@ -24,13 +24,10 @@ const ledgerNext = "ledger_next"
 // every finished day (UTC) not sent yet, oldest first, once every
 // recording of that day is acknowledged, and checks each ledger's
 // inclusion proof in the archive's anchor log. A box's first pass starts
-// with the day of its oldest recording still waiting, or today.
-func (c *Client) sendLedgers(ctx context.Context) error {
+// with the day of its oldest recording still waiting, or today. pending
+// is what waits to be sent (PendingSync), listed by the caller.
+func (c *Client) sendLedgers(ctx context.Context, pending []*vault.Entry) error {
 	today := c.cfg.Now().UTC().Format(time.DateOnly)
-	pending, err := c.v.PendingSync(0)
-	if err != nil {
-		return err
-	}
 	oldestPending := ""
 	for _, e := range pending {
 		if d := e.Start.UTC().Format(time.DateOnly); oldestPending == "" || d < oldestPending {

@@ -185,28 +185,47 @@ func (c *Client) sendRecords(ctx context.Context, batch []wire.Record) error {
 }
 
 // uploadObject sends a sealed file from the offset the archive holds.
+// The first PATCH goes from offset 0 without asking first (no HEAD: one
+// request per recording, not two) and waits for the archive's 100
+// Continue before sending the body (Expect: 100-continue): an archive
+// that holds some of it (409, with its offset) or all of it (201,
+// complete) answers before a byte is sent, and the next attempt asks
+// with HEAD and resumes from there. An object whose upload did not end
+// well in this client (a cut, a refusal) starts with HEAD next time.
 func (c *Client) uploadObject(ctx context.Context, e *vault.Entry) error {
 	path, err := c.v.RecordingPath(e.ID)
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	ask := c.resume[e.SHA256]
+	if c.resume == nil {
+		c.resume = map[string]bool{}
+	}
+	c.resume[e.SHA256] = true // until the upload completes
+	c.mu.Unlock()
 	for attempt := 0; attempt < 3; attempt++ {
-		resp, err := c.do(ctx, http.MethodHead, wire.PathObjects+e.SHA256, nil, nil)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.Header.Get(wire.HeaderComplete) == "1" {
-			return nil
-		}
-		off, err := wire.ParseOffset(resp.Header.Get(wire.HeaderOffset))
-		if err != nil || off > e.Size {
-			return fmt.Errorf("sync: %s: archive reports offset %q", e.ID, resp.Header.Get(wire.HeaderOffset))
-		}
-		if off > 0 {
-			c.mu.Lock()
-			c.state.ResumedBytes += off
-			c.mu.Unlock()
+		var off int64
+		guess := attempt == 0 && !ask
+		if !guess {
+			resp, err := c.do(ctx, http.MethodHead, wire.PathObjects+e.SHA256, nil, nil)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.Header.Get(wire.HeaderComplete) == "1" {
+				c.uploaded(e.SHA256, 0)
+				return nil
+			}
+			off, err = wire.ParseOffset(resp.Header.Get(wire.HeaderOffset))
+			if err != nil || off > e.Size {
+				return fmt.Errorf("sync: %s: archive reports offset %q", e.ID, resp.Header.Get(wire.HeaderOffset))
+			}
+			if off > 0 {
+				c.mu.Lock()
+				c.state.ResumedBytes += off
+				c.mu.Unlock()
+			}
 		}
 		f, err := os.Open(path)
 		if err != nil {
@@ -217,32 +236,63 @@ func (c *Client) uploadObject(ctx context.Context, e *vault.Entry) error {
 			wire.HeaderLength: {strconv.FormatInt(e.Size, 10)},
 			"Content-Type":    {"application/offset+octet-stream"},
 		}
+		if guess {
+			hdr.Set("Expect", "100-continue")
+		}
 		if e.Class != "" && !e.Start.IsZero() {
 			// The archive writes the object with its class's lock at
 			// once (sync/doc.go, message 4).
 			hdr.Set(wire.HeaderMetadata, wire.UploadMeta{Class: e.Class, Start: e.Start}.Header())
 		}
-		resp, err = c.do(ctx, http.MethodPatch, wire.PathObjects+e.SHA256, hdr, func() io.Reader {
-			return c.limited(ctx, io.NewSectionReader(f, off, e.Size-off))
+		var sent *countingReader // the body of the request that got the answer
+		resp, err := c.do(ctx, http.MethodPatch, wire.PathObjects+e.SHA256, hdr, func() io.Reader {
+			sent = &countingReader{r: io.NewSectionReader(f, off, e.Size-off)}
+			return c.limited(ctx, sent)
 		})
 		f.Close()
 		if err != nil {
 			var re *RemoteError
 			if errors.As(err, &re) && re.Status == http.StatusConflict {
-				continue // offset moved (another attempt's bytes landed): ask again
+				continue // not the archive's offset (it holds some, or another attempt's bytes landed): ask
 			}
 			return err
 		}
 		resp.Body.Close()
-		c.mu.Lock()
-		c.state.UploadedBytes += e.Size - off
-		c.mu.Unlock()
 		if resp.Header.Get(wire.HeaderComplete) == "1" {
+			c.uploaded(e.SHA256, sent.n)
 			return nil
 		}
+		c.mu.Lock()
+		c.state.UploadedBytes += sent.n
+		c.mu.Unlock()
 	}
 	return fmt.Errorf("sync: %s: upload did not complete", e.ID)
 }
+
+// uploaded notes a completed upload of sum and the bytes its last
+// request sent.
+func (c *Client) uploaded(sum string, n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.resume, sum)
+	c.state.UploadedBytes += n
+}
+
+// countingReader counts the bytes read through it (what a PATCH sent:
+// none when the archive answered before asking for the body).
+type countingReader struct {
+	r *io.SectionReader
+	n int64
+}
+
+func (cr *countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n += int64(n)
+	return n, err
+}
+
+// Size is what is left to send (the request's Content-Length).
+func (cr *countingReader) Size() int64 { return cr.r.Size() - cr.n }
 
 func (c *Client) uploadTombstones(ctx context.Context) error {
 	ts, err := c.v.PendingTombstones()
