@@ -8,6 +8,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/spanvault/spanvault/archive/anchor"
+	"github.com/spanvault/spanvault/archive/index/pgtest"
 )
 
 // An insider with write access to the index deletes one record
@@ -17,7 +18,11 @@ import (
 // gap was not seen and a checkpoint was signed and served, even by a
 // front-end whose cache was cold. The kept count (anchor_size) sees it.
 func TestCheckpointRecordDeleted(t *testing.T) {
-	l, ix, _ := openLog(t)
+	onEngines(t, checkpointRecordDeleted)
+}
+
+func checkpointRecordDeleted(t *testing.T, path string) {
+	l, ix, _ := openLogAt(t, path)
 	ctx := context.Background()
 	for _, h := range heads {
 		if _, err := l.Append(ctx, "box-1", 1, h); err != nil {
@@ -45,7 +50,11 @@ func TestCheckpointRecordDeleted(t *testing.T) {
 // and a box that had verified that size already got no proof that could
 // fail. A cache hit now recomputes the tree hash from the stored hashes.
 func TestCheckpointRewrittenKeepsLast(t *testing.T) {
-	l, ix, _ := openLog(t)
+	onEngines(t, checkpointRewrittenKeepsLast)
+}
+
+func checkpointRewrittenKeepsLast(t *testing.T, path string) {
+	l, ix, _ := openLogAt(t, path)
 	ctx := context.Background()
 	for _, h := range heads { // 3 records: stored hashes 0 leaf0, 1 leaf1, 2 node01, 3 leaf2
 		if _, err := l.Append(ctx, "box-1", 1, h); err != nil {
@@ -81,4 +90,12 @@ func TestCheckpointRewrittenKeepsLast(t *testing.T) {
 	if !errors.Is(err, anchor.ErrInconsistent) {
 		t.Errorf("the front-end that signed last served a checkpoint at size %d of a rewritten log (err %v; another front-end: %v); want ErrInconsistent as before the cache", size, err, errOther)
 	}
+}
+
+// onEngines runs test on a SQLite index and on a PostgreSQL one (pgtest;
+// skipped where it is not installed): the count the log's size is read
+// from is kept by each engine's own triggers.
+func onEngines(t *testing.T, test func(t *testing.T, path string)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, "") })
+	t.Run("postgres", func(t *testing.T) { test(t, pgtest.Start(t)) })
 }
