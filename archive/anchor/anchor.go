@@ -9,11 +9,17 @@
 // hashes it creates in the same transaction as the record, so the log and
 // its hashes never disagree. Every checkpoint signed is kept in the index,
 // and none is signed for a log that no longer gives the last one kept
-// (truncated or rewritten underneath). A checkpoint is the head of the
-// log as the index holds it when asked (its size read every time, so a
-// record another front-end appended is in the next one); it is signed
-// again only when that head changed since the last one this Log signed
-// (cache.go). The archive's own trail has a
+// (truncated or rewritten underneath). The log's size is the count of its
+// records the index keeps (by triggers, with every record inserted or
+// deleted), which must be its last record's number plus one with the
+// first numbered 0: a log with a record deleted anywhere (or a number
+// moved out of 0 to size-1) is refused (ErrInconsistent), by checkpoints
+// and appends alike. A
+// checkpoint is the head of the log as the index holds it when asked (its
+// size read every time, so a record another front-end appended is in the
+// next one); the one this Log signed last is returned again only while
+// the size is the same and the stored hashes still give its tree hash,
+// else a head is signed anew (cache.go). The archive's own trail has a
 // record per entry (AnchorEvents); CheckLog recomputes the tree from the
 // records and checks it against the stored hashes and kept checkpoints. A box keeps the last checkpoint it verified
 // and checks every newer one against it with a consistency proof.

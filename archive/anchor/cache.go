@@ -26,9 +26,9 @@ import (
 // appended changes the size, and the next checkpoint is signed afresh, so
 // no checkpoint is older than the index was when it was asked for (a box
 // refuses a head smaller than the one it verified: TestAnchoringCheckpointAcrossFrontEnds).
-// A record deleted underneath (anywhere: the count is kept by triggers)
-// or renumbered makes the size inconsistent, and every checkpoint is
-// refused (ErrInconsistent). A log cut back underneath changes the size,
+// A record deleted underneath (anywhere: the count is kept by triggers),
+// or a number moved out of 0 to size-1, makes the size inconsistent, and
+// every checkpoint is refused (ErrInconsistent). A log cut back underneath changes the size,
 // and one rewritten to the same size changes the tree hash recomputed;
 // either way the head is signed anew and storeCheckpoint refuses it, at
 // every front-end alike.
