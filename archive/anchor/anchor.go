@@ -14,12 +14,12 @@
 // deleted), which must be its last record's number plus one with the
 // first numbered 0: a log with a record deleted anywhere (or a number
 // moved out of 0 to size-1) is refused (ErrInconsistent), by checkpoints
-// and appends alike. A
-// checkpoint is the head of the log as the index holds it when asked (its
-// size read every time, so a record another front-end appended is in the
-// next one); the one this Log signed last is returned again only while
-// the size is the same and the stored hashes still give its tree hash,
-// else a head is signed anew (cache.go). The archive's own trail has a
+// and appends alike. A checkpoint is the head of the log as the index
+// holds it when asked (its size read every time, so a record another
+// front-end appended is in the next one); the one this Log signed last is
+// returned again only while the size is the same and the stored hashes
+// still give its tree hash, else a head is signed anew (cache.go). The
+// archive's own trail has a
 // record per entry (AnchorEvents); CheckLog recomputes the tree from the
 // records and checks it against the stored hashes and kept checkpoints. A box keeps the last checkpoint it verified
 // and checks every newer one against it with a consistency proof.
