@@ -9,11 +9,17 @@
 // hashes it creates in the same transaction as the record, so the log and
 // its hashes never disagree. Every checkpoint signed is kept in the index,
 // and none is signed for a log that no longer gives the last one kept
-// (truncated or rewritten underneath). A checkpoint is the head of the
-// log as the index holds it when asked (its size read every time, so a
-// record another front-end appended is in the next one); it is signed
-// again only when that head changed since the last one this Log signed
-// (cache.go). The archive's own trail has a
+// (truncated or rewritten underneath). The log's size is the count of its
+// records the index keeps (by triggers, with every record inserted or
+// deleted), which must be its last record's number plus one with the
+// first numbered 0: a log with a record deleted anywhere (or a number
+// moved out of 0 to size-1) is refused (ErrInconsistent), by checkpoints
+// and appends alike. A checkpoint is the head of the log as the index
+// holds it when asked (its size read every time, so a record another
+// front-end appended is in the next one); the one this Log signed last is
+// returned again only while the size is the same and the stored hashes
+// still give its tree hash, else a head is signed anew (cache.go). The
+// archive's own trail has a
 // record per entry (AnchorEvents); CheckLog recomputes the tree from the
 // records and checks it against the stored hashes and kept checkpoints. A box keeps the last checkpoint it verified
 // and checks every newer one against it with a consistency proof.
@@ -79,10 +85,10 @@ type hashReader struct {
 	}
 }
 
-// Size returns the number of records.
+// Size returns the number of records (the count kept in the index,
+// checked against the records' numbers: readHead).
 func (l *Log) Size(ctx context.Context) (int64, error) {
-	var n int64
-	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n)
+	n, _, err := readHead(ctx, l.db, nil)
 	return n, err
 }
 
@@ -93,16 +99,22 @@ func (l *Log) Append(ctx context.Context, appliance string, seq uint64, text []b
 
 // Checkpoint returns the signed tree head at the current size, and keeps
 // it in the index (refusing to sign a log that no longer gives the last
-// head kept). While the log's head in the index is the one last signed
-// here, that checkpoint is returned again without signing (cache.go): one
-// index statement.
+// head kept). While the log in the index still gives the head last signed
+// here (its size, and its tree hash recomputed from the stored hashes),
+// that checkpoint is returned again without signing (cache.go): one index
+// statement.
 func (l *Log) Checkpoint(ctx context.Context) (size int64, hash tlog.Hash, signed []byte, err error) {
-	size, last, err := l.head(ctx)
+	c := l.last.get()
+	size, hs, err := readHead(ctx, l.db, c.idx)
 	if err != nil {
 		return
 	}
-	if h, s, ok := l.last.get(size, last); ok {
-		return size, h, s, nil
+	if c.signed != nil && size == c.size {
+		if h, err := tlog.TreeHash(size, hashesAt{c.idx, hs}); err == nil && h == c.hash {
+			return size, c.hash, c.signed, nil
+		}
+		// Rewritten underneath: signed anew below, which storeCheckpoint
+		// refuses.
 	}
 	if size > 0 {
 		hash, err = tlog.TreeHash(size, hashReader{ctx, l.db})
@@ -117,7 +129,11 @@ func (l *Log) Checkpoint(ctx context.Context) (size int64, hash tlog.Hash, signe
 	if err = l.storeCheckpoint(ctx, size, hash, signed); err != nil {
 		return
 	}
-	l.last.put(size, last, hash, signed)
+	idx, err := treeIndexes(size)
+	if err != nil {
+		return
+	}
+	l.last.put(cachedHead{size, hash, signed, idx})
 	return
 }
 

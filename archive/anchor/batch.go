@@ -25,8 +25,8 @@ func (l *Log) AppendBatch(ctx context.Context, rs []Record) (int64, error) {
 	if err := tx.Serialize(ctx, index.LockAnchor); err != nil {
 		return 0, err
 	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n); err != nil {
+	n, _, err := readHead(ctx, tx, nil)
+	if err != nil {
 		return 0, err
 	}
 	first := n

@@ -12,7 +12,7 @@ import (
 // the tree hash read one stored hash per statement, a signature and
 // storeCheckpoint's checks at every call.
 func (l *Log) CheckpointEachTime(ctx context.Context) (size int64, hash tlog.Hash, signed []byte, err error) {
-	size, err = l.Size(ctx)
+	err = l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&size)
 	if err != nil {
 		return
 	}

@@ -62,8 +62,8 @@ func (l *Log) AnchorEvents(ctx context.Context, name string, max int) (int, erro
 	if len(hs) == 0 {
 		return 0, nil
 	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM anchor_records`).Scan(&n); err != nil {
+	n, _, err := readHead(ctx, tx, nil)
+	if err != nil {
 		return 0, err
 	}
 	// The batch's own hashes are read back from memory, not the database.

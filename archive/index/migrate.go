@@ -26,6 +26,9 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// stmts, when set, gives the statements for each engine, run as
+	// given (not split at ';': trigger bodies; registerStatements).
+	stmts func(pg bool) []string
 }
 
 var migrations []migration
@@ -38,7 +41,7 @@ func register(version int, name, sql string) {
 			panic(fmt.Sprintf("index: migration %d registered twice (%s, %s)", version, m.name, name))
 		}
 	}
-	migrations = append(migrations, migration{version, name, sql})
+	migrations = append(migrations, migration{version: version, name: name, sql: sql})
 	sort.Slice(migrations, func(i, j int) bool { return migrations[i].version < migrations[j].version })
 }
 
@@ -124,7 +127,11 @@ func (x *Index) apply(ctx context.Context, m migration) error {
 	if done > 0 {
 		return nil // another front-end applied it meanwhile
 	}
-	for _, stmt := range strings.Split(x.dialect(m.sql), ";") {
+	stmts := strings.Split(x.dialect(m.sql), ";")
+	if m.stmts != nil {
+		stmts = m.stmts(x.db.pg)
+	}
+	for _, stmt := range stmts {
 		if strings.TrimSpace(stmt) == "" {
 			continue
 		}
