@@ -70,7 +70,11 @@ type alertLog struct {
 
 func (a *alertLog) add(d string) { a.mu.Lock(); a.l = append(a.l, d); a.mu.Unlock() }
 
-func (a *alertLog) all() []string { a.mu.Lock(); defer a.mu.Unlock(); return append([]string(nil), a.l...) }
+func (a *alertLog) all() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.l...)
+}
 
 func (a *alertLog) has(sub string) bool {
 	for _, d := range a.all() {
@@ -80,7 +84,6 @@ func (a *alertLog) has(sub string) bool {
 	}
 	return false
 }
-
 
 // Someone else's version written first, of the very size of the
 // archive's: the header, or the payload with a SHA-256 checksum the
