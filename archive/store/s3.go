@@ -46,7 +46,9 @@ import (
 //
 // Uploads are staged on local disk (a Dir: resumable, fsynced), verified
 // against their address, and written to the bucket create-only
-// (If-None-Match: *) with a SHA-256 checksum the store checks. Lock state
+// (If-None-Match: *) with a SHA-256 checksum the store checks; a key
+// found there already is the archive's only if its size and SHA-256 are
+// (else its own version goes on top: s3foreign.go). Lock state
 // is read from StatObject's X-Amz-Object-Lock-* headers (versitygw names
 // GetObjectRetention's reply differently) and every PUT carries explicit
 // retention: bucket defaults are never relied on.

@@ -64,7 +64,7 @@ func (s *S3) settle(ctx context.Context, key string, r io.ReadSeeker, start, n i
 		}
 		if same {
 			if len(foreign) > 0 {
-				s.alert(fmt.Sprintf("%s: versions the archive did not write beside its own (someone with the bucket's write access?): %s; its own (version %s) is kept and read", key, strings.Join(foreign, ", "), v.VersionID))
+				s.alert(fmt.Sprintf("%s: versions the archive did not write beside its own (someone with the bucket's write access wrote them): %s; the archive's own (version %s) is the one read", key, strings.Join(foreign, ", "), v.VersionID))
 			}
 			return v.VersionID, false, nil
 		}
@@ -77,11 +77,9 @@ func (s *S3) settle(ctx context.Context, key string, r io.ReadSeeker, start, n i
 	if err != nil {
 		return "", false, fmt.Errorf("store: s3 put %s over someone else's version: %w", key, err)
 	}
-	what := "none there now"
 	if len(foreign) > 0 {
-		what = strings.Join(foreign, ", ")
+		s.alert(fmt.Sprintf("%s held bytes the archive did not write (someone with the bucket's write access wrote them first): %s; the archive's own are written on top as version %s, the one read", key, strings.Join(foreign, ", "), ui.VersionID))
 	}
-	s.alert(fmt.Sprintf("%s was written by someone else before the archive (someone with the bucket's write access): %s; the archive's own bytes are written on top as version %s and only that version is read", key, what, ui.VersionID))
 	return ui.VersionID, true, nil
 }
 

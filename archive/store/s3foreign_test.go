@@ -187,3 +187,47 @@ func openAgain(t *testing.T, cfg store.S3Config) *store.S3 {
 	}
 	return st
 }
+
+// A version someone else put on top of the archive's payload, locked so
+// that it cannot be removed, leaves the archive's lock unknown (versitygw
+// reports no lock for a version that is not the newest): the index's
+// erasure (Shred) and the deletion after the date are refused, alerted,
+// rather than done on a lock nobody could read; the recording still
+// reads back as the archive's.
+func TestS3LockUnknownRefusesErasure(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	var alerts alertLog
+	st.Alert = alerts.add
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	data := sealedFile(t, id, bytes.Repeat([]byte("a held recording "), 5000))
+	s := sum(data)
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	if err := st.SetRetention(ctx, s, store.Retention{Mode: store.Governance, Until: until, Hold: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Shred(ctx, s); !errors.Is(err, store.ErrLockUnknown) {
+		t.Errorf("shredding a held recording with someone else's locked version on top: %v; want ErrLockUnknown", err)
+	}
+	if err := st.Delete(ctx, s, until.Add(time.Hour)); !errors.Is(err, store.ErrLockUnknown) {
+		t.Errorf("deleting it: %v; want ErrLockUnknown", err)
+	}
+	if !alerts.has("payload/" + s) {
+		t.Errorf("no alert: %q", alerts.all())
+	}
+	r, _, err := st.Open(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(back, data) {
+		t.Errorf("read back %d bytes, not the archive's", len(back))
+	}
+}
