@@ -256,6 +256,12 @@ func (s *S3) look(ctx context.Context, sum string, left *[]string) (ho, po minio
 			if ho, err = stat(resealedKey(sum), rv[0]); err != nil {
 				return ho, po, err
 			}
+			if left != nil && len(pv) > 1 {
+				// No hash tells the archive's payload version from
+				// another's once the header is re-sealed: its lock is
+				// unknown.
+				*left = append(*left, fmt.Sprintf("%d versions of a re-sealed recording's payload", len(pv)))
+			}
 			po, err = stat(payloadKey(sum), pv[0])
 			return ho, po, err
 		}
@@ -315,6 +321,10 @@ func (s *S3) versions(ctx context.Context, key string) ([]minio.ObjectInfo, erro
 			out = append(out, oi)
 		}
 	}
+	// Servers list a key's versions newest first (S3's order): reversed,
+	// versions written within the same second (LastModified's grain
+	// on some servers) stay oldest first.
+	slices.Reverse(out)
 	slices.SortStableFunc(out, func(a, b minio.ObjectInfo) int { return a.LastModified.Compare(b.LastModified) })
 	return out, nil
 }

@@ -231,3 +231,43 @@ func TestS3LockUnknownRefusesErasure(t *testing.T) {
 		t.Errorf("read back %d bytes, not the archive's", len(back))
 	}
 }
+
+// A re-sealed legal recording (its header under reseal/) with someone
+// else's locked version on top of its payload: the erasure is refused
+// too (no hash tells the archive's payload version once re-sealed).
+func TestS3EraseResealedUnderForeignVersion(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	until := time.Now().Add(400 * 24 * time.Hour).UTC().Truncate(time.Second)
+	data := sealedFile(t, id, bytes.Repeat([]byte("a re-sealed legal recording "), 5000))
+	s := sum(data)
+	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Unclaimed: true}); err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	if err := st.SetRetention(ctx, s, store.Retention{Mode: store.Compliance, Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.Index(data, []byte("\n--- ")) + 1
+	end += bytes.IndexByte(data[end:], '\n') + 1
+	if err := st.Reseal(ctx, s, int64(end), data[:end]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := openAgain(t, cfg).Erase(ctx, s, time.Now()); !errors.Is(err, store.ErrLegal) {
+		t.Errorf("erasure of a re-sealed legal recording (COMPLIANCE until %s) with someone else's locked version on top: %v; want ErrLegal", until, err)
+	}
+	// The archive's payload version is the one read (the oldest, also
+	// when both were written within the same second).
+	r, _, err := openAgain(t, cfg).Open(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(back, data) { // re-sealed with the same header here
+		t.Errorf("a re-sealed recording with someone else's version on top reads back %d bytes, not the archive's %d", len(back), len(data))
+	}
+}
