@@ -257,12 +257,20 @@ func (s *S3) look(ctx context.Context, sum string, left *[]string) (ho, po minio
 				return ho, po, err
 			}
 			if left != nil && len(pv) > 1 {
-				// No hash tells the archive's payload version from
-				// another's once the header is re-sealed: its lock is
-				// unknown.
+				// Someone else's version beside the archive's: its lock
+				// is unknown (no hash tells them apart once re-sealed).
 				*left = append(*left, fmt.Sprintf("%d versions of a re-sealed recording's payload", len(pv)))
 			}
-			po, err = stat(payloadKey(sum), pv[0])
+			// The payload's version Reseal found to be the archive's,
+			// named in the new header's metadata (re-sealed before: the
+			// oldest).
+			p := pv[0]
+			for _, v := range pv {
+				if v.VersionID == ho.Metadata.Get(resealPayloadMeta) {
+					p = v
+				}
+			}
+			po, err = stat(payloadKey(sum), p)
 			return ho, po, err
 		}
 		po, err = stat(payloadKey(sum), pv[0])

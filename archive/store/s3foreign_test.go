@@ -271,3 +271,35 @@ func TestS3EraseResealedUnderForeignVersion(t *testing.T) {
 		t.Errorf("a re-sealed recording with someone else's version on top reads back %d bytes, not the archive's %d", len(back), len(data))
 	}
 }
+
+// Someone else's payload written first, locked so that it stays; the
+// archive's own version goes on top; the recording is then re-sealed:
+// every front-end still reads the archive's payload (Reseal names its
+// version beside the new header), not the oldest version there.
+func TestS3ResealedOverForeignPayload(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	data := sealedFile(t, id, bytes.Repeat([]byte("re-sealed over a foreign payload "), 5000))
+	s := sum(data)
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Unclaimed: true}); err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	end := bytes.Index(data, []byte("\n--- ")) + 1
+	end += bytes.IndexByte(data[end:], '\n') + 1
+	if err := openAgain(t, cfg).Reseal(ctx, s, int64(end), data[:end]); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := openAgain(t, cfg).Open(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(back, data) { // re-sealed with the same header here
+		t.Errorf("a re-sealed recording whose payload someone else wrote first reads back %d bytes, not the archive's %d", len(back), len(data))
+	}
+}
