@@ -191,6 +191,7 @@ func Open(dir string) (*Archive, error) {
 	}
 	a := &Archive{Dir: dir, Config: cfg, CA: c, Index: ix, Store: st, Log: lg, Logger: slog.Default(), Now: time.Now}
 	c.Now = func() time.Time { return a.Now() }
+	a.watchStore()
 	if err := a.replayErasures(context.Background()); err != nil {
 		ix.Close()
 		return nil, err

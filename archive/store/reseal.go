@@ -111,7 +111,7 @@ func (s *S3) Reseal(ctx context.Context, sum string, oldLen int64, hdr []byte) e
 	}
 	cs := sha256.Sum256(hdr)
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", Mode: minio.Governance, RetainUntilDate: until, DisableMultipart: true,
-		UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:]), "spanvault-object": sum}}
+		UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:]), "spanvault-object": sum, "spanvault-payload-version": po.VersionID}}
 	ui, err := s.c.PutObject(ctx, s.bucket, resealedKey(sum), bytes.NewReader(hdr), int64(len(hdr)), opts)
 	if err != nil {
 		return fmt.Errorf("store: s3 put %s: %w", resealedKey(sum), err)

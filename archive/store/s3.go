@@ -46,7 +46,9 @@ import (
 //
 // Uploads are staged on local disk (a Dir: resumable, fsynced), verified
 // against their address, and written to the bucket create-only
-// (If-None-Match: *) with a SHA-256 checksum the store checks. Lock state
+// (If-None-Match: *) with a SHA-256 checksum the store checks; a key
+// found there already is the archive's only if its size and SHA-256 are
+// (else its own version goes on top: s3foreign.go). Lock state
 // is read from StatObject's X-Amz-Object-Lock-* headers (versitygw names
 // GetObjectRetention's reply differently) and every PUT carries explicit
 // retention: bucket defaults are never relied on.
@@ -71,6 +73,10 @@ type S3 struct {
 	// there. A COMPLIANCE date so extended cannot be shortened again: a
 	// held recording is kept up to HoldAhead after its release.
 	HoldAhead time.Duration
+	// Alert, when set, is told what the store found in the bucket that
+	// the archive did not write (s3foreign.go) and what it did about it;
+	// the archive raises it as an alert. Set it before use.
+	Alert func(detail string)
 }
 
 // S3Config names a bucket: from a URL
@@ -215,6 +221,13 @@ func (s *S3) original(ctx context.Context, key string) (minio.ObjectInfo, error)
 // to the address is (remembered). A missing header (erased) yields the
 // oldest payload version and errHeaderGone.
 func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err error) {
+	return s.look(ctx, sum, nil)
+}
+
+// look is ours; when left is not nil, the payload's versions other than
+// the archive's that could not be removed are appended to it (the
+// archive's lock is then unknown: s3foreign.go).
+func (s *S3) look(ctx context.Context, sum string, left *[]string) (ho, po minio.ObjectInfo, err error) {
 	// The two listings at once (one round trip's latency, not two).
 	var pv []minio.ObjectInfo
 	var perr error
@@ -243,7 +256,21 @@ func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err
 			if ho, err = stat(resealedKey(sum), rv[0]); err != nil {
 				return ho, po, err
 			}
-			po, err = stat(payloadKey(sum), pv[0])
+			if left != nil && len(pv) > 1 {
+				// Someone else's version beside the archive's: its lock
+				// is unknown (no hash tells them apart once re-sealed).
+				*left = append(*left, fmt.Sprintf("%d versions of a re-sealed recording's payload", len(pv)))
+			}
+			// The payload's version Reseal found to be the archive's,
+			// named in the new header's metadata (re-sealed before: the
+			// oldest).
+			p := pv[0]
+			for _, v := range pv {
+				if v.VersionID == ho.Metadata.Get(resealPayloadMeta) {
+					p = v
+				}
+			}
+			po, err = stat(payloadKey(sum), p)
 			return ho, po, err
 		}
 		po, err = stat(payloadKey(sum), pv[0])
@@ -271,7 +298,12 @@ func (s *S3) ours(ctx context.Context, sum string) (ho, po minio.ObjectInfo, err
 		}{{headerKey(sum), hv, pick[0]}, {payloadKey(sum), pv, pick[1]}} {
 			for _, v := range o.vs {
 				if v.VersionID != o.mine {
-					_ = s.c.RemoveObject(ctx, s.bucket, o.key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true}) // a stale version left is only garbage: readers take ours by its version ID
+					// A stale version left is only garbage to readers
+					// (they take ours by its version ID); for the payload's
+					// lock it is not (left).
+					if err := s.c.RemoveObject(ctx, s.bucket, o.key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true}); err != nil && left != nil && o.key == payloadKey(sum) {
+						*left = append(*left, fmt.Sprintf("version %s: %v", v.VersionID, err))
+					}
 				}
 			}
 		}
@@ -297,6 +329,10 @@ func (s *S3) versions(ctx context.Context, key string) ([]minio.ObjectInfo, erro
 			out = append(out, oi)
 		}
 	}
+	// Servers list a key's versions newest first (S3's order): reversed,
+	// versions written within the same second (LastModified's grain
+	// on some servers) stay oldest first.
+	slices.Reverse(out)
 	slices.SortStableFunc(out, func(a, b minio.ObjectInfo) int { return a.LastModified.Compare(b.LastModified) })
 	return out, nil
 }
@@ -406,7 +442,9 @@ func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, erro
 	mode, until := s.lockAtPut(pub.want)
 	object := sum
 	var mu sync.Mutex
-	vid := map[string]string{} // key -> the version this PUT created (under mu)
+	vid := map[string]string{}   // key -> the version this PUT created (under mu)
+	found := map[string]string{} // key -> the archive's version that was there already (under mu)
+	replaced := false            // a key held only someone else's versions: the archive's written on top (under mu)
 	put := func(key string, r io.ReadSeeker, n int64, mode string, sum []byte) error {
 		// The part's SHA-256, sent as x-amz-checksum-sha256: the store
 		// refuses the PUT if what it received differs. The payload's
@@ -437,15 +475,32 @@ func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, erro
 				"spanvault-object":      object,
 			},
 		}
+		plain := opts                // without If-None-Match: settle's PUT over someone else's version
 		opts.SetMatchETagExcept("*") // create-only
+		start, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
 		t0 = time.Now()
 		ui, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
 		StepTimes.Since("S3 PUT "+strings.TrimSuffix(key[:strings.IndexByte(key, '/')+1], "/"), t0)
 		if err != nil {
 			code := minio.ToErrorResponse(err).Code
 			if code == "PreconditionFailed" {
-				// Already there (a publish that was interrupted after this
-				// object): content-addressed, so the same bytes.
+				// Already there: a publish that was interrupted after
+				// this object, another upload of the same bytes, or
+				// someone else's bytes (settle: s3foreign.go).
+				v, created, err := s.settle(ctx, key, r, start, n, sum, plain)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if created {
+					vid[key], replaced = v, true
+				} else {
+					found[key] = v
+				}
 				return nil
 			}
 			return fmt.Errorf("store: s3 put %s: %w", key, err)
@@ -484,7 +539,7 @@ func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, erro
 		perr = put(payloadKey(sum), f, length-int64(len(hdr)), mode, pub.payloadSum(int64(len(hdr))))
 	}
 	herr := <-headerDone
-	if hv := vid[headerKey(sum)]; pub.unclaimed && hv != "" && vid[payloadKey(sum)] == "" {
+	if hv := vid[headerKey(sum)]; pub.unclaimed && hv != "" && (vid[payloadKey(sum)] == "" || replaced) {
 		// The payload was there before this publish and its header was
 		// not: a publish cut between its PUTs (the header belongs
 		// there), or a recording erased or re-sealed meanwhile (it must
@@ -504,6 +559,13 @@ func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, erro
 	}
 	if perr != nil {
 		return Info{}, perr
+	}
+	if replaced {
+		// Reads, locks and erasure take the archive's versions by ID.
+		pick := [2]string{vid[headerKey(sum)] + found[headerKey(sum)], vid[payloadKey(sum)] + found[payloadKey(sum)]}
+		if pick[0] != "" && pick[1] != "" {
+			s.chosen.Store(sum, pick)
+		}
 	}
 	s.remember(sum, fresh{hdr: hdr, hv: vid[headerKey(sum)], pv: vid[payloadKey(sum)], payload: length - int64(len(hdr)), until: until, mode: mode})
 	return Info{Complete: true, Offset: length, Size: length, LockMode: mode, RetainUntil: until}, nil
@@ -677,14 +739,19 @@ func (s *S3) setRetention(ctx context.Context, sum string, ho, po minio.ObjectIn
 	return nil
 }
 
-// lock reads the payload's lock (the one that decides).
+// lock reads the payload's lock (the one that decides); ErrLockUnknown
+// while someone else's version beside the archive's cannot be removed.
 func (s *S3) lock(ctx context.Context, sum string) (Retention, error) {
-	_, po, err := s.ours(ctx, sum)
+	var left []string
+	_, po, err := s.look(ctx, sum, &left)
 	if err != nil && !errors.Is(err, errHeaderGone) {
 		if notFound(err) {
 			return Retention{}, ErrNotFound
 		}
 		return Retention{}, fmt.Errorf("store: s3 stat %s: %w", sum, err)
+	}
+	if len(left) > 0 {
+		return Retention{}, s.lockUnknown(sum, left)
 	}
 	mode, until, hold := lockOf(po)
 	return Retention{Mode: mode, Until: until, Hold: hold}, nil
@@ -748,6 +815,10 @@ func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
 func (s *S3) erase(ctx context.Context, sum string, now time.Time, legal bool) error {
 	s.forget(sum)
 	r, err := s.lock(ctx, sum)
+	if legal && errors.Is(err, ErrLockUnknown) {
+		// It may be a legal retention duty's lock.
+		return fmt.Errorf("%w: %w", ErrLegal, err)
+	}
 	if err != nil {
 		return err
 	}
