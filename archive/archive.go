@@ -151,14 +151,18 @@ func Init(dir string, opt InitOptions) error {
 	if err != nil {
 		return err
 	}
-	// The policy and update keys now: a second front-end copied from this
-	// directory must sign with the same keys (made at first use, each
-	// copy made its own).
+	// The policy, update and erasure keys now: a second front-end
+	// copied from this directory must sign with the same keys (made at
+	// first use, each copy made its own).
 	if _, err := a.policyKey(); err != nil {
 		a.Close()
 		return err
 	}
 	if err := a.makeUpdateKey(); err != nil {
+		a.Close()
+		return err
+	}
+	if _, err := a.erasureKey(); err != nil {
 		a.Close()
 		return err
 	}
@@ -197,36 +201,6 @@ func Open(dir string) (*Archive, error) {
 		return nil, err
 	}
 	return a, nil
-}
-
-// replayErasures applies every erasure note the store keeps to the index
-// (and the store) before anything is served: an index restored from a
-// backup taken before an erasure shows the recording erased again.
-func (a *Archive) replayErasures(ctx context.Context) error {
-	notes, err := a.Store.Erasures(ctx)
-	if err != nil {
-		return fmt.Errorf("archive: erasure notes: %w", err)
-	}
-	for _, n := range notes {
-		rs, err := a.Index.Records(ctx, index.Query{Appliance: n.Appliance, ID: n.ID, Kind: wire.KindRecording})
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if !r.DeletedAt.IsZero() || r.SHA256 != n.SHA256 {
-				continue
-			}
-			if err := a.eraseObject(ctx, r.SHA256, n.At); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("archive: replaying the erasure of %s/%s: %w", n.Appliance, n.ID, err)
-			}
-			if err := a.Index.PutRecords(ctx, []index.Record{{Appliance: n.Appliance, ID: r.ID, Kind: wire.KindTombstone, Tombstone: index.TombstoneErased, Start: r.Start, Class: r.Class,
-				DeletedAt: n.At, Entry: `{"reason":"erased by archive command (replayed after an index restore)"}`, ReceivedAt: a.Now()}}); err != nil {
-				return err
-			}
-			a.Event(ctx, "erasure_replayed", "archive", n.Appliance, fmt.Sprintf("%s erased %s by %s; the index did not know (restored from a backup?)", r.ID, n.At.UTC().Format(time.RFC3339), n.By), true)
-		}
-	}
-	return nil
 }
 
 // openStore opens the configured backend: a directory, or an S3 bucket

@@ -93,7 +93,7 @@ func (a *Archive) eraseCopy(ctx context.Context, name, id, by string, tomb index
 		}
 		// The note first: a crash after it replays the erasure at the
 		// next start; the other order could forget it.
-		if err := a.Store.NoteErasure(ctx, store.Erasure{SHA256: r.SHA256, Appliance: name, ID: r.ID, At: now, By: by}); err != nil {
+		if err := a.noteErasure(ctx, store.Erasure{SHA256: r.SHA256, Appliance: name, ID: r.ID, At: now, By: by}); err != nil {
 			a.Event(ctx, "erase_at_archive_refused", by, name, fmt.Sprintf("%s: %v", r.ID, err), true)
 			return "", fmt.Errorf("archive: erasing %s: %w", r.ID, err)
 		}

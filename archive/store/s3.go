@@ -875,12 +875,12 @@ func (s *S3) Erasures(ctx context.Context) ([]Erasure, error) {
 		}
 		b, err := io.ReadAll(io.LimitReader(r, 1<<16))
 		r.Close()
-		var n Erasure
-		if err == nil {
-			err = json.Unmarshal(b, &n)
-		}
 		if err != nil {
 			return nil, fmt.Errorf("store: s3 erasure note %s: %w", oi.Key, err)
+		}
+		var n Erasure
+		if err := json.Unmarshal(b, &n); err != nil {
+			n = Erasure{SHA256: strings.TrimPrefix(oi.Key, "erasures/"), Bad: err.Error()}
 		}
 		out = append(out, n)
 	}

@@ -127,13 +127,20 @@ type Store interface {
 }
 
 // Erasure is the note of one erased object (no personal data: addresses
-// and names of boxes and recordings only).
+// and names of boxes and recordings only). Sig is the archive's signature
+// of the note (the store neither makes nor checks it: whoever can write
+// to the store can write a note, and the archive applies only the notes
+// it signed). Bad says why a note the store keeps could not be read
+// (SHA256 is then the name it is kept under): the listing goes on, and
+// the archive alerts it.
 type Erasure struct {
 	SHA256    string    `json:"sha256"`
 	Appliance string    `json:"appliance"`
 	ID        string    `json:"id"`
 	At        time.Time `json:"at"`
 	By        string    `json:"by"`
+	Sig       []byte    `json:"sig,omitempty"`
+	Bad       string    `json:"-"`
 }
 
 // Dir is the embedded directory backend: objects/ab/abcdef... files,
@@ -503,7 +510,7 @@ func (d *Dir) Erasures(_ context.Context) ([]Erasure, error) {
 		}
 		var n Erasure
 		if err := json.Unmarshal(b, &n); err != nil {
-			return nil, fmt.Errorf("store: erasure note %s: %w", e.Name(), err)
+			n = Erasure{SHA256: strings.TrimSuffix(e.Name(), ".json"), Bad: err.Error()}
 		}
 		out = append(out, n)
 	}
