@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -844,43 +845,74 @@ var ErasureNoteLock = 11 * 365 * 24 * time.Hour
 
 // NoteErasure implements Store: erasures/<sum>, create-only, locked in
 // COMPLIANCE mode so that nobody, the archive included, can remove it.
+// When a note is there already, it stands for this one only with the
+// same bytes: a note someone else wrote first (anyone with write access
+// to the bucket can) is not the archive's, and the archive's is then
+// written as a version beside it (Erasures lists every version).
 func (s *S3) NoteErasure(ctx context.Context, e Erasure) error {
 	b, _ := json.Marshal(e)
 	cs := sha256.Sum256(b)
+	key := "erasures/" + e.SHA256
 	opts := minio.PutObjectOptions{ContentType: "application/json", Mode: minio.Compliance, DisableMultipart: true,
 		RetainUntilDate: e.At.Add(ErasureNoteLock).UTC(),
 		UserMetadata:    map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(cs[:])}}
 	opts.SetMatchETagExcept("*")
-	if _, err := s.c.PutObject(ctx, s.bucket, "erasures/"+e.SHA256, bytes.NewReader(b), int64(len(b)), opts); err != nil &&
-		minio.ToErrorResponse(err).Code != "PreconditionFailed" {
+	_, err := s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(b), int64(len(b)), opts)
+	if err != nil && minio.ToErrorResponse(err).Code == "PreconditionFailed" {
+		vs, verr := s.versions(ctx, key)
+		if verr != nil {
+			return fmt.Errorf("store: s3 erasure note %s: %w", e.SHA256, verr)
+		}
+		for _, v := range vs {
+			if old, rerr := s.noteVersion(ctx, key, v.VersionID); rerr == nil && bytes.Equal(old, b) {
+				return nil // noted already
+			}
+		}
+		opts = minio.PutObjectOptions{ContentType: opts.ContentType, Mode: opts.Mode, DisableMultipart: true,
+			RetainUntilDate: opts.RetainUntilDate, UserMetadata: opts.UserMetadata}
+		_, err = s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(b), int64(len(b)), opts)
+	}
+	if err != nil {
 		return fmt.Errorf("store: s3 erasure note %s: %w", e.SHA256, err)
 	}
 	return nil
 }
 
-// Erasures implements Store.
+// noteVersion reads one version of an erasure note (64 KiB at most).
+func (s *S3) noteVersion(ctx context.Context, key, version string) ([]byte, error) {
+	r, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{VersionID: version})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, 1<<16))
+}
+
+// Erasures implements Store: every version of every note, oldest first
+// for each (someone else's note may sit beside the archive's).
 func (s *S3) Erasures(ctx context.Context) ([]Erasure, error) {
-	var out []Erasure
-	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: "erasures/"}) {
+	var vs []minio.ObjectInfo
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: "erasures/", WithVersions: true}) {
 		if oi.Err != nil {
 			return nil, fmt.Errorf("store: s3 list erasures: %w", oi.Err)
 		}
-		o, err := s.original(ctx, oi.Key)
-		if err != nil {
-			return nil, fmt.Errorf("store: s3 erasure note %s: %w", oi.Key, err)
+		if !oi.IsDeleteMarker {
+			vs = append(vs, oi)
 		}
-		r, err := s.c.GetObject(ctx, s.bucket, oi.Key, minio.GetObjectOptions{VersionID: o.VersionID})
+	}
+	slices.Reverse(vs)
+	slices.SortStableFunc(vs, func(a, b minio.ObjectInfo) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), a.LastModified.Compare(b.LastModified))
+	})
+	var out []Erasure
+	for _, v := range vs {
+		b, err := s.noteVersion(ctx, v.Key, v.VersionID)
 		if err != nil {
-			return nil, fmt.Errorf("store: s3 erasure note %s: %w", oi.Key, err)
-		}
-		b, err := io.ReadAll(io.LimitReader(r, 1<<16))
-		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("store: s3 erasure note %s: %w", oi.Key, err)
+			return nil, fmt.Errorf("store: s3 erasure note %s: %w", v.Key, err)
 		}
 		var n Erasure
 		if err := json.Unmarshal(b, &n); err != nil {
-			n = Erasure{SHA256: strings.TrimPrefix(oi.Key, "erasures/"), Bad: err.Error()}
+			n = Erasure{SHA256: strings.TrimPrefix(v.Key, "erasures/"), Bad: err.Error()}
 		}
 		out = append(out, n)
 	}

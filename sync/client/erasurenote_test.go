@@ -235,3 +235,37 @@ func TestErasureReplayFailureDoesNotStopOpen(t *testing.T) {
 		a.Close()
 	}
 }
+
+// TestForgedNoteBeforeErasure: someone with write access to the bucket
+// writes a note for a recording before the DPO erases it. The archive's
+// own (signed) note is kept beside it all the same: after an index
+// restored from a backup taken before the erasure, the replay erases the
+// recording again, and the forged note is alerted. Before, the
+// create-only PUT's PreconditionFailed was taken for "noted already":
+// the archive's note was never written, and the restored index served
+// the recording as live.
+func TestForgedNoteBeforeErasure(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		ctx := context.Background()
+		en, _ := e.syncedRecording(t)
+		e.forgeNote(t, store.Erasure{SHA256: en.SHA256, Appliance: e.box, ID: en.ID, At: e.clock.Now(), By: "nobody"})
+		restore := e.backupIndex(t)
+		if _, err := e.arch.Command(ctx, e.box, wire.CmdErase, en.ID, false, "Art. 17 request", "dpo"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.client().Pass(ctx, client.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		restore()
+		if r := e.archiveRows()[en.ID+"/recording"]; r.DeletedAt.IsZero() {
+			t.Errorf("the restored index serves the erased recording: the archive's erasure note was not kept")
+		}
+		if !e.hasEvent("erasure_replayed", en.ID) {
+			t.Errorf("the erasure was not replayed")
+		}
+		if os.Getenv("SPANVAULT_TEST_STORE") == "s3" && len(e.alerts(t, "erasure_note_unverified")) == 0 {
+			t.Errorf("the forged note beside the archive's was not alerted")
+		}
+	})
+}
