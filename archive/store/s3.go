@@ -198,22 +198,6 @@ func lockOf(oi minio.ObjectInfo) (mode string, until time.Time, hold bool) {
 	return
 }
 
-// original returns the first version of key: the one the archive wrote
-// (create-only). A later version is someone else's overwrite, which Object
-// Lock cannot prevent in a versioned bucket but which never replaces the
-// locked original: the archive ignores it.
-func (s *S3) original(ctx context.Context, key string) (minio.ObjectInfo, error) {
-	vs, err := s.versions(ctx, key)
-	if err != nil {
-		return minio.ObjectInfo{}, err
-	}
-	if len(vs) == 0 {
-		return minio.ObjectInfo{}, minio.ErrorResponse{Code: "NoSuchKey", StatusCode: http.StatusNotFound, Message: key}
-	}
-	// The lock headers come with a stat of that version.
-	return s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: vs[0].VersionID})
-}
-
 // ours finds the archive's own versions of a recording's two objects. A
 // versioned bucket keeps every PUT, and Object Lock cannot stop someone
 // with write access from adding a version on top of a locked one; it only
