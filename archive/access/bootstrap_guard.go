@@ -44,8 +44,11 @@ WHERE n <= ? AND NOT EXISTS (SELECT 1 FROM users WHERE name NOT IN (SELECT name 
 
 // freeBootstrapSlot gives back name's slot when its addition failed (no
 // user of that name exists): only then.
-func (s *Service) freeBootstrapSlot(ctx context.Context, name string) {
-	s.db().ExecContext(ctx, `DELETE FROM bootstrap_slots WHERE name = ? AND NOT EXISTS (SELECT 1 FROM users WHERE name = ?)`, name, name)
+func (s *Service) freeBootstrapSlot(ctx context.Context, name string) error {
+	if _, err := s.db().ExecContext(ctx, `DELETE FROM bootstrap_slots WHERE name = ? AND NOT EXISTS (SELECT 1 FROM users WHERE name = ?)`, name, name); err != nil {
+		return fmt.Errorf("access: giving back the bootstrap slot of %s: %w", name, err)
+	}
+	return nil
 }
 
 // keepsAdmins refuses a change of user's role to role when it would

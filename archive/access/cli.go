@@ -155,8 +155,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, name string) (string, erro
 		return "", err
 	}
 	if _, err := AddUser(ctx, s.db(), s.now(), name, Admin, nil, s.Keys); err != nil { // its secrets are dropped here
-		s.freeBootstrapSlot(ctx, name)
-		return "", err
+		return "", errors.Join(err, s.freeBootstrapSlot(ctx, name))
 	}
 	s.audit(ctx, "user_added", BootstrapActor, "", fmt.Sprintf("user %s as %s on branches *: admin %d of the first %d", name, Admin, n, BootstrapAdmins), true)
 	link, err := s.issueSetup(ctx, name, setupNew, BootstrapActor)
