@@ -249,12 +249,24 @@ type EnrollResult struct {
 // append to the box's configuration). Keys are 0600, out is 0700. The
 // index pins the sync certificate. An enrolled name is refused: a new box
 // for it is a Replace.
+// The trail names NoPerson.
 func (a *Archive) Enroll(ctx context.Context, name, out string, apiHosts []string) (*EnrollResult, error) {
-	return a.enroll(ctx, name, out, apiHosts, "")
+	return a.enroll(ctx, name, out, apiHosts, "", NoPerson)
 }
 
+// EnrollBy is Enroll, the trail naming by (the person the command line
+// authenticated).
+func (a *Archive) EnrollBy(ctx context.Context, name, out string, apiHosts []string, by string) (*EnrollResult, error) {
+	return a.enroll(ctx, name, out, apiHosts, "", by)
+}
+
+// NoPerson is who the trail names for an enrollment, replacement or
+// revocation through Enroll, Replace or Revoke (a program, not a person
+// the command line authenticated): a name no user can hold.
+const NoPerson = "(no person: the archive's program interface)"
+
 // enroll is Enroll, or Replace when replace (the reason) is set.
-func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []string, replace string) (*EnrollResult, error) {
+func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []string, replace, by string) (*EnrollResult, error) {
 	if !wire.ValidName(name) {
 		return nil, fmt.Errorf("archive: appliance name %q: use lower-case letters, digits, dots and dashes", name)
 	}
@@ -320,7 +332,7 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 	if err := os.WriteFile(filepath.Join(out, "sync.toml"), []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	if err := a.pinEnrolled(ctx, name, der, replace); err != nil {
+	if err := a.pinEnrolled(ctx, name, der, replace, by); err != nil {
 		return nil, err
 	}
 	cert, _ := x509.ParseCertificate(der)
@@ -331,7 +343,7 @@ func (a *Archive) enroll(ctx context.Context, name, out string, apiHosts []strin
 // name, and every certificate serial pinned to it, for good (a
 // replacement box gets new ones: Replace).
 func (a *Archive) Revoke(ctx context.Context, name, reason string) error {
-	return a.RevokeBy(ctx, name, reason, "admin")
+	return a.RevokeBy(ctx, name, reason, NoPerson)
 }
 
 // RevokeBy is Revoke, the trail naming by.

@@ -297,7 +297,7 @@ func (a *Archive) Approve(ctx context.Context, code, name, by, replace string) e
 	}
 	// Pinned first: a certificate is never handed out for a name that
 	// another approval or enroll took meanwhile.
-	if err := a.pinEnrolled(ctx, name, der, replace); err != nil {
+	if err := a.pinEnrolled(ctx, name, der, replace, by); err != nil {
 		return err
 	}
 	ok, err := a.Index.ApproveEnrollment(ctx, index.Enrollment{Code: c, Name: name, ApprovedAt: now, ApprovedBy: by,

@@ -145,7 +145,7 @@ func (a *Archive) Replace(ctx context.Context, name, out string, apiHosts []stri
 	if strings.TrimSpace(reason) == "" {
 		return nil, errors.New("archive: a replacement needs a reason (it is audited)")
 	}
-	return a.enroll(ctx, name, out, apiHosts, reason)
+	return a.enroll(ctx, name, out, apiHosts, reason, NoPerson)
 }
 
 // enrollable refuses to enrol an enrolled name unless replacing, and to
@@ -168,8 +168,8 @@ func errEnrolled(name string) error {
 }
 
 // pinEnrolled records an enrolment (replace "") or a replacement (replace
-// is its reason) with the certificate it issued.
-func (a *Archive) pinEnrolled(ctx context.Context, name string, der []byte, replace string) error {
+// is its reason) with the certificate it issued, the trail naming by.
+func (a *Archive) pinEnrolled(ctx context.Context, name string, der []byte, replace, by string) error {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return err
@@ -183,7 +183,7 @@ func (a *Archive) pinEnrolled(ctx context.Context, name string, der []byte, repl
 		} else if err != nil {
 			return err
 		}
-		a.Event(ctx, "enroll", "admin", name, fmt.Sprintf("certificate issued until %s (serial %s, pinned)", until, serial), false)
+		a.Event(ctx, "enroll", by, name, fmt.Sprintf("certificate issued until %s (serial %s, pinned)", until, serial), false)
 		return nil
 	}
 	epoch, revoked, err := a.Index.Replace(ctx, name, p, replace, a.Now())
@@ -194,9 +194,9 @@ func (a *Archive) pinEnrolled(ctx context.Context, name string, der []byte, repl
 	if len(revoked) > 0 {
 		gone = strings.Join(revoked, ", ")
 	}
-	a.Event(ctx, "replace", "admin", name, fmt.Sprintf("re-enrolled for a replacement box (epoch %d): %s; certificate issued until %s (serial %s, pinned); serials revoked for good: %s",
+	a.Event(ctx, "replace", by, name, fmt.Sprintf("re-enrolled for a replacement box (epoch %d): %s; certificate issued until %s (serial %s, pinned); serials revoked for good: %s",
 		epoch, replace, until, serial, gone), true)
-	a.Event(ctx, "audit_key_reset", "admin", name, fmt.Sprintf("the audit key pinned for %s and its anchored head were reset by its replacement (epoch %d): the key of the next audit chain it uploads is pinned; the old box's stored chain is kept as %s~%d",
+	a.Event(ctx, "audit_key_reset", by, name, fmt.Sprintf("the audit key pinned for %s and its anchored head were reset by its replacement (epoch %d): the key of the next audit chain it uploads is pinned; the old box's stored chain is kept as %s~%d",
 		name, epoch, name, epoch-1), true)
 	return nil
 }

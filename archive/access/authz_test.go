@@ -161,6 +161,32 @@ func TestRoleChangeKeepsScope(t *testing.T) {
 	if st, body := a2.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", rc.ID), nil, nil); st != 200 {
 		t.Fatal(st, body)
 	}
+
+	// Nobody files a change of their own role, and no role change leaves
+	// fewer than two enabled admins: at filing, and at the decision when
+	// the filer was disabled meanwhile (the command line's bootstrap
+	// never reopens either way).
+	if st, body := a1.do("POST", "/api/v1/requests", access.RequestInput{Kind: access.ReqRole, User: "adm-1", Role: "dpo", Reason: "moves"}, nil); st != http.StatusForbidden {
+		t.Fatalf("an admin files their own role change: %d %s", st, body)
+	}
+	if st, body := a1.do("POST", "/api/v1/requests", access.RequestInput{Kind: access.ReqRole, User: "adm-s1", Role: "dpo", Branches: []string{"branch-1"}, Reason: "moves"}, &rc); st != 202 {
+		t.Fatal(st, body)
+	}
+	if err := access.DisableUser(t.Context(), e.a.Index.DB(), e.a.Now(), "adm-1", "left"); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := a2.do("POST", fmt.Sprintf("/api/v1/requests/%d/approve", rc.ID), nil, nil); st != http.StatusForbidden {
+		t.Fatalf("a demotion leaving one enabled admin approved: %d %s", st, body)
+	}
+	if st, body := a2.do("POST", "/api/v1/requests", access.RequestInput{Kind: access.ReqRole, User: "adm-s1", Role: "dpo", Branches: []string{"branch-1"}, Reason: "moves"}, nil); st != http.StatusForbidden {
+		t.Fatalf("a demotion leaving one enabled admin filed: %d %s", st, body)
+	}
+	us, _ = access.ListUsers(t.Context(), e.a.Index.DB())
+	for _, u := range us {
+		if u.Name == "adm-s1" && u.Role != access.Admin {
+			t.Fatalf("adm-s1 demoted to %s, leaving one enabled admin", u.Role)
+		}
+	}
 }
 
 // TestFourEyesShowsWhatHappens (finding 8): the approver of an erasure by

@@ -131,11 +131,12 @@ const BootstrapActor = "bootstrap (command line, fewer than two admin accounts)"
 const BootstrapAdmins = 2
 
 // errHasAdmins: the bootstrap is for an archive without its first admins.
-var errHasAdmins = fmt.Errorf("the archive has %d admin accounts already: new accounts are requested by one admin (-by NAME, with your credentials) and approved by another", BootstrapAdmins)
+var errHasAdmins = fmt.Errorf("the bootstrap is closed (it adds the first %d admins of an archive without other accounts, once): new accounts are requested by one admin (-by NAME, with your credentials) and approved by another", BootstrapAdmins)
 
 // BootstrapAdmin adds one of the first BootstrapAdmins administrators
-// of an archive (counting every admin account, enabled or not), alerted
-// in the trail, and answers the setup link (absolute; access.public_url
+// of an archive (while every account on it is one the bootstrap added;
+// each takes a slot that is never given back: bootstrap_guard.go),
+// alerted in the trail, and answers the setup link (absolute; access.public_url
 // must be set) through which they set their own password and second
 // factor: nobody else sees either. Once the archive has them, accounts
 // are four-eyes requests only.
@@ -143,17 +144,20 @@ func (s *Service) BootstrapAdmin(ctx context.Context, name string) (string, erro
 	if _, err := s.setupBase(); err != nil {
 		return "", err
 	}
-	var n int
-	if err := s.db().QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = ?`, string(Admin)).Scan(&n); err != nil {
-		return "", fmt.Errorf("access: %w", err)
+	if !userRe.MatchString(name) {
+		return "", fmt.Errorf("access: user name %q: lower-case letters, digits, '.', '_' and '-'", name)
 	}
-	if n >= BootstrapAdmins {
-		return "", errHasAdmins
+	if u, _ := getUser(ctx, s.db(), name); u != nil {
+		return "", fmt.Errorf("access: user %s exists", name)
 	}
-	if _, err := AddUser(ctx, s.db(), s.now(), name, Admin, nil, s.Keys); err != nil { // its secrets are dropped here
+	n, err := s.takeBootstrapSlot(ctx, name) // bootstrap_guard.go: one-way, atomic
+	if err != nil {
 		return "", err
 	}
-	s.audit(ctx, "user_added", BootstrapActor, "", fmt.Sprintf("user %s as %s on branches *: admin %d of the first %d", name, Admin, n+1, BootstrapAdmins), true)
+	if _, err := AddUser(ctx, s.db(), s.now(), name, Admin, nil, s.Keys); err != nil { // its secrets are dropped here
+		return "", errors.Join(err, s.freeBootstrapSlot(ctx, name))
+	}
+	s.audit(ctx, "user_added", BootstrapActor, "", fmt.Sprintf("user %s as %s on branches *: admin %d of the first %d", name, Admin, n, BootstrapAdmins), true)
 	link, err := s.issueSetup(ctx, name, setupNew, BootstrapActor)
 	if err != nil {
 		return "", err

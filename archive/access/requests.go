@@ -151,6 +151,9 @@ func (s *Service) request(ctx context.Context, u *User, in RequestInput) (*Reque
 		if err := s.checkGrant(ctx, u, target, r, in.Branches); err != nil {
 			return nil, err
 		}
+		if err := s.roleRequestRefusal(ctx, u, in.User, r); err != nil { // bootstrap_guard.go
+			return nil, err
+		}
 		t.User, t.Role, t.Branches = in.User, r, in.Branches
 		t.Current, t.CurrentAll = target.Branches, target.AllBranches()
 	}
@@ -268,6 +271,12 @@ func (s *Service) decide(ctx context.Context, u *User, id int64, approve bool) (
 			return nil, hidden("user", "user "+r.Target.User+": unknown")
 		}
 		if err := s.checkGrant(ctx, u, target, r.Target.Role, r.Target.Branches); err != nil {
+			return nil, err
+		}
+		if r.RequestedBy == r.Target.User {
+			return nil, forbidden("nobody files a change of their own role: another admin does")
+		}
+		if err := s.keepsAdmins(ctx, r.Target.User, r.Target.Role); err != nil {
 			return nil, err
 		}
 	}

@@ -184,7 +184,7 @@ func cmdEnroll(args []string, stdout io.Writer) error {
 	if *hosts != "" {
 		hs = strings.Split(*hosts, ",")
 	}
-	r, err := a.Enroll(ctx, *name, *out, hs)
+	r, err := a.EnrollBy(ctx, *name, *out, hs, who)
 	if err != nil {
 		return err
 	}

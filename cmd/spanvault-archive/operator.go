@@ -23,8 +23,12 @@ const maxCredentials = 4 << 10
 
 // readCredentials reads a password and a second-factor code, one a line,
 // from path (which only its owner may read: mode 0600 or tighter) or,
-// without one, from stdin.
+// without one, from stdin: asked for and not echoed when it is a
+// terminal (terminal.go).
 func readCredentials(path string) (password, code string, err error) {
+	if read, ok := stdinTerminal(); ok && path == "" {
+		return readTerminal(os.Stderr, read)
+	}
 	r := stdin
 	if path != "" {
 		f, err := os.Open(path)

@@ -1,0 +1,85 @@
+package access
+
+import (
+	"context"
+	"fmt"
+)
+
+// The bootstrap is one-way: BootstrapAdmin takes one of two slots
+// (index migration 25: bootstrap_slots) in a single statement before it
+// adds its admin, and no slot is ever freed but one whose own addition
+// failed. It takes none while the archive holds an account that is not
+// a bootstrap admin, and an archive migrated with accounts has both
+// slots taken. So a demotion, a disabled admin or two bootstraps at once
+// never reopen it. And the admins stay at least two: a role request that
+// would leave fewer than two enabled admin accounts is refused when
+// filed, when decided and in the update that carries it out; nobody
+// files a change of their own role.
+
+// minAdmins is how many enabled admin accounts a role change leaves at
+// least: the two people every account addition or reset takes.
+const minAdmins = BootstrapAdmins
+
+// takeBootstrapSlot claims the next bootstrap slot for name, or refuses
+// (errHasAdmins) when both are taken, one was taken meanwhile, or the
+// archive has an account the bootstrap did not add.
+func (s *Service) takeBootstrapSlot(ctx context.Context, name string) (int, error) {
+	res, err := s.db().ExecContext(ctx, `INSERT INTO bootstrap_slots (slot, name, taken_at)
+SELECT n, ?, ? FROM (SELECT COALESCE(MAX(slot), 0) + 1 AS n FROM bootstrap_slots) m
+WHERE n <= ? AND NOT EXISTS (SELECT 1 FROM users WHERE name NOT IN (SELECT name FROM bootstrap_slots))`, name, ts(s.now()), BootstrapAdmins)
+	if err != nil {
+		// The primary key (another bootstrap took this slot meanwhile)
+		// or the CHECK (a third): the database refuses.
+		return 0, fmt.Errorf("%w (%v)", errHasAdmins, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, errHasAdmins
+	}
+	var slot int
+	if err := s.db().QueryRowContext(ctx, `SELECT slot FROM bootstrap_slots WHERE name = ?`, name).Scan(&slot); err != nil {
+		return 0, fmt.Errorf("access: bootstrap slot: %w", err)
+	}
+	return slot, nil
+}
+
+// freeBootstrapSlot gives back name's slot when its addition failed (no
+// user of that name exists): only then.
+func (s *Service) freeBootstrapSlot(ctx context.Context, name string) error {
+	if _, err := s.db().ExecContext(ctx, `DELETE FROM bootstrap_slots WHERE name = ? AND NOT EXISTS (SELECT 1 FROM users WHERE name = ?)`, name, name); err != nil {
+		return fmt.Errorf("access: giving back the bootstrap slot of %s: %w", name, err)
+	}
+	return nil
+}
+
+// keepsAdmins refuses a change of user's role to role when it would
+// leave fewer than minAdmins enabled admin accounts.
+func (s *Service) keepsAdmins(ctx context.Context, user string, role Role) error {
+	if role == Admin {
+		return nil
+	}
+	var cur string
+	if err := s.db().QueryRowContext(ctx, `SELECT role FROM users WHERE name = ?`, user).Scan(&cur); err != nil || Role(cur) != Admin {
+		return nil // not an admin (or unknown: the caller answers that)
+	}
+	var others int
+	if err := s.db().QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = ? AND disabled = '' AND name <> ?`, string(Admin), user).Scan(&others); err != nil {
+		return fmt.Errorf("access: %w", err)
+	}
+	if others < minAdmins {
+		return errLastAdmins(user, others)
+	}
+	return nil
+}
+
+func errLastAdmins(user string, others int) error {
+	return forbidden(fmt.Sprintf("user %s keeps the admin role: the archive needs at least %d enabled admin accounts besides any change, and has %d others (add an admin first)", user, minAdmins, others))
+}
+
+// roleRequestRefusal refuses u's filing of a change of user's role to
+// role: their own, or one that leaves too few admins (nil: they may).
+func (s *Service) roleRequestRefusal(ctx context.Context, u *User, user string, role Role) error {
+	if user == u.Name {
+		return forbidden("nobody files a change of their own role: another admin does")
+	}
+	return s.keepsAdmins(ctx, user, role)
+}
