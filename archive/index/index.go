@@ -122,6 +122,12 @@ CREATE TABLE IF NOT EXISTS events (
 );
 `
 
+// uriPath escapes a file path for an SQLite URI ("file:PATH?QUERY"),
+// where '%' escapes, '?' starts the query and '#' a fragment.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+}
+
 // Open opens or creates the index: a SQLite file at path, or, for a
 // postgres:// or postgresql:// URL (libpq form; a unix socket directory
 // as host= is fine), a PostgreSQL database that several archive
@@ -139,7 +145,7 @@ func Open(path string) (*Index, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}

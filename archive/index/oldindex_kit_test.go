@@ -23,7 +23,7 @@ func onOldIndex(t *testing.T, test func(t *testing.T, engine string, old *sql.DB
 			}
 			dsn := where
 			if engine == "sqlite" {
-				dsn = "file:" + where
+				dsn = "file:" + uriPath(where)
 			}
 			old, err := sql.Open(driver, dsn)
 			if err != nil {
