@@ -15,5 +15,6 @@ func (a *Archive) watchStore() {
 		s.Alert = func(detail string) {
 			a.Event(context.Background(), "store_foreign_version", "store", "", detail, true)
 		}
+		a.storeEvidence(s)
 	}
 }

@@ -2,11 +2,8 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
-
-	"github.com/minio/minio-go/v7"
 )
 
 // LockAppender is a store that can write an upload's object with a lock
@@ -92,18 +89,10 @@ var _ HeaderKeeper = (*S3)(nil)
 
 // headerGone reports whether sum's header/ object must stay gone: the
 // recording was re-sealed (reseal/SUM holds its header now) or erased
-// (its erasure note, erasures/SUM, is there).
+// (the archive's own erasure note, erasures/SUM, is there: noted).
 func (s *S3) headerGone(ctx context.Context, sum string) (bool, error) {
 	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil || len(rv) > 0 {
 		return len(rv) > 0, err
 	}
-	_, err := s.c.StatObject(ctx, s.bucket, "erasures/"+sum, minio.StatObjectOptions{})
-	switch {
-	case err == nil:
-		return true, nil
-	case notFound(err):
-		return false, nil
-	default:
-		return false, fmt.Errorf("store: s3 erasure note %s: %w", sum, err)
-	}
+	return s.noted(ctx, sum)
 }

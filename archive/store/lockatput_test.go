@@ -177,7 +177,7 @@ func TestS3HeaderStaysGone(t *testing.T) {
 		if _, _, err := st.AppendFor(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.NoteErasure(ctx, store.Erasure{SHA256: s, Appliance: "branch-1", ID: "x", At: time.Now(), By: "dpo"}); err != nil {
+		if err := st.NoteErasure(ctx, store.Erasure{SHA256: s, Appliance: "branch-1", ID: "x", At: time.Now(), By: "dpo", Sig: testSig}); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.Erase(ctx, s, time.Now()); err != nil {
@@ -187,6 +187,7 @@ func TestS3HeaderStaysGone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		fresh.VerifyNote = testVerifyNote
 		if _, _, err := fresh.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Unclaimed: unclaimed}); err != nil {
 			t.Fatalf("publishing an erased recording's bytes again (unclaimed %v): %v", unclaimed, err)
 		}

@@ -78,6 +78,12 @@ type S3 struct {
 	// the archive did not write (s3foreign.go) and what it did about it;
 	// the archive raises it as an alert. Set it before use.
 	Alert func(detail string)
+	// VerifyNote, when set, says whether an erasure note is the
+	// archive's own (nil: its signature verifies; archive.Open sets it to
+	// the check of archive/erasurenote.go). The store takes an erasure
+	// note for evidence of an erasure only when it verifies; without
+	// VerifyNote it takes none (s3evidence.go).
+	VerifyNote func(Erasure) error
 }
 
 // S3Config names a bucket: from a URL

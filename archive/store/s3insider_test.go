@@ -1,0 +1,67 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/spanvault/spanvault/archive/store"
+)
+
+// testSig stands for the archive's signature of an erasure note in the
+// store's tests: testVerifyNote (the archive's check, archive.Open sets
+// it) accepts it alone.
+var testSig = []byte("the archive's signature")
+
+func testVerifyNote(n store.Erasure) error {
+	if !bytes.Equal(n.Sig, testSig) {
+		return errors.New("not signed by the archive")
+	}
+	return nil
+}
+
+// An insider who learns a recording's address writes
+// payload/<sum> (any bytes) and erasures/<sum> (any bytes, unsigned)
+// before the box's upload is published. The archive writes its payload on
+// top (settle: replaced), then headerGone sees "an erasure note" and
+// removes the header it has just written: the upload is acknowledged
+// complete, and the recording can never be decrypted.
+func TestS3ForeignNoteDoesNotShredUpload(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	var alerts alertLog
+	st.Alert = alerts.add
+	st.VerifyNote = testVerifyNote
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	data := sealedFile(t, id, bytes.Repeat([]byte("a legitimate recording "), 5000))
+	s := sum(data)
+	for _, k := range []string{"payload/" + s, "erasures/" + s} {
+		if _, err := raw.PutObject(ctx, cfg.Bucket, k, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+	if err != nil || !in.Complete {
+		t.Logf("upload refused: %+v %v", in, err)
+		return
+	}
+	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := st2.Open(ctx, s)
+	if err != nil {
+		t.Fatalf("the upload was acknowledged complete (%+v), but the recording does not open (erased: %v): %v", in, errors.Is(err, store.ErrErased), err)
+	}
+	r.Close()
+	if !alerts.has("erasures/" + s) {
+		t.Errorf("no alert of the foreign erasure note: %q", alerts.all())
+	}
+}
