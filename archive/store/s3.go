@@ -879,16 +879,27 @@ func (s *S3) noteVersion(ctx context.Context, key, version string) ([]byte, erro
 }
 
 // Erasures implements Store: every version of every note, oldest first
-// for each (someone else's note may sit beside the archive's).
+// for each (someone else's note may sit beside the archive's). Only
+// erasures/<sum> keys are notes (the listing is recursive: a key deeper
+// down is someone else's, and skipped); a note that cannot be read is
+// listed Bad, so that no one object keeps the archive from starting.
 func (s *S3) Erasures(ctx context.Context) ([]Erasure, error) {
 	var vs []minio.ObjectInfo
-	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: "erasures/", WithVersions: true}) {
+	var others []string
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: "erasures/", WithVersions: true, Recursive: true}) {
 		if oi.Err != nil {
 			return nil, fmt.Errorf("store: s3 list erasures: %w", oi.Err)
 		}
-		if !oi.IsDeleteMarker {
+		switch {
+		case oi.IsDeleteMarker:
+		case isSum(strings.TrimPrefix(oi.Key, "erasures/")):
 			vs = append(vs, oi)
+		default:
+			others = append(others, oi.Key)
 		}
+	}
+	if len(others) > 0 {
+		s.alert(fmt.Sprintf("objects under erasures/ that are no erasure note (someone with the bucket's write access wrote them), skipped: %s", strings.Join(others[:min(len(others), 10)], ", ")))
 	}
 	slices.Reverse(vs)
 	slices.SortStableFunc(vs, func(a, b minio.ObjectInfo) int {
@@ -898,7 +909,8 @@ func (s *S3) Erasures(ctx context.Context) ([]Erasure, error) {
 	for _, v := range vs {
 		b, err := s.noteVersion(ctx, v.Key, v.VersionID)
 		if err != nil {
-			return nil, fmt.Errorf("store: s3 erasure note %s: %w", v.Key, err)
+			out = append(out, Erasure{SHA256: strings.TrimPrefix(v.Key, "erasures/"), Bad: fmt.Sprintf("version %s: %v", v.VersionID, err)})
+			continue
 		}
 		var n Erasure
 		if err := json.Unmarshal(b, &n); err != nil {

@@ -55,3 +55,17 @@ func (s *S3) noted(ctx context.Context, sum string) (bool, error) {
 	}
 	return false, nil
 }
+
+// isSum reports whether name is an object's address: 64 lowercase hex
+// digits (what the archive names its keys by).
+func isSum(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

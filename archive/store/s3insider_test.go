@@ -65,3 +65,24 @@ func TestS3ForeignNoteDoesNotShredUpload(t *testing.T) {
 		t.Errorf("no alert of the foreign erasure note: %q", alerts.all())
 	}
 }
+
+// "no one note keeps the archive from starting" (replayErasures):
+// an insider writes erasures/x/y. Erasures lists erasures/ with a
+// delimiter (not recursive), so the common prefix erasures/x/ comes back
+// as an entry; its GET fails, and Erasures fails, so archive.Open fails
+// (replayErasures' error) at every start.
+func TestS3ErasuresForeignPrefix(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	var alerts alertLog
+	st.Alert = alerts.add
+	ctx := context.Background()
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "erasures/x/y", strings.NewReader("{}"), 2, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Erasures(ctx); err != nil {
+		t.Fatalf("one object under erasures/ someone else wrote: Erasures fails (archive.Open fails with it): %v", err)
+	}
+	if !alerts.has("erasures/x/y") {
+		t.Errorf("no alert of erasures/x/y: %q", alerts.all())
+	}
+}
