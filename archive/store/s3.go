@@ -733,19 +733,29 @@ func (s *S3) setRetention(ctx context.Context, sum string, ho, po minio.ObjectIn
 // lock reads the payload's lock (the one that decides); ErrLockUnknown
 // while someone else's version beside the archive's cannot be removed.
 func (s *S3) lock(ctx context.Context, sum string) (Retention, error) {
+	r, _, err := s.lockAndHeader(ctx, sum)
+	return r, err
+}
+
+// lockAndHeader is lock, and the archive's header version it found (on
+// ErrLockUnknown too; none when erased).
+func (s *S3) lockAndHeader(ctx context.Context, sum string) (Retention, minio.ObjectInfo, error) {
 	var left []string
-	_, po, err := s.look(ctx, sum, &left)
+	ho, po, err := s.look(ctx, sum, &left)
 	if err != nil && !errors.Is(err, errHeaderGone) {
 		if notFound(err) {
-			return Retention{}, ErrNotFound
+			return Retention{}, ho, ErrNotFound
 		}
-		return Retention{}, fmt.Errorf("store: s3 stat %s: %w", sum, err)
+		return Retention{}, ho, fmt.Errorf("store: s3 stat %s: %w", sum, err)
+	}
+	if errors.Is(err, errHeaderGone) {
+		ho = minio.ObjectInfo{}
 	}
 	if len(left) > 0 {
-		return Retention{}, s.lockUnknown(sum, left)
+		return Retention{}, ho, s.lockUnknown(sum, left)
 	}
 	mode, until, hold := lockOf(po)
-	return Retention{Mode: mode, Until: until, Hold: hold}, nil
+	return Retention{Mode: mode, Until: until, Hold: hold}, ho, nil
 }
 
 // removeAll removes every version of key (a versioned bucket keeps the
@@ -805,10 +815,20 @@ func (s *S3) Erase(ctx context.Context, sum string, now time.Time) error {
 // (Shred: the archive's index decided).
 func (s *S3) erase(ctx context.Context, sum string, now time.Time, legal bool) error {
 	s.forget(sum)
-	r, err := s.lock(ctx, sum)
+	r, ho, err := s.lockAndHeader(ctx, sum)
 	if legal && errors.Is(err, ErrLockUnknown) {
 		// It may be a legal retention duty's lock.
 		return fmt.Errorf("%w: %w", ErrLegal, err)
+	}
+	if errors.Is(err, ErrLockUnknown) {
+		// Shred: the archive's index decided that nothing holds the
+		// recording; someone else's version beside its payload (alerted)
+		// does not keep its file key. The header's own legal hold (it
+		// gets the payload's) still refuses.
+		if _, _, hold := lockOf(ho); hold {
+			return fmt.Errorf("%w: %w", ErrHeld, err)
+		}
+		r, err = Retention{}, nil
 	}
 	if err != nil {
 		return err
@@ -819,11 +839,13 @@ func (s *S3) erase(ctx context.Context, sum string, now time.Time, legal bool) e
 	if legal && r.Mode == Compliance && now.Before(r.Until) {
 		return fmt.Errorf("%w: until %s", ErrLegal, r.Until.UTC().Format(time.RFC3339))
 	}
-	if err := s.removeAll(ctx, headerKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	if err := s.removeAll(ctx, resealedKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+	// Every version of the header goes; one someone else wrote that
+	// cannot be removed (locked) is alerted: only the archive's own
+	// (ho) must go for the erasure to be done.
+	for _, key := range []string{headerKey(sum), resealedKey(sum)} {
+		if err := s.removeAllBut(ctx, key, ho); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
 	s.chosen.Delete(sum)
 	return nil

@@ -30,8 +30,11 @@ import (
 //   - ours removes the other versions of a key where their lock allows.
 //     A version it cannot remove (locked, or held) leaves the archive's
 //     lock unknown (some servers, versitygw among them, report no lock
-//     for a version that is not the newest): Erase, Shred and Delete
-//     refuse (ErrLockUnknown) and the store raises an alert.
+//     for a version that is not the newest): Erase and Delete refuse
+//     (ErrLockUnknown) and the store raises an alert. Shred (the index
+//     decided nothing holds the recording) removes the archive's own
+//     header versions all the same, and erasure never fails on someone
+//     else's locked version of the header (removeAllBut: alerted).
 
 // ErrLockUnknown: a version someone else wrote sits beside the archive's
 // and cannot be removed, so the lock of the archive's version cannot be
@@ -125,4 +128,33 @@ func (s *S3) lockUnknown(sum string, left []string) error {
 	err := fmt.Errorf("%w: %s: %s", ErrLockUnknown, payloadKey(sum), strings.Join(left, "; "))
 	s.alert(err.Error())
 	return err
+}
+
+// removeAllBut removes every version of key with the governance bypass,
+// as erasure does. A version that cannot be removed fails it only when
+// it is the archive's own (mine, when its key is key); the others are
+// someone else's (locked so that they stay): alerted, and left.
+func (s *S3) removeAllBut(ctx context.Context, key string, mine minio.ObjectInfo) error {
+	vs, err := s.versions(ctx, key)
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 {
+		return ErrNotFound
+	}
+	var left []string
+	for _, v := range vs {
+		err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: v.VersionID, GovernanceBypass: true})
+		switch {
+		case err == nil:
+		case mine.Key == key && v.VersionID == mine.VersionID:
+			return fmt.Errorf("store: s3 remove %s (version %s): %w", key, v.VersionID, err)
+		default:
+			left = append(left, fmt.Sprintf("version %s: %v", v.VersionID, err))
+		}
+	}
+	if len(left) > 0 {
+		s.alert(fmt.Sprintf("%s: versions the archive did not write (someone with the bucket's write access wrote them) could not be removed: %s; the archive's own are removed", key, strings.Join(left, "; ")))
+	}
+	return nil
 }

@@ -190,10 +190,10 @@ func openAgain(t *testing.T, cfg store.S3Config) *store.S3 {
 
 // A version someone else put on top of the archive's payload, locked so
 // that it cannot be removed, leaves the archive's lock unknown (versitygw
-// reports no lock for a version that is not the newest): the index's
-// erasure (Shred) and the deletion after the date are refused, alerted,
-// rather than done on a lock nobody could read; the recording still
-// reads back as the archive's.
+// reports no lock for a version that is not the newest): the deletion
+// after the date is refused, alerted, rather than done on a lock nobody
+// could read; the index's erasure (Shred) is refused by the header's own
+// legal hold; the recording still reads back as the archive's.
 func TestS3LockUnknownRefusesErasure(t *testing.T) {
 	st, cfg, raw := openS3(t)
 	var alerts alertLog

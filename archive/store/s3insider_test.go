@@ -86,3 +86,70 @@ func TestS3ErasuresForeignPrefix(t *testing.T) {
 		t.Errorf("no alert of erasures/x/y: %q", alerts.all())
 	}
 }
+
+// An insider puts a COMPLIANCE-locked version of their own on
+// top of an ordinary (GOVERNANCE, not held) recording's payload. The
+// archive's index decides a Shred (it is called only for objects no
+// live record holds), but Shred now refuses with ErrLockUnknown for as
+// long as the insider's lock lasts: the header (the file key) stays, the
+// erasure is never done.
+func TestS3ForeignLockedVersionDoesNotBlockShred(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	until := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	data := sealedFile(t, id, bytes.Repeat([]byte("an ordinary recording "), 5000))
+	s := sum(data)
+	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	long := time.Now().Add(10 * 365 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long}); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts alertLog
+	st2.Alert = alerts.add
+	if err := st2.Erase(ctx, s, time.Now()); !errors.Is(err, store.ErrLegal) {
+		t.Errorf("Erase (its lock unknown, it may be a legal duty's): %v; want ErrLegal", err)
+	}
+	if err := st2.Delete(ctx, s, time.Now().Add(20*365*24*time.Hour)); !errors.Is(err, store.ErrLockUnknown) {
+		t.Errorf("Delete (its lock unknown): %v; want ErrLockUnknown", err)
+	}
+	if err := st2.Shred(ctx, s); err != nil {
+		t.Fatalf("shred of an unheld GOVERNANCE recording the index decided to erase, with an insider's locked version on top: %v", err)
+	}
+	if _, _, err := st2.Open(ctx, s); !errors.Is(err, store.ErrErased) {
+		t.Errorf("after Shred: %v; want ErrErased", err)
+	}
+	if !alerts.has("payload/" + s) {
+		t.Errorf("no alert of the foreign version: %q", alerts.all())
+	}
+	// Someone else's locked header version does not stop an erasure
+	// either: the archive's own goes, the other is alerted.
+	data2 := sealedFile(t, id, bytes.Repeat([]byte("another ordinary recording "), 5000))
+	s2 := sum(data2)
+	if in, _, err := st.AppendWith(ctx, "branch-1", s2, 0, int64(len(data2)), bytes.NewReader(data2), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "header/"+s2, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.Erase(ctx, s2, time.Now()); err != nil {
+		t.Fatalf("erasure with someone else's locked header version: %v", err)
+	}
+	// The archive's header (the file key) is gone; what is left under
+	// header/ is the insider's, which opens nothing (the archive's index
+	// makes the recording unreachable).
+	for v := range raw.ListObjects(ctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: "header/" + s2, WithVersions: true}) {
+		if v.Err != nil || v.Size != 6 {
+			t.Errorf("after Erase, header/%s still holds version %s of %d bytes (%v); want only the insider's", s2[:8], v.VersionID, v.Size, v.Err)
+		}
+	}
+	if !alerts.has("header/" + s2) {
+		t.Errorf("no alert of the foreign header version: %q", alerts.all())
+	}
+}

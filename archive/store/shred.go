@@ -8,9 +8,11 @@ import (
 // Shredder is a store whose erasure can be decided by the archive's index
 // rather than by the payload's lock: Shred removes an object's header (the
 // wrapped file key, always GOVERNANCE) whatever mode the payload's lock
-// has, refusing only a legal hold (ErrHeld), or a lock it cannot read
-// (ErrLockUnknown: someone else's version it cannot remove beside the
-// archive's). The archive calls it only for
+// has, refusing only a legal hold (ErrHeld). A lock it cannot read
+// (someone else's version beside the archive's payload that it cannot
+// remove: ErrLockUnknown for Erase and Delete) does not stop it: the
+// archive's own header versions are removed by their IDs, and the
+// foreign version alerted. The archive calls it only for
 // an object no live record of which is held or under a legal retention
 // duty; the payload stays locked until its date, when Delete removes it.
 type Shredder interface {
