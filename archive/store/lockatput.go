@@ -88,11 +88,22 @@ func (s *S3) PublishedHeader(sum string) ([]byte, bool) {
 var _ HeaderKeeper = (*S3)(nil)
 
 // headerGone reports whether sum's header/ object must stay gone: the
-// recording was re-sealed (reseal/SUM holds its header now) or erased
+// recording was re-sealed (reseal/SUM holds the archive's header now:
+// resealOf) or erased
 // (the archive's own erasure note, erasures/SUM, is there: noted).
 func (s *S3) headerGone(ctx context.Context, sum string) (bool, error) {
-	if rv, err := s.versions(ctx, resealedKey(sum)); err != nil || len(rv) > 0 {
-		return len(rv) > 0, err
+	rv, err := s.versions(ctx, resealedKey(sum))
+	if err != nil {
+		return false, err
+	}
+	if len(rv) > 0 {
+		pv, err := s.versions(ctx, payloadKey(sum))
+		if err != nil {
+			return false, err
+		}
+		if _, _, ok, err := s.resealOf(ctx, sum, rv, pv); err != nil || ok {
+			return ok, err
+		}
 	}
 	return s.noted(ctx, sum)
 }

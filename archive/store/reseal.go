@@ -88,7 +88,8 @@ func resealedKey(sum string) string { return "reseal/" + sum }
 
 // Reseal implements Resealer on S3: the new header is written as
 // reseal/<sum> (GOVERNANCE-locked to the payload's date, with its legal
-// hold), then every version of header/<sum> is removed with the
+// hold; the archive's index has recorded its hash before: S3.Resealing),
+// then every version of header/<sum> is removed with the
 // governance bypass, as erasure removes it. The payload object, however
 // it is locked, is not touched. Until header/<sum> is gone the recording
 // reads with the box's header; after, with the new one.
@@ -102,7 +103,9 @@ func (s *S3) Reseal(ctx context.Context, sum string, oldLen int64, hdr []byte) e
 		return fmt.Errorf("store: s3 stat %s: %w", sum, err)
 	}
 	// A re-seal interrupted before: its header is replaced by this one.
-	if err := s.removeAll(ctx, resealedKey(sum), true); err != nil && !errors.Is(err, ErrNotFound) {
+	// A version someone else wrote and locked stays (alerted): the
+	// archive's is written on top, and only it is read (s3resealed.go).
+	if err := s.removeAllBut(ctx, resealedKey(sum), minio.ObjectInfo{}); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	_, until, hold := lockOf(po)

@@ -84,6 +84,14 @@ type S3 struct {
 	// note for evidence of an erasure only when it verifies; without
 	// VerifyNote it takes none (s3evidence.go).
 	VerifyNote func(Erasure) error
+	// Resealing, when set, returns the SHA-256 (hex) of the header the
+	// archive re-sealed sum with and the SHA-256 state after the box's
+	// original header (known false: never re-sealed); archive.Open sets
+	// it to the index's (index.Resealing). The store reads reseal/<sum>
+	// only when a version of it is the one so recorded (s3resealed.go);
+	// without Resealing, never.
+	Resealing   func(ctx context.Context, sum string) (headerSHA256, midstate string, known bool, err error)
+	resealPicks sync.Map // sum -> [2]string: the archive's reseal/ and payload version IDs (resealOf)
 }
 
 // S3Config names a bucket: from a URL
@@ -241,28 +249,27 @@ func (s *S3) look(ctx context.Context, sum string, left *[]string) (ho, po minio
 	}
 	if len(hv) == 0 {
 		// Re-sealed (reseal.go): the header the archive wrote in its place.
+		// Only the archive's own (s3resealed.go); anything else there
+		// leaves the recording erased.
 		if rv, err := s.versions(ctx, resealedKey(sum)); err != nil {
 			return ho, po, err
 		} else if len(rv) > 0 {
-			if ho, err = stat(resealedKey(sum), rv[0]); err != nil {
+			r, p, ok, err := s.resealOf(ctx, sum, rv, pv)
+			if err != nil {
 				return ho, po, err
 			}
-			if left != nil && len(pv) > 1 {
-				// Someone else's version beside the archive's: its lock
-				// is unknown (no hash tells them apart once re-sealed).
-				*left = append(*left, fmt.Sprintf("%d versions of a re-sealed recording's payload", len(pv)))
-			}
-			// The payload's version Reseal found to be the archive's,
-			// named in the new header's metadata (re-sealed before: the
-			// oldest).
-			p := pv[0]
-			for _, v := range pv {
-				if v.VersionID == ho.Metadata.Get(resealPayloadMeta) {
-					p = v
+			if ok {
+				if ho, err = stat(resealedKey(sum), r); err != nil {
+					return ho, po, err
 				}
+				if left != nil && len(pv) > 1 {
+					// Someone else's version beside the archive's: its
+					// lock is unknown.
+					*left = append(*left, fmt.Sprintf("%d versions of a re-sealed recording's payload", len(pv)))
+				}
+				po, err = stat(payloadKey(sum), p)
+				return ho, po, err
 			}
-			po, err = stat(payloadKey(sum), p)
-			return ho, po, err
 		}
 		po, err = stat(payloadKey(sum), pv[0])
 		if err == nil {

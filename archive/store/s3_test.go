@@ -41,6 +41,7 @@ func openS3(t *testing.T) (*store.S3, store.S3Config, *minio.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	archiveHooks(st)
 	// A second client with the archive's own credentials: what an
 	// insider with the archive's S3 keys could do.
 	raw, err := cfg.Client()

@@ -41,11 +41,6 @@ import (
 // read for certain; nothing is erased or deleted on it.
 var ErrLockUnknown = errors.New("store: the archive's version is not alone (someone else's version beside it cannot be removed): its lock cannot be read for certain, nothing is erased or deleted")
 
-// resealPayloadMeta names, in a re-sealed header's metadata, the payload
-// version Reseal found to be the archive's (ours): once re-sealed, no
-// hash tells it from someone else's.
-const resealPayloadMeta = "X-Amz-Meta-Spanvault-Payload-Version"
-
 // alert hands what the store found to S3.Alert, if set.
 func (s *S3) alert(detail string) {
 	if s.Alert != nil {

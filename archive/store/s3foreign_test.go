@@ -185,7 +185,7 @@ func openAgain(t *testing.T, cfg store.S3Config) *store.S3 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return archiveHooks(st)
 }
 
 // A version someone else put on top of the archive's payload, locked so
@@ -250,7 +250,7 @@ func TestS3EraseResealedUnderForeignVersion(t *testing.T) {
 	}
 	end := bytes.Index(data, []byte("\n--- ")) + 1
 	end += bytes.IndexByte(data[end:], '\n') + 1
-	if err := st.Reseal(ctx, s, int64(end), data[:end]); err != nil {
+	if err := reseal(t, st, data, data[:end]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
@@ -290,7 +290,7 @@ func TestS3ResealedOverForeignPayload(t *testing.T) {
 	}
 	end := bytes.Index(data, []byte("\n--- ")) + 1
 	end += bytes.IndexByte(data[end:], '\n') + 1
-	if err := openAgain(t, cfg).Reseal(ctx, s, int64(end), data[:end]); err != nil {
+	if err := reseal(t, openAgain(t, cfg), data, data[:end]); err != nil {
 		t.Fatal(err)
 	}
 	r, _, err := openAgain(t, cfg).Open(ctx, s)

@@ -3,8 +3,13 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
 	"errors"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +29,45 @@ func testVerifyNote(n store.Erasure) error {
 		return errors.New("not signed by the archive")
 	}
 	return nil
+}
+
+// testReseals stands for the archive's index of re-sealed headers in the
+// store's tests (index.Resealing): sum -> [header SHA-256, midstate].
+var testReseals sync.Map
+
+func testResealing(_ context.Context, sum string) (string, string, bool, error) {
+	v, ok := testReseals.Load(sum)
+	if !ok {
+		return "", "", false, nil
+	}
+	r := v.([2]string)
+	return r[0], r[1], true, nil
+}
+
+// archiveHooks gives st what archive.Open gives it: the checks of the
+// archive's own erasure notes and re-sealed headers.
+func archiveHooks(st *store.S3) *store.S3 {
+	st.VerifyNote = testVerifyNote
+	st.Resealing = testResealing
+	return st
+}
+
+// reseal re-seals sum (the age file data) with hdr as the archive does:
+// its index learns the new header's hash and the state after the old
+// header first.
+func reseal(t *testing.T, st *store.S3, data, hdr []byte) error {
+	t.Helper()
+	end := bytes.Index(data, []byte("\n--- ")) + 1
+	end += bytes.IndexByte(data[end:], '\n') + 1
+	h := sha256.New()
+	h.Write(data[:end])
+	mid, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := sha256.Sum256(hdr)
+	testReseals.Store(sum(data), [2]string{hex.EncodeToString(hs[:]), hex.EncodeToString(mid)})
+	return st.Reseal(context.Background(), sum(data), int64(end), hdr)
 }
 
 // An insider who learns a recording's address writes
@@ -151,5 +195,95 @@ func TestS3ForeignLockedVersionDoesNotBlockShred(t *testing.T) {
 	}
 	if !alerts.has("header/" + s2) {
 		t.Errorf("no alert of the foreign header version: %q", alerts.all())
+	}
+}
+
+// After a recording's erasure (header gone) an insider writes
+// reseal/<sum> (COMPLIANCE-locked, so no bypass removes it) naming a
+// payload version of their own. Every front-end then takes it for the
+// re-sealed header: Stat no longer reports the recording erased, and
+// Open serves the insider's bytes under the erased recording's address.
+func TestS3ForeignResealAfterErasure(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	until := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	data := sealedFile(t, id, bytes.Repeat([]byte("a recording to erase "), 5000))
+	s := sum(data)
+	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	if err := st.Shred(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(365 * 24 * time.Hour).UTC().Truncate(time.Second)
+	fake := sealedFile(t, id, []byte("words nobody said"))
+	end := bytes.Index(fake, []byte("\n--- ")) + 1
+	end += bytes.IndexByte(fake[end:], '\n') + 1
+	pv, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, bytes.NewReader(fake[end:]), int64(len(fake)-end), minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "reseal/"+s, bytes.NewReader(fake[:end]), int64(end), minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long,
+		UserMetadata: map[string]string{"spanvault-payload-version": pv.VersionID}}); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nor does the archive (which knows its re-seals) take it.
+	if in, err := openAgain(t, cfg).Stat(ctx, s); err != nil || !in.Erased {
+		t.Errorf("Stat (the archive's checks) of an erased recording after an insider's reseal/%s: %+v %v; want Erased", s[:8], in, err)
+	}
+	in, err := st2.Stat(ctx, s)
+	if err != nil || !in.Erased {
+		t.Errorf("Stat of an erased recording after an insider's reseal/%s: %+v %v; want Erased", s[:8], in, err)
+	}
+	if r, _, err := st2.Open(ctx, s); !errors.Is(err, store.ErrErased) {
+		var got []byte
+		if err == nil {
+			got, _ = io.ReadAll(r)
+			r.Close()
+		}
+		t.Errorf("Open of an erased recording: %v; want ErrErased (read %d bytes, the insider's file: %v)", err, len(got), bytes.Equal(got, fake))
+	}
+}
+
+// An insider writes reseal/<sum> COMPLIANCE-locked before the
+// archive re-seals the recording: Reseal's removeAll of "a re-seal
+// interrupted before" fails, and the re-seal job can never re-wrap it.
+func TestS3ForeignResealBeforeReseal(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	var alerts alertLog
+	st.Alert = alerts.add
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	until := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	data := sealedFile(t, id, bytes.Repeat([]byte("a recording to re-seal "), 5000))
+	s := sum(data)
+	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+		t.Fatalf("upload: %+v %v", in, err)
+	}
+	long := time.Now().Add(365 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "reseal/"+s, strings.NewReader("x"), 1, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long}); err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.Index(data, []byte("\n--- ")) + 1
+	end += bytes.IndexByte(data[end:], '\n') + 1
+	if err := reseal(t, st, data, data[:end]); err != nil {
+		t.Fatalf("re-seal with an insider's locked reseal/%s there: %v", s[:8], err)
+	}
+	if !alerts.has("reseal/" + s) {
+		t.Errorf("no alert of the foreign reseal/ version: %q", alerts.all())
+	}
+	r, _, err := openAgain(t, cfg).Open(ctx, s)
+	if err != nil {
+		t.Fatalf("after the re-seal: %v", err)
+	}
+	back, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(back, data) { // re-sealed with the same header here
+		t.Errorf("after the re-seal, read back %d bytes, not the archive's %d", len(back), len(data))
 	}
 }

@@ -186,9 +186,9 @@ func (e *env) backupIndex(t *testing.T) func() {
 }
 
 // TestErasureReplayFailureDoesNotStopOpen: someone with write access to
-// the bucket puts a locked version of their own on top of a recording's
-// payload; the DPO's erasure is noted, but the store cannot erase (its
-// lock is unknown). The archive's next start does not fail on that note:
+// the bucket puts a legal hold on a recording's header (the archive's
+// index holds nothing); the DPO's erasure is noted, but the store cannot
+// remove the header. The archive's next start does not fail on that note:
 // the recording is made unreachable in the index (a tombstone, nothing
 // served), the erasure left pending in the store is alerted with the
 // reason, and tried again at every start. Before, archive.Open failed
@@ -206,10 +206,11 @@ func TestErasureReplayFailureDoesNotStopOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.PutObject(ctx, sc.Bucket, "payload/"+en.SHA256, strings.NewReader("foreign"), 7, minio.PutObjectOptions{DisableMultipart: true,
-		Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
+	on := minio.LegalHoldEnabled
+	if err := raw.PutObjectLegalHold(ctx, sc.Bucket, "header/"+en.SHA256, minio.PutObjectLegalHoldOptions{Status: &on}); err != nil {
 		t.Fatal(err)
 	}
+	defer raw.PutObjectLegalHold(ctx, sc.Bucket, "header/"+en.SHA256, minio.PutObjectLegalHoldOptions{Status: new(minio.LegalHoldDisabled)})
 	if _, err := e.arch.Command(ctx, e.box, wire.CmdErase, en.ID, false, "Art. 17 request", "dpo"); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func TestErasureReplayFailureDoesNotStopOpen(t *testing.T) {
 		if _, ok := rows[en.ID+"/tombstone"]; !ok {
 			t.Errorf("start %d: no tombstone for the recording whose erasure is pending", start)
 		}
-		if pend := e.alerts(t, "erasure_replay_pending"); len(pend) != start || !strings.Contains(pend[start-1], "not alone") {
+		if pend := e.alerts(t, "erasure_replay_pending"); len(pend) != start || !strings.Contains(pend[start-1], "header/"+en.SHA256) {
 			t.Errorf("start %d: want %d alerts of the pending erasure with the reason, got %q", start, start, pend)
 		}
 		a.Close()
