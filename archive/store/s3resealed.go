@@ -24,7 +24,6 @@ import (
 // reseal/<sum> is alerted and changes nothing: the recording reads as
 // erased (its header is gone), and publish writes an upload's header.
 
-
 // resealOf finds the archive's re-sealed header among rv and the
 // archive's payload among pv; ok is false (alerted) when none is.
 func (s *S3) resealOf(ctx context.Context, sum string, rv, pv []minio.ObjectInfo) (r, p minio.ObjectInfo, ok bool, err error) {
