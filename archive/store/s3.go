@@ -482,6 +482,14 @@ func (s *S3) publish(sum, path string, length int64, pub publishing) (Info, erro
 		t0 = time.Now()
 		ui, err := s.c.PutObject(ctx, s.bucket, key, r, n, opts)
 		StepTimes.Since("S3 PUT "+strings.TrimSuffix(key[:strings.IndexByte(key, '/')+1], "/"), t0)
+		if err != nil && isDirectoryConflict(err) {
+			// Someone else's keys under key/ (s3foreign.go: clearUnder).
+			if cerr := s.clearUnder(ctx, key, err); cerr == nil {
+				if _, serr := r.Seek(start, io.SeekStart); serr == nil {
+					ui, err = s.c.PutObject(ctx, s.bucket, key, r, n, opts)
+				}
+			}
+		}
 		if err != nil {
 			code := minio.ToErrorResponse(err).Code
 			if code == "PreconditionFailed" {

@@ -153,3 +153,37 @@ func (s *S3) removeAllBut(ctx context.Context, key string, mine minio.ObjectInfo
 	}
 	return nil
 }
+
+// isDirectoryConflict reports a PUT refused because the key is a
+// directory on a server with folder semantics (versitygw's posix
+// backend, SeaweedFS's filer): someone wrote key/... before it.
+func isDirectoryConflict(err error) bool {
+	e := minio.ToErrorResponse(err)
+	return e.Code == "ExistingObjectIsDirectory" || strings.Contains(strings.ToLower(e.Message), "is a directory")
+}
+
+// clearUnder removes (governance bypass) every version of every key
+// under key/ (nothing the archive writes: someone else's, which makes key
+// a directory where the server has folders) and alerts what it found;
+// the caller then writes key again. A version it cannot remove (locked)
+// keeps the upload from being published: alerted, and the box retries.
+func (s *S3) clearUnder(ctx context.Context, key string, cause error) error {
+	var removed, left []string
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: key + "/", WithVersions: true, Recursive: true}) {
+		if oi.Err != nil {
+			left = append(left, fmt.Sprintf("listing: %v", oi.Err))
+			break
+		}
+		if err := s.c.RemoveObject(ctx, s.bucket, oi.Key, minio.RemoveObjectOptions{VersionID: oi.VersionID, GovernanceBypass: true}); err != nil {
+			left = append(left, fmt.Sprintf("%s (version %s): %v", oi.Key, oi.VersionID, err))
+			continue
+		}
+		removed = append(removed, oi.Key)
+	}
+	if len(left) > 0 {
+		s.alert(fmt.Sprintf("%s is a directory on the server (%v): keys under it the archive did not write (someone with the bucket's write access wrote them) could not be removed: %s; the upload is refused until they are gone", key, cause, strings.Join(left, "; ")))
+		return fmt.Errorf("store: s3 put %s: %w", key, cause)
+	}
+	s.alert(fmt.Sprintf("%s was a directory on the server (%v): keys under it the archive did not write (someone with the bucket's write access wrote them) removed: %s", key, cause, strings.Join(removed, ", ")))
+	return nil
+}

@@ -287,3 +287,42 @@ func TestS3ForeignResealBeforeReseal(t *testing.T) {
 		t.Errorf("after the re-seal, read back %d bytes, not the archive's %d", len(back), len(data))
 	}
 }
+
+// An insider writes payload/<sum>/x before the box's upload.
+// On a server with directory semantics (versitygw's posix backend,
+// SeaweedFS's filer) payload/<sum> is then a directory: the archive's
+// create-only PUT fails with neither success nor PreconditionFailed, and
+// every retry of the box's upload fails the same way.
+func TestS3DirectoryKeyBeforeUpload(t *testing.T) {
+	st, cfg, raw := openS3(t)
+	var alerts alertLog
+	st.Alert = alerts.add
+	ctx := context.Background()
+	id, _ := age.GenerateX25519Identity()
+	data := sealedFile(t, id, bytes.Repeat([]byte("a recording blocked "), 5000))
+	s := sum(data)
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s+"/x", strings.NewReader("x"), 1, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+	if err != nil || !in.Complete {
+		t.Fatalf("the box's upload after an insider's payload/%s/x: %+v %v", s[:8], in, err)
+	}
+	if !alerts.has("payload/" + s + "/x") {
+		t.Errorf("no alert of payload/%s/x: %q", s[:8], alerts.all())
+	}
+	// Locked so that it stays: the upload is refused (the box retries),
+	// alerted.
+	data2 := sealedFile(t, id, bytes.Repeat([]byte("a recording blocked for good "), 5000))
+	s2 := sum(data2)
+	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s2+"/x", strings.NewReader("x"), 1, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: until}); err != nil {
+		t.Fatal(err)
+	}
+	if in, _, err := st.AppendWith(ctx, "branch-1", s2, 0, int64(len(data2)), bytes.NewReader(data2), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err == nil && in.Complete {
+		t.Errorf("published although payload/%s/x is locked there: %+v", s2[:8], in)
+	}
+	if !alerts.has("payload/" + s2 + "/x") {
+		t.Errorf("no alert of the locked payload/%s/x: %q", s2[:8], alerts.all())
+	}
+}
