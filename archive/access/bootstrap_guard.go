@@ -90,15 +90,15 @@ func (s *Service) roleRequestRefusal(ctx context.Context, u *User, user string, 
 
 // disableKeepingAdmins disables name (why: disabled's text) unless it is
 // an enabled admin and fewer than minAdmins other enabled admins remain:
-// the check and the write are one guarded UPDATE.
+// the check and the write are one guarded UPDATE (adminGuarded).
 func disableKeepingAdmins(ctx context.Context, db *index.DB, name, why string) error {
-	res, err := db.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE name = ?
+	n, err := adminGuarded(ctx, db, `UPDATE users SET disabled = ? WHERE name = ?
 AND (role <> ? OR disabled <> '' OR (SELECT COUNT(*) FROM users o WHERE o.role = ? AND o.disabled = '' AND o.name <> ?) >= ?)`,
 		why, name, string(Admin), string(Admin), name, minAdmins)
 	if err != nil {
-		return fmt.Errorf("access: %w", err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	if n > 0 {
 		return nil
 	}
 	var others int
