@@ -36,7 +36,11 @@ func (a *Archive) holds(r index.Record) string {
 // Unless the archive holds the recording, it writes the write-once
 // erasure note first (a crash after it is replayed at the next start),
 // erases the object (crypto-shredding on locked storage), and marks the
-// index erased under tomb. When the archive holds it (holds), the copy
+// index erased under tomb. When the store's erasure fails other than by
+// refusing (a hold or legal lock on the object: then nothing is marked),
+// the index is marked all the same (the recording unreachable at once),
+// the erasure left pending in the store is alerted (erasure_pending) with
+// the reason, and the replay tries it again at every start. When the archive holds it (holds), the copy
 // stays: the tombstone is kept as a refused erasure, the DPO is alerted,
 // the box is told in its next check-in reply, and refused says why.
 func (a *Archive) eraseCopy(ctx context.Context, name, id, by string, tomb index.Record) (refused string, err error) {
@@ -87,24 +91,37 @@ func (a *Archive) eraseCopy(ctx context.Context, name, id, by string, tomb index
 		a.Event(ctx, "erasure_refused", by, name, fmt.Sprintf("%s: erasure refused, the archive keeps its copy: %s", id, refused), true)
 		return refused, nil
 	}
+	type failed struct {
+		n   store.Erasure
+		err error
+	}
+	var pending []failed
 	for _, r := range live {
 		if r.Kind != wire.KindRecording {
 			continue
 		}
 		// The note first: a crash after it replays the erasure at the
 		// next start; the other order could forget it.
-		if err := a.noteErasure(ctx, store.Erasure{SHA256: r.SHA256, Appliance: name, ID: r.ID, At: now, By: by}); err != nil {
+		n := store.Erasure{SHA256: r.SHA256, Appliance: name, ID: r.ID, At: now, By: by}
+		if err := a.noteErasure(ctx, n); err != nil {
 			a.Event(ctx, "erase_at_archive_refused", by, name, fmt.Sprintf("%s: %v", r.ID, err), true)
 			return "", fmt.Errorf("archive: erasing %s: %w", r.ID, err)
 		}
 		if err := a.eraseObject(ctx, r.SHA256, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			a.Event(ctx, "erase_at_archive_refused", by, name, fmt.Sprintf("%s: %v", r.ID, err), true)
-			return "", fmt.Errorf("archive: erasing %s: %w", r.ID, err)
+			if storeRefused(err) {
+				a.Event(ctx, "erase_at_archive_refused", by, name, fmt.Sprintf("%s: %v", r.ID, err), true)
+				return "", fmt.Errorf("archive: erasing %s: %w", r.ID, err)
+			}
+			// Noted: unreachable below, the store's erasure pending.
+			pending = append(pending, failed{n, err})
 		}
 	}
 	tomb.Tombstone = index.TombstoneErased
 	if err := a.Index.PutRecords(ctx, []index.Record{tomb}); err != nil {
 		return "", err
+	}
+	for _, p := range pending {
+		a.storePending(ctx, "erasure_pending", by, p.n, p.err)
 	}
 	if len(live) > 0 {
 		if err := a.Index.SetWhy(ctx, name, id, "erased by "+by); err != nil {

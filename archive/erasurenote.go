@@ -126,7 +126,7 @@ func (a *Archive) replayNote(ctx context.Context, n store.Erasure) error {
 				continue
 			}
 			if err := a.eraseObject(ctx, r.SHA256, n.At); err != nil && !errors.Is(err, store.ErrNotFound) {
-				a.Event(ctx, "erasure_replay_pending", "archive", n.Appliance, fmt.Sprintf("%s: erased %s by %s, unreachable in the index, but the store's erasure is still pending (tried again at the next start): %v", r.ID, n.At.UTC().Format(time.RFC3339), n.By, err), true)
+				a.storePending(ctx, "erasure_replay_pending", "archive", n, err)
 			}
 			continue
 		}
@@ -141,7 +141,7 @@ func (a *Archive) replayNote(ctx context.Context, n store.Erasure) error {
 		}
 		a.Event(ctx, "erasure_replayed", "archive", n.Appliance, fmt.Sprintf("%s erased %s by %s; the index did not know (restored from a backup?)", r.ID, n.At.UTC().Format(time.RFC3339), n.By), true)
 		if eerr != nil && !errors.Is(eerr, store.ErrNotFound) {
-			a.Event(ctx, "erasure_replay_pending", "archive", n.Appliance, fmt.Sprintf("%s: erased %s by %s, unreachable in the index, but the store's erasure is still pending (tried again at the next start): %v", r.ID, n.At.UTC().Format(time.RFC3339), n.By, eerr), true)
+			a.storePending(ctx, "erasure_replay_pending", "archive", n, eerr)
 		}
 	}
 	return nil

@@ -177,7 +177,10 @@
 //     it commanded: a write-once erasure note, the object erased
 //     (crypto-shredded on locked S3 storage), the index marked erased
 //     (deleted_at; playback answers 410 and search drops it), and the
-//     tombstone with the subject's sealed numbers kept for Art. 15. Unless
+//     tombstone with the subject's sealed numbers kept for Art. 15 (when
+//     the store cannot erase, the index is marked all the same, the
+//     tombstone acknowledged, and the store's erasure alerted as pending,
+//     erasure_pending, and tried again at every start). Unless
 //     the archive holds the recording: a legal hold at the archive, or a
 //     class in its legal_retention (a legal duty, Art. 17(3)(b)) before
 //     its date. Then it refuses: the copy stays, the DPO is alerted

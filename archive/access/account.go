@@ -195,13 +195,15 @@ func mayWhileMustChange(r *http.Request) bool {
 	return false
 }
 
-// DisableUser disables an account and ends its sessions at once.
+// DisableUser disables an account and ends its sessions at once; never
+// an admin whose disabling leaves fewer than two enabled admin accounts
+// (bootstrap_guard.go).
 func DisableUser(ctx context.Context, db *index.DB, now time.Time, name, reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return httperr.BadRequest("access: disabling a user needs a reason")
 	}
 	d := fmt.Sprintf("%s (since %s)", strings.TrimSpace(reason), now.UTC().Format(time.RFC3339))
-	if err := updateUser(ctx, db, `UPDATE users SET disabled = ? WHERE name = ?`, d, name); err != nil {
+	if err := disableKeepingAdmins(ctx, db, name, d); err != nil {
 		return err
 	}
 	_, err := db.ExecContext(ctx, `DELETE FROM sessions WHERE name = ?`, name)

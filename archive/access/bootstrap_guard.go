@@ -3,6 +3,8 @@ package access
 import (
 	"context"
 	"fmt"
+
+	"github.com/spanvault/spanvault/archive/index"
 )
 
 // The bootstrap is one-way: BootstrapAdmin takes one of two slots
@@ -14,7 +16,9 @@ import (
 // never reopen it. And the admins stay at least two: a role request that
 // would leave fewer than two enabled admin accounts is refused when
 // filed, when decided and in the update that carries it out; nobody
-// files a change of their own role.
+// files a change of their own role. Disabling an admin keeps the same
+// rule, in the update that disables (web, API, command line); accounts
+// are never deleted.
 
 // minAdmins is how many enabled admin accounts a role change leaves at
 // least: the two people every account addition or reset takes.
@@ -82,4 +86,28 @@ func (s *Service) roleRequestRefusal(ctx context.Context, u *User, user string, 
 		return forbidden("nobody files a change of their own role: another admin does")
 	}
 	return s.keepsAdmins(ctx, user, role)
+}
+
+// disableKeepingAdmins disables name (why: disabled's text) unless it is
+// an enabled admin and fewer than minAdmins other enabled admins remain:
+// the check and the write are one guarded UPDATE (adminGuarded).
+func disableKeepingAdmins(ctx context.Context, db *index.DB, name, why string) error {
+	n, err := adminGuarded(ctx, db, `UPDATE users SET disabled = ? WHERE name = ?
+AND (role <> ? OR disabled <> '' OR (SELECT COUNT(*) FROM users o WHERE o.role = ? AND o.disabled = '' AND o.name <> ?) >= ?)`,
+		why, name, string(Admin), string(Admin), name, minAdmins)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	var others int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = ? AND disabled = '' AND name <> ?`, string(Admin), name).Scan(&others); err != nil {
+		return fmt.Errorf("access: %w", err)
+	}
+	var role string
+	if err := db.QueryRowContext(ctx, `SELECT role FROM users WHERE name = ?`, name).Scan(&role); err != nil {
+		return ErrNoUser
+	}
+	return forbidden(fmt.Sprintf("admin %s stays enabled: the archive needs at least %d enabled admin accounts besides any change, and has %d others (add an admin first)", name, minAdmins, others))
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/spanvault/spanvault/archive/access"
 	"github.com/spanvault/spanvault/archive/index/pgtest"
 	"github.com/spanvault/spanvault/archive/keyring"
+	"github.com/spanvault/spanvault/archive/store/s3test"
 	"github.com/spanvault/spanvault/capture"
 	"github.com/spanvault/spanvault/capture/calls"
 	"github.com/spanvault/spanvault/capture/decode"
@@ -112,6 +113,9 @@ func newEnv(t testing.TB, edit func(*archive.Config)) *env {
 	opt := archive.InitOptions{Name: "test-archive", Listen: "127.0.0.1:0"}
 	if os.Getenv("SPANVAULT_TEST_INDEX") == "postgres" {
 		opt.Index = pgtest.Start(t)
+	}
+	if os.Getenv("SPANVAULT_TEST_STORE") == "s3" {
+		opt.Store = s3test.Start(t).URL()
 	}
 	if err := archive.Init(e.dir, opt); err != nil {
 		t.Fatal(err)

@@ -245,13 +245,13 @@ func (s *Service) setRole(ctx context.Context, name string, role Role, branches 
 	}
 	// Never below minAdmins enabled admins, even against a decision
 	// made at the same moment (bootstrap_guard.go).
-	r, err := s.db().ExecContext(ctx, `UPDATE users SET role = ?, branches = ? WHERE name = ?
+	n, err := adminGuarded(ctx, s.db(), `UPDATE users SET role = ?, branches = ? WHERE name = ?
 AND (role <> ? OR ? = ? OR (SELECT COUNT(*) FROM users o WHERE o.role = ? AND o.disabled = '' AND o.name <> ?) >= ?)`,
 		string(role), scope, name, string(Admin), string(role), string(Admin), string(Admin), name, minAdmins)
 	if err != nil {
 		return err
 	}
-	if n, _ := r.RowsAffected(); n == 0 {
+	if n == 0 {
 		if err := s.keepsAdmins(ctx, name, role); err != nil {
 			return err
 		}

@@ -105,6 +105,7 @@ const (
 	LockEvents int64 = 1 // the archive's audit trail (a hash chain)
 	LockAnchor int64 = 2 // the anchor log (a Merkle tree)
 	LockSchema int64 = 3 // schema migrations
+	LockAdmins int64 = 4 // a change that may leave fewer enabled admins
 )
 
 // Serialize makes transactions that take the same lock run one after the

@@ -214,7 +214,7 @@ func TestErasureReplayFailureDoesNotStopOpen(t *testing.T) {
 	if _, err := e.arch.Command(ctx, e.box, wire.CmdErase, en.ID, false, "Art. 17 request", "dpo"); err != nil {
 		t.Fatal(err)
 	}
-	_ = e.client().Pass(ctx, client.Options{}) // the archive's erasure fails: noted, not done
+	_ = e.client().Pass(ctx, client.Options{}) // the store's erasure fails: noted, unreachable, pending
 	e.stopArchive()
 	for start := 1; start <= 2; start++ {
 		a, err := archive.Open(e.dir)

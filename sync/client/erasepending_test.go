@@ -1,0 +1,80 @@
+package client_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/spanvault/spanvault/archive/index"
+	"github.com/spanvault/spanvault/archive/store"
+	"github.com/spanvault/spanvault/capture/synth"
+	"github.com/spanvault/spanvault/sync/wire"
+)
+
+// TestLiveErasureStoreFailureTombstones: someone with write access to
+// the bucket puts a COMPLIANCE-locked version of their own on top of a
+// recording's payload; the box's DPO then erases the recording and the
+// box syncs its erasure tombstone. The store cannot erase (its lock is
+// unknown), yet the recording is unreachable at the archive at once: the
+// index marks it erased (what the access service answers 410 for), the
+// tombstone is acknowledged as an erasure, and the pending store erasure
+// is alerted with its reason and tried again at the next start. Before,
+// the live path returned the store's error: the tombstone was refused in
+// its ack and the recording stayed readable until the next start.
+func TestLiveErasureStoreFailureTombstones(t *testing.T) {
+	t.Setenv("SPANVAULT_TEST_STORE", "s3")
+	e := newEnv(t)
+	ctx := context.Background()
+	e.record(synth.Config{Calls: 2, Duration: time.Second, Start: e.clock.Now().Add(-time.Hour), Seed: 5})
+	c := e.client()
+	if err := e.pass(c); err != nil {
+		t.Fatal(err)
+	}
+	e.checkAllArrived()
+	es, _ := e.v.List()
+	victim := es[0].ID
+	sum := e.archiveRows()[victim+"/"+wire.KindRecording].SHA256
+	sc, err := store.ParseS3URL(e.arch.Config.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sc.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.PutObject(ctx, sc.Bucket, "payload/"+sum, strings.NewReader("foreign"), 7, minio.PutObjectOptions{DisableMultipart: true,
+		Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.v.Erase(victim, "Art. 17 request", "dpo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.pass(c); err != nil {
+		t.Fatal(err)
+	}
+	rows := e.archiveRows()
+	if r := rows[victim+"/"+wire.KindRecording]; r.DeletedAt.IsZero() {
+		t.Errorf("the store's erasure failed and the recording is still live in the index (the access service serves it)")
+	}
+	if ts, ok := rows[victim+"/"+wire.KindTombstone]; !ok || ts.Tombstone != index.TombstoneErased {
+		t.Errorf("the erasure's tombstone at the archive: %q (present %v), want %q", ts.Tombstone, ok, index.TombstoneErased)
+	}
+	if ts, _ := e.v.PendingTombstones(); len(ts) != 0 {
+		t.Errorf("%d tombstones not acknowledged", len(ts))
+	}
+	if pend := e.alerts(t, "erasure_pending"); len(pend) != 1 || !strings.Contains(pend[0], "not alone") {
+		t.Errorf("want one alert of the pending store erasure with its reason, got %q", pend)
+	}
+	// The next start tries the store's erasure again (the replay).
+	e.stopArchive()
+	e.startArchive()
+	if pend := e.alerts(t, "erasure_replay_pending"); len(pend) != 1 {
+		t.Errorf("the next start did not try the pending store erasure again: %q", pend)
+	}
+	if r := e.archiveRows()[victim+"/"+wire.KindRecording]; r.DeletedAt.IsZero() {
+		t.Errorf("after a restart the recording is live again")
+	}
+}
