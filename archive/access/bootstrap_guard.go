@@ -8,9 +8,10 @@ import (
 )
 
 // The bootstrap is one-way: BootstrapAdmin takes one of two slots
-// (index migration 25: bootstrap_slots) in a single statement before it
-// adds its admin, and no slot is ever freed but one whose own addition
-// failed. It takes none while the archive holds an account that is not
+// (index migration 25: bootstrap_slots; one per name, migration 27) in a
+// single statement before it adds its admin, and no slot is ever freed
+// but one whose own addition failed; the next bootstrap takes the lowest
+// free slot. It takes none while the archive holds an account that is not
 // a bootstrap admin, and an archive migrated with accounts has both
 // slots taken. So a demotion, a disabled admin or two bootstraps at once
 // never reopen it. And the admins stay at least two: a role request that
@@ -24,19 +25,33 @@ import (
 // least: the two people every account addition or reset takes.
 const minAdmins = BootstrapAdmins
 
-// takeBootstrapSlot claims the next bootstrap slot for name, or refuses
+// takeBootstrapSlot claims the lowest free bootstrap slot for name, or
+// refuses when name has a slot already (another bootstrap of the same
+// name is adding it; the slot's name is unique: index migration 27) or
 // (errHasAdmins) when both are taken, one was taken meanwhile, or the
 // archive has an account the bootstrap did not add.
 func (s *Service) takeBootstrapSlot(ctx context.Context, name string) (int, error) {
+	// The lowest positive number not taken is 1 or one above a taken slot.
 	res, err := s.db().ExecContext(ctx, `INSERT INTO bootstrap_slots (slot, name, taken_at)
-SELECT n, ?, ? FROM (SELECT COALESCE(MAX(slot), 0) + 1 AS n FROM bootstrap_slots) m
-WHERE n <= ? AND NOT EXISTS (SELECT 1 FROM users WHERE name NOT IN (SELECT name FROM bootstrap_slots))`, name, ts(s.now()), BootstrapAdmins)
-	if err != nil {
-		// The primary key (another bootstrap took this slot meanwhile)
-		// or the CHECK (a third): the database refuses.
-		return 0, fmt.Errorf("%w (%v)", errHasAdmins, err)
+SELECT c.n, ?, ? FROM (SELECT 1 AS n UNION SELECT slot + 1 AS n FROM bootstrap_slots) c
+WHERE c.n <= ? AND c.n NOT IN (SELECT slot FROM bootstrap_slots)
+AND NOT EXISTS (SELECT 1 FROM bootstrap_slots WHERE name = ?)
+AND NOT EXISTS (SELECT 1 FROM users WHERE name NOT IN (SELECT name FROM bootstrap_slots))
+ORDER BY c.n LIMIT 1`, name, ts(s.now()), BootstrapAdmins, name)
+	var n int64
+	if err == nil {
+		n, _ = res.RowsAffected()
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if err != nil || n == 0 {
+		var other int
+		if s.db().QueryRowContext(ctx, `SELECT slot FROM bootstrap_slots WHERE name = ?`, name).Scan(&other) == nil {
+			return 0, fmt.Errorf("access: user %s exists or is being added by another bootstrap (slot %d)", name, other)
+		}
+		if err != nil {
+			// The primary key (another bootstrap took this slot meanwhile)
+			// or the CHECK (a third): the database refuses.
+			return 0, fmt.Errorf("%w (%v)", errHasAdmins, err)
+		}
 		return 0, errHasAdmins
 	}
 	var slot int
@@ -46,11 +61,12 @@ WHERE n <= ? AND NOT EXISTS (SELECT 1 FROM users WHERE name NOT IN (SELECT name 
 	return slot, nil
 }
 
-// freeBootstrapSlot gives back name's slot when its addition failed (no
-// user of that name exists): only then.
-func (s *Service) freeBootstrapSlot(ctx context.Context, name string) error {
-	if _, err := s.db().ExecContext(ctx, `DELETE FROM bootstrap_slots WHERE name = ? AND NOT EXISTS (SELECT 1 FROM users WHERE name = ?)`, name, name); err != nil {
-		return fmt.Errorf("access: giving back the bootstrap slot of %s: %w", name, err)
+// freeBootstrapSlot gives back slot, which name took, when name's
+// addition failed: the slot's number, so that the next bootstrap takes
+// it (the lowest free one).
+func (s *Service) freeBootstrapSlot(ctx context.Context, slot int, name string) error {
+	if _, err := s.db().ExecContext(ctx, `DELETE FROM bootstrap_slots WHERE slot = ? AND name = ?`, slot, name); err != nil {
+		return fmt.Errorf("access: giving back bootstrap slot %d (%s): %w", slot, name, err)
 	}
 	return nil
 }

@@ -135,7 +135,8 @@ var errHasAdmins = fmt.Errorf("the bootstrap is closed (it adds the first %d adm
 
 // BootstrapAdmin adds one of the first BootstrapAdmins administrators
 // of an archive (while every account on it is one the bootstrap added;
-// each takes a slot that is never given back: bootstrap_guard.go),
+// each takes a slot, given back only when its addition fails:
+// bootstrap_guard.go),
 // alerted in the trail, and answers the setup link (absolute; access.public_url
 // must be set) through which they set their own password and second
 // factor: nobody else sees either. Once the archive has them, accounts
@@ -155,7 +156,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, name string) (string, erro
 		return "", err
 	}
 	if _, err := AddUser(ctx, s.db(), s.now(), name, Admin, nil, s.Keys); err != nil { // its secrets are dropped here
-		return "", errors.Join(err, s.freeBootstrapSlot(ctx, name))
+		return "", errors.Join(err, s.freeBootstrapSlot(ctx, n, name))
 	}
 	s.audit(ctx, "user_added", BootstrapActor, "", fmt.Sprintf("user %s as %s on branches *: admin %d of the first %d", name, Admin, n, BootstrapAdmins), true)
 	link, err := s.issueSetup(ctx, name, setupNew, BootstrapActor)
