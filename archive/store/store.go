@@ -43,6 +43,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spanvault/spanvault/internal/atomicfile"
 )
 
 // Errors.
@@ -383,31 +385,16 @@ func (d *Dir) SetRetention(_ context.Context, sum string, r Retention) error {
 	return writeDurable(d.retPath(sum), data)
 }
 
-// writeDurable replaces path with data: a temporary file, fsynced,
-// renamed over path, the directory fsynced.
+// writeDurable replaces path with data (internal/atomicfile: a temporary
+// file, fsynced, renamed over path, the directory fsynced).
 func writeDurable(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err == nil {
-		_, err = f.Write(data)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		if isNoSpace(err) {
 			return fmt.Errorf("%w: %v", ErrNoSpace, err)
 		}
 		return fmt.Errorf("store: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 func (d *Dir) readRetention(sum string) Retention {
@@ -471,12 +458,7 @@ func hashFile(path string) (string, error) {
 }
 
 func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("store: fsync %s: %w", dir, err)
 	}
 	return nil
