@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -25,9 +24,7 @@ func TestS3NoteBesideForeignNote(t *testing.T) {
 	ctx := context.Background()
 	s := strings.Repeat("ab", 32)
 	forged := []byte(`{"sha256":"` + s + `","appliance":"branch-1","id":"x","at":"2026-01-01T00:00:00Z","by":"nobody"}`)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "erasures/"+s, bytes.NewReader(forged), int64(len(forged)), minio.PutObjectOptions{DisableMultipart: true}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "erasures/"+s, forged, minio.PutObjectOptions{})
 	ours := store.Erasure{SHA256: s, Appliance: "branch-1", ID: "x", At: time.Now().UTC().Truncate(time.Second), By: "dpo", Sig: []byte("signed")}
 	for range 2 {
 		if err := st.NoteErasure(ctx, ours); err != nil {

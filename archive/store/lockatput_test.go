@@ -32,10 +32,7 @@ import (
 func TestS3RequestsLockedAtPut(t *testing.T) {
 	cfg, pcfg, log := countedS3(t)
 	ctx := context.Background()
-	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openS3At(t, pcfg)
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, bytes.Repeat([]byte("a locked recording "), 20000))
 	s := sum(data)
@@ -64,10 +61,7 @@ func TestS3RequestsLockedAtPut(t *testing.T) {
 		t.Errorf("%d requests to the bucket for one recording locked at upload, want at most 3 (2 PUTs, 1 HEAD):\n%s", len(got), strings.Join(got, "\n"))
 	}
 
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openS3At(t, cfg)
 	in2, err := st2.Stat(ctx, s)
 	if err != nil || in2.LockMode != store.Compliance || !in2.RetainUntil.Equal(until) || in2.Size != int64(len(data)) {
 		t.Fatalf("lock as read back: %+v %v (want COMPLIANCE until %s)", in2, err, until)
@@ -84,7 +78,7 @@ func TestS3RequestsLockedAtPut(t *testing.T) {
 	// A GOVERNANCE lock at upload: erasure still removes the header.
 	data2 := sealedFile(t, id, bytes.Repeat([]byte("another recording "), 20000))
 	s2 := sum(data2)
-	if _, _, err := st.AppendWith(ctx, "branch-1", s2, 0, int64(len(data2)), bytes.NewReader(data2), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: asked}, Unclaimed: true}); err != nil {
+	if _, _, err := appendGoverned(ctx, st, s2, data2, asked); err != nil {
 		t.Fatal(err)
 	}
 	if err := st2.Erase(ctx, s2, time.Now()); err != nil {
@@ -102,10 +96,7 @@ func TestS3RequestsLockedAtPut(t *testing.T) {
 func TestS3PayloadHashedAsReceived(t *testing.T) {
 	cfg, pcfg, _ := countedS3(t)
 	ctx := context.Background()
-	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openS3At(t, pcfg)
 	id, _ := age.GenerateX25519Identity()
 	rereads := func() int64 {
 		for _, s := range store.StepTimes.Snapshot() {
@@ -135,10 +126,7 @@ func TestS3PayloadHashedAsReceived(t *testing.T) {
 	if n := rereads(); n != 1 {
 		t.Errorf("a resumed upload: %d re-reads for the payload's checksum, want 1", n)
 	}
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openS3At(t, cfg)
 	for _, data := range [][]byte{one, two} {
 		rc, _, err := st2.Open(ctx, sum(data))
 		if err != nil {
@@ -165,10 +153,7 @@ func (r iotest7) Read(p []byte) (int, error) { return r.r.Read(p[:min(len(p), 7)
 func TestS3HeaderStaysGone(t *testing.T) {
 	cfg := s3test.Start(t)
 	ctx := context.Background()
-	st, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openS3At(t, cfg)
 	archiveHooks(st)
 	id, _ := age.GenerateX25519Identity()
 	for _, unclaimed := range []bool{false, true} {

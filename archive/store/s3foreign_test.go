@@ -27,26 +27,19 @@ import (
 // same bytes, already there", the upload is reported complete (PATCH
 // 201), and the archive holds bytes that do not hash to the address.
 func TestS3ForeignPayloadFirst(t *testing.T) {
-	st, cfg, raw := openS3(t)
-	var alerts alertLog
-	st.Alert = alerts.add
+	st, cfg, raw, alerts := openS3Alerted(t)
 	ctx := context.Background()
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, bytes.Repeat([]byte("a recording "), 5000))
 	s := sum(data)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s, []byte("forged"), minio.PutObjectOptions{})
 	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
-	in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+	in, _, err := appendGoverned(ctx, st, s, data, until)
 	if err != nil || !in.Complete {
 		t.Logf("upload refused (good): %+v %v", in, err)
 		return
 	}
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openS3At(t, cfg)
 	r, n, err := st2.Open(ctx, s)
 	if err != nil {
 		t.Fatalf("the upload was acknowledged complete (%+v) but the object does not open: %v", in, err)
@@ -103,9 +96,7 @@ func TestS3ForeignVersionFirst(t *testing.T) {
 		{"header", "header/", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st, cfg, raw := openS3(t)
-			var alerts alertLog
-			st.Alert = alerts.add
+			st, cfg, raw, alerts := openS3Alerted(t)
 			ctx := context.Background()
 			data := sealedFile(t, id, bytes.Repeat([]byte("a recording "+c.name), 5000))
 			s := sum(data)
@@ -125,7 +116,7 @@ func TestS3ForeignVersionFirst(t *testing.T) {
 				t.Fatal(err)
 			}
 			until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
-			in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+			in, _, err := appendGoverned(ctx, st, s, data, until)
 			if err != nil || !in.Complete {
 				t.Fatalf("upload over someone else's %s: %+v %v", c.key, in, err)
 			}
@@ -153,9 +144,7 @@ func TestS3ForeignVersionFirst(t *testing.T) {
 		})
 	}
 	t.Run("own bytes there", func(t *testing.T) {
-		st, cfg, raw := openS3(t)
-		var alerts alertLog
-		st.Alert = alerts.add
+		st, cfg, raw, alerts := openS3Alerted(t)
 		ctx := context.Background()
 		data := sealedFile(t, id, bytes.Repeat([]byte("cut "), 5000))
 		s := sum(data)
@@ -195,23 +184,19 @@ func openAgain(t *testing.T, cfg store.S3Config) *store.S3 {
 // could read; the index's erasure (Shred) is refused by the header's own
 // legal hold; the recording still reads back as the archive's.
 func TestS3LockUnknownRefusesErasure(t *testing.T) {
-	st, cfg, raw := openS3(t)
-	var alerts alertLog
-	st.Alert = alerts.add
+	st, cfg, raw, alerts := openS3Alerted(t)
 	ctx := context.Background()
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, bytes.Repeat([]byte("a held recording "), 5000))
 	s := sum(data)
 	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s, data, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
 	if err := st.SetRetention(ctx, s, store.Retention{Mode: store.Governance, Until: until, Hold: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s, []byte("forged"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)})
 	if err := st.Shred(ctx, s); !errors.Is(err, store.ErrLockUnknown) {
 		t.Errorf("shredding a held recording with someone else's locked version on top: %v; want ErrLockUnknown", err)
 	}
@@ -253,9 +238,7 @@ func TestS3EraseResealedUnderForeignVersion(t *testing.T) {
 	if err := reseal(t, st, data, data[:end]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s, []byte("forged"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)})
 	if err := openAgain(t, cfg).Erase(ctx, s, time.Now()); !errors.Is(err, store.ErrLegal) {
 		t.Errorf("erasure of a re-sealed legal recording (COMPLIANCE until %s) with someone else's locked version on top: %v; want ErrLegal", until, err)
 	}
@@ -282,9 +265,7 @@ func TestS3ResealedOverForeignPayload(t *testing.T) {
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, bytes.Repeat([]byte("re-sealed over a foreign payload "), 5000))
 	s := sum(data)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s, []byte("forged"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)})
 	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Unclaimed: true}); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}

@@ -26,7 +26,7 @@ func TestS3LegalHoldByVersionID(t *testing.T) {
 	until := time.Now().Add(400 * 24 * time.Hour).UTC().Truncate(time.Second)
 	// The store's first lock call probes the server.
 	warm := sealedFile(t, id, bytes.Repeat([]byte("warm-up "), 3000))
-	if _, _, err := st.AppendWith(ctx, "branch-1", sum(warm), 0, int64(len(warm)), bytes.NewReader(warm), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil {
+	if _, _, err := appendGoverned(ctx, st, sum(warm), warm, until); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SetRetention(ctx, sum(warm), store.Retention{Mode: store.Governance, Until: until.Add(time.Hour)}); err != nil {
@@ -37,7 +37,7 @@ func TestS3LegalHoldByVersionID(t *testing.T) {
 	}
 	data := sealedFile(t, id, bytes.Repeat([]byte("a held legal recording "), 5000))
 	s := sum(data)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s, data, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
 	ours := versions(t, raw, cfg.Bucket, "payload/"+s)
@@ -78,20 +78,15 @@ func TestS3EraseLegalUnderForeignLockedVersion(t *testing.T) {
 	until := time.Now().Add(400 * 24 * time.Hour).UTC().Truncate(time.Second)
 	data := sealedFile(t, id, bytes.Repeat([]byte("a legal recording "), 5000))
 	s := sum(data)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s, data, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
 	if err := st.SetRetention(ctx, s, store.Retention{Mode: store.Compliance, Until: until}); err != nil {
 		t.Fatal(err)
 	}
 	short := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: short}); err != nil {
-		t.Fatal(err)
-	}
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s, []byte("forged"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: short})
+	st2 := openS3At(t, cfg)
 	if in, err := st2.Stat(ctx, s); err == nil {
 		t.Logf("stat through another front-end: %+v", in)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,29 +76,22 @@ func reseal(t *testing.T, st *store.S3, data, hdr []byte) error {
 // removes the header it has just written: the upload is acknowledged
 // complete, and the recording can never be decrypted.
 func TestS3ForeignNoteDoesNotShredUpload(t *testing.T) {
-	st, cfg, raw := openS3(t)
-	var alerts alertLog
-	st.Alert = alerts.add
+	st, cfg, raw, alerts := openS3Alerted(t)
 	st.VerifyNote = testVerifyNote
 	ctx := context.Background()
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, bytes.Repeat([]byte("a legitimate recording "), 5000))
 	s := sum(data)
 	for _, k := range []string{"payload/" + s, "erasures/" + s} {
-		if _, err := raw.PutObject(ctx, cfg.Bucket, k, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
-			t.Fatal(err)
-		}
+		putForeign(t, raw, cfg.Bucket, k, []byte("forged"), minio.PutObjectOptions{})
 	}
 	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
-	in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+	in, _, err := appendGoverned(ctx, st, s, data, until)
 	if err != nil || !in.Complete {
 		t.Logf("upload refused: %+v %v", in, err)
 		return
 	}
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openS3At(t, cfg)
 	r, _, err := st2.Open(ctx, s)
 	if err != nil {
 		t.Fatalf("the upload was acknowledged complete (%+v), but the recording does not open (erased: %v): %v", in, errors.Is(err, store.ErrErased), err)
@@ -116,13 +108,9 @@ func TestS3ForeignNoteDoesNotShredUpload(t *testing.T) {
 // as an entry; its GET fails, and Erasures fails, so archive.Open fails
 // (replayErasures' error) at every start.
 func TestS3ErasuresForeignPrefix(t *testing.T) {
-	st, cfg, raw := openS3(t)
-	var alerts alertLog
-	st.Alert = alerts.add
+	st, cfg, raw, alerts := openS3Alerted(t)
 	ctx := context.Background()
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "erasures/x/y", strings.NewReader("{}"), 2, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "erasures/x/y", []byte("{}"), minio.PutObjectOptions{})
 	if _, err := st.Erasures(ctx); err != nil {
 		t.Fatalf("one object under erasures/ someone else wrote: Erasures fails (archive.Open fails with it): %v", err)
 	}
@@ -144,17 +132,12 @@ func TestS3ForeignLockedVersionDoesNotBlockShred(t *testing.T) {
 	until := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
 	data := sealedFile(t, id, bytes.Repeat([]byte("an ordinary recording "), 5000))
 	s := sum(data)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s, data, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
 	long := time.Now().Add(10 * 365 * 24 * time.Hour).UTC().Truncate(time.Second)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long}); err != nil {
-		t.Fatal(err)
-	}
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s, []byte("forged"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: long})
+	st2 := openS3At(t, cfg)
 	var alerts alertLog
 	st2.Alert = alerts.add
 	if err := st2.Erase(ctx, s, time.Now()); !errors.Is(err, store.ErrLegal) {
@@ -176,12 +159,10 @@ func TestS3ForeignLockedVersionDoesNotBlockShred(t *testing.T) {
 	// either: the archive's own goes, the other is alerted.
 	data2 := sealedFile(t, id, bytes.Repeat([]byte("another ordinary recording "), 5000))
 	s2 := sum(data2)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s2, 0, int64(len(data2)), bytes.NewReader(data2), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s2, data2, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "header/"+s2, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "header/"+s2, []byte("forged"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: long})
 	if err := st2.Erase(ctx, s2, time.Now()); err != nil {
 		t.Fatalf("erasure with someone else's locked header version: %v", err)
 	}
@@ -210,7 +191,7 @@ func TestS3ForeignResealAfterErasure(t *testing.T) {
 	until := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
 	data := sealedFile(t, id, bytes.Repeat([]byte("a recording to erase "), 5000))
 	s := sum(data)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s, data, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
 	if err := st.Shred(ctx, s); err != nil {
@@ -228,10 +209,7 @@ func TestS3ForeignResealAfterErasure(t *testing.T) {
 		UserMetadata: map[string]string{"spanvault-payload-version": pv.VersionID}}); err != nil {
 		t.Fatal(err)
 	}
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openS3At(t, cfg)
 	// Nor does the archive (which knows its re-seals) take it.
 	if in, err := openAgain(t, cfg).Stat(ctx, s); err != nil || !in.Erased {
 		t.Errorf("Stat (the archive's checks) of an erased recording after an insider's reseal/%s: %+v %v; want Erased", s[:8], in, err)
@@ -254,21 +232,17 @@ func TestS3ForeignResealAfterErasure(t *testing.T) {
 // archive re-seals the recording: Reseal's removeAll of "a re-seal
 // interrupted before" fails, and the re-seal job can never re-wrap it.
 func TestS3ForeignResealBeforeReseal(t *testing.T) {
-	st, cfg, raw := openS3(t)
-	var alerts alertLog
-	st.Alert = alerts.add
+	st, cfg, raw, alerts := openS3Alerted(t)
 	ctx := context.Background()
 	id, _ := age.GenerateX25519Identity()
 	until := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
 	data := sealedFile(t, id, bytes.Repeat([]byte("a recording to re-seal "), 5000))
 	s := sum(data)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s, data, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
 	long := time.Now().Add(365 * 24 * time.Hour).UTC().Truncate(time.Second)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "reseal/"+s, strings.NewReader("x"), 1, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: long}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "reseal/"+s, []byte("x"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: long})
 	end := bytes.Index(data, []byte("\n--- ")) + 1
 	end += bytes.IndexByte(data[end:], '\n') + 1
 	if err := reseal(t, st, data, data[:end]); err != nil {
@@ -294,18 +268,14 @@ func TestS3ForeignResealBeforeReseal(t *testing.T) {
 // create-only PUT fails with neither success nor PreconditionFailed, and
 // every retry of the box's upload fails the same way.
 func TestS3DirectoryKeyBeforeUpload(t *testing.T) {
-	st, cfg, raw := openS3(t)
-	var alerts alertLog
-	st.Alert = alerts.add
+	st, cfg, raw, alerts := openS3Alerted(t)
 	ctx := context.Background()
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, bytes.Repeat([]byte("a recording blocked "), 5000))
 	s := sum(data)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s+"/x", strings.NewReader("x"), 1, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s+"/x", []byte("x"), minio.PutObjectOptions{})
 	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
-	in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+	in, _, err := appendGoverned(ctx, st, s, data, until)
 	if err != nil || !in.Complete {
 		t.Fatalf("the box's upload after an insider's payload/%s/x: %+v %v", s[:8], in, err)
 	}
@@ -316,10 +286,8 @@ func TestS3DirectoryKeyBeforeUpload(t *testing.T) {
 	// alerted.
 	data2 := sealedFile(t, id, bytes.Repeat([]byte("a recording blocked for good "), 5000))
 	s2 := sum(data2)
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s2+"/x", strings.NewReader("x"), 1, minio.PutObjectOptions{DisableMultipart: true, Mode: minio.Compliance, RetainUntilDate: until}); err != nil {
-		t.Fatal(err)
-	}
-	if in, _, err := st.AppendWith(ctx, "branch-1", s2, 0, int64(len(data2)), bytes.NewReader(data2), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err == nil && in.Complete {
+	putForeign(t, raw, cfg.Bucket, "payload/"+s2+"/x", []byte("x"), minio.PutObjectOptions{Mode: minio.Compliance, RetainUntilDate: until})
+	if in, _, err := appendGoverned(ctx, st, s2, data2, until); err == nil && in.Complete {
 		t.Errorf("published although payload/%s/x is locked there: %+v", s2[:8], in)
 	}
 	if !alerts.has("payload/" + s2 + "/x") {

@@ -31,17 +31,14 @@ import (
 func TestS3LegalLockByVersionID(t *testing.T) {
 	cfg, pcfg, log := countedS3(t)
 	ctx := context.Background()
-	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openS3At(t, pcfg)
 	id, _ := age.GenerateX25519Identity()
 	until := time.Now().Add(400 * 24 * time.Hour).UTC().Truncate(time.Second)
 	legal := func(data []byte) []string {
 		t.Helper()
 		s := sum(data)
 		log.reset()
-		in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+		in, _, err := appendGoverned(ctx, st, s, data, until)
 		if err != nil || !in.Complete || in.LockMode != store.Governance {
 			t.Fatalf("upload: %+v %v", in, err)
 		}
@@ -67,10 +64,7 @@ func TestS3LegalLockByVersionID(t *testing.T) {
 	if listings > 0 || len(got) > 4 {
 		t.Errorf("%d requests to the bucket for a legal recording locked GOVERNANCE at upload, %d of them version listings; want at most 4 (2 PUTs, 1 HEAD, 1 retention call), no listing:\n%s", len(got), listings, strings.Join(got, "\n"))
 	}
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openS3At(t, cfg)
 	if in, err := st2.Stat(ctx, sum(data)); err != nil || in.LockMode != store.Compliance || !in.RetainUntil.Equal(until) || in.Size != int64(len(data)) {
 		t.Fatalf("lock as read back: %+v %v (want COMPLIANCE until %s)", in, err, until)
 	}
@@ -109,10 +103,7 @@ func TestS3LegalLockOnNewestLockingServer(t *testing.T) {
 	t.Cleanup(srv.Close)
 	pcfg := cfg
 	pcfg.Endpoint = strings.TrimPrefix(srv.URL, "http://")
-	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openS3At(t, pcfg)
 	raw, err := cfg.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -121,16 +112,14 @@ func TestS3LegalLockOnNewestLockingServer(t *testing.T) {
 	until := time.Now().Add(400 * 24 * time.Hour).UTC().Truncate(time.Second)
 	data := sealedFile(t, id, bytes.Repeat([]byte("a legal recording "), 5000))
 	s := sum(data)
-	if in, _, err := st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true}); err != nil || !in.Complete {
+	if in, _, err := appendGoverned(ctx, st, s, data, until); err != nil || !in.Complete {
 		t.Fatalf("upload: %+v %v", in, err)
 	}
 	ours := versions(t, raw, cfg.Bucket, "payload/"+s)
 	if len(ours) != 1 {
 		t.Fatalf("%d payload versions after the upload", len(ours))
 	}
-	if _, err := raw.PutObject(ctx, cfg.Bucket, "payload/"+s, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
-		t.Fatal(err)
-	}
+	putForeign(t, raw, cfg.Bucket, "payload/"+s, []byte("forged"), minio.PutObjectOptions{})
 	if err := st.SetRetention(ctx, s, store.Retention{Mode: store.Compliance, Until: until}); err != nil {
 		t.Fatal(err)
 	}

@@ -79,10 +79,7 @@ func countedS3(t *testing.T) (cfg, pcfg store.S3Config, log *requestLog) {
 func TestS3RequestsPerRecording(t *testing.T) {
 	cfg, pcfg, log := countedS3(t)
 	ctx := context.Background()
-	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openS3At(t, pcfg)
 	id, _ := age.GenerateX25519Identity()
 	data := sealedFile(t, id, bytes.Repeat([]byte("a recording "), 20000))
 	s := sum(data)
@@ -122,10 +119,7 @@ func TestS3RequestsPerRecording(t *testing.T) {
 	}
 
 	// A store with nothing noted sees the lock set, and the same bytes.
-	st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st2 := openS3At(t, cfg)
 	in2, err := st2.Stat(ctx, s)
 	if err != nil || in2.LockMode != store.Compliance || !in2.RetainUntil.Equal(until) || in2.Size != int64(len(data)) {
 		t.Fatalf("lock as read back: %+v %v (want COMPLIANCE until %s)", in2, err, until)

@@ -45,10 +45,7 @@ func TestS3StagingSyncedOnlyWhenKept(t *testing.T) {
 	pcfg := cfg
 	pcfg.Endpoint = strings.TrimPrefix(srv.URL, "http://")
 	ctx := context.Background()
-	st, err := store.OpenS3(ctx, pcfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openS3At(t, pcfg)
 	syncs := func() int64 {
 		for _, s := range store.StepTimes.Snapshot() {
 			if s.Name == "staging fsync" {
@@ -60,10 +57,7 @@ func TestS3StagingSyncedOnlyWhenKept(t *testing.T) {
 	id, _ := age.GenerateX25519Identity()
 	readBack := func(data []byte) {
 		t.Helper()
-		st2, err := store.OpenS3(ctx, cfg, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
+		st2 := openS3At(t, cfg)
 		rc, _, err := st2.Open(ctx, sum(data))
 		if err != nil {
 			t.Fatal(err)
