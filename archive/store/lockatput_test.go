@@ -66,12 +66,7 @@ func TestS3RequestsLockedAtPut(t *testing.T) {
 	if err != nil || in2.LockMode != store.Compliance || !in2.RetainUntil.Equal(until) || in2.Size != int64(len(data)) {
 		t.Fatalf("lock as read back: %+v %v (want COMPLIANCE until %s)", in2, err, until)
 	}
-	rc, _, err := st2.Open(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, _ := io.ReadAll(rc)
-	rc.Close()
+	back := readAll(t, st2, s)
 	if !bytes.Equal(back, data) {
 		t.Fatal("read back differs")
 	}
@@ -128,12 +123,7 @@ func TestS3PayloadHashedAsReceived(t *testing.T) {
 	}
 	st2 := openS3At(t, cfg)
 	for _, data := range [][]byte{one, two} {
-		rc, _, err := st2.Open(ctx, sum(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, _ := io.ReadAll(rc)
-		rc.Close()
+		back := readAll(t, st2, sum(data))
 		if !bytes.Equal(back, data) {
 			t.Fatal("read back differs")
 		}
@@ -153,8 +143,7 @@ func (r iotest7) Read(p []byte) (int, error) { return r.r.Read(p[:min(len(p), 7)
 func TestS3HeaderStaysGone(t *testing.T) {
 	cfg := s3test.Start(t)
 	ctx := context.Background()
-	st := openS3At(t, cfg)
-	archiveHooks(st)
+	st := openAgain(t, cfg)
 	id, _ := age.GenerateX25519Identity()
 	for _, unclaimed := range []bool{false, true} {
 		// Erased: the note, then the header removed.

@@ -320,12 +320,7 @@ func TestS3CryptoShred(t *testing.T) {
 		t.Fatal("nothing decrypted from nothing")
 	}
 	for s, want := range map[string]string{sk: "another customer", sl: "a trade under MiFID II"} {
-		rc, _, err := st.Open(ctx, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file, _ := io.ReadAll(rc)
-		rc.Close()
+		file := readAll(t, st, s)
 		if sum(file) != s {
 			t.Fatal("a kept recording does not hash to its address")
 		}

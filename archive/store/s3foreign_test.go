@@ -124,12 +124,7 @@ func TestS3ForeignVersionFirst(t *testing.T) {
 				t.Errorf("no alert of someone else's %s version: %q", c.key, alerts.all())
 			}
 			for _, st := range []*store.S3{st, openAgain(t, cfg)} {
-				r, _, err := st.Open(ctx, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				back, _ := io.ReadAll(r)
-				r.Close()
+				back := readAll(t, st, s)
 				if !bytes.Equal(back, data) {
 					t.Fatalf("read back %d bytes hashing to %s, want the archive's (%s)", len(back), sum(back), s)
 				}
@@ -170,11 +165,7 @@ func TestS3ForeignVersionFirst(t *testing.T) {
 // openAgain is another front-end on the same bucket (nothing remembered).
 func openAgain(t *testing.T, cfg store.S3Config) *store.S3 {
 	t.Helper()
-	st, err := store.OpenS3(context.Background(), cfg, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return archiveHooks(st)
+	return archiveHooks(openS3At(t, cfg))
 }
 
 // A version someone else put on top of the archive's payload, locked so
@@ -206,12 +197,7 @@ func TestS3LockUnknownRefusesErasure(t *testing.T) {
 	if !alerts.has("payload/" + s) {
 		t.Errorf("no alert: %q", alerts.all())
 	}
-	r, _, err := st.Open(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, _ := io.ReadAll(r)
-	r.Close()
+	back := readAll(t, st, s)
 	if !bytes.Equal(back, data) {
 		t.Errorf("read back %d bytes, not the archive's", len(back))
 	}
@@ -244,12 +230,7 @@ func TestS3EraseResealedUnderForeignVersion(t *testing.T) {
 	}
 	// The archive's payload version is the one read (the oldest, also
 	// when both were written within the same second).
-	r, _, err := openAgain(t, cfg).Open(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, _ := io.ReadAll(r)
-	r.Close()
+	back := readAll(t, openAgain(t, cfg), s)
 	if !bytes.Equal(back, data) { // re-sealed with the same header here
 		t.Errorf("a re-sealed recording with someone else's version on top reads back %d bytes, not the archive's %d", len(back), len(data))
 	}
@@ -274,12 +255,7 @@ func TestS3ResealedOverForeignPayload(t *testing.T) {
 	if err := reseal(t, openAgain(t, cfg), data, data[:end]); err != nil {
 		t.Fatal(err)
 	}
-	r, _, err := openAgain(t, cfg).Open(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, _ := io.ReadAll(r)
-	r.Close()
+	back := readAll(t, openAgain(t, cfg), s)
 	if !bytes.Equal(back, data) { // re-sealed with the same header here
 		t.Errorf("a re-sealed recording whose payload someone else wrote first reads back %d bytes, not the archive's %d", len(back), len(data))
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -49,4 +50,16 @@ func putForeign(t *testing.T, raw *minio.Client, bucket, key string, body []byte
 // nobody claimed before.
 func appendGoverned(ctx context.Context, st *store.S3, s string, data []byte, until time.Time) (store.Info, int64, error) {
 	return st.AppendWith(ctx, "branch-1", s, 0, int64(len(data)), bytes.NewReader(data), store.Upload{Lock: store.Retention{Mode: store.Governance, Until: until}, Unclaimed: true})
+}
+
+// readAll is the recording at s as st serves it.
+func readAll(t *testing.T, st store.Store, s string) []byte {
+	t.Helper()
+	rc, _, err := st.Open(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	back, _ := io.ReadAll(rc)
+	return back
 }

@@ -58,12 +58,7 @@ func TestS3StagingSyncedOnlyWhenKept(t *testing.T) {
 	readBack := func(data []byte) {
 		t.Helper()
 		st2 := openS3At(t, cfg)
-		rc, _, err := st2.Open(ctx, sum(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, _ := io.ReadAll(rc)
-		rc.Close()
+		back := readAll(t, st2, sum(data))
 		if !bytes.Equal(back, data) {
 			t.Fatal("read back differs")
 		}
