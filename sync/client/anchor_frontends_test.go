@@ -2,11 +2,9 @@ package client_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/client"
 )
@@ -20,19 +18,8 @@ import (
 func TestAnchoringCheckpointAcrossFrontEnds(t *testing.T) {
 	e := newEnv(t)
 	e.record(synth.Config{Calls: 2, Duration: time.Second, Start: e.clock.Now().Add(-time.Hour)})
-	b, err := archive.Open(e.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Now = e.clock.Now
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; b.Close() })
+	b, ln := e.secondFrontEnd(t)
+	ctx := context.Background()
 	at := func(addr string) *client.Client {
 		cfg := e.config()
 		cfg.Archives = []string{addr}

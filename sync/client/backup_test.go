@@ -2,13 +2,9 @@ package client_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/spanvault/spanvault/archive/index/pgtest"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/client"
 	"github.com/spanvault/spanvault/sync/wire"
@@ -34,21 +30,7 @@ func TestBackupRestoreKeepsErasure(t *testing.T) {
 
 	// The backup, taken while the archive is stopped: the SQLite file, or
 	// pg_dump of the PostgreSQL database.
-	e.stopArchive()
-	indexCfg := e.arch.Config.Index
-	pg := strings.HasPrefix(indexCfg, "postgres://")
-	index := filepath.Join(e.dir, indexCfg)
-	backup := filepath.Join(t.TempDir(), "index.backup")
-	var b []byte
-	if pg {
-		pgtest.Dump(t, indexCfg, backup)
-	} else {
-		var err error
-		if b, err = os.ReadFile(index); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.startArchive()
+	restore := e.backupIndex(t)
 
 	es, _ := e.v.List()
 	victim := es[0].ID
@@ -64,18 +46,7 @@ func TestBackupRestoreKeepsErasure(t *testing.T) {
 	}
 
 	// Restore the backup over the index; the archive opens it again.
-	e.stopArchive()
-	if pg {
-		pgtest.Restore(t, indexCfg, backup)
-	} else {
-		for _, suffix := range []string{"-wal", "-shm"} {
-			os.Remove(index + suffix)
-		}
-		if err := os.WriteFile(index, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.startArchive()
+	restore()
 	after := e.archiveRows()
 	if r := after[victim+"/recording"]; r.DeletedAt.IsZero() {
 		t.Fatal("the restored index shows the erased recording as held")

@@ -9,7 +9,6 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/spanvault/spanvault/archive/index"
-	"github.com/spanvault/spanvault/archive/store"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/wire"
 )
@@ -37,14 +36,7 @@ func TestLiveErasureStoreFailureTombstones(t *testing.T) {
 	es, _ := e.v.List()
 	victim := es[0].ID
 	sum := e.archiveRows()[victim+"/"+wire.KindRecording].SHA256
-	sc, err := store.ParseS3URL(e.arch.Config.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sc.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, raw := e.bucket(t)
 	if _, err := raw.PutObject(ctx, sc.Bucket, "payload/"+sum, strings.NewReader("foreign"), 7, minio.PutObjectOptions{DisableMultipart: true,
 		Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
 		t.Fatal(err)

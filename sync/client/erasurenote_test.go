@@ -49,14 +49,7 @@ func (e *env) forgeNoteBytes(t *testing.T, sum string, b []byte) {
 		}
 		return
 	}
-	sc, err := store.ParseS3URL(e.arch.Config.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sc.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, raw := e.bucket(t)
 	if _, err := raw.PutObject(context.Background(), sc.Bucket, "erasures/"+sum, bytes.NewReader(b), int64(len(b)),
 		minio.PutObjectOptions{ContentType: "application/json", DisableMultipart: true, Mode: minio.Compliance,
 			RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
@@ -198,14 +191,7 @@ func TestErasureReplayFailureDoesNotStopOpen(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	en, _ := e.syncedRecording(t)
-	sc, err := store.ParseS3URL(e.arch.Config.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sc.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, raw := e.bucket(t)
 	on := minio.LegalHoldEnabled
 	if err := raw.PutObjectLegalHold(ctx, sc.Bucket, "header/"+en.SHA256, minio.PutObjectLegalHoldOptions{Status: &on}); err != nil {
 		t.Fatal(err)

@@ -1,12 +1,9 @@
 package client_test
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/spanvault/spanvault/archive"
 	"github.com/spanvault/spanvault/capture/synth"
 	"github.com/spanvault/spanvault/sync/client"
 )
@@ -17,19 +14,7 @@ import (
 func TestFailoverBetweenFrontEnds(t *testing.T) {
 	e := newEnv(t)
 	e.record(synth.Config{Calls: 6, Duration: 30 * time.Second, Start: e.clock.Now().Add(-time.Hour), Rejected: 2})
-	b, err := archive.Open(e.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Now = e.clock.Now
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; b.Close() })
+	b, ln := e.secondFrontEnd(t)
 
 	cfg := e.config()
 	cfg.Archives = []string{e.addr, ln.Addr().String()}

@@ -24,14 +24,7 @@ func TestUploadOverForeignPayload(t *testing.T) {
 	t.Setenv("SPANVAULT_TEST_STORE", "s3")
 	e := newEnv(t)
 	ctx := context.Background()
-	sc, err := store.ParseS3URL(e.arch.Config.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sc.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, raw := e.bucket(t)
 	b := e.connect(t, e.box)
 	data, sum := e.sealed(t, 20000)
 	if _, err := raw.PutObject(ctx, sc.Bucket, "payload/"+sum, strings.NewReader("forged"), 6, minio.PutObjectOptions{DisableMultipart: true}); err != nil {
