@@ -3,7 +3,6 @@ package access_test
 import (
 	"context"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +16,8 @@ import (
 )
 
 // TestErasedWhileStorePendingIsGone: someone with the bucket's write
-// access puts a COMPLIANCE-locked version of their own on top of a
-// recording's payload; the box's DPO erases the recording and the box
+// access puts a legal hold on a recording's header (the only copy of its
+// key); the box's DPO erases the recording and the box
 // syncs its erasure tombstone. The store cannot erase, yet the access
 // service answers 410 for the recording at once. Before, the live
 // erasure returned the store's error without a tombstone, and the
@@ -55,10 +54,11 @@ func TestErasedWhileStorePendingIsGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.PutObject(ctx, sc.Bucket, "payload/"+victim.SHA256, strings.NewReader("foreign"), 7, minio.PutObjectOptions{DisableMultipart: true,
-		Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
+	on := minio.LegalHoldEnabled
+	if err := raw.PutObjectLegalHold(ctx, sc.Bucket, "header/"+victim.SHA256, minio.PutObjectLegalHoldOptions{Status: &on}); err != nil {
 		t.Fatal(err)
 	}
+	defer raw.PutObjectLegalHold(ctx, sc.Bucket, "header/"+victim.SHA256, minio.PutObjectLegalHoldOptions{Status: new(minio.LegalHoldDisabled)})
 	if err := b.v.Erase(victim.ID, "Art. 17 request", "dpo"); err != nil {
 		t.Fatal(err)
 	}

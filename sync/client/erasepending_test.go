@@ -14,10 +14,9 @@ import (
 )
 
 // TestLiveErasureStoreFailureTombstones: someone with write access to
-// the bucket puts a COMPLIANCE-locked version of their own on top of a
-// recording's payload; the box's DPO then erases the recording and the
-// box syncs its erasure tombstone. The store cannot erase (its lock is
-// unknown), yet the recording is unreachable at the archive at once: the
+// the bucket puts a legal hold on a recording's header; the box's DPO
+// then erases the recording and the box syncs its erasure tombstone. The
+// store cannot erase, yet the recording is unreachable at the archive at once: the
 // index marks it erased (what the access service answers 410 for), the
 // tombstone is acknowledged as an erasure, and the pending store erasure
 // is alerted with its reason and tried again at the next start. Before,
@@ -37,10 +36,15 @@ func TestLiveErasureStoreFailureTombstones(t *testing.T) {
 	victim := es[0].ID
 	sum := e.archiveRows()[victim+"/"+wire.KindRecording].SHA256
 	sc, raw := e.bucket(t)
-	if _, err := raw.PutObject(ctx, sc.Bucket, "payload/"+sum, strings.NewReader("foreign"), 7, minio.PutObjectOptions{DisableMultipart: true,
-		Mode: minio.Compliance, RetainUntilDate: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}); err != nil {
+	// An insider's legal hold on the archive's header: no erasure can
+	// remove it (a locked version of their own on the payload no longer
+	// stops one: the archive's header versions are removed by ID,
+	// store.TestS3ForeignLockedVersionDoesNotBlockShred).
+	on := minio.LegalHoldEnabled
+	if err := raw.PutObjectLegalHold(ctx, sc.Bucket, "header/"+sum, minio.PutObjectLegalHoldOptions{Status: &on}); err != nil {
 		t.Fatal(err)
 	}
+	defer raw.PutObjectLegalHold(ctx, sc.Bucket, "header/"+sum, minio.PutObjectLegalHoldOptions{Status: new(minio.LegalHoldDisabled)})
 	if err := e.v.Erase(victim, "Art. 17 request", "dpo"); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +61,7 @@ func TestLiveErasureStoreFailureTombstones(t *testing.T) {
 	if ts, _ := e.v.PendingTombstones(); len(ts) != 0 {
 		t.Errorf("%d tombstones not acknowledged", len(ts))
 	}
-	if pend := e.alerts(t, "erasure_pending"); len(pend) != 1 || !strings.Contains(pend[0], "not alone") {
+	if pend := e.alerts(t, "erasure_pending"); len(pend) != 1 || !strings.Contains(pend[0], "header/"+sum) {
 		t.Errorf("want one alert of the pending store erasure with its reason, got %q", pend)
 	}
 	// The next start tries the store's erasure again (the replay).
